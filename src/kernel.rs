@@ -1,0 +1,1 @@
+//! Kernel socket states.

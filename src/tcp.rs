@@ -1,0 +1,213 @@
+//! The pure TCP model: bytes → [`Segment`] at the edge ([`parse`]), segments →
+//! connections with relative numbers and analysis notes ([`track`]), and the
+//! RFC 9293 state machine that infers each endpoint's state ([`state`]).
+//!
+//! Nothing here touches a socket, a clock or the terminal: time comes in as an
+//! argument, so every rule is tested from byte fixtures.
+
+pub mod parse;
+pub mod seq;
+pub mod state;
+pub mod track;
+
+use std::fmt;
+use std::net::SocketAddr;
+
+
+
+use crate::time::Timestamp;
+
+/// Transport protocol of a captured packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// TCP control bits, stored as on the wire (byte 13 of the header).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const FIN: Flags = Flags(0x01);
+    pub const SYN: Flags = Flags(0x02);
+    pub const RST: Flags = Flags(0x04);
+    pub const PSH: Flags = Flags(0x08);
+    pub const ACK: Flags = Flags(0x10);
+    pub const URG: Flags = Flags(0x20);
+    pub const ECE: Flags = Flags(0x40);
+    pub const CWR: Flags = Flags(0x80);
+
+    /// Names in the order the event contract fixes: SYN ACK FIN RST PSH URG ECE CWR.
+    pub const ORDERED: [(Flags, &'static str); 8] = [
+        (Flags::SYN, "SYN"),
+        (Flags::ACK, "ACK"),
+        (Flags::FIN, "FIN"),
+        (Flags::RST, "RST"),
+        (Flags::PSH, "PSH"),
+        (Flags::URG, "URG"),
+        (Flags::ECE, "ECE"),
+        (Flags::CWR, "CWR"),
+    ];
+
+    #[must_use]
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    #[must_use]
+    pub fn syn(self) -> bool {
+        self.contains(Flags::SYN)
+    }
+    #[must_use]
+    pub fn ack(self) -> bool {
+        self.contains(Flags::ACK)
+    }
+    #[must_use]
+    pub fn fin(self) -> bool {
+        self.contains(Flags::FIN)
+    }
+    #[must_use]
+    pub fn rst(self) -> bool {
+        self.contains(Flags::RST)
+    }
+
+    /// The set flags' names, in contract order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Flags::ORDERED
+            .into_iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|(_, n)| n)
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Display for Flags {
+    /// `SYN,ACK`; `-` when no flag is set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for n in self.names() {
+            if !first {
+                f.write_str(",")?;
+            }
+            f.write_str(n)?;
+            first = false;
+        }
+        if first {
+            f.write_str("-")?;
+        }
+        Ok(())
+    }
+}
+
+/// At most this many SACK blocks fit in a TCP header (40 option bytes).
+pub const MAX_SACK: usize = 4;
+/// Unknown options kept per segment; more are counted but not kept.
+pub const MAX_UNKNOWN: usize = 4;
+
+/// TCP options, parsed into a fixed-size value (no allocation per packet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_perm: bool,
+    /// (TSval, TSecr)
+    pub timestamps: Option<(u32, u32)>,
+    /// SACK blocks as on the wire (absolute sequence numbers).
+    pub sack: [(u32, u32); MAX_SACK],
+    pub sack_len: u8,
+    /// Options of unknown kind: (kind, length).
+    pub unknown: [(u8, u8); MAX_UNKNOWN],
+    pub unknown_len: u8,
+}
+
+impl TcpOptions {
+    #[must_use]
+    pub fn sack_blocks(&self) -> &[(u32, u32)] {
+        &self.sack[..usize::from(self.sack_len).min(MAX_SACK)]
+    }
+    #[must_use]
+    pub fn unknown_options(&self) -> &[(u8, u8)] {
+        &self.unknown[..usize::from(self.unknown_len).min(MAX_UNKNOWN)]
+    }
+}
+
+/// The TCP part of a segment, as on the wire (absolute numbers, unscaled window).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpHeader {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: Flags,
+    pub window: u16,
+    pub urgent: u16,
+    /// Header length in bytes (data offset × 4).
+    pub header_len: u8,
+    pub options: TcpOptions,
+}
+
+/// Why a frame or part of it could not be read. Malformed input is data:
+/// it is counted and reported, never a reason to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Malformed {
+    #[error("frame shorter than an Ethernet header")]
+    TruncatedEthernet,
+    #[error("IPv4 header truncated or its header length is invalid")]
+    TruncatedIpv4,
+    #[error("IPv6 header truncated")]
+    TruncatedIpv6,
+    #[error("IPv6 extension header truncated")]
+    TruncatedIpv6Extension,
+    #[error("IP total length is smaller than the IP header")]
+    IpLengthTooShort,
+    #[error("TCP header truncated")]
+    TruncatedTcp,
+    #[error("TCP data offset below 5 words")]
+    DataOffsetTooSmall,
+    #[error("TCP data offset points past the end of the segment")]
+    DataOffsetPastEnd,
+    #[error("TCP option length 0 or 1")]
+    OptionLengthTooSmall,
+    #[error("TCP option runs past the header")]
+    OptionPastHeader,
+    #[error("TCP option has the wrong length for its kind")]
+    OptionBadLength,
+    #[error("UDP header truncated")]
+    TruncatedUdp,
+    #[error("IP length field says more bytes than the frame has")]
+    IpLengthPastFrame,
+}
+
+/// One captured TCP or UDP packet, parsed once at the edge.
+/// Downstream code sees only this small owned value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Kernel (or capture file) timestamp.
+    pub ts: Timestamp,
+    pub proto: Proto,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// Transport payload length from the IP header's length field, never from
+    /// the captured bytes (captures are trimmed to a snap length).
+    pub payload_len: u32,
+    /// Present for TCP.
+    pub tcp: Option<TcpHeader>,
+    /// A non-fatal problem: the segment is usable (ports, numbers, flags) but
+    /// some part of it (e.g. an option) was rejected.
+    pub malformed: Option<Malformed>,
+}
