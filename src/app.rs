@@ -7,6 +7,10 @@ use crate::tcp::track::{ConnId, Notes, Role};
 use crate::tcp::Segment;
 use crate::time::Timestamp;
 
+/// Where every source sends its events: one funnel, read by one consumer.
+/// Unbounded sends never block, so sources on plain threads can use it too.
+pub type EventSink = tokio::sync::mpsc::UnboundedSender<Event>;
+
 /// Which peer of the lab (or which side of a watched connection) did something.
 /// `client`, `server`, `server2`, `client3`, `listener` … as in the contract.
 pub type EndpointName = String;

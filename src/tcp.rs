@@ -211,3 +211,33 @@ pub struct Segment {
     /// some part of it (e.g. an option) was rejected.
     pub malformed: Option<Malformed>,
 }
+
+/// How frames are framed, as capture files name it (pcap LINKTYPE_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1): live capture on `lo` and on real NICs.
+    Ethernet,
+    /// LINKTYPE_RAW (101) / LINKTYPE_IPV4 (228) / LINKTYPE_IPV6 (229): no link header.
+    RawIp,
+    /// LINKTYPE_LINUX_SLL (113): `tcpdump -i any` before libpcap 1.10.
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276): `tcpdump -i any` since libpcap 1.10.
+    LinuxSll2,
+    /// LINKTYPE_NULL (0): BSD loopback, a 4-byte host-order address family.
+    Null,
+}
+
+impl LinkType {
+    /// The link type for a pcap/pcapng LINKTYPE number, if synack reads it.
+    #[must_use]
+    pub fn from_linktype(n: u32) -> Option<LinkType> {
+        Some(match n {
+            0 => LinkType::Null,
+            1 => LinkType::Ethernet,
+            101 | 228 | 229 => LinkType::RawIp,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            _ => return None,
+        })
+    }
+}
