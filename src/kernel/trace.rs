@@ -1,0 +1,840 @@
+//! Exact state transitions from the tracepoint `sock:inet_sock_set_state`.
+//!
+//! The tracer works in a private tracefs instance (`instances/synack-<pid>`),
+//! never the global buffer another tool may be reading. The kernel filters the
+//! events by protocol and port; a thread reads the instance's per-CPU
+//! `trace_pipe_raw` files and decodes the binary records.
+//!
+//! Why binary and not the `trace_pipe` text: the text format
+//! (`family=AF_INET protocol=IPPROTO_TCP sport=.. dport=.. saddr=.. ...
+//! oldstate=TCP_SYN_SENT newstate=TCP_ESTABLISHED`) does not print `skaddr`,
+//! the only thing that ties a connect()'s first SYN-SENT (local port 0) to the
+//! socket's later transitions; the `fields` option prints `skaddr` but shows
+//! the IPv6 addresses as `<INVALID-SIZE>` (measured on 6.18). The binary
+//! records carry every field, cost no formatting in the kernel (reading the
+//! text halved a heavy connection load's rate), and their layout is read from
+//! the event's `format` file at start, so it follows the running kernel.
+//!
+//! Known quirks of the tracepoint, which the caller must correct:
+//! - connect() logs CLOSED → SYN-SENT with local port 0 (and, for IPv4, the
+//!   source address already chosen); the port appears at SYN-SENT → ESTABLISHED.
+//!   Match them by `skaddr`.
+//! - TIME-WAIT is never logged: a full socket that hands over to a TIME-WAIT
+//!   mini-socket is logged FIN-WAIT-2 → CLOSED (or CLOSING → CLOSED); sock_diag
+//!   shows the TIME-WAIT socket and its timer.
+//! - A passive open is logged on the child socket as LISTEN → SYN-RECEIVED →
+//!   ESTABLISHED, both when the final ACK arrives (the request socket before it
+//!   is not a full socket and is not logged).
+//! - The tracepoint fires for every network namespace (there is no netns
+//!   field); the port filter is all that narrows it.
+//! - Records are per CPU; each batch read is sorted by time before delivery,
+//!   so order across CPUs holds within a batch (reads happen within ~50 ms).
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+
+use super::linux_state;
+use crate::app::TcpState;
+use crate::time::Timestamp;
+
+const TRACEFS: &str = "/sys/kernel/tracing";
+const OLD_TRACEFS: &str = "/sys/kernel/debug/tracing";
+const EVENT: &str = "events/sock/inet_sock_set_state";
+/// How long the reader sleeps in poll(2) before looking again (and checking
+/// whether it should stop).
+const POLL_MS: libc::c_int = 50;
+
+/// One state change of one socket, as the kernel made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// Wall-clock time (CLOCK_REALTIME, like packet timestamps).
+    pub ts: Timestamp,
+    /// The socket's own address and port (`sport` in the tracepoint).
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub from: TcpState,
+    pub to: TcpState,
+    /// The kernel address of the socket: stable for the socket's life, so it
+    /// ties the port-0 SYN-SENT to the rest of the connection.
+    pub skaddr: u64,
+}
+
+/// Why exact transitions are not available; the app prints it once.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceUnavailable {
+    #[error(
+        "state transitions need root (tracefs); run synack with sudo to see every transition, states now come from sock_diag polls only"
+    )]
+    NotRoot,
+    #[error(
+        "tracefs is not mounted and mounting it at {TRACEFS} failed ({0}); mount it (`mount -t tracefs nodev {TRACEFS}`) or states come from sock_diag polls only"
+    )]
+    NoTracefs(#[source] io::Error),
+    #[error(
+        "this kernel has no sock:inet_sock_set_state tracepoint (Linux >= 4.16 with CONFIG_TRACEPOINTS); states come from sock_diag polls only"
+    )]
+    EventMissing,
+    #[error("cannot set up the tracefs instance: {what} ({source})")]
+    Setup {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn setup_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> TraceUnavailable {
+    let what = what.into();
+    move |source| TraceUnavailable::Setup { what, source }
+}
+
+/// Reads exact transitions until dropped.
+pub struct StateTracer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    instance: PathBuf,
+}
+
+impl StateTracer {
+    /// Starts tracing transitions of TCP sockets whose local or remote port is
+    /// in `ports` (every TCP socket when empty); `on_transition` runs on the
+    /// reader thread for each one, in time order within each batch.
+    ///
+    /// Root only. Mounts tracefs at `/sys/kernel/tracing` if it is not mounted.
+    ///
+    /// # Errors
+    /// Why tracing is unavailable (not root, no tracefs, no tracepoint) or the
+    /// instance could not be set up.
+    pub fn start(
+        ports: &[u16],
+        on_transition: impl FnMut(Transition) + Send + 'static,
+    ) -> Result<Self, TraceUnavailable> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(TraceUnavailable::NotRoot);
+        }
+        let root = tracefs_root()?;
+        let event_dir = root.join(EVENT);
+        if !event_dir.exists() {
+            return Err(TraceUnavailable::EventMissing);
+        }
+        let format = fs::read_to_string(event_dir.join("format"))
+            .map_err(setup_err("reading the event's format"))?;
+        let layout = Layout::parse(&format).ok_or_else(|| TraceUnavailable::Setup {
+            what: "the event's format has unexpected fields".into(),
+            source: io::Error::from(io::ErrorKind::InvalidData),
+        })?;
+
+        remove_stale_instances(&root.join("instances"));
+        let instance = root.join(instance_name(NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)));
+        fs::create_dir(&instance).map_err(setup_err(format!("mkdir {}", instance.display())))?;
+        let mut tracer = Self {
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: None,
+            instance,
+        };
+        let offset = tracer.configure(ports)?;
+        let cpus = tracer.open_cpu_buffers()?;
+        let stop = Arc::clone(&tracer.stop);
+        let thread = std::thread::Builder::new()
+            .name("synack-trace".into())
+            .spawn(move || read_loop(&cpus, &layout, offset, &stop, on_transition))
+            .map_err(setup_err("spawning the reader thread"))?;
+        tracer.thread = Some(thread);
+        Ok(tracer)
+    }
+
+    /// Sets clock, wake-up threshold and filter, enables the event; returns the
+    /// offset from the trace clock (CLOCK_MONOTONIC) to CLOCK_REALTIME in ns.
+    fn configure(&self, ports: &[u16]) -> Result<i64, TraceUnavailable> {
+        self.write("trace_clock", "mono")?;
+        // Wake a poller on any data, not when the buffer is half full (the default).
+        self.write("buffer_percent", "0")?;
+        self.write(&format!("{EVENT}/filter"), &filter_expr(ports))?;
+        let offset = realtime_minus_monotonic();
+        self.write(&format!("{EVENT}/enable"), "1")?;
+        self.write("tracing_on", "1")?;
+        Ok(offset)
+    }
+
+    fn write(&self, file: &str, value: &str) -> Result<(), TraceUnavailable> {
+        let path = self.instance.join(file);
+        fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(value.as_bytes()))
+            .map_err(setup_err(format!(
+                "writing {value:?} to {}",
+                path.display()
+            )))
+    }
+
+    fn open_cpu_buffers(&self) -> Result<Vec<OwnedFd>, TraceUnavailable> {
+        let dir = self.instance.join("per_cpu");
+        let mut fds = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(setup_err(format!("listing {}", dir.display())))? {
+            let path = entry
+                .map_err(setup_err(format!("listing {}", dir.display())))?
+                .path()
+                .join("trace_pipe_raw");
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+                .map_err(setup_err(format!("opening {}", path.display())))?;
+            fds.push(OwnedFd::from(file));
+        }
+        Ok(fds)
+    }
+}
+
+impl Drop for StateTracer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // The thread exits within POLL_MS; a panic in the callback is not ours to rethrow.
+            let _ = thread.join();
+        }
+        // Best effort: disable, then remove the instance (needs the buffers closed, done above).
+        let _ = self.write(&format!("{EVENT}/enable"), "0");
+        let _ = fs::remove_dir(&self.instance);
+    }
+}
+
+/// Tracers started by this process so far (each gets its own instance).
+static NEXT_INSTANCE: AtomicU32 = AtomicU32::new(0);
+
+/// `instances/synack-<pid>` for the first tracer, `synack-<pid>-<n>` after.
+fn instance_name(n: u32) -> String {
+    match n {
+        0 => format!("instances/synack-{}", std::process::id()),
+        n => format!("instances/synack-{}-{n}", std::process::id()),
+    }
+}
+
+/// Removes instances left by synack processes that died without dropping
+/// their tracer (killed): `synack-<pid>[-n]` whose pid no longer exists.
+/// An instance still in use cannot be removed (EBUSY), so this is safe.
+fn remove_stale_instances(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("synack-")) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or_default();
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
+/// The tracefs mount, mounting it when absent.
+fn tracefs_root() -> Result<PathBuf, TraceUnavailable> {
+    for root in [TRACEFS, OLD_TRACEFS] {
+        if Path::new(root).join("instances").is_dir() {
+            return Ok(PathBuf::from(root));
+        }
+    }
+    let target = c"/sys/kernel/tracing";
+    // SAFETY: all pointers are valid NUL-terminated strings; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(TraceUnavailable::NoTracefs(io::Error::last_os_error()));
+    }
+    Ok(PathBuf::from(TRACEFS))
+}
+
+/// The kernel-side filter: TCP, and a watched port on either side.
+fn filter_expr(ports: &[u16]) -> String {
+    if ports.is_empty() {
+        return "protocol == 6".into();
+    }
+    let alts: Vec<String> = ports
+        .iter()
+        .map(|p| format!("sport == {p} || dport == {p}"))
+        .collect();
+    format!("protocol == 6 && ({})", alts.join(" || "))
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; both clocks always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &raw mut ts) };
+    ts.tv_sec
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec)
+}
+
+/// CLOCK_REALTIME − CLOCK_MONOTONIC, read between two monotonic readings.
+fn realtime_minus_monotonic() -> i64 {
+    let before = clock_ns(libc::CLOCK_MONOTONIC);
+    let real = clock_ns(libc::CLOCK_REALTIME);
+    let after = clock_ns(libc::CLOCK_MONOTONIC);
+    real - (before + (after - before) / 2)
+}
+
+fn read_loop(
+    cpus: &[OwnedFd],
+    layout: &Layout,
+    offset: i64,
+    stop: &AtomicBool,
+    mut on_transition: impl FnMut(Transition),
+) {
+    let mut pollfds: Vec<libc::pollfd> = cpus
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // One sub-buffer per read; 64 KiB covers any buffer_subbuf_size_kb we set (default 4).
+    let mut page = vec![0u8; 64 * 1024];
+    let mut batch = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        // SAFETY: `pollfds` is a valid array of that many pollfd entries.
+        let rc =
+            unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, POLL_MS) };
+        if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+        // Read every CPU whether or not poll said so: cheap (EAGAIN) and immune
+        // to wake-up thresholds.
+        for fd in cpus {
+            loop {
+                // SAFETY: the pointer and length describe `page`, owned and writable.
+                let n = unsafe { libc::read(fd.as_raw_fd(), page.as_mut_ptr().cast(), page.len()) };
+                if n <= 0 {
+                    break;
+                }
+                parse_page(&page[..n.unsigned_abs()], layout, offset, &mut batch);
+            }
+        }
+        batch.sort_by_key(|t: &Transition| t.ts);
+        for t in batch.drain(..) {
+            on_transition(t);
+        }
+    }
+}
+
+/// Where the event's fields are in a record (from its `format` file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Layout {
+    id: u16,
+    common_type: usize,
+    skaddr: usize,
+    oldstate: usize,
+    newstate: usize,
+    sport: usize,
+    dport: usize,
+    family: usize,
+    protocol: usize,
+    saddr: usize,
+    daddr: usize,
+    saddr_v6: usize,
+    daddr_v6: usize,
+    /// Smallest record that holds every field.
+    min_len: usize,
+}
+
+impl Layout {
+    /// Parses `ID: N` and `field:TYPE NAME; offset:N; size:N;` lines, checking
+    /// each field has the size this decoder reads.
+    fn parse(format: &str) -> Option<Self> {
+        let mut id = None;
+        let mut fields = Vec::new();
+        for line in format.lines() {
+            let line = line.trim();
+            if let Some(v) = line.strip_prefix("ID:") {
+                id = v.trim().parse().ok();
+            }
+            let Some(rest) = line.strip_prefix("field:") else {
+                continue;
+            };
+            let mut parts = rest.split(';').map(str::trim);
+            let decl = parts.next()?;
+            let name = decl.rsplit([' ', '*']).next()?;
+            let name = name.split('[').next()?;
+            let mut offset = None;
+            let mut size = None;
+            for p in parts {
+                if let Some(v) = p.strip_prefix("offset:") {
+                    offset = v.parse::<usize>().ok();
+                } else if let Some(v) = p.strip_prefix("size:") {
+                    size = v.parse::<usize>().ok();
+                }
+            }
+            fields.push((name.to_owned(), offset?, size?));
+        }
+        let mut min_len = 0;
+        let mut field = |name: &str, size: usize| -> Option<usize> {
+            let (_, off, sz) = fields.iter().find(|(n, _, _)| n == name)?;
+            (*sz == size).then_some(())?;
+            min_len = min_len.max(off + sz);
+            Some(*off)
+        };
+        let mut layout = Self {
+            id: id?,
+            common_type: field("common_type", 2)?,
+            skaddr: field("skaddr", 8)?,
+            oldstate: field("oldstate", 4)?,
+            newstate: field("newstate", 4)?,
+            sport: field("sport", 2)?,
+            dport: field("dport", 2)?,
+            family: field("family", 2)?,
+            protocol: field("protocol", 2)?,
+            saddr: field("saddr", 4)?,
+            daddr: field("daddr", 4)?,
+            saddr_v6: field("saddr_v6", 16)?,
+            daddr_v6: field("daddr_v6", 16)?,
+            min_len: 0,
+        };
+        layout.min_len = min_len;
+        Some(layout)
+    }
+
+    /// Decodes one record; `None` for another event, another protocol or a
+    /// state number this decoder does not know.
+    fn decode(&self, rec: &[u8], mono_ns: u64, offset: i64) -> Option<Transition> {
+        if rec.len() < self.min_len || u16_at(rec, self.common_type)? != self.id {
+            return None;
+        }
+        if u16_at(rec, self.protocol)? != libc::IPPROTO_TCP as u16 {
+            return None;
+        }
+        let state = |at: usize| -> Option<TcpState> {
+            let n = i32::from_ne_bytes(rec.get(at..at + 4)?.try_into().ok()?);
+            linux_state(u8::try_from(n).ok()?)
+        };
+        let (src, dst) = match i32::from(u16_at(rec, self.family)?) {
+            libc::AF_INET => (v4_at(rec, self.saddr)?, v4_at(rec, self.daddr)?),
+            libc::AF_INET6 => (v6_at(rec, self.saddr_v6)?, v6_at(rec, self.daddr_v6)?),
+            _ => return None,
+        };
+        let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
+        Some(Transition {
+            ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
+            local: SocketAddr::new(src, u16_at(rec, self.sport)?),
+            remote: SocketAddr::new(dst, u16_at(rec, self.dport)?),
+            from: state(self.oldstate)?,
+            to: state(self.newstate)?,
+            skaddr: u64::from_ne_bytes(rec.get(self.skaddr..self.skaddr + 8)?.try_into().ok()?),
+        })
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn v4_at(b: &[u8], at: usize) -> Option<IpAddr> {
+    let o: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    Some(IpAddr::V4(Ipv4Addr::from(o)))
+}
+
+/// An IPv4-mapped address (a dual-stack socket with an IPv4 peer) is returned
+/// as IPv4, as sock_diag's decoder does, so both match the captured packets.
+fn v6_at(b: &[u8], at: usize) -> Option<IpAddr> {
+    let o: [u8; 16] = b.get(at..at + 16)?.try_into().ok()?;
+    let v6 = Ipv6Addr::from(o);
+    Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4))
+}
+
+// Ring-buffer page layout (events/header_page and events/header_event):
+// u64 timestamp, u64 commit (bytes of data; high bits are flags), data.
+// Each record starts with a u32: type_len (5 bits) | time_delta (27 bits) << 5.
+const PAGE_HEADER: usize = 16;
+/// Bits 30 and 31 of `commit` flag missed events; the rest is the data length.
+const COMMIT_MASK: u64 = 0x3fff_ffff;
+const TYPE_PADDING: u32 = 29;
+const TYPE_TIME_EXTEND: u32 = 30;
+const TYPE_TIME_STAMP: u32 = 31;
+const TS_SHIFT: u32 = 27;
+
+/// Decodes one page read from `trace_pipe_raw`, appending transitions to `out`.
+/// Anything that does not fit ends the page; nothing here can panic.
+fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Transition>) {
+    let (Some(ts), Some(commit)) = (
+        page.get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_ne_bytes),
+        page.get(8..16)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_ne_bytes),
+    ) else {
+        return;
+    };
+    let mut ts = ts;
+    let data_len = usize::try_from(commit & COMMIT_MASK).unwrap_or(usize::MAX);
+    let end = PAGE_HEADER.saturating_add(data_len).min(page.len());
+    let mut at = PAGE_HEADER;
+    while at + 4 <= end {
+        let Some(head) = u32_at(page, at) else { return };
+        let type_len = head & 0x1f;
+        let delta = u64::from(head >> 5);
+        let array0 = u32_at(page, at + 4);
+        let next = match type_len {
+            TYPE_PADDING => {
+                if delta == 0 {
+                    return; // the rest of the page is padding
+                }
+                ts = ts.wrapping_add(delta);
+                at + 4 + array0.map_or(usize::MAX / 2, |l| l as usize)
+            }
+            TYPE_TIME_EXTEND => {
+                let Some(hi) = array0 else { return };
+                ts = ts.wrapping_add((u64::from(hi) << TS_SHIFT) | delta);
+                at + 8
+            }
+            TYPE_TIME_STAMP => {
+                // An absolute stamp of 59 bits; the top bits come from the page's.
+                let Some(hi) = array0 else { return };
+                let abs = (u64::from(hi) << TS_SHIFT) | delta;
+                ts = abs | (ts & !((1u64 << 59) - 1));
+                at + 8
+            }
+            0 => {
+                // Long record: array[0] is its length including that word.
+                let Some(len) = array0 else { return };
+                let len = (len as usize).saturating_sub(4);
+                ts = ts.wrapping_add(delta);
+                let start = at + 8;
+                if let Some(rec) = page.get(start..start.saturating_add(len).min(end)) {
+                    out.extend(layout.decode(rec, ts, offset));
+                }
+                start.saturating_add((len + 3) & !3)
+            }
+            n => {
+                let len = n as usize * 4;
+                ts = ts.wrapping_add(delta);
+                let start = at + 4;
+                if let Some(rec) = page.get(start..(start + len).min(end)) {
+                    out.extend(layout.decode(rec, ts, offset));
+                }
+                start + len
+            }
+        };
+        if next <= at {
+            return;
+        }
+        at = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// The format file of Linux 6.18 (fields part).
+    const FORMAT: &str = "name: inet_sock_set_state
+ID: 2287
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:int oldstate;\toffset:16;\tsize:4;\tsigned:1;
+\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;
+\tfield:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;
+\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;
+\tfield:__u16 family;\toffset:28;\tsize:2;\tsigned:0;
+\tfield:__u16 protocol;\toffset:30;\tsize:2;\tsigned:0;
+\tfield:__u8 saddr[4];\toffset:32;\tsize:4;\tsigned:0;
+\tfield:__u8 daddr[4];\toffset:36;\tsize:4;\tsigned:0;
+\tfield:__u8 saddr_v6[16];\toffset:40;\tsize:16;\tsigned:0;
+\tfield:__u8 daddr_v6[16];\toffset:56;\tsize:16;\tsigned:0;
+
+print fmt: \"family=%s protocol=%s ...\"
+";
+
+    #[test]
+    fn parses_the_format_file() {
+        let l = Layout::parse(FORMAT).unwrap();
+        assert_eq!(
+            (l.id, l.skaddr, l.oldstate, l.sport, l.family),
+            (2287, 8, 16, 24, 28)
+        );
+        assert_eq!((l.saddr, l.daddr_v6, l.min_len), (32, 56, 72));
+        // A field with an unexpected size, or a missing one, is refused.
+        assert!(
+            Layout::parse(&FORMAT.replace("size:16;\tsigned:0;\n\n", "size:8;\tsigned:0;\n\n"))
+                .is_none()
+        );
+        assert!(Layout::parse(&FORMAT.replace("skaddr", "sk")).is_none());
+        assert!(Layout::parse("").is_none());
+    }
+
+    /// A record as the kernel writes it (native endianness, ports host order).
+    fn record(
+        family: u16,
+        old: i32,
+        new: i32,
+        sport: u16,
+        dport: u16,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Vec<u8> {
+        let mut r = vec![0u8; 72];
+        r[0..2].copy_from_slice(&2287u16.to_ne_bytes());
+        r[8..16].copy_from_slice(&0xffff_8881_00da_ca00u64.to_ne_bytes());
+        r[16..20].copy_from_slice(&old.to_ne_bytes());
+        r[20..24].copy_from_slice(&new.to_ne_bytes());
+        r[24..26].copy_from_slice(&sport.to_ne_bytes());
+        r[26..28].copy_from_slice(&dport.to_ne_bytes());
+        r[28..30].copy_from_slice(&family.to_ne_bytes());
+        r[30..32].copy_from_slice(&6u16.to_ne_bytes());
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                r[32..36].copy_from_slice(&s.octets());
+                r[36..40].copy_from_slice(&d.octets());
+                r[40..56].copy_from_slice(&s.to_ipv6_mapped().octets());
+                r[56..72].copy_from_slice(&d.to_ipv6_mapped().octets());
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                r[32..36].copy_from_slice(&[127, 0, 0, 6]); // garbage, as the kernel leaves it
+                r[40..56].copy_from_slice(&s.octets());
+                r[56..72].copy_from_slice(&d.octets());
+            }
+            _ => unreachable!(),
+        }
+        r
+    }
+
+    fn page(events: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut p = vec![0u8; PAGE_HEADER];
+        p[0..8].copy_from_slice(&1_000_000u64.to_ne_bytes());
+        for (delta, rec) in events {
+            if *delta >= 1 << 27 {
+                // A time extend, then the record with no delta of its own.
+                p.extend_from_slice(
+                    &(TYPE_TIME_EXTEND | ((delta & 0x7ff_ffff) << 5)).to_ne_bytes(),
+                );
+                p.extend_from_slice(&(delta >> 27).to_ne_bytes());
+                p.extend_from_slice(&((rec.len() as u32 / 4) & 0x1f).to_ne_bytes());
+            } else {
+                // Long form (type_len 0) to exercise it: array[0] = len + 4.
+                p.extend_from_slice(&(delta << 5).to_ne_bytes());
+                p.extend_from_slice(&(rec.len() as u32 + 4).to_ne_bytes());
+            }
+            p.extend_from_slice(rec);
+        }
+        let commit = (p.len() - PAGE_HEADER) as u64;
+        p[8..16].copy_from_slice(&commit.to_ne_bytes());
+        p.resize(4096, 0xaa); // the read returns the whole page; past `commit` is junk
+        p
+    }
+
+    #[test]
+    fn decodes_v4_and_v6_records_from_a_page() {
+        let layout = Layout::parse(FORMAT).unwrap();
+        let lo4: IpAddr = Ipv4Addr::LOCALHOST.into();
+        let lo6: IpAddr = Ipv6Addr::LOCALHOST.into();
+        let p = page(&[
+            (10, record(2, 7, 2, 0, 5999, lo4, lo4)),
+            (200_000_000, record(2, 2, 1, 54756, 5999, lo4, lo4)),
+            (5, record(10, 10, 3, 5999, 39782, lo6, lo6)),
+            (5, record(10, 5, 12345, 5999, 39782, lo6, lo6)), // unknown state: skipped
+        ]);
+        let mut out = Vec::new();
+        parse_page(&p, &layout, 1_000, &mut out);
+        assert_eq!(out.len(), 3, "{out:#?}");
+        assert_eq!(out[0].ts, Timestamp(1_000_000 + 10 + 1_000));
+        assert_eq!(
+            (out[0].from, out[0].to),
+            (TcpState::Closed, TcpState::SynSent)
+        );
+        assert_eq!(out[0].local, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(out[0].skaddr, 0xffff_8881_00da_ca00);
+        assert_eq!(out[1].ts, Timestamp(1_000_000 + 10 + 200_000_000 + 1_000));
+        assert_eq!(out[1].local, "127.0.0.1:54756".parse().unwrap());
+        assert_eq!(out[1].remote, "127.0.0.1:5999".parse().unwrap());
+        assert_eq!(
+            (out[2].from, out[2].to),
+            (TcpState::Listen, TcpState::SynReceived)
+        );
+        assert_eq!(out[2].local, "[::1]:5999".parse().unwrap());
+        assert_eq!(out[2].remote, "[::1]:39782".parse().unwrap());
+    }
+
+    #[test]
+    fn truncated_and_garbage_pages_do_not_panic() {
+        let layout = Layout::parse(FORMAT).unwrap();
+        let lo4: IpAddr = Ipv4Addr::LOCALHOST.into();
+        let p = page(&[
+            (1, record(2, 1, 4, 1, 2, lo4, lo4)),
+            (1 << 28, record(2, 4, 5, 1, 2, lo4, lo4)),
+        ]);
+        let mut out = Vec::new();
+        for cut in 0..200 {
+            parse_page(&p[..cut], &layout, 0, &mut out);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..3000 {
+            let mut junk: Vec<u8> = (0..256)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x & 0xff) as u8
+                })
+                .collect();
+            parse_page(&junk, &layout, i64::MIN, &mut out);
+            junk[8..16].copy_from_slice(&240u64.to_ne_bytes());
+            parse_page(&junk, &layout, i64::MAX, &mut out);
+            layout.decode(&junk, u64::MAX, i64::MAX);
+        }
+    }
+
+    #[test]
+    fn filter_expression() {
+        assert_eq!(filter_expr(&[]), "protocol == 6");
+        assert_eq!(
+            filter_expr(&[80, 443]),
+            "protocol == 6 && (sport == 80 || dport == 80 || sport == 443 || dport == 443)"
+        );
+    }
+
+    /// Transitions of one socket, in order.
+    fn of(ts: &[Transition], local: SocketAddr, remote: SocketAddr) -> Vec<(TcpState, TcpState)> {
+        ts.iter()
+            .filter(|t| t.local == local && t.remote == remote)
+            .map(|t| (t.from, t.to))
+            .collect()
+    }
+
+    fn trace_one_connection(listen: SocketAddr) {
+        use TcpState::*;
+        let listener = TcpListener::bind(listen).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let port = addr.port();
+        let (tx, rx) = mpsc::channel();
+        let started = Timestamp::now();
+        let tracer = match StateTracer::start(&[port], move |t| {
+            let _ = tx.send(t);
+        }) {
+            Ok(t) => t,
+            Err(e) => {
+                crate::kernel::skip_or_fail(&format!("tracer unavailable: {e}"));
+                return;
+            }
+        };
+        let instance = tracer.instance.clone();
+        assert!(instance.is_dir());
+        // Traffic on another port must not come back.
+        let other = TcpListener::bind(listen).unwrap();
+        let _other_client = TcpStream::connect(other.local_addr().unwrap()).unwrap();
+
+        let client = TcpStream::connect(addr).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        let client_addr = client.local_addr().unwrap();
+        assert_eq!(peer, client_addr);
+        drop(client); // active close
+        std::thread::sleep(Duration::from_millis(50));
+        drop(server); // passive close
+        // Wait (bounded) for both sockets' last transition to CLOSED.
+        let mut got: Vec<Transition> = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while got
+            .iter()
+            .filter(|t| t.to == Closed && t.remote.port() != 0)
+            .count()
+            < 2
+            && std::time::Instant::now() < deadline
+        {
+            got.extend(rx.recv_timeout(Duration::from_millis(100)));
+        }
+        drop(tracer);
+        assert!(!instance.exists(), "the instance is removed on drop");
+        let finished = Timestamp::now();
+        got.extend(rx.try_iter());
+
+        assert!(
+            got.iter()
+                .all(|t| t.local.port() == port || t.remote.port() == port || t.local.port() == 0),
+            "{got:#?}"
+        );
+        assert!(
+            got.iter().all(|t| started <= t.ts && t.ts <= finished),
+            "wall-clock timestamps: {got:#?}"
+        );
+        // The client: CLOSED → SYN-SENT is logged with local port 0; its skaddr ties it to the rest.
+        let client_log = of(&got, client_addr, addr);
+        assert_eq!(
+            client_log,
+            [
+                (SynSent, Established),
+                (Established, FinWait1),
+                (FinWait1, FinWait2),
+                (FinWait2, Closed)
+            ],
+            "{got:#?}"
+        );
+        let sk = got.iter().find(|t| t.local == client_addr).unwrap().skaddr;
+        let first = got.iter().find(|t| t.skaddr == sk).unwrap();
+        assert_eq!(
+            (first.from, first.to, first.local.port()),
+            (Closed, SynSent, 0)
+        );
+        assert_eq!(first.remote, addr);
+        assert_eq!(
+            of(&got, addr, client_addr),
+            [
+                (Listen, SynReceived),
+                (SynReceived, Established),
+                (Established, CloseWait),
+                (CloseWait, LastAck),
+                (LastAck, Closed)
+            ],
+            "{got:#?}"
+        );
+        // Each side's transitions are in time order.
+        assert!(got.windows(2).all(|w| w[0].ts <= w[1].ts));
+    }
+
+    fn root_or_skip() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return crate::kernel::skip_or_fail("the tracer test needs root");
+        }
+        true
+    }
+
+    #[test]
+    fn traces_a_connection_on_ipv4_and_ipv6() {
+        if !root_or_skip() {
+            return;
+        }
+        trace_one_connection("127.0.0.1:0".parse().unwrap());
+        trace_one_connection("[::1]:0".parse().unwrap());
+    }
+}
