@@ -1,10 +1,14 @@
 //! The event funnel: every source turns what it reads into an [`Event`]; one
 //! mutator (`App::update`, with the TUI) and the headless writers read them.
 
+pub mod model;
+pub mod reorder;
+pub mod run;
+
 use std::net::SocketAddr;
 
-use crate::tcp::track::{ConnId, Notes, Role};
 use crate::tcp::Segment;
+use crate::tcp::track::{ConnId, Notes, Role};
 use crate::time::Timestamp;
 
 /// Where every source sends its events: one funnel, read by one consumer.

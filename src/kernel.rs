@@ -7,6 +7,7 @@
 pub mod diag;
 pub mod netstat;
 pub mod trace;
+pub mod view;
 
 use crate::app::TcpState;
 

@@ -1,1 +1,147 @@
-//! The lab.
+//! The lab: a private network namespace where a real client and server (each
+//! its own process, synack re-executed as `__peer NAME`) follow a scenario
+//! script, and report every socket call they make.
+//!
+//! - [`ns`]: entering the namespace (and a user namespace when not root).
+//! - [`script`]: the scenario language, a pure parser.
+//! - [`peer`]: the peer process: real libc socket calls, one JSON line each.
+//! - [`runner`]: spawns the peers, plays a script, turns their lines into events.
+
+pub mod ns;
+pub mod peer;
+pub mod runner;
+pub mod script;
+
+pub use ns::{LabNs, enter_lab, set_sysctl};
+pub use peer::peer_main;
+pub use runner::{LabOptions, run};
+pub use script::{Script, ScriptError, parse};
+
+/// Everything that can stop the lab, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error(
+        "cannot create a user namespace for the lab ({reason}). Run synack with sudo, or allow \
+         unprivileged user namespaces: `sudo sysctl kernel.unprivileged_userns_clone=1` (Debian, \
+         older Ubuntu) and/or `sudo sysctl user.max_user_namespaces=15000`"
+    )]
+    UserNsDenied { reason: String },
+    #[error(
+        "the lab's user namespace was created but has no capabilities ({reason}): AppArmor \
+         restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, \
+         Ubuntu 23.10+). Run synack with sudo, or `sudo sysctl \
+         kernel.apparmor_restrict_unprivileged_userns=0`"
+    )]
+    AppArmorRestricted { reason: String },
+    #[error(
+        "cannot create the lab's network namespace: {0}. Run synack with sudo, or from a \
+         single-threaded start (enter_lab must run before any thread exists)"
+    )]
+    NetNs(std::io::Error),
+    #[error("cannot set up the lab namespace ({what}): {source}")]
+    Setup {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot set sysctl {name} in the lab: {source}. The name must exist under /proc/sys \
+         (check the spelling) and be per-namespace (net.ipv4.tcp_*, net.core.somaxconn)"
+    )]
+    Sysctl {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot start the {endpoint} peer ({exe}): {source}. Is the synack binary still there?"
+    )]
+    Spawn {
+        endpoint: String,
+        exe: String,
+        source: std::io::Error,
+    },
+    #[error("the {endpoint} peer stopped answering ({what}); see the warnings above")]
+    Peer { endpoint: String, what: String },
+    #[error("line {line}: {message}")]
+    Step { line: usize, message: String },
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+}
+
+/// A bundled scenario: its script, compiled in.
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    /// The script's first comment line.
+    pub summary: &'static str,
+    pub text: &'static str,
+}
+
+macro_rules! scenario {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../assets/scenarios/", $name, ".txt")),
+        )
+    };
+}
+
+const SOURCES: [(&str, &str); 18] = [
+    scenario!("handshake"),
+    scenario!("data"),
+    scenario!("close"),
+    scenario!("time-wait"),
+    scenario!("kill-peer"),
+    scenario!("abort"),
+    scenario!("refused"),
+    scenario!("backlog"),
+    scenario!("backlog-abort"),
+    scenario!("half-close"),
+    scenario!("keepalive"),
+    scenario!("shared-fd"),
+    scenario!("concurrent"),
+    scenario!("urgent"),
+    scenario!("zero-window"),
+    scenario!("retransmit"),
+    scenario!("simultaneous-close"),
+    scenario!("udp"),
+];
+
+/// Every bundled scenario, in teaching order.
+#[must_use]
+pub fn scenarios() -> &'static [Scenario] {
+    static ALL: std::sync::OnceLock<Vec<Scenario>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        SOURCES
+            .iter()
+            .map(|&(name, text)| Scenario {
+                name,
+                summary: script::summary(text),
+                text,
+            })
+            .collect()
+    })
+}
+
+/// The bundled scenario called `name`.
+#[must_use]
+pub fn scenario(name: &str) -> Option<&'static Scenario> {
+    scenarios().iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_scenario_parses_and_has_a_summary() {
+        assert_eq!(scenarios().len(), 18);
+        for s in scenarios() {
+            let script = parse(&format!("{}.txt", s.name), s.text)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            assert!(!script.steps.is_empty(), "{} has no steps", s.name);
+            assert!(!s.summary.is_empty(), "{} has no summary", s.name);
+        }
+        assert!(scenario("handshake").is_some());
+        assert!(scenario("nope").is_none());
+    }
+}

@@ -10,10 +10,10 @@ pub mod seq;
 pub mod state;
 pub mod track;
 
+pub use seq::SeqNum;
+
 use std::fmt;
 use std::net::SocketAddr;
-
-
 
 use crate::time::Timestamp;
 

@@ -19,7 +19,10 @@ impl Timestamp {
 
     #[must_use]
     pub fn from_parts(secs: u64, nanos: u32) -> Self {
-        Self(secs.saturating_mul(1_000_000_000).saturating_add(u64::from(nanos)))
+        Self(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(u64::from(nanos)),
+        )
     }
 
     #[must_use]

@@ -2,7 +2,12 @@
 //! relative sequence numbers as Wireshark computes them, window scaling and
 //! the per-segment analysis notes (Wireshark's TCP analysis definitions).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
+
+use super::{Proto, Segment, SeqNum, TcpHeader};
+use crate::time::Timestamp;
 
 /// A connection's stable id, counting from 1 in order of first sight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,3 +96,443 @@ impl Notes {
             .map(|(_, s)| s)
     }
 }
+
+/// Connections kept before the oldest are forgotten.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+/// Out-of-order threshold when no handshake RTT is known (Wireshark's 3 ms).
+const DEFAULT_OOO_THRESHOLD_NS: u64 = 3_000_000;
+/// RFC 7323 §2.3: a shift above 14 is treated as 14.
+const MAX_WSCALE: u8 = 14;
+
+/// What the tracker made of one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Analysis {
+    pub conn: ConnId,
+    pub from: Role,
+    /// Relative sequence number (the sender's SYN is 0).
+    pub seq: u32,
+    /// Relative acknowledgment number; 0 when the ACK flag is not set.
+    pub ack: u32,
+    /// The window, scaled by the sender's shift once both SYNs carried one.
+    pub win: u32,
+    pub notes: Notes,
+}
+
+/// Direction-independent connection key: the lower endpoint first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    proto: Proto,
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl Key {
+    fn of(seg: &Segment) -> Key {
+        let (lo, hi) = if seg.src <= seg.dst {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        Key {
+            proto: seg.proto,
+            lo,
+            hi,
+        }
+    }
+}
+
+/// What one side has sent so far (Wireshark's per-flow analysis state).
+#[derive(Clone, Copy, Debug, Default)]
+struct Flow {
+    /// The number that is relative 0: the ISN, or one before the first
+    /// sequence (or acknowledgment) number seen mid-stream.
+    base: Option<SeqNum>,
+    /// Sequence number of this side's SYN, when seen.
+    isn: Option<SeqNum>,
+    /// Window-scale option of this side's SYN (`Some(None)`: SYN without it).
+    syn_wscale: Option<Option<u8>>,
+    /// The highest sequence number sent plus its length: the next expected.
+    next_seq: Option<SeqNum>,
+    next_seq_ts: Timestamp,
+    /// The last acknowledgment number this side sent.
+    last_ack: Option<SeqNum>,
+    /// The last window this side advertised (scaled).
+    window: Option<u32>,
+    /// Notes of this side's last segment (a keepalive ack answers a keepalive).
+    last_notes: Notes,
+    fin: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    id: ConnId,
+    client: SocketAddr,
+    server: SocketAddr,
+    /// Indexed by [`Role`]: 0 client, 1 server.
+    flows: [Flow; 2],
+    rst: bool,
+    syn_ts: Option<Timestamp>,
+    /// Handshake round trip (SYN → the ACK of the SYN-ACK), Wireshark's iRTT.
+    irtt_ns: Option<u64>,
+    /// Packet counter value when last seen (for eviction).
+    last_active: u64,
+}
+
+impl Conn {
+    fn closed(&self) -> bool {
+        self.rst || (self.flows[0].fin && self.flows[1].fin)
+    }
+
+    /// The sender's window shift: known only when both SYNs carried the option.
+    fn shift(&self, from: Role) -> u8 {
+        match (self.flows[0].syn_wscale, self.flows[1].syn_wscale) {
+            (Some(Some(c)), Some(Some(s))) => match from {
+                Role::Client => c,
+                Role::Server => s,
+            }
+            .min(MAX_WSCALE),
+            _ => 0,
+        }
+    }
+}
+
+fn idx(role: Role) -> usize {
+    match role {
+        Role::Client => 0,
+        Role::Server => 1,
+    }
+}
+
+/// Turns segments into connections, relative numbers and analysis notes.
+///
+/// Pure: time comes from the segments' timestamps. Tracking a segment of a
+/// known connection does not allocate.
+#[derive(Debug)]
+pub struct Tracker {
+    conns: HashMap<Key, Conn>,
+    next_id: u32,
+    packets: u64,
+    max_conns: usize,
+    /// Ports seen serving (source of a SYN-ACK, destination of a SYN): one bit each.
+    server_ports: Box<[u64; 1024]>,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tracker {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_max_connections(DEFAULT_MAX_CONNECTIONS)
+    }
+
+    /// A tracker that remembers at most `max` connections (at least 1).
+    /// When full, closed connections are forgotten first (least recently
+    /// active first), then the least recently active ones.
+    #[must_use]
+    pub fn with_max_connections(max: usize) -> Self {
+        Tracker {
+            conns: HashMap::new(),
+            next_id: 1,
+            packets: 0,
+            max_conns: max.max(1),
+            server_ports: Box::new([0; 1024]),
+        }
+    }
+
+    /// Connections currently remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// `(client, server)` of a remembered connection.
+    #[must_use]
+    pub fn endpoints(&self, id: ConnId) -> Option<(SocketAddr, SocketAddr)> {
+        self.conns
+            .values()
+            .find(|c| c.id == id)
+            .map(|c| (c.client, c.server))
+    }
+
+    fn mark_server_port(&mut self, port: u16) {
+        self.server_ports[usize::from(port >> 6)] |= 1 << (port & 63);
+    }
+
+    fn is_server_port(&self, port: u16) -> bool {
+        self.server_ports[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+
+    /// Analyses one segment.
+    pub fn track(&mut self, seg: &Segment) -> Analysis {
+        self.packets += 1;
+        let key = Key::of(seg);
+        let syn_only = seg.tcp.is_some_and(|t| t.flags.syn() && !t.flags.ack());
+        if let Some(t) = seg.tcp.filter(|t| t.flags.syn()) {
+            if t.flags.ack() {
+                self.mark_server_port(seg.src.port());
+            } else {
+                self.mark_server_port(seg.dst.port());
+            }
+        }
+
+        let mut notes = Notes::default();
+        let reused = match (self.conns.get(&key), seg.tcp) {
+            (Some(c), Some(t)) if syn_only => {
+                let from = if seg.src == c.client {
+                    Role::Client
+                } else {
+                    Role::Server
+                };
+                // RFC 9293 §3.6.1 allows a new incarnation once the old one is
+                // closed; a different ISN on a live one is one too (Wireshark's rule).
+                c.closed() || c.flows[idx(from)].base.is_some_and(|b| b != SeqNum(t.seq))
+            }
+            _ => false,
+        };
+        if reused {
+            notes.insert(Notes::PORT_REUSED);
+            self.conns.remove(&key);
+        }
+        if !self.conns.contains_key(&key) {
+            if self.conns.len() >= self.max_conns {
+                self.evict();
+            }
+            let conn = self.new_conn(seg);
+            self.conns.insert(key, conn);
+        }
+        let packets = self.packets;
+        let Some(conn) = self.conns.get_mut(&key) else {
+            // Unreachable: inserted above. Answer something harmless.
+            return Analysis {
+                conn: ConnId(0),
+                from: Role::Client,
+                seq: 0,
+                ack: 0,
+                win: 0,
+                notes,
+            };
+        };
+        conn.last_active = packets;
+        let from = if seg.src == conn.client {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        if seg.malformed.is_some() {
+            notes.insert(Notes::MALFORMED);
+        }
+        let Some(tcp) = seg.tcp else {
+            return Analysis {
+                conn: conn.id,
+                from,
+                seq: 0,
+                ack: 0,
+                win: 0,
+                notes,
+            };
+        };
+        let (seq, ack, win) = analyse(conn, from, seg.ts, seg.payload_len, &tcp, &mut notes);
+        Analysis {
+            conn: conn.id,
+            from,
+            seq,
+            ack,
+            win,
+            notes,
+        }
+    }
+
+    fn new_conn(&mut self, seg: &Segment) -> Conn {
+        let client_is_src = match seg.tcp {
+            None => true,
+            Some(t) if t.flags.syn() => !t.flags.ack(),
+            Some(_) => {
+                let (s, d) = (seg.src.port(), seg.dst.port());
+                match (self.is_server_port(s), self.is_server_port(d)) {
+                    (false, true) => true,
+                    (true, false) => false,
+                    _ if (s < 1024) != (d < 1024) => d < 1024,
+                    // The lower port is the server's; equal ports: the sender is the client.
+                    _ => s >= d,
+                }
+            }
+        };
+        let (client, server) = if client_is_src {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        let id = ConnId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        Conn {
+            id,
+            client,
+            server,
+            flows: [Flow::default(); 2],
+            rst: false,
+            syn_ts: None,
+            irtt_ns: None,
+            last_active: self.packets,
+        }
+    }
+
+    /// Forgets about an eighth of the table: closed connections first, then
+    /// the least recently active.
+    fn evict(&mut self) {
+        let mut order: Vec<(bool, u64, Key)> = self
+            .conns
+            .iter()
+            .map(|(k, c)| (!c.closed(), c.last_active, *k))
+            .collect();
+        let n = (self.max_conns / 8).max(1).min(order.len());
+        if n == 0 {
+            return;
+        }
+        order.select_nth_unstable_by_key(n - 1, |(open, active, _)| (*open, *active));
+        for (_, _, k) in &order[..n] {
+            self.conns.remove(k);
+        }
+    }
+}
+
+/// Relative numbers, scaled window and Wireshark's analysis for one TCP
+/// segment; updates the sender's flow afterwards.
+fn analyse(
+    conn: &mut Conn,
+    from: Role,
+    ts: Timestamp,
+    seglen: u32,
+    t: &TcpHeader,
+    notes: &mut Notes,
+) -> (u32, u32, u32) {
+    let (f, r) = (idx(from), idx(from.peer()));
+    let seq = SeqNum(t.seq);
+    let ack = SeqNum(t.ack);
+    let flags = t.flags;
+    let sfr = flags.syn() || flags.fin() || flags.rst();
+
+    // Handshake facts.
+    if flags.syn() {
+        let fl = &mut conn.flows[f];
+        if fl.isn.is_none() {
+            fl.isn = Some(seq);
+            fl.base = Some(seq);
+            fl.syn_wscale = Some(t.options.wscale);
+        }
+        if !flags.ack() && conn.syn_ts.is_none() {
+            conn.syn_ts = Some(ts);
+        }
+    } else if from == Role::Client
+        && flags.ack()
+        && conn.irtt_ns.is_none()
+        && conn.flows[r].isn.is_some()
+    {
+        if let Some(syn) = conn.syn_ts {
+            conn.irtt_ns = Some(ts.0.saturating_sub(syn.0));
+        }
+    }
+    if flags.rst() {
+        conn.rst = true;
+    }
+    if flags.fin() {
+        conn.flows[f].fin = true;
+    }
+    // Mid-stream: the first number seen is relative 1 (Wireshark).
+    let base = *conn.flows[f].base.get_or_insert(seq - 1);
+    let rel_ack = if flags.ack() {
+        ack.since(*conn.flows[r].base.get_or_insert(ack - 1))
+    } else {
+        0
+    };
+    let win = if flags.syn() {
+        u32::from(t.window)
+    } else {
+        u32::from(t.window) << conn.shift(from)
+    };
+
+    let fwd = conn.flows[f];
+    let rev = conn.flows[r];
+    let at_next = fwd.next_seq == Some(seq);
+    let same_ack = flags.ack() && fwd.last_ack == Some(ack);
+    let mut zwp = false;
+
+    // The order and the rules follow Wireshark's tcp_analyze_sequence_number.
+    'fwd: {
+        // Zero window probe: one byte at the next expected seq into a closed window.
+        if seglen == 1 && at_next && rev.window == Some(0) {
+            notes.insert(Notes::ZERO_WINDOW_PROBE);
+            zwp = true;
+            break 'fwd;
+        }
+        if win == 0 && !sfr {
+            notes.insert(Notes::ZERO_WINDOW);
+        }
+        // Keepalive: 0 or 1 byte, one before the next expected seq.
+        if seglen <= 1 && !sfr && fwd.next_seq.is_some_and(|n| seq == n - 1) {
+            notes.insert(Notes::KEEPALIVE);
+        }
+        let nonzero_win = win != 0;
+        if seglen == 0 && nonzero_win && fwd.window != Some(win) && at_next && same_ack && !sfr {
+            notes.insert(Notes::WINDOW_UPDATE);
+        }
+        let same_win = nonzero_win && fwd.window == Some(win);
+        if seglen == 0 && same_win && at_next && same_ack && !sfr {
+            if rev.last_notes.contains(Notes::KEEPALIVE) {
+                notes.insert(Notes::KEEPALIVE_ACK);
+            } else {
+                notes.insert(Notes::DUP_ACK);
+            }
+        }
+    }
+
+    // Retransmission family: data, SYN or FIN that does not advance the seq.
+    let not_advanced = fwd.next_seq.is_some_and(|n| seq.lt(n));
+    if !notes.contains(Notes::KEEPALIVE)
+        && (seglen > 0 || flags.syn() || flags.fin())
+        && not_advanced
+    {
+        let since_highest = ts.0.saturating_sub(fwd.next_seq_ts.0);
+        let threshold = conn
+            .irtt_ns
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_OOO_THRESHOLD_NS);
+        if since_highest < threshold && fwd.next_seq != Some(seq + seglen) {
+            notes.insert(Notes::OUT_OF_ORDER);
+        } else {
+            notes.insert(Notes::RETRANSMISSION);
+            if seglen > 0 && rev.last_ack.is_some_and(|a| (seq + seglen).le(a)) {
+                notes.insert(Notes::SPURIOUS_RETRANSMISSION);
+            }
+        }
+    }
+
+    // Remember what this side has sent.
+    let fl = &mut conn.flows[f];
+    let mut next = seq + seglen;
+    if flags.syn() || flags.fin() {
+        next += 1;
+    }
+    if !zwp && fl.next_seq.is_none_or(|n| next.gt(n)) {
+        fl.next_seq = Some(next);
+        fl.next_seq_ts = ts;
+    }
+    fl.window = Some(win);
+    if flags.ack() {
+        fl.last_ack = Some(ack);
+    }
+    fl.last_notes = *notes;
+
+    (seq.since(base), rel_ack, win)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! Entering the lab: a private network namespace, inside a user namespace when
+//! we are not root (we are then root inside it, over that namespace only).
+//!
+//! `unshare(CLONE_NEWUSER)` fails with EINVAL once a second thread exists, so
+//! [`enter_lab`] must run first thing in `main`, before any thread starts.
+
+use std::io;
+
+use super::LabError;
+
+/// The namespace we are in after [`enter_lab`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabNs {
+    /// We are not root on the host: a user namespace maps our uid to root.
+    pub rootless: bool,
+}
+
+/// Moves this process into a fresh network namespace (plus a user namespace
+/// when not root) and brings its `lo` up. Every process started afterwards
+/// (the peers, the capture thread) lives there too.
+///
+/// # Errors
+/// [`LabError::UserNsDenied`] when the system forbids unprivileged user
+/// namespaces, [`LabError::AppArmorRestricted`] when it grants one without
+/// capabilities, [`LabError::NetNs`] and [`LabError::Setup`] otherwise.
+pub fn enter_lab() -> Result<LabNs, LabError> {
+    // SAFETY: plain getters without arguments.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let rootless = uid != 0;
+    if rootless {
+        // SAFETY: unshare takes flags only; on failure nothing changed.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::EINVAL) => LabError::NetNs(e),
+                _ => LabError::UserNsDenied {
+                    reason: userns_reason(&e),
+                },
+            });
+        }
+        let write = |path: &str, text: String| {
+            std::fs::write(path, text).map_err(|source| {
+                if source.raw_os_error() == Some(libc::EPERM) && apparmor_restricts() {
+                    LabError::AppArmorRestricted {
+                        reason: format!("writing {path}: {source}"),
+                    }
+                } else {
+                    LabError::Setup {
+                        what: format!("writing {path}"),
+                        source,
+                    }
+                }
+            })
+        };
+        write("/proc/self/setgroups", "deny".into())?;
+        write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+        write("/proc/self/gid_map", format!("0 {gid} 1"))?;
+    } else {
+        // SAFETY: unshare takes flags only; on failure nothing changed.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(LabError::NetNs(io::Error::last_os_error()));
+        }
+    }
+    if let Err(e) = bring_lo_up() {
+        if rootless && e.raw_os_error() == Some(libc::EPERM) {
+            return Err(LabError::AppArmorRestricted {
+                reason: apparmor_reason(&e),
+            });
+        }
+        return Err(LabError::Setup {
+            what: "bringing lo up".into(),
+            source: e,
+        });
+    }
+    Ok(LabNs { rootless })
+}
+
+fn read_knob(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+fn userns_reason(e: &io::Error) -> String {
+    let mut why = format!("unshare: {e}");
+    if read_knob("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        why.push_str("; kernel.unprivileged_userns_clone is 0");
+    }
+    if read_knob("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        why.push_str("; user.max_user_namespaces is 0");
+    }
+    why
+}
+
+fn apparmor_restricts() -> bool {
+    read_knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+}
+
+fn apparmor_reason(e: &io::Error) -> String {
+    let knob = read_knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+    match knob.as_deref() {
+        Some(v) => {
+            format!("bringing lo up: {e}; kernel.apparmor_restrict_unprivileged_userns is {v}")
+        }
+        None => format!("bringing lo up: {e}"),
+    }
+}
+
+/// `ip link set lo up`, by ioctl.
+fn bring_lo_up() -> io::Result<()> {
+    // SAFETY: socket() with constant arguments; the fd is closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: fd is a valid socket and req a valid ifreq naming `lo`.
+    let mut rc = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) };
+    if rc == 0 {
+        // SAFETY: the union member ifru_flags is the one SIOCGIFFLAGS filled.
+        unsafe {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        }
+        // SAFETY: as above.
+        rc = unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) };
+    }
+    let result = if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    // SAFETY: fd is ours and closed once.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// Writes `value` to the lab's `/proc/sys/<name with dots as slashes>`.
+/// Only `net.*` names: those are per network namespace, so the host is untouched.
+///
+/// # Errors
+/// [`LabError::Sysctl`] when the name is not a `net.` sysctl or cannot be written.
+pub fn set_sysctl(name: &str, value: &str) -> Result<(), LabError> {
+    if !name.starts_with("net.") || name.contains("..") || name.contains('/') {
+        return Err(LabError::Sysctl {
+            name: name.to_owned(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a net.* sysctl"),
+        });
+    }
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::write(&path, value).map_err(|source| LabError::Sysctl {
+        name: name.to_owned(),
+        source,
+    })
+}

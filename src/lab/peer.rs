@@ -1,0 +1,1075 @@
+//! The peer process: `synack __peer NAME`, started by the runner inside the
+//! lab. It makes real libc socket calls and reports each one.
+//!
+//! Protocol, one JSON object per line:
+//! - stdin: [`Command`]s from the runner (`Hello` first).
+//! - stdout: [`Line`]s: a call event (`ts_ns`, `call`, `args`, then either
+//!   `phase: "start"` when a call has been blocking for a moment, or `result`
+//!   when it returned), `done: ID` when a command finished, or `warning`.
+//!   A forked child (`server fork`) writes to the same stdout with `child: true`.
+//!
+//! Threads: the main thread reads commands and applies `link` at once; socket
+//! calls run in order on a worker thread (`serve` adds an accept thread and one
+//! thread per connection); a ticker announces calls that block.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::script::{Call, Endpoint, How, Payload, Proto, Side, SockOpt, Target};
+
+/// Runner → peer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Command {
+    Hello { ipv6: bool, port: u16 },
+    Call { id: u64, call: Call, child: bool },
+    Link { id: u64, cut: bool },
+}
+
+/// Peer → runner.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub child: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// Environment variable carrying the runner's pid, checked after PR_SET_PDEATHSIG.
+pub const PARENT_PID_ENV: &str = "SYNACK_LAB_PARENT";
+
+/// How long a call must block before its `start` is reported.
+const BLOCKED_AFTER_NS: u64 = 15_000_000;
+
+/// The `__peer NAME` subcommand. Returns the process exit code.
+#[must_use]
+pub fn peer_main(name: &str) -> i32 {
+    // SAFETY: prctl/getppid/signal with constant arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    // The parent may have died before PR_SET_PDEATHSIG took effect.
+    if let Some(parent) = std::env::var(PARENT_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        // SAFETY: getppid has no arguments.
+        if unsafe { libc::getppid() } != parent {
+            return 1;
+        }
+    }
+    let Some(me) = Endpoint::from_name(name) else {
+        eprintln!("synack __peer: unknown endpoint {name}");
+        return 2;
+    };
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let (ipv6, port) = match lines.next().map(|l| l.map(|l| serde_json::from_str(&l))) {
+        Some(Ok(Ok(Command::Hello { ipv6, port }))) => (ipv6, port),
+        _ => {
+            eprintln!("synack __peer: expected a Hello line on stdin");
+            return 2;
+        }
+    };
+    let peer = Arc::new(Peer {
+        me,
+        ipv6,
+        port,
+        out: Mutex::new(()),
+        state: Mutex::new(State::default()),
+        pending: Mutex::new(HashMap::new()),
+        next_slot: AtomicU64::new(0),
+        cut: AtomicBool::new(false),
+    });
+    let (work_tx, work_rx) = mpsc::channel::<(u64, Call)>();
+    let worker = {
+        let peer = Arc::clone(&peer);
+        std::thread::spawn(move || {
+            for (id, call) in work_rx {
+                peer.run_call(&call);
+                peer.emit(&Line {
+                    done: Some(id),
+                    ..Line::default()
+                });
+            }
+        })
+    };
+    {
+        let peer = Arc::clone(&peer);
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(5));
+                peer.announce_blocked();
+            }
+        });
+    }
+    for line in lines {
+        let Ok(line) = line else { break };
+        match serde_json::from_str::<Command>(&line) {
+            Ok(Command::Call {
+                id,
+                call,
+                child: true,
+            }) => peer.child_call(id, &call),
+            Ok(Command::Call { id, call, .. }) => {
+                if work_tx.send((id, call)).is_err() {
+                    break;
+                }
+            }
+            Ok(Command::Link { id, cut }) => {
+                peer.link(cut);
+                peer.emit(&Line {
+                    done: Some(id),
+                    ..Line::default()
+                });
+            }
+            Ok(Command::Hello { .. }) => {}
+            Err(e) => peer.warn(&format!("bad command {line:?}: {e}")),
+        }
+    }
+    // stdin closed: the runner is done with us.
+    drop(work_tx);
+    drop(worker);
+    0
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sock {
+    fd: i32,
+    bound: bool,
+    listening: bool,
+    connected: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The socket made by socket(): the listener on a server, the connection on a client.
+    sock: Option<Sock>,
+    /// The connection accept() returned last.
+    conn: Option<i32>,
+    /// Every socket we hold (for `link`).
+    held: Vec<i32>,
+    /// Who sent the last datagram (for a server's `sendto`).
+    last_from: Option<SocketAddr>,
+    /// The forked child: (pid, command pipe).
+    child: Option<(i32, i32)>,
+}
+
+struct Pending {
+    call: String,
+    args: String,
+    begin: u64,
+    announced: bool,
+}
+
+struct Peer {
+    me: Endpoint,
+    ipv6: bool,
+    port: u16,
+    /// Serializes writes to stdout.
+    out: Mutex<()>,
+    state: Mutex<State>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_slot: AtomicU64,
+    cut: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now_ns() -> u64 {
+    crate::time::Timestamp::now().0
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// The C name of an errno value.
+#[must_use]
+pub fn errno_name(e: i32) -> Option<&'static str> {
+    Some(match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EINVAL => "EINVAL",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
+        libc::ENOSPC => "ENOSPC",
+        libc::EPIPE => "EPIPE",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EDESTADDRREQ => "EDESTADDRREQ",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::EPROTOTYPE => "EPROTOTYPE",
+        libc::ENOPROTOOPT => "ENOPROTOOPT",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ENETRESET => "ENETRESET",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::EISCONN => "EISCONN",
+        libc::ENOTCONN => "ENOTCONN",
+        libc::ESHUTDOWN => "ESHUTDOWN",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTDOWN => "EHOSTDOWN",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::EALREADY => "EALREADY",
+        libc::EINPROGRESS => "EINPROGRESS",
+        _ => return None,
+    })
+}
+
+fn result_of(ret: isize, err: i32, count: bool) -> String {
+    if ret < 0 {
+        errno_name(err).map_or_else(|| format!("errno {err}"), str::to_owned)
+    } else if count {
+        ret.to_string()
+    } else {
+        "ok".to_owned()
+    }
+}
+
+fn payload_bytes(p: &Payload) -> Vec<u8> {
+    match p {
+        Payload::Text(t) => t.as_bytes().to_vec(),
+        Payload::Bytes(n) => (0..*n).map(|i| b'a' + (i % 26) as u8).collect(),
+    }
+}
+
+fn payload_args(p: &Payload) -> String {
+    match p {
+        Payload::Text(t) => format!("{t:?}"),
+        Payload::Bytes(n) => format!("{n} bytes"),
+    }
+}
+
+/// A classic BPF program that accepts nothing: every segment arriving at the
+/// socket is dropped after AF_PACKET capture saw it (TCP runs socket filters
+/// on each incoming segment, listeners included).
+fn set_filter(fd: i32, cut: bool) {
+    if cut {
+        let mut prog = [libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let fprog = libc::sock_fprog {
+            len: 1,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: fprog points at a one-instruction program that outlives the call.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&raw const fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            );
+        }
+    } else {
+        let zero: libc::c_int = 0;
+        // SAFETY: SO_DETACH_FILTER ignores its value; ENOENT when none is attached.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_DETACH_FILTER,
+                (&raw const zero).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
+impl Peer {
+    fn emit(&self, line: &Line) {
+        let Ok(text) = serde_json::to_string(line) else {
+            return;
+        };
+        let _guard = lock(&self.out);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn warn(&self, message: &str) {
+        self.emit(&Line {
+            ts_ns: Some(now_ns()),
+            warning: Some(message.to_owned()),
+            ..Line::default()
+        });
+    }
+
+    fn event(&self, ts: u64, call: &str, args: &str, phase: Option<&str>, result: Option<String>) {
+        self.emit(&Line {
+            ts_ns: Some(ts),
+            call: Some(call.to_owned()),
+            args: Some(args.to_owned()),
+            phase: phase.map(str::to_owned),
+            result,
+            ..Line::default()
+        });
+    }
+
+    /// Reports `start` for calls that have been blocking a while.
+    fn announce_blocked(&self) {
+        let now = now_ns();
+        let mut pending = lock(&self.pending);
+        for p in pending.values_mut() {
+            if !p.announced && now.saturating_sub(p.begin) >= BLOCKED_AFTER_NS {
+                p.announced = true;
+                self.event(p.begin, &p.call, &p.args, Some("start"), None);
+            }
+        }
+    }
+
+    /// Runs one syscall `f` and reports it; returns its return value and errno.
+    fn syscall(
+        &self,
+        call: &str,
+        args: &str,
+        count: bool,
+        f: impl FnOnce() -> isize,
+    ) -> (isize, i32) {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
+        let begin = now_ns();
+        lock(&self.pending).insert(
+            slot,
+            Pending {
+                call: call.to_owned(),
+                args: args.to_owned(),
+                begin,
+                announced: false,
+            },
+        );
+        let ret = f();
+        let err = if ret < 0 { errno() } else { 0 };
+        let end = now_ns();
+        let mut pending = lock(&self.pending);
+        pending.remove(&slot);
+        self.event(end, call, args, None, Some(result_of(ret, err, count)));
+        (ret, err)
+    }
+
+    fn addr_of(&self, port: u16) -> SocketAddr {
+        let ip = if self.ipv6 {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
+        SocketAddr::new(ip, port)
+    }
+
+    fn server_port(&self, index: u16) -> u16 {
+        self.port.saturating_add(index.saturating_sub(1))
+    }
+
+    fn target_addr(&self, target: Option<Target>) -> SocketAddr {
+        match target {
+            None => self.addr_of(self.server_port(1)),
+            Some(Target::Port(p)) => self.addr_of(p),
+            Some(Target::Endpoint(e)) => self.addr_of(self.server_port(e.index)),
+        }
+    }
+
+    fn hold(&self, fd: i32) {
+        let mut st = lock(&self.state);
+        st.held.push(fd);
+        if self.cut.load(Ordering::SeqCst) {
+            set_filter(fd, true);
+        }
+    }
+
+    fn release(&self, fd: i32) {
+        lock(&self.state).held.retain(|&f| f != fd);
+    }
+
+    fn link(&self, cut: bool) {
+        let st = lock(&self.state);
+        self.cut.store(cut, Ordering::SeqCst);
+        for &fd in &st.held {
+            set_filter(fd, cut);
+        }
+    }
+
+    /// socket(); becomes `state.sock`.
+    fn socket(&self, proto: Proto) -> Option<Sock> {
+        let domain = if self.ipv6 {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        };
+        let (ty, name) = match proto {
+            Proto::Tcp => (libc::SOCK_STREAM, "SOCK_STREAM"),
+            Proto::Udp => (libc::SOCK_DGRAM, "SOCK_DGRAM"),
+        };
+        let family = if self.ipv6 { "AF_INET6" } else { "AF_INET" };
+        // SAFETY: socket() with constant arguments.
+        let (fd, _) = self.syscall("socket", &format!("{family}, {name}"), false, || unsafe {
+            libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) as isize
+        });
+        if fd < 0 {
+            return None;
+        }
+        let fd = fd as i32;
+        self.hold(fd);
+        let sock = Sock {
+            fd,
+            bound: false,
+            listening: false,
+            connected: false,
+        };
+        lock(&self.state).sock = Some(sock);
+        Some(sock)
+    }
+
+    fn sock_or_new(&self) -> Option<Sock> {
+        let existing = lock(&self.state).sock;
+        existing.or_else(|| self.socket(Proto::Tcp))
+    }
+
+    /// The fd read/write/close/… act on: the accepted connection, else our socket.
+    fn current(&self) -> Option<(i32, bool)> {
+        let st = lock(&self.state);
+        match (st.conn, st.sock) {
+            (Some(c), _) => Some((c, false)),
+            (None, Some(s)) => Some((s.fd, s.listening)),
+            (None, None) => None,
+        }
+    }
+
+    fn no_socket(&self, call: &str) {
+        self.warn(&format!(
+            "{}: {call} without a socket (nothing to do)",
+            self.me
+        ));
+    }
+
+    fn bind(&self, sock: Sock, target: Option<Target>) -> bool {
+        let port = match target {
+            Some(t) => self.target_addr(Some(t)).port(),
+            None => match self.me.side {
+                Side::Server => self.server_port(self.me.index),
+                Side::Client => 0,
+            },
+        };
+        let addr = socket2::SockAddr::from(self.addr_of(port));
+        // SAFETY: addr is a valid sockaddr of addr.len() bytes.
+        let (ret, _) = self.syscall("bind", &self.addr_of(port).to_string(), false, || unsafe {
+            libc::bind(sock.fd, addr.as_ptr().cast(), addr.len()) as isize
+        });
+        if ret == 0 {
+            if let Some(s) = lock(&self.state).sock.as_mut() {
+                s.bound = true;
+            }
+        }
+        ret == 0
+    }
+
+    fn listen(&self, backlog: Option<i32>) -> bool {
+        let Some(sock) = self.sock_or_new() else {
+            return false;
+        };
+        if !sock.bound && !self.bind(sock, None) {
+            return false;
+        }
+        let backlog = backlog.unwrap_or(128);
+        // SAFETY: listen on our socket.
+        let (ret, _) = self.syscall("listen", &backlog.to_string(), false, || unsafe {
+            libc::listen(sock.fd, backlog) as isize
+        });
+        if ret == 0 {
+            if let Some(s) = lock(&self.state).sock.as_mut() {
+                s.listening = true;
+            }
+        }
+        ret == 0
+    }
+
+    fn accept(&self, listener: i32) -> Option<i32> {
+        // SAFETY: accept4 on our listener; we don't ask for the peer address.
+        let (fd, _) = self.syscall("accept", "", false, || unsafe {
+            libc::accept4(
+                listener,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            ) as isize
+        });
+        (fd >= 0).then(|| {
+            self.hold(fd as i32);
+            fd as i32
+        })
+    }
+
+    fn read(&self, fd: i32, max: usize) -> isize {
+        let mut buf = vec![0u8; max.max(1)];
+        // SAFETY: buf has room for max bytes.
+        self.syscall("read", &max.to_string(), true, || unsafe {
+            libc::read(fd, buf.as_mut_ptr().cast(), max)
+        })
+        .0
+    }
+
+    fn write(&self, fd: i32, bytes: &[u8], args: &str) -> isize {
+        // SAFETY: bytes is a valid slice.
+        self.syscall("write", args, true, || unsafe {
+            libc::write(fd, bytes.as_ptr().cast(), bytes.len())
+        })
+        .0
+    }
+
+    fn close(&self, fd: i32, what: &str) {
+        self.release(fd);
+        // SAFETY: fd is ours; it is forgotten whatever close returns.
+        self.syscall("close", what, false, || unsafe { libc::close(fd) as isize });
+    }
+
+    fn run_call(self: &Arc<Self>, call: &Call) {
+        match call {
+            Call::Socket(proto) => {
+                self.socket(*proto);
+            }
+            Call::Bind(port) => {
+                if let Some(sock) = self.sock_or_new() {
+                    self.bind(sock, *port);
+                }
+            }
+            Call::Listen(backlog) => {
+                self.listen(*backlog);
+            }
+            Call::Connect(target) => {
+                let Some(sock) = self.sock_or_new() else {
+                    return;
+                };
+                let to = self.target_addr(*target);
+                let addr = socket2::SockAddr::from(to);
+                // SAFETY: addr is a valid sockaddr of addr.len() bytes.
+                let (ret, _) = self.syscall("connect", &to.to_string(), false, || unsafe {
+                    libc::connect(sock.fd, addr.as_ptr().cast(), addr.len()) as isize
+                });
+                if ret == 0 {
+                    if let Some(s) = lock(&self.state).sock.as_mut() {
+                        s.connected = true;
+                    }
+                }
+            }
+            Call::Accept => {
+                let listener = lock(&self.state).sock.filter(|s| s.listening);
+                let Some(listener) = listener else {
+                    return self.no_socket("accept");
+                };
+                if let Some(fd) = self.accept(listener.fd) {
+                    let mut st = lock(&self.state);
+                    // An earlier connection stays open (and held for `link`).
+                    st.conn = Some(fd);
+                }
+            }
+            Call::Serve => self.serve(),
+            Call::Read(max) => match self.current() {
+                Some((fd, _)) => {
+                    self.read(fd, *max);
+                }
+                None => self.no_socket("read"),
+            },
+            Call::Drain(total) => match self.current() {
+                Some((fd, _)) => {
+                    let mut got = 0usize;
+                    while got < *total {
+                        let n = self.read(fd, (*total - got).min(65536));
+                        if n <= 0 {
+                            break;
+                        }
+                        got += n.unsigned_abs();
+                    }
+                }
+                None => self.no_socket("drain"),
+            },
+            Call::RecvFrom(max) => self.recvfrom(*max),
+            Call::Write(p) => match self.current() {
+                Some((fd, _)) => {
+                    self.write(fd, &payload_bytes(p), &payload_args(p));
+                }
+                None => self.no_socket("write"),
+            },
+            Call::Send { payload, oob } => match self.current() {
+                Some((fd, _)) => {
+                    let bytes = payload_bytes(payload);
+                    let (flags, args) = if *oob {
+                        (libc::MSG_OOB, format!("{}, MSG_OOB", payload_args(payload)))
+                    } else {
+                        (0, payload_args(payload))
+                    };
+                    // SAFETY: bytes is a valid slice.
+                    self.syscall("send", &args, true, || unsafe {
+                        libc::send(fd, bytes.as_ptr().cast(), bytes.len(), flags)
+                    });
+                }
+                None => self.no_socket("send"),
+            },
+            Call::SendTo { payload, to } => self.sendto(payload, *to),
+            Call::Shutdown(how) => match self.current() {
+                Some((fd, _)) => {
+                    let (h, name) = match how {
+                        How::Rd => (libc::SHUT_RD, "SHUT_RD"),
+                        How::Wr => (libc::SHUT_WR, "SHUT_WR"),
+                        How::RdWr => (libc::SHUT_RDWR, "SHUT_RDWR"),
+                    };
+                    // SAFETY: shutdown on our socket.
+                    self.syscall("shutdown", name, false, || unsafe {
+                        libc::shutdown(fd, h) as isize
+                    });
+                }
+                None => self.no_socket("shutdown"),
+            },
+            Call::Close => {
+                let taken = {
+                    let mut st = lock(&self.state);
+                    if let Some(c) = st.conn.take() {
+                        Some((c, "connection"))
+                    } else {
+                        st.sock.take().map(|s| {
+                            let what = match (s.listening, s.connected) {
+                                (true, _) => "listener",
+                                (false, true) => "connection",
+                                (false, false) => "socket",
+                            };
+                            (s.fd, what)
+                        })
+                    }
+                };
+                match taken {
+                    Some((fd, what)) => self.close(fd, what),
+                    None => self.no_socket("close"),
+                }
+            }
+            Call::Fork => self.fork(),
+            Call::SetSockOpt(opts) => {
+                let Some(fd) = self
+                    .current()
+                    .map(|(fd, _)| fd)
+                    .or_else(|| self.sock_or_new().map(|s| s.fd))
+                else {
+                    return;
+                };
+                for &(opt, value) in opts {
+                    self.setsockopt(fd, opt, value);
+                }
+            }
+        }
+    }
+
+    fn setsockopt(&self, fd: i32, opt: SockOpt, value: i32) {
+        let (level, name) = match opt {
+            SockOpt::ReuseAddr => (libc::SOL_SOCKET, libc::SO_REUSEADDR),
+            SockOpt::ReusePort => (libc::SOL_SOCKET, libc::SO_REUSEPORT),
+            SockOpt::Linger => (libc::SOL_SOCKET, libc::SO_LINGER),
+            SockOpt::KeepAlive => (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            SockOpt::KeepIdle => (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
+            SockOpt::KeepIntvl => (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
+            SockOpt::KeepCnt => (libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
+            SockOpt::RcvBuf => (libc::SOL_SOCKET, libc::SO_RCVBUF),
+            SockOpt::SndBuf => (libc::SOL_SOCKET, libc::SO_SNDBUF),
+            SockOpt::NoDelay => (libc::IPPROTO_TCP, libc::TCP_NODELAY),
+        };
+        let args = if opt == SockOpt::Linger {
+            format!("SO_LINGER {{on, {value}}}")
+        } else {
+            format!("{} {value}", opt.c_name())
+        };
+        if opt == SockOpt::Linger {
+            let l = libc::linger {
+                l_onoff: 1,
+                l_linger: value,
+            };
+            // SAFETY: l is a valid struct linger for the call.
+            self.syscall("setsockopt", &args, false, || unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&raw const l).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                ) as isize
+            });
+        } else {
+            // SAFETY: value is a valid int for the call.
+            self.syscall("setsockopt", &args, false, || unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&raw const value).cast(),
+                    std::mem::size_of::<i32>() as libc::socklen_t,
+                ) as isize
+            });
+        }
+    }
+
+    fn recvfrom(&self, max: usize) {
+        let Some((fd, _)) = self.current() else {
+            return self.no_socket("recvfrom");
+        };
+        let mut buf = vec![0u8; max.max(1)];
+        // SAFETY: sockaddr_storage is plain old data.
+        let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: buf, from and len are valid for the call.
+        let (n, _) = self.syscall("recvfrom", &max.to_string(), true, || unsafe {
+            libc::recvfrom(
+                fd,
+                buf.as_mut_ptr().cast(),
+                max,
+                0,
+                (&raw mut from).cast(),
+                &raw mut len,
+            )
+        });
+        if n >= 0 {
+            // SAFETY: the kernel filled `from` with `len` bytes of address.
+            let addr = unsafe { socket2::SockAddr::new(from, len) };
+            lock(&self.state).last_from = addr.as_socket();
+        }
+    }
+
+    fn sendto(&self, payload: &Payload, to: Option<Endpoint>) {
+        let sock = lock(&self.state).sock;
+        let Some(sock) = sock.or_else(|| self.socket(Proto::Udp)) else {
+            return;
+        };
+        let dest = match (to, self.me.side) {
+            (Some(e), _) if e.side == Side::Server => Some(self.addr_of(self.server_port(e.index))),
+            (Some(_), _) | (None, Side::Server) => lock(&self.state).last_from,
+            (None, Side::Client) => Some(self.addr_of(self.server_port(1))),
+        };
+        let Some(dest) = dest else {
+            return self.warn(&format!(
+                "{}: sendto: no address yet (recvfrom first)",
+                self.me
+            ));
+        };
+        let addr = socket2::SockAddr::from(dest);
+        let bytes = payload_bytes(payload);
+        // SAFETY: bytes and addr are valid for the call.
+        self.syscall(
+            "sendto",
+            &format!("{}, {dest}", payload_args(payload)),
+            true,
+            || unsafe {
+                libc::sendto(
+                    sock.fd,
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    0,
+                    addr.as_ptr().cast(),
+                    addr.len(),
+                )
+            },
+        );
+    }
+
+    /// Accept loop on its own thread; each connection echoes on its own thread.
+    fn serve(self: &Arc<Self>) {
+        let listening = lock(&self.state).sock.is_some_and(|s| s.listening);
+        if !listening && !self.listen(None) {
+            return;
+        }
+        let Some(listener) = lock(&self.state).sock.map(|s| s.fd) else {
+            return;
+        };
+        let peer = Arc::clone(self);
+        std::thread::spawn(move || {
+            while let Some(fd) = peer.accept(listener) {
+                let peer = Arc::clone(&peer);
+                std::thread::spawn(move || {
+                    loop {
+                        let mut buf = vec![0u8; 65536];
+                        // SAFETY: buf has room for its length.
+                        let (n, _) = peer.syscall("read", "65536", true, || unsafe {
+                            libc::read(fd, buf.as_mut_ptr().cast(), buf.len())
+                        });
+                        if n <= 0 {
+                            break;
+                        }
+                        let data = &buf[..n.unsigned_abs()];
+                        if peer.write(fd, data, &format!("{} bytes (echo)", data.len())) < 0 {
+                            break;
+                        }
+                    }
+                    peer.close(fd, "connection");
+                });
+            }
+        });
+    }
+
+    /// fork(): the child shares every socket (as a fork-per-connection server
+    /// would), closes its copy of the listener, and then waits for `close`.
+    fn fork(&self) {
+        let Some((conn, _)) = self.current() else {
+            return self.no_socket("fork");
+        };
+        let listener = lock(&self.state)
+            .sock
+            .filter(|s| s.listening && s.fd != conn)
+            .map(|s| s.fd);
+        let mut pipe_fds = [0i32; 2];
+        // SAFETY: pipe2 fills two fds.
+        if unsafe { libc::pipe2(pipe_fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return self.warn(&format!(
+                "{}: pipe: {}",
+                self.me,
+                std::io::Error::last_os_error()
+            ));
+        }
+        let [rd, wr] = pipe_fds;
+        // SAFETY: getpid has no arguments.
+        let parent = unsafe { libc::getpid() };
+        let stdout_guard = lock(&self.out);
+        // SAFETY: fork; the child only runs `child_loop`, which makes raw
+        // syscalls on stack buffers (no allocation, no locks) and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            child_loop(parent, rd, conn, listener);
+        }
+        drop(stdout_guard);
+        let ts = now_ns();
+        // SAFETY: rd belongs to the child now.
+        unsafe { libc::close(rd) };
+        if pid < 0 {
+            let e = errno();
+            // SAFETY: wr is ours.
+            unsafe { libc::close(wr) };
+            self.event(ts, "fork", "", None, Some(result_of(-1, e, false)));
+            return;
+        }
+        lock(&self.state).child = Some((pid, wr));
+        self.event(
+            ts,
+            "fork",
+            &format!("child pid {pid}"),
+            None,
+            Some("ok".into()),
+        );
+    }
+
+    /// A command for the forked child: only `close` is understood.
+    fn child_call(&self, id: u64, call: &Call) {
+        let child = lock(&self.state).child;
+        match (child, call) {
+            (Some((_, wr)), Call::Close) => {
+                let mut msg = [0u8; 9];
+                msg[..8].copy_from_slice(&id.to_le_bytes());
+                msg[8] = b'c';
+                // SAFETY: msg is a valid 9-byte buffer; writes ≤ PIPE_BUF are atomic.
+                let n = unsafe { libc::write(wr, msg.as_ptr().cast(), msg.len()) };
+                if n != 9 {
+                    self.warn(&format!("{}-child is gone", self.me));
+                    self.emit(&Line {
+                        done: Some(id),
+                        ..Line::default()
+                    });
+                }
+            }
+            (None, _) => {
+                self.warn(&format!(
+                    "{}-child does not exist (use `{} fork` first)",
+                    self.me, self.me
+                ));
+                self.emit(&Line {
+                    done: Some(id),
+                    ..Line::default()
+                });
+            }
+            (Some(_), _) => {
+                self.warn(&format!("{}-child only knows `close`", self.me));
+                self.emit(&Line {
+                    done: Some(id),
+                    ..Line::default()
+                });
+            }
+        }
+    }
+}
+
+/// A line buffer on the stack, for the forked child (no allocation).
+struct StackLine {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl StackLine {
+    fn new() -> Self {
+        Self {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, s: &[u8]) -> &mut Self {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s[..n]);
+        self.len += n;
+        self
+    }
+
+    fn num(&mut self, mut v: u64) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..])
+    }
+
+    fn write_out(&self) {
+        // SAFETY: writes our own buffer to stdout; a short line is one atomic pipe write.
+        unsafe { libc::write(1, self.buf.as_ptr().cast(), self.len) };
+    }
+}
+
+fn raw_now_ns() -> u64 {
+    // SAFETY: timespec is plain old data; clock_gettime is async-signal-safe.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &raw mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+fn child_report(call: &[u8], args: &[u8], ret: i32, err: i32) {
+    let mut l = StackLine::new();
+    l.push(b"{\"ts_ns\":")
+        .num(raw_now_ns())
+        .push(b",\"call\":\"")
+        .push(call);
+    l.push(b"\",\"args\":\"")
+        .push(args)
+        .push(b"\",\"result\":\"");
+    if ret < 0 {
+        l.push(errno_name(err).unwrap_or("EIO").as_bytes());
+    } else {
+        l.push(b"ok");
+    }
+    l.push(b"\",\"child\":true}\n");
+    l.write_out();
+}
+
+/// The forked child's whole life: raw syscalls only (we were forked from a
+/// multi-threaded process, so no allocation and no locks).
+fn child_loop(parent: i32, rd: i32, conn: i32, listener: Option<i32>) -> ! {
+    // SAFETY: raw syscalls on our own fds and buffers; the loop ends in _exit.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != parent {
+            libc::_exit(0);
+        }
+        if let Some(l) = listener {
+            let ret = libc::close(l);
+            child_report(b"close", b"listener", ret, *libc::__errno_location());
+        }
+        let mut conn = Some(conn);
+        let mut msg = [0u8; 9];
+        loop {
+            let n = libc::read(rd, msg.as_mut_ptr().cast(), msg.len());
+            if n != 9 {
+                libc::_exit(0);
+            }
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&msg[..8]);
+            if let Some(fd) = conn.take() {
+                let ret = libc::close(fd);
+                child_report(b"close", b"connection", ret, *libc::__errno_location());
+            }
+            let mut l = StackLine::new();
+            l.push(b"{\"done\":")
+                .num(u64::from_le_bytes(id))
+                .push(b"}\n");
+            l.write_out();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names() {
+        assert_eq!(errno_name(libc::ECONNRESET), Some("ECONNRESET"));
+        assert_eq!(errno_name(libc::EPIPE), Some("EPIPE"));
+        assert_eq!(errno_name(libc::EADDRINUSE), Some("EADDRINUSE"));
+        assert_eq!(errno_name(libc::ECONNREFUSED), Some("ECONNREFUSED"));
+        assert_eq!(errno_name(libc::ETIMEDOUT), Some("ETIMEDOUT"));
+        assert_eq!(errno_name(99999), None);
+        assert_eq!(result_of(-1, libc::EPIPE, true), "EPIPE");
+        assert_eq!(result_of(0, 0, true), "0");
+        assert_eq!(result_of(0, 0, false), "ok");
+    }
+
+    #[test]
+    fn lines_round_trip() {
+        let l = Line {
+            ts_ns: Some(5),
+            call: Some("connect".into()),
+            args: Some("127.0.0.1:7000".into()),
+            phase: Some("start".into()),
+            ..Line::default()
+        };
+        let text = serde_json::to_string(&l).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"ts_ns":5,"call":"connect","args":"127.0.0.1:7000","phase":"start"}"#
+        );
+        assert_eq!(serde_json::from_str::<Line>(&text).expect("parses"), l);
+        let child: Line = serde_json::from_str(
+            r#"{"ts_ns":1,"call":"close","args":"connection","result":"ok","child":true}"#,
+        )
+        .expect("parses");
+        assert!(child.child);
+    }
+
+    #[test]
+    fn stack_line_formats_numbers() {
+        let mut l = StackLine::new();
+        l.push(b"x").num(0).push(b",").num(1_234_567_890_123);
+        assert_eq!(&l.buf[..l.len], b"x0,1234567890123");
+    }
+}

@@ -1,0 +1,911 @@
+//! Scenario scripts: one step per line, readable aloud in class.
+//!
+//! ```text
+//! # The first comment line of a file is the scenario's summary.
+//!
+//! # Comment lines right above a step are its narration (shown with the step).
+//! server listen              # socket + bind + listen (each reported), default backlog 128
+//! client connect             # to server's port on 127.0.0.1 (::1 with --ipv6)
+//! server accept
+//! client write "hello"       # or: write 20000  (that many bytes)
+//! server read                # or: read 100 (at most 100 bytes; default 65536)
+//! client close
+//! ```
+//!
+//! Grammar (words are separated by spaces; text is in double quotes, with `\n`,
+//! `\"` and `\\` escapes; `#` starts a comment only at the start of a line):
+//!
+//! - `ENDPOINT CALL ARGS…` — a socket call made by that peer process.
+//!   Endpoints: `client`, `server`, `client2`, `server2`, …; `server-child`
+//!   is the process `server fork` made (it shares the connected socket).
+//!   - `socket [tcp|udp]`
+//!   - `bind [ENDPOINT|PORT]` (default: a server's own port — the lab port,
+//!     +1 for server2 …; a client's: 0, any)
+//!   - `listen [BACKLOG]` (also socket and bind first when not done yet)
+//!   - `connect [ENDPOINT|PORT]` (default: `server`; also socket first)
+//!   - `accept`, `serve` (accept loop, one thread per connection, echo)
+//!   - `read [N]`, `drain N` (read until N bytes in all), `recvfrom [N]`
+//!   - `write "text"`, `write N`, `send "text" [oob]`, `sendto "text" [ENDPOINT]`
+//!   - `shutdown rd|wr|rdwr`, `close`, `fork`
+//!   - `setsockopt NAME VALUE [NAME VALUE]…` with NAME one of `reuseaddr`,
+//!     `reuseport`, `linger` (seconds, on), `keepalive`, `idle`, `intvl`,
+//!     `cnt`, `rcvbuf`, `sndbuf`, `nodelay`
+//! - `kill ENDPOINT` — SIGKILL the peer process.
+//! - `sleep DURATION` — `200ms`, `1s`, `1.5s`.
+//! - `sysctl NAME VALUE` — e.g. `sysctl net.ipv4.tcp_abort_on_overflow 1` (lab only).
+//! - `link cut [ENDPOINT]` / `link restore [ENDPOINT]` — drop every segment
+//!   arriving at the peers' TCP sockets (after capture), or only that peer's.
+//! - `wait ENDPOINT [DURATION]` — until its pending call returns (default 10s).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A parsed scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    pub steps: Vec<Step>,
+}
+
+impl Script {
+    /// Every endpoint the script names, in order of first appearance
+    /// (`server-child` counts as `server`: it is born from that peer).
+    #[must_use]
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let mut out: Vec<Endpoint> = Vec::new();
+        let mut add = |e: Endpoint| {
+            let e = Endpoint { child: false, ..e };
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        };
+        for step in &self.steps {
+            match &step.action {
+                Action::Call { endpoint, .. } | Action::Kill(endpoint) => add(*endpoint),
+                Action::Wait { endpoint, .. } => add(*endpoint),
+                Action::Link {
+                    only: Some(endpoint),
+                    ..
+                } => add(*endpoint),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// One line of a script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// The comment lines right above the step, joined by spaces.
+    pub narration: Option<String>,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Call {
+        endpoint: Endpoint,
+        call: Call,
+    },
+    Kill(Endpoint),
+    Sleep(Duration),
+    Sysctl {
+        name: String,
+        value: String,
+    },
+    Link {
+        cut: bool,
+        only: Option<Endpoint>,
+    },
+    Wait {
+        endpoint: Endpoint,
+        timeout: Duration,
+    },
+}
+
+/// Client or server side of the lab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// `client`, `server2`, `server-child` …
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub side: Side,
+    /// 1 for `client`, 2 for `client2` …
+    pub index: u16,
+    /// The forked child of that peer.
+    pub child: bool,
+}
+
+impl Endpoint {
+    #[must_use]
+    pub fn server() -> Self {
+        Self {
+            side: Side::Server,
+            index: 1,
+            child: false,
+        }
+    }
+
+    /// `client`, `server2`, `server-child` …; `None` for anything else.
+    #[must_use]
+    pub fn from_name(word: &str) -> Option<Self> {
+        let (base, child) = match word.strip_suffix("-child") {
+            Some(b) => (b, true),
+            None => (word, false),
+        };
+        let (side, rest) = if let Some(r) = base.strip_prefix("client") {
+            (Side::Client, r)
+        } else if let Some(r) = base.strip_prefix("server") {
+            (Side::Server, r)
+        } else {
+            return None;
+        };
+        let index = if rest.is_empty() {
+            1
+        } else {
+            match rest.parse::<u16>() {
+                Ok(n) if n >= 2 && !rest.starts_with('0') => n,
+                _ => return None,
+            }
+        };
+        Some(Self { side, index, child })
+    }
+
+    /// The peer process this endpoint lives in (`server` for `server-child`).
+    #[must_use]
+    pub fn process(self) -> Self {
+        Self {
+            child: false,
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.side {
+            Side::Client => "client",
+            Side::Server => "server",
+        })?;
+        if self.index != 1 {
+            write!(f, "{}", self.index)?;
+        }
+        if self.child {
+            f.write_str("-child")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// Where `connect` and `sendto` go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    Endpoint(Endpoint),
+    Port(u16),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    Text(String),
+    /// That many bytes of filler.
+    Bytes(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum How {
+    Rd,
+    Wr,
+    RdWr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SockOpt {
+    ReuseAddr,
+    ReusePort,
+    Linger,
+    KeepAlive,
+    KeepIdle,
+    KeepIntvl,
+    KeepCnt,
+    RcvBuf,
+    SndBuf,
+    NoDelay,
+}
+
+impl SockOpt {
+    const ALL: [(&'static str, SockOpt); 10] = [
+        ("reuseaddr", SockOpt::ReuseAddr),
+        ("reuseport", SockOpt::ReusePort),
+        ("linger", SockOpt::Linger),
+        ("keepalive", SockOpt::KeepAlive),
+        ("idle", SockOpt::KeepIdle),
+        ("intvl", SockOpt::KeepIntvl),
+        ("cnt", SockOpt::KeepCnt),
+        ("rcvbuf", SockOpt::RcvBuf),
+        ("sndbuf", SockOpt::SndBuf),
+        ("nodelay", SockOpt::NoDelay),
+    ];
+
+    /// The C name, as shown in the call's args.
+    #[must_use]
+    pub fn c_name(self) -> &'static str {
+        match self {
+            SockOpt::ReuseAddr => "SO_REUSEADDR",
+            SockOpt::ReusePort => "SO_REUSEPORT",
+            SockOpt::Linger => "SO_LINGER",
+            SockOpt::KeepAlive => "SO_KEEPALIVE",
+            SockOpt::KeepIdle => "TCP_KEEPIDLE",
+            SockOpt::KeepIntvl => "TCP_KEEPINTVL",
+            SockOpt::KeepCnt => "TCP_KEEPCNT",
+            SockOpt::RcvBuf => "SO_RCVBUF",
+            SockOpt::SndBuf => "SO_SNDBUF",
+            SockOpt::NoDelay => "TCP_NODELAY",
+        }
+    }
+}
+
+/// A socket call (or a short sequence, like `listen` on a fresh peer).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Call {
+    Socket(Proto),
+    Bind(Option<Target>),
+    Listen(Option<i32>),
+    Connect(Option<Target>),
+    Accept,
+    Serve,
+    Read(usize),
+    Drain(usize),
+    RecvFrom(usize),
+    Write(Payload),
+    Send {
+        payload: Payload,
+        oob: bool,
+    },
+    SendTo {
+        payload: Payload,
+        to: Option<Endpoint>,
+    },
+    Shutdown(How),
+    Close,
+    Fork,
+    SetSockOpt(Vec<(SockOpt, i32)>),
+}
+
+/// A script that cannot run, with where and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ScriptError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// The first comment line of a script (its summary), without the `#`.
+#[must_use]
+pub fn summary(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix('#'))
+        .map_or("", str::trim)
+}
+
+const DEFAULT_READ: usize = 65536;
+const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// Parses a whole script; the first bad line stops it, before anything runs.
+///
+/// # Errors
+/// `FILE:LINE: expected …, found …` for an unknown verb or endpoint, a
+/// missing or extra argument, a bad number or duration.
+pub fn parse(name_for_errors: &str, text: &str) -> Result<Script, ScriptError> {
+    let mut steps = Vec::new();
+    let mut narration: Vec<String> = Vec::new();
+    let mut seen_summary = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim();
+        if line.is_empty() {
+            narration.clear();
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            if seen_summary {
+                narration.push(comment.trim().to_owned());
+            }
+            seen_summary = true;
+            continue;
+        }
+        seen_summary = true;
+        let err = |message: String| ScriptError {
+            file: name_for_errors.to_owned(),
+            line: line_no,
+            message,
+        };
+        let words = tokenize(line).map_err(err)?;
+        let action = parse_action(&words).map_err(err)?;
+        let text = narration.join(" ");
+        narration.clear();
+        steps.push(Step {
+            line: line_no,
+            narration: (!text.is_empty()).then_some(text),
+            action,
+        });
+    }
+    Ok(Script { steps })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Word {
+    Bare(String),
+    Quoted(String),
+}
+
+impl Word {
+    fn shown(&self) -> String {
+        match self {
+            Word::Bare(s) => format!("`{s}`"),
+            Word::Quoted(s) => format!("\"{s}\""),
+        }
+    }
+}
+
+fn tokenize(line: &str) -> Result<Vec<Word>, String> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next() {
+                    None => return Err("expected a closing `\"`, found the end of the line".into()),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some('n') => s.push('\n'),
+                        Some('t') => s.push('\t'),
+                        Some('"') => s.push('"'),
+                        Some('\\') => s.push('\\'),
+                        other => {
+                            return Err(format!(
+                                "expected an escape (\\n, \\t, \\\", \\\\), found `\\{}`",
+                                other.map(String::from).unwrap_or_default()
+                            ));
+                        }
+                    },
+                    Some(ch) => s.push(ch),
+                }
+            }
+            words.push(Word::Quoted(s));
+        } else {
+            let mut s = String::new();
+            while let Some(&ch) = chars.peek() {
+                if ch.is_whitespace() {
+                    break;
+                }
+                s.push(ch);
+                chars.next();
+            }
+            words.push(Word::Bare(s));
+        }
+    }
+    Ok(words)
+}
+
+/// The words of one line, consumed left to right, with error messages that
+/// name what was expected.
+struct Words<'a> {
+    words: &'a [Word],
+    pos: usize,
+}
+
+impl Words<'_> {
+    fn peek(&self) -> Option<&Word> {
+        self.words.get(self.pos)
+    }
+
+    fn next_bare(&mut self, expected: &str) -> Result<String, String> {
+        match self.words.get(self.pos) {
+            Some(Word::Bare(s)) => {
+                self.pos += 1;
+                Ok(s.clone())
+            }
+            Some(w) => Err(format!("expected {expected}, found {}", w.shown())),
+            None => Err(format!("expected {expected}, found the end of the line")),
+        }
+    }
+
+    fn opt_bare(&mut self) -> Option<String> {
+        match self.words.get(self.pos) {
+            Some(Word::Bare(s)) => {
+                self.pos += 1;
+                Some(s.clone())
+            }
+            _ => None,
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, expected: &str) -> Result<T, String> {
+        let w = self.next_bare(expected)?;
+        w.parse()
+            .map_err(|_| format!("expected {expected}, found `{w}`"))
+    }
+
+    fn opt_number<T: std::str::FromStr>(&mut self, expected: &str) -> Result<Option<T>, String> {
+        if self.peek().is_none() {
+            return Ok(None);
+        }
+        self.number(expected).map(Some)
+    }
+
+    fn payload(&mut self) -> Result<Payload, String> {
+        match self.words.get(self.pos) {
+            Some(Word::Quoted(s)) => {
+                self.pos += 1;
+                Ok(Payload::Text(s.clone()))
+            }
+            _ => self
+                .number("quoted text or a byte count")
+                .map(Payload::Bytes),
+        }
+    }
+
+    fn end(&self) -> Result<(), String> {
+        match self.peek() {
+            None => Ok(()),
+            Some(w) => Err(format!("expected the end of the line, found {}", w.shown())),
+        }
+    }
+}
+
+const VERBS: &str =
+    "an endpoint (client, server, client2 …), `kill`, `sleep`, `sysctl`, `link` or `wait`";
+const CALLS: &str = "a call (socket, bind, listen, connect, accept, serve, read, drain, recvfrom, \
+                     write, send, sendto, shutdown, close, fork, setsockopt)";
+
+fn parse_action(words: &[Word]) -> Result<Action, String> {
+    let mut w = Words { words, pos: 0 };
+    let first = w.next_bare(VERBS)?;
+    let action = match first.as_str() {
+        "kill" => Action::Kill(endpoint(&mut w)?),
+        "sleep" => Action::Sleep(duration(&w.next_bare("a duration (200ms, 1s)")?)?),
+        "sysctl" => {
+            let name = w.next_bare("a sysctl name (net.ipv4.…)")?;
+            if !name.starts_with("net.") || name.contains("..") || name.contains('/') {
+                return Err(format!(
+                    "expected a sysctl name under net. (net.ipv4.…), found `{name}`"
+                ));
+            }
+            let value = w.next_bare("a value")?;
+            Action::Sysctl { name, value }
+        }
+        "link" => {
+            let cut = match w.next_bare("`cut` or `restore`")?.as_str() {
+                "cut" => true,
+                "restore" => false,
+                other => return Err(format!("expected `cut` or `restore`, found `{other}`")),
+            };
+            let only = if w.peek().is_some() {
+                Some(endpoint(&mut w)?)
+            } else {
+                None
+            };
+            Action::Link { cut, only }
+        }
+        "wait" => {
+            let endpoint = endpoint(&mut w)?;
+            let timeout = match w.opt_bare() {
+                Some(d) => duration(&d)?,
+                None => DEFAULT_WAIT,
+            };
+            Action::Wait { endpoint, timeout }
+        }
+        word => match Endpoint::from_name(word) {
+            Some(endpoint) => Action::Call {
+                endpoint,
+                call: call(&mut w)?,
+            },
+            None => return Err(format!("expected {VERBS}, found `{word}`")),
+        },
+    };
+    w.end()?;
+    Ok(action)
+}
+
+fn endpoint(w: &mut Words<'_>) -> Result<Endpoint, String> {
+    let e = w.next_bare("an endpoint (client, server, client2 …)")?;
+    Endpoint::from_name(&e).ok_or_else(|| {
+        format!("expected an endpoint (client, server, client2, server-child …), found `{e}`")
+    })
+}
+
+fn call(w: &mut Words<'_>) -> Result<Call, String> {
+    let verb = w.next_bare(CALLS)?;
+    Ok(match verb.as_str() {
+        "socket" => match w.opt_bare().as_deref() {
+            None | Some("tcp") => Call::Socket(Proto::Tcp),
+            Some("udp") => Call::Socket(Proto::Udp),
+            Some(other) => return Err(format!("expected `tcp` or `udp`, found `{other}`")),
+        },
+        "bind" => Call::Bind(match w.opt_bare() {
+            None => None,
+            Some(t) => Some(target(&t)?),
+        }),
+        "listen" => Call::Listen(w.opt_number("a backlog (a number)")?),
+        "connect" => Call::Connect(match w.opt_bare() {
+            None => None,
+            Some(t) => Some(target(&t)?),
+        }),
+        "accept" => Call::Accept,
+        "serve" => Call::Serve,
+        "read" => Call::Read(w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ)),
+        "drain" => Call::Drain(w.number("a byte count")?),
+        "recvfrom" => Call::RecvFrom(w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ)),
+        "write" => Call::Write(w.payload()?),
+        "send" => {
+            let payload = w.payload()?;
+            let oob = match w.opt_bare().as_deref() {
+                None => false,
+                Some("oob") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "expected `oob` or the end of the line, found `{other}`"
+                    ));
+                }
+            };
+            Call::Send { payload, oob }
+        }
+        "sendto" => {
+            let payload = w.payload()?;
+            let to = if w.peek().is_some() {
+                Some(endpoint(w)?)
+            } else {
+                None
+            };
+            Call::SendTo { payload, to }
+        }
+        "shutdown" => match w.next_bare("`rd`, `wr` or `rdwr`")?.as_str() {
+            "rd" => Call::Shutdown(How::Rd),
+            "wr" => Call::Shutdown(How::Wr),
+            "rdwr" => Call::Shutdown(How::RdWr),
+            other => return Err(format!("expected `rd`, `wr` or `rdwr`, found `{other}`")),
+        },
+        "close" => Call::Close,
+        "fork" => Call::Fork,
+        "setsockopt" => {
+            let names = SockOpt::ALL.map(|(n, _)| n).join(", ");
+            let mut opts = Vec::new();
+            loop {
+                let name = w.next_bare(&format!("an option ({names})"))?;
+                let opt = SockOpt::ALL
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|&(_, o)| o)
+                    .ok_or_else(|| format!("expected an option ({names}), found `{name}`"))?;
+                let value: i32 = w.number("a number")?;
+                opts.push((opt, value));
+                if w.peek().is_none() {
+                    break;
+                }
+            }
+            Call::SetSockOpt(opts)
+        }
+        other => return Err(format!("expected {CALLS}, found `{other}`")),
+    })
+}
+
+fn target(word: &str) -> Result<Target, String> {
+    if let Some(e) = Endpoint::from_name(word) {
+        return Ok(Target::Endpoint(e));
+    }
+    word.parse().map(Target::Port).map_err(|_| {
+        format!("expected an endpoint (server, server2 …) or a port number, found `{word}`")
+    })
+}
+
+/// `200ms`, `1s`, `1.5s`.
+fn duration(word: &str) -> Result<Duration, String> {
+    let bad = || format!("expected a duration (200ms, 1s, 1.5s), found `{word}`");
+    if let Some(ms) = word.strip_suffix("ms") {
+        return ms
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| bad());
+    }
+    let secs = word.strip_suffix('s').ok_or_else(bad)?;
+    let value: f64 = secs.parse().map_err(|_| bad())?;
+    if !value.is_finite() || !(0.0..=3600.0).contains(&value) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> Action {
+        let s = parse("t.txt", line).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.steps.len(), 1);
+        s.steps[0].action.clone()
+    }
+
+    fn err(text: &str) -> String {
+        parse("bad.txt", text).expect_err("should fail").to_string()
+    }
+
+    fn ep(side: Side, index: u16) -> Endpoint {
+        Endpoint {
+            side,
+            index,
+            child: false,
+        }
+    }
+
+    fn call_of(line: &str) -> Call {
+        match one(line) {
+            Action::Call { call, .. } => call,
+            other => panic!("not a call: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn endpoints_parse_and_print() {
+        for name in [
+            "client",
+            "server",
+            "client2",
+            "server12",
+            "server-child",
+            "client3-child",
+        ] {
+            let e = Endpoint::from_name(name).expect(name);
+            assert_eq!(e.to_string(), name);
+        }
+        for bad in ["clients", "server1", "server02", "peer", "server-", ""] {
+            assert_eq!(Endpoint::from_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_call_verb() {
+        assert_eq!(call_of("server socket"), Call::Socket(Proto::Tcp));
+        assert_eq!(call_of("server socket udp"), Call::Socket(Proto::Udp));
+        assert_eq!(call_of("server bind"), Call::Bind(None));
+        assert_eq!(
+            call_of("server bind 7000"),
+            Call::Bind(Some(Target::Port(7000)))
+        );
+        assert_eq!(
+            call_of("server2 bind server"),
+            Call::Bind(Some(Target::Endpoint(ep(Side::Server, 1))))
+        );
+        assert_eq!(call_of("server listen"), Call::Listen(None));
+        assert_eq!(call_of("server listen 1"), Call::Listen(Some(1)));
+        assert_eq!(call_of("client connect"), Call::Connect(None));
+        assert_eq!(
+            call_of("client connect server2"),
+            Call::Connect(Some(Target::Endpoint(ep(Side::Server, 2))))
+        );
+        assert_eq!(
+            call_of("client connect 7999"),
+            Call::Connect(Some(Target::Port(7999)))
+        );
+        assert_eq!(call_of("server accept"), Call::Accept);
+        assert_eq!(call_of("server serve"), Call::Serve);
+        assert_eq!(call_of("server read"), Call::Read(65536));
+        assert_eq!(call_of("server read 10"), Call::Read(10));
+        assert_eq!(call_of("server drain 5000"), Call::Drain(5000));
+        assert_eq!(call_of("server recvfrom"), Call::RecvFrom(65536));
+        assert_eq!(
+            call_of(r#"client write "a \"b\"\n""#),
+            Call::Write(Payload::Text("a \"b\"\n".into()))
+        );
+        assert_eq!(
+            call_of("client write 20000"),
+            Call::Write(Payload::Bytes(20000))
+        );
+        assert_eq!(
+            call_of(r#"client send "!" oob"#),
+            Call::Send {
+                payload: Payload::Text("!".into()),
+                oob: true
+            }
+        );
+        assert_eq!(
+            call_of(r#"client sendto "hi""#),
+            Call::SendTo {
+                payload: Payload::Text("hi".into()),
+                to: None
+            }
+        );
+        assert_eq!(
+            call_of(r#"server sendto "hi" client"#),
+            Call::SendTo {
+                payload: Payload::Text("hi".into()),
+                to: Some(ep(Side::Client, 1))
+            }
+        );
+        assert_eq!(call_of("client shutdown wr"), Call::Shutdown(How::Wr));
+        assert_eq!(call_of("client shutdown rd"), Call::Shutdown(How::Rd));
+        assert_eq!(call_of("client shutdown rdwr"), Call::Shutdown(How::RdWr));
+        assert_eq!(call_of("client close"), Call::Close);
+        assert_eq!(call_of("server fork"), Call::Fork);
+        assert_eq!(
+            call_of("client setsockopt keepalive 1 idle 1 intvl 1 cnt 3"),
+            Call::SetSockOpt(vec![
+                (SockOpt::KeepAlive, 1),
+                (SockOpt::KeepIdle, 1),
+                (SockOpt::KeepIntvl, 1),
+                (SockOpt::KeepCnt, 3)
+            ])
+        );
+        assert_eq!(
+            call_of("client setsockopt linger 0"),
+            Call::SetSockOpt(vec![(SockOpt::Linger, 0)])
+        );
+    }
+
+    #[test]
+    fn lab_verbs() {
+        assert_eq!(one("kill client"), Action::Kill(ep(Side::Client, 1)));
+        assert_eq!(
+            one("sleep 200ms"),
+            Action::Sleep(Duration::from_millis(200))
+        );
+        assert_eq!(
+            one("sleep 1.5s"),
+            Action::Sleep(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            one("sysctl net.ipv4.tcp_abort_on_overflow 1"),
+            Action::Sysctl {
+                name: "net.ipv4.tcp_abort_on_overflow".into(),
+                value: "1".into()
+            }
+        );
+        assert_eq!(
+            one("link cut"),
+            Action::Link {
+                cut: true,
+                only: None
+            }
+        );
+        assert_eq!(
+            one("link restore client2"),
+            Action::Link {
+                cut: false,
+                only: Some(ep(Side::Client, 2))
+            }
+        );
+        assert_eq!(
+            one("wait server"),
+            Action::Wait {
+                endpoint: ep(Side::Server, 1),
+                timeout: Duration::from_secs(10)
+            }
+        );
+        assert_eq!(
+            one("wait client 3s"),
+            Action::Wait {
+                endpoint: ep(Side::Client, 1),
+                timeout: Duration::from_secs(3)
+            }
+        );
+    }
+
+    #[test]
+    fn comments_become_narration_of_the_next_step() {
+        let text = "# Title line\n# more header\n\n# Why we listen.\n# Second line.\nserver listen\nclient connect\n\n# orphan\n\nclient close\n";
+        let s = parse("t.txt", text).expect("parses");
+        assert_eq!(summary(text), "Title line");
+        assert_eq!(s.steps.len(), 3);
+        assert_eq!(s.steps[0].line, 6);
+        assert_eq!(
+            s.steps[0].narration.as_deref(),
+            Some("Why we listen. Second line.")
+        );
+        assert_eq!(s.steps[1].narration, None);
+        assert_eq!(s.steps[2].narration, None);
+        assert_eq!(s.steps[2].line, 11);
+    }
+
+    #[test]
+    fn a_summary_right_above_the_first_step_is_not_narration() {
+        let s = parse("t.txt", "# Title\nserver listen\n").expect("parses");
+        assert_eq!(s.steps[0].narration, None);
+    }
+
+    #[test]
+    fn endpoints_in_order() {
+        let s = parse(
+            "t",
+            "server listen\nclient connect\nserver-child close\nclient2 connect\n",
+        )
+        .expect("parses");
+        let names: Vec<String> = s.endpoints().iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["server", "client", "client2"]);
+    }
+
+    #[test]
+    fn bad_scripts_say_where_and_what() {
+        assert_eq!(
+            err("server listen\nclient dance\n"),
+            "bad.txt:2: expected a call (socket, bind, listen, connect, accept, serve, read, drain, \
+             recvfrom, write, send, sendto, shutdown, close, fork, setsockopt), found `dance`"
+        );
+        assert_eq!(
+            err("jump client"),
+            "bad.txt:1: expected an endpoint (client, server, client2 …), `kill`, `sleep`, \
+             `sysctl`, `link` or `wait`, found `jump`"
+        );
+        assert_eq!(
+            err("# c\n\nclient write"),
+            "bad.txt:3: expected quoted text or a byte count, found the end of the line"
+        );
+        assert_eq!(
+            err("kill peer"),
+            "bad.txt:1: expected an endpoint (client, server, client2, server-child …), found `peer`"
+        );
+        assert_eq!(
+            err("sleep 2 s"),
+            "bad.txt:1: expected a duration (200ms, 1s, 1.5s), found `2`"
+        );
+        assert_eq!(
+            err("sleep fast"),
+            "bad.txt:1: expected a duration (200ms, 1s, 1.5s), found `fast`"
+        );
+        assert_eq!(
+            err("server listen x"),
+            "bad.txt:1: expected a backlog (a number), found `x`"
+        );
+        assert_eq!(
+            err("client close now"),
+            "bad.txt:1: expected the end of the line, found `now`"
+        );
+        assert_eq!(
+            err("client shutdown both"),
+            "bad.txt:1: expected `rd`, `wr` or `rdwr`, found `both`"
+        );
+        assert_eq!(
+            err("link down"),
+            "bad.txt:1: expected `cut` or `restore`, found `down`"
+        );
+        assert_eq!(
+            err(r#"client write "open"#),
+            "bad.txt:1: expected a closing `\"`, found the end of the line"
+        );
+        assert_eq!(
+            err("sysctl kernel.panic 1"),
+            "bad.txt:1: expected a sysctl name under net. (net.ipv4.…), found `kernel.panic`"
+        );
+        assert_eq!(
+            err("client setsockopt speed 1"),
+            "bad.txt:1: expected an option (reuseaddr, reuseport, linger, keepalive, idle, intvl, \
+             cnt, rcvbuf, sndbuf, nodelay), found `speed`"
+        );
+        assert_eq!(
+            err("client setsockopt linger"),
+            "bad.txt:1: expected a number, found the end of the line"
+        );
+        assert_eq!(
+            err("client connect nowhere"),
+            "bad.txt:1: expected an endpoint (server, server2 …) or a port number, found `nowhere`"
+        );
+    }
+}

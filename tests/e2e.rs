@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `synack` binary on the real stack, compared with
+//! tcpdump/tshark on the same packets. They need root (CAP_NET_RAW) for
+//! capture; where that is impossible they fail loudly, or with
+//! `SYNACK_SKIP_CAPTURE_TESTS=1` they say SKIPPED on stderr and return.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+#[path = "e2e/capture.rs"]
+mod capture;

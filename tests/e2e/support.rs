@@ -1,0 +1,275 @@
+//! Helpers shared by the end-to-end tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn synack() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_synack"))
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Returns false (after saying SKIPPED loudly) when the capture tests may not
+/// run here and the environment allows skipping; panics with the reason otherwise.
+pub fn require_capture(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    let why = "needs root (CAP_NET_RAW) to capture on lo";
+    if std::env::var_os("SYNACK_SKIP_CAPTURE_TESTS").is_some_and(|v| v == "1") {
+        eprintln!("\n*** SKIPPED {test}: {why} (SYNACK_SKIP_CAPTURE_TESTS=1) ***\n");
+        return false;
+    }
+    panic!(
+        "{test} cannot run: {why}. Run as root, or set SYNACK_SKIP_CAPTURE_TESTS=1 to skip it knowingly."
+    );
+}
+
+/// Fails loudly when a tool the test compares against is missing.
+pub fn require_tool(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is not installed: the CI script installs it (apt-get install {tool})"
+    );
+}
+
+/// A scratch directory under the target dir, unique per test.
+pub fn scratch(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "synack-test-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// A free TCP port on both 127.0.0.1 and ::1 (checked by binding both).
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let l4 = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l4.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("::1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 and ::1");
+}
+
+/// Reads a child's stderr until a line contains `needle` (or the timeout);
+/// the rest of stderr keeps being collected in the background.
+pub fn wait_stderr(
+    child: &mut Child,
+    needle: &str,
+    timeout: Duration,
+) -> std::thread::JoinHandle<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let needle = needle.to_owned();
+    let h = std::thread::spawn(move || {
+        let mut r = BufReader::new(stderr);
+        let mut all = String::new();
+        let mut line = String::new();
+        let mut sent = false;
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            if !sent && line.contains(&needle) {
+                let _ = tx.send(());
+                sent = true;
+            }
+            all.push_str(&line);
+            line.clear();
+        }
+        all
+    });
+    if rx.recv_timeout(timeout).is_err() {
+        let _ = child.kill();
+        let out = h.join().unwrap_or_default();
+        panic!("timed out waiting for `{needle}` on stderr; stderr was:\n{out}");
+    }
+    h
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to a child.
+pub fn interrupt(child: &Child) {
+    // SAFETY: kill with a pid we own and a valid signal number.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+}
+
+/// Waits for a child with a timeout; kills it and panics on timeout.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("process did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn read_all(mut r: impl Read) -> String {
+    let mut s = String::new();
+    let _ = r.read_to_string(&mut s);
+    s
+}
+
+/// Parses JSON lines, failing with the offending line.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+pub fn kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["kind"] == kind).collect()
+}
+
+/// Flag names from tshark's `tcp.flags` hex value, in contract order.
+pub fn flag_names(hex: &str) -> Vec<String> {
+    let v = u16::from_str_radix(hex.trim_start_matches("0x"), 16).expect("hex flags");
+    let order = [
+        (0x02, "SYN"),
+        (0x10, "ACK"),
+        (0x01, "FIN"),
+        (0x04, "RST"),
+        (0x08, "PSH"),
+        (0x20, "URG"),
+        (0x40, "ECE"),
+        (0x80, "CWR"),
+    ];
+    order
+        .iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| (*n).to_owned())
+        .collect()
+}
+
+/// One TCP packet as tshark dissects it from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsharkPacket {
+    pub src: String,
+    pub dst: String,
+    pub flags: Vec<String>,
+    pub seq: u64,
+    pub ack: u64,
+    pub len: u64,
+    pub win: u64,
+}
+
+/// Dissects a capture file with tshark (relative numbers, as its defaults).
+pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args([
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.flags",
+            "-e",
+            "tcp.seq",
+            "-e",
+            "tcp.ack",
+            "-e",
+            "tcp.len",
+            "-e",
+            "tcp.window_size",
+        ])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            assert_eq!(f.len(), 11, "unexpected tshark line: {l}");
+            let addr = |v4: &str, v6: &str, port: &str| {
+                if v4.is_empty() {
+                    format!("[{v6}]:{port}")
+                } else {
+                    format!("{v4}:{port}")
+                }
+            };
+            let flags = flag_names(f[6]);
+            let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+            TsharkPacket {
+                src: addr(f[0], f[1], f[2]),
+                dst: addr(f[3], f[4], f[5]),
+                // tshark prints the ack field even without the ACK flag; the contract says 0 then.
+                ack: if flags.iter().any(|x| x == "ACK") {
+                    num(f[8])
+                } else {
+                    0
+                },
+                flags,
+                seq: num(f[7]),
+                len: num(f[9]),
+                win: num(f[10]),
+            }
+        })
+        .collect()
+}
+
+/// The same fields from synack's JSON packet events.
+pub fn synack_packets(events: &[Value]) -> Vec<TsharkPacket> {
+    kind(events, "packet")
+        .into_iter()
+        .filter(|e| e["proto"] == "tcp")
+        .map(|e| TsharkPacket {
+            src: e["src"].as_str().unwrap().to_owned(),
+            dst: e["dst"].as_str().unwrap().to_owned(),
+            flags: e["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().to_owned())
+                .collect(),
+            seq: e["seq"].as_u64().unwrap(),
+            ack: e["ack"].as_u64().unwrap(),
+            len: e["len"].as_u64().unwrap(),
+            win: e["win"].as_u64().unwrap(),
+        })
+        .collect()
+}
