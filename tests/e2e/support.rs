@@ -81,14 +81,14 @@ pub fn wait_stderr(
 ) -> std::thread::JoinHandle<String> {
     let stderr = child.stderr.take().expect("stderr piped");
     let (tx, rx) = std::sync::mpsc::channel();
-    let needle = needle.to_owned();
+    let wanted = needle.to_owned();
     let h = std::thread::spawn(move || {
         let mut r = BufReader::new(stderr);
         let mut all = String::new();
         let mut line = String::new();
         let mut sent = false;
         while r.read_line(&mut line).unwrap_or(0) > 0 {
-            if !sent && line.contains(&needle) {
+            if !sent && line.contains(&wanted) {
                 let _ = tx.send(());
                 sent = true;
             }
