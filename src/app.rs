@@ -4,6 +4,7 @@
 pub mod model;
 pub mod reorder;
 pub mod run;
+pub mod states;
 
 use std::net::SocketAddr;
 
@@ -48,6 +49,9 @@ pub struct CallEvent {
     /// `ok`, a byte count (`"0"` is EOF) or an errno name (`ECONNRESET`).
     /// Empty for `phase == Some(Start)`.
     pub result: String,
+    /// The socket's own address once the call gave it one (bind, connect,
+    /// accept): ties the call to the packets and states of that socket.
+    pub local: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +134,9 @@ pub struct StateEvent {
     pub source: StateSource,
     /// Seconds left on the kernel's timer for this socket, when it reports one.
     pub timer: Option<f64>,
+    /// Why the state is uncertain or noteworthy (an inference, a disagreement
+    /// between the kernel and the packets).
+    pub note: Option<String>,
 }
 
 /// A listener's accept queue and the namespace's overflow counters.

@@ -175,6 +175,9 @@ fn call_json(m: &mut Map<String, Value>, c: &CallEvent) {
             m.insert("result".into(), json!(c.result));
         }
     }
+    if let Some(local) = c.local {
+        m.insert("local".into(), json!(local.to_string()));
+    }
 }
 
 fn state_json(m: &mut Map<String, Value>, s: &StateEvent) {
@@ -194,6 +197,9 @@ fn state_json(m: &mut Map<String, Value>, s: &StateEvent) {
     m.insert("source".into(), json!(s.source.as_str()));
     if let Some(timer) = s.timer {
         m.insert("timer".into(), round6(timer));
+    }
+    if let Some(note) = &s.note {
+        m.insert("note".into(), json!(note));
     }
 }
 
@@ -265,6 +271,9 @@ fn text_line(out: &mut String, t: f64, event: &Event) {
                     let _ = write!(out, " = {}", sanitize(&c.result));
                 }
             }
+            if let Some(local) = c.local {
+                let _ = write!(out, "  [{local}]");
+            }
         }
         Event::State(s) => {
             match s.conn {
@@ -285,6 +294,9 @@ fn text_line(out: &mut String, t: f64, event: &Event) {
                 let _ = write!(out, " (timer {timer:.1}s)");
             }
             let _ = write!(out, " [{}]", s.source.as_str());
+            if let Some(note) = &s.note {
+                let _ = write!(out, " ({})", sanitize(note));
+            }
         }
         Event::Queue(q) => {
             let _ = write!(

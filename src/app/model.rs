@@ -1,7 +1,10 @@
 //! The pure core of a run: inputs in timestamp order → events for the views.
 //! No I/O and no clock: whatever time it needs arrives with the inputs.
 
+use crate::app::states::{KernelMode, ListenCounters, States};
 use crate::app::{CallEvent, Event, PacketEvent};
+use crate::kernel::diag::SockInfo;
+use crate::kernel::trace::Transition as KernelTransition;
 use crate::tcp::Segment;
 use crate::tcp::track::{Notes, Tracker};
 use crate::time::Timestamp;
@@ -18,6 +21,16 @@ pub enum Input {
     },
     /// An event a source produced whole (lab calls, warnings).
     Event(Event),
+    /// What the kernel can tell in this run (sent once, at the start).
+    KernelMode { ts: Timestamp, mode: KernelMode },
+    /// A sock_diag snapshot with the namespace's listen counters.
+    Snapshot {
+        ts: Timestamp,
+        socks: Vec<SockInfo>,
+        counters: Option<ListenCounters>,
+    },
+    /// A transition from the inet_sock_set_state tracepoint.
+    Transition(KernelTransition),
 }
 
 impl Input {
@@ -27,16 +40,22 @@ impl Input {
             Input::Segment(s) => s.ts,
             Input::Rejected { ts, .. } => *ts,
             Input::Event(e) => e.ts(),
+            Input::KernelMode { ts, .. } | Input::Snapshot { ts, .. } => *ts,
+            Input::Transition(t) => t.ts,
         }
     }
 }
 
-/// Connection tracking and everything derived from the packets.
+/// Connection tracking, states, and everything derived from the packets.
 #[derive(Default)]
 pub struct Model {
     tracker: Tracker,
-    /// The lab's link is cut: packets seen now are dropped after capture.
-    link_cut: bool,
+    states: States,
+    /// The scenario ended: what follows is the lab tearing down.
+    ended: bool,
+    /// The lab's link is cut: packets seen now are dropped after capture
+    /// (`Some(None)`: every peer's; `Some(Some(name))`: that peer's only).
+    link_cut: Option<Option<String>>,
     /// Frames rejected as unreadable, by reason, not yet reported.
     rejected: u64,
     /// Packets shown so far.
@@ -49,38 +68,79 @@ impl Model {
         Self::default()
     }
 
+    /// The run is over: everything still held for matching, in time order.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        self.states.flush(out);
+    }
+
     /// Feeds one input; the events it causes are appended to `out`.
     pub fn ingest(&mut self, input: Input, out: &mut Vec<Event>) {
         match input {
-            Input::Segment(seg) => self.on_segment(seg, out),
+            Input::Segment(seg) => {
+                if !self.ended {
+                    self.on_segment(seg, out);
+                }
+            }
+            Input::KernelMode { ts, mode } => {
+                self.states.set_mode(mode);
+                let _ = ts;
+            }
+            Input::Snapshot {
+                ts,
+                socks,
+                counters,
+            } => {
+                if !self.ended {
+                    self.states.on_snapshot(ts, &socks, counters, out);
+                }
+            }
+            Input::Transition(t) => {
+                if !self.ended {
+                    self.states.on_kernel_transition(&t, out);
+                }
+            }
             Input::Rejected { ts, why } => {
                 self.rejected += 1;
                 // One warning per reason and power of ten, so a flood of bad
                 // frames is reported without drowning the timeline.
                 if self.rejected.is_power_of_two() || self.rejected < 4 {
-                    out.push(Event::Warning {
-                        ts,
-                        message: format!(
-                            "malformed frame rejected ({why}); {} so far",
-                            self.rejected
-                        ),
-                    });
+                    self.states.hold(
+                        Event::Warning {
+                            ts,
+                            message: format!(
+                                "malformed frame rejected ({why}); {} so far",
+                                self.rejected
+                            ),
+                        },
+                        out,
+                    );
                 }
             }
             Input::Event(ev) => {
                 if let Event::Call(c) = &ev {
                     self.on_call(c);
                 }
-                out.push(ev);
+                self.states.hold(ev, out);
             }
         }
     }
 
     fn on_call(&mut self, c: &CallEvent) {
+        if let (Some(local), None) = (c.local, c.phase) {
+            self.states.learn_peer(local, &c.endpoint);
+            if c.call == "listen" && c.result == "ok" {
+                self.states.learn_listen(local, c.ts);
+            }
+        }
+        if c.endpoint == "lab" && c.call == "end" {
+            self.ended = true;
+        }
         if c.call == "link" && c.phase.is_none() && c.result == "ok" {
-            match c.args.as_str() {
-                "cut" => self.link_cut = true,
-                "restore" => self.link_cut = false,
+            // `cut client2` cuts one peer only: its incoming packets are lost.
+            let mut words = c.args.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("cut"), only) => self.link_cut = Some(only.map(str::to_owned)),
+                (Some("restore"), _) => self.link_cut = None,
                 _ => {}
             }
         }
@@ -89,18 +149,31 @@ impl Model {
     fn on_segment(&mut self, seg: Segment, out: &mut Vec<Event>) {
         let a = self.tracker.track(&seg);
         let mut notes = a.notes;
-        if self.link_cut {
+        let lost = match &self.link_cut {
+            None => false,
+            Some(None) => true,
+            // Only packets arriving at that peer's sockets are dropped.
+            Some(Some(peer)) => self.states.peer_name(seg.dst) == Some(peer.as_str()),
+        };
+        if lost {
             notes.insert(Notes::LOST);
         }
         self.packets += 1;
-        out.push(Event::Packet(Box::new(PacketEvent {
-            segment: seg,
-            conn: a.conn,
-            from: a.from,
-            seq: a.seq,
-            ack: a.ack,
-            win: a.win,
-            notes,
-        })));
+        if let Some(hdr) = seg.tcp {
+            self.states
+                .on_segment(&seg, &hdr, a.conn, a.from, lost, out);
+        }
+        self.states.hold(
+            Event::Packet(Box::new(PacketEvent {
+                segment: seg,
+                conn: a.conn,
+                from: a.from,
+                seq: a.seq,
+                ack: a.ack,
+                win: a.win,
+                notes,
+            })),
+            out,
+        );
     }
 }

@@ -116,7 +116,7 @@ impl StateTracer {
         on_transition: impl FnMut(Transition) + Send + 'static,
     ) -> Result<Self, TraceUnavailable> {
         // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if unsafe { libc::geteuid() } != 0 || in_user_namespace() {
             return Err(TraceUnavailable::NotRoot);
         }
         let root = tracefs_root()?;
@@ -837,4 +837,13 @@ print fmt: \"family=%s protocol=%s ...\"
         trace_one_connection("127.0.0.1:0".parse().unwrap());
         trace_one_connection("[::1]:0".parse().unwrap());
     }
+}
+
+/// True inside a user namespace (a rootless lab): uid 0 there is not root on
+/// the host, and tracefs stays out of reach. The initial namespace maps every id.
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let fields: Vec<&str> = m.split_whitespace().collect();
+        fields != ["0", "0", "4294967295"]
+    })
 }

@@ -259,6 +259,13 @@ impl KernelView {
                         e.first_snapshot.get_or_insert(ts);
                     }
                 }
+                // An orphaned FIN-WAIT-2 socket (closed by its program) is
+                // also handed to a mini-socket, still in FIN-WAIT-2 until
+                // the peer's FIN or tcp_fin_timeout.
+                Some(s) if s.state == TcpState::FinWait2 => {
+                    let timer = timer_secs(s);
+                    self.apply(key, at, None, TcpState::FinWait2, timer, out);
+                }
                 _ => self.apply(key, at, None, TcpState::Closed, None, out),
             }
         }

@@ -44,6 +44,9 @@ pub struct Line {
     pub phase: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// The socket's own address once the call gave it one (bind, connect, accept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub child: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +197,16 @@ struct Peer {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The address a socket is bound to (getsockname), if it has one.
+fn local_addr(fd: i32) -> Option<SocketAddr> {
+    // SAFETY: the fd is borrowed for the duration of the call only and is not closed.
+    let sock = std::mem::ManuallyDrop::new(unsafe {
+        <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(fd)
+    });
+    let addr = sock.local_addr().ok()?.as_socket()?;
+    (addr.port() != 0).then_some(addr)
 }
 
 fn now_ns() -> u64 {
@@ -365,6 +378,19 @@ impl Peer {
         count: bool,
         f: impl FnOnce() -> isize,
     ) -> (isize, i32) {
+        self.syscall_on(call, args, count, None, f)
+    }
+
+    /// Like [`Peer::syscall`], and reports the local address of a socket
+    /// afterwards: `Some(fd)` that socket, `Some(-1)` the one the call returned.
+    fn syscall_on(
+        &self,
+        call: &str,
+        args: &str,
+        count: bool,
+        local_of: Option<i32>,
+        f: impl FnOnce() -> isize,
+    ) -> (isize, i32) {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
         let begin = now_ns();
         lock(&self.pending).insert(
@@ -381,7 +407,19 @@ impl Peer {
         let end = now_ns();
         let mut pending = lock(&self.pending);
         pending.remove(&slot);
-        self.event(end, call, args, None, Some(result_of(ret, err, count)));
+        let local = match local_of {
+            Some(-1) if ret >= 0 => local_addr(ret as i32),
+            Some(fd) if fd >= 0 => local_addr(fd),
+            _ => None,
+        };
+        self.emit(&Line {
+            ts_ns: Some(end),
+            call: Some(call.to_owned()),
+            args: Some(args.to_owned()),
+            result: Some(result_of(ret, err, count)),
+            local: local.map(|a| a.to_string()),
+            ..Line::default()
+        });
         (ret, err)
     }
 
@@ -489,9 +527,13 @@ impl Peer {
         };
         let addr = socket2::SockAddr::from(self.addr_of(port));
         // SAFETY: addr is a valid sockaddr of addr.len() bytes.
-        let (ret, _) = self.syscall("bind", &self.addr_of(port).to_string(), false, || unsafe {
-            libc::bind(sock.fd, addr.as_ptr().cast(), addr.len()) as isize
-        });
+        let (ret, _) = self.syscall_on(
+            "bind",
+            &self.addr_of(port).to_string(),
+            false,
+            Some(sock.fd),
+            || unsafe { libc::bind(sock.fd, addr.as_ptr().cast(), addr.len()) as isize },
+        );
         if ret == 0 {
             if let Some(s) = lock(&self.state).sock.as_mut() {
                 s.bound = true;
@@ -509,9 +551,13 @@ impl Peer {
         }
         let backlog = backlog.unwrap_or(128);
         // SAFETY: listen on our socket.
-        let (ret, _) = self.syscall("listen", &backlog.to_string(), false, || unsafe {
-            libc::listen(sock.fd, backlog) as isize
-        });
+        let (ret, _) = self.syscall_on(
+            "listen",
+            &backlog.to_string(),
+            false,
+            Some(sock.fd),
+            || unsafe { libc::listen(sock.fd, backlog) as isize },
+        );
         if ret == 0 {
             if let Some(s) = lock(&self.state).sock.as_mut() {
                 s.listening = true;
@@ -522,7 +568,7 @@ impl Peer {
 
     fn accept(&self, listener: i32) -> Option<i32> {
         // SAFETY: accept4 on our listener; we don't ask for the peer address.
-        let (fd, _) = self.syscall("accept", "", false, || unsafe {
+        let (fd, _) = self.syscall_on("accept", "", false, Some(-1), || unsafe {
             libc::accept4(
                 listener,
                 std::ptr::null_mut(),
@@ -579,9 +625,13 @@ impl Peer {
                 let to = self.target_addr(*target);
                 let addr = socket2::SockAddr::from(to);
                 // SAFETY: addr is a valid sockaddr of addr.len() bytes.
-                let (ret, _) = self.syscall("connect", &to.to_string(), false, || unsafe {
-                    libc::connect(sock.fd, addr.as_ptr().cast(), addr.len()) as isize
-                });
+                let (ret, _) = self.syscall_on(
+                    "connect",
+                    &to.to_string(),
+                    false,
+                    Some(sock.fd),
+                    || unsafe { libc::connect(sock.fd, addr.as_ptr().cast(), addr.len()) as isize },
+                );
                 if ret == 0 {
                     if let Some(s) = lock(&self.state).sock.as_mut() {
                         s.connected = true;

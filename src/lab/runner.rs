@@ -213,6 +213,7 @@ fn read_peer(
                 args: line.args.unwrap_or_default(),
                 phase: start.then_some(Phase::Start),
                 result: line.result.unwrap_or_default(),
+                local: line.local.and_then(|l| l.parse().ok()),
             }));
         }
     }
@@ -240,6 +241,7 @@ impl Lab {
             args: args.into(),
             phase: None,
             result: result.into(),
+            local: None,
         }));
     }
 

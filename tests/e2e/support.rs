@@ -273,3 +273,161 @@ pub fn synack_packets(events: &[Value]) -> Vec<TsharkPacket> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the lab tests (tests/e2e/lab.rs).
+
+/// What a finished command printed.
+pub struct Ran {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Spawns a command, retrying while the kernel says ETXTBSY (a binary copied
+/// a moment ago can still be open for writing in a child another test thread
+/// forked meanwhile).
+pub fn spawn_retrying(cmd: &mut Command) -> Child {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Ok(c) => return c,
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("cannot start {cmd:?}: {e}"),
+        }
+    }
+}
+
+/// Runs a command to its end with piped stdout/stderr (stdin empty); kills it
+/// and panics, with what it printed so far, when it outlives `timeout`.
+pub fn run_timeout(cmd: &mut Command, timeout: Duration) -> Ran {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = spawn_retrying(cmd);
+    let out = child.stdout.take().expect("stdout piped");
+    let err = child.stderr.take().expect("stderr piped");
+    let ho = std::thread::spawn(move || read_all(out));
+    let he = std::thread::spawn(move || read_all(err));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stdout = ho.join().unwrap_or_default();
+            let stderr = he.join().unwrap_or_default();
+            panic!(
+                "{cmd:?} did not finish within {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        status,
+        stdout: ho.join().unwrap_or_default(),
+        stderr: he.join().unwrap_or_default(),
+    }
+}
+
+/// A private copy of the synack binary in its own scratch directory (mode 755,
+/// directory too, so `nobody` can run it). Processes started from it can be
+/// told apart from every other synack run by their command line.
+pub fn private_synack(tag: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch(tag);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let exe = dir.join("synack");
+    std::fs::copy(env!("CARGO_BIN_EXE_synack"), &exe).expect("copy synack");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod exe");
+    exe
+}
+
+/// Live processes (not zombies) started from `exe` whose command line names
+/// `__peer`: the lab's client and server processes of that binary's runs.
+/// Returns (pid, command line with spaces for NULs).
+pub fn peer_processes(exe: &Path) -> Vec<(i32, String)> {
+    let exe_s = exe.to_string_lossy().into_owned();
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for ent in dir.flatten() {
+        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(ent.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if !cmdline.contains("__peer") {
+            continue;
+        }
+        let exe_link = std::fs::read_link(ent.path().join("exe"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !(cmdline.contains(&exe_s) || exe_link.starts_with(&exe_s)) {
+            continue;
+        }
+        // A zombie has exited already; only its parent's wait is missing.
+        let stat = std::fs::read_to_string(ent.path().join("stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or("");
+        if state == "Z" || state == "X" || state.is_empty() {
+            continue;
+        }
+        found.push((pid, cmdline.trim_end().to_owned()));
+    }
+    found
+}
+
+/// Waits up to `timeout` for every peer process of `exe` to be gone; returns
+/// those still alive then (empty when all went).
+pub fn wait_no_peers(exe: &Path, timeout: Duration) -> Vec<(i32, String)> {
+    let start = Instant::now();
+    loop {
+        let left = peer_processes(exe);
+        if left.is_empty() || start.elapsed() > timeout {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Polls until at least `n` peer processes of `exe` are alive (or the
+/// timeout); returns the largest set seen.
+pub fn wait_peers(exe: &Path, n: usize, timeout: Duration) -> Vec<(i32, String)> {
+    let start = Instant::now();
+    let mut best = Vec::new();
+    loop {
+        let now = peer_processes(exe);
+        if now.len() > best.len() {
+            best = now;
+        }
+        if best.len() >= n || start.elapsed() > timeout {
+            return best;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// SIGKILLs the given pids (cleanup after a failed leftover check).
+pub fn kill_pids(pids: &[(i32, String)]) {
+    for (pid, _) in pids {
+        // SAFETY: kill with a pid we found and a valid signal number.
+        unsafe {
+            libc::kill(*pid, libc::SIGKILL);
+        }
+    }
+}

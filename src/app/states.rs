@@ -1,0 +1,509 @@
+//! Each endpoint's TCP state, from two witnesses: the kernel (sock_diag polls
+//! and, as root, the inet_sock_set_state tracepoint) and the RFC 9293 machine
+//! driven by the captured packets.
+//!
+//! The kernel is the authority. An inferred change the kernel confirms within
+//! [`MATCH_WINDOW`] is dropped as a duplicate; one it never reports is shown,
+//! marked `inferred` — in a rootless lab that fills the short states polling
+//! misses (SYN-SENT, FIN-WAIT-1, LAST-ACK …); with the tracer running, where
+//! the kernel misses nothing, it is also flagged as a disagreement.
+//! Without a kernel (`read FILE`) every state is inferred.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+
+use crate::app::{Event, QueueEvent, StateEvent, StateSource, TcpState};
+use crate::kernel::diag::SockInfo;
+use crate::kernel::trace::Transition as KernelTransition;
+use crate::kernel::view::{KernelView, StateChange};
+use crate::tcp::state::{Cause, ConnMachine};
+use crate::tcp::track::{ConnId, Role};
+use crate::tcp::{Segment, TcpHeader};
+use crate::time::Timestamp;
+
+/// How far apart (in time) a kernel change and an inferred change to the same
+/// state of the same endpoint may be and still be the same change: a poll
+/// interval, a tracer batch, and slack.
+pub const MATCH_WINDOW: u64 = 250_000_000;
+/// A kernel change for a socket whose packets were not seen yet waits this
+/// long for them (to learn its connection id), then is shown without one.
+const PENDING_LIMIT: u64 = 300_000_000;
+
+/// What the kernel can tell in this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelMode {
+    /// No kernel view (reading a file).
+    None,
+    /// sock_diag polls only: short states are missed.
+    PollOnly,
+    /// Polls plus the tracepoint: every transition.
+    Exact,
+}
+
+/// Kernel counters of the namespace, read with each snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenCounters {
+    pub overflows: u64,
+    pub drops: u64,
+}
+
+struct Held {
+    ts: Timestamp,
+    order: u64,
+    event: Event,
+    /// (conn, endpoint role, state) for matching against the other witness.
+    key: Option<(ConnId, Role, TcpState)>,
+}
+
+/// Merges the witnesses into state (and queue) events.
+pub struct States {
+    mode: KernelMode,
+    view: KernelView,
+    machines: HashMap<ConnId, (ConnMachine, SocketAddr, SocketAddr)>,
+    deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+    /// (local, remote) → the connection and the role of `local` in it.
+    tuples: HashMap<(SocketAddr, SocketAddr), (ConnId, Role)>,
+    /// Kernel changes waiting for their connection's first packet.
+    pending: Vec<StateChange>,
+    /// Inferred changes waiting for the kernel to confirm them.
+    held: Vec<Held>,
+    /// Kernel changes recently shown, to drop the inferred duplicates that come after.
+    recent_kernel: HashMap<(ConnId, Role, TcpState), Timestamp>,
+    counters: Option<ListenCounters>,
+    queues: HashMap<SocketAddr, (u32, u32)>,
+    now: Timestamp,
+    order: u64,
+    changes: Vec<StateChange>,
+    queue_changes: Vec<crate::kernel::view::ListenerQueue>,
+    /// Lab peers by the local address of their sockets (`client2`, `server` …).
+    names: HashMap<SocketAddr, String>,
+    /// The last state shown for each socket (local, remote).
+    shown: HashMap<(SocketAddr, Option<SocketAddr>), TcpState>,
+    /// When each lab listener's listen() returned.
+    listen_calls: HashMap<SocketAddr, Timestamp>,
+}
+
+impl Default for States {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl States {
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            mode: KernelMode::None,
+            view: KernelView::new(),
+            machines: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            tuples: HashMap::new(),
+            pending: Vec::new(),
+            held: Vec::new(),
+            recent_kernel: HashMap::new(),
+            counters: None,
+            queues: HashMap::new(),
+            now: Timestamp(0),
+            order: 0,
+            changes: Vec::new(),
+            queue_changes: Vec::new(),
+            names: HashMap::new(),
+            shown: HashMap::new(),
+            listen_calls: HashMap::new(),
+        }
+    }
+
+    /// A lab peer's listen() returned on `local` at `ts`: the listener's
+    /// LISTEN, which a poll sees only at its next tick, is shown there.
+    pub fn learn_listen(&mut self, local: SocketAddr, ts: Timestamp) {
+        self.listen_calls.insert(local, ts);
+    }
+
+    /// A lab peer's socket has this local address (from its call reports).
+    /// A forked child keeps its parent's sockets and name.
+    pub fn learn_peer(&mut self, local: SocketAddr, peer: &str) {
+        let name = peer.strip_suffix("-child").unwrap_or(peer);
+        self.names.insert(local, name.to_owned());
+    }
+
+    /// The lab peer owning the socket bound to `local`, if known.
+    #[must_use]
+    pub fn peer_name(&self, local: SocketAddr) -> Option<&str> {
+        self.names.get(&local).map(String::as_str)
+    }
+
+    fn endpoint_name(&self, local: SocketAddr, role: Role) -> String {
+        self.peer_name(local)
+            .map_or_else(|| role.as_str().to_owned(), str::to_owned)
+    }
+
+    pub fn set_mode(&mut self, mode: KernelMode) {
+        self.mode = mode;
+    }
+
+    #[must_use]
+    pub fn mode(&self) -> KernelMode {
+        self.mode
+    }
+
+    /// A tracked TCP segment: learns its 4-tuple, drives the inferred machine.
+    pub fn on_segment(
+        &mut self,
+        seg: &Segment,
+        hdr: &TcpHeader,
+        conn: ConnId,
+        from: Role,
+        lost: bool,
+        out: &mut Vec<Event>,
+    ) {
+        self.advance(seg.ts, out);
+        if self.tuples.get(&(seg.src, seg.dst)) != Some(&(conn, from)) {
+            self.tuples.insert((seg.src, seg.dst), (conn, from));
+            self.tuples.insert((seg.dst, seg.src), (conn, from.peer()));
+            // Kernel changes that were waiting for this connection's id.
+            let mut i = 0;
+            while i < self.pending.len() {
+                let c = &self.pending[i];
+                if c.remote.is_some_and(|r| {
+                    (c.local, r) == (seg.src, seg.dst) || (c.local, r) == (seg.dst, seg.src)
+                }) {
+                    let c = self.pending.swap_remove(i);
+                    self.emit_kernel(c, out);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        let (client, server) = match from {
+            Role::Client => (seg.src, seg.dst),
+            Role::Server => (seg.dst, seg.src),
+        };
+        let entry = self
+            .machines
+            .entry(conn)
+            .or_insert_with(|| (ConnMachine::new(), client, server));
+        let transitions = if lost {
+            entry.0.on_segment_lost(from, hdr, seg.payload_len, seg.ts)
+        } else {
+            entry.0.on_segment(from, hdr, seg.payload_len, seg.ts)
+        };
+        if let Some(d) = entry.0.next_deadline() {
+            self.deadlines.push(Reverse((d, conn)));
+        }
+        for t in &transitions {
+            self.inferred(conn, t, seg.ts, out);
+        }
+    }
+
+    /// A tracepoint transition.
+    pub fn on_kernel_transition(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
+        self.advance(t.ts, out);
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.clear();
+        self.view.on_transition(t, &mut changes);
+        for c in changes.drain(..) {
+            self.kernel_change(c, out);
+        }
+        self.changes = changes;
+    }
+
+    /// A sock_diag snapshot (and the namespace's listen counters).
+    pub fn on_snapshot(
+        &mut self,
+        ts: Timestamp,
+        socks: &[SockInfo],
+        counters: Option<ListenCounters>,
+        out: &mut Vec<Event>,
+    ) {
+        self.advance(ts, out);
+        let mut changes = std::mem::take(&mut self.changes);
+        let mut queues = std::mem::take(&mut self.queue_changes);
+        changes.clear();
+        queues.clear();
+        self.view.on_snapshot(ts, socks, &mut changes, &mut queues);
+        for c in changes.drain(..) {
+            self.kernel_change(c, out);
+        }
+        let counters_changed = counters.is_some() && counters != self.counters;
+        if counters.is_some() {
+            self.counters = counters;
+        }
+        for q in queues.drain(..) {
+            self.queues.insert(q.local, (q.accept_queue, q.backlog));
+            self.push(
+                q.ts,
+                Event::Queue(QueueEvent {
+                    ts: q.ts,
+                    local: q.local,
+                    accept_queue: q.accept_queue,
+                    backlog: q.backlog,
+                    overflows: self.counters.unwrap_or_default().overflows,
+                    drops: self.counters.unwrap_or_default().drops,
+                }),
+                None,
+            );
+        }
+        if counters_changed {
+            // The counters moved without a queue change (a SYN or final ACK
+            // dropped at a full queue): report it on every listener.
+            let c = self.counters.unwrap_or_default();
+            let mut listeners: Vec<_> = self.queues.iter().map(|(l, q)| (*l, *q)).collect();
+            listeners.sort();
+            for (local, (accept_queue, backlog)) in listeners {
+                self.push(
+                    ts,
+                    Event::Queue(QueueEvent {
+                        ts,
+                        local,
+                        accept_queue,
+                        backlog,
+                        overflows: c.overflows,
+                        drops: c.drops,
+                    }),
+                    None,
+                );
+            }
+        }
+        self.changes = changes;
+        self.queue_changes = queues;
+    }
+
+    /// Moves time forward: fires inferred timers and releases what is due.
+    fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        if now > self.now {
+            self.now = now;
+        }
+        while let Some(Reverse((due, conn))) = self.deadlines.peek().copied() {
+            if due > self.now {
+                break;
+            }
+            self.deadlines.pop();
+            if let Some(entry) = self.machines.get_mut(&conn) {
+                let ts = entry.0.on_time(due);
+                for t in &ts {
+                    self.inferred(conn, t, due, out);
+                }
+            }
+        }
+        let limit = Timestamp(self.now.0.saturating_sub(PENDING_LIMIT));
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].ts <= limit {
+                let c = self.pending.swap_remove(i);
+                self.emit_kernel(c, out);
+            } else {
+                i += 1;
+            }
+        }
+        let window = if self.mode == KernelMode::None {
+            0
+        } else {
+            MATCH_WINDOW
+        };
+        self.release(Some(Timestamp(self.now.0.saturating_sub(window))), out);
+    }
+
+    /// Everything still held, in time order (the run is ending).
+    pub fn flush(&mut self, out: &mut Vec<Event>) {
+        for c in std::mem::take(&mut self.pending) {
+            self.emit_kernel(c, out);
+        }
+        self.release(None, out);
+    }
+
+    /// Events held up to `until` (all when `None`), in time order.
+    fn release(&mut self, until: Option<Timestamp>, out: &mut Vec<Event>) {
+        if self.held.is_empty() {
+            return;
+        }
+        self.held.sort_by_key(|h| (h.ts, h.order));
+        let n = match until {
+            Some(u) => self.held.partition_point(|h| h.ts <= u),
+            None => self.held.len(),
+        };
+        for h in self.held.drain(..n) {
+            let mut event = h.event;
+            if let Event::State(st) = &mut event {
+                // One timeline per socket: each change starts where the last
+                // one shown (by either witness) ended.
+                let key = (st.local, st.remote);
+                if let Some(last) = self.shown.get(&key).copied() {
+                    if last == st.to {
+                        continue;
+                    }
+                    st.from = Some(last);
+                }
+                self.shown.insert(key, st.to);
+            }
+            out.push(event);
+        }
+        if self.recent_kernel.len() > 4096 {
+            let keep = Timestamp(self.now.0.saturating_sub(2 * MATCH_WINDOW));
+            self.recent_kernel.retain(|_, ts| *ts >= keep);
+        }
+    }
+
+    /// Holds any event so that it leaves in time order with the state
+    /// changes still waiting for confirmation. `now` advances the clock.
+    pub fn hold(&mut self, event: Event, out: &mut Vec<Event>) {
+        let ts = event.ts();
+        self.push(ts, event, None);
+        self.advance(ts, out);
+    }
+
+    fn push(&mut self, ts: Timestamp, event: Event, key: Option<(ConnId, Role, TcpState)>) {
+        self.order += 1;
+        self.held.push(Held {
+            ts,
+            order: self.order,
+            event,
+            key,
+        });
+    }
+
+    fn kernel_change(&mut self, c: StateChange, out: &mut Vec<Event>) {
+        let known = c
+            .remote
+            .is_none_or(|r| self.tuples.contains_key(&(c.local, r)));
+        if known {
+            self.emit_kernel(c, out);
+        } else {
+            self.pending.push(c);
+        }
+    }
+
+    fn emit_kernel(&mut self, c: StateChange, _out: &mut Vec<Event>) {
+        let found = c
+            .remote
+            .and_then(|r| self.tuples.get(&(c.local, r)).copied());
+        let endpoint = match (c.remote, found) {
+            (None, _) => "listener".to_owned(),
+            (Some(_), Some((_, role))) => self.endpoint_name(c.local, role),
+            // Never seen on the wire: a local port that is listening is a server's.
+            (Some(_), None) => {
+                let role = if self.view.state_of(c.local, None) == Some(TcpState::Listen) {
+                    Role::Server
+                } else {
+                    Role::Client
+                };
+                self.endpoint_name(c.local, role)
+            }
+        };
+        let key = found.map(|(conn, role)| (conn, role, c.to));
+        let mut ts = c.ts;
+        let mut timer = c.timer;
+        let mut note = None;
+        if c.remote.is_none() && c.to == TcpState::Listen {
+            if let Some(at) = self.listen_calls.get(&c.local).copied() {
+                if at < ts && ts.0 - at.0 <= MATCH_WINDOW {
+                    if ts.0 - at.0 > 1_000_000 {
+                        note = Some(format!(
+                            "reported by the kernel {:.0} ms later; shown when listen() returned",
+                            ts.seconds_since(at) * 1e3
+                        ));
+                    }
+                    ts = at;
+                }
+            }
+        }
+        if let Some(k) = key {
+            // The inferred twin of this change, if it is still held, is a duplicate.
+            let twin = |h: &Held| {
+                h.key == Some(k)
+                    && matches!(&h.event, Event::State(s) if s.source == StateSource::Inferred)
+                    && h.ts.0.abs_diff(c.ts.0) <= MATCH_WINDOW
+            };
+            // A poll sees a change only at its next tick, and the tracepoint
+            // reports a passive open only with the final ACK: when the packet
+            // that caused the change was seen earlier, the change is shown there.
+            if let Some(earlier) = self.held.iter().filter(|h| twin(h)).map(|h| h.ts).min() {
+                if earlier < ts {
+                    if ts.0 - earlier.0 > 1_000_000 {
+                        note = Some(format!(
+                            "reported by the kernel {:.0} ms later; shown at the packet that caused it",
+                            ts.seconds_since(earlier) * 1e3
+                        ));
+                    }
+                    // The timer was read at the kernel's time: it had that much more then.
+                    timer = timer.map(|t| t + ts.seconds_since(earlier));
+                    ts = earlier;
+                }
+            }
+            self.held.retain(|h| !twin(h));
+            self.recent_kernel.insert(k, ts);
+        }
+        let ev = Event::State(StateEvent {
+            ts,
+            conn: found.map(|(conn, _)| conn),
+            endpoint,
+            local: c.local,
+            remote: c.remote,
+            from: c.from,
+            to: c.to,
+            source: StateSource::Kernel,
+            timer,
+            note,
+        });
+        self.push(ts, ev, key);
+    }
+
+    fn inferred(
+        &mut self,
+        conn: ConnId,
+        t: &crate::tcp::state::Transition,
+        ts: Timestamp,
+        _out: &mut Vec<Event>,
+    ) {
+        let Some((_, client, server)) = self.machines.get(&conn).map(|e| (0, e.1, e.2)) else {
+            return;
+        };
+        let (local, remote) = match t.endpoint {
+            Role::Client => (client, server),
+            Role::Server => (server, client),
+        };
+        let key = (conn, t.endpoint, t.to);
+        let mut note = t.note.map(|n| n.as_str().to_owned());
+        if matches!(t.cause, Cause::MidStream(_)) {
+            note = Some("capture started mid-connection: the state is a guess".to_owned());
+        }
+        if self.mode != KernelMode::None {
+            if self
+                .recent_kernel
+                .get(&key)
+                .is_some_and(|k| k.0.abs_diff(ts.0) <= MATCH_WINDOW)
+            {
+                return;
+            }
+            // The kernel shows the listener itself; the implied one adds nothing.
+            if t.to == TcpState::Listen
+                && (self.view.state_of(local, None) == Some(TcpState::Listen)
+                    || self.listen_calls.contains_key(&local))
+            {
+                return;
+            }
+            if self.mode == KernelMode::Exact {
+                let kernel_now = self.view.state_of(local, Some(remote));
+                note = Some(match kernel_now {
+                    Some(k) => {
+                        format!("disagrees with the kernel, which reported {k} and not this state")
+                    }
+                    None => "the kernel did not report this state".to_owned(),
+                });
+            }
+        }
+        let ev = Event::State(StateEvent {
+            ts,
+            conn: Some(conn),
+            endpoint: self.endpoint_name(local, t.endpoint),
+            local,
+            remote: Some(remote),
+            from: Some(t.from),
+            to: t.to,
+            source: StateSource::Inferred,
+            timer: None,
+            note,
+        });
+        self.push(ts, ev, Some(key));
+    }
+}
