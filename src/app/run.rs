@@ -65,7 +65,7 @@ impl<W: Write> Sink<W> {
         if matches!(ev, Event::Packet(_)) {
             self.shown_packets += 1;
         }
-        Ok(!self.count.is_some_and(|c| self.shown_packets >= c))
+        Ok(self.count.is_none_or(|c| self.shown_packets < c))
     }
 }
 

@@ -546,6 +546,15 @@ fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Transitio
     }
 }
 
+/// True inside a user namespace (a rootless lab): uid 0 there is not root on
+/// the host, and tracefs stays out of reach. The initial namespace maps every id.
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let fields: Vec<&str> = m.split_whitespace().collect();
+        fields != ["0", "0", "4294967295"]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -837,13 +846,4 @@ print fmt: \"family=%s protocol=%s ...\"
         trace_one_connection("127.0.0.1:0".parse().unwrap());
         trace_one_connection("[::1]:0".parse().unwrap());
     }
-}
-
-/// True inside a user namespace (a rootless lab): uid 0 there is not root on
-/// the host, and tracefs stays out of reach. The initial namespace maps every id.
-fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
-        let fields: Vec<&str> = m.split_whitespace().collect();
-        fields != ["0", "0", "4294967295"]
-    })
 }

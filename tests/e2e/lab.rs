@@ -1,0 +1,1837 @@
+//! The lab scenarios end to end: `synack demo NAME --json` runs each one in a
+//! private network namespace and must show what defines it (packets with their
+//! flags, relative seq/ack, lengths and notes; socket calls and their
+//! results), as a teacher would check it on the timeline. Also: bad scripts,
+//! unknown names, the default run, the rootless path, and that no peer process
+//! outlives a run (normal end, Ctrl-C, a killed peer, synack itself killed).
+//!
+//! Failures print the whole run in a compact ladder form, so the message says
+//! what the scenario actually showed.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Generous: the longest scenario takes ~7 s alone, more on a loaded machine.
+const DEMO_LIMIT: Duration = Duration::from_secs(45);
+
+macro_rules! ensure {
+    ($d:expr, $cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            $d.fail(&format!($($fmt)+));
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------
+// One demo run and its events.
+
+struct Demo {
+    what: String,
+    ev: Vec<Value>,
+}
+
+/// Runs `synack demo NAME --json EXTRA…` with the test binary.
+fn demo(name: &str, extra: &[&str]) -> Demo {
+    demo_with(Path::new(env!("CARGO_BIN_EXE_synack")), name, extra)
+}
+
+fn demo_with(exe: &Path, name: &str, extra: &[&str]) -> Demo {
+    let mut cmd = Command::new(exe);
+    cmd.args(["demo", name, "--json"]).args(extra);
+    let run = run_timeout(&mut cmd, DEMO_LIMIT);
+    let what = format!("synack demo {name} --json {}", extra.join(" "));
+    assert!(
+        run.status.success(),
+        "`{what}` failed ({}).\nstderr:\n{}\nstdout:\n{}",
+        run.status,
+        run.stderr,
+        run.stdout
+    );
+    parse_demo(what, &run.stdout)
+}
+
+fn parse_demo(what: String, stdout: &str) -> Demo {
+    let ev = json_lines(stdout);
+    assert!(!ev.is_empty(), "`{what}` printed no events");
+    for e in &ev {
+        assert!(
+            e["t"].as_f64().is_some_and(|t| t >= 0.0),
+            "`{what}`: event without a non-negative `t`: {e}"
+        );
+        assert!(e["kind"].is_string(), "`{what}`: event without `kind`: {e}");
+    }
+    Demo { what, ev }
+}
+
+fn t(e: &Value) -> f64 {
+    e["t"].as_f64().unwrap_or(f64::NAN)
+}
+
+fn s<'a>(e: &'a Value, field: &str) -> &'a str {
+    e[field].as_str().unwrap_or("")
+}
+
+fn n(e: &Value, field: &str) -> u64 {
+    e[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("`{field}` is not a number in {e}"))
+}
+
+fn flags(e: &Value) -> Vec<&str> {
+    e["flags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn has(e: &Value, flag: &str) -> bool {
+    flags(e).contains(&flag)
+}
+
+fn note(e: &Value, what: &str) -> bool {
+    e["notes"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x == what))
+}
+
+fn options(e: &Value) -> Vec<&str> {
+    e["options"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn from(e: &Value) -> &str {
+    s(e, "from")
+}
+
+fn res(e: &Value) -> &str {
+    s(e, "result")
+}
+
+/// One line per event, like `--text` but with every field a test looks at.
+fn line(e: &Value) -> String {
+    match s(e, "kind") {
+        "packet" if e["proto"] == "tcp" => {
+            let urg = e.get("urg").map(|u| format!(" urg={u}")).unwrap_or_default();
+            format!(
+                "{:9.4} #{} {:<6} {:<14} seq={} ack={} len={} win={}{urg} notes={} {} -> {}",
+                t(e),
+                e["conn"],
+                from(e),
+                flags(e).join(","),
+                e["seq"],
+                e["ack"],
+                e["len"],
+                e["win"],
+                e["notes"],
+                s(e, "src"),
+                s(e, "dst"),
+            )
+        }
+        "packet" => format!("{:9.4} {e}", t(e)),
+        "call" => format!(
+            "{:9.4}    {:<12} {}({}){} = {}",
+            t(e),
+            s(e, "endpoint"),
+            s(e, "call"),
+            s(e, "args"),
+            e.get("phase")
+                .map(|p| format!(" [{}]", p.as_str().unwrap_or("?")))
+                .unwrap_or_default(),
+            e.get("result").and_then(Value::as_str).unwrap_or("…"),
+        ),
+        _ => format!("{:9.4} {e}", t(e)),
+    }
+}
+
+impl Demo {
+    fn dump(&self) -> String {
+        let mut out = String::new();
+        for e in &self.ev {
+            let _ = writeln!(out, "{}", line(e));
+        }
+        out
+    }
+
+    #[track_caller]
+    fn fail(&self, msg: &str) -> ! {
+        panic!(
+            "`{}`: {msg}\n--- what it printed ({} events) ---\n{}",
+            self.what,
+            self.ev.len(),
+            self.dump()
+        );
+    }
+
+    fn packets(&self) -> Vec<&Value> {
+        self.ev.iter().filter(|e| e["kind"] == "packet").collect()
+    }
+
+    fn tcp(&self) -> Vec<&Value> {
+        self.packets()
+            .into_iter()
+            .filter(|e| e["proto"] == "tcp")
+            .collect()
+    }
+
+    /// Returned calls (no `phase`) of one endpoint (`lab` for the runner's own steps).
+    fn calls(&self, endpoint: &str, call: &str) -> Vec<&Value> {
+        self.ev
+            .iter()
+            .filter(|e| {
+                e["kind"] == "call"
+                    && e["endpoint"] == endpoint
+                    && e["call"] == call
+                    && e.get("phase").is_none()
+            })
+            .collect()
+    }
+
+    /// The first returned call, or a failure naming it.
+    #[track_caller]
+    fn call(&self, endpoint: &str, call: &str) -> &Value {
+        self.calls(endpoint, call)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| self.fail(&format!("no returned {endpoint} {call}() call")))
+    }
+
+    /// The first returned call with those args.
+    #[track_caller]
+    fn call_args(&self, endpoint: &str, call: &str, args_contain: &str) -> &Value {
+        self.calls(endpoint, call)
+            .into_iter()
+            .find(|e| s(e, "args").contains(args_contain))
+            .unwrap_or_else(|| {
+                self.fail(&format!(
+                    "no returned {endpoint} {call}(…{args_contain}…) call"
+                ))
+            })
+    }
+
+    /// The lab's `link cut …` / `link restore …` step.
+    #[track_caller]
+    fn link(&self, what: &str) -> &Value {
+        self.calls("lab", "link")
+            .into_iter()
+            .find(|e| s(e, "args").starts_with(what))
+            .unwrap_or_else(|| self.fail(&format!("no `link {what}` step reported")))
+    }
+
+    /// When the script was over (teardown packets come after this).
+    #[track_caller]
+    fn end(&self) -> f64 {
+        t(self.call("lab", "end"))
+    }
+}
+
+/// The byte count a `write`/`send`/`sendto` step asked for: `"text"` or `N bytes`.
+fn asked_bytes(args: &str) -> Option<u64> {
+    if let Some(rest) = args.strip_prefix('"') {
+        return rest.find('"').map(|i| rest[..i].len() as u64);
+    }
+    args.split_whitespace().next()?.parse().ok()
+}
+
+/// Data segments of one side, in capture order, without retransmissions.
+fn data_from<'a>(p: &[&'a Value], side: &str) -> Vec<&'a Value> {
+    p.iter()
+        .copied()
+        .filter(|e| from(e) == side && n(e, "len") > 0 && !note(e, "retransmission"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// handshake
+
+fn check_handshake(d: &Demo, v6: bool) {
+    let host = if v6 { "[::1]:" } else { "127.0.0.1:" };
+    let p = d.tcp();
+    ensure!(d, p.len() >= 3, "fewer than 3 TCP packets");
+    let (syn, synack, ack) = (p[0], p[1], p[2]);
+    ensure!(
+        d,
+        flags(syn) == ["SYN"] && from(syn) == "client",
+        "the first packet is not the client's SYN: {}",
+        line(syn)
+    );
+    ensure!(
+        d,
+        flags(synack) == ["SYN", "ACK"] && from(synack) == "server",
+        "the second packet is not the server's SYN-ACK: {}",
+        line(synack)
+    );
+    ensure!(
+        d,
+        flags(ack) == ["ACK"] && from(ack) == "client" && n(ack, "len") == 0,
+        "the third packet is not the client's bare ACK: {}",
+        line(ack)
+    );
+    ensure!(
+        d,
+        syn["conn"] == synack["conn"] && syn["conn"] == ack["conn"],
+        "the handshake packets are not on one conn"
+    );
+    ensure!(
+        d,
+        p.iter().all(|e| e["conn"] == syn["conn"]),
+        "one connection expected, but several conn ids appear"
+    );
+    ensure!(
+        d,
+        (n(syn, "seq"), n(syn, "ack")) == (0, 0)
+            && (n(synack, "seq"), n(synack, "ack")) == (0, 1)
+            && (n(ack, "seq"), n(ack, "ack")) == (1, 1),
+        "relative seq/ack of the handshake should be 0/0, 0/1, 1/1"
+    );
+    ensure!(
+        d,
+        t(syn) <= t(synack) && t(synack) <= t(ack),
+        "handshake timestamps out of order"
+    );
+    for e in &p {
+        ensure!(
+            d,
+            s(e, "src").starts_with(host) && s(e, "dst").starts_with(host),
+            "address not of the form {host}PORT: {}",
+            line(e)
+        );
+    }
+    let bind = d.call("server", "bind");
+    ensure!(
+        d,
+        res(bind) == "ok" && s(bind, "args").starts_with(host),
+        "server bind should be ok on {host}…"
+    );
+    ensure!(
+        d,
+        s(syn, "dst") == s(bind, "args")
+            && s(synack, "src") == s(syn, "dst")
+            && s(synack, "dst") == s(syn, "src")
+            && s(ack, "src") == s(syn, "src"),
+        "the SYN must go to the server's bound address ({}) and the SYN-ACK come back from it",
+        s(bind, "args")
+    );
+    let opts = options(syn);
+    for want in ["mss=", "sack_perm", "ts=", "wscale="] {
+        ensure!(
+            d,
+            opts.iter().any(|o| o.starts_with(want)),
+            "the SYN's options {opts:?} lack {want}…"
+        );
+    }
+    let connect = d.call("client", "connect");
+    ensure!(
+        d,
+        res(connect) == "ok" && s(connect, "args") == s(bind, "args"),
+        "client connect() to the server's address should return ok"
+    );
+    ensure!(
+        d,
+        t(connect) >= t(synack),
+        "connect() returned (t={}) before the SYN-ACK arrived (t={})",
+        t(connect),
+        t(synack)
+    );
+    let accept = d.call("server", "accept");
+    ensure!(d, res(accept) == "ok", "accept() should return ok");
+    ensure!(
+        d,
+        t(accept) >= t(ack),
+        "accept() returned (t={}) before the final ACK (t={})",
+        t(accept),
+        t(ack)
+    );
+    let end = d.end();
+    ensure!(
+        d,
+        !p.iter().any(|e| has(e, "RST") && t(e) < end),
+        "an RST during the handshake scenario"
+    );
+}
+
+#[test]
+fn handshake_ipv4() {
+    if !require_capture("handshake_ipv4") {
+        return;
+    }
+    check_handshake(&demo("handshake", &[]), false);
+}
+
+#[test]
+fn handshake_ipv6() {
+    if !require_capture("handshake_ipv6") {
+        return;
+    }
+    check_handshake(&demo("handshake", &["--ipv6"]), true);
+}
+
+// ---------------------------------------------------------------------------
+// data
+
+#[test]
+fn data_seq_and_ack_advance_by_the_bytes_sent() {
+    if !require_capture("data") {
+        return;
+    }
+    let d = demo("data", &[]);
+    let p = d.tcp();
+    let end = d.end();
+    ensure!(
+        d,
+        p.iter().all(|e| e["conn"] == p[0]["conn"]),
+        "one connection expected"
+    );
+    // Every write returned the bytes it was given.
+    let mut written = std::collections::HashMap::new();
+    for side in ["client", "server"] {
+        let mut total = 0;
+        for w in d.calls(side, "write") {
+            let asked = asked_bytes(s(w, "args"))
+                .unwrap_or_else(|| d.fail(&format!("cannot read a size in {}", line(w))));
+            ensure!(
+                d,
+                res(w) == asked.to_string(),
+                "write should return {asked}: {}",
+                line(w)
+            );
+            total += asked;
+        }
+        written.insert(side, total);
+    }
+    ensure!(
+        d,
+        written["client"] == 5 + 3000 && written["server"] == 11,
+        "the client should write 5 + 3000 bytes and the server 11, got {written:?}"
+    );
+    // Each side's data segments are contiguous from relative seq 1, and add up to what it wrote.
+    for (side, peer) in [("client", "server"), ("server", "client")] {
+        let segs = data_from(&p, side);
+        let mut next = 1;
+        for e in &segs {
+            ensure!(
+                d,
+                n(e, "seq") == next,
+                "{side} data segment should start at seq {next}: {}",
+                line(e)
+            );
+            next += n(e, "len");
+        }
+        ensure!(
+            d,
+            next - 1 == written[side],
+            "{side} sent {} bytes of data, but wrote {}",
+            next - 1,
+            written[side]
+        );
+        // The peer acknowledges exactly the bytes sent (before the closing FINs).
+        let acked = p
+            .iter()
+            .filter(|e| from(e) == peer && has(e, "ACK") && t(e) < end)
+            .map(|e| n(e, "ack"))
+            .max()
+            .unwrap_or(0);
+        ensure!(
+            d,
+            acked == 1 + written[side],
+            "the {peer} should acknowledge up to {} before the end, its highest ack is {acked}",
+            1 + written[side]
+        );
+    }
+    // The numbers the narration names.
+    let c = data_from(&p, "client");
+    ensure!(
+        d,
+        n(c[0], "seq") == 1 && n(c[0], "len") == 5,
+        "the first client segment should be seq=1 len=5"
+    );
+    ensure!(
+        d,
+        p.iter()
+            .any(|e| from(e) == "server" && n(e, "ack") == 6 && t(e) >= t(c[0])),
+        "no server packet acknowledging 6 after \"hello\""
+    );
+    let sv = data_from(&p, "server");
+    ensure!(
+        d,
+        sv.len() == 1 && n(sv[0], "seq") == 1 && n(sv[0], "len") == 11 && n(sv[0], "ack") == 6,
+        "the server's answer should be one segment seq=1 ack=6 len=11"
+    );
+    ensure!(
+        d,
+        p.iter()
+            .any(|e| from(e) == "client" && n(e, "ack") == 12 && t(e) >= t(sv[0])),
+        "no client packet acknowledging 12 after the server's 11 bytes"
+    );
+    // Reads got what was written.
+    let sreads: u64 = d
+        .calls("server", "read")
+        .iter()
+        .map(|e| res(e).parse::<u64>().unwrap_or(0))
+        .sum();
+    ensure!(
+        d,
+        res(d.call("server", "read")) == "5" && sreads == 3005,
+        "the server should read 5, then 3000 bytes in all (read {sreads})"
+    );
+    ensure!(
+        d,
+        res(d.call("client", "read")) == "11",
+        "the client should read 11 bytes"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// close
+
+fn check_close(d: &Demo, v6: bool) {
+    let host = if v6 { "[::1]:" } else { "127.0.0.1:" };
+    let p = d.tcp();
+    for e in &p {
+        ensure!(
+            d,
+            s(e, "src").starts_with(host) && s(e, "dst").starts_with(host),
+            "address not of the form {host}PORT: {}",
+            line(e)
+        );
+    }
+    let fins: Vec<&Value> = p.iter().copied().filter(|e| has(e, "FIN")).collect();
+    ensure!(d, !fins.is_empty(), "no FIN at all");
+    ensure!(d, from(fins[0]) == "client", "the first FIN is not the client's");
+    let cfin = fins[0];
+    let sfin = fins
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server")
+        .unwrap_or_else(|| d.fail("no FIN from the server"));
+    ensure!(
+        d,
+        t(cfin) <= t(sfin),
+        "the client's FIN must come before the server's"
+    );
+    let sack = p.iter().copied().find(|e| {
+        from(e) == "server" && flags(e) == ["ACK"] && n(e, "ack") == n(cfin, "seq") + 1
+    });
+    let sack = sack.unwrap_or_else(|| {
+        d.fail(&format!(
+            "no ACK from the server for the client's FIN (ack={})",
+            n(cfin, "seq") + 1
+        ))
+    });
+    ensure!(
+        d,
+        t(sack) >= t(cfin) && t(sack) <= t(sfin),
+        "the server's ACK of the client's FIN should come between the two FINs"
+    );
+    ensure!(
+        d,
+        p.iter().any(|e| from(e) == "client"
+            && has(e, "ACK")
+            && n(e, "ack") == n(sfin, "seq") + 1
+            && t(e) >= t(sfin)),
+        "no ACK from the client for the server's FIN (ack={})",
+        n(sfin, "seq") + 1
+    );
+    let cclose = d.call("client", "close");
+    ensure!(d, res(cclose) == "ok", "client close() should be ok");
+    let read = d.call("server", "read");
+    ensure!(
+        d,
+        res(read) == "0",
+        "the server's read() should return 0 (end of file), got {}",
+        res(read)
+    );
+    ensure!(
+        d,
+        t(read) >= t(cfin) && t(read) <= t(sfin),
+        "the server's read() = 0 should come after the client's FIN and before the server's FIN"
+    );
+    let sclose = d.call("server", "close");
+    ensure!(
+        d,
+        res(sclose) == "ok" && t(sclose) >= t(read),
+        "the server should close (ok) after its read"
+    );
+    ensure!(d, !p.iter().any(|e| has(e, "RST")), "an RST in a clean close");
+}
+
+#[test]
+fn close_ipv4() {
+    if !require_capture("close_ipv4") {
+        return;
+    }
+    check_close(&demo("close", &[]), false);
+}
+
+#[test]
+fn close_ipv6() {
+    if !require_capture("close_ipv6") {
+        return;
+    }
+    check_close(&demo("close", &["--ipv6"]), true);
+}
+
+// ---------------------------------------------------------------------------
+// time-wait
+
+#[test]
+fn time_wait_blocks_bind_until_reuseaddr() {
+    if !require_capture("time-wait") {
+        return;
+    }
+    let d = demo("time-wait", &[]);
+    let p = d.tcp();
+    let fins: Vec<&Value> = p.iter().copied().filter(|e| has(e, "FIN")).collect();
+    ensure!(
+        d,
+        fins.first().is_some_and(|e| from(e) == "server"),
+        "the server should send the first FIN"
+    );
+    ensure!(
+        d,
+        fins.iter().any(|e| from(e) == "client"),
+        "the client should answer with its own FIN"
+    );
+    let sclose = d.call_args("server", "close", "connection");
+    ensure!(
+        d,
+        res(sclose) == "ok" && t(fins[0]) <= t(sclose) + 0.001,
+        "the server's FIN should leave with its close()"
+    );
+    let cread = d.call("client", "read");
+    ensure!(
+        d,
+        res(cread) == "0" && t(cread) >= t(fins[0]),
+        "the client's read() should return 0 after the server's FIN"
+    );
+    let bind = d.call("server", "bind");
+    let kill = d.call_args("lab", "kill", "server");
+    let binds = d.calls("server2", "bind");
+    ensure!(d, binds.len() == 2, "server2 should bind twice");
+    ensure!(
+        d,
+        binds.iter().all(|b| s(b, "args") == s(bind, "args")),
+        "server2 should bind the old server's address {}",
+        s(bind, "args")
+    );
+    ensure!(
+        d,
+        t(binds[0]) > t(kill),
+        "server2 should bind after the old server was killed"
+    );
+    ensure!(
+        d,
+        res(binds[0]) == "EADDRINUSE",
+        "the first bind (no SO_REUSEADDR) should fail with EADDRINUSE, got {}",
+        res(binds[0])
+    );
+    let reuse = d.call_args("server2", "setsockopt", "SO_REUSEADDR");
+    ensure!(
+        d,
+        res(reuse) == "ok" && t(reuse) > t(binds[0]) && t(reuse) < t(binds[1]),
+        "server2 should set SO_REUSEADDR between its two binds"
+    );
+    ensure!(
+        d,
+        res(binds[1]) == "ok",
+        "bind with SO_REUSEADDR should succeed, got {}",
+        res(binds[1])
+    );
+    ensure!(
+        d,
+        res(d.call("server2", "listen")) == "ok",
+        "server2 should listen"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// kill-peer
+
+#[test]
+fn kill_peer_fin_then_rst_then_errors() {
+    if !require_capture("kill-peer") {
+        return;
+    }
+    let d = demo("kill-peer", &[]);
+    let p = d.tcp();
+    let k1 = d.call_args("lab", "kill", "client");
+    let k2 = d.call_args("lab", "kill", "client2");
+    ensure!(d, s(k1, "args") == "client", "the first kill should be of `client`");
+    ensure!(d, res(k1) == "ok" && res(k2) == "ok", "kill should be ok");
+    let conn1 = p
+        .first()
+        .unwrap_or_else(|| d.fail("no packets"))["conn"]
+        .clone();
+    let c1: Vec<&Value> = p.iter().copied().filter(|e| e["conn"] == conn1).collect();
+    let c2: Vec<&Value> = p.iter().copied().filter(|e| e["conn"] != conn1).collect();
+    ensure!(
+        d,
+        c2.iter().all(|e| e["conn"] == c2[0]["conn"]) && !c2.is_empty(),
+        "two connections expected (client, then client2)"
+    );
+
+    // Act 1: the killed client's kernel sends FIN; the server's data draws an RST.
+    let fin = c1
+        .iter()
+        .copied()
+        .find(|e| from(e) == "client" && has(e, "FIN"))
+        .unwrap_or_else(|| d.fail("no FIN from the killed client"));
+    ensure!(d, t(fin) >= t(k1), "the client's FIN should follow the kill");
+    let w1 = d.call_args("server", "write", "anyone there?");
+    ensure!(d, res(w1) == "13", "the server's write after the kill should succeed (13)");
+    let data = c1
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server" && n(e, "len") == 13)
+        .unwrap_or_else(|| d.fail("the server's 13 bytes were not sent"));
+    ensure!(d, t(data) >= t(fin), "the server's data should follow the client's FIN");
+    let rst = c1
+        .iter()
+        .copied()
+        .find(|e| from(e) == "client" && has(e, "RST") && t(e) >= t(data))
+        .unwrap_or_else(|| d.fail("no RST from the dead client after the server's data"));
+    let reads: Vec<&Value> = d
+        .calls("server", "read")
+        .into_iter()
+        .filter(|e| t(e) > t(k1))
+        .collect();
+    let r1 = reads
+        .first()
+        .copied()
+        .unwrap_or_else(|| d.fail("no server read() after the kill"));
+    ensure!(d, t(r1) >= t(rst), "the server's read should come after the RST");
+    // As the scenario documents: the FIN came first, so read() reports end of file (0); the
+    // reset received in CLOSE-WAIT is reported as EPIPE by the next write.
+    ensure!(
+        d,
+        res(r1) == "0",
+        "act 1: the server's read() after FIN then RST should return 0 as the scenario says, got {}",
+        res(r1)
+    );
+    let w2 = d
+        .calls("server", "write")
+        .into_iter()
+        .find(|e| t(e) > t(r1))
+        .unwrap_or_else(|| d.fail("no server write after its read in act 1"));
+    ensure!(
+        d,
+        res(w2) == "EPIPE",
+        "act 1: writing to the reset connection should fail with EPIPE, got {}",
+        res(w2)
+    );
+
+    // Act 2: client2 dies with unread data: RST at once, no FIN.
+    ensure!(
+        d,
+        !c2.iter().any(|e| from(e) == "client" && has(e, "FIN")),
+        "act 2: client2 had unread data, it must not send FIN"
+    );
+    let rst2 = c2
+        .iter()
+        .copied()
+        .find(|e| from(e) == "client" && has(e, "RST"))
+        .unwrap_or_else(|| d.fail("act 2: no RST from killed client2"));
+    ensure!(d, t(rst2) >= t(k2), "act 2: the RST should follow the kill");
+    let r2 = d
+        .calls("server", "read")
+        .into_iter()
+        .find(|e| t(e) > t(k2))
+        .unwrap_or_else(|| d.fail("act 2: no server read after the kill"));
+    ensure!(
+        d,
+        res(r2) == "ECONNRESET",
+        "act 2: the server's read() after the RST should fail with ECONNRESET, got {}",
+        res(r2)
+    );
+    ensure!(d, t(r2) >= t(rst2), "act 2: the read error should follow the RST");
+    let w3 = d
+        .calls("server", "write")
+        .into_iter()
+        .find(|e| t(e) > t(r2))
+        .unwrap_or_else(|| d.fail("act 2: no server write after the failed read"));
+    ensure!(
+        d,
+        res(w3) == "EPIPE",
+        "act 2: a further write should fail with EPIPE, got {}",
+        res(w3)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// abort
+
+#[test]
+fn abort_sends_rst_and_no_fin() {
+    if !require_capture("abort") {
+        return;
+    }
+    let d = demo("abort", &[]);
+    let p = d.tcp();
+    let linger = d.call_args("client", "setsockopt", "SO_LINGER");
+    ensure!(d, res(linger) == "ok", "setsockopt(SO_LINGER) should be ok");
+    let close = d.call("client", "close");
+    ensure!(
+        d,
+        res(close) == "ok" && t(close) > t(linger),
+        "the client should close after setting SO_LINGER"
+    );
+    ensure!(
+        d,
+        !p.iter().any(|e| from(e) == "client" && has(e, "FIN")),
+        "an abortive close must not send FIN"
+    );
+    let rsts: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| from(e) == "client" && has(e, "RST"))
+        .collect();
+    ensure!(d, rsts.len() == 1, "exactly one RST from the client expected");
+    ensure!(
+        d,
+        t(rsts[0]) > t(linger) && t(rsts[0]) <= t(close) + 0.001,
+        "the RST should leave with close()"
+    );
+    let reads = d.calls("server", "read");
+    ensure!(
+        d,
+        reads.len() == 2 && res(reads[0]) == "3" && res(reads[1]) == "ECONNRESET",
+        "the server should read 3 bytes, then get ECONNRESET"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// refused
+
+#[test]
+fn refused_gets_rst_ack_and_econnrefused() {
+    if !require_capture("refused") {
+        return;
+    }
+    let d = demo("refused", &[]);
+    let p = d.tcp();
+    ensure!(d, p.len() >= 2, "a SYN and its answer expected");
+    ensure!(
+        d,
+        flags(p[0]) == ["SYN"] && from(p[0]) == "client",
+        "the first packet should be the client's SYN"
+    );
+    ensure!(
+        d,
+        flags(p[1]) == ["ACK", "RST"]
+            && s(p[1], "src") == s(p[0], "dst")
+            && s(p[1], "dst") == s(p[0], "src")
+            && n(p[1], "ack") == 1,
+        "the SYN should be answered with RST-ACK (ack=1): {}",
+        line(p[1])
+    );
+    ensure!(
+        d,
+        !p.iter().any(|e| has(e, "SYN") && has(e, "ACK")),
+        "nobody listens: no SYN-ACK may appear"
+    );
+    let c = d.call("client", "connect");
+    ensure!(
+        d,
+        res(c) == "ECONNREFUSED" && t(c) >= t(p[1]),
+        "connect() should fail with ECONNREFUSED after the RST, got {}",
+        res(c)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// backlog
+
+#[test]
+fn backlog_full_queue_drops_syn_and_client_retransmits() {
+    if !require_capture("backlog") {
+        return;
+    }
+    let d = demo("backlog", &[]);
+    let p = d.tcp();
+    let listen = d.call("server", "listen");
+    ensure!(d, s(listen, "args") == "1", "listen backlog should be 1");
+    ensure!(
+        d,
+        d.calls("server", "accept").is_empty(),
+        "the server must never accept()"
+    );
+    for c in ["client", "client2"] {
+        ensure!(d, res(d.call(c, "connect")) == "ok", "{c} should connect");
+    }
+    let mut conns: Vec<u64> = p.iter().map(|e| n(e, "conn")).collect();
+    conns.sort_unstable();
+    conns.dedup();
+    ensure!(d, conns.len() >= 3, "three client connections expected");
+    let end = d.end();
+    // A conn whose SYN is retransmitted and never answered while the queue is full.
+    let dropped = conns.iter().copied().find(|c| {
+        p.iter()
+            .any(|e| n(e, "conn") == *c && flags(e) == ["SYN"] && note(e, "retransmission"))
+    });
+    let Some(dropped) = dropped else {
+        d.fail("no SYN with note `retransmission`")
+    };
+    let syns: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| n(e, "conn") == dropped && flags(e) == ["SYN"])
+        .collect();
+    ensure!(
+        d,
+        !note(syns[0], "retransmission") && syns[1..].iter().all(|e| note(e, "retransmission")),
+        "the first SYN is the original, the later ones retransmissions"
+    );
+    ensure!(
+        d,
+        t(syns[1]) - t(syns[0]) >= 0.8,
+        "the first SYN retransmission should come about 1 s later"
+    );
+    ensure!(
+        d,
+        !p.iter()
+            .any(|e| n(e, "conn") == dropped && has(e, "SYN") && has(e, "ACK") && t(e) < end),
+        "the SYN beyond the queue should not be answered"
+    );
+    ensure!(
+        d,
+        d.calls("client3", "connect").is_empty(),
+        "client3's connect() should still be pending"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// backlog-abort
+
+#[test]
+fn backlog_abort_on_overflow_answers_rst() {
+    if !require_capture("backlog-abort") {
+        return;
+    }
+    let d = demo("backlog-abort", &[]);
+    let p = d.tcp();
+    let sysctl = d.call("lab", "sysctl");
+    ensure!(
+        d,
+        s(sysctl, "args").contains("tcp_abort_on_overflow")
+            && s(sysctl, "args").ends_with('1')
+            && res(sysctl) == "ok",
+        "a `sysctl net.ipv4.tcp_abort_on_overflow 1` call should be reported ok"
+    );
+    ensure!(
+        d,
+        res(d.call("server", "listen")) == "ok" && s(d.call("server", "listen"), "args") == "1",
+        "listen backlog 1"
+    );
+    let end = d.end();
+    // An RST from the server, during the scenario, right after a client's final ACK on that conn.
+    let rst = p.iter().copied().find(|e| {
+        from(e) == "server"
+            && has(e, "RST")
+            && t(e) < end
+            && p.iter().any(|a| {
+                a["conn"] == e["conn"]
+                    && from(a) == "client"
+                    && flags(a) == ["ACK"]
+                    && t(a) <= t(e)
+            })
+    });
+    let Some(rst) = rst else {
+        d.fail("no RST from the server answering a final ACK before the end")
+    };
+    ensure!(d, t(rst) > t(sysctl), "the RST should come after the sysctl");
+    let c2 = d.call("client2", "connect");
+    ensure!(
+        d,
+        res(c2) == "ECONNRESET",
+        "client2's connect() should fail with ECONNRESET, got {}",
+        res(c2)
+    );
+    ensure!(
+        d,
+        res(d.call("client", "connect")) == "ok" && res(d.call("client3", "connect")) == "ok",
+        "client and client3 should connect (they fill the queue)"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// half-close
+
+#[test]
+fn half_close_still_receives_after_shutdown_wr() {
+    if !require_capture("half-close") {
+        return;
+    }
+    let d = demo("half-close", &[]);
+    let p = d.tcp();
+    let shut = d.call("client", "shutdown");
+    ensure!(
+        d,
+        s(shut, "args").contains("SHUT_WR") && res(shut) == "ok",
+        "shutdown(SHUT_WR) should be reported ok"
+    );
+    let cfin = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "client" && has(e, "FIN"))
+        .unwrap_or_else(|| d.fail("no FIN from the client"));
+    ensure!(
+        d,
+        t(cfin) <= t(shut) + 0.001,
+        "the client's FIN should leave with shutdown()"
+    );
+    let sdata = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server" && n(e, "len") > 0)
+        .unwrap_or_else(|| d.fail("no data from the server"));
+    ensure!(
+        d,
+        t(sdata) > t(cfin),
+        "the server's data should flow after the client's FIN"
+    );
+    ensure!(
+        d,
+        p.iter().any(|e| from(e) == "client"
+            && n(e, "ack") == n(sdata, "seq") + n(sdata, "len")
+            && t(e) >= t(sdata)),
+        "the half-closed client should acknowledge the server's data"
+    );
+    let creads: Vec<&Value> = d
+        .calls("client", "read")
+        .into_iter()
+        .filter(|e| t(e) > t(shut))
+        .collect();
+    ensure!(
+        d,
+        creads
+            .first()
+            .is_some_and(|r| res(r) == n(sdata, "len").to_string()),
+        "the client's read after shutdown should return the server's {} bytes",
+        n(sdata, "len")
+    );
+    let sreads = d.calls("server", "read");
+    ensure!(
+        d,
+        sreads.len() >= 2 && res(sreads[0]) == "7" && res(sreads[1]) == "0",
+        "the server should read the 7-byte request, then 0"
+    );
+    ensure!(
+        d,
+        t(sreads[1]) >= t(cfin),
+        "the server's read() = 0 should follow the client's FIN"
+    );
+    let sfin = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server" && has(e, "FIN"))
+        .unwrap_or_else(|| d.fail("no FIN from the server"));
+    ensure!(
+        d,
+        t(sfin) >= t(sdata) && res(d.call("server", "close")) == "ok",
+        "the server should close after answering"
+    );
+    ensure!(
+        d,
+        creads.get(1).is_some_and(|r| res(r) == "0" && t(r) >= t(sfin)),
+        "the client's second read should return 0 after the server's FIN"
+    );
+    ensure!(d, !p.iter().any(|e| has(e, "RST")), "no RST in a half-close");
+}
+
+// ---------------------------------------------------------------------------
+// keepalive
+
+#[test]
+fn keepalive_probes_then_etimedout() {
+    if !require_capture("keepalive") {
+        return;
+    }
+    let d = demo("keepalive", &[]);
+    let p = d.tcp();
+    ensure!(
+        d,
+        res(d.call_args("client", "setsockopt", "SO_KEEPALIVE")) == "ok",
+        "SO_KEEPALIVE should be set"
+    );
+    let cut = d.link("cut");
+    let restore = d.link("restore");
+    let before: Vec<&Value> = p.iter().copied().filter(|e| t(e) < t(cut)).collect();
+    ensure!(
+        d,
+        before
+            .iter()
+            .any(|e| from(e) == "client" && note(e, "keepalive") && !note(e, "lost")),
+        "no keepalive probe before the link was cut"
+    );
+    ensure!(
+        d,
+        before
+            .iter()
+            .any(|e| from(e) == "server" && note(e, "keepalive_ack")),
+        "no keepalive_ack from the server before the link was cut"
+    );
+    let lost: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| t(e) > t(cut) && note(e, "keepalive"))
+        .collect();
+    ensure!(
+        d,
+        lost.len() >= 3 && lost.iter().all(|e| from(e) == "client" && note(e, "lost")),
+        "after the cut, 3 keepalive probes from the client with note `lost` expected"
+    );
+    for w in lost.windows(2) {
+        ensure!(
+            d,
+            t(w[1]) - t(w[0]) >= 0.7,
+            "the probes should be about 1 s apart (intvl 1)"
+        );
+    }
+    ensure!(
+        d,
+        !p.iter()
+            .any(|e| note(e, "keepalive_ack") && t(e) > t(cut) && t(e) < t(restore)),
+        "a keepalive_ack while the link was cut"
+    );
+    let read = d.call("client", "read");
+    ensure!(
+        d,
+        res(read) == "ETIMEDOUT",
+        "the client's read() should fail with ETIMEDOUT, got {}",
+        res(read)
+    );
+    ensure!(
+        d,
+        t(read) >= t(lost[2]) && t(read) - t(cut) > 2.0,
+        "ETIMEDOUT should come after the third lost probe"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// shared-fd
+
+#[test]
+fn shared_fd_only_the_last_close_sends_fin() {
+    if !require_capture("shared-fd") {
+        return;
+    }
+    let d = demo("shared-fd", &[]);
+    let p = d.tcp();
+    ensure!(d, res(d.call("server", "fork")) == "ok", "fork should be ok");
+    let first = d.call_args("server", "close", "connection");
+    let last = d.call_args("server-child", "close", "connection");
+    ensure!(
+        d,
+        res(first) == "ok" && res(last) == "ok",
+        "both closes should be ok"
+    );
+    let sleep = d
+        .calls("lab", "sleep")
+        .into_iter()
+        .find(|e| t(e) >= t(first) && t(e) <= t(last))
+        .unwrap_or_else(|| d.fail("no sleep between the two closes"));
+    let slept: f64 = s(sleep, "args")
+        .strip_suffix("ms")
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.3, |ms| ms / 1000.0);
+    let sfins: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| from(e) == "server" && has(e, "FIN"))
+        .collect();
+    ensure!(d, !sfins.is_empty(), "no FIN from the server");
+    ensure!(
+        d,
+        !p.iter()
+            .any(|e| from(e) == "server" && t(e) > t(first) - 0.001 && t(e) < t(sleep) + slept - 0.01),
+        "the first close() must send nothing, yet the server sent a packet before the child's close"
+    );
+    ensure!(
+        d,
+        t(sfins[0]) >= t(sleep) + slept - 0.01 && t(sfins[0]) <= t(last) + 0.02,
+        "the FIN should leave with the last close() (t={}), it left at t={}",
+        t(last),
+        t(sfins[0])
+    );
+    let read = d.call("client", "read");
+    ensure!(
+        d,
+        res(read) == "0" && t(read) >= t(sfins[0]),
+        "the client's read should return 0 after the FIN"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// concurrent
+
+#[test]
+fn concurrent_serves_three_clients_at_once() {
+    if !require_capture("concurrent") {
+        return;
+    }
+    let d = demo("concurrent", &[]);
+    let p = d.tcp();
+    let mut conns: Vec<u64> = p.iter().map(|e| n(e, "conn")).collect();
+    conns.sort_unstable();
+    conns.dedup();
+    ensure!(d, conns.len() >= 3, "at least 3 connections expected");
+    let mut ports = std::collections::HashSet::new();
+    let mut last_handshake: f64 = 0.0;
+    for c in &conns {
+        let cp: Vec<&Value> = p.iter().copied().filter(|e| n(e, "conn") == *c).collect();
+        ensure!(
+            d,
+            cp.len() >= 3
+                && flags(cp[0]) == ["SYN"]
+                && flags(cp[1]) == ["SYN", "ACK"]
+                && flags(cp[2]) == ["ACK"],
+            "conn {c} should start with a handshake"
+        );
+        last_handshake = last_handshake.max(t(cp[2]));
+        ports.insert(s(cp[0], "src").to_owned());
+        let cdata = data_from(&cp, "client");
+        let sdata = data_from(&cp, "server");
+        let clen: u64 = cdata.iter().map(|e| n(e, "len")).sum();
+        let slen: u64 = sdata.iter().map(|e| n(e, "len")).sum();
+        ensure!(
+            d,
+            clen > 0 && slen == clen,
+            "conn {c}: the server should echo the client's {clen} bytes, it sent {slen}"
+        );
+        ensure!(
+            d,
+            t(sdata[0]) >= t(cdata[0]),
+            "conn {c}: the echo should follow the request"
+        );
+    }
+    ensure!(d, ports.len() == conns.len(), "each connection needs its own client port");
+    let first_fin = p
+        .iter()
+        .filter(|e| has(e, "FIN"))
+        .map(|e| t(e))
+        .fold(f64::INFINITY, f64::min);
+    ensure!(
+        d,
+        last_handshake < first_fin,
+        "all three connections should be open at once (every handshake before the first FIN)"
+    );
+    ensure!(
+        d,
+        d.calls("server", "accept")
+            .iter()
+            .filter(|e| res(e) == "ok")
+            .count()
+            >= 3,
+        "the server should accept 3 connections"
+    );
+    for c in ["client", "client2", "client3"] {
+        let w = d.call(c, "write");
+        let r = d.call(c, "read");
+        ensure!(
+            d,
+            res(w) == res(r) && asked_bytes(s(w, "args")).map(|b| b.to_string()).as_deref() == Some(res(r)),
+            "{c} should read back what it wrote ({} → {})",
+            s(w, "args"),
+            res(r)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// urgent
+
+#[test]
+fn urgent_sets_urg_and_pointer() {
+    if !require_capture("urgent") {
+        return;
+    }
+    let d = demo("urgent", &[]);
+    let p = d.tcp();
+    let send = d.call_args("client", "send", "MSG_OOB");
+    ensure!(d, res(send) == "1", "send(\"!\", MSG_OOB) should return 1");
+    let urg: Vec<&Value> = p.iter().copied().filter(|e| has(e, "URG")).collect();
+    ensure!(d, urg.len() == 1, "one segment with the URG flag expected");
+    let u = urg[0];
+    let ptr = u["urg"]
+        .as_u64()
+        .unwrap_or_else(|| d.fail("the URG segment has no numeric `urg` field"));
+    ensure!(
+        d,
+        ptr > 0 && ptr <= n(u, "len") && from(u) == "client",
+        "the urgent pointer should point into the client's segment (urg={ptr}, len={})",
+        n(u, "len")
+    );
+    ensure!(
+        d,
+        p.iter()
+            .filter(|e| !has(e, "URG"))
+            .all(|e| e.get("urg").is_none_or(|v| v.as_u64() == Some(0))),
+        "an urgent pointer on a segment without URG"
+    );
+    ensure!(
+        d,
+        res(d.call("server", "read")) == "11",
+        "a plain read should return only the 11 normal bytes"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// zero-window
+
+#[test]
+fn zero_window_probe_then_window_update() {
+    if !require_capture("zero-window") {
+        return;
+    }
+    let d = demo("zero-window", &[]);
+    let p = d.tcp();
+    let zw = p
+        .iter()
+        .copied()
+        .find(|e| note(e, "zero_window"))
+        .unwrap_or_else(|| d.fail("no segment with note zero_window"));
+    ensure!(
+        d,
+        from(zw) == "server" && n(zw, "win") == 0,
+        "zero_window should be the server advertising win 0"
+    );
+    ensure!(
+        d,
+        p.iter().filter(|e| note(e, "zero_window")).all(|e| n(e, "win") == 0),
+        "a zero_window note on a segment whose win is not 0"
+    );
+    let probes: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| note(e, "zero_window_probe"))
+        .collect();
+    ensure!(
+        d,
+        !probes.is_empty(),
+        "no segment with note zero_window_probe (the client's probes while the window is 0)"
+    );
+    ensure!(
+        d,
+        probes.iter().all(|e| from(e) == "client" && t(e) > t(zw)),
+        "zero-window probes should come from the client after the window closed"
+    );
+    ensure!(
+        d,
+        !p.iter()
+            .any(|e| from(e) == "client" && note(e, "keepalive") && t(e) > t(zw)),
+        "a zero-window probe is labelled keepalive (no SO_KEEPALIVE in this scenario)"
+    );
+    if probes.len() >= 3 {
+        let g: Vec<f64> = probes.windows(2).map(|w| t(w[1]) - t(w[0])).collect();
+        ensure!(
+            d,
+            g.windows(2).all(|x| x[1] > x[0]),
+            "the probes should be further and further apart: gaps {g:?}"
+        );
+    }
+    let last_probe = probes[probes.len() - 1];
+    let wu = p
+        .iter()
+        .copied()
+        .find(|e| note(e, "window_update") && t(e) > t(last_probe))
+        .unwrap_or_else(|| d.fail("no window_update after the probes"));
+    ensure!(
+        d,
+        from(wu) == "server" && n(wu, "win") > 0,
+        "the window update should be the server opening its window"
+    );
+    let read: u64 = d
+        .calls("server", "read")
+        .iter()
+        .map(|e| res(e).parse::<u64>().unwrap_or(0))
+        .sum();
+    ensure!(d, read == 30000, "the server should read all 30000 bytes, read {read}");
+    ensure!(
+        d,
+        p.iter()
+            .any(|e| from(e) == "server" && n(e, "ack") == 30001 && t(e) > t(wu)),
+        "the server should acknowledge all 30000 bytes after the update"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// retransmit
+
+#[test]
+fn retransmit_backs_off_and_recovers() {
+    if !require_capture("retransmit") {
+        return;
+    }
+    let d = demo("retransmit", &[]);
+    let p = d.tcp();
+    let cut = d.link("cut");
+    let restore = d.link("restore");
+    let w = d.call_args("client", "write", "important");
+    ensure!(d, res(w) == "9", "write should return 9 at once");
+    let copies: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| from(e) == "client" && n(e, "len") == 9)
+        .collect();
+    ensure!(d, !copies.is_empty(), "the 9 bytes were never sent");
+    ensure!(
+        d,
+        copies.iter().all(|e| n(e, "seq") == n(copies[0], "seq")),
+        "the repeated segment should keep its seq"
+    );
+    ensure!(
+        d,
+        t(copies[0]) > t(cut) && note(copies[0], "lost") && !note(copies[0], "retransmission"),
+        "the original should be sent after the cut and marked lost"
+    );
+    let during: Vec<&Value> = copies
+        .iter()
+        .copied()
+        .filter(|e| t(e) < t(restore))
+        .collect();
+    ensure!(
+        d,
+        during.len() >= 3,
+        "at least 2 retransmissions while the link was cut expected"
+    );
+    ensure!(
+        d,
+        during[1..]
+            .iter()
+            .all(|e| note(e, "retransmission") && note(e, "lost")),
+        "the copies while cut should be noted retransmission and lost"
+    );
+    let g: Vec<f64> = copies.windows(2).map(|w| t(w[1]) - t(w[0])).collect();
+    ensure!(
+        d,
+        g.windows(2).all(|x| x[1] >= x[0] * 0.9) && g[g.len() - 1] >= 1.8 * g[0],
+        "the gaps between retransmissions should grow (back-off): {g:?}"
+    );
+    let after = copies
+        .iter()
+        .copied()
+        .find(|e| t(e) > t(restore))
+        .unwrap_or_else(|| d.fail("no retransmission after the link was restored"));
+    ensure!(
+        d,
+        note(after, "retransmission") && !note(after, "lost"),
+        "the retransmission after the restore should not be lost"
+    );
+    let acked = n(copies[0], "seq") + 9;
+    ensure!(
+        d,
+        p.iter()
+            .any(|e| from(e) == "server" && n(e, "ack") == acked && t(e) >= t(after)),
+        "the server should acknowledge the data (ack={acked}) after the restore"
+    );
+    let read = d.call("server", "read");
+    ensure!(
+        d,
+        res(read) == "9" && t(read) >= t(after),
+        "the server should read the 9 bytes once they get through"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// simultaneous-close
+
+#[test]
+fn simultaneous_close_fins_cross() {
+    if !require_capture("simultaneous-close") {
+        return;
+    }
+    let d = demo("simultaneous-close", &[]);
+    let p = d.tcp();
+    let cut = d.link("cut");
+    let restore = d.link("restore");
+    for side in ["client", "server"] {
+        let sh = d.call(side, "shutdown");
+        ensure!(
+            d,
+            s(sh, "args").contains("SHUT_WR") && res(sh) == "ok" && t(sh) > t(cut) && t(sh) < t(restore),
+            "{side} shutdown(SHUT_WR) should be ok while the link is cut"
+        );
+    }
+    let fin_of = |side: &str| -> Vec<&Value> {
+        p.iter()
+            .copied()
+            .filter(|e| from(e) == side && has(e, "FIN"))
+            .collect()
+    };
+    let (cf, sf) = (fin_of("client"), fin_of("server"));
+    ensure!(d, !cf.is_empty() && !sf.is_empty(), "FINs from both sides expected");
+    for (side, fins, peer) in [("client", &cf, &sf), ("server", &sf, &cf)] {
+        let first = fins[0];
+        ensure!(
+            d,
+            note(first, "lost") && t(first) > t(cut) && t(first) < t(restore),
+            "the {side}'s first FIN should be sent while cut (note lost)"
+        );
+        ensure!(
+            d,
+            n(first, "ack") == 1,
+            "the {side}'s first FIN should not acknowledge the peer's FIN yet (ack=1)"
+        );
+        let peer_delivered = peer
+            .iter()
+            .copied()
+            .find(|e| !note(e, "lost"))
+            .unwrap_or_else(|| d.fail(&format!("no FIN got through to the {side}")));
+        ensure!(
+            d,
+            t(first) < t(peer_delivered) && t(peer_delivered) > t(restore),
+            "the {side}'s FIN should leave before the peer's FIN got through (after the restore)"
+        );
+        let fin_seq = n(first, "seq");
+        let acker = if side == "client" { "server" } else { "client" };
+        ensure!(
+            d,
+            p.iter().any(|e| from(e) == acker
+                && has(e, "ACK")
+                && n(e, "ack") == fin_seq + 1
+                && !note(e, "lost")
+                && t(e) > t(restore)),
+            "the {acker} should acknowledge the {side}'s FIN (ack={}) after the restore",
+            fin_seq + 1
+        );
+    }
+    ensure!(d, !p.iter().any(|e| has(e, "RST")), "no RST in a simultaneous close");
+}
+
+// ---------------------------------------------------------------------------
+// udp
+
+#[test]
+fn udp_datagrams_only() {
+    if !require_capture("udp") {
+        return;
+    }
+    let d = demo("udp", &[]);
+    let p = d.packets();
+    ensure!(d, p.len() >= 2, "a datagram each way expected");
+    for e in &p {
+        ensure!(d, e["proto"] == "udp", "a non-UDP packet: {}", line(e));
+        for f in ["flags", "seq", "ack", "win", "options"] {
+            ensure!(
+                d,
+                e.get(f).is_none(),
+                "a UDP packet must not carry `{f}`: {e}"
+            );
+        }
+    }
+    let c = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "client")
+        .unwrap_or_else(|| d.fail("no datagram from the client"));
+    let sv = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server")
+        .unwrap_or_else(|| d.fail("no datagram from the server"));
+    ensure!(
+        d,
+        n(c, "len") == 5 && n(sv, "len") == 10 && t(c) < t(sv),
+        "\"hello\" (5) then \"hello back\" (10) expected"
+    );
+    ensure!(
+        d,
+        s(sv, "src") == s(c, "dst") && s(sv, "dst") == s(c, "src"),
+        "the answer should go back to the sender"
+    );
+    ensure!(
+        d,
+        res(d.call("client", "sendto")) == "5"
+            && res(d.call("server", "recvfrom")) == "5"
+            && res(d.call("server", "sendto")) == "10"
+            && res(d.call("client", "recvfrom")) == "10",
+        "sendto/recvfrom should move 5 and 10 bytes"
+    );
+    ensure!(
+        d,
+        d.calls("client", "connect").is_empty() && d.calls("server", "accept").is_empty(),
+        "no connect/accept in UDP"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Bad scripts, unknown names, the default run.
+
+fn scenario_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("assets/scenarios")
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".txt"))
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 17, "scenario files missing: {names:?}");
+    names
+}
+
+#[test]
+fn bad_scripts_are_rejected_with_file_and_line() {
+    let dir = scratch("bad-scripts");
+    let cases = [
+        (
+            "unknown-verb.txt",
+            "# a comment\n\nserver listen\nclient frobnicate\n",
+            4,
+            &["frobnicate", "expected"][..],
+        ),
+        (
+            "missing-arg.txt",
+            "server listen\nclient connect\nserver accept\nclient write\n",
+            4,
+            &["expected"][..],
+        ),
+        (
+            "unknown-endpoint.txt",
+            "server listen\n# who?\nwizard connect\n",
+            3,
+            &["wizard", "expected"][..],
+        ),
+    ];
+    for (file, text, line_no, needles) in cases {
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        let run = run_timeout(
+            synack()
+                .args(["demo", "--script"])
+                .arg(&path)
+                .arg("--json"),
+            Duration::from_secs(20),
+        );
+        let ctx = format!(
+            "{file} ({text:?}): status {}, stderr:\n{}\nstdout:\n{}",
+            run.status, run.stderr, run.stdout
+        );
+        assert!(!run.status.success(), "a bad script must fail: {ctx}");
+        assert!(
+            run.stderr.contains(&format!("{file}:{line_no}:")),
+            "stderr should name `{file}:{line_no}:`: {ctx}"
+        );
+        for n in needles {
+            assert!(run.stderr.contains(n), "stderr should mention `{n}`: {ctx}");
+        }
+        assert!(
+            run.stdout.trim().is_empty(),
+            "nothing may run for a bad script, yet stdout has output: {ctx}"
+        );
+    }
+}
+
+#[test]
+fn unknown_scenario_lists_the_names() {
+    let run = run_timeout(
+        synack().args(["demo", "no-such-scenario", "--json"]),
+        Duration::from_secs(20),
+    );
+    let ctx = format!(
+        "status {}, stderr:\n{}\nstdout:\n{}",
+        run.status, run.stderr, run.stdout
+    );
+    assert!(!run.status.success(), "an unknown scenario must fail: {ctx}");
+    assert!(
+        run.stderr.contains("no-such-scenario"),
+        "stderr should repeat the bad name: {ctx}"
+    );
+    for name in scenario_names() {
+        assert!(
+            run.stderr.contains(&name),
+            "stderr should list `{name}`: {ctx}"
+        );
+    }
+    assert!(run.stdout.trim().is_empty(), "nothing may run: {ctx}");
+}
+
+#[test]
+fn default_run_without_terminal_shows_a_demo_and_the_list() {
+    if !require_capture("default run") {
+        return;
+    }
+    let run = run_timeout(&mut synack(), Duration::from_secs(30));
+    let ctx = format!(
+        "status {}, stderr:\n{}\nstdout:\n{}",
+        run.status, run.stderr, run.stdout
+    );
+    assert!(run.status.success(), "`synack` should exit 0: {ctx}");
+    assert!(
+        run.stdout.contains("[SYN]") && run.stdout.contains("[SYN,ACK]"),
+        "stdout should show a demo's packets: {ctx}"
+    );
+    assert!(
+        run.stdout.contains("connect(") && run.stdout.contains("= ok"),
+        "stdout should show a demo's calls: {ctx}"
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    for name in scenario_names() {
+        assert!(all.contains(&name), "the scenario list lacks `{name}`: {ctx}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rootless.
+
+#[test]
+fn rootless_handshake_as_nobody() {
+    let exe = private_synack("rootless");
+    let cmd_line = format!("{} demo handshake --json", exe.display());
+    let mut tries = 0;
+    let run = loop {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("su");
+            c.args(["nobody", "-s", "/bin/sh", "-c", &cmd_line]);
+            c
+        } else {
+            let mut c = Command::new(&exe);
+            c.args(["demo", "handshake", "--json"]);
+            c
+        };
+        let run = run_timeout(&mut cmd, DEMO_LIMIT);
+        // The fresh copy may still be open for writing in a child another test forked.
+        if !run.status.success() && run.stderr.contains("Text file busy") && tries < 20 {
+            tries += 1;
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        break run;
+    };
+    if !run.status.success() {
+        let err = run.stderr.to_lowercase();
+        let forbidden = ["user namespace", "unshare", "apparmor", "userns"]
+            .iter()
+            .any(|w| err.contains(w));
+        if forbidden {
+            eprintln!(
+                "\n*** SKIPPED rootless_handshake_as_nobody: user namespaces are forbidden here: {} ***\n",
+                run.stderr.trim()
+            );
+            if std::env::var_os("SYNACK_SKIP_ROOTLESS_TESTS").is_some_and(|v| v == "1") {
+                return;
+            }
+            panic!(
+                "rootless demo impossible here (set SYNACK_SKIP_ROOTLESS_TESTS=1 to skip knowingly): {}",
+                run.stderr
+            );
+        }
+        panic!(
+            "`{cmd_line}` as nobody failed ({}):\nstderr:\n{}\nstdout:\n{}",
+            run.status, run.stderr, run.stdout
+        );
+    }
+    let d = parse_demo(format!("su nobody -c '{cmd_line}'"), &run.stdout);
+    check_handshake(&d, false);
+    let left = wait_no_peers(&exe, Duration::from_secs(2));
+    kill_pids(&left);
+    assert!(left.is_empty(), "peer processes outlived the rootless run: {left:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Nothing outlives synack.
+
+/// Starts a private copy on `scenario`, checks its peers appear, lets `act`
+/// end the run, then checks every peer of that copy is gone within 2 s.
+fn no_leftovers(tag: &str, scenario: &str, act: impl FnOnce(&mut std::process::Child, &Path)) {
+    let exe = private_synack(tag);
+    let mut cmd = Command::new(&exe);
+    cmd.args(["demo", scenario, "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = spawn_retrying(&mut cmd);
+    let err = child.stderr.take().unwrap();
+    let errh = std::thread::spawn(move || read_all(err));
+    let seen = wait_peers(&exe, 2, Duration::from_secs(10));
+    if seen.len() < 2 {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "{tag}: expected the client and server peer processes (`{} __peer …`) to run, saw {seen:?}; stderr:\n{}",
+            exe.display(),
+            errh.join().unwrap_or_default()
+        );
+    }
+    act(&mut child, &exe);
+    let _ = child.kill();
+    let _ = child.wait();
+    let left = wait_no_peers(&exe, Duration::from_secs(2));
+    kill_pids(&left);
+    assert!(
+        left.is_empty(),
+        "{tag}: peer processes outlived synack by 2 s: {left:?} (they were {seen:?}); synack's stderr:\n{}",
+        errh.join().unwrap_or_default()
+    );
+}
+
+#[test]
+fn no_leftover_peers_after_normal_end() {
+    if !require_capture("no leftovers (normal end)") {
+        return;
+    }
+    no_leftovers("leftover-normal", "handshake", |child, _| {
+        let st = wait_timeout(child, DEMO_LIMIT);
+        assert!(st.success(), "the demo should end normally: {st}");
+    });
+}
+
+#[test]
+fn no_leftover_peers_after_a_killed_peer() {
+    if !require_capture("no leftovers (kill-peer)") {
+        return;
+    }
+    no_leftovers("leftover-killpeer", "kill-peer", |child, _| {
+        let st = wait_timeout(child, DEMO_LIMIT);
+        assert!(st.success(), "the demo should end normally: {st}");
+    });
+}
+
+#[test]
+fn no_leftover_peers_after_ctrl_c() {
+    if !require_capture("no leftovers (Ctrl-C)") {
+        return;
+    }
+    no_leftovers("leftover-sigint", "keepalive", |child, _| {
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "keepalive should still be running at 1 s"
+        );
+        interrupt(child);
+        let start = Instant::now();
+        let _ = wait_timeout(child, Duration::from_secs(10));
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "synack took {:?} to stop after Ctrl-C (the scenario had ~5 s left)",
+            start.elapsed()
+        );
+    });
+}
+
+#[test]
+fn no_leftover_peers_after_synack_is_killed() {
+    if !require_capture("no leftovers (SIGKILL)") {
+        return;
+    }
+    no_leftovers("leftover-sigkill", "keepalive", |child, _| {
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "keepalive should still be running at 1 s"
+        );
+        child.kill().expect("SIGKILL synack");
+        let _ = child.wait();
+    });
+}
