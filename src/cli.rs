@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn watch_rejects_bad_duration() {
-        let err = Cli::try_parse_from(["synack", "watch", "--duration", "-1"]).unwrap_err();
+        let err = Cli::try_parse_from(["synack", "watch", "--duration", "0"]).unwrap_err();
         assert!(
             err.to_string().contains("positive number of seconds"),
             "{err}"

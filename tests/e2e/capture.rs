@@ -292,3 +292,187 @@ fn same_packets(
         );
     }
 }
+
+/// A copy of the binary that `nobody` can run.
+fn binary_for_nobody(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    let bin = dir.join("synack");
+    std::fs::copy(env!("CARGO_BIN_EXE_synack"), &bin).expect("copy binary");
+    for p in [&dir, &bin] {
+        std::process::Command::new("chmod")
+            .arg("755")
+            .arg(p)
+            .status()
+            .expect("chmod");
+    }
+    bin
+}
+
+#[test]
+fn watch_without_permission_says_what_to_do() {
+    if !is_root() {
+        eprintln!(
+            "\n*** SKIPPED watch_without_permission_says_what_to_do: needs root to become nobody ***\n"
+        );
+        return;
+    }
+    let bin = binary_for_nobody("noperm");
+    let out = std::process::Command::new("su")
+        .args(["nobody", "-s", "/bin/sh", "-c"])
+        .arg(format!("{} watch --port 9 --duration 1", bin.display()))
+        .output()
+        .expect("run su");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "capture as nobody succeeded?\n{err}");
+    assert!(err.contains("sudo"), "no hint about sudo:\n{err}");
+    assert!(
+        err.contains("setcap cap_net_raw"),
+        "no hint about setcap:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn unknown_interface_lists_the_interfaces() {
+    if !require_capture("unknown_interface_lists_the_interfaces") {
+        return;
+    }
+    let out = synack()
+        .args(["watch", "--iface", "nosuchif0", "--duration", "1"])
+        .output()
+        .expect("run synack");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("nosuchif0"), "{err}");
+    assert!(err.contains("lo"), "the interfaces are not listed:\n{err}");
+}
+
+#[test]
+fn read_rejects_what_is_not_a_capture() {
+    let dir = scratch("notacap");
+    let f = dir.join("notes.txt");
+    std::fs::write(&f, "these are not packets\n").unwrap();
+    let out = synack().arg("read").arg(&f).output().expect("run synack");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("notes.txt"), "the file is not named:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let missing = synack()
+        .args(["read", "/nonexistent/x.pcap"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/x.pcap"));
+}
+
+/// A pcap with a good handshake segment, frames with broken headers, and a
+/// TCP segment whose options run past its header: nothing stops the run,
+/// the broken frames are counted in a warning, the odd one is noted.
+#[test]
+fn read_reports_malformed_frames_and_goes_on() {
+    fn frame(tcp_header: &[u8], ip_total_len: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        ip[2..4].copy_from_slice(&ip_total_len.to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(tcp_header);
+        f
+    }
+    let mut syn = vec![
+        0xc3, 0x50, 0x1b, 0x58, 0, 0, 0, 100, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    syn.extend_from_slice(&[2, 4, 0x05, 0xb4]); // MSS 1460
+    let good = frame(&syn, 20 + 24);
+    let mut bad_opt = syn.clone();
+    bad_opt[20..24].copy_from_slice(&[8, 30, 0, 0]); // timestamps option longer than the header
+    let odd = frame(&bad_opt, 20 + 24);
+    let truncated = good[..30].to_vec();
+    let mut tiny_offset = syn.clone();
+    tiny_offset[12] = 0x20; // data offset 2 words
+    let low = frame(&tiny_offset, 20 + 24);
+
+    let dir = scratch("malformed");
+    let path = dir.join("bad.pcap");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&4u16.to_le_bytes());
+    bytes.extend_from_slice(&0u32.to_le_bytes());
+    bytes.extend_from_slice(&0u32.to_le_bytes());
+    bytes.extend_from_slice(&65535u32.to_le_bytes());
+    bytes.extend_from_slice(&1u32.to_le_bytes());
+    for (i, f) in [&good, &truncated, &low, &odd].iter().enumerate() {
+        bytes.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        bytes.extend_from_slice(&(i as u32 * 1000).to_le_bytes());
+        bytes.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(f);
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let out = synack()
+        .args(["read", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&text);
+    let packets = kind(&events, "packet");
+    assert_eq!(
+        packets.len(),
+        2,
+        "the good SYN and the one with a bad option:\n{text}"
+    );
+    assert_eq!(packets[0]["options"], serde_json::json!(["mss=1460"]));
+    assert!(
+        packets[1]["notes"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("malformed"))
+    );
+    let warnings = kind(&events, "warning");
+    assert_eq!(warnings.len(), 2, "one warning per rejected frame:\n{text}");
+    assert!(
+        warnings[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 so far"),
+        "{text}"
+    );
+}
+
+#[test]
+fn text_output_is_one_line_per_event_and_sanitized() {
+    // A user's script text is echoed in call args: control characters must
+    // not reach the terminal.
+    let dir = scratch("sanitize");
+    let f = dir.join("evil.txt");
+    std::fs::write(
+        &f,
+        "# escape test\nserver listen\nclient connect\nclient write \"\u{1b}[2J\u{7}\"\n",
+    )
+    .unwrap();
+    let out = synack()
+        .args(["demo", "--text", "--script"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        text.lines().any(|l| l.contains("write(")),
+        "no write call shown:\n{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "a control character reached the output:\n{text}"
+    );
+}
