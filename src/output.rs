@@ -189,9 +189,10 @@ fn state_json(m: &mut Map<String, Value>, s: &StateEvent) {
         "remote".into(),
         s.remote.map_or(Value::Null, |r| json!(r.to_string())),
     );
+    // null: the socket was first seen in `to` (it existed before synack looked).
     m.insert(
         "from".into(),
-        json!(s.from.unwrap_or(crate::app::TcpState::Closed).as_str()),
+        s.from.map_or(Value::Null, |f| json!(f.as_str())),
     );
     m.insert("to".into(), json!(s.to.as_str()));
     m.insert("source".into(), json!(s.source.as_str()));
@@ -282,12 +283,13 @@ fn text_line(out: &mut String, t: f64, event: &Event) {
                 }
                 None => out.push_str("     "),
             }
+            let from = s.from.map_or("(first seen)", crate::app::TcpState::as_str);
             let _ = write!(
                 out,
                 "{:<8} {} {} → {}",
                 sanitize(&s.endpoint),
                 s.local,
-                s.from.unwrap_or(crate::app::TcpState::Closed),
+                from,
                 s.to
             );
             if let Some(timer) = s.timer {

@@ -8,3 +8,9 @@ mod support;
 
 #[path = "e2e/capture.rs"]
 mod capture;
+
+#[path = "e2e/lab.rs"]
+mod lab;
+
+#[path = "e2e/states.rs"]
+mod states;

@@ -335,14 +335,15 @@ pub fn watch<W: Write>(args: &WatchArgs, mut sink: Sink<W>) -> Result<Ending> {
         hosts: args.host.clone(),
     };
     let cap = LiveCapture::open(&args.iface, &filter, capture::DEFAULT_SNAPLEN)?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut kernel = KernelThread::start(args.port.clone(), &args.port, &tx);
+    let mut thread = CaptureThread::start(cap, args.write.as_deref(), tx)?;
+    // Said once every source runs: what happens from now on is seen whole.
     eprintln!(
         "synack: capturing on {} ({}); Ctrl-C to stop",
         args.iface,
         describe_filter(&filter)
     );
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut kernel = KernelThread::start(args.port.clone(), &args.port, &tx);
-    let mut thread = CaptureThread::start(cap, args.write.as_deref(), tx)?;
     let rt = runtime()?;
     let deadline = args
         .duration

@@ -30,6 +30,13 @@ pub const MATCH_WINDOW: u64 = 250_000_000;
 /// long for them (to learn its connection id), then is shown without one.
 const PENDING_LIMIT: u64 = 300_000_000;
 
+/// A traced transition of a socket not (yet) known to be ours waits this long
+/// (a connect() can sit in SYN-SENT for its whole timeout before its socket
+/// shows up with a port).
+const TRACE_PARK_LIMIT: u64 = 130_000_000_000;
+/// At most this many transitions wait; strangers' beyond it are not kept.
+const MAX_PARKED: usize = 20_000;
+
 /// What the kernel can tell in this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelMode {
@@ -79,9 +86,13 @@ pub struct States {
     /// Lab peers by the local address of their sockets (`client2`, `server` …).
     names: HashMap<SocketAddr, String>,
     /// The last state shown for each socket (local, remote).
-    shown: HashMap<(SocketAddr, Option<SocketAddr>), TcpState>,
+    shown: HashMap<(SocketAddr, Option<SocketAddr>), (TcpState, StateSource)>,
     /// When each lab listener's listen() returned.
     listen_calls: HashMap<SocketAddr, Timestamp>,
+    /// Sockets (local, remote) seen in our packets or our socket table.
+    ours: std::collections::HashSet<(SocketAddr, SocketAddr)>,
+    /// Traced transitions waiting to be known as ours.
+    parked: Vec<KernelTransition>,
 }
 
 impl Default for States {
@@ -111,6 +122,8 @@ impl States {
             names: HashMap::new(),
             shown: HashMap::new(),
             listen_calls: HashMap::new(),
+            ours: std::collections::HashSet::new(),
+            parked: Vec::new(),
         }
     }
 
@@ -123,8 +136,10 @@ impl States {
     /// A lab peer's socket has this local address (from its call reports).
     /// A forked child keeps its parent's sockets and name.
     pub fn learn_peer(&mut self, local: SocketAddr, peer: &str) {
+        // The first peer on an address keeps it: a second server binding the
+        // same port later (SO_REUSEADDR) must not rename the first one's sockets.
         let name = peer.strip_suffix("-child").unwrap_or(peer);
-        self.names.insert(local, name.to_owned());
+        self.names.entry(local).or_insert_with(|| name.to_owned());
     }
 
     /// The lab peer owning the socket bound to `local`, if known.
@@ -159,6 +174,7 @@ impl States {
     ) {
         self.advance(seg.ts, out);
         if self.tuples.get(&(seg.src, seg.dst)) != Some(&(conn, from)) {
+            self.confirm(&[(seg.src, seg.dst), (seg.dst, seg.src)], out);
             self.tuples.insert((seg.src, seg.dst), (conn, from));
             self.tuples.insert((seg.dst, seg.src), (conn, from.peer()));
             // Kernel changes that were waiting for this connection's id.
@@ -196,9 +212,67 @@ impl States {
         }
     }
 
-    /// A tracepoint transition.
+    /// A tracepoint transition. The tracepoint sees every network namespace,
+    /// so a transition is used only once its socket is known to be ours: its
+    /// packets were captured here or this namespace's socket table shows it.
+    /// Until then it waits ([`TRACE_PARK_LIMIT`]); a stranger's never qualifies.
+    /// Listeners are left to the polls: every lab listens on the same address.
+    /// connect()'s SYN-SENT (local port 0) waits for the next transition of
+    /// the same kernel socket, which names the port.
     pub fn on_kernel_transition(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
         self.advance(t.ts, out);
+        if t.remote.port() == 0 {
+            return;
+        }
+        if t.local.port() != 0 && self.ours.contains(&(t.local, t.remote)) {
+            self.release_syn_sent(t, out);
+            self.feed_transition(t, out);
+        } else if self.parked.len() < MAX_PARKED {
+            self.parked.push(t.clone());
+        }
+    }
+
+    /// Feeds the port-0 SYN-SENT that the same kernel socket logged before `t`
+    /// (the latest one: socket addresses are reused once a socket is freed).
+    fn release_syn_sent(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
+        let mut best: Option<usize> = None;
+        for (i, p) in self.parked.iter().enumerate() {
+            if p.local.port() == 0
+                && p.skaddr == t.skaddr
+                && p.remote == t.remote
+                && p.ts <= t.ts
+                && best.is_none_or(|b| self.parked[b].ts < p.ts)
+            {
+                best = Some(i);
+            }
+        }
+        if let Some(i) = best {
+            let p = self.parked.swap_remove(i);
+            self.feed_transition(&p, out);
+        }
+    }
+
+    /// Sockets now known to be ours: their parked transitions go to the view.
+    fn confirm(&mut self, tuples: &[(SocketAddr, SocketAddr)], out: &mut Vec<Event>) {
+        let mut fresh = false;
+        for t in tuples {
+            fresh |= self.ours.insert(*t);
+        }
+        if !fresh || self.parked.is_empty() {
+            return;
+        }
+        let (mut mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked)
+            .into_iter()
+            .partition(|p| p.local.port() != 0 && tuples.contains(&(p.local, p.remote)));
+        self.parked = rest;
+        mine.sort_by_key(|p| p.ts);
+        for p in &mine {
+            self.release_syn_sent(p, out);
+            self.feed_transition(p, out);
+        }
+    }
+
+    fn feed_transition(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
         let mut changes = std::mem::take(&mut self.changes);
         changes.clear();
         self.view.on_transition(t, &mut changes);
@@ -217,6 +291,8 @@ impl States {
         out: &mut Vec<Event>,
     ) {
         self.advance(ts, out);
+        let tuples: Vec<_> = socks.iter().map(|s| (s.local, s.remote)).collect();
+        self.confirm(&tuples, out);
         let mut changes = std::mem::take(&mut self.changes);
         let mut queues = std::mem::take(&mut self.queue_changes);
         changes.clear();
@@ -286,6 +362,10 @@ impl States {
                 }
             }
         }
+        if !self.parked.is_empty() {
+            let park_limit = Timestamp(self.now.0.saturating_sub(TRACE_PARK_LIMIT));
+            self.parked.retain(|p| p.ts > park_limit);
+        }
         let limit = Timestamp(self.now.0.saturating_sub(PENDING_LIMIT));
         let mut i = 0;
         while i < self.pending.len() {
@@ -328,13 +408,20 @@ impl States {
                 // One timeline per socket: each change starts where the last
                 // one shown (by either witness) ended.
                 let key = (st.local, st.remote);
-                if let Some(last) = self.shown.get(&key).copied() {
+                if let Some((last, source)) = self.shown.get(&key).copied() {
                     if last == st.to {
-                        continue;
+                        // The same state again: shown only when the kernel
+                        // confirms what was so far only inferred.
+                        if !(source == StateSource::Inferred && st.source == StateSource::Kernel) {
+                            continue;
+                        }
+                        st.note.get_or_insert_with(|| {
+                            "the kernel confirms the state inferred from the packets".to_owned()
+                        });
                     }
                     st.from = Some(last);
                 }
-                self.shown.insert(key, st.to);
+                self.shown.insert(key, (st.to, st.source));
             }
             out.push(event);
         }
@@ -394,8 +481,15 @@ impl States {
         let mut ts = c.ts;
         let mut timer = c.timer;
         let mut note = None;
+        let mut from = c.from;
+        if from.is_none() && c.to == TcpState::SynSent {
+            // RFC 9293: only connect() on a CLOSED socket leads to SYN-SENT.
+            from = Some(TcpState::Closed);
+        }
         if c.remote.is_none() && c.to == TcpState::Listen {
             if let Some(at) = self.listen_calls.get(&c.local).copied() {
+                // The lab's own listen() made it: it came from CLOSED.
+                from = from.or(Some(TcpState::Closed));
                 if at < ts && ts.0 - at.0 <= MATCH_WINDOW {
                     if ts.0 - at.0 > 1_000_000 {
                         note = Some(format!(
@@ -439,7 +533,7 @@ impl States {
             endpoint,
             local: c.local,
             remote: c.remote,
-            from: c.from,
+            from,
             to: c.to,
             source: StateSource::Kernel,
             timer,

@@ -385,11 +385,13 @@ impl Lab {
                     return;
                 };
                 let p = &mut self.peers.0[peer];
+                // Stamped before the signal: the dying peer's kernel closes its
+                // sockets at once, and those packets must come after the kill.
+                let ts = Timestamp::now();
                 let result = match p.child.kill() {
                     Ok(()) => "ok",
                     Err(_) => "ESRCH",
                 };
-                let ts = Timestamp::now();
                 // Reaped at once: its sockets are closed by the kernel now.
                 let _ = p.child.wait();
                 p.alive = false;

@@ -476,9 +476,16 @@ fn analyse(
         if win == 0 && !sfr {
             notes.insert(Notes::ZERO_WINDOW);
         }
-        // Keepalive: 0 or 1 byte, one before the next expected seq.
+        // Keepalive: 0 or 1 byte, one before the next expected seq. Linux's
+        // zero-window probe (tcp_send_probe0) has the same shape — no data,
+        // seq one below snd_una — and is told apart by the peer's closed window.
         if seglen <= 1 && !sfr && fwd.next_seq.is_some_and(|n| seq == n - 1) {
-            notes.insert(Notes::KEEPALIVE);
+            if rev.window == Some(0) {
+                notes.insert(Notes::ZERO_WINDOW_PROBE);
+                zwp = true;
+            } else {
+                notes.insert(Notes::KEEPALIVE);
+            }
         }
         let nonzero_win = win != 0;
         if seglen == 0 && nonzero_win && fwd.window != Some(win) && at_next && same_ack && !sfr {

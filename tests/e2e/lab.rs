@@ -22,7 +22,8 @@ const DEMO_LIMIT: Duration = Duration::from_secs(45);
 
 macro_rules! ensure {
     ($d:expr, $cond:expr, $($fmt:tt)+) => {
-        if !$cond {
+        let ok: bool = $cond;
+        if !ok {
             $d.fail(&format!($($fmt)+));
         }
     };
@@ -60,9 +61,10 @@ fn parse_demo(what: String, stdout: &str) -> Demo {
     let ev = json_lines(stdout);
     assert!(!ev.is_empty(), "`{what}` printed no events");
     for e in &ev {
+        // (t >= 0 and foreign events are checked by `lab_runs_do_not_see_each_other`.)
         assert!(
-            e["t"].as_f64().is_some_and(|t| t >= 0.0),
-            "`{what}`: event without a non-negative `t`: {e}"
+            e["t"].is_f64() || e["t"].is_u64(),
+            "`{what}`: event without a numeric `t`: {e}"
         );
         assert!(e["kind"].is_string(), "`{what}`: event without `kind`: {e}");
     }
@@ -119,7 +121,10 @@ fn res(e: &Value) -> &str {
 fn line(e: &Value) -> String {
     match s(e, "kind") {
         "packet" if e["proto"] == "tcp" => {
-            let urg = e.get("urg").map(|u| format!(" urg={u}")).unwrap_or_default();
+            let urg = e
+                .get("urg")
+                .map(|u| format!(" urg={u}"))
+                .unwrap_or_default();
             format!(
                 "{:9.4} #{} {:<6} {:<14} seq={} ack={} len={} win={}{urg} notes={} {} -> {}",
                 t(e),
@@ -504,7 +509,11 @@ fn check_close(d: &Demo, v6: bool) {
     }
     let fins: Vec<&Value> = p.iter().copied().filter(|e| has(e, "FIN")).collect();
     ensure!(d, !fins.is_empty(), "no FIN at all");
-    ensure!(d, from(fins[0]) == "client", "the first FIN is not the client's");
+    ensure!(
+        d,
+        from(fins[0]) == "client",
+        "the first FIN is not the client's"
+    );
     let cfin = fins[0];
     let sfin = fins
         .iter()
@@ -516,9 +525,10 @@ fn check_close(d: &Demo, v6: bool) {
         t(cfin) <= t(sfin),
         "the client's FIN must come before the server's"
     );
-    let sack = p.iter().copied().find(|e| {
-        from(e) == "server" && flags(e) == ["ACK"] && n(e, "ack") == n(cfin, "seq") + 1
-    });
+    let sack = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server" && flags(e) == ["ACK"] && n(e, "ack") == n(cfin, "seq") + 1);
     let sack = sack.unwrap_or_else(|| {
         d.fail(&format!(
             "no ACK from the server for the client's FIN (ack={})",
@@ -559,7 +569,11 @@ fn check_close(d: &Demo, v6: bool) {
         res(sclose) == "ok" && t(sclose) >= t(read),
         "the server should close (ok) after its read"
     );
-    ensure!(d, !p.iter().any(|e| has(e, "RST")), "an RST in a clean close");
+    ensure!(
+        d,
+        !p.iter().any(|e| has(e, "RST")),
+        "an RST in a clean close"
+    );
 }
 
 #[test]
@@ -663,12 +677,13 @@ fn kill_peer_fin_then_rst_then_errors() {
     let p = d.tcp();
     let k1 = d.call_args("lab", "kill", "client");
     let k2 = d.call_args("lab", "kill", "client2");
-    ensure!(d, s(k1, "args") == "client", "the first kill should be of `client`");
+    ensure!(
+        d,
+        s(k1, "args") == "client",
+        "the first kill should be of `client`"
+    );
     ensure!(d, res(k1) == "ok" && res(k2) == "ok", "kill should be ok");
-    let conn1 = p
-        .first()
-        .unwrap_or_else(|| d.fail("no packets"))["conn"]
-        .clone();
+    let conn1 = p.first().unwrap_or_else(|| d.fail("no packets"))["conn"].clone();
     let c1: Vec<&Value> = p.iter().copied().filter(|e| e["conn"] == conn1).collect();
     let c2: Vec<&Value> = p.iter().copied().filter(|e| e["conn"] != conn1).collect();
     ensure!(
@@ -683,15 +698,27 @@ fn kill_peer_fin_then_rst_then_errors() {
         .copied()
         .find(|e| from(e) == "client" && has(e, "FIN"))
         .unwrap_or_else(|| d.fail("no FIN from the killed client"));
-    ensure!(d, t(fin) >= t(k1), "the client's FIN should follow the kill");
+    ensure!(
+        d,
+        t(fin) >= t(k1),
+        "the client's FIN should follow the kill"
+    );
     let w1 = d.call_args("server", "write", "anyone there?");
-    ensure!(d, res(w1) == "13", "the server's write after the kill should succeed (13)");
+    ensure!(
+        d,
+        res(w1) == "13",
+        "the server's write after the kill should succeed (13)"
+    );
     let data = c1
         .iter()
         .copied()
         .find(|e| from(e) == "server" && n(e, "len") == 13)
         .unwrap_or_else(|| d.fail("the server's 13 bytes were not sent"));
-    ensure!(d, t(data) >= t(fin), "the server's data should follow the client's FIN");
+    ensure!(
+        d,
+        t(data) >= t(fin),
+        "the server's data should follow the client's FIN"
+    );
     let rst = c1
         .iter()
         .copied()
@@ -706,7 +733,11 @@ fn kill_peer_fin_then_rst_then_errors() {
         .first()
         .copied()
         .unwrap_or_else(|| d.fail("no server read() after the kill"));
-    ensure!(d, t(r1) >= t(rst), "the server's read should come after the RST");
+    ensure!(
+        d,
+        t(r1) >= t(rst),
+        "the server's read should come after the RST"
+    );
     // As the scenario documents: the FIN came first, so read() reports end of file (0); the
     // reset received in CLOSE-WAIT is reported as EPIPE by the next write.
     ensure!(
@@ -750,7 +781,11 @@ fn kill_peer_fin_then_rst_then_errors() {
         "act 2: the server's read() after the RST should fail with ECONNRESET, got {}",
         res(r2)
     );
-    ensure!(d, t(r2) >= t(rst2), "act 2: the read error should follow the RST");
+    ensure!(
+        d,
+        t(r2) >= t(rst2),
+        "act 2: the read error should follow the RST"
+    );
     let w3 = d
         .calls("server", "write")
         .into_iter()
@@ -792,7 +827,11 @@ fn abort_sends_rst_and_no_fin() {
         .copied()
         .filter(|e| from(e) == "client" && has(e, "RST"))
         .collect();
-    ensure!(d, rsts.len() == 1, "exactly one RST from the client expected");
+    ensure!(
+        d,
+        rsts.len() == 1,
+        "exactly one RST from the client expected"
+    );
     ensure!(
         d,
         t(rsts[0]) > t(linger) && t(rsts[0]) <= t(close) + 0.001,
@@ -885,6 +924,11 @@ fn backlog_full_queue_drops_syn_and_client_retransmits() {
         .collect();
     ensure!(
         d,
+        syns.len() >= 2,
+        "the dropped client's original SYN is missing"
+    );
+    ensure!(
+        d,
         !note(syns[0], "retransmission") && syns[1..].iter().all(|e| note(e, "retransmission")),
         "the first SYN is the original, the later ones retransmissions"
     );
@@ -936,16 +980,17 @@ fn backlog_abort_on_overflow_answers_rst() {
             && has(e, "RST")
             && t(e) < end
             && p.iter().any(|a| {
-                a["conn"] == e["conn"]
-                    && from(a) == "client"
-                    && flags(a) == ["ACK"]
-                    && t(a) <= t(e)
+                a["conn"] == e["conn"] && from(a) == "client" && flags(a) == ["ACK"] && t(a) <= t(e)
             })
     });
     let Some(rst) = rst else {
         d.fail("no RST from the server answering a final ACK before the end")
     };
-    ensure!(d, t(rst) > t(sysctl), "the RST should come after the sysctl");
+    ensure!(
+        d,
+        t(rst) > t(sysctl),
+        "the RST should come after the sysctl"
+    );
     let c2 = d.call("client2", "connect");
     ensure!(
         d,
@@ -1039,10 +1084,16 @@ fn half_close_still_receives_after_shutdown_wr() {
     );
     ensure!(
         d,
-        creads.get(1).is_some_and(|r| res(r) == "0" && t(r) >= t(sfin)),
+        creads
+            .get(1)
+            .is_some_and(|r| res(r) == "0" && t(r) >= t(sfin)),
         "the client's second read should return 0 after the server's FIN"
     );
-    ensure!(d, !p.iter().any(|e| has(e, "RST")), "no RST in a half-close");
+    ensure!(
+        d,
+        !p.iter().any(|e| has(e, "RST")),
+        "no RST in a half-close"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1124,7 +1175,8 @@ fn shared_fd_only_the_last_close_sends_fin() {
     }
     let d = demo("shared-fd", &[]);
     let p = d.tcp();
-    ensure!(d, res(d.call("server", "fork")) == "ok", "fork should be ok");
+    let fork = d.call("server", "fork");
+    ensure!(d, res(fork) == "ok", "fork should be ok");
     let first = d.call_args("server", "close", "connection");
     let last = d.call_args("server-child", "close", "connection");
     ensure!(
@@ -1150,7 +1202,7 @@ fn shared_fd_only_the_last_close_sends_fin() {
     ensure!(
         d,
         !p.iter()
-            .any(|e| from(e) == "server" && t(e) > t(first) - 0.001 && t(e) < t(sleep) + slept - 0.01),
+            .any(|e| from(e) == "server" && t(e) > t(fork) && t(e) < t(sleep) + slept - 0.01),
         "the first close() must send nothing, yet the server sent a packet before the child's close"
     );
     ensure!(
@@ -1211,7 +1263,11 @@ fn concurrent_serves_three_clients_at_once() {
             "conn {c}: the echo should follow the request"
         );
     }
-    ensure!(d, ports.len() == conns.len(), "each connection needs its own client port");
+    ensure!(
+        d,
+        ports.len() == conns.len(),
+        "each connection needs its own client port"
+    );
     let first_fin = p
         .iter()
         .filter(|e| has(e, "FIN"))
@@ -1236,7 +1292,8 @@ fn concurrent_serves_three_clients_at_once() {
         let r = d.call(c, "read");
         ensure!(
             d,
-            res(w) == res(r) && asked_bytes(s(w, "args")).map(|b| b.to_string()).as_deref() == Some(res(r)),
+            res(w) == res(r)
+                && asked_bytes(s(w, "args")).map(|b| b.to_string()).as_deref() == Some(res(r)),
             "{c} should read back what it wrote ({} → {})",
             s(w, "args"),
             res(r)
@@ -1304,7 +1361,9 @@ fn zero_window_probe_then_window_update() {
     );
     ensure!(
         d,
-        p.iter().filter(|e| note(e, "zero_window")).all(|e| n(e, "win") == 0),
+        p.iter()
+            .filter(|e| note(e, "zero_window"))
+            .all(|e| n(e, "win") == 0),
         "a zero_window note on a segment whose win is not 0"
     );
     let probes: Vec<&Value> = p
@@ -1352,7 +1411,11 @@ fn zero_window_probe_then_window_update() {
         .iter()
         .map(|e| res(e).parse::<u64>().unwrap_or(0))
         .sum();
-    ensure!(d, read == 30000, "the server should read all 30000 bytes, read {read}");
+    ensure!(
+        d,
+        read == 30000,
+        "the server should read all 30000 bytes, read {read}"
+    );
     ensure!(
         d,
         p.iter()
@@ -1455,7 +1518,10 @@ fn simultaneous_close_fins_cross() {
         let sh = d.call(side, "shutdown");
         ensure!(
             d,
-            s(sh, "args").contains("SHUT_WR") && res(sh) == "ok" && t(sh) > t(cut) && t(sh) < t(restore),
+            s(sh, "args").contains("SHUT_WR")
+                && res(sh) == "ok"
+                && t(sh) > t(cut)
+                && t(sh) < t(restore),
             "{side} shutdown(SHUT_WR) should be ok while the link is cut"
         );
     }
@@ -1466,7 +1532,11 @@ fn simultaneous_close_fins_cross() {
             .collect()
     };
     let (cf, sf) = (fin_of("client"), fin_of("server"));
-    ensure!(d, !cf.is_empty() && !sf.is_empty(), "FINs from both sides expected");
+    ensure!(
+        d,
+        !cf.is_empty() && !sf.is_empty(),
+        "FINs from both sides expected"
+    );
     for (side, fins, peer) in [("client", &cf, &sf), ("server", &sf, &cf)] {
         let first = fins[0];
         ensure!(
@@ -1502,7 +1572,11 @@ fn simultaneous_close_fins_cross() {
             fin_seq + 1
         );
     }
-    ensure!(d, !p.iter().any(|e| has(e, "RST")), "no RST in a simultaneous close");
+    ensure!(
+        d,
+        !p.iter().any(|e| has(e, "RST")),
+        "no RST in a simultaneous close"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1562,6 +1636,74 @@ fn udp_datagrams_only() {
 }
 
 // ---------------------------------------------------------------------------
+// Isolation: each demo has its own namespace, so nothing of one run may show in another.
+
+/// Checks that every event belongs to this run: `t` counts from the run's first
+/// event (never negative), and every state event with a peer address is about a
+/// connection whose packets this run captured.
+fn check_only_own_events(d: &Demo) {
+    let mut pairs = std::collections::HashSet::new();
+    for e in d.packets() {
+        pairs.insert((s(e, "src").to_owned(), s(e, "dst").to_owned()));
+        pairs.insert((s(e, "dst").to_owned(), s(e, "src").to_owned()));
+    }
+    for e in &d.ev {
+        ensure!(
+            d,
+            t(e) >= 0.0,
+            "`t` counts from the first event, yet it is negative: {e}"
+        );
+        if e["kind"] == "state" && e["remote"].is_string() {
+            ensure!(
+                d,
+                pairs.contains(&(s(e, "local").to_owned(), s(e, "remote").to_owned())),
+                "a state event about a connection this run never saw (another lab's socket?): {e}"
+            );
+            ensure!(
+                d,
+                !e["conn"].is_null(),
+                "a connection's state event without `conn`: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lab_runs_do_not_see_each_other() {
+    if !require_capture("isolation") {
+        return;
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let noise: Vec<_> = (0..2)
+        .map(|_| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut runs = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    runs.push(demo("close", &[]));
+                }
+                runs
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let victim = demo("zero-window", &[]);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let others: Vec<Demo> = noise
+        .into_iter()
+        .flat_map(|h| h.join().expect("noise thread"))
+        .collect();
+    assert!(
+        others.len() >= 4,
+        "the other runs should overlap the long one"
+    );
+    check_only_own_events(&victim);
+    for d in &others {
+        check_only_own_events(d);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Bad scripts, unknown names, the default run.
 
 fn scenario_names() -> Vec<String> {
@@ -1608,10 +1750,7 @@ fn bad_scripts_are_rejected_with_file_and_line() {
         let path = dir.join(file);
         std::fs::write(&path, text).unwrap();
         let run = run_timeout(
-            synack()
-                .args(["demo", "--script"])
-                .arg(&path)
-                .arg("--json"),
+            synack().args(["demo", "--script"]).arg(&path).arg("--json"),
             Duration::from_secs(20),
         );
         let ctx = format!(
@@ -1643,7 +1782,10 @@ fn unknown_scenario_lists_the_names() {
         "status {}, stderr:\n{}\nstdout:\n{}",
         run.status, run.stderr, run.stdout
     );
-    assert!(!run.status.success(), "an unknown scenario must fail: {ctx}");
+    assert!(
+        !run.status.success(),
+        "an unknown scenario must fail: {ctx}"
+    );
     assert!(
         run.stderr.contains("no-such-scenario"),
         "stderr should repeat the bad name: {ctx}"
@@ -1678,7 +1820,10 @@ fn default_run_without_terminal_shows_a_demo_and_the_list() {
     );
     let all = format!("{}{}", run.stdout, run.stderr);
     for name in scenario_names() {
-        assert!(all.contains(&name), "the scenario list lacks `{name}`: {ctx}");
+        assert!(
+            all.contains(&name),
+            "the scenario list lacks `{name}`: {ctx}"
+        );
     }
 }
 
@@ -1736,7 +1881,10 @@ fn rootless_handshake_as_nobody() {
     check_handshake(&d, false);
     let left = wait_no_peers(&exe, Duration::from_secs(2));
     kill_pids(&left);
-    assert!(left.is_empty(), "peer processes outlived the rootless run: {left:?}");
+    assert!(
+        left.is_empty(),
+        "peer processes outlived the rootless run: {left:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------

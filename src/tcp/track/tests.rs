@@ -604,3 +604,34 @@ fn ids_are_direction_independent_and_count_from_one() {
         (Role::Client, Role::Server, Role::Client)
     );
 }
+
+/// Linux probes a zero window with no data and seq one below snd_una
+/// (tcp_send_probe0): the same shape as a keepalive, but into a closed window.
+#[test]
+fn zero_length_probe_into_a_closed_window_is_a_zero_window_probe() {
+    let zw = notes(&[N::ZERO_WINDOW]);
+    run(&[
+        (at(0., C, "A", 1000, 5000, 100, 0), (1, C, 1, 1, 100, NONE)),
+        (
+            at(1., C, "PA", 1000, 5000, 100, 100),
+            (1, C, 1, 1, 100, NONE),
+        ),
+        // The server takes everything and closes its window.
+        (at(2., S, "A", 5000, 1100, 0, 0), (1, S, 1, 101, 0, zw)),
+        // Seq one below the next byte, no data, into the closed window: a probe.
+        (
+            at(200., C, "A", 1099, 5000, 100, 0),
+            (1, C, 100, 1, 100, notes(&[N::ZERO_WINDOW_PROBE])),
+        ),
+        (at(201., S, "A", 5000, 1100, 0, 0), (1, S, 1, 101, 0, zw)),
+        // The window opens: the same segment shape is now a keepalive.
+        (
+            at(300., S, "A", 5000, 1100, 500, 0),
+            (1, S, 1, 101, 500, notes(&[N::WINDOW_UPDATE])),
+        ),
+        (
+            at(400., C, "A", 1099, 5000, 100, 0),
+            (1, C, 100, 1, 100, notes(&[N::KEEPALIVE])),
+        ),
+    ]);
+}
