@@ -297,7 +297,7 @@ fn realtime_minus_monotonic() -> i64 {
 fn read_loop(
     cpus: &[OwnedFd],
     layout: &Layout,
-    offset: i64,
+    _offset_at_start: i64,
     stop: &AtomicBool,
     mut on_transition: impl FnMut(Transition),
 ) {
@@ -319,6 +319,10 @@ fn read_loop(
         if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
             return;
         }
+        // CLOCK_REALTIME (what packets are stamped with) can be stepped or
+        // slewed against CLOCK_MONOTONIC, by milliseconds on a VM: measured
+        // again for every batch.
+        let offset = realtime_minus_monotonic();
         // Read every CPU whether or not poll said so: cheap (EAGAIN) and immune
         // to wake-up thresholds.
         for fd in cpus {

@@ -1315,9 +1315,10 @@ fn watch_kernel_states_were_made_by_the_kernel() {
         .collect();
     assert!(
         invented.is_empty(),
-        "port {}: synack showed kernel states the reference tracer never recorded:\n{}\nreference:\n{}",
+        "port {}: synack showed kernel states the reference tracer never recorded:\n{}\nall of synack's states:\n{}\nreference:\n{}",
         run.port,
         invented.join("\n"),
+        dump(&run.states),
         run.trace_text
     );
 }
