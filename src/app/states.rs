@@ -74,7 +74,9 @@ pub struct States {
     /// Kernel changes waiting for their connection's first packet.
     pending: Vec<StateChange>,
     /// Inferred changes waiting for the kernel to confirm them.
-    held: Vec<Held>,
+    /// Kept sorted by (ts, order): inputs come almost in time order, so an
+    /// insert lands at or near the back and release drains the front.
+    held: std::collections::VecDeque<Held>,
     /// Kernel changes recently shown, to drop the inferred duplicates that come after.
     recent_kernel: HashMap<(ConnId, Role, TcpState), Timestamp>,
     counters: Option<ListenCounters>,
@@ -111,7 +113,7 @@ impl States {
             deadlines: BinaryHeap::new(),
             tuples: HashMap::new(),
             pending: Vec::new(),
-            held: Vec::new(),
+            held: std::collections::VecDeque::new(),
             recent_kernel: HashMap::new(),
             counters: None,
             queues: HashMap::new(),
@@ -397,7 +399,6 @@ impl States {
         if self.held.is_empty() {
             return;
         }
-        self.held.sort_by_key(|h| (h.ts, h.order));
         let n = match until {
             Some(u) => self.held.partition_point(|h| h.ts <= u),
             None => self.held.len(),
@@ -441,12 +442,18 @@ impl States {
 
     fn push(&mut self, ts: Timestamp, event: Event, key: Option<(ConnId, Role, TcpState)>) {
         self.order += 1;
-        self.held.push(Held {
-            ts,
-            order: self.order,
-            event,
-            key,
-        });
+        let at = self
+            .held
+            .partition_point(|h| (h.ts, h.order) <= (ts, self.order));
+        self.held.insert(
+            at,
+            Held {
+                ts,
+                order: self.order,
+                event,
+                key,
+            },
+        );
     }
 
     fn kernel_change(&mut self, c: StateChange, out: &mut Vec<Event>) {

@@ -270,23 +270,21 @@ fn same_packets(
     // `t` counts from each run's first event, which may not be a packet.
     let t0 = |v: &[&serde_json::Value]| v.first().map_or(0.0, |e| e["t"].as_f64().unwrap());
     let (g0, w0) = (t0(&got), t0(&want));
+    // The event without its `t`, and that `t`.
+    let split = |e: &serde_json::Value| {
+        let mut e = e.clone();
+        let t = e
+            .as_object_mut()
+            .unwrap()
+            .remove("t")
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        (e, t)
+    };
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        let mut g2 = (*g).clone();
-        let mut w2 = (*w).clone();
-        let gt = g2
-            .as_object_mut()
-            .unwrap()
-            .remove("t")
-            .unwrap()
-            .as_f64()
-            .unwrap();
-        let wt = w2
-            .as_object_mut()
-            .unwrap()
-            .remove("t")
-            .unwrap()
-            .as_f64()
-            .unwrap();
+        let (g2, gt) = split(g);
+        let (w2, wt) = split(w);
         assert_eq!(g2, w2, "{what}: packet {} differs", i + 1);
         let (gt, wt) = (gt - g0, wt - w0);
         assert!(
