@@ -9,6 +9,7 @@
 pub mod bpf;
 mod file;
 mod live;
+pub mod thread;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use crate::time::Timestamp;
 pub use bpf::compile_filter;
 pub use file::{FileCapture, PcapWriter};
 pub use live::{LiveCapture, interface_names};
+pub use thread::{CaptureThread, Captured};
 
 /// Bytes kept of each packet: link, IP and TCP headers with options, and a
 /// preview of the payload. Payload lengths come from the IP header, never from

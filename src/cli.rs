@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use synack::output::Format;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "synack",
@@ -13,7 +15,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "synack runs a real client and server on the real Linux stack in a private \
                   network namespace, captures their packets and shows every packet, socket call \
                   and state change on one timeline. It also watches live traffic on any port \
-                  and replays capture files.\n\nWithout a command it runs the default demo."
+                  and replays capture files.\n\nOn a terminal it opens a live screen; without a \
+                  command it opens the scenario picker. With --json or --text, or when stdout is \
+                  not a terminal, it prints one line per event instead (without a command: the \
+                  default demo, then the list of scenarios)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +31,30 @@ pub struct Cli {
     /// Print one readable line per event.
     #[arg(long, global = true)]
     pub text: bool,
+
+    /// Language of the screen and the narration (default: from LC_ALL / LANG).
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<Lang>,
+
+    /// Colours of the screen: dark or light terminal, or high contrast for projectors.
+    #[arg(long, global = true, value_enum, default_value_t = Theme::Dark)]
+    pub theme: Theme,
+
+    /// Rows the screen keeps; older ones are dropped (and it says so).
+    #[arg(long, global = true, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub max_rows: u64,
+
+    /// Internal: also write every event, bytes included, to FILE (recorded fixtures).
+    #[arg(long, global = true, value_name = "FILE", hide = true)]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Theme {
+    Dark,
+    Light,
+    Contrast,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,20 +72,19 @@ pub enum Command {
     Peer { name: String },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct DemoArgs {
-    /// Scenario name (see `synack list`).
-    #[arg(required_unless_present = "script")]
+    /// Scenario name (see `synack list`). Without it, on a terminal, the scenario picker opens.
     pub name: Option<String>,
-    /// Wait for Enter before each step.
+    /// Wait before each step: Space (on screen) or Enter (with --text/--json) runs it.
     #[arg(long)]
     pub step: bool,
+    /// Seconds between steps (default: 0.8 on screen, 0 with --text/--json; 0 = as fast as the script).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_pace)]
+    pub pace: Option<f64>,
     /// Run the scenario over IPv6 (::1).
     #[arg(long)]
     pub ipv6: bool,
-    /// Language of the explanations.
-    #[arg(long, value_enum, default_value_t = Lang::En)]
-    pub lang: Lang,
     /// Run your own scenario script instead of a built-in one.
     #[arg(long, value_name = "FILE", conflicts_with = "name")]
     pub script: Option<PathBuf>,
@@ -66,6 +94,15 @@ pub struct DemoArgs {
 pub enum Lang {
     En,
     Zh,
+}
+
+impl From<Lang> for synack::i18n::Lang {
+    fn from(l: Lang) -> Self {
+        match l {
+            Lang::En => synack::i18n::Lang::En,
+            Lang::Zh => synack::i18n::Lang::Zh,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +133,15 @@ pub struct ReadArgs {
     pub file: PathBuf,
 }
 
+fn parse_pace(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds between 0 and 3600 (e.g. 0.8, or 0 for no pause)"
+        )),
+    }
+}
+
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
@@ -105,22 +151,24 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// How events are shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputMode {
-    Json,
-    Text,
-}
-
 impl Cli {
-    /// `--json` or `--text`; text until the TUI exists.
+    /// `--json` or `--text`: the headless format asked for, if any.
     #[must_use]
-    pub fn output_mode(&self) -> OutputMode {
+    pub fn format(&self) -> Option<Format> {
         if self.json {
-            OutputMode::Json
+            Some(Format::Json)
+        } else if self.text {
+            Some(Format::Text)
         } else {
-            OutputMode::Text
+            None
         }
+    }
+
+    /// `--lang`, else the environment's language.
+    #[must_use]
+    pub fn language(&self) -> synack::i18n::Lang {
+        self.lang
+            .map_or_else(synack::i18n::Lang::from_env, Into::into)
     }
 }
 
@@ -149,10 +197,25 @@ mod tests {
     }
 
     #[test]
-    fn demo_needs_a_name_or_script() {
-        assert!(Cli::try_parse_from(["synack", "demo"]).is_err());
+    fn demo_takes_a_name_or_a_script_not_both() {
         assert!(Cli::try_parse_from(["synack", "demo", "--script", "x.txt"]).is_ok());
+        assert!(Cli::try_parse_from(["synack", "demo", "close", "--script", "x.txt"]).is_err());
         let cli = Cli::try_parse_from(["synack", "demo", "close", "--ipv6", "--json"]).unwrap();
-        assert_eq!(cli.output_mode(), OutputMode::Json);
+        assert_eq!(cli.format(), Some(Format::Json));
+        let cli = Cli::try_parse_from(["synack", "demo"]).unwrap();
+        assert_eq!(cli.format(), None);
+    }
+
+    #[test]
+    fn pace_and_lang_are_checked() {
+        assert!(Cli::try_parse_from(["synack", "demo", "close", "--pace", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["synack", "demo", "close", "--pace", "nan"]).is_err());
+        let cli = Cli::try_parse_from(["synack", "demo", "close", "--pace", "0"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Demo(DemoArgs { pace: Some(p), .. })) if p == 0.0)
+        );
+        let cli = Cli::try_parse_from(["synack", "--lang", "zh", "list"]).unwrap();
+        assert_eq!(cli.language(), synack::i18n::Lang::Zh);
+        assert!(Cli::try_parse_from(["synack", "--max-rows", "5"]).is_err());
     }
 }

@@ -12,9 +12,9 @@ pub mod peer;
 pub mod runner;
 pub mod script;
 
-pub use ns::{LabNs, enter_lab, set_sysctl};
+pub use ns::{LabNs, enter_lab, fresh_net, set_sysctl};
 pub use peer::peer_main;
-pub use runner::{LabOptions, run};
+pub use runner::{LabControl, LabOptions, run};
 pub use script::{Script, ScriptError, parse};
 
 /// Everything that can stop the lab, each with what to do about it.
@@ -67,12 +67,32 @@ pub enum LabError {
     Script(#[from] ScriptError),
 }
 
+impl LabError {
+    /// The C name of the OS error behind it, when there is one (`EACCES`).
+    #[must_use]
+    pub fn errno(&self) -> Option<String> {
+        let source = match self {
+            LabError::Sysctl { source, .. }
+            | LabError::Setup { source, .. }
+            | LabError::Spawn { source, .. }
+            | LabError::NetNs(source) => source,
+            _ => return None,
+        };
+        source
+            .raw_os_error()
+            .and_then(peer::errno_name)
+            .map(str::to_owned)
+    }
+}
+
 /// A bundled scenario: its script, compiled in.
 #[derive(Clone, Copy, Debug)]
 pub struct Scenario {
     pub name: &'static str,
     /// The script's first comment line.
     pub summary: &'static str,
+    /// Its Chinese, from the `#zh` line after it.
+    pub summary_zh: Option<&'static str>,
     pub text: &'static str,
 }
 
@@ -116,6 +136,7 @@ pub fn scenarios() -> &'static [Scenario] {
             .map(|&(name, text)| Scenario {
                 name,
                 summary: script::summary(text),
+                summary_zh: script::summary_zh(text),
                 text,
             })
             .collect()

@@ -1,15 +1,25 @@
 //! synack: makes TCP visible.
 //!
-//! The crate is split the way data flows (see DESIGN.md):
-//! sources (`capture`, `kernel`, `lab`) do I/O and turn what they read into
-//! [`app::Event`]s; the model (`tcp`) is pure and takes time as an argument;
-//! the views (`output`, later `ui`) read the resulting event stream.
+//! The crate is split the way data flows (see `docs/architecture.md`), and
+//! imports point one way only:
+//!
+//! ```text
+//! time, i18n  ←  tcp  ←  event  ←  capture, kernel, lab  ←  app  ←  output, ui  ←  run  ←  main
+//! ```
+//!
+//! Sources (`capture`, `kernel`, `lab`) do I/O and report small owned values
+//! or [`event::Event`]s; the model (`tcp`, `app::model`) is pure and takes time
+//! as an argument; the views (`output`, `ui`) read the event stream; `run`
+//! wires sources to a view.
 
 pub mod app;
 pub mod capture;
-pub mod cli;
+pub mod event;
+pub mod i18n;
 pub mod kernel;
 pub mod lab;
 pub mod output;
+pub mod run;
 pub mod tcp;
 pub mod time;
+pub mod ui;

@@ -1,19 +1,27 @@
-//! synack's entry point: parse the command line, enter the lab's namespace
-//! when a demo needs it (before any thread exists), then hand over to the app.
+//! synack's entry point: parse the command line, prepare the lab's user
+//! namespace when a demo may run (before any thread exists), then hand over to
+//! the wiring with a view: the TUI on a terminal, a headless writer otherwise.
+
+mod cli;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use synack::app::run::{self, DemoSetup, Ending, Sink};
-use synack::cli::{Cli, Command, DemoArgs, OutputMode};
-use synack::lab;
+use synack::i18n::Lang;
+use synack::lab::{self, LabNs, Script};
+use synack::output::Format;
+use synack::run::{self, DemoSetup, Ending, Recorder, Sink, View, WatchSetup};
+use synack::ui::{self, Start, UiOptions};
 
-/// The scenario plain `synack` runs: a whole connection's life.
+use cli::{Cli, Command, DemoArgs, Theme};
+
+/// The scenario plain `synack` runs when it prints instead of drawing.
 const DEFAULT_DEMO: &str = "close";
-/// The lab server's port.
-const LAB_PORT: u16 = 7000;
+/// The pace of a demo on screen: a class can follow one step every 0.8 s.
+const SCREEN_PACE: f64 = 0.8;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,40 +30,13 @@ fn main() -> ExitCode {
         let code = lab::peer_main(name);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
-    let mode = cli.output_mode();
-    let result = match &cli.command {
-        Some(Command::Watch(args)) => {
-            run::watch(args, Sink::new(mode, io::stdout(), args.count)).map(|end| match end {
-                // Ctrl-C is how a watch ends.
-                Ending::Interrupted => Ending::Done,
-                other => other,
-            })
-        }
-        Some(Command::Read(args)) => {
-            run::read_file(&args.file, Sink::new(mode, io::stdout(), None))
-        }
-        Some(Command::List) => {
-            print_list();
-            Ok(Ending::Done)
-        }
-        Some(Command::Demo(args)) => demo(args, mode),
-        Some(Command::Peer { .. }) => unreachable!("handled above"),
-        None => {
-            let args = DemoArgs {
-                name: Some(DEFAULT_DEMO.to_owned()),
-                step: false,
-                ipv6: false,
-                lang: synack::cli::Lang::En,
-                script: None,
-            };
-            let r = demo(&args, mode);
-            if r.is_ok() {
-                eprintln!();
-                eprintln!("That was `synack demo {DEFAULT_DEMO}`. Every scenario:");
-                print_list_to(&mut io::stderr());
-            }
-            r
-        }
+    // The screen only where there is a terminal to draw on.
+    let format = cli
+        .format()
+        .or_else(|| (!io::stdout().is_terminal()).then_some(Format::Text));
+    let result = match format {
+        Some(format) => headless(&cli, format),
+        None => screen(&cli),
     };
     match result {
         Ok(Ending::Done | Ending::OutputClosed) => ExitCode::SUCCESS,
@@ -67,18 +48,191 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_list() {
-    print_list_to(&mut io::stdout());
+fn watch_setup(args: &cli::WatchArgs) -> WatchSetup {
+    WatchSetup {
+        iface: args.iface.clone(),
+        ports: args.port.clone(),
+        hosts: args.host.clone(),
+        duration: args.duration,
+        count: args.count,
+        write: args.write.clone(),
+    }
 }
 
-fn print_list_to(out: &mut dyn io::Write) {
+fn headless(cli: &Cli, format: Format) -> Result<Ending> {
+    let lang = cli.language();
+    let out = io::stdout();
+    match &cli.command {
+        Some(Command::Watch(args)) => {
+            let setup = watch_setup(args);
+            let mut sink = Sink::new(format, lang, out, args.count);
+            let announce = || {
+                eprintln!(
+                    "synack: capturing on {} ({}); Ctrl-C to stop",
+                    setup.iface,
+                    run::describe_filter(&setup.filter())
+                );
+            };
+            let end = with_recorder(cli, &mut sink, |view| run::watch(&setup, view, announce))?;
+            // Ctrl-C is how a watch ends.
+            Ok(match end {
+                Ending::Interrupted => Ending::Done,
+                other => other,
+            })
+        }
+        Some(Command::Read(args)) => {
+            let mut sink = Sink::new(format, lang, out, None);
+            let keep = cli.record.is_some();
+            with_recorder(cli, &mut sink, |view| {
+                run::read_file(&args.file, keep, view)
+            })
+        }
+        Some(Command::List) => {
+            print_list(&mut io::stdout(), lang);
+            Ok(Ending::Done)
+        }
+        Some(Command::Demo(args)) => {
+            let script = load_script(args)?;
+            let ns = lab::enter_lab()?;
+            demo_headless(cli, format, args, &script, ns)
+        }
+        Some(Command::Peer { .. }) => unreachable!("handled in main"),
+        None => {
+            let args = DemoArgs {
+                name: Some(DEFAULT_DEMO.to_owned()),
+                ..DemoArgs::default()
+            };
+            let script = load_script(&args)?;
+            let ns = lab::enter_lab()?;
+            let r = demo_headless(cli, format, &args, &script, ns);
+            if r.is_ok() {
+                eprintln!();
+                eprintln!("That was `synack demo {DEFAULT_DEMO}`. Every scenario:");
+                print_list(&mut io::stderr(), lang);
+            }
+            r
+        }
+    }
+}
+
+fn demo_headless(
+    cli: &Cli,
+    format: Format,
+    args: &DemoArgs,
+    script: &Script,
+    ns: LabNs,
+) -> Result<Ending> {
+    if ns.rootless {
+        eprintln!(
+            "synack: lab in a user namespace (not root): kernel states come from polling and inference"
+        );
+    }
+    if args.step {
+        eprintln!("synack: --step: press Enter for each step");
+    }
+    let setup = DemoSetup {
+        ipv6: args.ipv6,
+        step: args.step,
+        pace: Duration::from_secs_f64(args.pace.unwrap_or(0.0)),
+        port: run::LAB_PORT,
+        ns,
+    };
+    let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
+    let keep = cli.record.is_some();
+    with_recorder(cli, &mut sink, |view| run::demo(script, &setup, keep, view))
+}
+
+/// Runs `f` with the view, wrapped in a recorder when `--record` asks.
+fn with_recorder(
+    cli: &Cli,
+    view: &mut dyn View,
+    f: impl FnOnce(&mut dyn View) -> Result<Ending>,
+) -> Result<Ending> {
+    match &cli.record {
+        Some(path) => {
+            let mut rec = Recorder::create(path, view)?;
+            let end = f(&mut rec)?;
+            rec.finish()?;
+            Ok(end)
+        }
+        None => f(view),
+    }
+}
+
+fn screen(cli: &Cli) -> Result<Ending> {
+    let options = UiOptions {
+        lang: cli.language(),
+        theme: match cli.theme {
+            Theme::Dark => ui::Theme::Dark,
+            Theme::Light => ui::Theme::Light,
+            Theme::Contrast => ui::Theme::Contrast,
+        },
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        max_rows: usize::try_from(cli.max_rows).unwrap_or(usize::MAX),
+        record: cli.record.clone(),
+    };
+    let start = match &cli.command {
+        Some(Command::Watch(args)) => Start::Watch(watch_setup(args)),
+        Some(Command::Read(args)) => {
+            // Fail before the screen opens: the error is then readable.
+            synack::capture::FileCapture::open(&args.file)?;
+            Start::Read(args.file.clone())
+        }
+        Some(Command::List) => {
+            print_list(&mut io::stdout(), options.lang);
+            return Ok(Ending::Done);
+        }
+        Some(Command::Demo(args)) => {
+            let demo = match (&args.name, &args.script) {
+                (None, None) => None,
+                _ => Some(load_named(args)?),
+            };
+            let ns = lab::enter_lab()?;
+            let setup = DemoSetup {
+                ipv6: args.ipv6,
+                step: args.step,
+                pace: Duration::from_secs_f64(args.pace.unwrap_or(SCREEN_PACE)),
+                port: run::LAB_PORT,
+                ns,
+            };
+            match demo {
+                Some((name, script)) => Start::Demo {
+                    name,
+                    script,
+                    setup,
+                },
+                None => Start::Picker { setup },
+            }
+        }
+        Some(Command::Peer { .. }) => unreachable!("handled in main"),
+        None => {
+            let ns = lab::enter_lab()?;
+            Start::Picker {
+                setup: DemoSetup {
+                    ipv6: false,
+                    step: false,
+                    pace: Duration::from_secs_f64(SCREEN_PACE),
+                    port: run::LAB_PORT,
+                    ns,
+                },
+            }
+        }
+    };
+    ui::run(start, &options)
+}
+
+fn print_list(out: &mut dyn io::Write, lang: Lang) {
     let width = lab::scenarios()
         .iter()
         .map(|s| s.name.len())
         .max()
         .unwrap_or(0);
     for s in lab::scenarios() {
-        let _ = writeln!(out, "  {:<width$}  {}", s.name, s.summary);
+        let summary = match lang {
+            Lang::Zh => s.summary_zh.unwrap_or(s.summary),
+            Lang::En => s.summary,
+        };
+        let _ = writeln!(out, "  {:<width$}  {}", s.name, summary);
     }
     let _ = writeln!(
         out,
@@ -86,13 +240,23 @@ fn print_list_to(out: &mut dyn io::Write) {
     );
 }
 
-/// Loads the script (errors before anything runs), enters the lab, runs it.
-fn demo(args: &DemoArgs, mode: OutputMode) -> Result<Ending> {
-    let script = match (&args.script, &args.name) {
+/// The script a demo names, with the name shown for it.
+fn load_named(args: &DemoArgs) -> Result<(String, Script)> {
+    let name = match (&args.script, &args.name) {
+        (Some(path), _) => path.display().to_string(),
+        (None, Some(name)) => name.clone(),
+        (None, None) => String::new(),
+    };
+    Ok((name, load_script(args)?))
+}
+
+/// Loads the script (errors before anything runs).
+fn load_script(args: &DemoArgs) -> Result<Script> {
+    match (&args.script, &args.name) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the script {}", path.display()))?;
-            lab::parse(&path.display().to_string(), &text)?
+            Ok(lab::parse(&path.display().to_string(), &text)?)
         }
         (None, Some(name)) => {
             let Some(s) = lab::scenario(name) else {
@@ -102,23 +266,13 @@ fn demo(args: &DemoArgs, mode: OutputMode) -> Result<Ending> {
                     names.join(", ")
                 );
             };
-            lab::parse(&format!("{}.txt", s.name), s.text)?
+            Ok(lab::parse(&format!("{}.txt", s.name), s.text)?)
         }
-        (None, None) => bail!("name a scenario (see `synack list`) or pass --script FILE"),
-    };
-    // Before any thread exists: unshare(CLONE_NEWUSER) fails in a threaded process.
-    let ns = lab::enter_lab()?;
-    if ns.rootless {
-        eprintln!(
-            "synack: lab in a user namespace (not root): kernel states come from polling and inference"
-        );
+        (None, None) => bail!(
+            "name a scenario (see `synack list`) or pass --script FILE; on a terminal, \
+             `synack demo` without a name opens the scenario picker"
+        ),
     }
-    let setup = DemoSetup {
-        ipv6: args.ipv6,
-        step: args.step,
-        port: LAB_PORT,
-    };
-    run::demo(&script, &setup, Sink::new(mode, io::stdout(), None))
 }
 
 /// Prints an error and its causes, one per line, the way a user reads them.

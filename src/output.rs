@@ -7,15 +7,28 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::app::{CallEvent, Event, PacketEvent, Phase, QueueEvent, StateEvent};
-use crate::cli::OutputMode;
+use crate::event::{
+    CallEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent, StepEvent,
+};
+use crate::i18n::Lang;
 use crate::tcp::track::Role;
 use crate::tcp::{Proto, TcpOptions};
 use crate::time::Timestamp;
 
+/// The headless formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per event (the contract).
+    Json,
+    /// One readable ladder line per event.
+    Text,
+}
+
 /// Writes events to a byte sink in one of the headless formats.
 pub struct Writer<W: Write> {
-    mode: OutputMode,
+    format: Format,
+    /// The language of narration.
+    lang: Lang,
     out: W,
     /// The first event's time: `t` counts from here.
     t0: Option<Timestamp>,
@@ -23,9 +36,10 @@ pub struct Writer<W: Write> {
 }
 
 impl<W: Write> Writer<W> {
-    pub fn new(mode: OutputMode, out: W) -> Self {
+    pub fn new(format: Format, lang: Lang, out: W) -> Self {
         Self {
-            mode,
+            format,
+            lang,
             out,
             t0: None,
             line: String::with_capacity(256),
@@ -38,20 +52,24 @@ impl<W: Write> Writer<W> {
         ts.seconds_since(t0)
     }
 
-    /// Writes one event as one line and flushes it.
+    /// Writes one event as one line and flushes it. Events the contract does
+    /// not show (a step without narration, the lab's teardown) write nothing.
     ///
     /// # Errors
     /// The sink's error (a closed pipe shows up here as `BrokenPipe`).
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        if !shown(event) {
+            return Ok(());
+        }
         let t = self.t(event.ts());
         self.line.clear();
-        match self.mode {
-            OutputMode::Json => {
-                let value = json_value(t, event);
+        match self.format {
+            Format::Json => {
+                let value = json_value(t, event, self.lang);
                 // Serializing a Value built from strings and numbers cannot fail.
                 self.line.push_str(&value.to_string());
             }
-            OutputMode::Text => text_line(&mut self.line, t, event),
+            Format::Text => text_line(&mut self.line, t, event, self.lang),
         }
         self.line.push('\n');
         self.out.write_all(self.line.as_bytes())?;
@@ -60,6 +78,36 @@ impl<W: Write> Writer<W> {
 
     pub fn into_inner(self) -> W {
         self.out
+    }
+}
+
+/// Whether the contract has a line for this event.
+fn shown(event: &Event) -> bool {
+    match event {
+        Event::Step(s) => s.narration.is_some(),
+        Event::Lab(l) => l.action != LabAction::Closing,
+        _ => true,
+    }
+}
+
+/// The contract's `call` and `args` for what the lab did (`kill`, `client2`).
+#[must_use]
+pub fn lab_call(action: &LabAction) -> (&'static str, String) {
+    match action {
+        LabAction::Sleep(d) => ("sleep", crate::lab::runner::format_duration(*d)),
+        LabAction::Sysctl { name, value } => ("sysctl", format!("{name}={value}")),
+        LabAction::LinkCut { only } => ("link", link_args("cut", only.as_deref())),
+        LabAction::LinkRestored { only } => ("link", link_args("restore", only.as_deref())),
+        LabAction::Kill { endpoint } => ("kill", endpoint.clone()),
+        LabAction::Ended => ("end", String::new()),
+        LabAction::Closing => ("closing", String::new()),
+    }
+}
+
+fn link_args(verb: &str, only: Option<&str>) -> String {
+    match only {
+        Some(e) => format!("{verb} {e}"),
+        None => verb.to_owned(),
     }
 }
 
@@ -119,12 +167,14 @@ fn round6(t: f64) -> Value {
 
 /// The contract's JSON object for one event.
 #[must_use]
-pub fn json_value(t: f64, event: &Event) -> Value {
+pub fn json_value(t: f64, event: &Event, lang: Lang) -> Value {
     let mut m = Map::new();
     m.insert("t".into(), round6(t));
     match event {
         Event::Packet(p) => packet_json(&mut m, p),
         Event::Call(c) => call_json(&mut m, c),
+        Event::Lab(l) => lab_json(&mut m, l),
+        Event::Step(s) => step_json(&mut m, s, lang),
         Event::State(s) => state_json(&mut m, s),
         Event::Queue(q) => queue_json(&mut m, q),
         Event::Warning { message, .. } => {
@@ -167,17 +217,38 @@ fn call_json(m: &mut Map<String, Value>, c: &CallEvent) {
     m.insert("endpoint".into(), json!(c.endpoint));
     m.insert("call".into(), json!(c.call));
     m.insert("args".into(), json!(c.args));
-    match c.phase {
-        Some(Phase::Start) => {
+    match &c.result {
+        None => {
             m.insert("phase".into(), json!("start"));
         }
-        None => {
-            m.insert("result".into(), json!(c.result));
+        Some(r) => {
+            m.insert("result".into(), json!(r.as_contract()));
         }
     }
     if let Some(local) = c.local {
         m.insert("local".into(), json!(local.to_string()));
     }
+}
+
+fn lab_json(m: &mut Map<String, Value>, l: &LabEvent) {
+    let (call, args) = lab_call(&l.action);
+    m.insert("kind".into(), json!("call"));
+    m.insert("endpoint".into(), json!("lab"));
+    m.insert("call".into(), json!(call));
+    m.insert("args".into(), json!(args));
+    m.insert("result".into(), json!(l.result.as_contract()));
+    if l.origin == Origin::User {
+        m.insert("by".into(), json!("user"));
+    }
+}
+
+fn step_json(m: &mut Map<String, Value>, s: &StepEvent, lang: Lang) {
+    m.insert("kind".into(), json!("narration"));
+    m.insert("step".into(), json!(s.index));
+    m.insert("of".into(), json!(s.total));
+    m.insert("line".into(), json!(s.line));
+    let text = s.narration.as_ref().map_or("", |n| n.text(lang));
+    m.insert("text".into(), json!(text));
 }
 
 fn state_json(m: &mut Map<String, Value>, s: &StateEvent) {
@@ -221,7 +292,7 @@ fn queue_json(m: &mut Map<String, Value>, q: &QueueEvent) {
 ///   0.000040     client  connect(127.0.0.1:7000) = ok
 ///   0.000050 #1  server  ESTABLISHED → FIN-WAIT-1 (kernel)
 /// ```
-fn text_line(out: &mut String, t: f64, event: &Event) {
+fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
     let _ = write!(out, "{t:>11.6} ");
     match event {
         Event::Packet(p) => {
@@ -266,15 +337,31 @@ fn text_line(out: &mut String, t: f64, event: &Event) {
         Event::Call(c) => {
             let _ = write!(out, "     {:<8} ", sanitize(&c.endpoint));
             let _ = write!(out, "{}({})", sanitize(&c.call), sanitize(&c.args));
-            match c.phase {
-                Some(Phase::Start) => out.push_str(" …"),
-                None => {
-                    let _ = write!(out, " = {}", sanitize(&c.result));
+            match &c.result {
+                None => out.push_str(" …"),
+                Some(r) => {
+                    let _ = write!(out, " = {}", sanitize(&r.as_contract()));
                 }
             }
             if let Some(local) = c.local {
                 let _ = write!(out, "  [{local}]");
             }
+        }
+        Event::Lab(l) => {
+            let (call, args) = lab_call(&l.action);
+            let _ = write!(
+                out,
+                "     lab      {call}({}) = {}",
+                sanitize(&args),
+                sanitize(&l.result.as_contract())
+            );
+            if l.origin == Origin::User {
+                out.push_str("  [by the user]");
+            }
+        }
+        Event::Step(s) => {
+            let text = s.narration.as_ref().map_or("", |n| n.text(lang));
+            let _ = write!(out, "     step {}/{}  {}", s.index, s.total, sanitize(text));
         }
         Event::State(s) => {
             match s.conn {
@@ -283,7 +370,7 @@ fn text_line(out: &mut String, t: f64, event: &Event) {
                 }
                 None => out.push_str("     "),
             }
-            let from = s.from.map_or("(first seen)", crate::app::TcpState::as_str);
+            let from = s.from.map_or("(first seen)", crate::tcp::TcpState::as_str);
             let _ = write!(
                 out,
                 "{:<8} {} {} → {}",

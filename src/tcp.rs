@@ -15,10 +15,53 @@ pub use seq::SeqNum;
 use std::fmt;
 use std::net::SocketAddr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::time::Timestamp;
 
+/// RFC 9293 connection states, printed as the RFC writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TcpState {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl TcpState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynReceived => "SYN-RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+        }
+    }
+}
+
+impl std::fmt::Display for TcpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Transport protocol of a captured packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Proto {
     Tcp,
     Udp,
@@ -35,7 +78,7 @@ impl Proto {
 }
 
 /// TCP control bits, stored as on the wire (byte 13 of the header).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Flags(pub u8);
 
 impl Flags {
@@ -122,7 +165,7 @@ pub const MAX_SACK: usize = 4;
 pub const MAX_UNKNOWN: usize = 4;
 
 /// TCP options, parsed into a fixed-size value (no allocation per packet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpOptions {
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
@@ -149,7 +192,7 @@ impl TcpOptions {
 }
 
 /// The TCP part of a segment, as on the wire (absolute numbers, unscaled window).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpHeader {
     pub seq: u32,
     pub ack: u32,
@@ -163,7 +206,7 @@ pub struct TcpHeader {
 
 /// Why a frame or part of it could not be read. Malformed input is data:
 /// it is counted and reported, never a reason to stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error, Serialize, Deserialize)]
 pub enum Malformed {
     #[error("frame shorter than an Ethernet header")]
     TruncatedEthernet,
@@ -195,7 +238,7 @@ pub enum Malformed {
 
 /// One captured TCP or UDP packet, parsed once at the edge.
 /// Downstream code sees only this small owned value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
     /// Kernel (or capture file) timestamp.
     pub ts: Timestamp,
@@ -213,7 +256,7 @@ pub struct Segment {
 }
 
 /// How frames are framed, as capture files name it (pcap LINKTYPE_*).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LinkType {
     /// LINKTYPE_ETHERNET (1): live capture on `lo` and on real NICs.
     Ethernet,
@@ -239,5 +282,39 @@ impl LinkType {
             276 => LinkType::LinuxSll2,
             _ => return None,
         })
+    }
+}
+
+/// The bytes of a captured frame, kept for the details view (header fields
+/// and a hex dump). At most a snap length long.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawFrame {
+    pub link: LinkType,
+    #[serde(with = "hex_bytes")]
+    pub bytes: Box<[u8]>,
+}
+
+/// Bytes as a hex string in serialized form (recorded fixtures stay readable).
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        use std::fmt::Write;
+        let mut text = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            let _ = write!(text, "{b:02x}");
+        }
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[u8]>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() % 2 != 0 || !text.is_ascii() {
+            return Err(D::Error::custom("odd-length or non-ASCII hex string"));
+        }
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(D::Error::custom))
+            .collect()
     }
 }

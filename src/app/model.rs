@@ -1,19 +1,20 @@
 //! The pure core of a run: inputs in timestamp order → events for the views.
 //! No I/O and no clock: whatever time it needs arrives with the inputs.
 
-use crate::app::states::{KernelMode, ListenCounters, States};
-use crate::app::{CallEvent, Event, PacketEvent};
+use crate::app::states::States;
+use crate::event::{CallEvent, CallResult, Event, LabAction, LabEvent, PacketEvent};
 use crate::kernel::diag::SockInfo;
 use crate::kernel::trace::Transition as KernelTransition;
-use crate::tcp::Segment;
+use crate::kernel::{KernelMode, ListenCounters};
 use crate::tcp::track::{Notes, Tracker};
+use crate::tcp::{RawFrame, Segment};
 use crate::time::Timestamp;
 
 /// What the sources feed the model.
 #[derive(Clone, Debug)]
 pub enum Input {
-    /// A parsed packet.
-    Segment(Segment),
+    /// A parsed packet, with its bytes when the view keeps them.
+    Segment { seg: Segment, raw: Option<RawFrame> },
     /// A frame that could not be read at all.
     Rejected {
         ts: Timestamp,
@@ -37,7 +38,7 @@ impl Input {
     #[must_use]
     pub fn ts(&self) -> Timestamp {
         match self {
-            Input::Segment(s) => s.ts,
+            Input::Segment { seg, .. } => seg.ts,
             Input::Rejected { ts, .. } => *ts,
             Input::Event(e) => e.ts(),
             Input::KernelMode { ts, .. } | Input::Snapshot { ts, .. } => *ts,
@@ -51,7 +52,7 @@ impl Input {
 pub struct Model {
     tracker: Tracker,
     states: States,
-    /// The scenario ended: what follows is the lab tearing down.
+    /// The lab is closing: what follows is its teardown.
     ended: bool,
     /// The lab's link is cut: packets seen now are dropped after capture
     /// (`Some(None)`: every peer's; `Some(Some(name))`: that peer's only).
@@ -76,9 +77,9 @@ impl Model {
     /// Feeds one input; the events it causes are appended to `out`.
     pub fn ingest(&mut self, input: Input, out: &mut Vec<Event>) {
         match input {
-            Input::Segment(seg) => {
+            Input::Segment { seg, raw } => {
                 if !self.ended {
-                    self.on_segment(seg, out);
+                    self.on_segment(seg, raw, out);
                 }
             }
             Input::KernelMode { ts, mode } => {
@@ -117,8 +118,10 @@ impl Model {
                 }
             }
             Input::Event(ev) => {
-                if let Event::Call(c) = &ev {
-                    self.on_call(c);
+                match &ev {
+                    Event::Call(c) => self.on_call(c),
+                    Event::Lab(l) => self.on_lab(l),
+                    _ => {}
                 }
                 self.states.hold(ev, out);
             }
@@ -126,27 +129,29 @@ impl Model {
     }
 
     fn on_call(&mut self, c: &CallEvent) {
-        if let (Some(local), None) = (c.local, c.phase) {
+        let Some(result) = &c.result else { return };
+        if let Some(local) = c.local {
             self.states.learn_peer(local, &c.endpoint);
-            if c.call == "listen" && c.result == "ok" {
+            if c.call == "listen" && *result == CallResult::Ok {
                 self.states.learn_listen(local, c.ts);
-            }
-        }
-        if c.endpoint == "lab" && c.call == "end" {
-            self.ended = true;
-        }
-        if c.call == "link" && c.phase.is_none() && c.result == "ok" {
-            // `cut client2` cuts one peer only: its incoming packets are lost.
-            let mut words = c.args.split_whitespace();
-            match (words.next(), words.next()) {
-                (Some("cut"), only) => self.link_cut = Some(only.map(str::to_owned)),
-                (Some("restore"), _) => self.link_cut = None,
-                _ => {}
             }
         }
     }
 
-    fn on_segment(&mut self, seg: Segment, out: &mut Vec<Event>) {
+    fn on_lab(&mut self, l: &LabEvent) {
+        if l.result != CallResult::Ok {
+            return;
+        }
+        match &l.action {
+            // `cut client2` cuts one peer only: its incoming packets are lost.
+            LabAction::LinkCut { only } => self.link_cut = Some(only.clone()),
+            LabAction::LinkRestored { .. } => self.link_cut = None,
+            LabAction::Closing => self.ended = true,
+            _ => {}
+        }
+    }
+
+    fn on_segment(&mut self, seg: Segment, raw: Option<RawFrame>, out: &mut Vec<Event>) {
         let a = self.tracker.track(&seg);
         let mut notes = a.notes;
         let lost = match &self.link_cut {
@@ -172,6 +177,7 @@ impl Model {
                 ack: a.ack,
                 win: a.win,
                 notes,
+                raw,
             })),
             out,
         );

@@ -76,7 +76,7 @@ impl Reorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::Event;
+    use crate::event::Event;
 
     fn warn(ns: u64, msg: &str) -> Input {
         Input::Event(Event::Warning {

@@ -13,13 +13,14 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 
-use crate::app::{Event, QueueEvent, StateEvent, StateSource, TcpState};
+use crate::event::{Event, QueueEvent, StateEvent, StateSource};
 use crate::kernel::diag::SockInfo;
 use crate::kernel::trace::Transition as KernelTransition;
 use crate::kernel::view::{KernelView, StateChange};
+use crate::kernel::{KernelMode, ListenCounters};
 use crate::tcp::state::{Cause, ConnMachine};
 use crate::tcp::track::{ConnId, Role};
-use crate::tcp::{Segment, TcpHeader};
+use crate::tcp::{Segment, TcpHeader, TcpState};
 use crate::time::Timestamp;
 
 /// How far apart (in time) a kernel change and an inferred change to the same
@@ -36,24 +37,6 @@ const PENDING_LIMIT: u64 = 300_000_000;
 const TRACE_PARK_LIMIT: u64 = 130_000_000_000;
 /// At most this many transitions wait; strangers' beyond it are not kept.
 const MAX_PARKED: usize = 20_000;
-
-/// What the kernel can tell in this run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelMode {
-    /// No kernel view (reading a file).
-    None,
-    /// sock_diag polls only: short states are missed.
-    PollOnly,
-    /// Polls plus the tracepoint: every transition.
-    Exact,
-}
-
-/// Kernel counters of the namespace, read with each snapshot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ListenCounters {
-    pub overflows: u64,
-    pub drops: u64,
-}
 
 struct Held {
     ts: Timestamp,

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::{KernelError, linux_state};
-use crate::app::TcpState;
+use crate::tcp::TcpState;
 
 /// Most ports one kernel filter may carry (24 bytes of program each; the
 /// jump offsets are 16-bit).

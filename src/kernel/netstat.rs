@@ -1,11 +1,12 @@
 //! Listen-queue counters from `/proc/net/netstat` (the `TcpExt` table).
 //!
-//! The file belongs to the network namespace of the process that opens it, so
-//! inside a lab namespace these are the lab's counters.
+//! The file belongs to the network namespace of the thread that opens it
+//! (`thread-self`: a process's threads may sit in different namespaces when a
+//! restarted lab made a new one), so inside a lab these are the lab's counters.
 
 use super::KernelError;
 
-const PATH: &str = "/proc/net/netstat";
+const PATH: &str = "/proc/thread-self/net/netstat";
 
 /// `(TcpExtListenOverflows, TcpExtListenDrops)`: SYNs or final ACKs dropped
 /// because an accept queue was full, and every drop at a listener (overflows

@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use super::linux_state;
-use crate::app::TcpState;
+use crate::tcp::TcpState;
 use crate::time::Timestamp;
 
 const TRACEFS: &str = "/sys/kernel/tracing";

@@ -31,7 +31,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::diag::SockInfo;
 use super::trace::Transition;
-use crate::app::TcpState;
+use crate::tcp::TcpState;
 use crate::time::Timestamp;
 
 /// A port-0 SYN-SENT whose socket never got a port after this long (a lost

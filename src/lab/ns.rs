@@ -2,7 +2,9 @@
 //! we are not root (we are then root inside it, over that namespace only).
 //!
 //! `unshare(CLONE_NEWUSER)` fails with EINVAL once a second thread exists, so
-//! [`enter_lab`] must run first thing in `main`, before any thread starts.
+//! [`enter_lab`] must run first thing in `main`, before any thread starts. A
+//! network namespace has no such limit: [`fresh_net`] makes a new one for the
+//! calling thread at any time (a restarted lab).
 
 use std::io;
 
@@ -15,9 +17,9 @@ pub struct LabNs {
     pub rootless: bool,
 }
 
-/// Moves this process into a fresh network namespace (plus a user namespace
-/// when not root) and brings its `lo` up. Every process started afterwards
-/// (the peers, the capture thread) lives there too.
+/// Prepares this process for labs: a user namespace when we are not root
+/// (we become root over it, and may then make network namespaces). Each run
+/// then makes its own network namespace with [`fresh_net`].
 ///
 /// # Errors
 /// [`LabError::UserNsDenied`] when the system forbids unprivileged user
@@ -29,7 +31,7 @@ pub fn enter_lab() -> Result<LabNs, LabError> {
     let rootless = uid != 0;
     if rootless {
         // SAFETY: unshare takes flags only; on failure nothing changed.
-        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
             let e = io::Error::last_os_error();
             return Err(match e.raw_os_error() {
                 Some(libc::EINVAL) => LabError::NetNs(e),
@@ -55,14 +57,25 @@ pub fn enter_lab() -> Result<LabNs, LabError> {
         write("/proc/self/setgroups", "deny".into())?;
         write("/proc/self/uid_map", format!("0 {uid} 1"))?;
         write("/proc/self/gid_map", format!("0 {gid} 1"))?;
-    } else {
-        // SAFETY: unshare takes flags only; on failure nothing changed.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            return Err(LabError::NetNs(io::Error::last_os_error()));
-        }
+    }
+    Ok(LabNs { rootless })
+}
+
+/// Moves the calling thread into a new, empty network namespace and brings its
+/// `lo` up: a clean lab. Other threads stay where they are; threads and
+/// processes started from this one afterwards are in the new namespace. Used
+/// for every run, so a restarted scenario finds no sockets of the last one
+/// (a TIME-WAIT, a listener). Needs [`enter_lab`] first when not root.
+///
+/// # Errors
+/// [`LabError::NetNs`], [`LabError::AppArmorRestricted`], [`LabError::Setup`].
+pub fn fresh_net(ns: LabNs) -> Result<(), LabError> {
+    // SAFETY: unshare takes flags only; on failure nothing changed.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(LabError::NetNs(io::Error::last_os_error()));
     }
     if let Err(e) = bring_lo_up() {
-        if rootless && e.raw_os_error() == Some(libc::EPERM) {
+        if ns.rootless && e.raw_os_error() == Some(libc::EPERM) {
             return Err(LabError::AppArmorRestricted {
                 reason: apparmor_reason(&e),
             });
@@ -72,7 +85,7 @@ pub fn enter_lab() -> Result<LabNs, LabError> {
             source: e,
         });
     }
-    Ok(LabNs { rootless })
+    Ok(())
 }
 
 fn read_knob(path: &str) -> Option<String> {

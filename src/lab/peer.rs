@@ -181,6 +181,10 @@ struct Pending {
     args: String,
     begin: u64,
     announced: bool,
+    /// The socket the call acts on, when known before it returns (connect):
+    /// its address goes with the `start` report, so a blocked connect's SYNs
+    /// are tied to their peer at once.
+    fd: Option<i32>,
 }
 
 struct Peer {
@@ -365,7 +369,14 @@ impl Peer {
         for p in pending.values_mut() {
             if !p.announced && now.saturating_sub(p.begin) >= BLOCKED_AFTER_NS {
                 p.announced = true;
-                self.event(p.begin, &p.call, &p.args, Some("start"), None);
+                self.emit(&Line {
+                    ts_ns: Some(p.begin),
+                    call: Some(p.call.clone()),
+                    args: Some(p.args.clone()),
+                    phase: Some("start".to_owned()),
+                    local: p.fd.and_then(local_addr).map(|a| a.to_string()),
+                    ..Line::default()
+                });
             }
         }
     }
@@ -400,6 +411,7 @@ impl Peer {
                 args: args.to_owned(),
                 begin,
                 announced: false,
+                fd: local_of.filter(|&fd| fd >= 0),
             },
         );
         let ret = f();

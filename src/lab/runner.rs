@@ -1,27 +1,51 @@
 //! Plays a [`Script`] in the lab: one peer process per endpoint, steps in
-//! order, every reported call forwarded to the event sink.
+//! order, every reported call forwarded to the event sink. A control channel
+//! lets the user drive it: next step, pause and play, kill a peer, cut the
+//! link, stop.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command as Process, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::LabError;
-use super::peer::{Command, Line, PARENT_PID_ENV};
+use super::peer::{Command, Line, PARENT_PID_ENV, errno_name};
 use super::script::{Action, Endpoint, Script};
-use crate::app::{CallEvent, Event, EventSink, Phase};
+use crate::event::{
+    CallEvent, CallResult, EndpointName, Event, EventSink, LabAction, LabEvent, Origin, StepEvent,
+};
 use crate::time::Timestamp;
+
+/// What the user asks of a running lab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabControl {
+    /// Run the next step now (while paused, or without waiting out the pace).
+    Next,
+    /// Stop before each step until `Next` or `Play`.
+    Pause,
+    /// Go on at the pace.
+    Play,
+    /// SIGKILL a peer now (`None`: the server).
+    Kill(Option<EndpointName>),
+    /// Cut the link if it carries segments, restore it if it is cut.
+    ToggleLink,
+    /// Tear the lab down and return.
+    Stop,
+}
 
 /// How a demo runs.
 pub struct LabOptions {
     pub ipv6: bool,
     /// The server's port (`server2` listens on port + 1 …).
     pub port: u16,
-    /// When set, one `()` is awaited before each step (`--step`).
-    pub step: Option<mpsc::Receiver<()>>,
-    /// Set by Ctrl-C: the run stops between steps or while waiting.
-    pub cancel: Arc<AtomicBool>,
+    /// Time between the end of a step and the start of the next while playing.
+    pub pace: Duration,
+    /// Start paused: each step waits for [`LabControl::Next`] (`--step`).
+    pub paused: bool,
+    /// After the last step, keep the lab up (sockets keep their timers, the
+    /// user may still kill or cut) until [`LabControl::Stop`].
+    pub stay: bool,
+    pub control: mpsc::Receiver<LabControl>,
 }
 
 /// A blocking call is left running this long after its `start` arrived.
@@ -46,6 +70,8 @@ struct PeerProc {
     stdin: Option<ChildStdin>,
     alive: bool,
     outstanding: Vec<u64>,
+    /// Its current call reported that it blocks.
+    blocked: bool,
 }
 
 /// Kills and reaps every peer on every way out of [`run`].
@@ -61,14 +87,16 @@ impl Drop for Peers {
     }
 }
 
-/// Spawns the peers, runs every step in order, sends each call event (as
-/// `Event::Call` with the endpoint's name) and any warnings into `sink`, and
-/// returns when the script ends (after ~300 ms for the last packets). `sleep`,
-/// `sysctl`, `link` and `kill` appear as calls of the endpoint `lab`.
+/// Spawns the peers, runs every step in order, and sends into `sink` each
+/// call event (`Event::Call`, with the endpoint's name), each step's start and
+/// narration (`Event::Step`), what the lab itself does (`Event::Lab`: sleep,
+/// sysctl, link, kill, the end, the teardown) and warnings.
 ///
-/// A blocking call is left running ~200 ms after it reported `start`, then the
-/// next step begins. With `opts.step`, waits for one `()` before each step.
-/// `opts.cancel` stops the run between steps and while waiting.
+/// Steps are gated by `opts`: the pace between steps, or `Next` while paused.
+/// A blocking call is left running ~200 ms after it reported `start`, then
+/// the next step begins. Returns when the script ends (after ~300 ms for the
+/// last packets), or with `opts.stay` when told to stop; `Stop` ends it at
+/// any point.
 ///
 /// # Errors
 /// [`LabError::Spawn`] when a peer cannot start, [`LabError::Peer`] when a
@@ -117,6 +145,7 @@ pub fn run(script: &Script, opts: LabOptions, sink: EventSink) -> Result<(), Lab
             stdin,
             alive: true,
             outstanding: Vec::new(),
+            blocked: false,
         });
     }
     drop(msg_tx);
@@ -124,7 +153,11 @@ pub fn run(script: &Script, opts: LabOptions, sink: EventSink) -> Result<(), Lab
         peers,
         msgs: msg_rx,
         sink,
-        cancel: opts.cancel,
+        control: opts.control,
+        stopped: false,
+        paused: opts.paused,
+        next: false,
+        cut: false,
         next_id: 0,
     };
     for i in 0..lab.peers.0.len() {
@@ -140,35 +173,41 @@ pub fn run(script: &Script, opts: LabOptions, sink: EventSink) -> Result<(), Lab
             });
         }
     }
-    let mut stepper = opts.step;
-    for step in &script.steps {
-        if let Some(rx) = &stepper {
-            match lab.wait_for_step(rx) {
-                StepGate::Go => {}
-                StepGate::Cancelled => return Ok(()),
-                StepGate::Closed => stepper = None,
-            }
-        }
-        if lab.cancelled() {
+    let total = script.steps.len();
+    for (i, step) in script.steps.iter().enumerate() {
+        // The first step runs at once unless paused; later ones wait the pace.
+        let pace = if i == 0 { Duration::ZERO } else { opts.pace };
+        if !lab.gate(pace) {
+            lab.close();
             return Ok(());
         }
+        lab.emit(Event::Step(StepEvent {
+            ts: Timestamp::now(),
+            index: i + 1,
+            total,
+            line: step.line,
+            narration: step.narration.clone(),
+        }));
         lab.step(step.line, &step.action);
     }
     lab.pause(SETTLE);
-    // Killing the peers closes their sockets (FINs, RSTs): those packets come
-    // after this mark and belong to no step.
-    lab.lab_event(Timestamp::now(), "end", "", "ok");
+    lab.lab_event(
+        Timestamp::now(),
+        LabAction::Ended,
+        CallResult::Ok,
+        Origin::Script,
+    );
+    if opts.stay {
+        while !lab.stopped {
+            lab.pause(Duration::from_secs(1));
+        }
+    }
+    lab.close();
     Ok(())
 }
 
-enum StepGate {
-    Go,
-    Cancelled,
-    Closed,
-}
-
 fn warn(sink: &EventSink, message: String) {
-    let _ = sink.send(Event::Warning {
+    sink(Event::Warning {
         ts: Timestamp::now(),
         message,
     });
@@ -206,13 +245,17 @@ fn read_peer(
             } else {
                 name.to_owned()
             };
-            let _ = sink.send(Event::Call(CallEvent {
+            let result = if start {
+                None
+            } else {
+                Some(CallResult::parse(line.result.as_deref().unwrap_or("ok")))
+            };
+            sink(Event::Call(CallEvent {
                 ts: Timestamp(line.ts_ns.unwrap_or_else(|| Timestamp::now().0)),
                 endpoint,
                 call,
                 args: line.args.unwrap_or_default(),
-                phase: start.then_some(Phase::Start),
-                result: line.result.unwrap_or_default(),
+                result,
                 local: line.local.and_then(|l| l.parse().ok()),
             }));
         }
@@ -224,25 +267,40 @@ struct Lab {
     peers: Peers,
     msgs: mpsc::Receiver<Msg>,
     sink: EventSink,
-    cancel: Arc<AtomicBool>,
+    control: mpsc::Receiver<LabControl>,
+    /// Told to stop (or nobody can tell us any more).
+    stopped: bool,
+    paused: bool,
+    /// `Next` arrived: the gate opens once.
+    next: bool,
+    /// The whole link is cut by the user's toggle.
+    cut: bool,
     next_id: u64,
 }
 
 impl Lab {
-    fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
+    fn emit(&self, event: Event) {
+        (self.sink)(event);
     }
 
-    fn lab_event(&self, ts: Timestamp, call: &str, args: &str, result: &str) {
-        let _ = self.sink.send(Event::Call(CallEvent {
+    fn lab_event(&self, ts: Timestamp, action: LabAction, result: CallResult, origin: Origin) {
+        self.emit(Event::Lab(LabEvent {
             ts,
-            endpoint: "lab".into(),
-            call: call.into(),
-            args: args.into(),
-            phase: None,
-            result: result.into(),
-            local: None,
+            action,
+            result,
+            origin,
         }));
+    }
+
+    /// Says the lab is being torn down: what the kernel does for the killed
+    /// peers follows, and belongs to no step. The peers die when `Peers` drops.
+    fn close(&self) {
+        self.lab_event(
+            Timestamp::now(),
+            LabAction::Closing,
+            CallResult::Ok,
+            Origin::Script,
+        );
     }
 
     fn warn(&self, line: usize, message: &str) {
@@ -282,16 +340,73 @@ impl Lab {
                     p.outstanding.clear();
                 }
             }
-            Msg::Start { .. } => {}
+            Msg::Start { peer } => {
+                if let Some(p) = self.peers.0.get_mut(peer) {
+                    p.blocked = true;
+                }
+            }
         }
     }
 
-    /// Sleeps, still reading messages and honoring cancel.
+    /// Reads what the user asked for, acting on kills and link changes at once.
+    fn poll_control(&mut self) {
+        loop {
+            match self.control.try_recv() {
+                Ok(LabControl::Next) => self.next = true,
+                Ok(LabControl::Pause) => self.paused = true,
+                Ok(LabControl::Play) => self.paused = false,
+                Ok(LabControl::Stop) => self.stopped = true,
+                Ok(LabControl::Kill(who)) => {
+                    let who = who.unwrap_or_else(|| "server".to_owned());
+                    match Endpoint::from_name(&who) {
+                        Some(e) if self.index_of(e).is_some() => self.kill(e, Origin::User),
+                        _ => warn(
+                            &self.sink,
+                            format!("kill: this scenario has no peer named {who}"),
+                        ),
+                    }
+                }
+                Ok(LabControl::ToggleLink) => {
+                    let cut = !self.cut;
+                    self.link(None, cut, None, Origin::User);
+                }
+                Err(mpsc::TryRecvError::Empty) => return,
+                // Nobody can drive the lab any more: stop.
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.stopped = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Waits before a step: `pace` while playing, until `Next` or `Play`
+    /// while paused. False when told to stop.
+    fn gate(&mut self, pace: Duration) -> bool {
+        let since = Instant::now();
+        self.next = false;
+        loop {
+            self.poll_control();
+            if self.stopped {
+                return false;
+            }
+            if self.next || (!self.paused && since.elapsed() >= pace) {
+                self.next = false;
+                return true;
+            }
+            if let Ok(m) = self.msgs.recv_timeout(TICK) {
+                self.handle(&m);
+            }
+        }
+    }
+
+    /// Sleeps, still reading messages and the controls.
     fn pause(&mut self, d: Duration) {
         let until = Instant::now() + d;
-        while !self.cancelled() {
+        loop {
+            self.poll_control();
             let now = Instant::now();
-            if now >= until {
+            if self.stopped || now >= until {
                 break;
             }
             if let Ok(m) = self.msgs.recv_timeout((until - now).min(TICK)) {
@@ -300,46 +415,31 @@ impl Lab {
         }
     }
 
-    fn wait_for_step(&mut self, rx: &mpsc::Receiver<()>) -> StepGate {
-        loop {
-            if self.cancelled() {
-                return StepGate::Cancelled;
-            }
-            match rx.recv_timeout(TICK) {
-                Ok(()) => return StepGate::Go,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return StepGate::Closed,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    while let Ok(m) = self.msgs.try_recv() {
-                        self.handle(&m);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits until `done(peer)` holds, a blocked call's grace ran out (when
-    /// `blocking_ok`), `limit` passed (false), or cancel.
+    /// Waits until the call `id` of `peer` (every call, when `None`)
+    /// finished, or it blocked and its grace ran out (true), or `limit`
+    /// passed (false), or the lab stops.
     fn wait_until(&mut self, peer: usize, id: Option<u64>, limit: Duration) -> bool {
         let mut deadline = Instant::now() + limit;
-        let mut blocked = false;
+        let mut graced = false;
         loop {
+            self.poll_control();
             let p = &self.peers.0[peer];
             let finished = match id {
                 Some(id) => !p.outstanding.contains(&id),
                 None => p.outstanding.is_empty(),
             };
-            if finished || !p.alive || self.cancelled() {
+            if finished || !p.alive || self.stopped {
                 return true;
+            }
+            if id.is_some() && p.blocked && !graced {
+                graced = true;
+                deadline = Instant::now() + BLOCKED_GRACE;
             }
             let now = Instant::now();
             if now >= deadline {
-                return blocked;
+                return graced;
             }
             match self.msgs.recv_timeout((deadline - now).min(TICK)) {
-                Ok(Msg::Start { peer: from }) if from == peer && id.is_some() && !blocked => {
-                    blocked = true;
-                    deadline = Instant::now() + BLOCKED_GRACE;
-                }
                 Ok(m) => self.handle(&m),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return true,
@@ -372,7 +472,9 @@ impl Lab {
                 if !self.send(peer, &cmd) {
                     return self.warn(line, &format!("{endpoint} is not running"));
                 }
-                self.peers.0[peer].outstanding.push(id);
+                let p = &mut self.peers.0[peer];
+                p.outstanding.push(id);
+                p.blocked = false;
                 if !self.wait_until(peer, Some(id), STEP_LIMIT) {
                     self.warn(
                         line,
@@ -380,41 +482,32 @@ impl Lab {
                     );
                 }
             }
-            Action::Kill(endpoint) => {
-                let Some(peer) = self.index_of(*endpoint) else {
-                    return;
-                };
-                let p = &mut self.peers.0[peer];
-                // Stamped before the signal: the dying peer's kernel closes its
-                // sockets at once, and those packets must come after the kill.
-                let ts = Timestamp::now();
-                let result = match p.child.kill() {
-                    Ok(()) => "ok",
-                    Err(_) => "ESRCH",
-                };
-                // Reaped at once: its sockets are closed by the kernel now.
-                let _ = p.child.wait();
-                p.alive = false;
-                p.stdin = None;
-                p.outstanding.clear();
-                self.lab_event(ts, "kill", &endpoint.to_string(), result);
-            }
+            Action::Kill(endpoint) => self.kill(*endpoint, Origin::Script),
             Action::Sleep(d) => {
-                self.lab_event(Timestamp::now(), "sleep", &format_duration(*d), "ok");
+                self.lab_event(
+                    Timestamp::now(),
+                    LabAction::Sleep(*d),
+                    CallResult::Ok,
+                    Origin::Script,
+                );
                 self.pause(*d);
             }
             Action::Sysctl { name, value } => {
                 let ts = Timestamp::now();
                 let result = match super::ns::set_sysctl(name, value) {
-                    Ok(()) => "ok".to_owned(),
+                    Ok(()) => CallResult::Ok,
                     Err(e) => {
                         self.warn(line, &e.to_string());
-                        "error".to_owned()
+                        CallResult::Errno(e.errno().unwrap_or_else(|| "error".to_owned()))
                     }
                 };
-                self.lab_event(ts, "sysctl", &format!("{name}={value}"), &result);
+                let action = LabAction::Sysctl {
+                    name: name.clone(),
+                    value: value.clone(),
+                };
+                self.lab_event(ts, action, result, Origin::Script);
             }
-            Action::Link { cut, only } => self.link(line, *cut, *only),
+            Action::Link { cut, only } => self.link(Some(line), *cut, *only, Origin::Script),
             Action::Wait { endpoint, timeout } => {
                 let Some(peer) = self.index_of(*endpoint) else {
                     return;
@@ -432,9 +525,37 @@ impl Lab {
         }
     }
 
+    /// SIGKILLs a peer process and reaps it.
+    fn kill(&mut self, endpoint: Endpoint, origin: Origin) {
+        let Some(peer) = self.index_of(endpoint) else {
+            return;
+        };
+        let p = &mut self.peers.0[peer];
+        // Stamped before the signal: the dying peer's kernel closes its
+        // sockets at once, and those packets must come after the kill.
+        let ts = Timestamp::now();
+        let result = if p.alive {
+            match p.child.kill() {
+                Ok(()) => CallResult::Ok,
+                Err(e) => errno_result(&e),
+            }
+        } else {
+            CallResult::Errno("ESRCH".into())
+        };
+        // Reaped at once: its sockets are closed by the kernel now.
+        let _ = p.child.wait();
+        p.alive = false;
+        p.stdin = None;
+        p.outstanding.clear();
+        let action = LabAction::Kill {
+            endpoint: endpoint.process().to_string(),
+        };
+        self.lab_event(ts, action, result, origin);
+    }
+
     /// Broadcasts the cut (or restore) and waits until every peer applied it,
     /// so the event's timestamp is when the link state really changed.
-    fn link(&mut self, line: usize, cut: bool, only: Option<Endpoint>) {
+    fn link(&mut self, line: Option<usize>, cut: bool, only: Option<Endpoint>, origin: Origin) {
         let targets: Vec<usize> = match only {
             Some(e) => self.index_of(e).into_iter().collect(),
             None => (0..self.peers.0.len()).collect(),
@@ -451,20 +572,37 @@ impl Lab {
         for (peer, id) in sent {
             if !self.wait_until(peer, Some(id), Duration::from_secs(1)) {
                 let name = self.peers.0[peer].name.clone();
-                self.warn(line, &format!("{name} did not confirm the link change"));
+                let message = format!("{name} did not confirm the link change");
+                match line {
+                    Some(line) => self.warn(line, &message),
+                    None => warn(&self.sink, message),
+                }
             }
         }
-        let ts = Timestamp::now();
-        let verb = if cut { "cut" } else { "restore" };
-        let args = match only {
-            Some(e) => format!("{verb} {e}"),
-            None => verb.to_owned(),
+        if only.is_none() {
+            self.cut = cut;
+        }
+        let only = only.map(|e| e.to_string());
+        let action = if cut {
+            LabAction::LinkCut { only }
+        } else {
+            LabAction::LinkRestored { only }
         };
-        self.lab_event(ts, "link", &args, "ok");
+        self.lab_event(Timestamp::now(), action, CallResult::Ok, origin);
     }
 }
 
-fn format_duration(d: Duration) -> String {
+fn errno_result(e: &std::io::Error) -> CallResult {
+    let name = e
+        .raw_os_error()
+        .and_then(errno_name)
+        .map_or_else(|| e.to_string(), str::to_owned);
+    CallResult::Errno(name)
+}
+
+/// `200ms`, `2s`: a duration as scripts write it.
+#[must_use]
+pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms % 1000 == 0 {
         format!("{}s", ms / 1000)

@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! # The first comment line of a file is the scenario's summary.
+//! #zh 紧跟在英文注释行之后的 `#zh` 行是它的中文。
 //!
 //! # Comment lines right above a step are its narration (shown with the step).
+//! #zh 步骤正上方的注释是它的旁白。
 //! server listen              # socket + bind + listen (each reported), default backlog 128
 //! client connect             # to server's port on 127.0.0.1 (::1 with --ipv6)
 //! server accept
@@ -41,6 +43,8 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::event::Narration;
 
 /// A parsed scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,8 +84,9 @@ impl Script {
 pub struct Step {
     /// 1-based line number in the file.
     pub line: usize,
-    /// The comment lines right above the step, joined by spaces.
-    pub narration: Option<String>,
+    /// The comment lines right above the step: English lines joined by
+    /// spaces, `#zh` lines joined as they are (Chinese needs no spaces).
+    pub narration: Option<Narration>,
     pub action: Action,
 }
 
@@ -299,8 +304,29 @@ pub struct ScriptError {
 pub fn summary(text: &str) -> &str {
     text.lines()
         .map(str::trim)
-        .find_map(|l| l.strip_prefix('#'))
+        .filter_map(|l| l.strip_prefix('#'))
+        .find(|c| zh_text(c).is_none())
         .map_or("", str::trim)
+}
+
+/// The Chinese summary: the `#zh` line that follows the first comment line.
+#[must_use]
+pub fn summary_zh(text: &str) -> Option<&str> {
+    let mut comments = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix('#'));
+    comments.next()?;
+    comments.find_map(zh_text)
+}
+
+/// The text of a `#zh …` comment (given without its `#`).
+fn zh_text(comment: &str) -> Option<&str> {
+    comment
+        .strip_prefix("zh ")
+        .or_else(|| comment.strip_prefix("zh\t"))
+        .map(str::trim)
 }
 
 const DEFAULT_READ: usize = 65536;
@@ -313,18 +339,23 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 /// missing or extra argument, a bad number or duration.
 pub fn parse(name_for_errors: &str, text: &str) -> Result<Script, ScriptError> {
     let mut steps = Vec::new();
-    let mut narration: Vec<String> = Vec::new();
+    let mut english: Vec<String> = Vec::new();
+    let mut chinese: Vec<String> = Vec::new();
     let mut seen_summary = false;
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         let line = raw.trim();
         if line.is_empty() {
-            narration.clear();
+            english.clear();
+            chinese.clear();
             continue;
         }
         if let Some(comment) = line.strip_prefix('#') {
             if seen_summary {
-                narration.push(comment.trim().to_owned());
+                match zh_text(comment) {
+                    Some(zh) => chinese.push(zh.to_owned()),
+                    None => english.push(comment.trim().to_owned()),
+                }
             }
             seen_summary = true;
             continue;
@@ -337,11 +368,16 @@ pub fn parse(name_for_errors: &str, text: &str) -> Result<Script, ScriptError> {
         };
         let words = tokenize(line).map_err(err)?;
         let action = parse_action(&words).map_err(err)?;
-        let text = narration.join(" ");
-        narration.clear();
+        let en = english.join(" ");
+        let zh = chinese.concat();
+        english.clear();
+        chinese.clear();
         steps.push(Step {
             line: line_no,
-            narration: (!text.is_empty()).then_some(text),
+            narration: (!en.is_empty() || !zh.is_empty()).then(|| Narration {
+                zh: (!zh.is_empty()).then_some(zh),
+                en,
+            }),
             action,
         });
     }
@@ -811,18 +847,23 @@ mod tests {
 
     #[test]
     fn comments_become_narration_of_the_next_step() {
-        let text = "# Title line\n# more header\n\n# Why we listen.\n# Second line.\nserver listen\nclient connect\n\n# orphan\n\nclient close\n";
+        let text = "# Title line\n#zh 标题\n# more header\n\n# Why we listen.\n#zh 为什么监听，\n# Second line.\n#zh 第二行。\nserver listen\nclient connect\n\n# orphan\n\nclient close\n";
         let s = parse("t.txt", text).expect("parses");
         assert_eq!(summary(text), "Title line");
+        assert_eq!(summary_zh(text), Some("标题"));
+        assert_eq!(summary_zh("# Title\n\n#zh late\nserver listen\n"), None);
         assert_eq!(s.steps.len(), 3);
-        assert_eq!(s.steps[0].line, 6);
+        assert_eq!(s.steps[0].line, 9);
         assert_eq!(
-            s.steps[0].narration.as_deref(),
-            Some("Why we listen. Second line.")
+            s.steps[0].narration,
+            Some(Narration {
+                en: "Why we listen. Second line.".into(),
+                zh: Some("为什么监听，第二行。".into()),
+            })
         );
         assert_eq!(s.steps[1].narration, None);
         assert_eq!(s.steps[2].narration, None);
-        assert_eq!(s.steps[2].line, 11);
+        assert_eq!(s.steps[2].line, 14);
     }
 
     #[test]

@@ -30,9 +30,9 @@
 
 use std::time::Duration;
 
-use crate::app::TcpState;
 use crate::tcp::Flags;
 use crate::tcp::TcpHeader;
+use crate::tcp::TcpState;
 use crate::tcp::track::Role;
 use crate::time::Timestamp;
 

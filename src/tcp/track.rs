@@ -10,7 +10,9 @@ use super::{Proto, Segment, SeqNum, TcpHeader};
 use crate::time::Timestamp;
 
 /// A connection's stable id, counting from 1 in order of first sight.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ConnId(pub u32);
 
 impl fmt::Display for ConnId {
@@ -20,7 +22,7 @@ impl fmt::Display for ConnId {
 }
 
 /// Which side of a connection sent a segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     Client,
     Server,
@@ -44,7 +46,9 @@ impl Role {
 }
 
 /// Analysis notes on one segment, as bits (no allocation per packet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Notes(pub u16);
 
 impl Notes {

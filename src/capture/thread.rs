@@ -1,0 +1,162 @@
+//! A live capture on its own thread: frames are parsed at the edge and handed
+//! to a callback as [`Captured`] values; pnet's types never leave.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{CaptureError, DEFAULT_SNAPLEN, Frame, LiveCapture, PcapWriter};
+use crate::tcp::parse::parse_frame;
+use crate::tcp::{Malformed, RawFrame, Segment};
+use crate::time::Timestamp;
+
+/// What the capture thread reports.
+#[derive(Clone, Debug)]
+pub enum Captured {
+    /// A TCP or UDP packet, with its bytes when they were asked for.
+    Segment { seg: Segment, raw: Option<RawFrame> },
+    /// A frame that could not be read at all.
+    Rejected { ts: Timestamp, why: Malformed },
+    /// Kernel drops, a failed write, the capture stopping.
+    Warning { ts: Timestamp, message: String },
+}
+
+/// Parses one frame the way every source does: `None` for frames that carry
+/// neither TCP nor UDP.
+#[must_use]
+pub fn parse(frame: &Frame<'_>, keep_bytes: bool) -> Option<Captured> {
+    match parse_frame(frame.link, frame.ts, frame.data, frame.orig_len) {
+        Ok(Some(seg)) => Some(Captured::Segment {
+            seg,
+            raw: keep_bytes.then(|| RawFrame {
+                link: frame.link,
+                bytes: frame.data.into(),
+            }),
+        }),
+        Ok(None) => None,
+        Err(why) => Some(Captured::Rejected { ts: frame.ts, why }),
+    }
+}
+
+/// The capture thread; stopped (and joined) on drop.
+pub struct CaptureThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CaptureThread {
+    /// Starts reading an interface that is already open. `report` gets every
+    /// packet; when it returns false the thread stops.
+    ///
+    /// # Errors
+    /// The pcap file for `write` cannot be created; the thread cannot start.
+    pub fn start(
+        mut cap: LiveCapture,
+        write: Option<&Path>,
+        keep_bytes: bool,
+        report: impl FnMut(Captured) -> bool + Send + 'static,
+    ) -> Result<Self, CaptureError> {
+        let mut writer = match write {
+            Some(p) => Some(PcapWriter::create(p, DEFAULT_SNAPLEN)?),
+            None => None,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || capture_loop(&mut cap, writer.as_mut(), keep_bytes, report, &stop2))
+            .map_err(|source| CaptureError::Setup {
+                iface: "capture thread".into(),
+                what: "starting the thread",
+                source,
+            })?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops the thread after its current read (at most one read timeout).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for CaptureThread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn capture_loop(
+    cap: &mut LiveCapture,
+    mut writer: Option<&mut PcapWriter>,
+    keep_bytes: bool,
+    mut report: impl FnMut(Captured) -> bool,
+    stop: &AtomicBool,
+) {
+    let warn = |report: &mut dyn FnMut(Captured) -> bool, message: String| {
+        report(Captured::Warning {
+            ts: Timestamp::now(),
+            message,
+        })
+    };
+    let report_stats =
+        |cap: &mut LiveCapture, report: &mut dyn FnMut(Captured) -> bool| match cap.take_stats() {
+            Ok(s) if s.dropped > 0 => {
+                let message = format!(
+                    "the kernel dropped {} of {} packets (capture too slow or buffer too small)",
+                    s.dropped, s.received
+                );
+                report(Captured::Warning {
+                    ts: Timestamp::now(),
+                    message,
+                })
+            }
+            Ok(_) => true,
+            Err(e) => report(Captured::Warning {
+                ts: Timestamp::now(),
+                message: format!("cannot read capture statistics: {e}"),
+            }),
+        };
+    let mut last_stats = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            last_stats = Instant::now();
+            if !report_stats(cap, &mut report) {
+                return;
+            }
+        }
+        let frame = match cap.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(e) => {
+                warn(&mut report, format!("capture stopped: {e}"));
+                return;
+            }
+        };
+        if let Some(w) = writer.as_deref_mut() {
+            if let Err(e) = w.write(&frame) {
+                writer = None;
+                if !warn(&mut report, format!("writing the capture file failed: {e}")) {
+                    return;
+                }
+            }
+        }
+        if let Some(item) = parse(&frame, keep_bytes) {
+            if !report(item) {
+                return;
+            }
+        }
+    }
+    report_stats(cap, &mut report);
+    if let Some(w) = writer {
+        if let Err(e) = w.flush() {
+            warn(&mut report, format!("writing the capture file failed: {e}"));
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The event contract's types: everything the sources report and the views
+//! show, in one [`Event`] type. A leaf of the crate: it knows the TCP model's
+//! values and time, nothing of the sources, the app or the views.
+//!
+//! The views render these to the contract's strings (`"ok"`, `"ECONNRESET"`,
+//! `"cut client2"` …) only at the edge (`output`, `ui`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Lang;
+use crate::tcp::track::{ConnId, Notes, Role};
+use crate::tcp::{RawFrame, Segment, TcpState};
+use crate::time::Timestamp;
+
+/// Where a source sends its events. Sources run on plain threads; the wiring
+/// (`run`) decides where the events go.
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Which peer of the lab (or which side of a watched connection) did something.
+/// `client`, `server`, `server2`, `client3`, `listener` … as in the contract.
+pub type EndpointName = String;
+
+/// A captured packet with what the tracker made of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PacketEvent {
+    pub segment: Segment,
+    pub conn: ConnId,
+    pub from: Role,
+    /// Relative sequence and acknowledgment numbers (each direction's ISN is 0).
+    pub seq: u32,
+    pub ack: u32,
+    /// Window scaled by the sender's window scale once the handshake set it.
+    pub win: u32,
+    pub notes: Notes,
+    /// The captured bytes, when the view asked to keep them (the details view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<RawFrame>,
+}
+
+/// What a socket call returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallResult {
+    /// Success without a count (`connect`, `bind`, `close` …).
+    Ok,
+    /// A byte count (`read`, `write`); `Bytes(0)` from a read is end of file.
+    Bytes(u64),
+    /// The call failed with this errno (its C name: `ECONNRESET`, or
+    /// `errno 134` for a number without a name).
+    Errno(String),
+}
+
+impl CallResult {
+    /// Reads the contract's string back: `ok`, a number, or an errno name.
+    #[must_use]
+    pub fn parse(s: &str) -> Self {
+        if s == "ok" {
+            CallResult::Ok
+        } else if let Ok(n) = s.parse() {
+            CallResult::Bytes(n)
+        } else {
+            CallResult::Errno(s.to_owned())
+        }
+    }
+
+    /// The contract's string: `ok`, `42`, `ECONNRESET`.
+    #[must_use]
+    pub fn as_contract(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            CallResult::Ok => "ok".into(),
+            CallResult::Bytes(n) => n.to_string().into(),
+            CallResult::Errno(e) => e.as_str().into(),
+        }
+    }
+
+    #[must_use]
+    pub fn is_error(&self) -> bool {
+        matches!(self, CallResult::Errno(_))
+    }
+}
+
+/// A socket call made by a lab peer: reported when it returned, and for a
+/// blocking call also when it began (`result: None`, the contract's
+/// `"phase": "start"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEvent {
+    pub ts: Timestamp,
+    pub endpoint: EndpointName,
+    /// `socket`, `bind`, `listen`, `connect`, `accept`, `read`, `write`,
+    /// `send`, `shutdown`, `close`, `setsockopt`, `fork` …
+    pub call: String,
+    pub args: String,
+    /// `None` while a blocking call is still blocked.
+    pub result: Option<CallResult>,
+    /// The socket's own address once the call gave it one (bind, connect,
+    /// accept): ties the call to the packets and states of that socket.
+    pub local: Option<SocketAddr>,
+}
+
+impl CallEvent {
+    /// A blocking call that began and has not returned yet.
+    #[must_use]
+    pub fn is_start(&self) -> bool {
+        self.result.is_none()
+    }
+}
+
+/// What the lab itself did (not a peer's socket call).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LabAction {
+    /// The script paused for a while.
+    Sleep(Duration),
+    /// A sysctl was set inside the lab.
+    Sysctl { name: String, value: String },
+    /// Segments arriving at the peers' sockets are dropped from now on
+    /// (after capture); `only`: at that peer's sockets only.
+    LinkCut { only: Option<EndpointName> },
+    /// The link carries segments again.
+    LinkRestored { only: Option<EndpointName> },
+    /// A peer process was killed (SIGKILL).
+    Kill { endpoint: EndpointName },
+    /// The script's last step is done. The lab may stay up (the TUI keeps it
+    /// until the user restarts or quits) or close right after.
+    Ended,
+    /// The lab is being torn down: packets from now on (the kernel closing
+    /// the killed peers' sockets) belong to no step.
+    Closing,
+}
+
+/// Who asked the lab to act.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    /// A step of the script.
+    #[default]
+    Script,
+    /// A key pressed by the user (`k`, `c` in the TUI).
+    User,
+}
+
+/// The lab acted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabEvent {
+    pub ts: Timestamp,
+    pub action: LabAction,
+    pub result: CallResult,
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// A step's narration, in the languages the script has.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Narration {
+    pub en: String,
+    pub zh: Option<String>,
+}
+
+impl Narration {
+    /// The text in `lang`, or in English when the script has none in it.
+    #[must_use]
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => self.zh.as_deref().unwrap_or(&self.en),
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// A step of the script began.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepEvent {
+    pub ts: Timestamp,
+    /// 1-based.
+    pub index: usize,
+    /// Steps in the script.
+    pub total: usize,
+    /// The step's line in the script file.
+    pub line: usize,
+    pub narration: Option<Narration>,
+}
+
+/// Where a state came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StateSource {
+    /// Read from the kernel (sock_diag or the inet_sock_set_state tracepoint).
+    Kernel,
+    /// Inferred from captured segments by the RFC 9293 machine.
+    Inferred,
+}
+
+impl StateSource {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateSource::Kernel => "kernel",
+            StateSource::Inferred => "inferred",
+        }
+    }
+}
+
+/// An endpoint's state changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateEvent {
+    pub ts: Timestamp,
+    /// The connection, when known (a listener has none).
+    pub conn: Option<ConnId>,
+    pub endpoint: EndpointName,
+    pub local: SocketAddr,
+    pub remote: Option<SocketAddr>,
+    /// `None` when the socket was not seen before (it appeared in this state).
+    pub from: Option<TcpState>,
+    pub to: TcpState,
+    pub source: StateSource,
+    /// Seconds left on the kernel's timer for this socket, when it reports one.
+    pub timer: Option<f64>,
+    /// Why the state is uncertain or noteworthy (an inference, a disagreement
+    /// between the kernel and the packets).
+    pub note: Option<String>,
+}
+
+/// A listener's accept queue and the namespace's overflow counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEvent {
+    pub ts: Timestamp,
+    pub local: SocketAddr,
+    pub accept_queue: u32,
+    pub backlog: u32,
+    /// TcpExtListenOverflows of the namespace.
+    pub overflows: u64,
+    /// TcpExtListenDrops of the namespace.
+    pub drops: u64,
+}
+
+/// Everything that reaches the views, in one type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    Packet(Box<PacketEvent>),
+    Call(CallEvent),
+    Lab(LabEvent),
+    Step(StepEvent),
+    State(StateEvent),
+    Queue(QueueEvent),
+    Warning { ts: Timestamp, message: String },
+}
+
+impl Event {
+    #[must_use]
+    pub fn ts(&self) -> Timestamp {
+        match self {
+            Event::Packet(p) => p.segment.ts,
+            Event::Call(c) => c.ts,
+            Event::Lab(l) => l.ts,
+            Event::Step(s) => s.ts,
+            Event::State(s) => s.ts,
+            Event::Queue(q) => q.ts,
+            Event::Warning { ts, .. } => *ts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_results_round_trip_through_the_contract_strings() {
+        for s in ["ok", "0", "4096", "ECONNRESET", "errno 134"] {
+            assert_eq!(CallResult::parse(s).as_contract(), s);
+        }
+        assert_eq!(CallResult::parse("7"), CallResult::Bytes(7));
+        assert!(CallResult::parse("EPIPE").is_error());
+        assert!(!CallResult::parse("0").is_error());
+    }
+
+    #[test]
+    fn narration_falls_back_to_english() {
+        let n = Narration {
+            en: "hello".into(),
+            zh: None,
+        };
+        assert_eq!(n.text(Lang::Zh), "hello");
+        let n = Narration {
+            en: "hello".into(),
+            zh: Some("你好".into()),
+        };
+        assert_eq!(n.text(Lang::Zh), "你好");
+        assert_eq!(n.text(Lang::En), "hello");
+    }
+}

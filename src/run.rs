@@ -1,0 +1,607 @@
+//! The wiring: starts the sources (capture, kernel, lab) for a run, feeds what
+//! they report through one channel into the model, and hands the resulting
+//! events to a view: a headless writer here, the TUI in [`crate::ui`].
+//!
+//! ```text
+//!  capture thread ─┐
+//!  kernel threads ─┼─► Msg channel ─► reorder (150 ms) ─► Model ─► events ─► view
+//!  lab thread     ─┘
+//! ```
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+
+use crate::app::model::{Input, Model};
+use crate::app::reorder::Reorder;
+use crate::capture::{self, CaptureThread, Captured, FileCapture, Filter, LiveCapture};
+use crate::event::{Event, EventSink};
+use crate::i18n::Lang;
+use crate::kernel::{KernelMode, KernelPoller, KernelReport};
+use crate::lab::{LabControl, LabError, LabNs, LabOptions, Script};
+use crate::output::{Format, Writer};
+use crate::time::Timestamp;
+
+/// How long inputs wait so that late reports from other sources can be put
+/// in front of them.
+pub const HOLD: Duration = Duration::from_millis(150);
+/// How often the loop wakes up without input (flushing held inputs).
+pub const TICK: Duration = Duration::from_millis(50);
+/// The lab server's port.
+pub const LAB_PORT: u16 = 7000;
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Every source finished (file read, scenario ended, --count/--duration reached).
+    Done,
+    /// Ctrl-C.
+    Interrupted,
+    /// The output pipe was closed (e.g. `| head`): stop quietly.
+    OutputClosed,
+}
+
+/// What the sources of a run send the loop. `run` tells runs apart: after a
+/// restart, what the old run still had in flight is dropped.
+#[derive(Debug)]
+pub enum Msg {
+    Input {
+        run: u64,
+        input: Input,
+    },
+    /// The lab thread returned (the script ended, or it was told to stop).
+    LabDone {
+        run: u64,
+        error: Option<String>,
+    },
+}
+
+pub type Funnel = mpsc::UnboundedSender<Msg>;
+
+/// `synack watch`'s settings.
+#[derive(Clone, Debug, Default)]
+pub struct WatchSetup {
+    pub iface: String,
+    pub ports: Vec<u16>,
+    pub hosts: Vec<IpAddr>,
+    pub duration: Option<f64>,
+    pub count: Option<u64>,
+    pub write: Option<PathBuf>,
+}
+
+impl WatchSetup {
+    #[must_use]
+    pub fn filter(&self) -> Filter {
+        Filter {
+            ports: self.ports.clone(),
+            hosts: self.hosts.clone(),
+        }
+    }
+}
+
+/// `synack demo`'s settings besides the script.
+#[derive(Clone, Debug)]
+pub struct DemoSetup {
+    pub ipv6: bool,
+    /// Start paused: each step waits for the user.
+    pub step: bool,
+    /// Between steps while playing.
+    pub pace: Duration,
+    pub port: u16,
+    /// The lab's namespaces (entered in `main` before any thread).
+    pub ns: LabNs,
+}
+
+/// The sources of one run; stopping it stops them all.
+pub struct Session {
+    pub run: u64,
+    pub kernel_mode: KernelMode,
+    capture: Option<CaptureThread>,
+    kernel: Option<KernelPoller>,
+    lab: Option<LabHandle>,
+}
+
+struct LabHandle {
+    control: std_mpsc::Sender<LabControl>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn captured_input(c: Captured) -> Input {
+    match c {
+        Captured::Segment { seg, raw } => Input::Segment { seg, raw },
+        Captured::Rejected { ts, why } => Input::Rejected { ts, why },
+        Captured::Warning { ts, message } => Input::Event(Event::Warning { ts, message }),
+    }
+}
+
+fn kernel_input(r: KernelReport) -> Input {
+    match r {
+        KernelReport::Snapshot {
+            ts,
+            socks,
+            counters,
+        } => Input::Snapshot {
+            ts,
+            socks,
+            counters,
+        },
+        KernelReport::Transition(t) => Input::Transition(t),
+        KernelReport::Warning { ts, message } => Input::Event(Event::Warning { ts, message }),
+    }
+}
+
+fn start_kernel(run: u64, ports: Vec<u16>, trace_ports: &[u16], tx: &Funnel) -> KernelPoller {
+    let ktx = tx.clone();
+    let report: crate::kernel::poll::Report = Arc::new(move |r| {
+        ktx.send(Msg::Input {
+            run,
+            input: kernel_input(r),
+        })
+        .is_ok()
+    });
+    let poller = KernelPoller::start(ports, trace_ports, &report);
+    let _ = tx.send(Msg::Input {
+        run,
+        input: Input::KernelMode {
+            ts: Timestamp::now(),
+            mode: poller.mode(),
+        },
+    });
+    poller
+}
+
+fn start_capture(
+    run: u64,
+    cap: LiveCapture,
+    write: Option<&Path>,
+    keep_bytes: bool,
+    tx: &Funnel,
+) -> Result<CaptureThread> {
+    let ctx = tx.clone();
+    let thread = CaptureThread::start(cap, write, keep_bytes, move |c| {
+        ctx.send(Msg::Input {
+            run,
+            input: captured_input(c),
+        })
+        .is_ok()
+    });
+    match (thread, write) {
+        (Ok(t), _) => Ok(t),
+        (Err(e), Some(p)) => Err(e).with_context(|| format!("creating {}", p.display())),
+        (Err(e), None) => Err(e.into()),
+    }
+}
+
+impl Session {
+    /// Captures an interface and polls the kernel for the watched ports.
+    ///
+    /// # Errors
+    /// The capture cannot be opened (with what to do), or `--write` fails.
+    pub fn watch(run: u64, setup: &WatchSetup, keep_bytes: bool, tx: &Funnel) -> Result<Self> {
+        let cap = LiveCapture::open(&setup.iface, &setup.filter(), capture::DEFAULT_SNAPLEN)?;
+        let kernel = start_kernel(run, setup.ports.clone(), &setup.ports, tx);
+        let capture = start_capture(run, cap, setup.write.as_deref(), keep_bytes, tx)?;
+        Ok(Self {
+            run,
+            kernel_mode: kernel.mode(),
+            capture: Some(capture),
+            kernel: Some(kernel),
+            lab: None,
+        })
+    }
+
+    /// Makes a clean lab (a new network namespace for the calling thread),
+    /// captures its `lo`, polls its sockets and plays `script` there.
+    ///
+    /// # Errors
+    /// The lab's namespace, its capture or its thread cannot be set up.
+    pub fn demo(
+        run: u64,
+        script: &Script,
+        setup: &DemoSetup,
+        stay: bool,
+        keep_bytes: bool,
+        tx: &Funnel,
+    ) -> Result<(Self, std_mpsc::Sender<LabControl>)> {
+        crate::lab::fresh_net(setup.ns)?;
+        let cap = LiveCapture::open("lo", &Filter::default(), capture::DEFAULT_SNAPLEN)
+            .context("capturing the lab's loopback")?;
+        let capture = start_capture(run, cap, None, keep_bytes, tx)?;
+        // The lab's namespace holds only the lab's sockets: poll them all; the
+        // tracepoint sees every namespace, so it is narrowed to the lab's ports.
+        let trace_ports: Vec<u16> = (0..10).map(|i| setup.port.saturating_add(i)).collect();
+        let kernel = start_kernel(run, Vec::new(), &trace_ports, tx);
+        let (control, control_rx) = std_mpsc::channel();
+        let opts = LabOptions {
+            ipv6: setup.ipv6,
+            port: setup.port,
+            pace: setup.pace,
+            paused: setup.step,
+            stay,
+            control: control_rx,
+        };
+        let etx = tx.clone();
+        let sink: EventSink = Arc::new(move |ev| {
+            let _ = etx.send(Msg::Input {
+                run,
+                input: Input::Event(ev),
+            });
+        });
+        let done = tx.clone();
+        let script = script.clone();
+        let thread = std::thread::Builder::new()
+            .name("lab".into())
+            .spawn(move || {
+                let r = crate::lab::run(&script, opts, sink);
+                let error = r.err().map(|e: LabError| e.to_string());
+                let _ = done.send(Msg::LabDone { run, error });
+            })
+            .context("starting the lab thread")?;
+        let session = Self {
+            run,
+            kernel_mode: kernel.mode(),
+            capture: Some(capture),
+            kernel: Some(kernel),
+            lab: Some(LabHandle {
+                control: control.clone(),
+                thread: Some(thread),
+            }),
+        };
+        Ok((session, control))
+    }
+
+    /// Stops every source: the lab first (it tears down its peers), then the
+    /// capture and the kernel threads.
+    pub fn stop(&mut self) {
+        if let Some(lab) = &mut self.lab {
+            let _ = lab.control.send(LabControl::Stop);
+            if let Some(t) = lab.thread.take() {
+                let _ = t.join();
+            }
+        }
+        if let Some(mut c) = self.capture.take() {
+            c.stop();
+        }
+        if let Some(mut k) = self.kernel.take() {
+            k.stop();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Where a headless run's output goes and when to stop.
+pub struct Sink<W: Write> {
+    writer: Writer<W>,
+    count: Option<u64>,
+    shown_packets: u64,
+}
+
+impl<W: Write> Sink<W> {
+    pub fn new(format: Format, lang: Lang, out: W, count: Option<u64>) -> Self {
+        Self {
+            writer: Writer::new(format, lang, out),
+            count,
+            shown_packets: 0,
+        }
+    }
+
+    /// Writes an event. `Ok(false)` once `--count` packets have been shown.
+    fn emit(&mut self, ev: &Event) -> io::Result<bool> {
+        if self.count.is_some_and(|c| self.shown_packets >= c) {
+            return Ok(false);
+        }
+        self.writer.write(ev)?;
+        if matches!(ev, Event::Packet(_)) {
+            self.shown_packets += 1;
+        }
+        Ok(self.count.is_none_or(|c| self.shown_packets < c))
+    }
+
+    /// Writes a batch; `Some(ending)` when the run should stop.
+    fn emit_all(&mut self, events: &[Event]) -> Result<Option<Ending>> {
+        for ev in events {
+            match self.emit(ev) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Some(Ending::Done)),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    return Ok(Some(Ending::OutputClosed));
+                }
+                Err(e) => return Err(e).context("writing the output"),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Where the model's events go: a headless writer or the TUI's app.
+pub trait View {
+    /// Takes a batch of events in time order; `Some(ending)` stops the run.
+    ///
+    /// # Errors
+    /// The view cannot show them (the output failed).
+    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>>;
+}
+
+impl<W: Write> View for Sink<W> {
+    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>> {
+        self.emit_all(events)
+    }
+}
+
+/// Writes every event a view gets to a file as well, one serialized
+/// [`Event`] per line (bytes included): recorded runs that tests replay.
+pub struct Recorder<'a> {
+    out: io::BufWriter<std::fs::File>,
+    path: PathBuf,
+    inner: &'a mut dyn View,
+}
+
+impl<'a> Recorder<'a> {
+    /// # Errors
+    /// The file cannot be created.
+    pub fn create(path: &Path, inner: &'a mut dyn View) -> Result<Self> {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self {
+            out: io::BufWriter::new(file),
+            path: path.to_owned(),
+            inner,
+        })
+    }
+
+    /// # Errors
+    /// The file cannot be written.
+    pub fn finish(mut self) -> Result<()> {
+        self.out
+            .flush()
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+impl View for Recorder<'_> {
+    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>> {
+        for ev in events {
+            serde_json::to_writer(&mut self.out, ev)
+                .and_then(|()| self.out.write_all(b"\n").map_err(serde_json::Error::io))
+                .with_context(|| format!("writing {}", self.path.display()))?;
+        }
+        self.inner.show(events)
+    }
+}
+
+/// Reads a file [`Recorder`] wrote.
+///
+/// # Errors
+/// The file cannot be read, or a line is not an event (with its number).
+pub fn read_recording(path: &Path) -> Result<Vec<Event>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a recorded event", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// The model behind the reorder buffer: inputs go in as they arrive, events
+/// come out in time order once every source had time to report.
+#[derive(Default)]
+pub struct Pipeline {
+    reorder: Reorder,
+    model: Model,
+    buf: Vec<Event>,
+}
+
+impl Pipeline {
+    pub fn push(&mut self, input: Input) {
+        self.reorder.push(input);
+    }
+
+    /// Feeds the model what has waited long enough (everything when
+    /// `until` is `None`); returns the events it made.
+    pub fn drain(&mut self, until: Option<Timestamp>) -> &[Event] {
+        self.buf.clear();
+        loop {
+            let next = match until {
+                Some(u) => self.reorder.pop_until(u),
+                None => self.reorder.pop(),
+            };
+            let Some(input) = next else { break };
+            self.model.ingest(input, &mut self.buf);
+        }
+        &self.buf
+    }
+
+    /// The run is over: everything held, then what the model still holds.
+    pub fn finish(&mut self) -> &[Event] {
+        self.buf.clear();
+        while let Some(input) = self.reorder.pop() {
+            self.model.ingest(input, &mut self.buf);
+        }
+        self.model.finish(&mut self.buf);
+        &self.buf
+    }
+
+    /// Packets the model has seen.
+    #[must_use]
+    pub fn packets(&self) -> u64 {
+        self.model.packets
+    }
+}
+
+/// The time before which every source has reported.
+#[must_use]
+pub fn settled() -> Timestamp {
+    let hold_ns = u64::try_from(HOLD.as_nanos()).unwrap_or(u64::MAX);
+    Timestamp(Timestamp::now().0.saturating_sub(hold_ns))
+}
+
+/// Reads a capture file to the end through the model; no reordering (a file
+/// is in its own order).
+///
+/// # Errors
+/// The file cannot be opened or is corrupt; the view fails.
+pub fn read_file(path: &Path, keep_bytes: bool, view: &mut dyn View) -> Result<Ending> {
+    let mut file = FileCapture::open(path)?;
+    let mut pipeline = Pipeline::default();
+    loop {
+        let frame = match file.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                // What was read so far is shown; the damage is reported and ends the run.
+                return Err(anyhow::Error::new(e).context(format!(
+                    "reading {} stopped after {} packets",
+                    path.display(),
+                    pipeline.packets()
+                )));
+            }
+        };
+        let Some(c) = capture::thread::parse(&frame, keep_bytes) else {
+            continue;
+        };
+        pipeline.push(captured_input(c));
+        let events = pipeline.drain(None);
+        if let Some(end) = view.show(events)? {
+            return Ok(end);
+        }
+    }
+    Ok(view.show(pipeline.finish())?.unwrap_or(Ending::Done))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+/// The headless loop: inputs until the sources end, the deadline passes, the
+/// view has enough, or Ctrl-C.
+async fn pump(
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    view: &mut dyn View,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<(Ending, Option<String>)> {
+    let mut pipeline = Pipeline::default();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut lab_error = None;
+    let ending = loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Input { input, .. }) => pipeline.push(input),
+                Some(Msg::LabDone { error, .. }) => {
+                    lab_error = error;
+                    break Ending::Done;
+                }
+                None => break Ending::Done,
+            },
+            _ = tick.tick() => {
+                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    break Ending::Done;
+                }
+            }
+            _ = &mut ctrl_c => break Ending::Interrupted,
+        }
+        if let Some(end) = view.show(pipeline.drain(Some(settled())))? {
+            return Ok((end, lab_error));
+        }
+    };
+    // Whatever arrived is shown, in order.
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Input { input, .. } = msg {
+            pipeline.push(input);
+        }
+    }
+    if let Some(end) = view.show(pipeline.finish())? {
+        return Ok((end, lab_error));
+    }
+    Ok((ending, lab_error))
+}
+
+/// `synack watch`, headless. `announce` is told once every source runs.
+///
+/// # Errors
+/// The capture cannot be opened (with what to do), or the output fails.
+pub fn watch(setup: &WatchSetup, view: &mut dyn View, announce: impl FnOnce()) -> Result<Ending> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut session = Session::watch(0, setup, false, &tx)?;
+    drop(tx);
+    announce();
+    let rt = runtime()?;
+    let deadline = setup
+        .duration
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
+    let ending = rt.block_on(async { pump(&mut rx, view, deadline).await });
+    session.stop();
+    ending.map(|(e, _)| e)
+}
+
+/// A human-readable summary of a watch filter (`tcp and udp, port 80`).
+#[must_use]
+pub fn describe_filter(f: &Filter) -> String {
+    let mut parts = vec!["tcp and udp".to_owned()];
+    if !f.ports.is_empty() {
+        let p: Vec<String> = f.ports.iter().map(u16::to_string).collect();
+        parts.push(format!("port {}", p.join(" or ")));
+    }
+    if !f.hosts.is_empty() {
+        let h: Vec<String> = f.hosts.iter().map(ToString::to_string).collect();
+        parts.push(format!("host {}", h.join(" or ")));
+    }
+    parts.join(", ")
+}
+
+/// `synack demo`, headless: plays the script in a clean lab and stops when it
+/// ends or on Ctrl-C. With `setup.step`, each line on stdin runs one step.
+///
+/// # Errors
+/// Capture cannot start; a peer cannot start; the output fails.
+pub fn demo(
+    script: &Script,
+    setup: &DemoSetup,
+    keep_bytes: bool,
+    view: &mut dyn View,
+) -> Result<Ending> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (mut session, control) = Session::demo(0, script, setup, false, keep_bytes, &tx)?;
+    drop(tx);
+    if setup.step {
+        // Enter runs the next step; the thread ends with stdin or the lab.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                line.clear();
+                if control.send(LabControl::Next).is_err() {
+                    break;
+                }
+            }
+        });
+    } else {
+        drop(control);
+    }
+    let rt = runtime()?;
+    let result = rt.block_on(async { pump(&mut rx, view, None).await });
+    session.stop();
+    let (ending, lab_error) = result?;
+    if let Some(e) = lab_error {
+        return Err(anyhow::anyhow!(e)).context("the lab stopped");
+    }
+    Ok(ending)
+}
