@@ -5,6 +5,7 @@
 //! Nothing here touches a socket, a clock or the terminal: time comes in as an
 //! argument, so every rule is tested from byte fixtures.
 
+pub mod dissect;
 pub mod parse;
 pub mod seq;
 pub mod state;
