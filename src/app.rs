@@ -1,7 +1,877 @@
 //! The app: the pure model that turns inputs into events (`model`, `states`,
-//! `reorder`), and `App`, the state of the screen, changed only by
-//! `App::update`.
+//! `reorder`), and [`App`], everything the screen shows. `App::update` is the
+//! only place that state changes; the UI draws from `&App`.
 
+pub mod conns;
+pub mod input;
+pub mod layout;
 pub mod model;
 pub mod reorder;
 pub mod states;
+pub mod timeline;
+
+use crate::event::{Event, LabAction, StepEvent};
+use crate::i18n::Lang;
+use crate::kernel::KernelMode;
+use crate::lab::LabControl;
+use crate::tcp::track::ConnId;
+use crate::time::Timestamp;
+
+pub use conns::{Connections, RowKey};
+pub use input::{AppEvent, Effect, Key, Mouse};
+pub use layout::{Area, LadderLayout, LadderNeeds, TableLayout};
+pub use timeline::{Lanes, RowId, Sockets, Timeline};
+
+/// What the run is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    /// Nothing runs yet: the picker is open.
+    Idle,
+    /// A scenario in the lab.
+    Demo { name: String },
+    /// Live traffic on an interface.
+    Watch { iface: String, filter: String },
+    /// A capture file.
+    Read { file: String },
+}
+
+/// The screen under any overlay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// Every scenario with its summary.
+    Picker,
+    /// The ladder: a demo, or one connection of a watch/read.
+    Ladder,
+    /// The watch/read connection table.
+    Table,
+}
+
+/// What is drawn over the screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    /// The state diagram, full screen (when it has no room beside the ladder).
+    Diagram,
+    /// The selected packet's header fields and bytes.
+    Details,
+}
+
+/// A scenario the picker offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub name: String,
+    pub summary: String,
+    pub summary_zh: Option<String>,
+}
+
+/// What the table screen keeps while frozen (`p` on watch): the rows as they
+/// were; the capture and the model go on underneath.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frozen {
+    pub rows: Vec<RowKey>,
+    /// One past the last ladder row shown.
+    pub end: RowId,
+}
+
+/// The lab's state as the screen shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabStatus {
+    pub paused: bool,
+    /// The script is over (the lab stays up).
+    pub ended: bool,
+    pub link_cut: bool,
+    /// The lab thread returned with this error.
+    pub error: Option<String>,
+}
+
+/// Everything the screen shows.
+#[derive(Debug)]
+pub struct App {
+    pub lang: Lang,
+    pub kind: RunKind,
+    pub screen: Screen,
+    pub overlay: Overlay,
+    /// The user wants the diagram (beside the ladder, or as an overlay).
+    pub show_diagram: bool,
+    pub choices: Vec<Choice>,
+    pub picker: usize,
+    pub kernel: Option<KernelMode>,
+    pub rootless: bool,
+    pub timeline: Timeline,
+    pub lanes: Lanes,
+    pub sockets: Sockets,
+    /// The rows where each step began.
+    pub steps: Vec<(RowId, StepEvent)>,
+    pub lab: LabStatus,
+    /// The selected row; `None` follows the newest.
+    pub cursor: Option<RowId>,
+    /// The first visible row, as a position among the visible rows.
+    pub top: usize,
+    /// The packet the details view shows.
+    pub detail: Option<RowId>,
+    /// The field selected in the details view.
+    pub detail_field: usize,
+    pub conns: Connections,
+    /// The selected table row (a position in the filtered rows).
+    pub table_cursor: usize,
+    pub filter: String,
+    /// The `/` prompt is open.
+    pub editing_filter: bool,
+    /// The connection whose ladder is open (watch/read).
+    pub focus: Option<ConnId>,
+    /// The rows of the focused connection.
+    focus_rows: Vec<RowId>,
+    pub frozen: Option<Frozen>,
+    /// The first event's time: the ladder counts from it.
+    pub t0: Option<Timestamp>,
+    /// The clock, for countdowns.
+    pub now: Timestamp,
+    /// Capture drops the kernel reported, and frames rejected as unreadable.
+    pub dropped_packets: u64,
+    pub rejected_frames: u64,
+    pub width: u16,
+    pub height: u16,
+    max_rows: usize,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+}
+
+/// Rows kept in the connection table.
+const MAX_TABLE_ROWS: usize = 10_000;
+
+impl App {
+    #[must_use]
+    pub fn new(lang: Lang, kind: RunKind, choices: Vec<Choice>, max_rows: usize) -> Self {
+        let screen = match kind {
+            RunKind::Idle => Screen::Picker,
+            RunKind::Demo { .. } => Screen::Ladder,
+            RunKind::Watch { .. } | RunKind::Read { .. } => Screen::Table,
+        };
+        let picker = choices
+            .iter()
+            .position(|c| c.name == "handshake")
+            .unwrap_or(0);
+        Self {
+            lang,
+            kind,
+            screen,
+            overlay: Overlay::None,
+            show_diagram: true,
+            choices,
+            picker,
+            kernel: None,
+            rootless: false,
+            timeline: Timeline::new(max_rows),
+            lanes: Lanes::default(),
+            sockets: Sockets::default(),
+            steps: Vec::new(),
+            lab: LabStatus::default(),
+            cursor: None,
+            top: 0,
+            detail: None,
+            detail_field: 0,
+            conns: Connections::new(MAX_TABLE_ROWS),
+            table_cursor: 0,
+            filter: String::new(),
+            editing_filter: false,
+            focus: None,
+            focus_rows: Vec::new(),
+            frozen: None,
+            t0: None,
+            now: Timestamp(0),
+            dropped_packets: 0,
+            rejected_frames: 0,
+            width: 80,
+            height: 24,
+            max_rows,
+            dirty: true,
+        }
+    }
+
+    /// A new run of a scenario: the timeline starts empty, with a lane for
+    /// each of the script's peers.
+    pub fn start_demo(&mut self, name: &str, peers: &[String], paused: bool) {
+        self.kind = RunKind::Demo {
+            name: name.to_owned(),
+        };
+        self.clear_run();
+        self.lanes = Lanes::for_peers(peers.iter().map(String::as_str));
+        self.lab.paused = paused;
+        self.screen = Screen::Ladder;
+        self.overlay = Overlay::None;
+        self.dirty = true;
+    }
+
+    fn clear_run(&mut self) {
+        self.timeline = Timeline::new(self.max_rows);
+        self.lanes = Lanes::default();
+        self.sockets = Sockets::default();
+        self.steps.clear();
+        self.lab = LabStatus::default();
+        self.cursor = None;
+        self.top = 0;
+        self.detail = None;
+        self.conns = Connections::new(MAX_TABLE_ROWS);
+        self.focus = None;
+        self.focus_rows.clear();
+        self.frozen = None;
+        self.t0 = None;
+        self.kernel = None;
+        self.dropped_packets = 0;
+        self.rejected_frames = 0;
+    }
+
+    /// Changes the state for one event; returns what the wiring must do.
+    pub fn update(&mut self, ev: AppEvent) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match ev {
+            AppEvent::Model(events) => {
+                for e in events {
+                    self.ingest(e);
+                }
+                self.dirty = true;
+            }
+            AppEvent::Key(k) => {
+                self.on_key(k, &mut effects);
+                self.dirty = true;
+            }
+            AppEvent::Mouse(m) => {
+                self.on_mouse(m);
+                self.dirty = true;
+            }
+            AppEvent::Resize { width, height } => {
+                self.width = width;
+                self.height = height;
+                self.dirty = true;
+            }
+            AppEvent::Tick(now) => {
+                // Countdowns move once a second: redraw when the shown second changes.
+                if now.secs() != self.now.secs() && self.has_countdown() {
+                    self.dirty = true;
+                }
+                self.now = now;
+            }
+            AppEvent::Started { kernel } => {
+                self.kernel = Some(kernel);
+                self.dirty = true;
+            }
+            AppEvent::LabDone { error } => {
+                self.lab.error = error;
+                self.dirty = true;
+            }
+        }
+        self.keep_cursor_visible();
+        effects
+    }
+
+    /// A kernel timer counts down on screen right now.
+    #[must_use]
+    pub fn has_countdown(&self) -> bool {
+        self.cursor.is_none()
+            && self.sockets.all().iter().any(|s| {
+                s.states.last().is_some_and(|(_, st)| {
+                    st.timer.is_some() && st.timer_left(self.now) > Some(0.0)
+                })
+            })
+    }
+
+    fn ingest(&mut self, ev: Event) {
+        if self.t0.is_none() {
+            self.t0 = Some(ev.ts());
+        }
+        self.conns.ingest(&ev);
+        match &ev {
+            Event::Warning { message, .. } => {
+                if message.starts_with("the kernel dropped") {
+                    self.dropped_packets += 1;
+                } else if message.starts_with("malformed frame rejected") {
+                    self.rejected_frames += 1;
+                }
+            }
+            Event::Lab(l) => match &l.action {
+                LabAction::LinkCut { only: None } => self.lab.link_cut = true,
+                LabAction::LinkRestored { only: None } => self.lab.link_cut = false,
+                LabAction::Ended => self.lab.ended = true,
+                _ => {}
+            },
+            Event::Call(c) => {
+                if let Some(local) = c.local {
+                    self.lanes.learn_peer_socket(local, &c.endpoint);
+                } else {
+                    self.lanes.add_peer(&c.endpoint);
+                }
+            }
+            _ => {}
+        }
+        if !Timeline::is_row(&ev) {
+            return;
+        }
+        let is_focus = self.focus.is_some_and(|f| row_conn(&ev) == Some(f));
+        let step = match &ev {
+            Event::Step(s) => Some(s.clone()),
+            _ => None,
+        };
+        let state = match &ev {
+            Event::State(s) => Some(s.clone()),
+            _ => None,
+        };
+        let queue = match &ev {
+            Event::Queue(q) => Some(q.clone()),
+            _ => None,
+        };
+        let id = self.timeline.push(ev);
+        if let Some(s) = step {
+            self.steps.push((id, s));
+        }
+        if is_focus {
+            self.focus_rows.push(id);
+        }
+        if let Some(s) = state {
+            self.lanes.of_socket(s.local, &s.endpoint);
+            let sock = self.sockets.get_or_add(s.local, s.remote, s.conn);
+            sock.states.push((
+                id,
+                timeline::Snap {
+                    state: s.to,
+                    source: s.source,
+                    since: s.ts,
+                    timer: s.timer,
+                    from: s.from,
+                },
+            ));
+        }
+        if let Some(q) = queue {
+            self.lanes.of_socket(q.local, "listener");
+            let sock = self.sockets.get_or_add(q.local, None, None);
+            sock.queue.push((
+                id,
+                timeline::QueueSnap {
+                    accept_queue: q.accept_queue,
+                    backlog: q.backlog,
+                    overflows: q.overflows,
+                },
+            ));
+        }
+    }
+
+    // ---- the rows the ladder shows -------------------------------------
+
+    /// How many rows the ladder can show (the focused connection's, or all).
+    #[must_use]
+    pub fn visible_len(&self) -> usize {
+        match self.focus {
+            Some(_) => self.focus_rows_kept().len(),
+            None => {
+                let end = self.frozen.as_ref().map_or(self.timeline.end(), |f| f.end);
+                usize::try_from(end.saturating_sub(self.timeline.first())).unwrap_or(usize::MAX)
+            }
+        }
+    }
+
+    fn focus_rows_kept(&self) -> &[RowId] {
+        let first = self.timeline.first();
+        let end = self.frozen.as_ref().map_or(self.timeline.end(), |f| f.end);
+        let a = self.focus_rows.partition_point(|&r| r < first);
+        let b = self.focus_rows.partition_point(|&r| r < end);
+        &self.focus_rows[a..b]
+    }
+
+    /// The row at a visible position.
+    #[must_use]
+    pub fn visible_row(&self, pos: usize) -> Option<RowId> {
+        if pos >= self.visible_len() {
+            return None;
+        }
+        match self.focus {
+            Some(_) => self.focus_rows_kept().get(pos).copied(),
+            None => Some(self.timeline.first() + pos as u64),
+        }
+    }
+
+    /// The visible position of a row (the nearest before it when hidden).
+    #[must_use]
+    pub fn visible_pos(&self, row: RowId) -> usize {
+        match self.focus {
+            Some(_) => self
+                .focus_rows_kept()
+                .partition_point(|&r| r <= row)
+                .saturating_sub(1),
+            None => usize::try_from(row.saturating_sub(self.timeline.first())).unwrap_or(0),
+        }
+    }
+
+    /// The moment the cards and the diagram show: the selected row, or the newest.
+    #[must_use]
+    pub fn moment(&self) -> Option<RowId> {
+        self.cursor.or_else(|| {
+            let n = self.visible_len();
+            n.checked_sub(1).and_then(|p| self.visible_row(p))
+        })
+    }
+
+    /// The clock for countdowns at the moment shown: now when following,
+    /// the selected row's time otherwise.
+    #[must_use]
+    pub fn moment_time(&self) -> Timestamp {
+        match self.cursor.and_then(|r| self.timeline.get(r)) {
+            Some(ev) => ev.ts(),
+            None => self.now,
+        }
+    }
+
+    /// The step in effect at the moment shown.
+    #[must_use]
+    pub fn step_at(&self, row: Option<RowId>) -> Option<&StepEvent> {
+        let row = row?;
+        let n = self.steps.partition_point(|(r, _)| *r <= row);
+        n.checked_sub(1).map(|i| &self.steps[i].1)
+    }
+
+    /// The ladder's layout at the current size.
+    #[must_use]
+    pub fn ladder_layout(&self) -> LadderLayout {
+        let banner = self
+            .step_at(self.moment())
+            .and_then(|s| s.narration.as_ref())
+            .map_or(0, |n| {
+                layout::wrapped_lines(n.text(self.lang), self.width.saturating_sub(2))
+            });
+        let card_lines = self.card_lines();
+        layout::ladder_layout(
+            self.width,
+            self.height,
+            LadderNeeds {
+                banner_lines: banner,
+                card_lines,
+                diagram: self.show_diagram,
+            },
+        )
+    }
+
+    /// The most sockets a lane's card lists at the moment shown.
+    #[must_use]
+    pub fn card_lines(&self) -> u16 {
+        let at = self.moment();
+        let mut per_lane = vec![0u16; self.lanes.len().max(1)];
+        if let Some(at) = at {
+            for s in self.sockets.all() {
+                if s.state_at(at).is_some() {
+                    if let Some(l) = self.lanes.owner(s.local) {
+                        if let Some(n) = per_lane.get_mut(l) {
+                            *n += 1;
+                        }
+                    }
+                }
+            }
+        }
+        per_lane.into_iter().max().unwrap_or(0).max(1)
+    }
+
+    fn ladder_height(&self) -> usize {
+        usize::from(self.ladder_layout().ladder.height).max(1)
+    }
+
+    /// Keeps the selection on screen, or the newest row when following.
+    fn keep_cursor_visible(&mut self) {
+        if self.screen != Screen::Ladder {
+            return;
+        }
+        let h = self.ladder_height();
+        let n = self.visible_len();
+        match self.cursor {
+            None => self.top = n.saturating_sub(h),
+            Some(row) => {
+                if row < self.timeline.first() {
+                    self.cursor = Some(self.timeline.first());
+                }
+                let pos = self.visible_pos(self.cursor.unwrap_or(row));
+                if pos < self.top {
+                    self.top = pos;
+                } else if pos >= self.top + h {
+                    self.top = pos + 1 - h;
+                }
+                self.top = self.top.min(n.saturating_sub(1));
+            }
+        }
+    }
+
+    /// Moves the selection by `delta` visible rows (following stops).
+    fn move_cursor(&mut self, delta: isize) {
+        let n = self.visible_len();
+        if n == 0 {
+            return;
+        }
+        let pos = match self.cursor {
+            Some(r) => self.visible_pos(r),
+            None => n - 1,
+        };
+        let new = pos.saturating_add_signed(delta).min(n - 1);
+        self.cursor = self.visible_row(new);
+    }
+
+    fn select_pos(&mut self, pos: usize) {
+        self.cursor = self.visible_row(pos.min(self.visible_len().saturating_sub(1)));
+    }
+
+    /// The packet nearest to a row (itself when it is one): the details view's.
+    #[must_use]
+    pub fn nearest_packet(&self, row: RowId) -> Option<RowId> {
+        let pos = self.visible_pos(row);
+        let is_packet = |p: usize| {
+            self.visible_row(p)
+                .filter(|r| matches!(self.timeline.get(*r), Some(Event::Packet(_))))
+        };
+        let n = self.visible_len();
+        (0..n).find_map(|d| is_packet(pos + d).or_else(|| pos.checked_sub(d).and_then(is_packet)))
+    }
+
+    /// The next packet after (`forward`) or before a row.
+    fn step_packet(&self, from: RowId, forward: bool) -> Option<RowId> {
+        let pos = self.visible_pos(from);
+        let n = self.visible_len();
+        let is_packet = |r: &RowId| matches!(self.timeline.get(*r), Some(Event::Packet(_)));
+        if forward {
+            (pos + 1..n)
+                .filter_map(|p| self.visible_row(p))
+                .find(is_packet)
+        } else {
+            (0..pos)
+                .rev()
+                .filter_map(|p| self.visible_row(p))
+                .find(is_packet)
+        }
+    }
+
+    /// The peer a `k` kills: the selected row's, else the server.
+    #[must_use]
+    pub fn kill_target(&self) -> Option<String> {
+        let row = self.cursor?;
+        let lane = match self.timeline.get(row)? {
+            Event::Call(c) => self.lanes.peer(&c.endpoint),
+            Event::State(s) => self.lanes.owner(s.local),
+            Event::Packet(p) => self.lanes.owner(p.segment.src),
+            Event::Queue(q) => self.lanes.owner(q.local),
+            _ => None,
+        }?;
+        self.lanes
+            .lanes()
+            .get(lane)
+            .map(|l| input::kill_target(&l.name))
+    }
+
+    // ---- keys ------------------------------------------------------------
+
+    fn on_key(&mut self, key: Key, fx: &mut Vec<Effect>) {
+        if matches!(key, Key::CtrlC) {
+            fx.push(Effect::Quit);
+            return;
+        }
+        if self.editing_filter {
+            self.on_filter_key(key);
+            return;
+        }
+        match self.overlay {
+            Overlay::Help => {
+                // Any key closes the help; q still quits.
+                self.overlay = Overlay::None;
+                if key == Key::Char('q') {
+                    fx.push(Effect::Quit);
+                }
+                return;
+            }
+            Overlay::Details => {
+                self.on_details_key(key, fx);
+                return;
+            }
+            Overlay::Diagram => {
+                if matches!(key, Key::Esc | Key::Char('d' | 'q')) {
+                    self.overlay = Overlay::None;
+                    if key == Key::Char('d') {
+                        self.show_diagram = false;
+                    }
+                    if key == Key::Char('q') {
+                        fx.push(Effect::Quit);
+                    }
+                    return;
+                }
+            }
+            Overlay::None => {}
+        }
+        // Keys every screen shares.
+        match key {
+            Key::Char('q') => return fx.push(Effect::Quit),
+            Key::Char('?') => {
+                self.overlay = Overlay::Help;
+                return;
+            }
+            Key::Char('l') => {
+                self.lang = self.lang.toggled();
+                return;
+            }
+            _ => {}
+        }
+        match self.screen {
+            Screen::Picker => self.on_picker_key(key, fx),
+            Screen::Ladder => self.on_ladder_key(key, fx),
+            Screen::Table => self.on_table_key(key),
+        }
+    }
+
+    fn on_picker_key(&mut self, key: Key, fx: &mut Vec<Effect>) {
+        let n = self.choices.len();
+        match key {
+            Key::Up | Key::Char('k') => self.picker = self.picker.saturating_sub(1),
+            Key::Down | Key::Char('j') => self.picker = (self.picker + 1).min(n.saturating_sub(1)),
+            Key::Home => self.picker = 0,
+            Key::End => self.picker = n.saturating_sub(1),
+            Key::PageUp => self.picker = self.picker.saturating_sub(10),
+            Key::PageDown => self.picker = (self.picker + 10).min(n.saturating_sub(1)),
+            Key::Enter | Key::Right => {
+                if let Some(c) = self.choices.get(self.picker) {
+                    fx.push(Effect::Run(c.name.clone()));
+                }
+            }
+            Key::Esc | Key::Tab | Key::Char('s') => {
+                if matches!(self.kind, RunKind::Demo { .. }) {
+                    self.screen = Screen::Ladder;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn is_demo(&self) -> bool {
+        matches!(self.kind, RunKind::Demo { .. })
+    }
+
+    /// The selection is at the newest row (or follows it).
+    fn at_newest(&self) -> bool {
+        match self.cursor {
+            None => true,
+            Some(r) => self.visible_pos(r) + 1 >= self.visible_len(),
+        }
+    }
+
+    fn on_ladder_key(&mut self, key: Key, fx: &mut Vec<Effect>) {
+        let page = isize::try_from(self.ladder_height().saturating_sub(1).max(1)).unwrap_or(1);
+        let demo = self.is_demo();
+        let running = demo && !self.lab.ended;
+        match key {
+            Key::Up | Key::Char('k') if !(demo && key == Key::Char('k')) => self.move_cursor(-1),
+            Key::Down | Key::Char('j') => self.move_cursor(1),
+            Key::Left => self.move_cursor(-1),
+            Key::PageUp => self.move_cursor(-page),
+            Key::Home => self.select_pos(0),
+            Key::End => self.select_pos(usize::MAX),
+            Key::Char('f') => self.cursor = None,
+            Key::Enter => {
+                let row = self.moment();
+                self.detail = row.and_then(|r| self.nearest_packet(r));
+                if self.detail.is_some() {
+                    self.overlay = Overlay::Details;
+                    self.detail_field = 0;
+                }
+            }
+            Key::Char('d') => {
+                if layout::side_diagram_fits(self.width, self.height) {
+                    self.show_diagram = !self.show_diagram;
+                } else {
+                    self.show_diagram = true;
+                    self.overlay = Overlay::Diagram;
+                }
+            }
+            // Presentation clickers: → and PgDn go forward.
+            Key::Right | Key::PageDown => {
+                if running && self.lab.paused && (key == Key::Right || self.at_newest()) {
+                    fx.push(Effect::Lab(LabControl::Next));
+                    self.cursor = None;
+                } else if key == Key::PageDown {
+                    self.move_cursor(page);
+                } else {
+                    self.move_cursor(1);
+                }
+            }
+            Key::Char(' ') if running => {
+                if self.lab.paused {
+                    fx.push(Effect::Lab(LabControl::Next));
+                    self.cursor = None;
+                } else {
+                    self.lab.paused = true;
+                    fx.push(Effect::Lab(LabControl::Pause));
+                }
+            }
+            Key::Char('p') if demo => {
+                if running {
+                    self.lab.paused = !self.lab.paused;
+                    fx.push(Effect::Lab(if self.lab.paused {
+                        LabControl::Pause
+                    } else {
+                        LabControl::Play
+                    }));
+                }
+            }
+            Key::Char('p') => self.toggle_freeze(),
+            Key::Char('k') if demo => fx.push(Effect::Lab(LabControl::Kill(Some(
+                self.kill_target().unwrap_or_else(|| "server".to_owned()),
+            )))),
+            Key::Char('c') if demo => fx.push(Effect::Lab(LabControl::ToggleLink)),
+            Key::Char('r') if demo => fx.push(Effect::Restart),
+            Key::Char('s') | Key::Tab if demo => self.screen = Screen::Picker,
+            Key::Esc => {
+                if self.focus.is_some() {
+                    self.focus = None;
+                    self.focus_rows.clear();
+                    self.cursor = None;
+                    self.screen = Screen::Table;
+                } else {
+                    self.cursor = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_details_key(&mut self, key: Key, fx: &mut Vec<Effect>) {
+        match key {
+            Key::Esc | Key::Enter | Key::Backspace => self.overlay = Overlay::None,
+            Key::Char('q') => fx.push(Effect::Quit),
+            Key::Up | Key::Char('k') => self.detail_field = self.detail_field.saturating_sub(1),
+            Key::Down | Key::Char('j') => self.detail_field = self.detail_field.saturating_add(1),
+            Key::Left | Key::PageUp | Key::Right | Key::PageDown => {
+                let forward = matches!(key, Key::Right | Key::PageDown);
+                if let Some(d) = self.detail.and_then(|d| self.step_packet(d, forward)) {
+                    self.detail = Some(d);
+                    self.cursor = Some(d);
+                    self.detail_field = 0;
+                }
+            }
+            Key::Char('l') => self.lang = self.lang.toggled(),
+            _ => {}
+        }
+    }
+
+    fn toggle_freeze(&mut self) {
+        self.frozen = match self.frozen {
+            Some(_) => None,
+            None => Some(Frozen {
+                rows: self.conns.rows(&self.filter),
+                end: self.timeline.end(),
+            }),
+        };
+    }
+
+    /// The table's rows as shown (frozen, or live and filtered).
+    #[must_use]
+    pub fn table_rows(&self) -> Vec<RowKey> {
+        match &self.frozen {
+            Some(f) => f.rows.clone(),
+            None => self.conns.rows(&self.filter),
+        }
+    }
+
+    fn on_table_key(&mut self, key: Key) {
+        let n = self.table_rows().len();
+        let page = usize::from(self.height.saturating_sub(4)).max(1);
+        match key {
+            Key::Up | Key::Char('k') => self.table_cursor = self.table_cursor.saturating_sub(1),
+            Key::Down | Key::Char('j') => self.table_cursor += 1,
+            Key::PageUp => self.table_cursor = self.table_cursor.saturating_sub(page),
+            Key::PageDown => self.table_cursor += page,
+            Key::Home => self.table_cursor = 0,
+            Key::End => self.table_cursor = n.saturating_sub(1),
+            Key::Char('/') => self.editing_filter = true,
+            Key::Char('p') => self.toggle_freeze(),
+            Key::Esc => self.filter.clear(),
+            Key::Enter => {
+                if let Some(RowKey::Conn(conn)) = self.table_rows().get(self.table_cursor).copied()
+                {
+                    self.open_connection(conn);
+                }
+            }
+            _ => {}
+        }
+        self.table_cursor = self.table_cursor.min(n.saturating_sub(1));
+    }
+
+    fn on_filter_key(&mut self, key: Key) {
+        match key {
+            Key::Enter => self.editing_filter = false,
+            Key::Esc => {
+                self.editing_filter = false;
+                self.filter.clear();
+            }
+            Key::Backspace => {
+                self.filter.pop();
+            }
+            Key::Char(c) if !c.is_control() && self.filter.chars().count() < 64 => {
+                self.filter.push(c);
+            }
+            _ => {}
+        }
+        self.table_cursor = 0;
+    }
+
+    /// Opens a connection's ladder (watch/read).
+    fn open_connection(&mut self, conn: ConnId) {
+        let Some(e) = self.conns.get(RowKey::Conn(conn)) else {
+            return;
+        };
+        let Some(server) = e.remote else { return };
+        self.lanes = Lanes::for_connection(e.local, server);
+        self.focus = Some(conn);
+        let (first, end) = (self.timeline.first(), self.timeline.end());
+        self.focus_rows = (first..end)
+            .filter(|r| {
+                self.timeline
+                    .get(*r)
+                    .is_some_and(|ev| row_conn(ev) == Some(conn))
+            })
+            .collect();
+        self.cursor = None;
+        self.screen = Screen::Ladder;
+    }
+
+    fn on_mouse(&mut self, m: Mouse) {
+        match (self.screen, m) {
+            (Screen::Ladder, Mouse::ScrollUp) => self.move_cursor(-3),
+            (Screen::Ladder, Mouse::ScrollDown) => {
+                if self.cursor.is_some() {
+                    self.move_cursor(3);
+                }
+            }
+            (Screen::Ladder, Mouse::Click { col, row }) => {
+                let area = self.ladder_layout().ladder;
+                if area.contains(col, row) {
+                    let pos = self.top + usize::from(row - area.y);
+                    if pos < self.visible_len() {
+                        self.cursor = self.visible_row(pos);
+                    }
+                }
+            }
+            (Screen::Table | Screen::Picker, Mouse::ScrollUp) => {
+                self.on_key(Key::Up, &mut Vec::new());
+            }
+            (Screen::Table | Screen::Picker, Mouse::ScrollDown) => {
+                self.on_key(Key::Down, &mut Vec::new());
+            }
+            (Screen::Table, Mouse::Click { row, .. }) => {
+                // Row 0 is the header, row 1 the column titles.
+                if let Some(i) = usize::from(row).checked_sub(2) {
+                    self.table_cursor = i.min(self.table_rows().len().saturating_sub(1));
+                }
+            }
+            (Screen::Picker, Mouse::Click { .. }) => {}
+        }
+    }
+}
+
+/// The connection a row belongs to, when it belongs to one.
+#[must_use]
+pub fn row_conn(ev: &Event) -> Option<ConnId> {
+    match ev {
+        Event::Packet(p) => Some(p.conn),
+        Event::State(s) => s.conn,
+        _ => None,
+    }
+}

@@ -260,6 +260,21 @@ impl Event {
     }
 }
 
+/// Text that came from outside (scripts, the wire, the kernel, peers) with
+/// every control character replaced, so it cannot move the cursor, change
+/// colours or set a window title when printed.
+#[must_use]
+pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +287,15 @@ mod tests {
         assert_eq!(CallResult::parse("7"), CallResult::Bytes(7));
         assert!(CallResult::parse("EPIPE").is_error());
         assert!(!CallResult::parse("0").is_error());
+    }
+
+    #[test]
+    fn sanitize_removes_every_control_character() {
+        let hostile = "a\x1b]0;pwned\x07b\x1b[2Jc\r\n\u{9b}d";
+        let clean = sanitize(hostile);
+        assert!(!clean.chars().any(char::is_control), "{clean:?}");
+        assert!(clean.starts_with('a') && clean.ends_with('d'));
+        assert!(matches!(sanitize("plain"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

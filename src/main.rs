@@ -13,8 +13,8 @@ use clap::Parser;
 use synack::i18n::Lang;
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
-use synack::run::{self, DemoSetup, Ending, Recorder, Sink, View, WatchSetup};
-use synack::ui::{self, Start, UiOptions};
+use synack::run::{self, DemoSetup, Ending, Recorder, Sink, Start, UiOptions, View, WatchSetup};
+use synack::ui;
 
 use cli::{Cli, Command, DemoArgs, Theme};
 
@@ -218,7 +218,7 @@ fn screen(cli: &Cli) -> Result<Ending> {
             }
         }
     };
-    ui::run(start, &options)
+    run::screen(start, &options)
 }
 
 fn print_list(out: &mut dyn io::Write, lang: Lang) {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::event::{
     CallEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent, StepEvent,
+    sanitize,
 };
 use crate::i18n::Lang;
 use crate::tcp::track::Role;
@@ -109,15 +110,6 @@ fn link_args(verb: &str, only: Option<&str>) -> String {
         Some(e) => format!("{verb} {e}"),
         None => verb.to_owned(),
     }
-}
-
-/// Text that came from outside (scripts, the wire, the kernel) with every
-/// control character replaced, so it cannot move the cursor or change colours.
-#[must_use]
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
 }
 
 /// Option strings as the contract writes them: `mss=65495`, `sack_perm`,

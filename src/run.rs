@@ -5,8 +5,19 @@
 //! ```text
 //!  capture thread ─┐
 //!  kernel threads ─┼─► Msg channel ─► reorder (150 ms) ─► Model ─► events ─► view
-//!  lab thread     ─┘
+//!  lab thread     ─┤                                                 (headless writer,
+//!  terminal input ─┘                                                  or App + TUI: screen)
 //! ```
+
+pub mod screen;
+
+pub use screen::{Start, UiOptions, screen};
+
+/// Parses one frame of a file or a live capture into the model's input.
+#[must_use]
+pub fn frame_input(frame: &capture::Frame<'_>, keep_bytes: bool) -> Option<Input> {
+    capture::thread::parse(frame, keep_bytes).map(captured_input)
+}
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -17,6 +28,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
+use crate::app::AppEvent;
 use crate::app::model::{Input, Model};
 use crate::app::reorder::Reorder;
 use crate::capture::{self, CaptureThread, Captured, FileCapture, Filter, LiveCapture};
@@ -59,6 +71,13 @@ pub enum Msg {
         run: u64,
         error: Option<String>,
     },
+    /// A file source read its last frame.
+    SourceDone {
+        run: u64,
+        error: Option<String>,
+    },
+    /// The terminal: a key, the mouse, a resize.
+    Ui(AppEvent),
 }
 
 pub type Funnel = mpsc::UnboundedSender<Msg>;
@@ -470,10 +489,10 @@ pub fn read_file(path: &Path, keep_bytes: bool, view: &mut dyn View) -> Result<E
                 )));
             }
         };
-        let Some(c) = capture::thread::parse(&frame, keep_bytes) else {
+        let Some(input) = frame_input(&frame, keep_bytes) else {
             continue;
         };
-        pipeline.push(captured_input(c));
+        pipeline.push(input);
         let events = pipeline.drain(None);
         if let Some(end) = view.show(events)? {
             return Ok(end);
@@ -506,10 +525,11 @@ async fn pump(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Msg::Input { input, .. }) => pipeline.push(input),
-                Some(Msg::LabDone { error, .. }) => {
+                Some(Msg::LabDone { error, .. } | Msg::SourceDone { error, .. }) => {
                     lab_error = error;
                     break Ending::Done;
                 }
+                Some(Msg::Ui(_)) => {}
                 None => break Ending::Done,
             },
             _ = tick.tick() => {

@@ -1,42 +1,216 @@
-//! The TUI (placeholder while the seam is built).
-use std::path::PathBuf;
+//! The TUI: draws [`App`] with ratatui, and turns terminal events into
+//! [`AppEvent`]s. Drawing is a pure function of `&App`; the terminal is
+//! restored on every way out (drop, panic in any thread, signals via the
+//! wiring).
+//!
+//! - [`ladder`]: header, narration banner, lanes and rows, footer.
+//! - [`cards`]: each endpoint's sockets at the moment shown.
+//! - [`diagram`]: the RFC 9293 state diagram with both ends highlighted.
+//! - [`details`]: one packet's header fields and bytes.
+//! - [`picker`], [`help`], [`table`]: the other screens and overlays.
 
-use anyhow::Result;
+pub mod cards;
+pub mod details;
+pub mod diagram;
+pub mod help;
+pub mod ladder;
+pub mod picker;
+pub mod table;
+pub mod text;
+pub mod theme;
 
-use crate::i18n::Lang;
-use crate::lab::Script;
-use crate::run::{DemoSetup, Ending, WatchSetup};
+use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Theme {
-    Dark,
-    Light,
-    Contrast,
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{
+    self as ct, DisableMouseCapture, EnableMouseCapture, KeyCode, KeyEventKind, KeyModifiers,
+    MouseEventKind,
+};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::layout::Rect;
+
+use crate::app::{App, AppEvent, Key, Mouse, Overlay, Screen, layout};
+use crate::i18n::{fill, labels};
+
+pub use theme::{Palette, Theme};
+
+/// The terminal in the TUI's modes; restored when dropped.
+pub struct Tui {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
-pub struct UiOptions {
-    pub lang: Lang,
-    pub theme: Theme,
-    pub no_color: bool,
-    pub max_rows: usize,
-    pub record: Option<PathBuf>,
+/// Set while the terminal is in raw mode on the alternate screen.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back as it was: main screen, cooked mode, cursor shown,
+/// mouse released. Idempotent, never panics, callable from any thread.
+pub fn restore_terminal() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let mut out = io::stdout();
+        let _ = execute!(
+            out,
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            ratatui::crossterm::cursor::Show
+        );
+        let _ = disable_raw_mode();
+    }
 }
 
-pub enum Start {
-    Picker {
-        setup: DemoSetup,
-    },
-    Demo {
-        name: String,
-        script: Script,
-        setup: DemoSetup,
-    },
-    Watch(WatchSetup),
-    Read(PathBuf),
+/// A panic in any thread restores the terminal first, prints the panic as
+/// usual, then ends the process: the lab's peers die with it (they are
+/// killed when their parent goes).
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let was_active = ACTIVE.load(Ordering::SeqCst);
+            restore_terminal();
+            previous(info);
+            if was_active {
+                std::process::exit(101);
+            }
+        }));
+    });
 }
 
-/// # Errors
-/// Never yet.
-pub fn run(_start: Start, _o: &UiOptions) -> Result<Ending> {
-    anyhow::bail!("the screen is not built yet")
+impl Tui {
+    /// Enters raw mode and the alternate screen, with mouse reports.
+    ///
+    /// # Errors
+    /// The terminal refuses (not a terminal, or no raw mode).
+    pub fn enter() -> io::Result<Self> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let mut out = io::stdout();
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+            restore_terminal();
+            return Err(e);
+        }
+        let terminal = match Terminal::new(CrosstermBackend::new(io::stdout())) {
+            Ok(t) => t,
+            Err(e) => {
+                restore_terminal();
+                return Err(e);
+            }
+        };
+        Ok(Self { terminal })
+    }
+
+    /// The terminal's size now.
+    ///
+    /// # Errors
+    /// The size cannot be read.
+    pub fn size(&self) -> io::Result<(u16, u16)> {
+        let s = self.terminal.size()?;
+        Ok((s.width, s.height))
+    }
+
+    /// Draws the app.
+    ///
+    /// # Errors
+    /// Writing to the terminal failed.
+    pub fn draw(&mut self, app: &App, palette: &Palette) -> io::Result<()> {
+        self.terminal
+            .draw(|f| {
+                let area = f.area();
+                render(f.buffer_mut(), area, app, palette);
+            })
+            .map(|_| ())
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.terminal.show_cursor();
+        restore_terminal();
+    }
+}
+
+/// A terminal event as the app understands it (`None`: nothing for it).
+#[must_use]
+pub fn convert(ev: &ct::Event) -> Option<AppEvent> {
+    match ev {
+        ct::Event::Key(k) if k.kind != KeyEventKind::Release => {
+            let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+            let key = match k.code {
+                KeyCode::Char('c') if ctrl => Key::CtrlC,
+                KeyCode::Char(c) if !ctrl => Key::Char(c),
+                KeyCode::Enter => Key::Enter,
+                KeyCode::Esc => Key::Esc,
+                KeyCode::Tab => Key::Tab,
+                KeyCode::BackTab => Key::BackTab,
+                KeyCode::Backspace => Key::Backspace,
+                KeyCode::Up => Key::Up,
+                KeyCode::Down => Key::Down,
+                KeyCode::Left => Key::Left,
+                KeyCode::Right => Key::Right,
+                KeyCode::PageUp => Key::PageUp,
+                KeyCode::PageDown => Key::PageDown,
+                KeyCode::Home => Key::Home,
+                KeyCode::End => Key::End,
+                _ => return None,
+            };
+            Some(AppEvent::Key(key))
+        }
+        ct::Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollUp => Some(AppEvent::Mouse(Mouse::ScrollUp)),
+            MouseEventKind::ScrollDown => Some(AppEvent::Mouse(Mouse::ScrollDown)),
+            MouseEventKind::Down(ct::MouseButton::Left) => Some(AppEvent::Mouse(Mouse::Click {
+                col: m.column,
+                row: m.row,
+            })),
+            _ => None,
+        },
+        ct::Event::Resize(width, height) => Some(AppEvent::Resize {
+            width: *width,
+            height: *height,
+        }),
+        _ => None,
+    }
+}
+
+/// Draws the whole screen into `buf` (a terminal frame, or a test buffer).
+pub fn render(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
+    let t = labels(app.lang);
+    buf.set_style(area, pal.base);
+    if area.width < layout::MIN_WIDTH || area.height < layout::MIN_HEIGHT {
+        let msg = fill(&t.too_small, &[&area.width, &area.height]);
+        for (i, line) in layout::wrap(&msg, area.width.saturating_sub(2))
+            .iter()
+            .enumerate()
+        {
+            let y = area.y + u16::try_from(i).unwrap_or(0);
+            if y < area.bottom() {
+                text::put(
+                    buf,
+                    area.x + 1,
+                    y,
+                    line,
+                    area.width.saturating_sub(2),
+                    pal.warn,
+                );
+            }
+        }
+        return;
+    }
+    match app.screen {
+        Screen::Picker => picker::draw(buf, area, app, pal),
+        Screen::Ladder => ladder::draw(buf, area, app, pal),
+        Screen::Table => table::draw(buf, area, app, pal),
+    }
+    match app.overlay {
+        Overlay::None => {}
+        Overlay::Help => help::draw(buf, area, app, pal),
+        Overlay::Diagram => diagram::draw_overlay(buf, area, app, pal),
+        Overlay::Details => details::draw(buf, area, app, pal),
+    }
 }

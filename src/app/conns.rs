@@ -1,0 +1,220 @@
+//! The watch / read screen's table: one row per connection (both ends'
+//! states, packets, bytes, last seen) and one per listener (its accept queue),
+//! like `ss` but live.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::event::{Event, StateSource};
+use crate::tcp::TcpState;
+use crate::tcp::track::{ConnId, Role};
+use crate::tcp::{Proto, TcpState as State};
+use crate::time::Timestamp;
+
+/// What a table row is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowKey {
+    Conn(ConnId),
+    Listener(SocketAddr),
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: RowKey,
+    pub proto: Proto,
+    /// The connection's client end (a listener's own address).
+    pub local: SocketAddr,
+    /// The server end (none for a listener).
+    pub remote: Option<SocketAddr>,
+    pub client_state: Option<(TcpState, StateSource)>,
+    pub server_state: Option<(TcpState, StateSource)>,
+    pub packets: u64,
+    /// Payload bytes, both ways.
+    pub bytes: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// A listener's (accept queue, backlog).
+    pub queue: Option<(u32, u32)>,
+    /// Packets in this connection that carried a note (retransmission …).
+    pub noted: u64,
+}
+
+impl Entry {
+    /// Lower-case text the `/` filter searches: addresses, ports and states.
+    #[must_use]
+    pub fn search_text(&self) -> String {
+        let mut t = format!("{} ", self.local);
+        if let Some(r) = self.remote {
+            t.push_str(&r.to_string());
+        }
+        for (s, _) in [self.client_state, self.server_state].into_iter().flatten() {
+            t.push(' ');
+            t.push_str(s.as_str());
+        }
+        if matches!(self.key, RowKey::Listener(_)) {
+            t.push_str(" listen");
+        }
+        t.push(' ');
+        t.push_str(self.proto.as_str());
+        t.to_lowercase()
+    }
+
+    /// Closed on both ends (or a listener that closed).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        let closed = |s: Option<(State, StateSource)>| {
+            matches!(s, Some((State::Closed | State::TimeWait, _)))
+        };
+        match self.key {
+            RowKey::Listener(_) => closed(self.server_state),
+            RowKey::Conn(_) => closed(self.client_state) && closed(self.server_state),
+        }
+    }
+}
+
+/// The table, bounded: past `max` rows the oldest closed ones go first.
+#[derive(Debug)]
+pub struct Connections {
+    entries: HashMap<RowKey, Entry>,
+    max: usize,
+    /// Rows forgotten to stay within `max`.
+    pub evicted: u64,
+}
+
+impl Connections {
+    #[must_use]
+    pub fn new(max: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            max: max.max(16),
+            evicted: 0,
+        }
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[must_use]
+    pub fn get(&self, key: RowKey) -> Option<&Entry> {
+        self.entries.get(&key)
+    }
+
+    fn entry(&mut self, key: RowKey, proto: Proto, local: SocketAddr, ts: Timestamp) -> &mut Entry {
+        if !self.entries.contains_key(&key) && self.entries.len() >= self.max {
+            self.evict();
+        }
+        self.entries.entry(key).or_insert_with(|| Entry {
+            key,
+            proto,
+            local,
+            remote: None,
+            client_state: None,
+            server_state: None,
+            packets: 0,
+            bytes: 0,
+            first_seen: ts,
+            last_seen: ts,
+            queue: None,
+            noted: 0,
+        })
+    }
+
+    fn evict(&mut self) {
+        let victim = self
+            .entries
+            .values()
+            .min_by_key(|e| (!e.is_closed(), e.last_seen))
+            .map(|e| e.key);
+        if let Some(k) = victim {
+            self.entries.remove(&k);
+            self.evicted += 1;
+        }
+    }
+
+    /// Takes one event from the model.
+    pub fn ingest(&mut self, ev: &Event) {
+        match ev {
+            Event::Packet(p) => {
+                let seg = &p.segment;
+                let (client, server) = match p.from {
+                    Role::Client => (seg.src, seg.dst),
+                    Role::Server => (seg.dst, seg.src),
+                };
+                let e = self.entry(RowKey::Conn(p.conn), seg.proto, client, seg.ts);
+                e.remote = Some(server);
+                e.packets += 1;
+                e.bytes += u64::from(seg.payload_len);
+                e.last_seen = e.last_seen.max(seg.ts);
+                if !p.notes.is_empty() {
+                    e.noted += 1;
+                }
+            }
+            Event::State(s) => {
+                let state = Some((s.to, s.source));
+                match (s.conn, s.remote) {
+                    (Some(conn), Some(_)) => {
+                        let key = RowKey::Conn(conn);
+                        // The connection's row exists once a packet was seen.
+                        if let Some(e) = self.entries.get_mut(&key) {
+                            if s.local == e.local {
+                                e.client_state = state;
+                            } else {
+                                e.server_state = state;
+                            }
+                            e.last_seen = e.last_seen.max(s.ts);
+                        }
+                    }
+                    (_, None) => {
+                        let e = self.entry(RowKey::Listener(s.local), Proto::Tcp, s.local, s.ts);
+                        e.server_state = state;
+                        e.last_seen = e.last_seen.max(s.ts);
+                    }
+                    (None, Some(_)) => {}
+                }
+            }
+            Event::Queue(q) => {
+                let e = self.entry(RowKey::Listener(q.local), Proto::Tcp, q.local, q.ts);
+                e.queue = Some((q.accept_queue, q.backlog));
+                if e.server_state.is_none() {
+                    e.server_state = Some((TcpState::Listen, StateSource::Kernel));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The rows to show, listeners first, then connections newest first,
+    /// keeping those whose text contains `filter` (case-insensitive).
+    #[must_use]
+    pub fn rows(&self, filter: &str) -> Vec<RowKey> {
+        let filter = filter.trim().to_lowercase();
+        let mut rows: Vec<&Entry> = self
+            .entries
+            .values()
+            .filter(|e| filter.is_empty() || e.search_text().contains(&filter))
+            .collect();
+        rows.sort_by(|a, b| {
+            let listener = |e: &Entry| matches!(e.key, RowKey::Listener(_));
+            listener(b)
+                .cmp(&listener(a))
+                .then(b.first_seen.cmp(&a.first_seen))
+                .then_with(|| key_order(b.key).cmp(&key_order(a.key)))
+        });
+        rows.into_iter().map(|e| e.key).collect()
+    }
+}
+
+fn key_order(k: RowKey) -> (u32, String) {
+    match k {
+        RowKey::Conn(c) => (c.0, String::new()),
+        RowKey::Listener(a) => (0, a.to_string()),
+    }
+}

@@ -1,0 +1,260 @@
+//! Where each part of the screen goes, as a pure function of the terminal's
+//! size and what there is to show. The UI draws into these areas; the app
+//! uses them to scroll and to map a mouse click to a row.
+//!
+//! The demo screen, at 80x24 (the diagram opens with `d`) and from ~110x32
+//! (the diagram stays beside the ladder):
+//!
+//! ```text
+//! ┌──────────────────────── header ───────────────────────────┐
+//! │ narration banner (1–4 lines)                               │
+//! │ lane names                                  │              │
+//! │ ladder (time │ lanes)                       │  state       │
+//! │                                             │  diagram     │
+//! │ endpoint cards (one box per lane)           │              │
+//! └──────────────────────── footer ───────────────────────────┘
+//! ```
+
+/// A rectangle of cells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Area {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+}
+
+impl Area {
+    #[must_use]
+    pub fn new(x: u16, y: u16, width: u16, height: u16) -> Self {
+        Self {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    #[must_use]
+    pub fn contains(&self, col: u16, row: u16) -> bool {
+        col >= self.x
+            && row >= self.y
+            && col < self.x.saturating_add(self.width)
+            && row < self.y.saturating_add(self.height)
+    }
+
+    #[must_use]
+    pub fn bottom(&self) -> u16 {
+        self.y.saturating_add(self.height)
+    }
+}
+
+/// Below this the screen only says that it is too small.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+/// The diagram's side panel (the tall drawing is at most 48 columns).
+pub const DIAGRAM_WIDTH: u16 = 50;
+/// From this size the diagram has room beside the ladder.
+pub const SIDE_DIAGRAM_MIN: (u16, u16) = (110, 34);
+
+/// The demo screen's (and a connection's ladder's) areas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LadderLayout {
+    pub header: Area,
+    pub banner: Area,
+    pub lane_names: Area,
+    pub ladder: Area,
+    pub cards: Area,
+    pub diagram: Option<Area>,
+    pub footer: Area,
+}
+
+/// What the layout depends on besides the size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LadderNeeds {
+    /// Lines the narration needs at the full width (0: no banner).
+    pub banner_lines: u16,
+    /// The most sockets any lane's card lists.
+    pub card_lines: u16,
+    /// The user asked for the diagram (`d`).
+    pub diagram: bool,
+}
+
+/// Whether the diagram fits beside the ladder at this size.
+#[must_use]
+pub fn side_diagram_fits(width: u16, height: u16) -> bool {
+    width >= SIDE_DIAGRAM_MIN.0 && height >= SIDE_DIAGRAM_MIN.1
+}
+
+#[must_use]
+pub fn ladder_layout(width: u16, height: u16, needs: LadderNeeds) -> LadderLayout {
+    let full = |y, h| Area::new(0, y, width, h);
+    let header = full(0, 1);
+    let footer = full(height.saturating_sub(1), 1);
+    let big = height >= 30;
+    let max_banner = if big { 4 } else { 3 };
+    let banner_h = needs.banner_lines.min(max_banner);
+    let banner = full(1, banner_h);
+    let body_top = 1 + banner_h;
+    let body_h = height.saturating_sub(body_top + 1);
+    let side = needs.diagram && side_diagram_fits(width, height);
+    let left_w = if side {
+        width.saturating_sub(DIAGRAM_WIDTH)
+    } else {
+        width
+    };
+    let diagram = side.then(|| Area::new(left_w, body_top, DIAGRAM_WIDTH, body_h));
+    // Cards: a border, then one line per socket (at most 3 on a small screen).
+    let max_lines = if big { 6 } else { 3 };
+    let cards_h = if needs.card_lines == 0 {
+        0
+    } else {
+        (needs.card_lines.min(max_lines) + 2).min(body_h / 3)
+    };
+    let ladder_h = body_h.saturating_sub(cards_h + 1);
+    LadderLayout {
+        header,
+        banner,
+        lane_names: Area::new(0, body_top, left_w, 1),
+        ladder: Area::new(0, body_top + 1, left_w, ladder_h),
+        cards: Area::new(0, body_top + 1 + ladder_h, left_w, cards_h),
+        diagram,
+        footer,
+    }
+}
+
+/// The watch / read table screen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableLayout {
+    pub header: Area,
+    /// The column titles, then one connection per line.
+    pub table: Area,
+    pub footer: Area,
+}
+
+#[must_use]
+pub fn table_layout(width: u16, height: u16) -> TableLayout {
+    TableLayout {
+        header: Area::new(0, 0, width, 1),
+        table: Area::new(0, 1, width, height.saturating_sub(2)),
+        footer: Area::new(0, height.saturating_sub(1), width, 1),
+    }
+}
+
+/// Lines `text` takes when wrapped at `width` columns (words kept whole
+/// where they fit; CJK characters count two columns and may break anywhere).
+#[must_use]
+pub fn wrapped_lines(text: &str, width: u16) -> u16 {
+    wrap(text, width).len().try_into().unwrap_or(u16::MAX)
+}
+
+/// Wraps `text` at `width` columns.
+#[must_use]
+pub fn wrap(text: &str, width: u16) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    let width = usize::from(width.max(8));
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut line_w = 0;
+    let mut word = String::new();
+    let mut word_w = 0;
+    let flush_word = |line: &mut String,
+                      line_w: &mut usize,
+                      word: &mut String,
+                      word_w: &mut usize,
+                      lines: &mut Vec<String>| {
+        if *word_w == 0 {
+            return;
+        }
+        if *line_w > 0 && *line_w + *word_w > width {
+            lines.push(std::mem::take(line).trim_end().to_owned());
+            *line_w = 0;
+            let trimmed = word.trim_start().to_owned();
+            *word_w -= word.len() - trimmed.len();
+            *word = trimmed;
+        }
+        line.push_str(word);
+        *line_w += *word_w;
+        word.clear();
+        *word_w = 0;
+    };
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        let wide = w > 1;
+        if c == ' ' || wide {
+            flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
+        }
+        if word_w + w > width {
+            // A word longer than the line: break it.
+            flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
+            if line_w > 0 {
+                lines.push(std::mem::take(&mut line).trim_end().to_owned());
+                line_w = 0;
+            }
+        }
+        word.push(c);
+        word_w += w;
+        if wide {
+            flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
+        }
+    }
+    flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
+    if !line.trim().is_empty() {
+        lines.push(line.trim_end().to_owned());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_screen_keeps_a_usable_ladder() {
+        let l = ladder_layout(
+            80,
+            24,
+            LadderNeeds {
+                banner_lines: 5,
+                card_lines: 4,
+                diagram: true,
+            },
+        );
+        assert_eq!(l.banner.height, 3);
+        assert!(l.diagram.is_none(), "no room beside the ladder at 80x24");
+        assert!(l.ladder.height >= 10, "{l:?}");
+        assert_eq!(l.footer.y, 23);
+        assert_eq!(l.cards.bottom(), 23);
+    }
+
+    #[test]
+    fn big_screen_puts_the_diagram_beside() {
+        let l = ladder_layout(
+            120,
+            40,
+            LadderNeeds {
+                banner_lines: 2,
+                card_lines: 2,
+                diagram: true,
+            },
+        );
+        let d = l.diagram.expect("diagram beside the ladder");
+        assert_eq!(d.x + d.width, 120);
+        assert_eq!(l.ladder.width, 70);
+        assert!(d.height >= 30);
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_breaks_cjk() {
+        assert_eq!(wrap("one two three", 8), vec!["one two", "three"]);
+        assert_eq!(wrap("a verylongwordthatdoesnotfit", 8).len(), 4);
+        let zh = wrap("三次握手：SYN、SYN-ACK、ACK。", 10);
+        assert!(
+            zh.iter()
+                .all(|l| unicode_width::UnicodeWidthStr::width(l.as_str()) <= 10),
+            "{zh:?}"
+        );
+        assert_eq!(wrapped_lines("", 20), 0);
+    }
+}

@@ -1,0 +1,405 @@
+//! What the ladder shows and what time travel needs: the rows (bounded), the
+//! lanes and which socket belongs to which, and each socket's states with the
+//! row at which each began.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::event::{Event, LabAction, StateSource};
+use crate::tcp::TcpState;
+use crate::tcp::track::{ConnId, Role};
+use crate::time::Timestamp;
+
+/// A row's position in the whole run (rows dropped at the front keep theirs).
+pub type RowId = u64;
+
+/// The ladder's rows: the newest `max` events that are shown as rows.
+#[derive(Debug)]
+pub struct Timeline {
+    rows: VecDeque<Event>,
+    /// The id of `rows[0]`.
+    first: RowId,
+    max: usize,
+}
+
+impl Timeline {
+    #[must_use]
+    pub fn new(max: usize) -> Self {
+        Self {
+            rows: VecDeque::new(),
+            first: 0,
+            max: max.max(1),
+        }
+    }
+
+    /// Whether an event gets a row of its own. Steps do (a thin separator,
+    /// and the narration banner follows them); the lab's teardown does not.
+    #[must_use]
+    pub fn is_row(ev: &Event) -> bool {
+        !matches!(
+            ev,
+            Event::Lab(l) if l.action == LabAction::Closing
+        )
+    }
+
+    /// Appends a row; the oldest goes when there are `max`.
+    pub fn push(&mut self, ev: Event) -> RowId {
+        if self.rows.len() == self.max {
+            self.rows.pop_front();
+            self.first += 1;
+        }
+        self.rows.push_back(ev);
+        self.end() - 1
+    }
+
+    #[must_use]
+    pub fn get(&self, id: RowId) -> Option<&Event> {
+        let i = id.checked_sub(self.first)?;
+        self.rows.get(usize::try_from(i).ok()?)
+    }
+
+    /// The oldest row still kept.
+    #[must_use]
+    pub fn first(&self) -> RowId {
+        self.first
+    }
+
+    /// One past the newest row.
+    #[must_use]
+    pub fn end(&self) -> RowId {
+        self.first + self.rows.len() as u64
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Rows dropped at the front to stay within `max`.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.first
+    }
+
+    /// The first row at or after `ts` (rows are in time order).
+    #[must_use]
+    pub fn at_time(&self, ts: Timestamp) -> RowId {
+        self.first + self.rows.partition_point(|e| e.ts() < ts) as u64
+    }
+}
+
+/// Which side of the lab a lane is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// One vertical line of the ladder: a lab peer (or, for a watched
+/// connection, one of its ends).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lane {
+    pub name: String,
+    pub side: Side,
+}
+
+/// How sure a socket → lane mapping is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Certainty {
+    /// A state event named it by role (`client` for any client).
+    Role,
+    /// The peer itself reported the socket's address (a call's `local`).
+    Peer,
+}
+
+/// The ladder's lanes and which addresses belong to each.
+#[derive(Debug, Default)]
+pub struct Lanes {
+    lanes: Vec<Lane>,
+    owners: HashMap<SocketAddr, (usize, Certainty)>,
+}
+
+/// `client3` → (client side, 3); `server-child` → (server side, 1).
+fn peer_order(name: &str) -> Option<(Side, u32)> {
+    let base = name.strip_suffix("-child").unwrap_or(name);
+    let (side, rest) = if let Some(r) = base.strip_prefix("client") {
+        (Side::Client, r)
+    } else if let Some(r) = base.strip_prefix("server") {
+        (Side::Server, r)
+    } else {
+        return None;
+    };
+    let n = if rest.is_empty() {
+        1
+    } else {
+        rest.parse().ok()?
+    };
+    Some((side, n))
+}
+
+impl Lanes {
+    /// Lanes for lab peers, clients first (`client`, `client2` …), then servers.
+    #[must_use]
+    pub fn for_peers<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut lanes = Self::default();
+        for n in names {
+            lanes.add_peer(n);
+        }
+        lanes
+    }
+
+    /// Two lanes for one watched connection: its client end and its server end.
+    #[must_use]
+    pub fn for_connection(client: SocketAddr, server: SocketAddr) -> Self {
+        let mut lanes = Self {
+            lanes: vec![
+                Lane {
+                    name: client.to_string(),
+                    side: Side::Client,
+                },
+                Lane {
+                    name: server.to_string(),
+                    side: Side::Server,
+                },
+            ],
+            owners: HashMap::new(),
+        };
+        lanes.owners.insert(client, (0, Certainty::Peer));
+        lanes.owners.insert(server, (1, Certainty::Peer));
+        lanes
+    }
+
+    #[must_use]
+    pub fn lanes(&self) -> &[Lane] {
+        &self.lanes
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lanes.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// The lane of a peer, added (in order) when new. `None` for names that
+    /// are not peers (`lab`, `listener`).
+    pub fn add_peer(&mut self, name: &str) -> Option<usize> {
+        let base = name.strip_suffix("-child").unwrap_or(name);
+        if let Some(i) = self.lanes.iter().position(|l| l.name == base) {
+            return Some(i);
+        }
+        let (side, n) = peer_order(base)?;
+        let at = self
+            .lanes
+            .iter()
+            .position(|l| peer_order(&l.name).is_some_and(|o| o > (side, n)))
+            .unwrap_or(self.lanes.len());
+        // Addresses point at lanes by index: shift those after the new one.
+        for (lane, _) in self.owners.values_mut() {
+            if *lane >= at {
+                *lane += 1;
+            }
+        }
+        self.lanes.insert(
+            at,
+            Lane {
+                name: base.to_owned(),
+                side,
+            },
+        );
+        Some(at)
+    }
+
+    /// The lane of an existing peer (no new lane).
+    #[must_use]
+    pub fn peer(&self, name: &str) -> Option<usize> {
+        let base = name.strip_suffix("-child").unwrap_or(name);
+        self.lanes.iter().position(|l| l.name == base)
+    }
+
+    /// A peer reported that this address is one of its sockets.
+    pub fn learn_peer_socket(&mut self, addr: SocketAddr, peer: &str) {
+        if let Some(lane) = self.add_peer(peer) {
+            self.owners.insert(addr, (lane, Certainty::Peer));
+        }
+    }
+
+    /// A state event named the socket's owner by role only; kept until a
+    /// peer says better.
+    fn learn_by_role(&mut self, addr: SocketAddr, lane: usize) {
+        self.owners.entry(addr).or_insert((lane, Certainty::Role));
+    }
+
+    /// The lane that owns an address, if known.
+    #[must_use]
+    pub fn owner(&self, addr: SocketAddr) -> Option<usize> {
+        self.owners.get(&addr).map(|(l, _)| *l)
+    }
+
+    /// The first lane of a side (where unknown sockets of that role go).
+    #[must_use]
+    pub fn first_of(&self, side: Side) -> Option<usize> {
+        self.lanes.iter().position(|l| l.side == side)
+    }
+
+    /// A packet's lanes: (from, to).
+    #[must_use]
+    pub fn of_packet(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        from: Role,
+    ) -> Option<(usize, usize)> {
+        let (from_side, to_side) = match from {
+            Role::Client => (Side::Client, Side::Server),
+            Role::Server => (Side::Server, Side::Client),
+        };
+        let a = self.owner(src).or_else(|| self.first_of(from_side))?;
+        let b = self.owner(dst).or_else(|| self.first_of(to_side))?;
+        Some((a, b))
+    }
+
+    /// A state or queue event's lane: by its socket's owner, else by the
+    /// endpoint name it carries.
+    pub fn of_socket(&mut self, local: SocketAddr, endpoint: &str) -> Option<usize> {
+        if let Some(l) = self.owner(local) {
+            return Some(l);
+        }
+        let lane = match endpoint {
+            "listener" => self.first_of(Side::Server),
+            name => self
+                .peer(name)
+                .or_else(|| peer_order(name).and_then(|(side, _)| self.first_of(side))),
+        }?;
+        self.learn_by_role(local, lane);
+        Some(lane)
+    }
+}
+
+/// One socket's state at some moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snap {
+    pub state: TcpState,
+    pub source: StateSource,
+    /// When it was entered.
+    pub since: Timestamp,
+    /// The kernel's timer at `since` (TIME-WAIT's expiry …), in seconds.
+    pub timer: Option<f64>,
+    pub from: Option<TcpState>,
+}
+
+impl Snap {
+    /// Seconds left on the timer at `at`, when there is one.
+    #[must_use]
+    pub fn timer_left(&self, at: Timestamp) -> Option<f64> {
+        self.timer
+            .map(|t| (t - at.seconds_since(self.since)).max(0.0))
+    }
+}
+
+/// A listener's accept queue at some moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSnap {
+    pub accept_queue: u32,
+    pub backlog: u32,
+    pub overflows: u64,
+}
+
+/// A socket and its history, for the endpoint cards.
+#[derive(Clone, Debug)]
+pub struct Socket {
+    pub local: SocketAddr,
+    pub remote: Option<SocketAddr>,
+    pub conn: Option<ConnId>,
+    /// States with the row each was shown at, in row order.
+    pub states: Vec<(RowId, Snap)>,
+    /// A listener's queue, with the row of each change.
+    pub queue: Vec<(RowId, QueueSnap)>,
+}
+
+impl Socket {
+    /// The state at row `at` (the last one shown at or before it).
+    #[must_use]
+    pub fn state_at(&self, at: RowId) -> Option<&Snap> {
+        let n = self.states.partition_point(|(r, _)| *r <= at);
+        n.checked_sub(1).map(|i| &self.states[i].1)
+    }
+
+    #[must_use]
+    pub fn queue_at(&self, at: RowId) -> Option<&QueueSnap> {
+        let n = self.queue.partition_point(|(r, _)| *r <= at);
+        n.checked_sub(1).map(|i| &self.queue[i].1)
+    }
+
+    #[must_use]
+    pub fn is_listener(&self) -> bool {
+        self.remote.is_none()
+    }
+}
+
+/// Every socket seen, in order of appearance; at most `MAX_SOCKETS`
+/// (the oldest closed ones go first).
+#[derive(Debug, Default)]
+pub struct Sockets {
+    list: Vec<Socket>,
+    index: HashMap<(SocketAddr, Option<SocketAddr>), usize>,
+}
+
+/// Sockets kept for the cards; a demo has a handful.
+pub const MAX_SOCKETS: usize = 512;
+
+impl Sockets {
+    pub fn get_or_add(
+        &mut self,
+        local: SocketAddr,
+        remote: Option<SocketAddr>,
+        conn: Option<ConnId>,
+    ) -> &mut Socket {
+        if !self.index.contains_key(&(local, remote)) {
+            if self.list.len() >= MAX_SOCKETS {
+                self.evict();
+            }
+            self.index.insert((local, remote), self.list.len());
+            self.list.push(Socket {
+                local,
+                remote,
+                conn,
+                states: Vec::new(),
+                queue: Vec::new(),
+            });
+        }
+        let i = self.index[&(local, remote)];
+        let s = &mut self.list[i];
+        if s.conn.is_none() {
+            s.conn = conn;
+        }
+        s
+    }
+
+    fn evict(&mut self) {
+        let victim = self
+            .list
+            .iter()
+            .position(|s| {
+                s.states
+                    .last()
+                    .is_some_and(|(_, st)| st.state == TcpState::Closed)
+            })
+            .unwrap_or(0);
+        self.list.remove(victim);
+        self.index = self
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.local, s.remote), i))
+            .collect();
+    }
+
+    #[must_use]
+    pub fn all(&self) -> &[Socket] {
+        &self.list
+    }
+}

@@ -1,0 +1,356 @@
+//! The TUI's loop: one funnel (sources, terminal input, ticks, signals)
+//! feeds [`App::update`]; its effects drive the lab; the screen is redrawn
+//! when something changed (and once a second while a countdown runs).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use super::{DemoSetup, Ending, Funnel, Msg, Pipeline, Session, WatchSetup, frame_input, settled};
+use crate::app::{App, AppEvent, Choice, Effect, RunKind};
+use crate::capture::FileCapture;
+use crate::event::Event;
+use crate::i18n::Lang;
+use crate::lab::{self, LabControl, Script};
+use crate::time::Timestamp;
+use crate::ui::{self, Palette, Theme, Tui};
+
+/// How the screen looks.
+#[derive(Clone, Debug)]
+pub struct UiOptions {
+    pub lang: Lang,
+    pub theme: Theme,
+    pub no_color: bool,
+    pub max_rows: usize,
+    /// Also write every event to this file (recorded fixtures).
+    pub record: Option<PathBuf>,
+}
+
+/// What the screen opens on.
+pub enum Start {
+    /// The scenario picker; nothing runs until one is chosen.
+    Picker {
+        setup: DemoSetup,
+    },
+    /// A scenario, running at once.
+    Demo {
+        name: String,
+        script: Script,
+        setup: DemoSetup,
+    },
+    Watch(WatchSetup),
+    Read(PathBuf),
+}
+
+/// How often the loop wakes without input: held inputs are released and
+/// the clock moves.
+const TICK: Duration = Duration::from_millis(50);
+/// At most this often a burst of events redraws the screen.
+const FRAME: Duration = Duration::from_millis(33);
+
+fn choices() -> Vec<Choice> {
+    lab::scenarios()
+        .iter()
+        .map(|s| Choice {
+            name: s.name.to_owned(),
+            summary: s.summary.to_owned(),
+            summary_zh: s.summary_zh.map(str::to_owned),
+        })
+        .collect()
+}
+
+/// The running sources and how to reach the lab.
+struct Runner {
+    run: u64,
+    session: Option<Session>,
+    control: Option<std_mpsc::Sender<LabControl>>,
+    pipeline: Pipeline,
+    /// The scenario being shown (for `r`), and the demo settings.
+    script: Option<(String, Script)>,
+    setup: Option<DemoSetup>,
+    /// A file is read: no reordering wait.
+    file: bool,
+    deadline: Option<Instant>,
+    tx: Funnel,
+    record: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Runner {
+    fn stop(&mut self) {
+        self.control = None;
+        if let Some(mut s) = self.session.take() {
+            s.stop();
+        }
+    }
+
+    /// Starts a scenario in a clean lab (a new network namespace).
+    fn start_demo(&mut self, app: &mut App, name: &str, script: Script) -> Result<()> {
+        self.stop();
+        let setup = self
+            .setup
+            .clone()
+            .context("no lab settings (not a demo run)")?;
+        self.run += 1;
+        self.pipeline = Pipeline::default();
+        let peers: Vec<String> = script.endpoints().iter().map(ToString::to_string).collect();
+        app.start_demo(name, &peers, setup.step);
+        app.rootless = setup.ns.rootless;
+        let (session, control) = Session::demo(self.run, &script, &setup, true, true, &self.tx)?;
+        app.update(AppEvent::Started {
+            kernel: session.kernel_mode,
+        });
+        self.session = Some(session);
+        self.control = Some(control);
+        self.script = Some((name.to_owned(), script));
+        Ok(())
+    }
+
+    fn record(&mut self, events: &[Event]) {
+        use std::io::Write;
+        if let Some(out) = &mut self.record {
+            for ev in events {
+                let ok =
+                    serde_json::to_writer(&mut *out, ev).is_ok() && out.write_all(b"\n").is_ok();
+                if !ok {
+                    self.record = None;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Reads a capture file on a thread into the funnel.
+fn read_thread(run: u64, mut file: FileCapture, tx: Funnel) {
+    std::thread::spawn(move || {
+        let error = loop {
+            match file.next_frame() {
+                Ok(Some(frame)) => {
+                    if let Some(input) = frame_input(&frame, true) {
+                        if tx.send(Msg::Input { run, input }).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        let _ = tx.send(Msg::SourceDone { run, error });
+    });
+}
+
+/// Reads the terminal on a thread into the funnel until `stop`.
+fn input_thread(tx: Funnel, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    use ratatui::crossterm::event;
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match event::poll(Duration::from_millis(100)) {
+                Ok(true) => match event::read() {
+                    Ok(ev) => {
+                        if let Some(ev) = ui::convert(&ev) {
+                            if tx.send(Msg::Ui(ev)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(_) => return,
+                },
+                Ok(false) => {}
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+/// Opens the screen and runs until the user quits (or a signal ends it).
+///
+/// # Errors
+/// The sources cannot start (before the screen opens, so the message is
+/// readable), or the terminal cannot be used.
+pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let kind = match &start {
+        Start::Picker { .. } => RunKind::Idle,
+        Start::Demo { name, .. } => RunKind::Demo { name: name.clone() },
+        Start::Watch(w) => RunKind::Watch {
+            iface: w.iface.clone(),
+            filter: super::describe_filter(&w.filter()),
+        },
+        Start::Read(p) => RunKind::Read {
+            file: p.display().to_string(),
+        },
+    };
+    let mut app = App::new(opts.lang, kind, choices(), opts.max_rows);
+    let record = match &opts.record {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let mut runner = Runner {
+        run: 0,
+        session: None,
+        control: None,
+        pipeline: Pipeline::default(),
+        script: None,
+        setup: None,
+        file: false,
+        deadline: None,
+        tx: tx.clone(),
+        record,
+    };
+    // Sources start before the terminal changes: their errors print plainly.
+    match start {
+        Start::Picker { setup } => {
+            app.rootless = setup.ns.rootless;
+            runner.setup = Some(setup);
+        }
+        Start::Demo {
+            name,
+            script,
+            setup,
+        } => {
+            runner.setup = Some(setup);
+            runner.start_demo(&mut app, &name, script)?;
+        }
+        Start::Watch(setup) => {
+            let session = Session::watch(0, &setup, true, &tx)?;
+            app.update(AppEvent::Started {
+                kernel: session.kernel_mode,
+            });
+            runner.deadline = setup
+                .duration
+                .map(|s| Instant::now() + Duration::from_secs_f64(s));
+            runner.session = Some(session);
+        }
+        Start::Read(path) => {
+            let file = FileCapture::open(&path)?;
+            runner.file = true;
+            read_thread(0, file, tx.clone());
+        }
+    }
+    let palette = Palette::new(opts.theme, opts.no_color);
+    let mut tui = Tui::enter().context("opening the screen")?;
+    let (w, h) = tui.size().context("reading the terminal's size")?;
+    app.update(AppEvent::Resize {
+        width: w,
+        height: h,
+    });
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let input = input_thread(tx.clone(), Arc::clone(&stop_input));
+    drop(tx);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let result = rt.block_on(event_loop(
+        &mut rx,
+        &mut app,
+        &mut runner,
+        &mut tui,
+        &palette,
+    ));
+    stop_input.store(true, Ordering::Relaxed);
+    runner.stop();
+    drop(tui);
+    let _ = input.join();
+    if let Some(mut out) = runner.record.take() {
+        use std::io::Write;
+        out.flush().context("writing the recording")?;
+    }
+    result
+}
+
+async fn event_loop(
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    app: &mut App,
+    runner: &mut Runner,
+    tui: &mut Tui,
+    palette: &Palette,
+) -> Result<Ending> {
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_draw = Instant::now() - FRAME;
+    loop {
+        let mut urgent = false;
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Input { run, input }) if run == runner.run => runner.pipeline.push(input),
+                Some(Msg::Input { .. }) => {}
+                Some(Msg::LabDone { run, error }) if run == runner.run => {
+                    app.update(AppEvent::LabDone { error });
+                }
+                Some(Msg::SourceDone { run, error }) if run == runner.run => {
+                    let events = runner.pipeline.finish().to_vec();
+                    runner.record(&events);
+                    app.update(AppEvent::Model(events));
+                    if let Some(e) = error {
+                        app.update(AppEvent::LabDone { error: Some(e) });
+                    }
+                }
+                Some(Msg::LabDone { .. } | Msg::SourceDone { .. }) => {}
+                Some(Msg::Ui(ev)) => {
+                    urgent = true;
+                    let effects = app.update(ev);
+                    for fx in effects {
+                        match fx {
+                            Effect::Quit => return Ok(Ending::Done),
+                            Effect::Lab(ctl) => {
+                                if let Some(c) = &runner.control {
+                                    let _ = c.send(ctl);
+                                }
+                            }
+                            Effect::Run(name) => {
+                                let script = lab::scenario(&name)
+                                    .map(|s| lab::parse(&format!("{}.txt", s.name), s.text));
+                                match script {
+                                    Some(Ok(script)) => runner.start_demo(app, &name, script)?,
+                                    Some(Err(e)) => app.update(AppEvent::LabDone { error: Some(e.to_string()) }).clear(),
+                                    None => {}
+                                }
+                            }
+                            Effect::Restart => {
+                                if let Some((name, script)) = runner.script.clone() {
+                                    runner.start_demo(app, &name, script)?;
+                                }
+                            }
+                        }
+                    }
+                }
+                None => return Ok(Ending::Done),
+            },
+            _ = tick.tick() => {
+                if runner.deadline.is_some_and(|d| Instant::now() >= d) {
+                    runner.deadline = None;
+                    runner.stop();
+                }
+                app.update(AppEvent::Tick(Timestamp::now()));
+            }
+            _ = term.recv() => return Ok(Ending::Interrupted),
+            _ = hup.recv() => return Ok(Ending::Interrupted),
+            _ = int.recv() => return Ok(Ending::Interrupted),
+        }
+        let until = if runner.file { None } else { Some(settled()) };
+        let events = runner.pipeline.drain(until);
+        if !events.is_empty() {
+            let events = events.to_vec();
+            runner.record(&events);
+            app.update(AppEvent::Model(events));
+        }
+        if app.dirty && (urgent || last_draw.elapsed() >= FRAME) {
+            tui.draw(app, palette).context("drawing the screen")?;
+            app.dirty = false;
+            last_draw = Instant::now();
+        }
+    }
+}

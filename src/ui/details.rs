@@ -1,0 +1,220 @@
+//! One packet, field by field: every header field (link, IP, TCP with its
+//! options decoded) with its value and its bytes as sent, and a hex dump in
+//! which the selected field's bytes are marked. Numbers on the wire are
+//! big-endian, and the screen says so: this is where htons() becomes visible.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, Borders, Clear, Widget};
+
+use super::Palette;
+use super::ladder::packet_style;
+use super::text::{put, put_spans};
+use crate::app::App;
+use crate::app::layout::wrap;
+use crate::event::Event;
+use crate::i18n::{fill, labels};
+use crate::tcp::dissect::{self, Field, Layer};
+
+fn layer_style(l: Layer, pal: &Palette) -> Style {
+    match l {
+        Layer::Link => pal.dim,
+        Layer::Ip => pal.lane(2),
+        Layer::Transport => pal.lane(0),
+        Layer::Options => pal.lane(1),
+        Layer::Payload => pal.data,
+    }
+}
+
+pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
+    let t = labels(app.lang);
+    let Some(row) = app.detail else { return };
+    let Some(Event::Packet(p)) = app.timeline.get(row) else {
+        return;
+    };
+    Clear.render(area, buf);
+    buf.set_style(area, pal.base);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(pal.border)
+        .title(format!(
+            " {} ",
+            fill(&t.details_title, &[&(app.visible_pos(row) + 1)])
+        ))
+        .title_style(pal.base.add_modifier(Modifier::BOLD));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let (x, w) = (inner.x + 1, inner.width.saturating_sub(2));
+    let mut y = inner.y;
+    // Who sent it to whom, and its label as on the ladder.
+    let seg = &p.segment;
+    let t0 = app.t0.unwrap_or(seg.ts);
+    let label = super::ladder::packet_labels(p)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let head = format!(
+        "{:.6}  {} {} → {}   ",
+        seg.ts.seconds_since(t0),
+        p.from.as_str(),
+        seg.src,
+        seg.dst
+    );
+    put_spans(
+        buf,
+        x,
+        y,
+        &[(&head, pal.base), (&label, packet_style(p, pal))],
+        w,
+    );
+    y += 1;
+    let bottom = inner.bottom();
+    // The note on byte order and the key hints at the bottom.
+    let note = wrap(&t.details_order, w);
+    let note_h = u16::try_from(note.len()).unwrap_or(0).min(3);
+    let hint_y = bottom.saturating_sub(1);
+    put(buf, x, hint_y, &t.details_hint, w, pal.key);
+    for (i, line) in note.iter().take(usize::from(note_h)).enumerate() {
+        let ny = hint_y.saturating_sub(note_h) + u16::try_from(i).unwrap_or(0);
+        put(buf, x, ny, line, w, pal.warn);
+    }
+    let body_bottom = hint_y.saturating_sub(note_h + 1);
+    let Some(raw) = &p.raw else {
+        put(buf, x, y + 1, &t.details_no_bytes, w, pal.dim);
+        return;
+    };
+    let fields = dissect::dissect(raw.link, &raw.bytes);
+    let sel = app.detail_field.min(fields.len().saturating_sub(1));
+    let hex_rows = raw.bytes.len().div_ceil(16);
+    let room = body_bottom.saturating_sub(y);
+    // The hex dump takes up to half the room; the fields the rest.
+    let hex_h = u16::try_from(hex_rows)
+        .unwrap_or(u16::MAX)
+        .min(room / 2)
+        .max(1);
+    let fields_h = room.saturating_sub(hex_h + 2);
+    // Column titles.
+    let cols = format!(
+        "  {:<24} {:<30} {}",
+        t.details_field, t.details_value, t.details_wire
+    );
+    put(
+        buf,
+        x,
+        y,
+        &cols,
+        w,
+        pal.dim.add_modifier(Modifier::UNDERLINED),
+    );
+    y += 1;
+    let first = sel
+        .saturating_sub(usize::from(fields_h) / 2)
+        .min(fields.len().saturating_sub(usize::from(fields_h)));
+    for (i, f) in fields
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(usize::from(fields_h))
+    {
+        let style = layer_style(f.layer, pal);
+        let marker = if i == sel { "▶ " } else { "  " };
+        let wire = f.raw_hex.clone().unwrap_or_default();
+        let bytes = match f.range.len() {
+            1 => format!("{}", f.range.start),
+            _ => format!("{}–{}", f.range.start, f.range.end - 1),
+        };
+        let value = shown_value(f, p);
+        let line = format!("{marker}{:<24} {value:<30} {wire} @{bytes}", f.name);
+        let s = if i == sel {
+            style.add_modifier(Modifier::REVERSED)
+        } else {
+            style
+        };
+        put(buf, x, y, &line, w, s);
+        y += 1;
+    }
+    y = body_bottom.saturating_sub(hex_h);
+    hex_dump(buf, x, y, w, hex_h, &raw.bytes, &fields, sel, pal);
+}
+
+/// A field's value, with what the ladder shows beside the wire's number:
+/// relative sequence numbers, the window after scaling.
+fn shown_value(f: &Field, p: &crate::event::PacketEvent) -> String {
+    let rel = |n: u32| format!("{} (relative {n})", f.value);
+    match f.name {
+        "Sequence number" => rel(p.seq),
+        "Acknowledgment number" if p.segment.tcp.is_some_and(|t| t.flags.ack()) => rel(p.ack),
+        "Window" => match p.segment.tcp {
+            Some(t) if u32::from(t.window) != p.win => format!("{} (scaled: {})", f.value, p.win),
+            _ => f.value.clone(),
+        },
+        _ => f.value.clone(),
+    }
+}
+
+/// The bytes, 16 a row, each coloured by its field's layer; the selected
+/// field's bytes reversed. The rows shown keep the selection in view.
+#[allow(clippy::too_many_arguments)]
+fn hex_dump(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    w: u16,
+    h: u16,
+    bytes: &[u8],
+    fields: &[Field],
+    sel: usize,
+    pal: &Palette,
+) {
+    let style_of = |i: usize| {
+        // The innermost (last) field covering the byte decides its colour.
+        let f = fields.iter().rev().find(|f| f.range.contains(&i));
+        let selected = fields.get(sel).is_some_and(|s| s.range.contains(&i));
+        let base = f.map_or(pal.dim, |f| layer_style(f.layer, pal));
+        if selected {
+            base.add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            base
+        }
+    };
+    let rows: Vec<(usize, &[u8])> = dissect::hex_rows(bytes).collect();
+    let sel_row = fields.get(sel).map_or(0, |f| f.range.start / 16);
+    let first = sel_row
+        .saturating_sub(usize::from(h) / 2)
+        .min(rows.len().saturating_sub(usize::from(h)));
+    for (r, (offset, chunk)) in rows.iter().skip(first).take(usize::from(h)).enumerate() {
+        let yy = y + u16::try_from(r).unwrap_or(0);
+        let mut cx = x + put(buf, x, yy, &format!("{offset:04x}  "), w, pal.time);
+        for (j, b) in chunk.iter().enumerate() {
+            if j == 8 {
+                cx += 1;
+            }
+            let s = style_of(offset + j);
+            if cx + 3 > x + w {
+                break;
+            }
+            put(buf, cx, yy, &format!("{b:02x}"), 2, s);
+            cx += 3;
+        }
+        // The printable view: bytes from the wire, never control characters.
+        let ascii_x = x + 6 + 16 * 3 + 2;
+        if ascii_x + 16 <= x + w {
+            for (j, b) in chunk.iter().enumerate() {
+                let ch = if b.is_ascii_graphic() || *b == b' ' {
+                    char::from(*b).to_string()
+                } else {
+                    "·".to_owned()
+                };
+                put(
+                    buf,
+                    ascii_x + u16::try_from(j).unwrap_or(0),
+                    yy,
+                    &ch,
+                    1,
+                    style_of(offset + j),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The RFC 9293 state diagram, drawn from data (`assets/diagram/`): a
+//! drawing and a mask of the same shape whose letters mark each arrow's cells,
+//! with a legend naming each arrow's states. Both ends of the connection shown
+//! are lit in their lanes' colours; the arrow of the last change is marked.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, Borders, Clear, Widget};
+
+use super::Palette;
+use super::text::{put, put_spans, width};
+use crate::app::{App, RowId};
+use crate::event::Event;
+use crate::i18n::{fill, labels};
+use crate::tcp::TcpState;
+use crate::tcp::track::ConnId;
+
+/// A drawing with what the code needs to light it.
+#[derive(Debug)]
+pub struct Diagram {
+    /// The drawing, one `Vec<char>` per line (every char one column).
+    pub lines: Vec<Vec<char>>,
+    /// Each state's box: (x, y, width, height), relative to the drawing.
+    pub boxes: HashMap<TcpState, (u16, u16, u16, u16)>,
+    /// Each arrow's cells, by (from, to).
+    pub edges: HashMap<(TcpState, TcpState), Vec<(u16, u16)>>,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// The name a box carries for a state (the drawing abbreviates one).
+fn box_name(s: TcpState) -> &'static str {
+    match s {
+        TcpState::SynReceived => "SYN-RCVD",
+        other => other.as_str(),
+    }
+}
+
+const STATES: [TcpState; 11] = [
+    TcpState::Closed,
+    TcpState::Listen,
+    TcpState::SynSent,
+    TcpState::SynReceived,
+    TcpState::Established,
+    TcpState::FinWait1,
+    TcpState::FinWait2,
+    TcpState::CloseWait,
+    TcpState::Closing,
+    TcpState::LastAck,
+    TcpState::TimeWait,
+];
+
+fn state_named(name: &str) -> Option<TcpState> {
+    STATES.into_iter().find(|s| box_name(*s) == name)
+}
+
+impl Diagram {
+    /// Reads a drawing and its mask.
+    ///
+    /// # Errors
+    /// What is wrong with the data (a missing box, an unknown state in the
+    /// legend, a mask of another shape).
+    pub fn parse(art: &str, mask: &str) -> Result<Self, String> {
+        let lines: Vec<Vec<char>> = art.lines().map(|l| l.chars().collect()).collect();
+        let (grid, legend) = mask
+            .split_once("\n---\n")
+            .ok_or("the mask has no `---` line before its legend")?;
+        let mask: Vec<Vec<char>> = grid.lines().map(|l| l.chars().collect()).collect();
+        if mask.len() != lines.len() {
+            return Err(format!(
+                "the mask has {} lines, the drawing {}",
+                mask.len(),
+                lines.len()
+            ));
+        }
+        let mut boxes = HashMap::new();
+        for s in STATES {
+            let name: Vec<char> = box_name(s).chars().collect();
+            let found = lines.iter().enumerate().find_map(|(y, l)| {
+                l.windows(name.len())
+                    .position(|w| w == name.as_slice())
+                    .map(|x| (x, y))
+            });
+            let (x, y) = found.ok_or_else(|| format!("no box named {}", box_name(s)))?;
+            // The box: from the name, left and right to the borders.
+            let row = &lines[y];
+            let left = row[..x]
+                .iter()
+                .rposition(|c| *c == '│')
+                .ok_or("box without a left side")?;
+            let right = x + row[x..]
+                .iter()
+                .position(|c| *c == '│')
+                .ok_or("box without a right side")?;
+            let c = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
+            boxes.insert(s, (c(left), c(y.saturating_sub(1)), c(right - left + 1), 3));
+        }
+        let mut letters: HashMap<char, (TcpState, TcpState)> = HashMap::new();
+        for line in legend.lines().filter(|l| !l.trim().is_empty()) {
+            let mut w = line.split_whitespace();
+            let (Some(l), Some(a), Some(b)) = (w.next(), w.next(), w.next()) else {
+                return Err(format!("bad legend line {line:?}"));
+            };
+            let letter = l.chars().next().ok_or("empty legend letter")?;
+            let from = state_named(a).ok_or_else(|| format!("unknown state {a}"))?;
+            let to = state_named(b).ok_or_else(|| format!("unknown state {b}"))?;
+            letters.insert(letter, (from, to));
+        }
+        let mut edges: HashMap<(TcpState, TcpState), Vec<(u16, u16)>> = HashMap::new();
+        for (y, row) in mask.iter().enumerate() {
+            for (x, ch) in row.iter().enumerate() {
+                if let Some(e) = letters.get(ch) {
+                    let c = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
+                    edges.entry(*e).or_default().push((c(x), c(y)));
+                }
+            }
+        }
+        let width = lines.iter().map(Vec::len).max().unwrap_or(0);
+        Ok(Self {
+            width: u16::try_from(width).unwrap_or(u16::MAX),
+            height: u16::try_from(lines.len()).unwrap_or(u16::MAX),
+            lines,
+            boxes,
+            edges,
+        })
+    }
+}
+
+/// The tall drawing (side panel, ≤ 48×28) and the wide one (≤ 78×19).
+#[must_use]
+pub fn tall() -> &'static Diagram {
+    static D: OnceLock<Diagram> = OnceLock::new();
+    D.get_or_init(|| {
+        Diagram::parse(
+            include_str!("../../assets/diagram/tall.txt"),
+            include_str!("../../assets/diagram/tall.mask"),
+        )
+        .expect("the compiled-in diagram parses (tested)")
+    })
+}
+
+#[must_use]
+pub fn wide() -> &'static Diagram {
+    static D: OnceLock<Diagram> = OnceLock::new();
+    D.get_or_init(|| {
+        Diagram::parse(
+            include_str!("../../assets/diagram/wide.txt"),
+            include_str!("../../assets/diagram/wide.mask"),
+        )
+        .expect("the compiled-in diagram parses (tested)")
+    })
+}
+
+/// What the diagram lights at the moment shown.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lit {
+    /// (lane, lane name, state) for each end of the connection shown.
+    pub ends: Vec<(usize, String, TcpState)>,
+    /// The last change among them: (lane, from, to).
+    pub last: Option<(usize, TcpState, TcpState)>,
+}
+
+/// The connection the diagram follows: the selected row's, else the one
+/// that changed state last, at or before the moment shown.
+fn connection_at(app: &App, at: RowId) -> Option<ConnId> {
+    let of_row = |r: RowId| match app.timeline.get(r) {
+        Some(Event::Packet(p)) => Some(p.conn),
+        Some(Event::State(s)) => s.conn,
+        _ => None,
+    };
+    if let Some(c) = app.cursor.and_then(of_row) {
+        return Some(c);
+    }
+    app.sockets
+        .all()
+        .iter()
+        .filter(|s| s.conn.is_some())
+        .filter_map(|s| {
+            let n = s.states.partition_point(|(r, _)| *r <= at);
+            n.checked_sub(1).map(|i| (s.states[i].0, s.conn))
+        })
+        .max_by_key(|(r, _)| *r)
+        .and_then(|(_, c)| c)
+}
+
+/// The ends and the last change to light at the moment shown.
+#[must_use]
+pub fn lit(app: &App) -> Lit {
+    let Some(at) = app.moment() else {
+        return Lit::default();
+    };
+    let conn = connection_at(app, at);
+    let socks: Vec<_> = app
+        .sockets
+        .all()
+        .iter()
+        .filter(|s| match conn {
+            Some(c) => s.conn == Some(c),
+            None => s.is_listener(),
+        })
+        .collect();
+    let mut lit = Lit::default();
+    let mut last_row = None;
+    for s in socks {
+        let Some(st) = s.state_at(at) else { continue };
+        let Some(lane) = app.lanes.owner(s.local) else {
+            continue;
+        };
+        let name = app
+            .lanes
+            .lanes()
+            .get(lane)
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        lit.ends.push((lane, name, st.state));
+        let n = s.states.partition_point(|(r, _)| *r <= at);
+        if let Some((row, snap)) = n.checked_sub(1).map(|i| &s.states[i]) {
+            if last_row.is_none_or(|r| *row > r) {
+                last_row = Some(*row);
+                lit.last = snap.from.map(|f| (lane, f, snap.state));
+            }
+        }
+    }
+    lit.ends.sort_by_key(|e| e.0);
+    lit
+}
+
+/// Draws a drawing at (x, y) with the lit boxes and arrow.
+fn draw_art(buf: &mut Buffer, x: u16, y: u16, d: &Diagram, lit: &Lit, pal: &Palette) {
+    for (dy, line) in d.lines.iter().enumerate() {
+        let yy = y + u16::try_from(dy).unwrap_or(0);
+        let s: String = line.iter().collect();
+        put(buf, x, yy, &s, d.width, pal.base);
+    }
+    if let Some((lane, from, to)) = lit.last {
+        if let Some(cells) = d.edges.get(&(from, to)) {
+            for &(cx, cy) in cells {
+                if let Some(c) = buf.cell_mut((x + cx, y + cy)) {
+                    c.set_style(
+                        pal.lane(lane)
+                            .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+                    );
+                }
+            }
+        }
+    }
+    for (lane, _, state) in &lit.ends {
+        if let Some(&(bx, by, bw, bh)) = d.boxes.get(state) {
+            let style = pal.lane(*lane).add_modifier(Modifier::BOLD);
+            buf.set_style(Rect::new(x + bx, y + by, bw, bh), style);
+            // The name reversed, so that two ends in the same box still show.
+            let inner = Rect::new(x + bx + 1, y + by + 1, bw.saturating_sub(2), 1);
+            buf.set_style(inner, style.add_modifier(Modifier::REVERSED));
+        }
+    }
+}
+
+/// The legend under the drawing: each end's state, and the last change.
+fn legend(buf: &mut Buffer, area: Rect, app: &App, lit: &Lit, pal: &Palette, d: &Diagram) {
+    let t = labels(app.lang);
+    let mut y = area.y;
+    let mut x = area.x;
+    for (lane, name, state) in &lit.ends {
+        let s = format!("▌{name} {state}  ");
+        let w = width(&s);
+        if x + w > area.right() {
+            y += 1;
+            x = area.x;
+        }
+        put(
+            buf,
+            x,
+            y,
+            &s,
+            area.width,
+            pal.lane(*lane).add_modifier(Modifier::BOLD),
+        );
+        x += w;
+    }
+    if let Some((lane, from, to)) = lit.last {
+        y += 1;
+        let who = app.lanes.lanes().get(lane).map_or("", |l| l.name.as_str());
+        let text = if d.edges.contains_key(&(from, to)) || from == to {
+            fill(&t.diagram_last, &[&who, &from, &to])
+        } else {
+            fill(&t.diagram_off_edge, &[&from, &to])
+        };
+        for (i, line) in crate::app::layout::wrap(&text, area.width)
+            .iter()
+            .enumerate()
+        {
+            put(
+                buf,
+                area.x,
+                y + u16::try_from(i).unwrap_or(0),
+                line,
+                area.width,
+                pal.base,
+            );
+        }
+    }
+    if app.cursor.is_some() {
+        put_spans(
+            buf,
+            area.x,
+            area.bottom().saturating_sub(1),
+            &[(&t.diagram_at, pal.dim)],
+            area.width,
+        );
+    }
+}
+
+fn frame(buf: &mut Buffer, area: Rect, title: &str, pal: &Palette) -> Rect {
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(pal.border)
+        .title(format!(" {title} "))
+        .title_style(pal.base.add_modifier(Modifier::BOLD));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
+/// The diagram in the side panel beside the ladder.
+pub fn draw_panel(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
+    let t = labels(app.lang);
+    let inner = frame(buf, area, &t.diagram_title, pal);
+    let d = if tall().width <= inner.width && tall().height <= inner.height {
+        tall()
+    } else {
+        return;
+    };
+    let lit = lit(app);
+    draw_art(buf, inner.x, inner.y, d, &lit, pal);
+    let below = Rect::new(
+        inner.x,
+        inner.y + d.height + 1,
+        inner.width,
+        inner.height.saturating_sub(d.height + 1),
+    );
+    legend(buf, below, app, &lit, pal, d);
+}
+
+/// The diagram over the whole screen (`d` on a small terminal).
+pub fn draw_overlay(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
+    let t = labels(app.lang);
+    Clear.render(area, buf);
+    buf.set_style(area, pal.base);
+    let inner = frame(buf, area, &t.diagram_title, pal);
+    let lit = lit(app);
+    let d = [wide(), tall()]
+        .into_iter()
+        .find(|d| d.width <= inner.width && d.height < inner.height)
+        .unwrap_or_else(wide);
+    let x = inner.x + inner.width.saturating_sub(d.width) / 2;
+    draw_art(buf, x, inner.y, d, &lit, pal);
+    let below = Rect::new(
+        inner.x,
+        (inner.y + d.height).min(inner.bottom().saturating_sub(1)),
+        inner.width,
+        inner.bottom().saturating_sub(inner.y + d.height),
+    );
+    legend(buf, below, app, &lit, pal, d);
+    let _ = Style::new();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_drawings_have_every_state_and_the_main_arrows() {
+        for (name, d) in [("tall", tall()), ("wide", wide())] {
+            assert_eq!(d.boxes.len(), 11, "{name}");
+            for edge in [
+                (TcpState::Closed, TcpState::SynSent),
+                (TcpState::SynSent, TcpState::Established),
+                (TcpState::Listen, TcpState::SynReceived),
+                (TcpState::SynReceived, TcpState::Established),
+                (TcpState::Established, TcpState::FinWait1),
+                (TcpState::FinWait1, TcpState::FinWait2),
+                (TcpState::FinWait2, TcpState::TimeWait),
+                (TcpState::Established, TcpState::CloseWait),
+                (TcpState::CloseWait, TcpState::LastAck),
+                (TcpState::LastAck, TcpState::Closed),
+                (TcpState::TimeWait, TcpState::Closed),
+                (TcpState::FinWait1, TcpState::Closing),
+                (TcpState::Closing, TcpState::TimeWait),
+            ] {
+                assert!(
+                    d.edges.get(&edge).is_some_and(|c| !c.is_empty()),
+                    "{name}: no arrow {edge:?}"
+                );
+            }
+        }
+        assert!(tall().width <= 48 && tall().height <= 28);
+        assert!(wide().width <= 78 && wide().height <= 19);
+    }
+
+    #[test]
+    fn broken_data_is_an_error_not_a_panic() {
+        assert!(Diagram::parse("x", "y").is_err());
+        assert!(Diagram::parse("│CLOSED│\n", "        \n---\na CLOSED NOPE\n").is_err());
+    }
+}

@@ -1,0 +1,681 @@
+//! The ladder screen: header, the step's narration, one lane per endpoint
+//! with time flowing down (packets as arrows between lanes, calls and state
+//! changes on their lane), the endpoint cards, the diagram beside it when
+//! there is room, and the footer's keys.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+
+use super::text::{self, cell, hline, put, put_right, put_spans, spans_width, width};
+use super::{Palette, cards, diagram};
+use crate::app::layout::{self, Area};
+use crate::app::{App, RunKind};
+use crate::event::{
+    CallEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent,
+    StateSource, StepEvent,
+};
+use crate::i18n::{Labels, fill, labels};
+use crate::kernel::KernelMode;
+use crate::tcp::Flags;
+use crate::tcp::track::Notes;
+use crate::time::Timestamp;
+
+/// Columns of the time at the left of each row (`  0.216347 `).
+pub const TIME_WIDTH: u16 = 11;
+
+pub fn rect(a: Area) -> Rect {
+    Rect::new(a.x, a.y, a.width, a.height)
+}
+
+pub fn draw(buf: &mut Buffer, _area: Rect, app: &App, pal: &Palette) {
+    let t = labels(app.lang);
+    let lay = app.ladder_layout();
+    header(buf, lay.header, app, pal, t);
+    banner(buf, lay.banner, app, pal);
+    let geo = Geometry::new(lay.ladder, app.lanes.len());
+    lane_names(buf, lay.lane_names, &geo, app, pal, t);
+    rows(buf, lay.ladder, &geo, app, pal, t);
+    cards::draw(buf, lay.cards, &geo, app, pal);
+    if let Some(d) = lay.diagram {
+        diagram::draw_panel(buf, rect(d), app, pal);
+    }
+    footer(buf, lay.footer, app, pal, t);
+}
+
+/// Where the lanes are in the ladder area.
+pub struct Geometry {
+    /// The column of each lane's line.
+    pub xs: Vec<u16>,
+    pub left: u16,
+    pub right: u16,
+}
+
+impl Geometry {
+    #[must_use]
+    pub fn new(area: Area, lanes: usize) -> Self {
+        let left = area.x + TIME_WIDTH;
+        let right = area.x + area.width;
+        let inner = right.saturating_sub(left);
+        let xs = match lanes {
+            0 => Vec::new(),
+            1 => vec![left + inner / 2],
+            n => {
+                let span = inner.saturating_sub(3);
+                let gaps = u16::try_from(n - 1).unwrap_or(1);
+                (0..n)
+                    .map(|i| left + 1 + u16::try_from(i).unwrap_or(0) * span / gaps)
+                    .collect()
+            }
+        };
+        Self { xs, left, right }
+    }
+
+    /// Where text written on lane `i` goes: (start column, room), to the
+    /// right of the lane, except on the last lane, where it ends at its left.
+    fn text_at(&self, i: usize, w: u16) -> u16 {
+        let x = self.xs[i];
+        if i + 1 == self.xs.len() && self.xs.len() > 1 {
+            x.saturating_sub(w + 1).max(self.left)
+        } else {
+            (x + 2).min(self.right.saturating_sub(w.min(self.right - self.left)))
+        }
+    }
+
+    fn room(&self, i: usize) -> u16 {
+        let x = self.xs[i];
+        if i + 1 == self.xs.len() && self.xs.len() > 1 {
+            x.saturating_sub(self.left + 1)
+        } else {
+            self.right.saturating_sub(x + 2)
+        }
+    }
+}
+
+fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
+    let r = rect(a);
+    buf.set_style(r, pal.header);
+    let mut left = vec![t.title.clone()];
+    match &app.kind {
+        RunKind::Demo { name } => left.push(name.clone()),
+        RunKind::Watch { iface, filter } => left.push(fill(&t.watching, &[iface, filter])),
+        RunKind::Read { file } => left.push(fill(&t.reading, &[file])),
+        RunKind::Idle => {}
+    }
+    if let Some(s) = app.step_at(app.moment()) {
+        left.push(fill(&t.step, &[&s.index, &s.total]));
+    }
+    if matches!(app.kind, RunKind::Demo { .. }) {
+        left.push(if app.lab.ended {
+            t.script_over.clone()
+        } else if app.lab.paused {
+            t.paused.clone()
+        } else {
+            t.playing.clone()
+        });
+        if app.lab.link_cut {
+            left.push(t.link_is_cut.clone());
+        }
+    }
+    if app.frozen.is_some() {
+        left.push(t.frozen.clone());
+    }
+    let mut right = Vec::new();
+    right.push(match app.kernel {
+        Some(KernelMode::Exact) => t.kernel_exact.clone(),
+        Some(KernelMode::PollOnly) => t.kernel_poll.clone(),
+        Some(KernelMode::None) => t.kernel_none.clone(),
+        None if matches!(app.kind, RunKind::Read { .. }) => t.kernel_none.clone(),
+        None => t.kernel_unknown.clone(),
+    });
+    if app.rootless && matches!(app.kind, RunKind::Demo { .. }) {
+        right.push(t.rootless.clone());
+    }
+    if app.dropped_packets > 0 {
+        right.push(fill(&t.drops, &[&app.dropped_packets]));
+    }
+    if app.rejected_frames > 0 {
+        right.push(fill(&t.rejected, &[&app.rejected_frames]));
+    }
+    if app.timeline.dropped() > 0 {
+        right.push(fill(&t.rows_dropped, &[&app.timeline.dropped()]));
+    }
+    let right = right.join(" · ");
+    let left = format!(" {}", left.join(" · "));
+    let lw = put(buf, a.x, a.y, &left, a.width, pal.header);
+    let room = a.width.saturating_sub(lw + 2);
+    if room > 8 {
+        put_right(buf, a.x + a.width - 1, a.y, &right, room, pal.header);
+    }
+}
+
+fn banner(buf: &mut Buffer, a: Area, app: &App, pal: &Palette) {
+    if a.height == 0 {
+        return;
+    }
+    let Some(n) = app.step_at(app.moment()).and_then(|s| s.narration.as_ref()) else {
+        return;
+    };
+    let lines = layout::wrap(n.text(app.lang), a.width.saturating_sub(2));
+    let h = usize::from(a.height);
+    for (i, line) in lines.iter().take(h).enumerate() {
+        let y = a.y + u16::try_from(i).unwrap_or(0);
+        cell(buf, a.x, y, "▌", pal.key);
+        let mut shown = line.clone();
+        if i + 1 == h && lines.len() > h {
+            shown.push_str(" …");
+        }
+        put(buf, a.x + 2, y, &shown, a.width - 2, pal.banner);
+    }
+}
+
+fn lane_names(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palette, t: &Labels) {
+    put(
+        buf,
+        a.x,
+        a.y,
+        &format!("{:>9}", t.time),
+        TIME_WIDTH,
+        pal.dim,
+    );
+    for (i, lane) in app.lanes.lanes().iter().enumerate() {
+        let name = lane.name.as_str();
+        let w = width(name).min(24);
+        let x = if i + 1 == geo.xs.len() && geo.xs.len() > 1 {
+            geo.xs[i].saturating_sub(w.saturating_sub(1))
+        } else if i == 0 {
+            geo.xs[i]
+        } else {
+            geo.xs[i].saturating_sub(w / 2)
+        };
+        put(
+            buf,
+            x,
+            a.y,
+            name,
+            w,
+            pal.lane(i)
+                .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        );
+    }
+}
+
+/// Seconds since the first event, as the time column shows them.
+fn rel(app: &App, ts: Timestamp) -> String {
+    let t0 = app.t0.unwrap_or(ts);
+    format!("{:>10.6}", ts.seconds_since(t0))
+}
+
+fn rows(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palette, t: &Labels) {
+    if app.visible_len() == 0 {
+        put(
+            buf,
+            geo.left + 2,
+            a.y + 1,
+            &t.empty_ladder,
+            a.width,
+            pal.dim,
+        );
+        draw_lane_lines(buf, a.y, a.height, geo, pal);
+        return;
+    }
+    draw_lane_lines(buf, a.y, a.height, geo, pal);
+    for i in 0..a.height {
+        let pos = app.top + usize::from(i);
+        let Some(row) = app.visible_row(pos) else {
+            break;
+        };
+        let Some(ev) = app.timeline.get(row) else {
+            continue;
+        };
+        let y = a.y + i;
+        put(buf, a.x, y, &rel(app, ev.ts()), TIME_WIDTH - 1, pal.time);
+        draw_row(buf, y, geo, app, ev, pal, t);
+        if app.cursor == Some(row) {
+            buf.set_style(Rect::new(a.x, y, a.width, 1), pal.selected);
+        }
+    }
+}
+
+fn draw_lane_lines(buf: &mut Buffer, y: u16, h: u16, geo: &Geometry, pal: &Palette) {
+    for (i, x) in geo.xs.iter().enumerate() {
+        for dy in 0..h {
+            cell(
+                buf,
+                *x,
+                y + dy,
+                "│",
+                pal.lane(i).add_modifier(Modifier::DIM),
+            );
+        }
+    }
+}
+
+fn draw_row(
+    buf: &mut Buffer,
+    y: u16,
+    geo: &Geometry,
+    app: &App,
+    ev: &Event,
+    pal: &Palette,
+    t: &Labels,
+) {
+    match ev {
+        Event::Packet(p) => packet_row(buf, y, geo, app, p, pal, t),
+        Event::Call(c) => call_row(buf, y, geo, app, c, pal),
+        Event::State(s) => state_row(buf, y, geo, app, s, pal, t),
+        Event::Queue(q) => queue_row(buf, y, geo, app, q, pal, t),
+        Event::Lab(l) => lab_row(buf, y, geo, l, pal, t),
+        Event::Step(s) => step_row(buf, y, geo, s, pal, t),
+        Event::Warning { message, .. } => {
+            let s = format!("⚠ {}: {message}", t.warning);
+            put(buf, geo.left, y, &s, geo.right - geo.left, pal.warn);
+        }
+    }
+}
+
+/// Writes a row's text on lane `lane`, over the lane lines.
+fn on_lane(buf: &mut Buffer, y: u16, geo: &Geometry, lane: usize, spans: &[(&str, Style)]) {
+    if lane >= geo.xs.len() {
+        return;
+    }
+    let room = geo.room(lane);
+    let w = spans_width(spans).min(room);
+    let x = geo.text_at(lane, w);
+    put_spans(buf, x, y, spans, room.max(w));
+    // A tick on the lane line points at the text.
+    let tick = if x > geo.xs[lane] { "├" } else { "┤" };
+    cell(buf, geo.xs[lane], y, tick, Style::new());
+}
+
+/// The style of a packet's kind.
+#[must_use]
+pub fn packet_style(p: &PacketEvent, pal: &Palette) -> Style {
+    let Some(tcp) = p.segment.tcp else {
+        return pal.udp;
+    };
+    let f = tcp.flags;
+    if f.rst() {
+        pal.rst
+    } else if f.syn() {
+        pal.syn
+    } else if f.fin() {
+        pal.fin
+    } else if p.segment.payload_len > 0 {
+        pal.data
+    } else {
+        pal.ack
+    }
+}
+
+/// A packet's label, shortest form last: flags, then seq/ack/len/win and
+/// options as room allows.
+#[must_use]
+pub fn packet_labels(p: &PacketEvent) -> Vec<String> {
+    let seg = &p.segment;
+    let Some(tcp) = seg.tcp else {
+        return vec![format!("UDP len={}", seg.payload_len), "UDP".to_owned()];
+    };
+    let flags = tcp.flags.to_string();
+    let mut core = format!("{flags} seq={}", p.seq);
+    if tcp.flags.ack() {
+        core.push_str(&format!(" ack={}", p.ack));
+    }
+    if seg.payload_len > 0 {
+        core.push_str(&format!(" len={}", seg.payload_len));
+    }
+    if tcp.flags.contains(Flags::URG) {
+        core.push_str(&format!(" urg={}", tcp.urgent));
+    }
+    let win_matters = tcp.flags.syn() || p.win == 0 || p.notes.contains(Notes::WINDOW_UPDATE);
+    let mut with_win = core.clone();
+    if win_matters {
+        with_win.push_str(&format!(" win={}", p.win));
+    }
+    let mut full = with_win.clone();
+    let o = &tcp.options;
+    let mut opts = Vec::new();
+    if let Some(m) = o.mss {
+        opts.push(format!("mss={m}"));
+    }
+    if o.sack_perm {
+        opts.push("sack".to_owned());
+    }
+    if o.timestamps.is_some() && tcp.flags.syn() {
+        opts.push("ts".to_owned());
+    }
+    if let Some(ws) = o.wscale {
+        opts.push(format!("ws={ws}"));
+    }
+    if !o.sack_blocks().is_empty() {
+        opts.push(format!("sack×{}", o.sack_blocks().len()));
+    }
+    if !opts.is_empty() {
+        full.push_str(&format!(" <{}>", opts.join(",")));
+    }
+    let mut v = vec![full, with_win, core, flags];
+    v.dedup();
+    v
+}
+
+/// Note names as short tags.
+fn note_tags(p: &PacketEvent) -> Vec<&'static str> {
+    p.notes.names().filter(|n| *n != "lost").collect()
+}
+
+fn packet_row(
+    buf: &mut Buffer,
+    y: u16,
+    geo: &Geometry,
+    app: &App,
+    p: &PacketEvent,
+    pal: &Palette,
+    t: &Labels,
+) {
+    let seg = &p.segment;
+    let Some((a, b)) = app.lanes.of_packet(seg.src, seg.dst, p.from) else {
+        return;
+    };
+    if a >= geo.xs.len() || b >= geo.xs.len() || a == b {
+        return;
+    }
+    let (xa, xb) = (geo.xs[a], geo.xs[b]);
+    let rightward = xb > xa;
+    let (lo, hi) = if rightward { (xa, xb) } else { (xb, xa) };
+    let span = hi.saturating_sub(lo + 1);
+    let style = packet_style(p, pal);
+    let lost = p.notes.contains(Notes::LOST);
+    let shaft = match seg.tcp {
+        Some(tcp) if tcp.flags.rst() => "━",
+        Some(tcp) if !tcp.flags.syn() && !tcp.flags.fin() && seg.payload_len == 0 => "╌",
+        _ => "─",
+    };
+    // A lost packet's arrow stops two thirds of the way, at a ✗.
+    let reach = if lost { span * 2 / 3 } else { span };
+    if rightward {
+        hline(buf, lo + 1, y, reach, shaft, style);
+        if lost {
+            cell(buf, lo + 1 + reach, y, "✗", pal.lost);
+        } else {
+            cell(buf, hi - 1, y, "▶", style);
+        }
+    } else {
+        hline(buf, hi - reach, y, reach, shaft, style);
+        if lost {
+            cell(buf, hi.saturating_sub(reach + 1), y, "✗", pal.lost);
+        } else {
+            cell(buf, lo + 1, y, "◀", style);
+        }
+    }
+    // Tags first (they matter most), then the longest label that fits.
+    let mut tags: Vec<String> = note_tags(p).into_iter().map(|n| format!("[{n}]")).collect();
+    if lost {
+        tags.insert(0, format!("[{}]", t.lost));
+    }
+    let tag_text = tags.join("");
+    let room = reach.saturating_sub(4);
+    let tag_w = width(&tag_text).min(room);
+    let label = packet_labels(p)
+        .into_iter()
+        .find(|l| width(l) + tag_w + u16::from(tag_w > 0) <= room)
+        .unwrap_or_else(|| text::fit(&packet_labels(p).pop().unwrap_or_default(), room));
+    let lw = width(&label);
+    let total = lw + if tag_w > 0 { tag_w + 1 } else { 0 };
+    let start = if rightward {
+        lo + 1 + (reach.saturating_sub(total)) / 2
+    } else {
+        hi - reach + (reach.saturating_sub(total)) / 2
+    };
+    let x = put(
+        buf,
+        start,
+        y,
+        &label,
+        room,
+        style.add_modifier(Modifier::BOLD),
+    );
+    if tag_w > 0 {
+        put(buf, start + x + 1, y, &tag_text, tag_w, pal.note);
+    }
+}
+
+fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, pal: &Palette) {
+    let Some(lane) = app.lanes.peer(&c.endpoint) else {
+        return;
+    };
+    let who = if c.endpoint.ends_with("-child") {
+        "child: "
+    } else {
+        ""
+    };
+    let args = short_args(&c.args);
+    let call = format!("{who}{}({args})", c.call);
+    match &c.result {
+        None => on_lane(buf, y, geo, lane, &[(&call, pal.base), (" …", pal.dim)]),
+        Some(r) => {
+            let result = r.as_contract();
+            let rs = if r.is_error() { pal.error } else { pal.ok };
+            on_lane(
+                buf,
+                y,
+                geo,
+                lane,
+                &[(&call, pal.base), (" = ", pal.dim), (&result, rs)],
+            );
+        }
+    }
+}
+
+/// Call arguments as the ladder shows them: the lab's loopback address
+/// dropped (`:7000`), long text cut.
+fn short_args(args: &str) -> String {
+    let a = args.replace("127.0.0.1:", ":").replace("[::1]:", ":");
+    text::fit(&a, 22)
+}
+
+fn state_row(
+    buf: &mut Buffer,
+    y: u16,
+    geo: &Geometry,
+    app: &App,
+    s: &StateEvent,
+    pal: &Palette,
+    t: &Labels,
+) {
+    let Some(lane) = app.lanes.owner(s.local) else {
+        return;
+    };
+    let inferred = s.source == StateSource::Inferred;
+    let style = if inferred { pal.inferred } else { pal.state };
+    let glyph = if inferred { "◇ " } else { "◆ " };
+    let who = if s.remote.is_none() {
+        format!("{}: ", t.listening)
+    } else {
+        String::new()
+    };
+    let change = match s.from {
+        Some(f) => format!("{who}{f} → {}", s.to),
+        None => format!("{who}→ {}", s.to),
+    };
+    let timer = s.timer.map(|x| format!(" {x:.0}s")).unwrap_or_default();
+    let tag = if inferred {
+        format!(" ({})", t.inferred)
+    } else {
+        String::new()
+    };
+    on_lane(
+        buf,
+        y,
+        geo,
+        lane,
+        &[
+            (glyph, style),
+            (&change, style),
+            (&timer, pal.dim),
+            (&tag, pal.inferred),
+        ],
+    );
+}
+
+fn queue_row(
+    buf: &mut Buffer,
+    y: u16,
+    geo: &Geometry,
+    app: &App,
+    q: &QueueEvent,
+    pal: &Palette,
+    t: &Labels,
+) {
+    let Some(lane) = app.lanes.owner(q.local) else {
+        return;
+    };
+    let gauge = cards::gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
+    let text = fill(&t.accept_queue, &[&q.accept_queue, &q.backlog]);
+    let over = if q.overflows > 0 {
+        format!(" {}", fill(&t.overflows, &[&q.overflows]))
+    } else {
+        String::new()
+    };
+    let full = q.accept_queue > q.backlog.max(1) || q.accept_queue >= q.backlog && q.backlog > 0;
+    let style = if full { pal.warn } else { pal.dim };
+    on_lane(
+        buf,
+        y,
+        geo,
+        lane,
+        &[
+            (&text, style),
+            (" ", style),
+            (&gauge, style),
+            (&over, pal.warn),
+        ],
+    );
+}
+
+fn lab_row(buf: &mut Buffer, y: u16, geo: &Geometry, l: &LabEvent, pal: &Palette, t: &Labels) {
+    let (text, style) = match &l.action {
+        LabAction::Kill { endpoint } => (fill(&t.kill_row, &[endpoint]), pal.error),
+        LabAction::LinkCut { only: None } => (t.link_cut_row.clone(), pal.lost),
+        LabAction::LinkCut { only: Some(who) } => (fill(&t.link_cut_one_row, &[who]), pal.lost),
+        LabAction::LinkRestored { .. } => (t.link_restored_row.clone(), pal.ok),
+        LabAction::Sleep(d) => (
+            fill(&t.sleep_row, &[&crate::lab::runner::format_duration(*d)]),
+            pal.dim,
+        ),
+        LabAction::Sysctl { name, value } => (fill(&t.sysctl_row, &[name, value]), pal.warn),
+        LabAction::Ended => (format!("■ {}", t.end_row), pal.key),
+        LabAction::Closing => return,
+    };
+    let mut text = format!("{}: {text}", t.lab);
+    if l.result.is_error() {
+        text.push_str(&format!(" = {}", l.result.as_contract()));
+    }
+    if l.origin == Origin::User {
+        text.push(' ');
+        text.push_str(&t.by_you);
+    }
+    centered(buf, y, geo, &text, style);
+}
+
+fn step_row(buf: &mut Buffer, y: u16, geo: &Geometry, s: &StepEvent, pal: &Palette, t: &Labels) {
+    let text = format!(" {} ", fill(&t.step, &[&s.index, &s.total]));
+    let w = width(&text);
+    let room = geo.right - geo.left;
+    hline(buf, geo.left, y, room, "┄", pal.dim);
+    put(
+        buf,
+        geo.left + room.saturating_sub(w) / 2,
+        y,
+        &text,
+        room,
+        pal.dim,
+    );
+}
+
+fn centered(buf: &mut Buffer, y: u16, geo: &Geometry, text: &str, style: Style) {
+    let room = geo.right - geo.left;
+    let w = width(text).min(room);
+    put(buf, geo.left + (room - w) / 2, y, text, room, style);
+}
+
+/// The footer: the keys that matter on this screen, as many as fit.
+pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
+    let k = |key: &str, label: &str| (key.to_owned(), label.to_owned());
+    let mut v = Vec::new();
+    match &app.kind {
+        RunKind::Demo { .. } => {
+            if !app.lab.ended {
+                if app.lab.paused {
+                    v.push(k("␣", &t.key_step));
+                    v.push(k("p", &t.key_play));
+                } else {
+                    v.push(k("p", &t.key_pause));
+                }
+            }
+            v.push(k("k", &t.key_kill));
+            v.push(k(
+                "c",
+                if app.lab.link_cut {
+                    &t.key_restore
+                } else {
+                    &t.key_cut
+                },
+            ));
+            v.push(k("r", &t.key_restart));
+            v.push(k("s", &t.key_scenarios));
+            v.push(k("d", &t.key_diagram));
+            v.push(k("↵", &t.key_details));
+        }
+        _ => {
+            v.push(k("Esc", &t.key_back));
+            v.push(k("p", &t.key_freeze));
+            v.push(k("↵", &t.key_details));
+        }
+    }
+    if app.cursor.is_some() {
+        v.push(k("f", &t.key_follow));
+    }
+    v.push(k("l", &t.key_lang));
+    v.push(k("?", &t.key_help));
+    v.push(k("q", &t.key_quit));
+    v
+}
+
+/// Draws key hints in a row, dropping those that do not fit (the help lists all).
+pub fn draw_keys(buf: &mut Buffer, a: Area, keys: &[(String, String)], pal: &Palette) {
+    let mut x = a.x + 1;
+    let end = a.x + a.width;
+    for (key, label) in keys {
+        let w = width(key) + 1 + width(label) + 2;
+        if x + w > end {
+            break;
+        }
+        x += put(buf, x, a.y, key, w, pal.key);
+        x += 1;
+        x += put(buf, x, a.y, label, w, pal.dim);
+        x += 2;
+    }
+}
+
+fn footer(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
+    if let Some(err) = &app.lab.error {
+        put(
+            buf,
+            a.x + 1,
+            a.y,
+            &fill(&t.lab_failed, &[err]),
+            a.width - 1,
+            pal.error,
+        );
+        return;
+    }
+    // Where the selection is, at the right: live, or row i/n; keys in the rest.
+    let pos = match app.cursor {
+        None => t.following.clone(),
+        Some(r) => fill(&t.row_of, &[&(app.visible_pos(r) + 1), &app.visible_len()]),
+    };
+    let w = width(&pos);
+    put_right(buf, a.x + a.width - 1, a.y, &pos, w, pal.dim);
+    let keys = Area::new(a.x, a.y, a.width.saturating_sub(w + 2), 1);
+    draw_keys(buf, keys, &footer_keys(app, t), pal);
+}
