@@ -191,7 +191,7 @@ impl App {
 
     /// A new run of a scenario: the timeline starts empty, with a lane for
     /// each of the script's peers.
-    pub fn start_demo(&mut self, name: &str, peers: &[String], paused: bool) {
+    fn start_demo(&mut self, name: &str, peers: &[String], paused: bool) {
         self.kind = RunKind::Demo {
             name: name.to_owned(),
         };
@@ -255,6 +255,15 @@ impl App {
             AppEvent::Started { kernel } => {
                 self.kernel = Some(kernel);
                 self.dirty = true;
+            }
+            AppEvent::DemoStarted {
+                name,
+                peers,
+                paused,
+                rootless,
+            } => {
+                self.start_demo(&name, &peers, paused);
+                self.rootless = rootless;
             }
             AppEvent::LabDone { error } => {
                 self.lab.error = error;
@@ -428,15 +437,24 @@ impl App {
         n.checked_sub(1).map(|i| &self.steps[i].1)
     }
 
+    /// The narration shown at the moment: the last narrated step's (a step
+    /// without words of its own keeps the words of the one before).
+    #[must_use]
+    pub fn narration_at(&self, row: Option<RowId>) -> Option<&crate::event::Narration> {
+        let row = row?;
+        let n = self.steps.partition_point(|(r, _)| *r <= row);
+        self.steps[..n]
+            .iter()
+            .rev()
+            .find_map(|(_, s)| s.narration.as_ref())
+    }
+
     /// The ladder's layout at the current size.
     #[must_use]
     pub fn ladder_layout(&self) -> LadderLayout {
-        let banner = self
-            .step_at(self.moment())
-            .and_then(|s| s.narration.as_ref())
-            .map_or(0, |n| {
-                layout::wrapped_lines(n.text(self.lang), self.width.saturating_sub(2))
-            });
+        let banner = self.narration_at(self.moment()).map_or(0, |n| {
+            layout::wrapped_lines(n.text(self.lang), self.width.saturating_sub(2))
+        });
         let card_lines = self.card_lines();
         layout::ladder_layout(
             self.width,
@@ -459,7 +477,8 @@ impl App {
                 if s.state_at(at).is_some() {
                     if let Some(l) = self.lanes.owner(s.local) {
                         if let Some(n) = per_lane.get_mut(l) {
-                            *n += 1;
+                            // A listener's queue takes a line of its own.
+                            *n += 1 + u16::from(s.queue_at(at).is_some());
                         }
                     }
                 }
@@ -666,11 +685,8 @@ impl App {
             Key::End => self.select_pos(usize::MAX),
             Key::Char('f') => self.cursor = None,
             Key::Enter => {
-                let row = self.moment();
-                self.detail = row.and_then(|r| self.nearest_packet(r));
-                if self.detail.is_some() {
-                    self.overlay = Overlay::Details;
-                    self.detail_field = 0;
+                if let Some(p) = self.moment().and_then(|r| self.nearest_packet(r)) {
+                    self.open_details(p);
                 }
             }
             Key::Char('d') => {
@@ -701,17 +717,15 @@ impl App {
                     fx.push(Effect::Lab(LabControl::Pause));
                 }
             }
-            Key::Char('p') if demo => {
-                if running {
-                    self.lab.paused = !self.lab.paused;
-                    fx.push(Effect::Lab(if self.lab.paused {
-                        LabControl::Pause
-                    } else {
-                        LabControl::Play
-                    }));
-                }
+            Key::Char('p') if running => {
+                self.lab.paused = !self.lab.paused;
+                fx.push(Effect::Lab(if self.lab.paused {
+                    LabControl::Pause
+                } else {
+                    LabControl::Play
+                }));
             }
-            Key::Char('p') => self.toggle_freeze(),
+            Key::Char('p') if !demo => self.toggle_freeze(),
             Key::Char('k') if demo => fx.push(Effect::Lab(LabControl::Kill(Some(
                 self.kill_target().unwrap_or_else(|| "server".to_owned()),
             )))),
@@ -732,18 +746,46 @@ impl App {
         }
     }
 
+    /// The header fields of a packet row (none when its bytes were not kept).
+    #[must_use]
+    pub fn packet_fields(&self, row: RowId) -> Vec<crate::tcp::dissect::Field> {
+        match self.timeline.get(row) {
+            Some(Event::Packet(p)) => p
+                .raw
+                .as_ref()
+                .map(|raw| crate::tcp::dissect::dissect(raw.link, &raw.bytes))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Shows a packet's details, its TCP (or UDP) header selected first:
+    /// what a student looks for.
+    fn open_details(&mut self, row: RowId) {
+        self.detail = Some(row);
+        self.cursor = Some(row);
+        self.overlay = Overlay::Details;
+        self.detail_field = self
+            .packet_fields(row)
+            .iter()
+            .position(|f| f.layer == crate::tcp::dissect::Layer::Transport)
+            .unwrap_or(0);
+    }
+
     fn on_details_key(&mut self, key: Key, fx: &mut Vec<Effect>) {
         match key {
             Key::Esc | Key::Enter | Key::Backspace => self.overlay = Overlay::None,
             Key::Char('q') => fx.push(Effect::Quit),
             Key::Up | Key::Char('k') => self.detail_field = self.detail_field.saturating_sub(1),
-            Key::Down | Key::Char('j') => self.detail_field = self.detail_field.saturating_add(1),
+            Key::Down | Key::Char('j') => {
+                let n = self.detail.map_or(0, |d| self.packet_fields(d).len());
+                self.detail_field = (self.detail_field + 1).min(n.saturating_sub(1));
+            }
+            Key::Home => self.detail_field = 0,
             Key::Left | Key::PageUp | Key::Right | Key::PageDown => {
                 let forward = matches!(key, Key::Right | Key::PageDown);
                 if let Some(d) = self.detail.and_then(|d| self.step_packet(d, forward)) {
-                    self.detail = Some(d);
-                    self.cursor = Some(d);
-                    self.detail_field = 0;
+                    self.open_details(d);
                 }
             }
             Key::Char('l') => self.lang = self.lang.toggled(),

@@ -135,12 +135,16 @@ impl Drop for Tui {
     }
 }
 
-/// A terminal event as the app understands it (`None`: nothing for it).
+/// A terminal event as the app understands it (none: nothing for it).
+///
+/// Esc followed quickly by a key reaches us as that key with Alt (the
+/// terminal cannot tell them apart): it is read as Esc, then the key.
 #[must_use]
-pub fn convert(ev: &ct::Event) -> Option<AppEvent> {
+pub fn convert(ev: &ct::Event) -> Vec<AppEvent> {
     match ev {
         ct::Event::Key(k) if k.kind != KeyEventKind::Release => {
             let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+            let alt = k.modifiers.contains(KeyModifiers::ALT);
             let key = match k.code {
                 KeyCode::Char('c') if ctrl => Key::CtrlC,
                 KeyCode::Char(c) if !ctrl => Key::Char(c),
@@ -157,24 +161,28 @@ pub fn convert(ev: &ct::Event) -> Option<AppEvent> {
                 KeyCode::PageDown => Key::PageDown,
                 KeyCode::Home => Key::Home,
                 KeyCode::End => Key::End,
-                _ => return None,
+                _ => return Vec::new(),
             };
-            Some(AppEvent::Key(key))
+            if alt && key != Key::Esc {
+                vec![AppEvent::Key(Key::Esc), AppEvent::Key(key)]
+            } else {
+                vec![AppEvent::Key(key)]
+            }
         }
         ct::Event::Mouse(m) => match m.kind {
-            MouseEventKind::ScrollUp => Some(AppEvent::Mouse(Mouse::ScrollUp)),
-            MouseEventKind::ScrollDown => Some(AppEvent::Mouse(Mouse::ScrollDown)),
-            MouseEventKind::Down(ct::MouseButton::Left) => Some(AppEvent::Mouse(Mouse::Click {
+            MouseEventKind::ScrollUp => vec![AppEvent::Mouse(Mouse::ScrollUp)],
+            MouseEventKind::ScrollDown => vec![AppEvent::Mouse(Mouse::ScrollDown)],
+            MouseEventKind::Down(ct::MouseButton::Left) => vec![AppEvent::Mouse(Mouse::Click {
                 col: m.column,
                 row: m.row,
-            })),
-            _ => None,
+            })],
+            _ => Vec::new(),
         },
-        ct::Event::Resize(width, height) => Some(AppEvent::Resize {
+        ct::Event::Resize(width, height) => vec![AppEvent::Resize {
             width: *width,
             height: *height,
-        }),
-        _ => None,
+        }],
+        _ => Vec::new(),
     }
 }
 
@@ -212,5 +220,39 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         Overlay::Help => help::draw(buf, area, app, pal),
         Overlay::Diagram => diagram::draw_overlay(buf, area, app, pal),
         Overlay::Details => details::draw(buf, area, app, pal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::{KeyEvent, KeyEventState};
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> ct::Event {
+        ct::Event::Key(KeyEvent {
+            code,
+            modifiers,
+            kind: KeyEventKind::Press,
+            state: KeyEventState::NONE,
+        })
+    }
+
+    #[test]
+    fn keys_map_to_app_keys() {
+        let k = |code, m| convert(&key(code, m));
+        assert!(matches!(
+            k(KeyCode::Char('c'), KeyModifiers::CONTROL)[..],
+            [AppEvent::Key(Key::CtrlC)]
+        ));
+        assert!(matches!(
+            k(KeyCode::Char('q'), KeyModifiers::NONE)[..],
+            [AppEvent::Key(Key::Char('q'))]
+        ));
+        // Esc then s, typed fast, arrives as Alt+s.
+        assert!(matches!(
+            k(KeyCode::Char('s'), KeyModifiers::ALT)[..],
+            [AppEvent::Key(Key::Esc), AppEvent::Key(Key::Char('s'))]
+        ));
+        assert!(k(KeyCode::F(5), KeyModifiers::NONE).is_empty());
     }
 }

@@ -14,3 +14,6 @@ mod lab;
 
 #[path = "e2e/states.rs"]
 mod states;
+
+#[path = "e2e/tui.rs"]
+mod tui;

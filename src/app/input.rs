@@ -55,6 +55,14 @@ pub enum AppEvent {
     Started {
         kernel: KernelMode,
     },
+    /// A scenario started in a clean lab: the timeline starts over, with a
+    /// lane for each of its peers.
+    DemoStarted {
+        name: String,
+        peers: Vec<String>,
+        paused: bool,
+        rootless: bool,
+    },
     /// The lab thread returned; `error` when it failed.
     LabDone {
         error: Option<String>,

@@ -290,7 +290,9 @@ impl States {
         if counters.is_some() {
             self.counters = counters;
         }
+        let mut reported = Vec::new();
         for q in queues.drain(..) {
+            reported.push(q.local);
             self.queues.insert(q.local, (q.accept_queue, q.backlog));
             self.push(
                 q.ts,
@@ -309,7 +311,14 @@ impl States {
             // The counters moved without a queue change (a SYN or final ACK
             // dropped at a full queue): report it on every listener.
             let c = self.counters.unwrap_or_default();
-            let mut listeners: Vec<_> = self.queues.iter().map(|(l, q)| (*l, *q)).collect();
+            // Listeners whose queue changed in this snapshot were just reported
+            // with the new counters.
+            let mut listeners: Vec<_> = self
+                .queues
+                .iter()
+                .filter(|(l, _)| !reported.contains(l))
+                .map(|(l, q)| (*l, *q))
+                .collect();
             listeners.sort();
             for (local, (accept_queue, backlog)) in listeners {
                 self.push(

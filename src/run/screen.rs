@@ -99,8 +99,12 @@ impl Runner {
         self.run += 1;
         self.pipeline = Pipeline::default();
         let peers: Vec<String> = script.endpoints().iter().map(ToString::to_string).collect();
-        app.start_demo(name, &peers, setup.step);
-        app.rootless = setup.ns.rootless;
+        app.update(AppEvent::DemoStarted {
+            name: name.to_owned(),
+            peers,
+            paused: setup.step,
+            rootless: setup.ns.rootless,
+        });
         let (session, control) = Session::demo(self.run, &script, &setup, true, true, &self.tx)?;
         app.update(AppEvent::Started {
             kernel: session.kernel_mode,
@@ -154,7 +158,7 @@ fn input_thread(tx: Funnel, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()
             match event::poll(Duration::from_millis(100)) {
                 Ok(true) => match event::read() {
                     Ok(ev) => {
-                        if let Some(ev) = ui::convert(&ev) {
+                        for ev in ui::convert(&ev) {
                             if tx.send(Msg::Ui(ev)).is_err() {
                                 return;
                             }
@@ -209,7 +213,6 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
     // Sources start before the terminal changes: their errors print plainly.
     match start {
         Start::Picker { setup } => {
-            app.rootless = setup.ns.rootless;
             runner.setup = Some(setup);
         }
         Start::Demo {
@@ -243,6 +246,17 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         width: w,
         height: h,
     });
+    // A test hook: a panic on another thread after this many milliseconds
+    // (the end-to-end test checks that the terminal and the lab survive it).
+    if let Some(ms) = std::env::var("SYNACK_TEST_PANIC_AFTER_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            panic!("SYNACK_TEST_PANIC_AFTER_MS: a deliberate panic");
+        });
+    }
     let stop_input = Arc::new(AtomicBool::new(false));
     let input = input_thread(tx.clone(), Arc::clone(&stop_input));
     drop(tx);

@@ -5,12 +5,12 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::Palette;
 use super::ladder::Geometry;
-use super::text::{put, put_spans};
+use super::text::{put, put_spans, width};
 use crate::app::App;
 use crate::app::layout::Area;
 use crate::app::timeline::Socket;
@@ -29,6 +29,76 @@ pub fn gauge(n: u32, of: u32, width: u32) -> String {
     let mut s = "▮".repeat(full as usize);
     s.push_str(&"▯".repeat((cells - full) as usize));
     s
+}
+
+/// The lines of one socket's card entry: its state (and TIME-WAIT's
+/// countdown), and for a listener its accept queue.
+fn socket_lines(
+    s: &Socket,
+    at: crate::app::RowId,
+    when: crate::time::Timestamp,
+    lane: usize,
+    room: u16,
+    app: &App,
+    pal: &Palette,
+) -> Vec<Vec<(String, Style)>> {
+    let t = labels(app.lang);
+    let Some(st) = s.state_at(at) else {
+        return Vec::new();
+    };
+    let name = match (s.conn, s.remote) {
+        (Some(c), Some(_)) => format!("#{}", c.0),
+        _ => format!(":{}", s.local.port()),
+    };
+    let state_style = match (st.source, st.state) {
+        (StateSource::Inferred, _) => pal.inferred.add_modifier(Modifier::BOLD),
+        (_, TcpState::Closed) => pal.dim,
+        _ => pal.lane(lane).add_modifier(Modifier::BOLD),
+    };
+    // Only TIME-WAIT's timer counts down to a known end (2MSL); the other
+    // timers restart as they fire, so a frozen number would mislead.
+    let timer = match st.state {
+        TcpState::TimeWait => st
+            .timer_left(when)
+            .map(|left| format!(" {:.0}s", left.ceil()))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let source = if st.source == StateSource::Inferred {
+        format!(" ({})", t.inferred)
+    } else {
+        String::new()
+    };
+    let mut lines = vec![vec![
+        (name, pal.dim),
+        (" ".to_owned(), pal.dim),
+        (st.state.as_str().to_owned(), state_style),
+        (timer, pal.warn),
+        (source, pal.inferred),
+    ]];
+    if let Some(q) = s.queue_at(at) {
+        let g = gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
+        // The longest form that fits whole: a number cut short would lie.
+        let forms = [
+            fill(&t.queue_card, &[&q.accept_queue, &q.backlog]),
+            fill(&t.queue_card_short, &[&q.accept_queue, &q.backlog]),
+            format!("{}/{}", q.accept_queue, q.backlog),
+            String::new(),
+        ];
+        let text = forms
+            .into_iter()
+            .find(|f| 2 + width(&g) + 1 + width(f) <= room)
+            .unwrap_or_default();
+        let over = q.accept_queue > q.backlog;
+        let style = if over { pal.warn } else { pal.base };
+        lines.push(vec![
+            ("  ".to_owned(), pal.dim),
+            (g, style),
+            (" ".to_owned(), style),
+            (text, style),
+        ]);
+    }
+    lines
 }
 
 pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette) {
@@ -52,98 +122,52 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
             .title_style(pal.lane(i).add_modifier(Modifier::BOLD))
             .render(r, buf);
         let inner_w = bw.saturating_sub(2);
-        let lines = a.height.saturating_sub(2);
+        let room = usize::from(a.height.saturating_sub(2));
         let mut socks: Vec<&Socket> = app
             .sockets
             .all()
             .iter()
             .filter(|s| app.lanes.owner(s.local) == Some(i) && s.state_at(at).is_some())
             .collect();
-        // Listeners first, then connections in order.
-        socks.sort_by_key(|s| (!s.is_listener(), s.conn.map(|c| c.0)));
-        let closed = |s: &&Socket| {
+        // Listeners first, then open connections in order, closed ones last.
+        let closed = |s: &Socket| {
             s.state_at(at)
                 .is_some_and(|st| st.state == TcpState::Closed)
         };
-        let open: Vec<&Socket> = socks.iter().filter(|s| !closed(s)).copied().collect();
-        let n_closed = socks.len() - open.len();
-        // Closed sockets show only while there is room.
-        let mut shown: Vec<&Socket> = open;
-        for s in socks.iter().filter(|s| closed(s)) {
-            if shown.len() < usize::from(lines) {
-                shown.push(s);
-            }
-        }
-        let hidden = socks.len().saturating_sub(shown.len());
-        if shown.is_empty() {
+        socks.sort_by_key(|s| (!s.is_listener(), closed(s), s.conn.map(|c| c.0)));
+        if socks.is_empty() {
             put(buf, x + 1, a.y + 1, &t.no_sockets, inner_w, pal.dim);
             continue;
         }
-        for (j, s) in shown.iter().enumerate() {
-            let j16 = u16::try_from(j).unwrap_or(u16::MAX);
-            if j16 >= lines {
+        let groups: Vec<_> = socks
+            .iter()
+            .map(|s| socket_lines(s, at, when, i, inner_w, app, pal))
+            .collect();
+        let total: usize = groups.iter().map(Vec::len).sum();
+        // When not everything fits, the last line says how many sockets are left out.
+        let budget = if total <= room {
+            room
+        } else {
+            room.saturating_sub(1)
+        };
+        let mut lines: Vec<Vec<(String, Style)>> = Vec::new();
+        let mut shown = 0;
+        for g in &groups {
+            if lines.len() + g.len() > budget {
                 break;
             }
-            let y = a.y + 1 + j16;
-            if hidden > 0 && j16 + 1 == lines {
-                put(
-                    buf,
-                    x + 1,
-                    y,
-                    &fill(&t.closed_sockets, &[&hidden]),
-                    inner_w,
-                    pal.dim,
-                );
-                break;
-            }
-            let Some(st) = s.state_at(at) else { continue };
-            let name = match (s.conn, s.remote) {
-                (_, None) => format!(":{}", s.local.port()),
-                (Some(c), Some(_)) => format!("#{}", c.0),
-                (None, Some(_)) => format!(":{}", s.local.port()),
-            };
-            let state_style = match (st.source, st.state) {
-                (StateSource::Inferred, _) => pal.inferred.add_modifier(Modifier::BOLD),
-                (_, TcpState::Closed) => pal.dim,
-                _ => pal.lane(i).add_modifier(Modifier::BOLD),
-            };
-            let timer = match st.state {
-                TcpState::Closed => String::new(),
-                _ => st
-                    .timer_left(when)
-                    .map(|left| format!(" {:.0}s", left.ceil()))
-                    .unwrap_or_default(),
-            };
-            let source = if st.source == StateSource::Inferred {
-                format!(" ({})", t.inferred)
-            } else {
-                String::new()
-            };
-            let queue = s.queue_at(at).map(|q| {
-                format!(
-                    " {} {}",
-                    gauge(q.accept_queue, q.backlog.saturating_add(1), 6),
-                    fill(&t.queue_card, &[&q.accept_queue, &q.backlog])
-                )
-            });
-            let queue = queue.unwrap_or_default();
-            let state = st.state.as_str();
-            put_spans(
-                buf,
-                x + 1,
-                y,
-                &[
-                    (&name, pal.dim),
-                    (" ", pal.dim),
-                    (state, state_style),
-                    (&timer, pal.warn),
-                    (&source, pal.inferred),
-                    (&queue, pal.base),
-                ],
-                inner_w,
-            );
+            lines.extend(g.iter().cloned());
+            shown += 1;
         }
-        let _ = n_closed;
+        if shown < groups.len() {
+            let more = fill(&t.closed_sockets, &[&(groups.len() - shown)]);
+            lines.push(vec![(more, pal.dim)]);
+        }
+        for (j, line) in lines.iter().enumerate() {
+            let y = a.y + 1 + u16::try_from(j).unwrap_or(0);
+            let spans: Vec<(&str, Style)> = line.iter().map(|(s, st)| (s.as_str(), *st)).collect();
+            put_spans(buf, x + 1, y, &spans, inner_w);
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .iter()
         .map(|(_, keys)| 1 + u16::try_from(keys.len()).unwrap_or(0))
         .sum::<u16>()
-        + 4;
+        + 6;
     let h = lines.min(area.height);
     let r = Rect::new(
         area.x + (area.width - w) / 2,

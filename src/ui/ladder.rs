@@ -120,17 +120,18 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
     if app.frozen.is_some() {
         left.push(t.frozen.clone());
     }
-    let mut right = Vec::new();
-    right.push(match app.kernel {
+    let mut kernel = match app.kernel {
         Some(KernelMode::Exact) => t.kernel_exact.clone(),
         Some(KernelMode::PollOnly) => t.kernel_poll.clone(),
         Some(KernelMode::None) => t.kernel_none.clone(),
         None if matches!(app.kind, RunKind::Read { .. }) => t.kernel_none.clone(),
         None => t.kernel_unknown.clone(),
-    });
+    };
     if app.rootless && matches!(app.kind, RunKind::Demo { .. }) {
-        right.push(t.rootless.clone());
+        kernel.push(' ');
+        kernel.push_str(&t.rootless);
     }
+    let mut right = vec![kernel];
     if app.dropped_packets > 0 {
         right.push(fill(&t.drops, &[&app.dropped_packets]));
     }
@@ -141,8 +142,15 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
         right.push(fill(&t.rows_dropped, &[&app.timeline.dropped()]));
     }
     let right = right.join(" · ");
-    let left = format!(" {}", left.join(" · "));
-    let lw = put(buf, a.x, a.y, &left, a.width, pal.header);
+    // The right part (where states come from) is kept whole; the left gives way,
+    // the program's name first.
+    let rw = width(&right);
+    let room = a.width.saturating_sub(rw + 3);
+    let mut left_text = format!(" {}", left.join(" · "));
+    if width(&left_text) > room && left.len() > 1 {
+        left_text = format!(" {}", left[1..].join(" · "));
+    }
+    let lw = put(buf, a.x, a.y, &left_text, room.max(a.width / 2), pal.header);
     let room = a.width.saturating_sub(lw + 2);
     if room > 8 {
         put_right(buf, a.x + a.width - 1, a.y, &right, room, pal.header);
@@ -566,7 +574,7 @@ fn lab_row(buf: &mut Buffer, y: u16, geo: &Geometry, l: &LabEvent, pal: &Palette
         LabAction::Ended => (format!("■ {}", t.end_row), pal.key),
         LabAction::Closing => return,
     };
-    let mut text = format!("{}: {text}", t.lab);
+    let mut text = fill(&t.lab_row, &[&text]);
     if l.result.is_error() {
         text.push_str(&format!(" = {}", l.result.as_contract()));
     }

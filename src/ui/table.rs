@@ -48,9 +48,13 @@ fn row_text(e: &Entry, app: &App, t: &Labels, wide: bool) -> String {
                 .queue
                 .map(|(a, b)| fill(&t.accept_queue, &[&a, &b]))
                 .unwrap_or_default();
+            let proto = if wide {
+                format!("{:<5} ", e.proto.as_str())
+            } else {
+                String::new()
+            };
             format!(
-                "{:<5} {:<22} {:<22} {:<25} {q}",
-                e.proto.as_str(),
+                "{proto}{:<22} {:<22} {:<25} {q}",
                 e.local.to_string(),
                 t.listening,
                 state_text(e.server_state)

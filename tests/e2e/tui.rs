@@ -1,0 +1,421 @@
+//! The TUI as a user meets it: the real binary in a real terminal (tmux),
+//! driven by keys, read back from the screen.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::support::{is_root, require_tool, scratch};
+
+/// A tmux server of its own (`-L`), with one window running a shell.
+struct Tmux {
+    socket: String,
+    dir: PathBuf,
+}
+
+impl Tmux {
+    fn start(test: &str, width: u16, height: u16) -> Self {
+        require_tool("tmux");
+        static N: AtomicU32 = AtomicU32::new(0);
+        let socket = format!(
+            "synack-{}-{}-{test}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = scratch(test);
+        let t = Self { socket, dir };
+        let ok = t
+            .cmd()
+            .args(["new-session", "-d", "-s", "main"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .args(["env", "PS1=$ ", "TERM=xterm-256color", "LANG=C.UTF-8", "sh"])
+            .status()
+            .expect("start tmux");
+        assert!(ok.success(), "tmux did not start");
+        // No status line: the pane is the whole window.
+        let _ = t.cmd().args(["set", "-g", "status", "off"]).status();
+        t.wait_for("$", Duration::from_secs(5));
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    /// Types a command line into the shell.
+    fn run(&self, line: &str) {
+        let _ = self
+            .cmd()
+            .args(["send-keys", "-t", "main", "-l", line])
+            .status();
+        self.keys(&["Enter"]);
+    }
+
+    /// Sends keys by tmux name (`Enter`, `Space`, `Up`, `q` …), one at a
+    /// time as a person types them.
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let _ = self.cmd().args(["send-keys", "-t", "main", k]).status();
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "main"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether the program in the pane uses the alternate screen now.
+    fn alternate(&self) -> bool {
+        let out = self
+            .cmd()
+            .args(["display", "-p", "-t", "main", "#{alternate_on}"])
+            .output()
+            .expect("tmux display");
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    /// Waits until the screen contains `needle`; panics with the screen.
+    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "`{needle}` did not appear within {timeout:?}; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn resize(&self, w: u16, h: u16) {
+        let _ = self
+            .cmd()
+            .args([
+                "resize-window",
+                "-t",
+                "main",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .status();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+/// A copy of the binary at a path of this test's own (so that `pgrep`
+/// finds this test's processes only), readable by `nobody`.
+fn own_binary(t: &Tmux) -> PathBuf {
+    let bin = t.dir.join("synack");
+    std::fs::copy(env!("CARGO_BIN_EXE_synack"), &bin).expect("copy binary");
+    for p in [t.dir.as_path(), bin.as_path()] {
+        let _ = Command::new("chmod").arg("755").arg(p).status();
+    }
+    bin
+}
+
+/// Processes whose command line starts with this binary (the app and its peers).
+fn processes_of(bin: &Path) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-a", "-f", &format!("^{}", bin.display())])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn wait_gone(bin: &Path) {
+    let start = Instant::now();
+    while !processes_of(bin).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "left behind: {:?}",
+            processes_of(bin)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The terminal is as it was: the main screen with the shell's lines, the
+/// exit status printed, cooked mode with echo.
+fn check_restored(t: &Tmux, status: &str) {
+    let s = t.wait_for(&format!("exit={status}"), Duration::from_secs(10));
+    assert!(!t.alternate(), "still on the alternate screen:\n{s}");
+    assert!(
+        s.contains("before-synack"),
+        "the shell's screen is gone:\n{s}"
+    );
+    // The marker is computed, so the typed command line does not match it.
+    t.run("stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo -e -icanon -e -echo | tr '\\n' ' '; echo STTY-$((40+2))");
+    let s = t.wait_for("STTY-42", Duration::from_secs(5));
+    let line = s
+        .lines()
+        .rev()
+        .find(|l| l.ends_with("STTY-42"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("icanon") && !line.contains("-icanon") && !line.contains("-echo"),
+        "terminal left in raw mode: {line}\n{s}"
+    );
+}
+
+fn require_lab(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var_os("SYNACK_SKIP_CAPTURE_TESTS").is_some_and(|v| v == "1") {
+        eprintln!(
+            "\n*** SKIPPED {test}: needs root for the lab with the tracepoint (SYNACK_SKIP_CAPTURE_TESTS=1) ***\n"
+        );
+        return false;
+    }
+    panic!(
+        "{test} cannot run: it needs root. Run as root, or set SYNACK_SKIP_CAPTURE_TESTS=1 to skip it knowingly."
+    );
+}
+
+const LONG: Duration = Duration::from_secs(20);
+
+#[test]
+fn tui_plain_synack_opens_the_picker_and_q_restores_the_terminal() {
+    if !require_lab("tui_plain_synack_opens_the_picker_and_q_restores_the_terminal") {
+        return;
+    }
+    let t = Tmux::start("picker", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {}; echo exit=$?",
+        bin.display()
+    ));
+    let s = t.wait_for("▶ handshake", LONG);
+    assert!(t.alternate(), "the TUI uses the alternate screen");
+    assert!(s.contains("Scenarios") && s.contains("kill-peer"), "{s}");
+    // The picker runs the selected scenario.
+    t.keys(&["Enter"]);
+    t.wait_for("SYN-SENT → ESTABLISHED", LONG);
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
+
+#[test]
+fn tui_demo_handshake_keys_kill_details_picker_language_help() {
+    if !require_lab("tui_demo_handshake_keys_kill_details_picker_language_help") {
+        return;
+    }
+    let t = Tmux::start("keys", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo handshake --pace 0.2; echo exit=$?",
+        bin.display()
+    ));
+    // The handshake on both lanes, and the kernel as the header says.
+    let s = t.wait_for("script over", LONG);
+    for needle in [
+        "SYN seq=0",
+        "SYN,ACK seq=0 ack=1",
+        "SYN-SENT → ESTABLISHED",
+        "SYN-RECEIVED → ESTABLISHED",
+        "kernel states: tracepoint + sock_diag",
+    ] {
+        assert!(s.contains(needle), "no `{needle}`:\n{s}");
+    }
+    // k kills the server: the lab says so, and the dead process's kernel sends FIN.
+    t.keys(&["k"]);
+    let s = t.wait_for("kill(server)", LONG);
+    let s = if s.contains("FIN") {
+        s
+    } else {
+        t.wait_for("FIN", LONG)
+    };
+    let kill_line = s.lines().position(|l| l.contains("kill(server)")).unwrap();
+    let fin_line = s
+        .lines()
+        .position(|l| l.contains("FIN") && l.contains('◀'))
+        .unwrap_or_else(|| panic!("no FIN from the server after the kill:\n{s}"));
+    assert!(fin_line > kill_line, "the FIN comes after the kill:\n{s}");
+    // Enter: the selected packet, field by field, with its bytes.
+    t.keys(&["Enter"]);
+    let s = t.wait_for("big-endian", LONG);
+    assert!(s.contains("0000  "), "no hex dump:\n{s}");
+    assert!(s.contains("Source port"), "{s}");
+    t.keys(&["Escape"]);
+    // l: Chinese, and back.
+    t.keys(&["l"]);
+    t.wait_for("退出", LONG);
+    t.keys(&["l"]);
+    t.wait_for("quit", LONG);
+    // ?: the help lists every key; any key closes it.
+    t.keys(&["?"]);
+    let s = t.wait_for("Keys", LONG);
+    assert!(s.contains("restart the scenario"), "{s}");
+    t.keys(&["Escape"]);
+    // s: the picker.
+    t.keys(&["s"]);
+    t.wait_for("▶ handshake", LONG);
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
+
+#[test]
+fn tui_step_shows_nothing_on_the_wire_until_space() {
+    if !require_lab("tui_step_shows_nothing_on_the_wire_until_space") {
+        return;
+    }
+    let t = Tmux::start("step", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo handshake --step; echo exit=$?",
+        bin.display()
+    ));
+    t.wait_for("paused", LONG);
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = t.screen();
+    assert!(!s.contains("SYN seq"), "a packet before any step ran:\n{s}");
+    assert!(!s.contains("listen("), "a call before any step ran:\n{s}");
+    // Step 1 (listen) and 2 (accept): still no packet.
+    t.keys(&["Space"]);
+    t.wait_for("listen(128) = ok", LONG);
+    t.keys(&["Space"]);
+    t.wait_for("accept() …", LONG);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.screen().contains("SYN seq"), "{}", t.screen());
+    // Step 3: connect, and the handshake on the wire.
+    t.keys(&["Space"]);
+    t.wait_for("SYN,ACK seq=0 ack=1", LONG);
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
+
+#[test]
+fn tui_sigterm_restores_the_terminal_and_leaves_no_process() {
+    if !require_lab("tui_sigterm_restores_the_terminal_and_leaves_no_process") {
+        return;
+    }
+    let t = Tmux::start("sigterm", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo kill-peer; echo exit=$?",
+        bin.display()
+    ));
+    t.wait_for("SYN", LONG);
+    let procs = processes_of(&bin);
+    assert!(procs.len() >= 2, "the app and its peers: {procs:?}");
+    let app = procs
+        .iter()
+        .find(|l| !l.contains("__peer"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the app's pid")
+        .to_owned();
+    let _ = Command::new("kill").args(["-TERM", &app]).status();
+    check_restored(&t, "130");
+    wait_gone(&bin);
+}
+
+#[test]
+fn tui_sighup_and_a_panic_restore_the_terminal_too() {
+    if !require_lab("tui_sighup_and_a_panic_restore_the_terminal_too") {
+        return;
+    }
+    let t = Tmux::start("sighup", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo handshake; echo exit=$?",
+        bin.display()
+    ));
+    t.wait_for("SYN", LONG);
+    let app = processes_of(&bin)
+        .iter()
+        .find(|l| !l.contains("__peer"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .expect("the app's pid");
+    let _ = Command::new("kill").args(["-HUP", &app]).status();
+    check_restored(&t, "130");
+    wait_gone(&bin);
+    // A panic on another thread: the terminal is restored, the panic is
+    // printed, the process ends with 101 and its peers with it.
+    t.run("clear; echo before-synack");
+    t.run(&format!(
+        "SYNACK_TEST_PANIC_AFTER_MS=1500 {} demo handshake; echo exit=$?",
+        bin.display()
+    ));
+    let s = t.wait_for("exit=101", LONG);
+    assert!(
+        s.contains("deliberate panic"),
+        "the panic message is shown:\n{s}"
+    );
+    check_restored(&t, "101");
+    wait_gone(&bin);
+}
+
+#[test]
+fn tui_resize_to_tiny_and_back_and_restart() {
+    if !require_lab("tui_resize_to_tiny_and_back_and_restart") {
+        return;
+    }
+    let t = Tmux::start("resize", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo handshake --pace 0.1; echo exit=$?",
+        bin.display()
+    ));
+    t.wait_for("script over", LONG);
+    t.resize(50, 12);
+    t.wait_for("too small", LONG);
+    t.resize(80, 24);
+    t.wait_for("script over", LONG);
+    // r: the scenario again in a clean lab (a new connection, step 1 again).
+    t.keys(&["r"]);
+    t.wait_for("▶ playing", LONG);
+    t.wait_for("script over", LONG);
+    let s = t.screen();
+    assert!(s.contains("SYN-SENT → ESTABLISHED"), "{s}");
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
+
+#[test]
+fn tui_rootless_says_sock_diag_and_inferred() {
+    if !is_root() {
+        eprintln!(
+            "\n*** SKIPPED tui_rootless_says_sock_diag_and_inferred: needs root to become nobody (as an ordinary user the other TUI tests are the rootless run) ***\n"
+        );
+        return;
+    }
+    require_tool("su");
+    let t = Tmux::start("rootless", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; su nobody -s /bin/sh -c '{} demo handshake --pace 0.1'; echo exit=$?",
+        bin.display()
+    ));
+    let s = t.wait_for("script over", LONG);
+    assert!(s.contains("sock_diag + inferred"), "{s}");
+    assert!(s.contains("(rootless)"), "{s}");
+    assert!(s.contains("ESTABLISHED"), "{s}");
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}

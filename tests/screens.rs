@@ -1,0 +1,414 @@
+//! The screens a student sees, rendered from recorded runs (tests/fixtures/,
+//! written by `synack demo NAME --json --record FILE`) into a test buffer and
+//! compared with reviewed snapshots (tests/snapshots/). The recordings fix
+//! every time, so the screens are the same on every machine.
+//!
+//! To review a change: `cargo insta review` (or `INSTA_UPDATE=always cargo
+//! test --test screens` and read the `.snap` diff).
+
+use std::path::Path;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+use synack::app::{App, AppEvent, Choice, Key, Overlay, RunKind};
+use synack::event::Event;
+use synack::i18n::Lang;
+use synack::kernel::KernelMode;
+use synack::time::Timestamp;
+use synack::ui::{Palette, Theme, render};
+use unicode_width::UnicodeWidthStr;
+
+fn fixture(name: &str) -> Vec<Event> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.events"));
+    synack::run::read_recording(&path).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn choices() -> Vec<Choice> {
+    synack::lab::scenarios()
+        .iter()
+        .map(|s| Choice {
+            name: s.name.to_owned(),
+            summary: s.summary.to_owned(),
+            summary_zh: s.summary_zh.map(str::to_owned),
+        })
+        .collect()
+}
+
+/// The peers a recorded run's calls name, as the lab would announce them.
+fn peers(events: &[Event]) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for e in events {
+        if let Event::Call(c) = e {
+            let name = c.endpoint.trim_end_matches("-child").to_owned();
+            if !v.contains(&name) {
+                v.push(name);
+            }
+        }
+    }
+    v
+}
+
+/// An app that played a recorded demo, at `w`×`h`, its clock `after`
+/// seconds past the last event.
+fn demo_app(name: &str, lang: Lang, w: u16, h: u16, after: f64) -> App {
+    let events = fixture(name);
+    let mut app = App::new(lang, RunKind::Idle, choices(), 100_000);
+    app.update(AppEvent::DemoStarted {
+        name: name.to_owned(),
+        peers: peers(&events),
+        paused: false,
+        rootless: false,
+    });
+    app.update(AppEvent::Started {
+        kernel: KernelMode::Exact,
+    });
+    app.update(AppEvent::Resize {
+        width: w,
+        height: h,
+    });
+    let last = events.last().map_or(Timestamp(0), Event::ts);
+    app.update(AppEvent::Model(events));
+    let now = Timestamp(last.0 + (after * 1e9) as u64);
+    app.update(AppEvent::Tick(now));
+    app
+}
+
+/// The screen as text, one line per row, wide characters counted once.
+fn screen(app: &App, pal: &Palette) -> String {
+    let area = Rect::new(0, 0, app.width, app.height);
+    let mut buf = Buffer::empty(area);
+    render(&mut buf, area, app, pal);
+    buffer_text(&buf)
+}
+
+fn buffer_text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut skip = 0usize;
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            let sym = buf[(x, y)].symbol();
+            if skip == 0 {
+                line.push_str(sym);
+                skip = UnicodeWidthStr::width(sym).max(1);
+            }
+            skip -= 1;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn dark() -> Palette {
+    Palette::new(Theme::Dark, false)
+}
+
+fn key(app: &mut App, k: Key) {
+    app.update(AppEvent::Key(k));
+}
+
+// ---- demo screens --------------------------------------------------------
+
+#[test]
+fn handshake_80x24() {
+    let app = demo_app("handshake", Lang::En, 80, 24, 1.0);
+    let s = screen(&app, &dark());
+    // What a student must see: the three packets and both ends ESTABLISHED.
+    assert!(s.contains("SYN seq=0"), "{s}");
+    assert!(s.contains("SYN,ACK seq=0 ack=1"), "{s}");
+    assert!(s.contains("ACK seq=1 ack=1"), "{s}");
+    assert!(s.contains("SYN-SENT → ESTABLISHED"), "{s}");
+    assert!(s.contains("SYN-RECEIVED → ESTABLISHED"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn handshake_120x40() {
+    let app = demo_app("handshake", Lang::En, 120, 40, 1.0);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("TCP state diagram"),
+        "the diagram sits beside the ladder:\n{s}"
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn close_80x24_counts_down_time_wait() {
+    let app = demo_app("close", Lang::En, 80, 24, 3.2);
+    let s = screen(&app, &dark());
+    let card = s
+        .lines()
+        .find(|l| l.contains("TIME-WAIT") && l.starts_with('│'))
+        .unwrap_or_else(|| panic!("no TIME-WAIT card:\n{s}"));
+    // 60 s from the kernel, 3.2 s later (plus the time between the state and the end).
+    assert!(card.contains("57s") || card.contains("56s"), "{card}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn close_120x40() {
+    let app = demo_app("close", Lang::En, 120, 40, 3.2);
+    insta::assert_snapshot!(screen(&app, &dark()));
+}
+
+#[test]
+fn close_80x24_in_chinese() {
+    let app = demo_app("close", Lang::Zh, 80, 24, 3.2);
+    let s = screen(&app, &dark());
+    assert!(s.contains("服务器关闭") || s.contains("第"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn kill_peer_80x24() {
+    let app = demo_app("kill-peer", Lang::En, 80, 24, 1.0);
+    let s = screen(&app, &dark());
+    assert!(s.contains("read(65536) = ECONNRESET"), "{s}");
+    assert!(s.contains("RST"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn kill_peer_120x40() {
+    let app = demo_app("kill-peer", Lang::En, 120, 40, 1.0);
+    insta::assert_snapshot!(screen(&app, &dark()));
+}
+
+#[test]
+fn backlog_80x24_fills_the_accept_queue() {
+    let app = demo_app("backlog", Lang::En, 80, 24, 1.0);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("queue 2 · backlog 1") || s.contains("2 (backlog 1)"),
+        "{s}"
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn backlog_120x40() {
+    let app = demo_app("backlog", Lang::En, 120, 40, 1.0);
+    insta::assert_snapshot!(screen(&app, &dark()));
+}
+
+// ---- time travel ---------------------------------------------------------
+
+/// Selecting the SYN-ACK shows the client still in SYN-SENT, in its card and
+/// in the diagram; `f` shows now again.
+#[test]
+fn selecting_a_row_shows_that_moment() {
+    let mut app = demo_app("handshake", Lang::En, 120, 40, 1.0);
+    // Up until the selected row is the SYN-ACK.
+    for _ in 0..200 {
+        key(&mut app, Key::Up);
+        let row = app.cursor.and_then(|r| app.timeline.get(r));
+        if let Some(Event::Packet(p)) = row {
+            if p.segment
+                .tcp
+                .is_some_and(|t| t.flags.syn() && t.flags.ack())
+            {
+                break;
+            }
+        }
+    }
+    let s = screen(&app, &dark());
+    let card = s
+        .lines()
+        .find(|l| l.contains("#1 ") && l.starts_with('│'))
+        .unwrap_or_else(|| panic!("no connection card:\n{s}"));
+    assert!(
+        card.contains("SYN-SENT"),
+        "client card at the SYN-ACK: {card}\n{s}"
+    );
+    assert!(
+        s.contains("▌client SYN-SENT"),
+        "diagram legend at the SYN-ACK:\n{s}"
+    );
+    key(&mut app, Key::Char('f'));
+    let s = screen(&app, &dark());
+    assert!(s.contains("▌client ESTABLISHED"), "{s}");
+}
+
+// ---- other screens ---------------------------------------------------------
+
+#[test]
+fn picker_80x24() {
+    let mut app = App::new(Lang::En, RunKind::Idle, choices(), 1000);
+    app.update(AppEvent::Resize {
+        width: 80,
+        height: 24,
+    });
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("▶ handshake"),
+        "handshake is selected at start:\n{s}"
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn details_80x24() {
+    let mut app = demo_app("handshake", Lang::En, 80, 24, 1.0);
+    // Select the first packet (the SYN) and open its details.
+    key(&mut app, Key::Home);
+    key(&mut app, Key::Enter);
+    assert_eq!(app.overlay, Overlay::Details);
+    let s = screen(&app, &dark());
+    assert!(s.contains("big-endian"), "{s}");
+    assert!(s.contains("Source port"), "{s}");
+    assert!(s.contains("0x1b58"), "port 7000 as on the wire:\n{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn help_80x24() {
+    let mut app = demo_app("handshake", Lang::En, 80, 24, 1.0);
+    key(&mut app, Key::Char('?'));
+    insta::assert_snapshot!(screen(&app, &dark()));
+}
+
+fn watch_app(w: u16, h: u16) -> App {
+    let events = fixture("concurrent");
+    let mut app = App::new(
+        Lang::En,
+        RunKind::Watch {
+            iface: "lo".into(),
+            filter: "tcp and udp, port 7000".into(),
+        },
+        choices(),
+        100_000,
+    );
+    app.update(AppEvent::Started {
+        kernel: KernelMode::Exact,
+    });
+    app.update(AppEvent::Resize {
+        width: w,
+        height: h,
+    });
+    let last = events.last().map_or(Timestamp(0), Event::ts);
+    app.update(AppEvent::Model(events));
+    app.update(AppEvent::Tick(Timestamp(last.0 + 1_000_000_000)));
+    app
+}
+
+#[test]
+fn watch_table_80x24() {
+    let app = watch_app(80, 24);
+    let s = screen(&app, &dark());
+    assert!(s.contains("3 connections, 1 listening"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn watch_table_120x40_and_a_connection_ladder() {
+    let mut app = watch_app(120, 40);
+    insta::assert_snapshot!("watch_table_120x40", screen(&app, &dark()));
+    // Down to the first connection, Enter opens its ladder; Esc comes back.
+    key(&mut app, Key::Down);
+    key(&mut app, Key::Enter);
+    let s = screen(&app, &dark());
+    assert!(s.contains("SYN seq=0"), "{s}");
+    insta::assert_snapshot!("watch_connection_ladder_120x40", s);
+    key(&mut app, Key::Esc);
+    assert!(screen(&app, &dark()).contains("connections"));
+}
+
+#[test]
+fn watch_filter_and_freeze() {
+    let mut app = watch_app(100, 30);
+    key(&mut app, Key::Char('/'));
+    for c in "listen".chars() {
+        key(&mut app, Key::Char(c));
+    }
+    key(&mut app, Key::Enter);
+    assert_eq!(app.table_rows().len(), 1, "only the listener matches");
+    key(&mut app, Key::Esc);
+    assert_eq!(app.table_rows().len(), 4);
+    // Frozen: new connections are counted underneath but not shown.
+    key(&mut app, Key::Char('p'));
+    let before = app.table_rows().len();
+    let mut later = fixture("handshake");
+    for e in &mut later {
+        // Another connection than the recording's first.
+        match e {
+            Event::Packet(p) => p.conn.0 += 100,
+            Event::State(s) => s.conn = s.conn.map(|c| synack::tcp::track::ConnId(c.0 + 100)),
+            _ => {}
+        }
+    }
+    app.update(AppEvent::Model(later));
+    assert_eq!(app.table_rows().len(), before, "frozen screen");
+    key(&mut app, Key::Char('p'));
+    assert!(
+        app.table_rows().len() > before,
+        "caught up after unfreezing"
+    );
+}
+
+// ---- robustness ------------------------------------------------------------
+
+#[test]
+fn too_small_and_every_size_render_without_panic() {
+    let sizes = [
+        (1, 1),
+        (20, 5),
+        (59, 15),
+        (60, 16),
+        (80, 24),
+        (133, 41),
+        (250, 80),
+    ];
+    for (w, h) in sizes {
+        let mut app = demo_app("kill-peer", Lang::Zh, w, h, 1.0);
+        let s = screen(&app, &dark());
+        if w < 60 || h < 16 {
+            assert!(s.contains("60×16") || w < 20, "{w}x{h}:\n{s}");
+        }
+        for k in [
+            Key::Char('d'),
+            Key::Up,
+            Key::Enter,
+            Key::Esc,
+            Key::Char('?'),
+        ] {
+            key(&mut app, k);
+            let _ = screen(&app, &dark());
+        }
+    }
+}
+
+#[test]
+fn no_color_uses_no_colour_at_all() {
+    let app = demo_app("kill-peer", Lang::En, 120, 40, 1.0);
+    let pal = Palette::new(Theme::Dark, true);
+    let area = Rect::new(0, 0, 120, 40);
+    let mut buf = Buffer::empty(area);
+    render(&mut buf, area, &app, &pal);
+    for y in 0..40 {
+        for x in 0..120 {
+            let c = &buf[(x, y)];
+            assert!(
+                c.fg == Color::Reset && c.bg == Color::Reset,
+                "cell ({x},{y}) {:?} has a colour under NO_COLOR",
+                c.symbol()
+            );
+        }
+    }
+    // The meaning is still there in words.
+    let s = buffer_text(&buf);
+    assert!(s.contains("RST") && s.contains("ECONNRESET"));
+}
+
+#[test]
+fn every_theme_renders() {
+    for theme in [Theme::Dark, Theme::Light, Theme::Contrast] {
+        let app = demo_app("close", Lang::En, 100, 30, 1.0);
+        let s = screen(&app, &Palette::new(theme, false));
+        assert!(s.contains("TIME-WAIT"), "{theme:?}");
+    }
+}
