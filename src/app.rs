@@ -14,6 +14,7 @@ use crate::event::{Event, LabAction, StepEvent};
 use crate::i18n::Lang;
 use crate::kernel::KernelMode;
 use crate::lab::LabControl;
+use crate::tcp::TcpState;
 use crate::tcp::track::ConnId;
 use crate::time::Timestamp;
 
@@ -306,7 +307,8 @@ impl App {
             },
             Event::Call(c) => {
                 if let Some(local) = c.local {
-                    self.lanes.learn_peer_socket(local, &c.endpoint);
+                    self.lanes
+                        .learn_peer_socket(local, &c.endpoint, self.timeline.end());
                 } else {
                     self.lanes.add_peer(&c.endpoint);
                 }
@@ -337,8 +339,8 @@ impl App {
             self.focus_rows.push(id);
         }
         if let Some(s) = state {
-            self.lanes.of_socket(s.local, &s.endpoint);
-            let sock = self.sockets.get_or_add(s.local, s.remote, s.conn);
+            self.lanes.of_socket(s.local, &s.endpoint, id);
+            let sock = self.sockets.for_state(s.local, s.remote, s.conn, s.to);
             sock.states.push((
                 id,
                 timeline::Snap {
@@ -351,7 +353,7 @@ impl App {
             ));
         }
         if let Some(q) = queue {
-            self.lanes.of_socket(q.local, "listener");
+            self.lanes.of_socket(q.local, "listener", id);
             let sock = self.sockets.get_or_add(q.local, None, None);
             sock.queue.push((
                 id,
@@ -475,10 +477,13 @@ impl App {
         if let Some(at) = at {
             for s in self.sockets.all() {
                 if s.state_at(at).is_some() {
-                    if let Some(l) = self.lanes.owner(s.local) {
+                    if let Some(l) = s.lane(&self.lanes) {
                         if let Some(n) = per_lane.get_mut(l) {
                             // A listener's queue takes a line of its own.
-                            *n += 1 + u16::from(s.queue_at(at).is_some());
+                            let queue = s.queue_at(at).is_some()
+                                && s.state_at(at)
+                                    .is_some_and(|st| st.state != TcpState::Closed);
+                            *n += 1 + u16::from(queue);
                         }
                     }
                 }
@@ -568,9 +573,9 @@ impl App {
         let row = self.cursor?;
         let lane = match self.timeline.get(row)? {
             Event::Call(c) => self.lanes.peer(&c.endpoint),
-            Event::State(s) => self.lanes.owner(s.local),
-            Event::Packet(p) => self.lanes.owner(p.segment.src),
-            Event::Queue(q) => self.lanes.owner(q.local),
+            Event::State(s) => self.lanes.owner(s.local, row),
+            Event::Packet(p) => self.lanes.owner(p.segment.src, row),
+            Event::Queue(q) => self.lanes.owner(q.local, row),
             _ => None,
         }?;
         self.lanes

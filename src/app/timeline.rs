@@ -112,11 +112,15 @@ enum Certainty {
     Peer,
 }
 
-/// The ladder's lanes and which addresses belong to each.
+/// The ladder's lanes and which addresses belong to each, and since when:
+/// a port can change hands (a killed server's successor binds it with
+/// SO_REUSEADDR while the old connection sits in TIME-WAIT), so an address's
+/// owner is looked up at a row.
 #[derive(Debug, Default)]
 pub struct Lanes {
     lanes: Vec<Lane>,
-    owners: HashMap<SocketAddr, (usize, Certainty)>,
+    /// Per address: (from this row on, lane, how sure), in row order.
+    owners: HashMap<SocketAddr, Vec<(RowId, usize, Certainty)>>,
 }
 
 /// `client3` → (client side, 3); `server-child` → (server side, 1).
@@ -164,8 +168,8 @@ impl Lanes {
             ],
             owners: HashMap::new(),
         };
-        lanes.owners.insert(client, (0, Certainty::Peer));
-        lanes.owners.insert(server, (1, Certainty::Peer));
+        lanes.owners.insert(client, vec![(0, 0, Certainty::Peer)]);
+        lanes.owners.insert(server, vec![(0, 1, Certainty::Peer)]);
         lanes
     }
 
@@ -198,7 +202,7 @@ impl Lanes {
             .position(|l| peer_order(&l.name).is_some_and(|o| o > (side, n)))
             .unwrap_or(self.lanes.len());
         // Addresses point at lanes by index: shift those after the new one.
-        for (lane, _) in self.owners.values_mut() {
+        for (_, lane, _) in self.owners.values_mut().flatten() {
             if *lane >= at {
                 *lane += 1;
             }
@@ -220,23 +224,34 @@ impl Lanes {
         self.lanes.iter().position(|l| l.name == base)
     }
 
-    /// A peer reported that this address is one of its sockets.
-    pub fn learn_peer_socket(&mut self, addr: SocketAddr, peer: &str) {
-        if let Some(lane) = self.add_peer(peer) {
-            self.owners.insert(addr, (lane, Certainty::Peer));
+    /// A peer reported at row `row` that this address is one of its sockets.
+    pub fn learn_peer_socket(&mut self, addr: SocketAddr, peer: &str, row: RowId) {
+        let Some(lane) = self.add_peer(peer) else {
+            return;
+        };
+        let held = self.owners.entry(addr).or_default();
+        // Guesses by role were only guesses: the peer's word replaces them.
+        held.retain(|(_, _, c)| *c == Certainty::Peer);
+        if held.last().is_none_or(|(_, l, _)| *l != lane) {
+            held.push((row, lane, Certainty::Peer));
         }
     }
 
     /// A state event named the socket's owner by role only; kept until a
     /// peer says better.
-    fn learn_by_role(&mut self, addr: SocketAddr, lane: usize) {
-        self.owners.entry(addr).or_insert((lane, Certainty::Role));
+    fn learn_by_role(&mut self, addr: SocketAddr, lane: usize, row: RowId) {
+        self.owners
+            .entry(addr)
+            .or_insert_with(|| vec![(row, lane, Certainty::Role)]);
     }
 
-    /// The lane that owns an address, if known.
+    /// The lane that owned an address at `row` (rows before its first owner
+    /// was known belong to that first owner).
     #[must_use]
-    pub fn owner(&self, addr: SocketAddr) -> Option<usize> {
-        self.owners.get(&addr).map(|(l, _)| *l)
+    pub fn owner(&self, addr: SocketAddr, row: RowId) -> Option<usize> {
+        let held = self.owners.get(&addr)?;
+        let n = held.partition_point(|(r, _, _)| *r <= row);
+        held.get(n.saturating_sub(1)).map(|(_, l, _)| *l)
     }
 
     /// The first lane of a side (where unknown sockets of that role go).
@@ -252,20 +267,21 @@ impl Lanes {
         src: SocketAddr,
         dst: SocketAddr,
         from: Role,
+        row: RowId,
     ) -> Option<(usize, usize)> {
         let (from_side, to_side) = match from {
             Role::Client => (Side::Client, Side::Server),
             Role::Server => (Side::Server, Side::Client),
         };
-        let a = self.owner(src).or_else(|| self.first_of(from_side))?;
-        let b = self.owner(dst).or_else(|| self.first_of(to_side))?;
+        let a = self.owner(src, row).or_else(|| self.first_of(from_side))?;
+        let b = self.owner(dst, row).or_else(|| self.first_of(to_side))?;
         Some((a, b))
     }
 
-    /// A state or queue event's lane: by its socket's owner, else by the
-    /// endpoint name it carries.
-    pub fn of_socket(&mut self, local: SocketAddr, endpoint: &str) -> Option<usize> {
-        if let Some(l) = self.owner(local) {
+    /// A state or queue event's lane (at its row): by its socket's owner,
+    /// else by the endpoint name it carries.
+    pub fn of_socket(&mut self, local: SocketAddr, endpoint: &str, row: RowId) -> Option<usize> {
+        if let Some(l) = self.owner(local, row) {
             return Some(l);
         }
         let lane = match endpoint {
@@ -274,7 +290,7 @@ impl Lanes {
                 .peer(name)
                 .or_else(|| peer_order(name).and_then(|(side, _)| self.first_of(side))),
         }?;
-        self.learn_by_role(local, lane);
+        self.learn_by_role(local, lane, row);
         Some(lane)
     }
 }
@@ -338,6 +354,19 @@ impl Socket {
     pub fn is_listener(&self) -> bool {
         self.remote.is_none()
     }
+
+    /// The lane of the peer that held the socket's address when it appeared.
+    #[must_use]
+    pub fn lane(&self, lanes: &Lanes) -> Option<usize> {
+        let first_state = self.states.first().map(|(r, _)| *r);
+        let first_queue = self.queue.first().map(|(r, _)| *r);
+        let born = first_state
+            .into_iter()
+            .chain(first_queue)
+            .min()
+            .unwrap_or(0);
+        lanes.owner(self.local, born)
+    }
 }
 
 /// Every socket seen, in order of appearance; at most `MAX_SOCKETS`
@@ -396,6 +425,29 @@ impl Sockets {
             .enumerate()
             .map(|(i, s)| ((s.local, s.remote), i))
             .collect();
+    }
+
+    /// The socket a state event is about: a new one when the last socket
+    /// with these addresses had closed and this one is not closed (a new
+    /// listener on a port a killed server held, a reused 4-tuple).
+    pub fn for_state(
+        &mut self,
+        local: SocketAddr,
+        remote: Option<SocketAddr>,
+        conn: Option<ConnId>,
+        to: TcpState,
+    ) -> &mut Socket {
+        let reborn = self.index.get(&(local, remote)).is_some_and(|&i| {
+            to != TcpState::Closed
+                && self.list[i]
+                    .states
+                    .last()
+                    .is_some_and(|(_, st)| st.state == TcpState::Closed)
+        });
+        if reborn {
+            self.index.remove(&(local, remote));
+        }
+        self.get_or_add(local, remote, conn)
     }
 
     #[must_use]

@@ -76,7 +76,7 @@ fn socket_lines(
         (timer, pal.warn),
         (source, pal.inferred),
     ]];
-    if let Some(q) = s.queue_at(at) {
+    if let Some(q) = s.queue_at(at).filter(|_| st.state != TcpState::Closed) {
         let g = gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
         // The longest form that fits whole: a number cut short would lie.
         let forms = [
@@ -127,7 +127,7 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
             .sockets
             .all()
             .iter()
-            .filter(|s| app.lanes.owner(s.local) == Some(i) && s.state_at(at).is_some())
+            .filter(|s| s.lane(&app.lanes) == Some(i) && s.state_at(at).is_some())
             .collect();
         // Listeners first, then open connections in order, closed ones last.
         let closed = |s: &Socket| {

@@ -207,7 +207,7 @@ pub fn lit(app: &App) -> Lit {
     let mut last_row = None;
     for s in socks {
         let Some(st) = s.state_at(at) else { continue };
-        let Some(lane) = app.lanes.owner(s.local) else {
+        let Some(lane) = s.lane(&app.lanes) else {
             continue;
         };
         let name = app

@@ -10,7 +10,7 @@ use ratatui::style::{Modifier, Style};
 use super::text::{self, cell, hline, put, put_right, put_spans, spans_width, width};
 use super::{Palette, cards, diagram};
 use crate::app::layout::{self, Area};
-use crate::app::{App, RunKind};
+use crate::app::{App, RowId, RunKind};
 use crate::event::{
     CallEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent,
     StateSource, StepEvent,
@@ -161,7 +161,7 @@ fn banner(buf: &mut Buffer, a: Area, app: &App, pal: &Palette) {
     if a.height == 0 {
         return;
     }
-    let Some(n) = app.step_at(app.moment()).and_then(|s| s.narration.as_ref()) else {
+    let Some(n) = app.narration_at(app.moment()) else {
         return;
     };
     let lines = layout::wrap(n.text(app.lang), a.width.saturating_sub(2));
@@ -238,7 +238,8 @@ fn rows(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palette, t: 
         };
         let y = a.y + i;
         put(buf, a.x, y, &rel(app, ev.ts()), TIME_WIDTH - 1, pal.time);
-        draw_row(buf, y, geo, app, ev, pal, t);
+        let cx = Cx { geo, app, pal, t };
+        draw_row(buf, &cx, y, row, ev);
         if app.cursor == Some(row) {
             buf.set_style(Rect::new(a.x, y, a.width, 1), pal.selected);
         }
@@ -259,20 +260,21 @@ fn draw_lane_lines(buf: &mut Buffer, y: u16, h: u16, geo: &Geometry, pal: &Palet
     }
 }
 
-fn draw_row(
-    buf: &mut Buffer,
-    y: u16,
-    geo: &Geometry,
-    app: &App,
-    ev: &Event,
-    pal: &Palette,
-    t: &Labels,
-) {
+/// What drawing a row needs besides the buffer.
+struct Cx<'a> {
+    geo: &'a Geometry,
+    app: &'a App,
+    pal: &'a Palette,
+    t: &'a Labels,
+}
+
+fn draw_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, ev: &Event) {
+    let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
     match ev {
-        Event::Packet(p) => packet_row(buf, y, geo, app, p, pal, t),
+        Event::Packet(p) => packet_row(buf, cx, y, row, p),
         Event::Call(c) => call_row(buf, y, geo, app, c, pal),
-        Event::State(s) => state_row(buf, y, geo, app, s, pal, t),
-        Event::Queue(q) => queue_row(buf, y, geo, app, q, pal, t),
+        Event::State(s) => state_row(buf, cx, y, row, s),
+        Event::Queue(q) => queue_row(buf, cx, y, row, q),
         Event::Lab(l) => lab_row(buf, y, geo, l, pal, t),
         Event::Step(s) => step_row(buf, y, geo, s, pal, t),
         Event::Warning { message, .. } => {
@@ -371,17 +373,10 @@ fn note_tags(p: &PacketEvent) -> Vec<&'static str> {
     p.notes.names().filter(|n| *n != "lost").collect()
 }
 
-fn packet_row(
-    buf: &mut Buffer,
-    y: u16,
-    geo: &Geometry,
-    app: &App,
-    p: &PacketEvent,
-    pal: &Palette,
-    t: &Labels,
-) {
+fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent) {
+    let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
     let seg = &p.segment;
-    let Some((a, b)) = app.lanes.of_packet(seg.src, seg.dst, p.from) else {
+    let Some((a, b)) = app.lanes.of_packet(seg.src, seg.dst, p.from, row) else {
         return;
     };
     if a >= geo.xs.len() || b >= geo.xs.len() || a == b {
@@ -481,16 +476,9 @@ fn short_args(args: &str) -> String {
     text::fit(&a, 22)
 }
 
-fn state_row(
-    buf: &mut Buffer,
-    y: u16,
-    geo: &Geometry,
-    app: &App,
-    s: &StateEvent,
-    pal: &Palette,
-    t: &Labels,
-) {
-    let Some(lane) = app.lanes.owner(s.local) else {
+fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) {
+    let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
+    let Some(lane) = app.lanes.owner(s.local, row) else {
         return;
     };
     let inferred = s.source == StateSource::Inferred;
@@ -525,16 +513,9 @@ fn state_row(
     );
 }
 
-fn queue_row(
-    buf: &mut Buffer,
-    y: u16,
-    geo: &Geometry,
-    app: &App,
-    q: &QueueEvent,
-    pal: &Palette,
-    t: &Labels,
-) {
-    let Some(lane) = app.lanes.owner(q.local) else {
+fn queue_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, q: &QueueEvent) {
+    let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
+    let Some(lane) = app.lanes.owner(q.local, row) else {
         return;
     };
     let gauge = cards::gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
