@@ -154,54 +154,66 @@ pub fn wrapped_lines(text: &str, width: u16) -> u16 {
 pub fn wrap(text: &str, width: u16) -> Vec<String> {
     use unicode_width::UnicodeWidthChar;
     let width = usize::from(width.max(8));
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut line_w = 0;
+    // Tokens: words between spaces; each wide (CJK) character is a token of
+    // its own, and needs no space before it.
+    let mut tokens: Vec<(String, usize, bool)> = Vec::new();
+    let mut space_before = false;
     let mut word = String::new();
     let mut word_w = 0;
-    let flush_word = |line: &mut String,
-                      line_w: &mut usize,
-                      word: &mut String,
-                      word_w: &mut usize,
-                      lines: &mut Vec<String>| {
-        if *word_w == 0 {
-            return;
+    let flush = |word: &mut String, word_w: &mut usize, space: &mut bool, tokens: &mut Vec<_>| {
+        if !word.is_empty() {
+            tokens.push((std::mem::take(word), *word_w, *space));
+            *word_w = 0;
+            *space = false;
         }
-        if *line_w > 0 && *line_w + *word_w > width {
-            lines.push(std::mem::take(line).trim_end().to_owned());
-            *line_w = 0;
-            let trimmed = word.trim_start().to_owned();
-            *word_w -= word.len() - trimmed.len();
-            *word = trimmed;
-        }
-        line.push_str(word);
-        *line_w += *word_w;
-        word.clear();
-        *word_w = 0;
     };
     for c in text.chars() {
         let w = c.width().unwrap_or(0);
-        let wide = w > 1;
-        if c == ' ' || wide {
-            flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
-        }
-        if word_w + w > width {
-            // A word longer than the line: break it.
-            flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
-            if line_w > 0 {
-                lines.push(std::mem::take(&mut line).trim_end().to_owned());
-                line_w = 0;
-            }
-        }
-        word.push(c);
-        word_w += w;
-        if wide {
-            flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
+        if c.is_whitespace() {
+            flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+            space_before = true;
+        } else if w > 1 {
+            flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+            word.push(c);
+            word_w = w;
+            flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+        } else {
+            word.push(c);
+            word_w += w;
         }
     }
-    flush_word(&mut line, &mut line_w, &mut word, &mut word_w, &mut lines);
-    if !line.trim().is_empty() {
-        lines.push(line.trim_end().to_owned());
+    flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut line_w = 0;
+    for (tok, tok_w, space) in tokens {
+        let gap = usize::from(space && line_w > 0);
+        if line_w > 0 && line_w + gap + tok_w > width {
+            lines.push(std::mem::take(&mut line));
+            line_w = 0;
+        }
+        if line_w > 0 && space {
+            line.push(' ');
+            line_w += 1;
+        }
+        if tok_w <= width - line_w {
+            line.push_str(&tok);
+            line_w += tok_w;
+            continue;
+        }
+        // A word longer than a line: cut it.
+        for c in tok.chars() {
+            let w = c.width().unwrap_or(0);
+            if line_w + w > width {
+                lines.push(std::mem::take(&mut line));
+                line_w = 0;
+            }
+            line.push(c);
+            line_w += w;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
     }
     lines
 }
@@ -248,7 +260,10 @@ mod tests {
     #[test]
     fn wrapping_keeps_words_and_breaks_cjk() {
         assert_eq!(wrap("one two three", 8), vec!["one two", "three"]);
-        assert_eq!(wrap("a verylongwordthatdoesnotfit", 8).len(), 4);
+        assert_eq!(
+            wrap("a verylongwordthatdoesnotfit", 8),
+            vec!["a", "verylong", "wordthat", "doesnotf", "it"]
+        );
         let zh = wrap("三次握手：SYN、SYN-ACK、ACK。", 10);
         assert!(
             zh.iter()
