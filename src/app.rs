@@ -113,6 +113,8 @@ pub struct App {
     pub detail: Option<RowId>,
     /// The field selected in the details view.
     pub detail_field: usize,
+    /// Lines the help is scrolled by.
+    pub help_scroll: u16,
     pub conns: Connections,
     /// The selected table row (a position in the filtered rows).
     pub table_cursor: usize,
@@ -172,6 +174,7 @@ impl App {
             top: 0,
             detail: None,
             detail_field: 0,
+            help_scroll: 0,
             conns: Connections::new(MAX_TABLE_ROWS),
             table_cursor: 0,
             filter: String::new(),
@@ -597,10 +600,19 @@ impl App {
         }
         match self.overlay {
             Overlay::Help => {
-                // Any key closes the help; q still quits.
-                self.overlay = Overlay::None;
-                if key == Key::Char('q') {
-                    fx.push(Effect::Quit);
+                // Arrows scroll a help taller than the screen; any other key
+                // closes it (q still quits).
+                match key {
+                    Key::Down | Key::PageDown => {
+                        self.help_scroll = self.help_scroll.saturating_add(3)
+                    }
+                    Key::Up | Key::PageUp => self.help_scroll = self.help_scroll.saturating_sub(3),
+                    _ => {
+                        self.overlay = Overlay::None;
+                        if key == Key::Char('q') {
+                            fx.push(Effect::Quit);
+                        }
+                    }
                 }
                 return;
             }
@@ -627,6 +639,7 @@ impl App {
             Key::Char('q') => return fx.push(Effect::Quit),
             Key::Char('?') => {
                 self.overlay = Overlay::Help;
+                self.help_scroll = 0;
                 return;
             }
             Key::Char('l') => {

@@ -7,13 +7,13 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::Palette;
 use super::text::{put, width};
-use crate::app::App;
 use crate::app::layout::wrap;
+use crate::app::{App, RunKind};
 use crate::i18n::labels;
 
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let t = labels(app.lang);
-    let sections: [(&str, Vec<(&str, &str)>); 3] = [
+    let sections: [(&str, Vec<(&str, &str)>); 4] = [
         (
             &t.help_demo,
             vec![
@@ -47,14 +47,51 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("q Ctrl-C", &t.help_q),
             ],
         ),
+        (
+            &t.help_legend,
+            vec![
+                ("◆", &t.legend_kernel),
+                ("◇", &t.legend_inferred),
+                ("──▶", &t.legend_packet),
+                ("──✗", &t.legend_lost),
+                ("call() …", &t.legend_blocking),
+                ("[tag]", &t.legend_tag),
+            ],
+        ),
     ];
-    let w = area.width.saturating_sub(4).min(100);
-    let lines: u16 = sections
+    // The sections for the screen in use, then the shared keys and the marks.
+    let demo = matches!(app.kind, RunKind::Demo { .. } | RunKind::Idle);
+    let shown: Vec<&(&str, Vec<(&str, &str)>)> = sections
         .iter()
-        .map(|(_, keys)| 1 + u16::try_from(keys.len()).unwrap_or(0))
-        .sum::<u16>()
-        + 6;
-    let h = lines.min(area.height);
+        .enumerate()
+        .filter(|(i, _)| match i {
+            0 => demo,
+            1 => !demo,
+            _ => true,
+        })
+        .map(|(_, s)| s)
+        .collect();
+    let w = area.width.saturating_sub(4).min(100);
+    let key_w = 10;
+    // Every line first (wrapped), then the window of them that fits.
+    let mut lines: Vec<(String, String, bool)> = Vec::new();
+    for (title, keys) in &shown {
+        lines.push(((*title).to_owned(), String::new(), true));
+        for (k, what) in keys {
+            for (i, line) in wrap(what, w.saturating_sub(key_w + 5))
+                .into_iter()
+                .enumerate()
+            {
+                let key = if i == 0 {
+                    (*k).to_owned()
+                } else {
+                    String::new()
+                };
+                lines.push((key, line, false));
+            }
+        }
+    }
+    let h = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 3).min(area.height);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -70,44 +107,39 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .title_style(pal.key);
     let inner = block.inner(r);
     block.render(r, buf);
-    let key_w = 10;
-    let mut y = inner.y;
-    for (title, keys) in &sections {
-        if y >= inner.bottom() {
-            break;
-        }
-        put(
-            buf,
-            inner.x + 1,
-            y,
-            title,
-            inner.width,
-            pal.base.add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
-        );
-        y += 1;
-        for (k, what) in keys {
-            if y >= inner.bottom() {
-                break;
-            }
-            put(buf, inner.x + 2, y, k, key_w, pal.key);
-            let text = wrap(what, inner.width.saturating_sub(key_w + 3));
+    let room = usize::from(inner.height.saturating_sub(1));
+    let max_scroll = lines.len().saturating_sub(room);
+    let scroll = usize::from(app.help_scroll).min(max_scroll);
+    for (i, (key, text, title)) in lines.iter().skip(scroll).take(room).enumerate() {
+        let y = inner.y + u16::try_from(i).unwrap_or(0);
+        if *title {
+            put(
+                buf,
+                inner.x + 1,
+                y,
+                key,
+                inner.width,
+                pal.base.add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            );
+        } else {
+            put(buf, inner.x + 2, y, key, key_w, pal.key);
             put(
                 buf,
                 inner.x + 3 + key_w,
                 y,
-                text.first().map_or("", String::as_str),
-                inner.width - key_w - 3,
+                text,
+                inner.width.saturating_sub(key_w + 3),
                 pal.base,
             );
-            y += 1;
         }
     }
-    let close = &t.help_close;
+    let more = if scroll < max_scroll { "↓ … " } else { "" };
+    let close = format!("{more}{}", t.help_close);
     put(
         buf,
-        inner.x + inner.width.saturating_sub(width(close) + 1),
+        inner.x + inner.width.saturating_sub(width(&close) + 1),
         inner.bottom().saturating_sub(1),
-        close,
+        &close,
         inner.width,
         pal.dim,
     );
