@@ -52,6 +52,7 @@ fn app(rows: usize) -> App {
                 Event::Step(s) => s.ts = Timestamp(s.ts.0 + shift),
                 Event::State(s) => s.ts = Timestamp(s.ts.0 + shift),
                 Event::Queue(q) => q.ts = Timestamp(q.ts.0 + shift),
+                Event::SocketQueues(q) => q.ts = Timestamp(q.ts.0 + shift),
                 Event::Warning { ts, .. } => *ts = Timestamp(ts.0 + shift),
             }
             events.push(e);

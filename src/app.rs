@@ -318,6 +318,12 @@ impl App {
             }
             _ => {}
         }
+        if let Event::SocketQueues(q) = &ev {
+            // Current as of the newest row.
+            let at = self.timeline.end().saturating_sub(1);
+            let sock = self.sockets.get_or_add(q.local, Some(q.remote), q.conn);
+            sock.bytes.push((at, (q.recv_q, q.send_q)));
+        }
         if !Timeline::is_row(&ev) {
             return;
         }
@@ -482,11 +488,14 @@ impl App {
                 if s.state_at(at).is_some() {
                     if let Some(l) = s.lane(&self.lanes) {
                         if let Some(n) = per_lane.get_mut(l) {
-                            // A listener's queue takes a line of its own.
-                            let queue = s.queue_at(at).is_some()
-                                && s.state_at(at)
-                                    .is_some_and(|st| st.state != TcpState::Closed);
-                            *n += 1 + u16::from(queue);
+                            // A listener's queue and a connection's bytes
+                            // take a line of their own.
+                            let open = s.state_at(at).is_some_and(|st| {
+                                !matches!(st.state, TcpState::Closed | TcpState::TimeWait)
+                            });
+                            let queue = s.queue_at(at).is_some() && open;
+                            let bytes = s.bytes_at(at).is_some() && open;
+                            *n += 1 + u16::from(queue) + u16::from(bytes);
                         }
                     }
                 }

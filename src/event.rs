@@ -233,6 +233,21 @@ pub struct QueueEvent {
     pub drops: u64,
 }
 
+/// The bytes waiting in a connected socket's queues changed (what `ss`
+/// shows as Recv-Q and Send-Q).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketQueuesEvent {
+    pub ts: Timestamp,
+    pub conn: Option<ConnId>,
+    pub endpoint: EndpointName,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Received and not yet read by the program.
+    pub recv_q: u32,
+    /// Written by the program and not yet acknowledged by the peer.
+    pub send_q: u32,
+}
+
 /// Everything that reaches the views, in one type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
@@ -242,6 +257,7 @@ pub enum Event {
     Step(StepEvent),
     State(StateEvent),
     Queue(QueueEvent),
+    SocketQueues(SocketQueuesEvent),
     Warning { ts: Timestamp, message: String },
 }
 
@@ -255,6 +271,7 @@ impl Event {
             Event::Step(s) => s.ts,
             Event::State(s) => s.ts,
             Event::Queue(q) => q.ts,
+            Event::SocketQueues(q) => q.ts,
             Event::Warning { ts, .. } => *ts,
         }
     }

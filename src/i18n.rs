@@ -98,6 +98,8 @@ pub struct Labels {
     pub listening: String,
     pub queue_card: String,
     pub queue_card_short: String,
+    pub bytes_card: String,
+    pub bytes_card_short: String,
     pub no_sockets: String,
     pub closed_sockets: String,
     pub key_step: String,

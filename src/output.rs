@@ -169,6 +169,15 @@ pub fn json_value(t: f64, event: &Event, lang: Lang) -> Value {
         Event::Step(s) => step_json(&mut m, s, lang),
         Event::State(s) => state_json(&mut m, s),
         Event::Queue(q) => queue_json(&mut m, q),
+        Event::SocketQueues(q) => {
+            m.insert("kind".into(), json!("socket_queues"));
+            m.insert("conn".into(), q.conn.map_or(Value::Null, |c| json!(c.0)));
+            m.insert("endpoint".into(), json!(q.endpoint));
+            m.insert("local".into(), json!(q.local.to_string()));
+            m.insert("remote".into(), json!(q.remote.to_string()));
+            m.insert("recv_q".into(), json!(q.recv_q));
+            m.insert("send_q".into(), json!(q.send_q));
+        }
         Event::Warning { message, .. } => {
             m.insert("kind".into(), json!("warning"));
             m.insert("message".into(), json!(message));
@@ -384,6 +393,22 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                 out,
                 "     listener {} accept queue {}/{}  overflows={} drops={}",
                 q.local, q.accept_queue, q.backlog, q.overflows, q.drops
+            );
+        }
+        Event::SocketQueues(q) => {
+            match q.conn {
+                Some(c) => {
+                    let _ = write!(out, "#{:<3} ", c.0);
+                }
+                None => out.push_str("     "),
+            }
+            let _ = write!(
+                out,
+                "{:<8} {} recv-q {} send-q {}",
+                sanitize(&q.endpoint),
+                q.local,
+                q.recv_q,
+                q.send_q
             );
         }
         Event::Warning { message, .. } => {

@@ -13,10 +13,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 
-use crate::event::{Event, QueueEvent, StateEvent, StateSource};
+use crate::event::{Event, QueueEvent, SocketQueuesEvent, StateEvent, StateSource};
 use crate::kernel::diag::SockInfo;
 use crate::kernel::trace::Transition as KernelTransition;
-use crate::kernel::view::{KernelView, StateChange};
+use crate::kernel::view::{KernelView, SocketQueues, StateChange};
 use crate::kernel::{KernelMode, ListenCounters};
 use crate::tcp::state::{Cause, ConnMachine};
 use crate::tcp::track::{ConnId, Role};
@@ -30,6 +30,9 @@ pub const MATCH_WINDOW: u64 = 250_000_000;
 /// A kernel change for a socket whose packets were not seen yet waits this
 /// long for them (to learn its connection id), then is shown without one.
 const PENDING_LIMIT: u64 = 300_000_000;
+
+/// A connected socket's Recv-Q/Send-Q are reported at most this often (ns).
+const SOCKET_QUEUES_EVERY: u64 = 100_000_000;
 
 /// A traced transition of a socket not (yet) known to be ours waits this long
 /// (a connect() can sit in SYN-SENT for its whole timeout before its socket
@@ -78,6 +81,11 @@ pub struct States {
     ours: std::collections::HashSet<(SocketAddr, SocketAddr)>,
     /// Traced transitions waiting to be known as ours.
     parked: Vec<KernelTransition>,
+    socket_queue_changes: Vec<SocketQueues>,
+    /// Socket queue changes not reported yet (too soon after the last).
+    pending_queues: Vec<SocketQueues>,
+    /// When each socket's queues were last reported.
+    queues_reported: HashMap<(SocketAddr, SocketAddr), Timestamp>,
 }
 
 impl Default for States {
@@ -109,6 +117,9 @@ impl States {
             listen_calls: HashMap::new(),
             ours: std::collections::HashSet::new(),
             parked: Vec::new(),
+            socket_queue_changes: Vec::new(),
+            pending_queues: Vec::new(),
+            queues_reported: HashMap::new(),
         }
     }
 
@@ -286,6 +297,7 @@ impl States {
         for c in changes.drain(..) {
             self.kernel_change(c, out);
         }
+        self.on_socket_queues(ts, socks);
         let counters_changed = counters.is_some() && counters != self.counters;
         if counters.is_some() {
             self.counters = counters;
@@ -337,6 +349,61 @@ impl States {
         }
         self.changes = changes;
         self.queue_changes = queues;
+    }
+
+    /// Reports connected sockets' Recv-Q/Send-Q changes, at most one per
+    /// socket every [`SOCKET_QUEUES_EVERY`]: a bulk transfer changes them at
+    /// every poll. The last value always follows.
+    fn on_socket_queues(&mut self, ts: Timestamp, socks: &[SockInfo]) {
+        let mut found = std::mem::take(&mut self.socket_queue_changes);
+        found.clear();
+        self.view.socket_queues(ts, socks, &mut found);
+        for q in found.drain(..) {
+            let key = (q.local, q.remote);
+            match self
+                .pending_queues
+                .iter_mut()
+                .find(|p| (p.local, p.remote) == key)
+            {
+                Some(p) => *p = q,
+                None => self.pending_queues.push(q),
+            }
+        }
+        self.socket_queue_changes = found;
+        let mut i = 0;
+        while i < self.pending_queues.len() {
+            let q = &self.pending_queues[i];
+            let key = (q.local, q.remote);
+            let due = self
+                .queues_reported
+                .get(&key)
+                .is_none_or(|last| ts.0.saturating_sub(last.0) >= SOCKET_QUEUES_EVERY);
+            if !due {
+                i += 1;
+                continue;
+            }
+            let q = self.pending_queues.swap_remove(i);
+            self.queues_reported.insert(key, ts);
+            let found = self.tuples.get(&key).copied();
+            let endpoint = match found {
+                Some((_, role)) => self.endpoint_name(q.local, role),
+                None => self.endpoint_name(q.local, Role::Client),
+            };
+            let ev = Event::SocketQueues(SocketQueuesEvent {
+                ts: q.ts,
+                conn: found.map(|(c, _)| c),
+                endpoint,
+                local: q.local,
+                remote: q.remote,
+                recv_q: q.recv_q,
+                send_q: q.send_q,
+            });
+            self.push(q.ts, ev, None);
+        }
+        if self.queues_reported.len() > 4096 {
+            let keep = Timestamp(ts.0.saturating_sub(SOCKET_QUEUES_EVERY));
+            self.queues_reported.retain(|_, at| *at >= keep);
+        }
     }
 
     /// Moves time forward: fires inferred timers and releases what is due.

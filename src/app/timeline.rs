@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use crate::event::{Event, LabAction, StateSource};
+use crate::event::{Event, LabAction, LabEvent, StateSource};
 use crate::tcp::TcpState;
 use crate::tcp::track::{ConnId, Role};
 use crate::time::Timestamp;
@@ -33,12 +33,16 @@ impl Timeline {
     }
 
     /// Whether an event gets a row of its own. Steps do (a thin separator,
-    /// and the narration banner follows them); the lab's teardown does not.
+    /// and the narration banner follows them); the lab's teardown does not,
+    /// nor do a socket's queue sizes (its card shows them).
     #[must_use]
     pub fn is_row(ev: &Event) -> bool {
         !matches!(
             ev,
-            Event::Lab(l) if l.action == LabAction::Closing
+            Event::Lab(LabEvent {
+                action: LabAction::Closing,
+                ..
+            }) | Event::SocketQueues(_)
         )
     }
 
@@ -334,6 +338,8 @@ pub struct Socket {
     pub states: Vec<(RowId, Snap)>,
     /// A listener's queue, with the row of each change.
     pub queue: Vec<(RowId, QueueSnap)>,
+    /// A connected socket's (Recv-Q, Send-Q), with the row each was current at.
+    pub bytes: Vec<(RowId, (u32, u32))>,
 }
 
 impl Socket {
@@ -342,6 +348,13 @@ impl Socket {
     pub fn state_at(&self, at: RowId) -> Option<&Snap> {
         let n = self.states.partition_point(|(r, _)| *r <= at);
         n.checked_sub(1).map(|i| &self.states[i].1)
+    }
+
+    /// A connected socket's (Recv-Q, Send-Q) at row `at`.
+    #[must_use]
+    pub fn bytes_at(&self, at: RowId) -> Option<(u32, u32)> {
+        let n = self.bytes.partition_point(|(r, _)| *r <= at);
+        n.checked_sub(1).map(|i| self.bytes[i].1)
     }
 
     #[must_use]
@@ -398,6 +411,7 @@ impl Sockets {
                 conn,
                 states: Vec::new(),
                 queue: Vec::new(),
+                bytes: Vec::new(),
             });
         }
         let i = self.index[&(local, remote)];

@@ -66,6 +66,18 @@ pub struct ListenerQueue {
     pub backlog: u32,
 }
 
+/// The bytes a connected socket holds changed: received and not yet read
+/// (`recv_q`), sent and not yet acknowledged or not yet sent (`send_q`), as
+/// `ss` shows them in Recv-Q and Send-Q.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketQueues {
+    pub ts: Timestamp,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub recv_q: u32,
+    pub send_q: u32,
+}
+
 /// Which socket: a connection by both ends, a listener by its local address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct SockKey {
@@ -130,6 +142,8 @@ pub struct KernelView {
     pending_close: BTreeMap<SockKey, (Timestamp, bool)>,
     /// The last (accept queue, backlog) reported per listener.
     queues: BTreeMap<SocketAddr, (u32, u32)>,
+    /// The last (recv_q, send_q) reported per connected socket.
+    socket_queues: HashMap<(SocketAddr, SocketAddr), (u32, u32)>,
 }
 
 impl KernelView {
@@ -470,6 +484,44 @@ impl KernelView {
         if let Some(e) = self.entries.get_mut(&key) {
             e.traced = true;
         }
+    }
+}
+
+impl KernelView {
+    /// The connected sockets of a snapshot whose Recv-Q or Send-Q changed
+    /// since the last report (a socket first seen with both at 0 is not news).
+    /// Sockets gone from the snapshot are forgotten.
+    pub fn socket_queues(
+        &mut self,
+        ts: Timestamp,
+        socks: &[SockInfo],
+        out: &mut Vec<SocketQueues>,
+    ) {
+        let mut seen = std::collections::HashSet::with_capacity(socks.len());
+        for s in socks {
+            let key = SockKey::new(s.local, s.remote);
+            let Some(remote) = key.remote else { continue };
+            // TIME-WAIT and request sockets hold no data.
+            if matches!(
+                s.state,
+                TcpState::Listen | TcpState::TimeWait | TcpState::SynReceived
+            ) {
+                continue;
+            }
+            seen.insert((s.local, remote));
+            let now = (s.recv_q, s.send_q);
+            let before = self.socket_queues.insert((s.local, remote), now);
+            if before.unwrap_or((0, 0)) != now {
+                out.push(SocketQueues {
+                    ts,
+                    local: s.local,
+                    remote,
+                    recv_q: s.recv_q,
+                    send_q: s.send_q,
+                });
+            }
+        }
+        self.socket_queues.retain(|k, _| seen.contains(k));
     }
 }
 

@@ -76,6 +76,25 @@ fn socket_lines(
         (timer, pal.warn),
         (source, pal.inferred),
     ]];
+    let holds_data = !matches!(st.state, TcpState::Closed | TcpState::TimeWait);
+    if let Some((recv, send)) = s.bytes_at(at).filter(|_| holds_data) {
+        // What the program has not read yet, and what the peer has not acknowledged.
+        let forms = [
+            fill(&t.bytes_card, &[&recv, &send]),
+            fill(&t.bytes_card_short, &[&recv, &send]),
+            format!("{recv}/{send}"),
+        ];
+        let text = forms
+            .into_iter()
+            .find(|f| 2 + width(f) <= room)
+            .unwrap_or_default();
+        let style = if recv > 0 || send > 0 {
+            pal.warn
+        } else {
+            pal.dim
+        };
+        lines.push(vec![("  ".to_owned(), pal.dim), (text, style)]);
+    }
     if let Some(q) = s.queue_at(at).filter(|_| st.state != TcpState::Closed) {
         let g = gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
         // The longest form that fits whole: a number cut short would lie.

@@ -275,6 +275,8 @@ fn draw_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, ev: &Event) {
         Event::Call(c) => call_row(buf, y, geo, app, c, pal),
         Event::State(s) => state_row(buf, cx, y, row, s),
         Event::Queue(q) => queue_row(buf, cx, y, row, q),
+        // Not a row: the cards show them.
+        Event::SocketQueues(_) => {}
         Event::Lab(l) => lab_row(buf, y, geo, l, pal, t),
         Event::Step(s) => step_row(buf, y, geo, s, pal, t),
         Event::Warning { message, .. } => {
