@@ -486,6 +486,9 @@ impl App {
         if let Some(at) = at {
             for s in self.sockets.all() {
                 if s.state_at(at).is_some() {
+                    if self.focus.is_some_and(|f| s.conn != Some(f)) {
+                        continue;
+                    }
                     if let Some(l) = s.lane(&self.lanes) {
                         if let Some(n) = per_lane.get_mut(l) {
                             // A listener's queue and a connection's bytes

@@ -69,6 +69,7 @@ pub struct Labels {
     pub rootless: String,
     pub link_is_cut: String,
     pub following: String,
+    pub following_file: String,
     pub row_of: String,
     pub rows_dropped: String,
     pub frozen: String,
@@ -270,6 +271,11 @@ mod tests {
                 zh.link_is_cut.as_str(),
             ),
             ("following", en.following.as_str(), zh.following.as_str()),
+            (
+                "following_file",
+                en.following_file.as_str(),
+                zh.following_file.as_str(),
+            ),
             ("row_of", en.row_of.as_str(), zh.row_of.as_str()),
             (
                 "rows_dropped",

@@ -164,10 +164,7 @@ impl Model {
             notes.insert(Notes::LOST);
         }
         self.packets += 1;
-        if let Some(hdr) = seg.tcp {
-            self.states
-                .on_segment(&seg, &hdr, a.conn, a.from, lost, out);
-        }
+        // The packet first: the states it causes come right after it.
         self.states.hold(
             Event::Packet(Box::new(PacketEvent {
                 segment: seg,
@@ -181,5 +178,9 @@ impl Model {
             })),
             out,
         );
+        if let Some(hdr) = seg.tcp {
+            self.states
+                .on_segment(&seg, &hdr, a.conn, a.from, lost, out);
+        }
     }
 }

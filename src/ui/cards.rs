@@ -147,6 +147,8 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
             .all()
             .iter()
             .filter(|s| s.lane(&app.lanes) == Some(i) && s.state_at(at).is_some())
+            // A watched connection's ladder shows that connection's sockets only.
+            .filter(|s| app.focus.is_none_or(|f| s.conn == Some(f)))
             .collect();
         // Listeners first, then open connections in order, closed ones last.
         let closed = |s: &Socket| {

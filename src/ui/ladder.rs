@@ -662,6 +662,7 @@ fn footer(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
     }
     // Where the selection is, at the right: live, or row i/n; keys in the rest.
     let pos = match app.cursor {
+        None if matches!(app.kind, RunKind::Read { .. }) => t.following_file.clone(),
         None => t.following.clone(),
         Some(r) => fill(&t.row_of, &[&(app.visible_pos(r) + 1), &app.visible_len()]),
     };

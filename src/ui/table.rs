@@ -4,7 +4,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 
 use super::Palette;
 use super::ladder::{draw_keys, rect};
@@ -39,57 +39,100 @@ fn bytes(n: u64) -> String {
     }
 }
 
-fn row_text(e: &Entry, app: &App, t: &Labels, wide: bool) -> String {
+/// A column: its width in terminal columns, and whether it is right-aligned.
+struct Col {
+    width: u16,
+    right: bool,
+}
+
+/// The columns: narrow (≤ 110 columns) or wide.
+fn columns(wide: bool) -> Vec<Col> {
+    let c = |width, right| Col { width, right };
+    if wide {
+        vec![
+            c(5, false),
+            c(22, false),
+            c(22, false),
+            c(36, false),
+            c(6, true),
+            c(9, true),
+            c(8, true),
+            c(5, false),
+        ]
+    } else {
+        vec![c(22, false), c(22, false), c(30, false), c(5, true)]
+    }
+}
+
+/// Draws cells into their columns, each cut or padded by display width.
+fn draw_cells(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    max: u16,
+    cells: &[String],
+    wide: bool,
+    style: Style,
+) {
+    let mut cx = x;
+    let end = x + max;
+    for (col, text) in columns(wide).iter().zip(cells) {
+        if cx >= end {
+            break;
+        }
+        let room = col.width.min(end - cx);
+        if col.right {
+            put_right(buf, cx + room, y, text, room, style);
+        } else {
+            put(buf, cx, y, text, room, style);
+        }
+        cx += col.width + 1;
+    }
+    // What is left (a listener's queue) runs on past the last column.
+    if let Some(rest) = cells.get(columns(wide).len()) {
+        if cx < end {
+            put(buf, cx, y, rest, end - cx, style);
+        }
+    }
+}
+
+fn row_cells(e: &Entry, app: &App, t: &Labels, wide: bool) -> Vec<String> {
     let t0 = app.t0.unwrap_or(e.last_seen);
     let last = format!("{:.1}s", e.last_seen.seconds_since(t0));
+    let mut cells = Vec::new();
+    if wide {
+        cells.push(e.proto.as_str().to_owned());
+    }
     match e.key {
         RowKey::Listener(_) => {
-            let q = e
-                .queue
-                .map(|(a, b)| fill(&t.accept_queue, &[&a, &b]))
-                .unwrap_or_default();
-            let proto = if wide {
-                format!("{:<5} ", e.proto.as_str())
-            } else {
-                String::new()
-            };
-            format!(
-                "{proto}{:<22} {:<22} {:<25} {q}",
-                e.local.to_string(),
-                t.listening,
-                state_text(e.server_state)
-            )
+            cells.push(e.local.to_string());
+            cells.push(t.listening.clone());
+            cells.push(state_text(e.server_state));
+            cells.push(String::new());
+            if wide {
+                cells.extend([String::new(), String::new(), String::new()]);
+            }
+            if let Some((a, b)) = e.queue {
+                cells.push(fill(&t.accept_queue, &[&a, &b]));
+            }
         }
         RowKey::Conn(c) => {
-            let states = format!(
+            cells.push(e.local.to_string());
+            cells.push(e.remote.map(|r| r.to_string()).unwrap_or_default());
+            cells.push(format!(
                 "{} / {}",
                 state_text(e.client_state),
                 state_text(e.server_state)
-            );
-            let remote = e.remote.map(|r| r.to_string()).unwrap_or_default();
+            ));
+            cells.push(e.packets.to_string());
             if wide {
-                format!(
-                    "{:<5} {:<22} {:<22} {:<25} {:>6} {:>9} {:>8}  #{}",
-                    e.proto.as_str(),
-                    e.local.to_string(),
-                    remote,
-                    states,
-                    e.packets,
-                    bytes(e.bytes),
-                    last,
-                    c.0
-                )
-            } else {
-                format!(
-                    "{:<22} {:<22} {:<25} {:>5}",
-                    e.local.to_string(),
-                    remote,
-                    states,
-                    e.packets
-                )
+                cells.push(bytes(e.bytes));
+                cells.push(last);
+                cells.push(format!("#{}", c.0));
             }
         }
     }
+    cells
 }
 
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
@@ -139,29 +182,32 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     // Column titles, then rows.
     let tb = rect(lay.table);
     let wide = tb.width >= 110;
-    let titles = if wide {
-        format!(
-            "{:<5} {:<22} {:<22} {:<25} {:>6} {:>9} {:>8}",
-            t.col_proto,
-            t.col_client,
-            t.col_server,
-            t.col_states,
-            t.col_packets,
-            t.col_bytes,
-            t.col_last
-        )
+    let titles: Vec<String> = if wide {
+        [
+            &t.col_proto,
+            &t.col_client,
+            &t.col_server,
+            &t.col_states,
+            &t.col_packets,
+            &t.col_bytes,
+            &t.col_last,
+        ]
+        .into_iter()
+        .cloned()
+        .collect()
     } else {
-        format!(
-            "{:<22} {:<22} {:<25} {:>5}",
-            t.col_client, t.col_server, t.col_states, t.col_packets
-        )
+        [&t.col_client, &t.col_server, &t.col_states, &t.col_packets]
+            .into_iter()
+            .cloned()
+            .collect()
     };
-    put(
+    draw_cells(
         buf,
         tb.x + 1,
         tb.y,
-        &titles,
         tb.width - 1,
+        &titles,
+        wide,
         pal.dim.add_modifier(Modifier::UNDERLINED),
     );
     let list_h = usize::from(tb.height.saturating_sub(1));
@@ -184,12 +230,16 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         let y = tb.y + 1 + u16::try_from(i - first).unwrap_or(0);
         let style = if e.is_closed() { pal.dim } else { pal.base };
         let style = if i == cursor { pal.selected } else { style };
-        put(
+        if i == cursor {
+            buf.set_style(Rect::new(tb.x, y, tb.width, 1), style);
+        }
+        draw_cells(
             buf,
             tb.x + 1,
             y,
-            &row_text(e, app, t, wide),
             tb.width - 1,
+            &row_cells(e, app, t, wide),
+            wide,
             style,
         );
     }
