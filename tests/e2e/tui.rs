@@ -178,19 +178,39 @@ fn check_restored(t: &Tmux, status: &str) {
     );
 }
 
+/// True when a lab can run here: as root, or as a user who may create user
+/// namespaces (the rootless lab). SKIPPED (with the variable) or a panic otherwise.
 fn require_lab(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    if std::env::var_os("SYNACK_SKIP_CAPTURE_TESTS").is_some_and(|v| v == "1") {
-        eprintln!(
-            "\n*** SKIPPED {test}: needs root for the lab with the tracepoint (SYNACK_SKIP_CAPTURE_TESTS=1) ***\n"
-        );
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "true"])
+        .output();
+    let why = match probe {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => format!(
+            "this user cannot create a user+net namespace for the lab ({})",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("cannot run unshare: {e}"),
+    };
+    if std::env::var_os("SYNACK_SKIP_ROOTLESS_TESTS").is_some_and(|v| v == "1") {
+        eprintln!("\n*** SKIPPED {test}: {why} (SYNACK_SKIP_ROOTLESS_TESTS=1) ***\n");
         return false;
     }
     panic!(
-        "{test} cannot run: it needs root. Run as root, or set SYNACK_SKIP_CAPTURE_TESTS=1 to skip it knowingly."
+        "{test} cannot run: {why}. Run as root, allow unprivileged user namespaces, or set SYNACK_SKIP_ROOTLESS_TESTS=1 to skip it knowingly."
     );
+}
+
+/// What the header says about the kernel's view: root gets the tracepoint.
+fn kernel_states() -> &'static str {
+    if is_root() {
+        "kernel states: tracepoint + sock_diag"
+    } else {
+        "kernel states: sock_diag + inferred"
+    }
 }
 
 const LONG: Duration = Duration::from_secs(20);
@@ -235,7 +255,7 @@ fn tui_demo_handshake_keys_kill_details_picker_language_help() {
         "SYN,ACK seq=0 ack=1",
         "SYN-SENT → ESTABLISHED",
         "SYN-RECEIVED → ESTABLISHED",
-        "kernel states: tracepoint + sock_diag",
+        kernel_states(),
     ] {
         assert!(s.contains(needle), "no `{needle}`:\n{s}");
     }
