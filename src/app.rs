@@ -493,11 +493,14 @@ impl App {
                         if let Some(n) = per_lane.get_mut(l) {
                             // A listener's queue and a connection's bytes
                             // take a line of their own.
-                            let open = s.state_at(at).is_some_and(|st| {
-                                !matches!(st.state, TcpState::Closed | TcpState::TimeWait)
-                            });
-                            let queue = s.queue_at(at).is_some() && open;
-                            let bytes = s.bytes_at(at).is_some() && open;
+                            let state = s.state_at(at).map(|st| st.state);
+                            let queue = s.queue_at(at).is_some()
+                                && state.is_some_and(|st| st != TcpState::Closed);
+                            let bytes = s.bytes_at(at).is_some()
+                                && matches!(
+                                    state,
+                                    Some(TcpState::Established | TcpState::CloseWait)
+                                );
                             *n += 1 + u16::from(queue) + u16::from(bytes);
                         }
                     }

@@ -76,7 +76,9 @@ fn socket_lines(
         (timer, pal.warn),
         (source, pal.inferred),
     ]];
-    let holds_data = !matches!(st.state, TcpState::Closed | TcpState::TimeWait);
+    // Data moves in ESTABLISHED and CLOSE-WAIT; elsewhere the queues hold
+    // only a SYN or a FIN (counted as one byte), which would mislead.
+    let holds_data = matches!(st.state, TcpState::Established | TcpState::CloseWait);
     if let Some((recv, send)) = s.bytes_at(at).filter(|_| holds_data) {
         // What the program has not read yet, and what the peer has not acknowledged.
         let forms = [

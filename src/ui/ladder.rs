@@ -495,7 +495,12 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
         Some(f) => format!("{who}{f} → {}", s.to),
         None => format!("{who}→ {}", s.to),
     };
-    let timer = s.timer.map(|x| format!(" {x:.0}s")).unwrap_or_default();
+    // TIME-WAIT's timer is its lesson (2MSL); the others restart as they fire.
+    let timer = s
+        .timer
+        .filter(|_| s.to == crate::tcp::TcpState::TimeWait)
+        .map(|x| format!(" {x:.0}s"))
+        .unwrap_or_default();
     let tag = if inferred {
         format!(" ({})", t.inferred)
     } else {
