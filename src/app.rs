@@ -66,6 +66,21 @@ pub struct Choice {
     pub summary_zh: Option<String>,
 }
 
+impl Choice {
+    /// Every bundled scenario, in teaching order.
+    #[must_use]
+    pub fn all() -> Vec<Choice> {
+        crate::lab::scenarios()
+            .iter()
+            .map(|s| Choice {
+                name: s.name.to_owned(),
+                summary: s.summary.to_owned(),
+                summary_zh: s.summary_zh.map(str::to_owned),
+            })
+            .collect()
+    }
+}
+
 /// What the table screen keeps while frozen (`p` on watch): the rows as they
 /// were; the capture and the model go on underneath.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -27,14 +27,7 @@ fn fixture(name: &str) -> Vec<Event> {
 }
 
 fn choices() -> Vec<Choice> {
-    synack::lab::scenarios()
-        .iter()
-        .map(|s| Choice {
-            name: s.name.to_owned(),
-            summary: s.summary.to_owned(),
-            summary_zh: s.summary_zh.map(str::to_owned),
-        })
-        .collect()
+    Choice::all()
 }
 
 /// The peers a recorded run's calls name, as the lab would announce them.

@@ -127,22 +127,15 @@ pub struct Lanes {
     owners: HashMap<SocketAddr, Vec<(RowId, usize, Certainty)>>,
 }
 
-/// `client3` → (client side, 3); `server-child` → (server side, 1).
-fn peer_order(name: &str) -> Option<(Side, u32)> {
-    let base = name.strip_suffix("-child").unwrap_or(name);
-    let (side, rest) = if let Some(r) = base.strip_prefix("client") {
-        (Side::Client, r)
-    } else if let Some(r) = base.strip_prefix("server") {
-        (Side::Server, r)
-    } else {
-        return None;
+/// `client3` → (client side, 3); `server-child` → (server side, 1): the
+/// lab's own reading of peer names.
+fn peer_order(name: &str) -> Option<(Side, u16)> {
+    let e = crate::lab::script::Endpoint::from_name(name)?;
+    let side = match e.side {
+        crate::lab::script::Side::Client => Side::Client,
+        crate::lab::script::Side::Server => Side::Server,
     };
-    let n = if rest.is_empty() {
-        1
-    } else {
-        rest.parse().ok()?
-    };
-    Some((side, n))
+    Some((side, e.index))
 }
 
 impl Lanes {

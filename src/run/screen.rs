@@ -54,17 +54,6 @@ const TICK: Duration = Duration::from_millis(50);
 /// At most this often a burst of events redraws the screen.
 const FRAME: Duration = Duration::from_millis(33);
 
-fn choices() -> Vec<Choice> {
-    lab::scenarios()
-        .iter()
-        .map(|s| Choice {
-            name: s.name.to_owned(),
-            summary: s.summary.to_owned(),
-            summary_zh: s.summary_zh.map(str::to_owned),
-        })
-        .collect()
-}
-
 /// The running sources and how to reach the lab.
 struct Runner {
     run: u64,
@@ -191,7 +180,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
             file: p.display().to_string(),
         },
     };
-    let mut app = App::new(opts.lang, kind, choices(), opts.max_rows);
+    let mut app = App::new(opts.lang, kind, Choice::all(), opts.max_rows);
     let record = match &opts.record {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
