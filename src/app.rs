@@ -336,7 +336,7 @@ impl App {
         if let Event::SocketQueues(q) = &ev {
             // Current as of the newest row.
             let at = self.timeline.end().saturating_sub(1);
-            let sock = self.sockets.get_or_add(q.local, Some(q.remote), q.conn);
+            let sock = self.sockets.get_or_add(q.local, Some(q.remote), q.conn, at);
             sock.bytes.push((at, (q.recv_q, q.send_q)));
         }
         if !Timeline::is_row(&ev) {
@@ -362,9 +362,16 @@ impl App {
         if is_focus {
             self.focus_rows.push(id);
         }
+        // What refers to rows dropped at the front goes too, now and then.
+        if self.timeline.dropped() > 0 && id % 1024 == 0 {
+            let first = self.timeline.first();
+            let gone = self.focus_rows.partition_point(|&r| r < first);
+            self.focus_rows.drain(..gone);
+            self.sockets.forget_before(first);
+        }
         if let Some(s) = state {
             self.lanes.of_socket(s.local, &s.endpoint, id);
-            let sock = self.sockets.for_state(s.local, s.remote, s.conn, s.to);
+            let sock = self.sockets.for_state(s.local, s.remote, s.conn, s.to, id);
             sock.states.push((
                 id,
                 timeline::Snap {
@@ -378,7 +385,7 @@ impl App {
         }
         if let Some(q) = queue {
             self.lanes.of_socket(q.local, "listener", id);
-            let sock = self.sockets.get_or_add(q.local, None, None);
+            let sock = self.sockets.get_or_add(q.local, None, None, id);
             sock.queue.push((
                 id,
                 timeline::QueueSnap {

@@ -405,3 +405,29 @@ fn every_theme_renders() {
         assert!(s.contains("TIME-WAIT"), "{theme:?}");
     }
 }
+
+#[test]
+fn max_rows_keeps_the_newest_and_says_how_many_went() {
+    let events = fixture("kill-peer");
+    let mut app = App::new(Lang::En, RunKind::Idle, choices(), 100);
+    app.update(AppEvent::DemoStarted {
+        name: "kill-peer".into(),
+        peers: peers(&events),
+        paused: false,
+        rootless: false,
+    });
+    app.update(AppEvent::Resize {
+        width: 120,
+        height: 40,
+    });
+    for _ in 0..10 {
+        app.update(AppEvent::Model(events.clone()));
+    }
+    assert_eq!(app.visible_len(), 100, "the newest 100 rows are kept");
+    assert!(app.timeline.dropped() > 500);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains(&format!("{} older rows dropped", app.timeline.dropped())),
+        "{s}"
+    );
+}

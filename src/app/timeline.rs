@@ -327,6 +327,8 @@ pub struct Socket {
     pub local: SocketAddr,
     pub remote: Option<SocketAddr>,
     pub conn: Option<ConnId>,
+    /// The row at which it first appeared.
+    pub born: RowId,
     /// States with the row each was shown at, in row order.
     pub states: Vec<(RowId, Snap)>,
     /// A listener's queue, with the row of each change.
@@ -392,6 +394,7 @@ impl Sockets {
         local: SocketAddr,
         remote: Option<SocketAddr>,
         conn: Option<ConnId>,
+        row: RowId,
     ) -> &mut Socket {
         if !self.index.contains_key(&(local, remote)) {
             if self.list.len() >= MAX_SOCKETS {
@@ -402,6 +405,7 @@ impl Sockets {
                 local,
                 remote,
                 conn,
+                born: row,
                 states: Vec::new(),
                 queue: Vec::new(),
                 bytes: Vec::new(),
@@ -443,6 +447,7 @@ impl Sockets {
         remote: Option<SocketAddr>,
         conn: Option<ConnId>,
         to: TcpState,
+        row: RowId,
     ) -> &mut Socket {
         let reborn = self.index.get(&(local, remote)).is_some_and(|&i| {
             to != TcpState::Closed
@@ -454,11 +459,27 @@ impl Sockets {
         if reborn {
             self.index.remove(&(local, remote));
         }
-        self.get_or_add(local, remote, conn)
+        self.get_or_add(local, remote, conn, row)
     }
 
     #[must_use]
     pub fn all(&self) -> &[Socket] {
         &self.list
+    }
+
+    /// Drops history from before row `first` (rows no longer kept), keeping
+    /// the last entry before it: the state in effect at `first`.
+    pub fn forget_before(&mut self, first: RowId) {
+        fn trim<T>(v: &mut Vec<(RowId, T)>, first: RowId) {
+            let n = v.partition_point(|(r, _)| *r < first);
+            if n > 1 {
+                v.drain(..n - 1);
+            }
+        }
+        for s in &mut self.list {
+            trim(&mut s.states, first);
+            trim(&mut s.queue, first);
+            trim(&mut s.bytes, first);
+        }
     }
 }
