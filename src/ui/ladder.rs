@@ -339,11 +339,11 @@ pub fn packet_labels(p: &PacketEvent) -> Vec<String> {
     if tcp.flags.contains(Flags::URG) {
         core.push_str(&format!(" urg={}", tcp.urgent));
     }
+    // The window, when there is room; when it is the point (a SYN's, a
+    // closed or reopened one), in the short form too.
+    let with_win = format!("{core} win={}", p.win);
     let win_matters = tcp.flags.syn() || p.win == 0 || p.notes.contains(Notes::WINDOW_UPDATE);
-    let mut with_win = core.clone();
-    if win_matters {
-        with_win.push_str(&format!(" win={}", p.win));
-    }
+    let short = if win_matters { with_win.clone() } else { core };
     let mut full = with_win.clone();
     let o = &tcp.options;
     let mut opts = Vec::new();
@@ -365,7 +365,7 @@ pub fn packet_labels(p: &PacketEvent) -> Vec<String> {
     if !opts.is_empty() {
         full.push_str(&format!(" <{}>", opts.join(",")));
     }
-    let mut v = vec![full, with_win, core, flags];
+    let mut v = vec![full, with_win, short, flags];
     v.dedup();
     v
 }
