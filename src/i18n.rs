@@ -83,6 +83,7 @@ pub struct Labels {
     pub lab_row: String,
     pub end_row: String,
     pub inferred: String,
+    pub confirmed: String,
     pub lost: String,
     pub accept_queue: String,
     pub overflows: String,

@@ -492,6 +492,8 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
         String::new()
     };
     let change = match s.from {
+        // The kernel confirming a state inferred earlier: no change.
+        Some(f) if f == s.to => format!("{who}{}", fill(&t.confirmed, &[&s.to])),
         Some(f) => format!("{who}{f} → {}", s.to),
         None => format!("{who}→ {}", s.to),
     };
