@@ -20,8 +20,8 @@ use synack::ui::{Palette, Theme, render};
 /// until the ladder has `rows` rows.
 fn app(rows: usize) -> App {
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kill-peer.events");
-    let base = synack::run::read_recording(&path).expect("fixture");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kill-peer.inputs");
+    let base = synack::run::replay(&path).expect("fixture");
     let mut app = App::new(Lang::En, RunKind::Idle, Vec::new(), rows.max(100));
     app.update(AppEvent::DemoStarted {
         name: "kill-peer".into(),

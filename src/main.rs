@@ -13,7 +13,7 @@ use clap::Parser;
 use synack::i18n::Lang;
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
-use synack::run::{self, DemoSetup, Ending, Recorder, Sink, Start, UiOptions, View, WatchSetup};
+use synack::run::{self, DemoSetup, Ending, Sink, Start, UiOptions, WatchSetup};
 use synack::ui;
 
 use cli::{Cli, Command, DemoArgs, Theme};
@@ -73,7 +73,7 @@ fn headless(cli: &Cli, format: Format) -> Result<Ending> {
                     run::describe_filter(&setup.filter())
                 );
             };
-            let end = with_recorder(cli, &mut sink, |view| run::watch(&setup, view, announce))?;
+            let end = run::watch(&setup, cli.record.as_deref(), &mut sink, announce)?;
             // Ctrl-C is how a watch ends.
             Ok(match end {
                 Ending::Interrupted => Ending::Done,
@@ -82,10 +82,9 @@ fn headless(cli: &Cli, format: Format) -> Result<Ending> {
         }
         Some(Command::Read(args)) => {
             let mut sink = Sink::new(format, lang, out, None);
+            // A recording keeps the packets' bytes for the screen's details view.
             let keep = cli.record.is_some();
-            with_recorder(cli, &mut sink, |view| {
-                run::read_file(&args.file, keep, view)
-            })
+            run::read_file(&args.file, keep, cli.record.as_deref(), &mut sink)
         }
         Some(Command::List) => {
             print_list(&mut io::stdout(), lang);
@@ -138,25 +137,7 @@ fn demo_headless(
         ns,
     };
     let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
-    let keep = cli.record.is_some();
-    with_recorder(cli, &mut sink, |view| run::demo(script, &setup, keep, view))
-}
-
-/// Runs `f` with the view, wrapped in a recorder when `--record` asks.
-fn with_recorder(
-    cli: &Cli,
-    view: &mut dyn View,
-    f: impl FnOnce(&mut dyn View) -> Result<Ending>,
-) -> Result<Ending> {
-    match &cli.record {
-        Some(path) => {
-            let mut rec = Recorder::create(path, view)?;
-            let end = f(&mut rec)?;
-            rec.finish()?;
-            Ok(end)
-        }
-        None => f(view),
-    }
+    run::demo(script, &setup, cli.record.as_deref(), &mut sink)
 }
 
 fn screen(cli: &Cli) -> Result<Ending> {

@@ -357,62 +357,49 @@ impl<W: Write> View for Sink<W> {
     }
 }
 
-/// Writes every event a view gets to a file as well, one serialized
-/// [`Event`] per line (bytes included): recorded runs that tests replay.
-pub struct Recorder<'a> {
+/// The inputs a run's model took, in the order it took them, one JSON object
+/// a line (`--record FILE`): replayed through a model they give the same
+/// events again. Tests keep such recordings as fixtures.
+struct Recording {
     out: io::BufWriter<std::fs::File>,
     path: PathBuf,
-    inner: &'a mut dyn View,
+    error: Option<io::Error>,
 }
 
-impl<'a> Recorder<'a> {
-    /// # Errors
-    /// The file cannot be created.
-    pub fn create(path: &Path, inner: &'a mut dyn View) -> Result<Self> {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Self {
-            out: io::BufWriter::new(file),
-            path: path.to_owned(),
-            inner,
-        })
-    }
-
-    /// # Errors
-    /// The file cannot be written.
-    pub fn finish(mut self) -> Result<()> {
-        self.out
-            .flush()
-            .with_context(|| format!("writing {}", self.path.display()))
-    }
-}
-
-impl View for Recorder<'_> {
-    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>> {
-        for ev in events {
-            serde_json::to_writer(&mut self.out, ev)
-                .and_then(|()| self.out.write_all(b"\n").map_err(serde_json::Error::io))
-                .with_context(|| format!("writing {}", self.path.display()))?;
+impl Recording {
+    fn write(&mut self, input: &Input) {
+        if self.error.is_some() {
+            return;
         }
-        self.inner.show(events)
+        let r = serde_json::to_writer(&mut self.out, input)
+            .map_err(io::Error::other)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
     }
 }
 
-/// Reads a file [`Recorder`] wrote.
+/// Replays a recording through a model: the events the run showed.
 ///
 /// # Errors
-/// The file cannot be read, or a line is not an event (with its number).
-pub fn read_recording(path: &Path) -> Result<Vec<Event>> {
+/// The file cannot be read, or a line is not an input (with its number).
+pub fn replay(path: &Path) -> Result<Vec<Event>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
+    let mut model = Model::new();
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{}:{}: not a recorded event", path.display(), i + 1))
-        })
-        .collect()
+    {
+        let input: Input = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a recorded input", path.display(), i + 1))?;
+        model.ingest(input, &mut out);
+    }
+    model.finish(&mut out);
+    Ok(out)
 }
 
 /// The model behind the reorder buffer: inputs go in as they arrive, events
@@ -422,9 +409,54 @@ pub struct Pipeline {
     reorder: Reorder,
     model: Model,
     buf: Vec<Event>,
+    record: Option<Recording>,
 }
 
 impl Pipeline {
+    /// A pipeline that also records what its model takes (`--record`).
+    ///
+    /// # Errors
+    /// The file cannot be created.
+    pub fn recording(path: Option<&Path>) -> Result<Self> {
+        let record = match path {
+            Some(p) => Some(Recording {
+                out: io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot create {}", p.display()))?,
+                ),
+                path: p.to_owned(),
+                error: None,
+            }),
+            None => None,
+        };
+        Ok(Self {
+            record,
+            ..Self::default()
+        })
+    }
+
+    fn feed(&mut self, input: Input) {
+        if let Some(r) = &mut self.record {
+            r.write(&input);
+        }
+        self.model.ingest(input, &mut self.buf);
+    }
+
+    /// Flushes the recording, if any.
+    ///
+    /// # Errors
+    /// Writing it failed (at any point of the run).
+    pub fn close_recording(&mut self) -> Result<()> {
+        let Some(mut r) = self.record.take() else {
+            return Ok(());
+        };
+        let flushed = r.out.flush();
+        match r.error.take().map_or(flushed, Err) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("writing {}", r.path.display())),
+        }
+    }
+
     pub fn push(&mut self, input: Input) {
         self.reorder.push(input);
     }
@@ -439,7 +471,7 @@ impl Pipeline {
                 None => self.reorder.pop(),
             };
             let Some(input) = next else { break };
-            self.model.ingest(input, &mut self.buf);
+            self.feed(input);
         }
         &self.buf
     }
@@ -448,7 +480,7 @@ impl Pipeline {
     pub fn finish(&mut self) -> &[Event] {
         self.buf.clear();
         while let Some(input) = self.reorder.pop() {
-            self.model.ingest(input, &mut self.buf);
+            self.feed(input);
         }
         self.model.finish(&mut self.buf);
         &self.buf
@@ -473,9 +505,14 @@ pub fn settled() -> Timestamp {
 ///
 /// # Errors
 /// The file cannot be opened or is corrupt; the view fails.
-pub fn read_file(path: &Path, keep_bytes: bool, view: &mut dyn View) -> Result<Ending> {
+pub fn read_file(
+    path: &Path,
+    keep_bytes: bool,
+    record: Option<&Path>,
+    view: &mut dyn View,
+) -> Result<Ending> {
     let mut file = FileCapture::open(path)?;
-    let mut pipeline = Pipeline::default();
+    let mut pipeline = Pipeline::recording(record)?;
     loop {
         let frame = match file.next_frame() {
             Ok(Some(f)) => f,
@@ -498,7 +535,9 @@ pub fn read_file(path: &Path, keep_bytes: bool, view: &mut dyn View) -> Result<E
             return Ok(end);
         }
     }
-    Ok(view.show(pipeline.finish())?.unwrap_or(Ending::Done))
+    let end = view.show(pipeline.finish())?.unwrap_or(Ending::Done);
+    pipeline.close_recording()?;
+    Ok(end)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -514,8 +553,8 @@ async fn pump(
     rx: &mut mpsc::UnboundedReceiver<Msg>,
     view: &mut dyn View,
     deadline: Option<tokio::time::Instant>,
+    pipeline: &mut Pipeline,
 ) -> Result<(Ending, Option<String>)> {
-    let mut pipeline = Pipeline::default();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctrl_c = tokio::signal::ctrl_c();
@@ -559,7 +598,13 @@ async fn pump(
 ///
 /// # Errors
 /// The capture cannot be opened (with what to do), or the output fails.
-pub fn watch(setup: &WatchSetup, view: &mut dyn View, announce: impl FnOnce()) -> Result<Ending> {
+pub fn watch(
+    setup: &WatchSetup,
+    record: Option<&Path>,
+    view: &mut dyn View,
+    announce: impl FnOnce(),
+) -> Result<Ending> {
+    let mut pipeline = Pipeline::recording(record)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut session = Session::watch(0, setup, false, &tx)?;
     drop(tx);
@@ -568,8 +613,9 @@ pub fn watch(setup: &WatchSetup, view: &mut dyn View, announce: impl FnOnce()) -
     let deadline = setup
         .duration
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
-    let ending = rt.block_on(async { pump(&mut rx, view, deadline).await });
+    let ending = rt.block_on(async { pump(&mut rx, view, deadline, &mut pipeline).await });
     session.stop();
+    pipeline.close_recording()?;
     ending.map(|(e, _)| e)
 }
 
@@ -596,10 +642,13 @@ pub fn describe_filter(f: &Filter) -> String {
 pub fn demo(
     script: &Script,
     setup: &DemoSetup,
-    keep_bytes: bool,
+    record: Option<&Path>,
     view: &mut dyn View,
 ) -> Result<Ending> {
+    let mut pipeline = Pipeline::recording(record)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // A recording keeps the packets' bytes: the screen's details view replays them.
+    let keep_bytes = record.is_some();
     let (mut session, control) = Session::demo(0, script, setup, false, keep_bytes, &tx)?;
     drop(tx);
     if setup.step {
@@ -617,8 +666,9 @@ pub fn demo(
         drop(control);
     }
     let rt = runtime()?;
-    let result = rt.block_on(async { pump(&mut rx, view, None).await });
+    let result = rt.block_on(async { pump(&mut rx, view, None, &mut pipeline).await });
     session.stop();
+    pipeline.close_recording()?;
     let (ending, lab_error) = result?;
     if let Some(e) = lab_error {
         return Err(anyhow::anyhow!(e)).context("the lab stopped");

@@ -1,7 +1,9 @@
-//! The screens a student sees, rendered from recorded runs (tests/fixtures/,
-//! written by `synack demo NAME --json --record FILE`) into a test buffer and
-//! compared with reviewed snapshots (tests/snapshots/). The recordings fix
-//! every time, so the screens are the same on every machine.
+//! The screens a student sees, rendered from recorded runs into a test buffer
+//! and compared with reviewed snapshots (tests/snapshots/). A recording
+//! (tests/fixtures/NAME.inputs, written by `synack demo NAME --json --record
+//! FILE`) holds what the model took from the sources; replayed, it gives the
+//! run's events again, with every time fixed, so the screens are the same on
+//! every machine.
 //!
 //! To review a change: `cargo insta review` (or `INSTA_UPDATE=always cargo
 //! test --test screens` and read the `.snap` diff).
@@ -22,8 +24,8 @@ use unicode_width::UnicodeWidthStr;
 fn fixture(name: &str) -> Vec<Event> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
-        .join(format!("{name}.events"));
-    synack::run::read_recording(&path).unwrap_or_else(|e| panic!("{e:#}"))
+        .join(format!("{name}.inputs"));
+    synack::run::replay(&path).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn choices() -> Vec<Choice> {

@@ -10,8 +10,9 @@ use crate::tcp::track::{Notes, Tracker};
 use crate::tcp::{RawFrame, Segment};
 use crate::time::Timestamp;
 
-/// What the sources feed the model.
-#[derive(Clone, Debug)]
+/// What the sources feed the model. Serializable: a run's inputs, recorded
+/// in the order the model took them, replay to the same events.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Input {
     /// A parsed packet, with its bytes when the view keeps them.
     Segment { seg: Segment, raw: Option<RawFrame> },

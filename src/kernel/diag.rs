@@ -42,7 +42,7 @@ const TCP_INFO_MIN_LEN: usize = 104;
 const RECV_BUF_LEN: usize = 64 * 1024;
 
 /// Which kernel timer is pending on a socket (`idiag_timer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TimerKind {
     /// 1: retransmission (also tail-loss probe and RACK reorder timers; a
     /// request socket's SYN-ACK retransmission).
@@ -70,7 +70,7 @@ impl TimerKind {
 }
 
 /// A pending timer: what it is, milliseconds left, retransmissions so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SockTimer {
     pub kind: TimerKind,
     pub expires_ms: u32,
@@ -78,7 +78,7 @@ pub struct SockTimer {
 }
 
 /// The few `tcp_info` fields synack shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TcpInfoLite {
     pub rtt_us: u32,
     pub rttvar_us: u32,
@@ -91,7 +91,7 @@ pub struct TcpInfoLite {
 }
 
 /// One socket as the kernel reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SockInfo {
     pub state: TcpState,
     pub local: SocketAddr,

@@ -52,7 +52,7 @@ const EVENT: &str = "events/sock/inet_sock_set_state";
 const POLL_MS: libc::c_int = 50;
 
 /// One state change of one socket, as the kernel made it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transition {
     /// Wall-clock time (CLOCK_REALTIME, like packet timestamps).
     pub ts: Timestamp,

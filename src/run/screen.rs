@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use super::{DemoSetup, Ending, Funnel, Msg, Pipeline, Session, WatchSetup, frame_input, settled};
 use crate::app::{App, AppEvent, Choice, Effect, RunKind};
 use crate::capture::FileCapture;
-use crate::event::Event;
 use crate::i18n::Lang;
 use crate::lab::{self, LabControl, Script};
 use crate::time::Timestamp;
@@ -28,7 +27,7 @@ pub struct UiOptions {
     pub theme: Theme,
     pub no_color: bool,
     pub max_rows: usize,
-    /// Also write every event to this file (recorded fixtures).
+    /// Also record the model's inputs to this file (replayable fixtures).
     pub record: Option<PathBuf>,
 }
 
@@ -67,7 +66,8 @@ struct Runner {
     file: bool,
     deadline: Option<Instant>,
     tx: Funnel,
-    record: Option<std::io::BufWriter<std::fs::File>>,
+    /// Where a recording goes (each run starts it over).
+    record: Option<PathBuf>,
 }
 
 impl Runner {
@@ -86,7 +86,8 @@ impl Runner {
             .clone()
             .context("no lab settings (not a demo run)")?;
         self.run += 1;
-        self.pipeline = Pipeline::default();
+        self.pipeline.close_recording()?;
+        self.pipeline = Pipeline::recording(self.record.as_deref())?;
         let peers: Vec<String> = script.endpoints().iter().map(ToString::to_string).collect();
         app.update(AppEvent::DemoStarted {
             name: name.to_owned(),
@@ -102,20 +103,6 @@ impl Runner {
         self.control = Some(control);
         self.script = Some((name.to_owned(), script));
         Ok(())
-    }
-
-    fn record(&mut self, events: &[Event]) {
-        use std::io::Write;
-        if let Some(out) = &mut self.record {
-            for ev in events {
-                let ok =
-                    serde_json::to_writer(&mut *out, ev).is_ok() && out.write_all(b"\n").is_ok();
-                if !ok {
-                    self.record = None;
-                    break;
-                }
-            }
-        }
     }
 }
 
@@ -181,23 +168,17 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         },
     };
     let mut app = App::new(opts.lang, kind, Choice::all(), opts.max_rows);
-    let record = match &opts.record {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        )),
-        None => None,
-    };
     let mut runner = Runner {
         run: 0,
         session: None,
         control: None,
-        pipeline: Pipeline::default(),
+        pipeline: Pipeline::recording(opts.record.as_deref())?,
         script: None,
         setup: None,
         file: false,
         deadline: None,
         tx: tx.clone(),
-        record,
+        record: opts.record.clone(),
     };
     // Sources start before the terminal changes: their errors print plainly.
     match start {
@@ -264,10 +245,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
     runner.stop();
     drop(tui);
     let _ = input.join();
-    if let Some(mut out) = runner.record.take() {
-        use std::io::Write;
-        out.flush().context("writing the recording")?;
-    }
+    runner.pipeline.close_recording()?;
     result
 }
 
@@ -295,7 +273,6 @@ async fn event_loop(
                 }
                 Some(Msg::SourceDone { run, error }) if run == runner.run => {
                     let events = runner.pipeline.finish().to_vec();
-                    runner.record(&events);
                     app.update(AppEvent::Model(events));
                     if let Some(e) = error {
                         app.update(AppEvent::LabDone { error: Some(e) });
@@ -346,9 +323,7 @@ async fn event_loop(
         let until = if runner.file { None } else { Some(settled()) };
         let events = runner.pipeline.drain(until);
         if !events.is_empty() {
-            let events = events.to_vec();
-            runner.record(&events);
-            app.update(AppEvent::Model(events));
+            app.update(AppEvent::Model(events.to_vec()));
         }
         if app.dirty && (urgent || last_draw.elapsed() >= FRAME) {
             tui.draw(app, palette).context("drawing the screen")?;

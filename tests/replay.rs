@@ -1,0 +1,109 @@
+//! The model on recorded runs: every fixture in tests/fixtures/*.inputs (what
+//! the sources gave the model in a real run: packets, sock_diag snapshots,
+//! tracepoint transitions, the lab's calls) is replayed and its events, as
+//! `--json` prints them, compared with a reviewed golden copy
+//! (tests/snapshots/replay__NAME.snap). A change to the model that changes
+//! what a user sees shows up here as a diff to read.
+//!
+//! Record one: `synack demo NAME --json --record tests/fixtures/NAME.inputs`
+//! (as root for the tracepoint; as an ordinary user for the rootless lab), or
+//! `synack read FILE --json --record …`.
+
+use std::path::{Path, PathBuf};
+
+use synack::app::model::Input;
+use synack::event::Event;
+use synack::i18n::Lang;
+use synack::output::json_value;
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/fixtures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "inputs"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 15, "fixtures missing in {}", dir.display());
+    v
+}
+
+fn inputs(path: &Path) -> Vec<Input> {
+    std::fs::read_to_string(path)
+        .expect("fixture")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an input"))
+        .collect()
+}
+
+/// The events as `--json` lines.
+fn json_lines(events: &[Event]) -> String {
+    let t0 = events
+        .iter()
+        .find(|e| !matches!(e, Event::Step(s) if s.narration.is_none()));
+    let t0 = t0.map_or(synack::time::Timestamp(0), Event::ts);
+    let mut out = String::new();
+    for e in events {
+        if matches!(e, Event::Step(s) if s.narration.is_none())
+            || matches!(e, Event::Lab(l) if l.action == synack::event::LabAction::Closing)
+        {
+            continue;
+        }
+        out.push_str(&json_value(e.ts().seconds_since(t0), e, Lang::En).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn every_recorded_run_replays_to_its_golden_events() {
+    for path in fixtures() {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let events = synack::run::replay(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        insta::assert_snapshot!(name, json_lines(&events));
+    }
+}
+
+/// Invariants any run keeps, whatever the golden copy says.
+#[test]
+fn every_packet_is_shown_once_and_events_keep_time_order_per_socket() {
+    for path in fixtures() {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let inputs = inputs(&path);
+        let events = synack::run::replay(&path).unwrap();
+        // Packets before the lab's teardown are shown, each once.
+        let closing = events.iter().position(
+            |e| matches!(e, Event::Lab(l) if l.action == synack::event::LabAction::Closing),
+        );
+        let segments = inputs
+            .iter()
+            .take_while(|i| {
+                !matches!(i, Input::Event(Event::Lab(l)) if l.action == synack::event::LabAction::Closing)
+            })
+            .filter(|i| matches!(i, Input::Segment { .. }))
+            .count();
+        let packets = events
+            .iter()
+            .take(closing.unwrap_or(events.len()))
+            .filter(|e| matches!(e, Event::Packet(_)))
+            .count();
+        assert_eq!(packets, segments, "{name}: packets in, packets shown");
+        // A socket's states follow one another: each starts where the last ended.
+        let mut last: std::collections::HashMap<_, synack::tcp::TcpState> =
+            std::collections::HashMap::new();
+        for e in &events {
+            if let Event::State(s) = e {
+                let key = (s.local, s.remote);
+                if let (Some(prev), Some(from)) = (last.get(&key), s.from) {
+                    assert_eq!(
+                        *prev, from,
+                        "{name}: {} {key:?} jumps from {prev} to a change starting at {from}",
+                        s.endpoint
+                    );
+                }
+                last.insert(key, s.to);
+            }
+        }
+    }
+}
