@@ -78,6 +78,8 @@ pub enum Msg {
     },
     /// The terminal: a key, the mouse, a resize.
     Ui(AppEvent),
+    /// The terminal is gone (its window closed): the run ends.
+    TerminalGone,
 }
 
 pub type Funnel = mpsc::UnboundedSender<Msg>;
@@ -568,7 +570,7 @@ async fn pump(
                     lab_error = error;
                     break Ending::Done;
                 }
-                Some(Msg::Ui(_)) => {}
+                Some(Msg::Ui(_) | Msg::TerminalGone) => {}
                 None => break Ending::Done,
             },
             _ = tick.tick() => {

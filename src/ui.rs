@@ -63,6 +63,58 @@ pub fn restore_terminal() {
     }
 }
 
+/// What waiting on the terminal's input found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Keys (or other bytes) to read.
+    Ready,
+    /// Nothing within the time.
+    Quiet,
+    /// The terminal hung up (its window closed).
+    Gone,
+}
+
+/// Waits up to `timeout` for input on the terminal the keys come from (stdin
+/// when it is one, else /dev/tty, as crossterm reads). A hung-up terminal is
+/// seen here, before crossterm's reader, which would spin on its endless
+/// end-of-file.
+#[must_use]
+pub fn wait_input(timeout: std::time::Duration) -> Input {
+    use std::os::fd::AsRawFd;
+    static TTY: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    // SAFETY: isatty on a standard descriptor.
+    let fd = if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
+        libc::STDIN_FILENO
+    } else {
+        match TTY.get_or_init(|| std::fs::File::open("/dev/tty").ok()) {
+            Some(f) => f.as_raw_fd(),
+            None => return Input::Gone,
+        }
+    };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd for the length given.
+    let n = unsafe { libc::poll(&raw mut p, 1, ms) };
+    if n < 0 {
+        return if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            Input::Quiet
+        } else {
+            Input::Gone
+        };
+    }
+    if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        Input::Gone
+    } else if p.revents & libc::POLLIN != 0 {
+        Input::Ready
+    } else {
+        Input::Quiet
+    }
+}
+
 /// A panic in any thread restores the terminal first, prints the panic as
 /// usual, then ends the process: the lab's peers die with it (they are
 /// killed when their parent goes).

@@ -130,20 +130,32 @@ fn read_thread(run: u64, mut file: FileCapture, tx: Funnel) {
 fn input_thread(tx: Funnel, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     use ratatui::crossterm::event;
     std::thread::spawn(move || {
+        let gone = |tx: &Funnel| {
+            let _ = tx.send(Msg::TerminalGone);
+        };
         while !stop.load(Ordering::Relaxed) {
-            match event::poll(Duration::from_millis(100)) {
-                Ok(true) => match event::read() {
-                    Ok(ev) => {
-                        for ev in ui::convert(&ev) {
-                            if tx.send(Msg::Ui(ev)).is_err() {
-                                return;
+            // A terminal that went away without a SIGHUP (its window closed
+            // while synack ran in another session, as under `su`) ends the run.
+            if ui::wait_input(Duration::from_millis(100)) == ui::Input::Gone {
+                return gone(&tx);
+            }
+            // Keys that arrived, and resizes (crossterm learns of those by
+            // SIGWINCH): take whatever is there without waiting.
+            loop {
+                match event::poll(Duration::ZERO) {
+                    Ok(true) => match event::read() {
+                        Ok(ev) => {
+                            for ev in ui::convert(&ev) {
+                                if tx.send(Msg::Ui(ev)).is_err() {
+                                    return;
+                                }
                             }
                         }
-                    }
-                    Err(_) => return,
-                },
-                Ok(false) => {}
-                Err(_) => return,
+                        Err(_) => return gone(&tx),
+                    },
+                    Ok(false) => break,
+                    Err(_) => return gone(&tx),
+                }
             }
         }
     })
@@ -279,6 +291,7 @@ async fn event_loop(
                     }
                 }
                 Some(Msg::LabDone { .. } | Msg::SourceDone { .. }) => {}
+                Some(Msg::TerminalGone) => return Ok(Ending::Interrupted),
                 Some(Msg::Ui(ev)) => {
                     urgent = true;
                     let effects = app.update(ev);

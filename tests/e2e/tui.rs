@@ -440,3 +440,24 @@ fn tui_rootless_says_sock_diag_and_inferred() {
     check_restored(&t, "0");
     wait_gone(&bin);
 }
+
+/// A window closed while synack runs in another session (as under `su`, or
+/// `setsid`): no SIGHUP comes, the terminal just hangs up. synack must notice,
+/// end, and take its lab with it, not spin on the dead terminal.
+#[test]
+fn tui_a_closed_window_without_sighup_ends_the_run() {
+    if !require_lab("tui_a_closed_window_without_sighup_ends_the_run") {
+        return;
+    }
+    require_tool("setsid");
+    let t = Tmux::start("hangup", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "setsid -w {} demo handshake --pace 0.1",
+        bin.display()
+    ));
+    t.wait_for("SYN", LONG);
+    assert!(!processes_of(&bin).is_empty());
+    drop(t);
+    wait_gone(&bin);
+}
