@@ -143,8 +143,12 @@ pub struct App {
     pub frozen: Option<Frozen>,
     /// The first event's time: the ladder counts from it.
     pub t0: Option<Timestamp>,
+    /// The latest event's time.
+    pub last_ts: Timestamp,
     /// The clock, for countdowns.
     pub now: Timestamp,
+    /// A UDP packet was seen (UDP sockets have no states to show).
+    pub saw_udp: bool,
     /// Capture drops the kernel reported, and frames rejected as unreadable.
     pub dropped_packets: u64,
     pub rejected_frames: u64,
@@ -198,7 +202,9 @@ impl App {
             focus_rows: Vec::new(),
             frozen: None,
             t0: None,
+            last_ts: Timestamp(0),
             now: Timestamp(0),
+            saw_udp: false,
             dropped_packets: 0,
             rejected_frames: 0,
             width: 80,
@@ -236,9 +242,11 @@ impl App {
         self.focus_rows.clear();
         self.frozen = None;
         self.t0 = None;
+        self.last_ts = Timestamp(0);
         self.kernel = None;
         self.dropped_packets = 0;
         self.rejected_frames = 0;
+        self.saw_udp = false;
     }
 
     /// Changes the state for one event; returns what the wiring must do.
@@ -308,6 +316,7 @@ impl App {
         if self.t0.is_none() {
             self.t0 = Some(ev.ts());
         }
+        self.last_ts = self.last_ts.max(ev.ts());
         self.conns.ingest(&ev);
         match &ev {
             Event::Warning { message, .. } => {
@@ -332,6 +341,16 @@ impl App {
                 }
             }
             _ => {}
+        }
+        if let Event::Packet(p) = &ev {
+            self.saw_udp |= p.segment.proto == crate::tcp::Proto::Udp;
+            let (src, dst) = match p.from {
+                crate::tcp::track::Role::Client => (timeline::Side::Client, timeline::Side::Server),
+                crate::tcp::track::Role::Server => (timeline::Side::Server, timeline::Side::Client),
+            };
+            let row = self.timeline.end();
+            self.lanes.ensure_end(p.segment.src, src, row);
+            self.lanes.ensure_end(p.segment.dst, dst, row);
         }
         if let Event::SocketQueues(q) = &ev {
             // Current as of the newest row.
@@ -482,11 +501,28 @@ impl App {
             .find_map(|(_, s)| s.narration.as_ref())
     }
 
+    /// What the banner says at the moment shown: the narration, or before
+    /// any narrated step, the scenario's summary (a paused `--step` start).
+    #[must_use]
+    pub fn banner_text(&self) -> Option<&str> {
+        if let Some(n) = self.narration_at(self.moment()) {
+            return Some(n.text(self.lang));
+        }
+        let RunKind::Demo { name } = &self.kind else {
+            return None;
+        };
+        let c = self.choices.iter().find(|c| &c.name == name)?;
+        Some(match self.lang {
+            Lang::Zh => c.summary_zh.as_deref().unwrap_or(&c.summary),
+            Lang::En => &c.summary,
+        })
+    }
+
     /// The ladder's layout at the current size.
     #[must_use]
     pub fn ladder_layout(&self) -> LadderLayout {
-        let banner = self.narration_at(self.moment()).map_or(0, |n| {
-            layout::wrapped_lines(n.text(self.lang), self.width.saturating_sub(2))
+        let banner = self.banner_text().map_or(0, |n| {
+            layout::wrapped_lines(n, self.width.saturating_sub(2))
         });
         let card_lines = self.card_lines();
         layout::ladder_layout(
@@ -781,12 +817,25 @@ impl App {
                 }));
             }
             Key::Char('p') if !demo => self.toggle_freeze(),
-            Key::Char('k') if demo => fx.push(Effect::Lab(LabControl::Kill(Some(
-                self.kill_target().unwrap_or_else(|| "server".to_owned()),
-            )))),
-            Key::Char('c') if demo => fx.push(Effect::Lab(LabControl::ToggleLink)),
+            // The lab's answer shows as a new row: follow, so it is seen.
+            Key::Char('k') if demo => {
+                let who = self.kill_target().unwrap_or_else(|| "server".to_owned());
+                fx.push(Effect::Lab(LabControl::Kill(Some(who))));
+                self.cursor = None;
+            }
+            Key::Char('c') if demo => {
+                fx.push(Effect::Lab(LabControl::ToggleLink));
+                self.cursor = None;
+            }
             Key::Char('r') if demo => fx.push(Effect::Restart),
-            Key::Char('s') | Key::Tab if demo => self.screen = Screen::Picker,
+            Key::Char('s') | Key::Tab if demo => {
+                self.screen = Screen::Picker;
+                if let RunKind::Demo { name } = &self.kind {
+                    if let Some(i) = self.choices.iter().position(|c| &c.name == name) {
+                        self.picker = i;
+                    }
+                }
+            }
             Key::Esc => {
                 if self.focus.is_some() {
                     self.focus = None;
@@ -799,6 +848,17 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// A packet row's number among the packets shown (1 for the first), as
+    /// Wireshark numbers frames.
+    #[must_use]
+    pub fn packet_number(&self, row: RowId) -> usize {
+        let pos = self.visible_pos(row);
+        (0..=pos)
+            .filter_map(|p| self.visible_row(p))
+            .filter(|r| matches!(self.timeline.get(*r), Some(Event::Packet(_))))
+            .count()
     }
 
     /// The header fields of a packet row (none when its bytes were not kept).

@@ -41,8 +41,7 @@ pub struct Cli {
     pub theme: Theme,
 
     /// Rows the screen keeps; older ones are dropped (and it says so).
-    #[arg(long, global = true, value_name = "N", default_value_t = 100_000,
-          value_parser = clap::value_parser!(u64).range(100..))]
+    #[arg(long, global = true, value_name = "N", default_value_t = 100_000, value_parser = parse_max_rows)]
     pub max_rows: u64,
 
     /// Internal: also write every event, bytes included, to FILE (recorded fixtures).
@@ -131,6 +130,15 @@ pub struct WatchArgs {
 pub struct ReadArgs {
     /// A pcap or pcapng file (recognised by its content).
     pub file: PathBuf,
+}
+
+fn parse_max_rows(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 100 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a row count of 100 or more (the screen keeps the newest N rows; e.g. 100000)"
+        )),
+    }
 }
 
 fn parse_pace(s: &str) -> Result<f64, String> {

@@ -265,7 +265,14 @@ fn report(e: &anyhow::Error) {
         ("", "")
     };
     eprintln!("{pre}synack: error:{post} {e}");
+    // A cause the message above already says (the OS error at its end) is
+    // not said twice.
+    let mut said = e.to_string();
     for cause in e.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        said = text;
     }
 }

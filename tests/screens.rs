@@ -295,7 +295,7 @@ fn watch_app(w: u16, h: u16) -> App {
 fn watch_table_80x24() {
     let app = watch_app(80, 24);
     let s = screen(&app, &dark());
-    assert!(s.contains("3 connections, 1 listening"), "{s}");
+    assert!(s.contains("connections: 3 · listening: 1"), "{s}");
     insta::assert_snapshot!(s);
 }
 

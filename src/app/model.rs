@@ -130,10 +130,11 @@ impl Model {
     }
 
     fn on_call(&mut self, c: &CallEvent) {
-        let Some(result) = &c.result else { return };
+        // A blocked connect() names its socket in its start report already:
+        // its packets (and a cut link's losses) are that peer's from then on.
         if let Some(local) = c.local {
             self.states.learn_peer(local, &c.endpoint);
-            if c.call == "listen" && *result == CallResult::Ok {
+            if c.call == "listen" && c.result == Some(CallResult::Ok) {
                 self.states.learn_listen(local, c.ts);
             }
         }

@@ -198,13 +198,7 @@ impl Lanes {
             .iter()
             .position(|l| peer_order(&l.name).is_some_and(|o| o > (side, n)))
             .unwrap_or(self.lanes.len());
-        // Addresses point at lanes by index: shift those after the new one.
-        for (_, lane, _) in self.owners.values_mut().flatten() {
-            if *lane >= at {
-                *lane += 1;
-            }
-        }
-        self.lanes.insert(
+        self.insert(
             at,
             Lane {
                 name: base.to_owned(),
@@ -212,6 +206,37 @@ impl Lanes {
             },
         );
         Some(at)
+    }
+
+    fn insert(&mut self, at: usize, lane: Lane) {
+        // Addresses point at lanes by index: shift those after the new one.
+        for (_, l, _) in self.owners.values_mut().flatten() {
+            if *l >= at {
+                *l += 1;
+            }
+        }
+        self.lanes.insert(at, lane);
+    }
+
+    /// A packet's end that no peer owns, on a side without any lane (the
+    /// closed port of `refused`: nobody there, but the RST comes from it):
+    /// a lane named by its address, clients' first, servers' last.
+    pub fn ensure_end(&mut self, addr: SocketAddr, side: Side, row: RowId) {
+        if self.owner(addr, row).is_some() || self.first_of(side).is_some() {
+            return;
+        }
+        let at = match side {
+            Side::Client => 0,
+            Side::Server => self.lanes.len(),
+        };
+        self.insert(
+            at,
+            Lane {
+                name: addr.to_string(),
+                side,
+            },
+        );
+        self.owners.insert(addr, vec![(row, at, Certainty::Peer)]);
     }
 
     /// The lane of an existing peer (no new lane).

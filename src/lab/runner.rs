@@ -175,9 +175,16 @@ pub fn run(script: &Script, opts: LabOptions, sink: EventSink) -> Result<(), Lab
     }
     let total = script.steps.len();
     for (i, step) in script.steps.iter().enumerate() {
-        // The first step runs at once unless paused; later ones wait the pace.
+        // The first step runs at once unless paused; later ones wait the pace,
+        // except those written `+ STEP`, which follow the one before at once.
         let pace = if i == 0 { Duration::ZERO } else { opts.pace };
-        if !lab.gate(pace) {
+        if step.at_once {
+            lab.poll_control();
+            if lab.stopped {
+                lab.close();
+                return Ok(());
+            }
+        } else if !lab.gate(pace) {
             lab.close();
             return Ok(());
         }

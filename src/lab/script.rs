@@ -38,6 +38,8 @@
 //! - `link cut [ENDPOINT]` / `link restore [ENDPOINT]` — drop every segment
 //!   arriving at the peers' TCP sockets (after capture), or only that peer's.
 //! - `wait ENDPOINT [DURATION]` — until its pending call returns (default 10s).
+//! - `+ STEP` — any step, run right after the one before without the pace's
+//!   pause: for steps whose timing matters (two FINs that must cross).
 
 use std::fmt;
 use std::time::Duration;
@@ -87,6 +89,9 @@ pub struct Step {
     /// The comment lines right above the step: English lines joined by
     /// spaces, `#zh` lines joined as they are (Chinese needs no spaces).
     pub narration: Option<Narration>,
+    /// Written `+ STEP`: runs right after the step before, without the pace's
+    /// pause (even while paused): for steps whose timing is the lesson.
+    pub at_once: bool,
     pub action: Action,
 }
 
@@ -366,6 +371,16 @@ pub fn parse(name_for_errors: &str, text: &str) -> Result<Script, ScriptError> {
             line: line_no,
             message,
         };
+        let (at_once, line) = match line.strip_prefix('+') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, line),
+        };
+        if at_once && steps.is_empty() {
+            return Err(err(
+                "expected a step before this one: `+` runs a step right after the one before"
+                    .into(),
+            ));
+        }
         let words = tokenize(line).map_err(err)?;
         let action = parse_action(&words).map_err(err)?;
         let en = english.join(" ");
@@ -378,6 +393,7 @@ pub fn parse(name_for_errors: &str, text: &str) -> Result<Script, ScriptError> {
                 zh: (!zh.is_empty()).then_some(zh),
                 en,
             }),
+            at_once,
             action,
         });
     }
@@ -864,6 +880,26 @@ mod tests {
         assert_eq!(s.steps[1].narration, None);
         assert_eq!(s.steps[2].narration, None);
         assert_eq!(s.steps[2].line, 14);
+    }
+
+    #[test]
+    fn a_plus_runs_a_step_right_after_the_one_before() {
+        let s = parse(
+            "t.txt",
+            "client shutdown wr\n+ server shutdown wr\n+sleep 1s\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.steps.iter().map(|st| st.at_once).collect::<Vec<_>>(),
+            vec![false, true, true]
+        );
+        assert_eq!(s.steps[2].action, Action::Sleep(Duration::from_secs(1)));
+        let e = parse("t.txt", "+ client connect\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("t.txt:1: expected a step before this one"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -64,6 +64,8 @@ struct Runner {
     setup: Option<DemoSetup>,
     /// A file is read: no reordering wait.
     file: bool,
+    /// Reading the file stopped at damage.
+    file_error: Option<String>,
     deadline: Option<Instant>,
     tx: Funnel,
     /// Where a recording goes (each run starts it over).
@@ -188,6 +190,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         script: None,
         setup: None,
         file: false,
+        file_error: None,
         deadline: None,
         tx: tx.clone(),
         record: opts.record.clone(),
@@ -258,6 +261,10 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
     drop(tui);
     let _ = input.join();
     runner.pipeline.close_recording()?;
+    if let Some(e) = runner.file_error.take() {
+        // The screen showed what was read before the damage; the run failed.
+        return Err(anyhow::anyhow!(e));
+    }
     result
 }
 
@@ -287,6 +294,8 @@ async fn event_loop(
                     let events = runner.pipeline.finish().to_vec();
                     app.update(AppEvent::Model(events));
                     if let Some(e) = error {
+                        // Shown on screen now; said again, and the run fails, on leaving.
+                        runner.file_error = Some(e.clone());
                         app.update(AppEvent::LabDone { error: Some(e) });
                     }
                 }

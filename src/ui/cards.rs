@@ -159,7 +159,12 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
         };
         socks.sort_by_key(|s| (!s.is_listener(), closed(s), s.conn.map(|c| c.0)));
         if socks.is_empty() {
-            put(buf, x + 1, a.y + 1, &t.no_sockets, inner_w, pal.dim);
+            let none = if app.saw_udp {
+                &t.udp_no_state
+            } else {
+                &t.no_sockets
+            };
+            put(buf, x + 1, a.y + 1, none, inner_w, pal.dim);
             continue;
         }
         let groups: Vec<_> = socks

@@ -40,7 +40,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .border_style(pal.border)
         .title(format!(
             " {} ",
-            fill(&t.details_title, &[&(app.visible_pos(row) + 1)])
+            fill(&t.details_title, &[&app.packet_number(row)])
         ))
         .title_style(pal.base.add_modifier(Modifier::BOLD));
     let inner = block.inner(area);
@@ -119,7 +119,18 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     {
         let style = layer_style(f.layer, pal);
         let marker = if i == sel { "▶ " } else { "  " };
-        let wire = f.raw_hex.clone().unwrap_or_default();
+        // Addresses have no number to show: their bytes are what is sent.
+        let wire = f
+            .raw_hex
+            .clone()
+            .unwrap_or_else(|| match raw.bytes.get(f.range.clone()) {
+                Some(b) if f.layer != Layer::Payload && b.len() <= 16 => b
+                    .iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => String::new(),
+            });
         let bytes = match f.range.len() {
             1 => format!("{}", f.range.start),
             _ => format!("{}–{}", f.range.start, f.range.end - 1),

@@ -262,23 +262,22 @@ fn draw_art(buf: &mut Buffer, x: u16, y: u16, d: &Diagram, lit: &Lit, pal: &Pale
 /// The legend under the drawing: each end's state, and the last change.
 fn legend(buf: &mut Buffer, area: Rect, app: &App, lit: &Lit, pal: &Palette, d: &Diagram) {
     let t = labels(app.lang);
+    // Everything stays inside the area: a line that does not fit is cut.
+    let put = |buf: &mut Buffer, x: u16, y: u16, s: &str, style: Style| {
+        if y < area.bottom() && x < area.right() {
+            put(buf, x, y, s, area.right() - x, style);
+        }
+    };
     let mut y = area.y;
     let mut x = area.x;
     for (lane, name, state) in &lit.ends {
         let s = format!("▌{name} {state}  ");
         let w = width(&s);
-        if x + w > area.right() {
+        if x > area.x && x + w > area.right() {
             y += 1;
             x = area.x;
         }
-        put(
-            buf,
-            x,
-            y,
-            &s,
-            area.width,
-            pal.lane(*lane).add_modifier(Modifier::BOLD),
-        );
+        put(buf, x, y, &s, pal.lane(*lane).add_modifier(Modifier::BOLD));
         x += w;
     }
     if let Some((lane, from, to)) = lit.last {
@@ -298,7 +297,6 @@ fn legend(buf: &mut Buffer, area: Rect, app: &App, lit: &Lit, pal: &Palette, d: 
                 area.x,
                 y + u16::try_from(i).unwrap_or(0),
                 line,
-                area.width,
                 pal.base,
             );
         }

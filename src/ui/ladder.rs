@@ -71,23 +71,19 @@ impl Geometry {
         Self { xs, left, right }
     }
 
-    /// Where text written on lane `i` goes: (start column, room), to the
-    /// right of the lane, except on the last lane, where it ends at its left.
-    fn text_at(&self, i: usize, w: u16) -> u16 {
+    /// Where text `w` columns wide written on lane `i` goes: (start column,
+    /// room). To the right of the lane; on the last lane, and on a middle
+    /// lane when only the left has room for it, ending at the lane's left.
+    fn text_at(&self, i: usize, w: u16) -> (u16, u16) {
         let x = self.xs[i];
-        if i + 1 == self.xs.len() && self.xs.len() > 1 {
-            x.saturating_sub(w + 1).max(self.left)
+        let right_room = self.right.saturating_sub(x + 2);
+        let left_room = x.saturating_sub(self.left + 1);
+        let last = i + 1 == self.xs.len() && self.xs.len() > 1;
+        let leftward = last || (w > right_room && left_room > right_room);
+        if leftward {
+            (x.saturating_sub(w.min(left_room) + 1), left_room)
         } else {
-            (x + 2).min(self.right.saturating_sub(w.min(self.right - self.left)))
-        }
-    }
-
-    fn room(&self, i: usize) -> u16 {
-        let x = self.xs[i];
-        if i + 1 == self.xs.len() && self.xs.len() > 1 {
-            x.saturating_sub(self.left + 1)
-        } else {
-            self.right.saturating_sub(x + 2)
+            (x + 2, right_room)
         }
     }
 }
@@ -161,10 +157,10 @@ fn banner(buf: &mut Buffer, a: Area, app: &App, pal: &Palette) {
     if a.height == 0 {
         return;
     }
-    let Some(n) = app.narration_at(app.moment()) else {
+    let Some(text) = app.banner_text() else {
         return;
     };
-    let lines = layout::wrap(n.text(app.lang), a.width.saturating_sub(2));
+    let lines = layout::wrap(text, a.width.saturating_sub(2));
     let h = usize::from(a.height);
     for (i, line) in lines.iter().take(h).enumerate() {
         let y = a.y + u16::try_from(i).unwrap_or(0);
@@ -291,10 +287,8 @@ fn on_lane(buf: &mut Buffer, y: u16, geo: &Geometry, lane: usize, spans: &[(&str
     if lane >= geo.xs.len() {
         return;
     }
-    let room = geo.room(lane);
-    let w = spans_width(spans).min(room);
-    let x = geo.text_at(lane, w);
-    put_spans(buf, x, y, spans, room.max(w));
+    let (x, room) = geo.text_at(lane, spans_width(spans));
+    put_spans(buf, x, y, spans, room);
     // A tick on the lane line points at the text.
     let tick = if x > geo.xs[lane] { "├" } else { "┤" };
     cell(buf, geo.xs[lane], y, tick, Style::new());
@@ -456,7 +450,10 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
     let args = short_args(&c.args);
     let call = format!("{who}{}({args})", c.call);
     match &c.result {
-        None => on_lane(buf, y, geo, lane, &[(&call, pal.base), (" …", pal.dim)]),
+        None => {
+            let blocks = format!(" {}", labels(app.lang).blocks);
+            on_lane(buf, y, geo, lane, &[(&call, pal.base), (&blocks, pal.dim)]);
+        }
         Some(r) => {
             let result = r.as_contract();
             let rs = if r.is_error() { pal.error } else { pal.ok };
@@ -578,7 +575,8 @@ fn lab_row(buf: &mut Buffer, y: u16, geo: &Geometry, l: &LabEvent, pal: &Palette
 fn step_row(buf: &mut Buffer, y: u16, geo: &Geometry, s: &StepEvent, pal: &Palette, t: &Labels) {
     let text = format!(" {} ", fill(&t.step, &[&s.index, &s.total]));
     let w = width(&text);
-    let room = geo.right - geo.left;
+    // One column short of the right edge: a panel may begin there.
+    let room = (geo.right - geo.left).saturating_sub(1);
     hline(buf, geo.left, y, room, "┄", pal.dim);
     put(
         buf,
@@ -639,11 +637,24 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
     v
 }
 
-/// Draws key hints in a row, dropping those that do not fit (the help lists all).
+/// Draws key hints in a row. When they do not all fit, the ones just
+/// before help and quit go first: `?` and `q` always stay (the help lists
+/// every key).
 pub fn draw_keys(buf: &mut Buffer, a: Area, keys: &[(String, String)], pal: &Palette) {
+    let w_of = |(key, label): &(String, String)| width(key) + 1 + width(label) + 2;
+    let kept_always = |k: &(String, String)| k.0 == "?" || k.0 == "q";
+    let mut shown: Vec<&(String, String)> = keys.iter().collect();
+    while shown.iter().map(|k| w_of(k)).sum::<u16>() + 1 > a.width {
+        match shown.iter().rposition(|k| !kept_always(k)) {
+            Some(i) => {
+                shown.remove(i);
+            }
+            None => break,
+        }
+    }
     let mut x = a.x + 1;
     let end = a.x + a.width;
-    for (key, label) in keys {
+    for (key, label) in shown {
         let w = width(key) + 1 + width(label) + 2;
         if x + w > end {
             break;

@@ -97,17 +97,23 @@ fn draw_cells(
 }
 
 fn row_cells(e: &Entry, app: &App, t: &Labels, wide: bool) -> Vec<String> {
-    let t0 = app.t0.unwrap_or(e.last_seen);
-    let last = format!("{:.1}s", e.last_seen.seconds_since(t0));
+    // How long the connection has been quiet: against the clock when
+    // watching, against the file's last packet when reading one.
+    let now = match app.kind {
+        RunKind::Watch { .. } => app.now.max(app.last_ts),
+        _ => app.last_ts,
+    };
+    let last = format!("{:.1}s", now.seconds_since(e.last_seen).max(0.0));
     let mut cells = Vec::new();
     if wide {
         cells.push(e.proto.as_str().to_owned());
     }
     match e.key {
         RowKey::Listener(_) => {
+            // Any client may come: the listener is the server end.
+            cells.push("*".to_owned());
             cells.push(e.local.to_string());
-            cells.push(t.listening.clone());
-            cells.push(state_text(e.server_state));
+            cells.push(format!("{} ({})", state_text(e.server_state), t.listening));
             cells.push(String::new());
             if wide {
                 cells.extend([String::new(), String::new(), String::new()]);
@@ -243,8 +249,13 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
             style,
         );
     }
-    // Footer: the filter prompt while typing, else the keys.
+    // Footer: what went wrong, the filter prompt while typing, else the keys.
     let f = lay.footer;
+    if let Some(err) = &app.lab.error {
+        let s = fill(&t.source_failed, &[err]);
+        put(buf, f.x + 1, f.y, &s, f.width - 1, pal.error);
+        return;
+    }
     if app.editing_filter || !app.filter.is_empty() {
         let s = format!(
             "{}{}{}",

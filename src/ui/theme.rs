@@ -96,7 +96,7 @@ impl Palette {
                     .add_modifier(Modifier::BOLD),
                 banner: fg(Color::Black).add_modifier(Modifier::BOLD),
                 selected: Style::new().add_modifier(Modifier::REVERSED),
-                border: fg(Color::Gray),
+                border: fg(Color::DarkGray),
                 key: fg(Color::Blue).add_modifier(Modifier::BOLD),
                 lanes: [
                     fg(Color::Blue),

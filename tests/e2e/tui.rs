@@ -317,7 +317,7 @@ fn tui_step_shows_nothing_on_the_wire_until_space() {
     t.keys(&["Space"]);
     t.wait_for("listen(128) = ok", LONG);
     t.keys(&["Space"]);
-    t.wait_for("accept() …", LONG);
+    t.wait_for("accept() blocks", LONG);
     std::thread::sleep(Duration::from_millis(500));
     assert!(!t.screen().contains("SYN seq"), "{}", t.screen());
     // Step 3: connect, and the handshake on the wire.
