@@ -29,10 +29,11 @@ sy=$!
 sleep 1.5
 conns=$("$loadgen" "$port" "$secs" "$threads")
 sleep 1.5
-# Stop both as a user would (Ctrl-C) and time synack's stop.
-kill -INT "$td" 2>/dev/null || true
+# Stop both as a user would (Ctrl-C: to the programs, not to GNU time, which
+# ignores it) and time synack's stop.
+kill -INT "$(pgrep -P "$td" -x tcpdump)" 2>/dev/null || true
 start=$(date +%s.%N)
-kill -INT "$(pgrep -P "$sy" -x synack || echo "$sy")" 2>/dev/null || true
+kill -INT "$(pgrep -P "$sy" -x synack)" 2>/dev/null || true
 wait "$sy" 2>/dev/null || true
 stop_s=$(echo "$(date +%s.%N) - $start" | bc)
 wait "$td" 2>/dev/null || true

@@ -10,7 +10,7 @@
 //! Without a kernel (`read FILE`) every state is inferred.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::event::{Event, QueueEvent, SocketQueuesEvent, StateEvent, StateSource};
@@ -41,12 +41,29 @@ const TRACE_PARK_LIMIT: u64 = 130_000_000_000;
 /// At most this many transitions wait; strangers' beyond it are not kept.
 const MAX_PARKED: usize = 20_000;
 
+/// (conn, endpoint role, state): what a kernel change and an inferred one
+/// are matched by.
+type TwinKey = (ConnId, Role, TcpState);
+
+/// An event waiting in time order: by (time, arrival).
+type Slot = (Timestamp, u64);
+
 struct Held {
-    ts: Timestamp,
-    order: u64,
     event: Event,
-    /// (conn, endpoint role, state) for matching against the other witness.
-    key: Option<(ConnId, Role, TcpState)>,
+    /// Set for inferred state changes, which a kernel report may replace.
+    twin: Option<TwinKey>,
+}
+
+/// A socket by (local, remote).
+type Tuple = (SocketAddr, SocketAddr);
+
+/// Where a parked transition waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Park {
+    /// A transition of a socket with a port, by its tuple.
+    Tuple(Tuple),
+    /// connect()'s port-0 SYN-SENT, by the kernel address of its socket.
+    Syn(u64),
 }
 
 /// Merges the witnesses into state (and queue) events.
@@ -57,14 +74,21 @@ pub struct States {
     deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
     /// (local, remote) → the connection and the role of `local` in it.
     tuples: HashMap<(SocketAddr, SocketAddr), (ConnId, Role)>,
-    /// Kernel changes waiting for their connection's first packet.
-    pending: Vec<StateChange>,
-    /// Inferred changes waiting for the kernel to confirm them.
-    /// Kept sorted by (ts, order): inputs come almost in time order, so an
-    /// insert lands at or near the back and release drains the front.
-    held: std::collections::VecDeque<Held>,
-    /// Kernel changes recently shown, to drop the inferred duplicates that come after.
-    recent_kernel: HashMap<(ConnId, Role, TcpState), Timestamp>,
+    /// Kernel changes waiting for their connection's first packet, by the
+    /// socket's tuple, each with its arrival number; and in arrival order,
+    /// for their time limit.
+    pending: HashMap<Tuple, Vec<(u64, StateChange)>>,
+    pending_order: VecDeque<(Timestamp, u64, Tuple)>,
+    pending_seq: u64,
+    /// Every event waits here a little (the match window), in time order,
+    /// so that a kernel report can replace an inferred change.
+    held: BTreeMap<Slot, Held>,
+    /// The held inferred changes by what they would be matched by.
+    twins: HashMap<TwinKey, Vec<Slot>>,
+    /// Kernel changes recently shown, to drop the inferred duplicates that
+    /// come after; and the same in time order, to forget them.
+    recent_kernel: HashMap<TwinKey, Timestamp>,
+    recent_order: VecDeque<(Timestamp, TwinKey)>,
     counters: Option<ListenCounters>,
     queues: HashMap<SocketAddr, (u32, u32)>,
     now: Timestamp,
@@ -79,11 +103,16 @@ pub struct States {
     listen_calls: HashMap<SocketAddr, Timestamp>,
     /// Sockets (local, remote) seen in our packets or our socket table.
     ours: std::collections::HashSet<(SocketAddr, SocketAddr)>,
-    /// Traced transitions waiting to be known as ours.
-    parked: Vec<KernelTransition>,
+    /// Traced transitions waiting to be known as ours, and in arrival order
+    /// (for their time limit).
+    parked: HashMap<Park, Vec<KernelTransition>>,
+    parked_order: VecDeque<(Timestamp, Park)>,
+    parked_count: usize,
     socket_queue_changes: Vec<SocketQueues>,
-    /// Socket queue changes not reported yet (too soon after the last).
-    pending_queues: Vec<SocketQueues>,
+    /// Socket queue changes not reported yet (too soon after the last), and
+    /// their sockets in the order they first changed.
+    pending_queues: HashMap<Tuple, SocketQueues>,
+    pending_queue_keys: Vec<Tuple>,
     /// When each socket's queues were last reported.
     queues_reported: HashMap<(SocketAddr, SocketAddr), Timestamp>,
 }
@@ -103,9 +132,13 @@ impl States {
             machines: HashMap::new(),
             deadlines: BinaryHeap::new(),
             tuples: HashMap::new(),
-            pending: Vec::new(),
-            held: std::collections::VecDeque::new(),
+            pending: HashMap::new(),
+            pending_order: VecDeque::new(),
+            pending_seq: 0,
+            held: BTreeMap::new(),
+            twins: HashMap::new(),
             recent_kernel: HashMap::new(),
+            recent_order: VecDeque::new(),
             counters: None,
             queues: HashMap::new(),
             now: Timestamp(0),
@@ -116,9 +149,12 @@ impl States {
             shown: HashMap::new(),
             listen_calls: HashMap::new(),
             ours: std::collections::HashSet::new(),
-            parked: Vec::new(),
+            parked: HashMap::new(),
+            parked_order: VecDeque::new(),
+            parked_count: 0,
             socket_queue_changes: Vec::new(),
-            pending_queues: Vec::new(),
+            pending_queues: HashMap::new(),
+            pending_queue_keys: Vec::new(),
             queues_reported: HashMap::new(),
         }
     }
@@ -174,17 +210,13 @@ impl States {
             self.tuples.insert((seg.src, seg.dst), (conn, from));
             self.tuples.insert((seg.dst, seg.src), (conn, from.peer()));
             // Kernel changes that were waiting for this connection's id.
-            let mut i = 0;
-            while i < self.pending.len() {
-                let c = &self.pending[i];
-                if c.remote.is_some_and(|r| {
-                    (c.local, r) == (seg.src, seg.dst) || (c.local, r) == (seg.dst, seg.src)
-                }) {
-                    let c = self.pending.swap_remove(i);
-                    self.emit_kernel(c, out);
-                } else {
-                    i += 1;
-                }
+            let mut waiting: Vec<(u64, StateChange)> = Vec::new();
+            for t in [(seg.src, seg.dst), (seg.dst, seg.src)] {
+                waiting.extend(self.pending.remove(&t).unwrap_or_default());
+            }
+            waiting.sort_by_key(|(seq, _)| *seq);
+            for (_, c) in waiting {
+                self.emit_kernel(c, out);
             }
         }
         let (client, server) = match from {
@@ -223,27 +255,36 @@ impl States {
         if t.local.port() != 0 && self.ours.contains(&(t.local, t.remote)) {
             self.release_syn_sent(t, out);
             self.feed_transition(t, out);
-        } else if self.parked.len() < MAX_PARKED {
-            self.parked.push(t.clone());
+        } else if self.parked_count < MAX_PARKED {
+            let at = if t.local.port() == 0 {
+                Park::Syn(t.skaddr)
+            } else {
+                Park::Tuple((t.local, t.remote))
+            };
+            self.parked.entry(at).or_default().push(t.clone());
+            self.parked_order.push_back((t.ts, at));
+            self.parked_count += 1;
         }
     }
 
     /// Feeds the port-0 SYN-SENT that the same kernel socket logged before `t`
     /// (the latest one: socket addresses are reused once a socket is freed).
     fn release_syn_sent(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
+        let Some(syns) = self.parked.get_mut(&Park::Syn(t.skaddr)) else {
+            return;
+        };
         let mut best: Option<usize> = None;
-        for (i, p) in self.parked.iter().enumerate() {
-            if p.local.port() == 0
-                && p.skaddr == t.skaddr
-                && p.remote == t.remote
-                && p.ts <= t.ts
-                && best.is_none_or(|b| self.parked[b].ts < p.ts)
-            {
+        for (i, p) in syns.iter().enumerate() {
+            if p.remote == t.remote && p.ts <= t.ts && best.is_none_or(|b| syns[b].ts < p.ts) {
                 best = Some(i);
             }
         }
         if let Some(i) = best {
-            let p = self.parked.swap_remove(i);
+            let p = syns.swap_remove(i);
+            if syns.is_empty() {
+                self.parked.remove(&Park::Syn(t.skaddr));
+            }
+            self.parked_count -= 1;
             self.feed_transition(&p, out);
         }
     }
@@ -254,13 +295,16 @@ impl States {
         for t in tuples {
             fresh |= self.ours.insert(*t);
         }
-        if !fresh || self.parked.is_empty() {
+        if !fresh || self.parked_count == 0 {
             return;
         }
-        let (mut mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked)
-            .into_iter()
-            .partition(|p| p.local.port() != 0 && tuples.contains(&(p.local, p.remote)));
-        self.parked = rest;
+        let mut mine: Vec<KernelTransition> = Vec::new();
+        for t in tuples {
+            if let Some(v) = self.parked.remove(&Park::Tuple(*t)) {
+                self.parked_count -= v.len();
+                mine.extend(v);
+            }
+        }
         mine.sort_by_key(|p| p.ts);
         for p in &mine {
             self.release_syn_sent(p, out);
@@ -360,29 +404,25 @@ impl States {
         self.view.socket_queues(ts, socks, &mut found);
         for q in found.drain(..) {
             let key = (q.local, q.remote);
-            match self
-                .pending_queues
-                .iter_mut()
-                .find(|p| (p.local, p.remote) == key)
-            {
-                Some(p) => *p = q,
-                None => self.pending_queues.push(q),
+            if self.pending_queues.insert(key, q).is_none() {
+                self.pending_queue_keys.push(key);
             }
         }
         self.socket_queue_changes = found;
-        let mut i = 0;
-        while i < self.pending_queues.len() {
-            let q = &self.pending_queues[i];
-            let key = (q.local, q.remote);
+        // In the order they first changed: the same run gives the same lines.
+        let keys = std::mem::take(&mut self.pending_queue_keys);
+        for key in keys {
             let due = self
                 .queues_reported
                 .get(&key)
                 .is_none_or(|last| ts.0.saturating_sub(last.0) >= SOCKET_QUEUES_EVERY);
             if !due {
-                i += 1;
+                self.pending_queue_keys.push(key);
                 continue;
             }
-            let q = self.pending_queues.swap_remove(i);
+            let Some(q) = self.pending_queues.remove(&key) else {
+                continue;
+            };
             self.queues_reported.insert(key, ts);
             let found = self.tuples.get(&key).copied();
             let endpoint = match found {
@@ -423,19 +463,38 @@ impl States {
                 }
             }
         }
-        if !self.parked.is_empty() {
-            let park_limit = Timestamp(self.now.0.saturating_sub(TRACE_PARK_LIMIT));
-            self.parked.retain(|p| p.ts > park_limit);
+        let park_limit = Timestamp(self.now.0.saturating_sub(TRACE_PARK_LIMIT));
+        while let Some(&(ts, at)) = self.parked_order.front() {
+            if ts > park_limit {
+                break;
+            }
+            self.parked_order.pop_front();
+            if let Some(v) = self.parked.get_mut(&at) {
+                let before = v.len();
+                v.retain(|p| p.ts > park_limit);
+                self.parked_count -= before - v.len();
+                if v.is_empty() {
+                    self.parked.remove(&at);
+                }
+            }
         }
         let limit = Timestamp(self.now.0.saturating_sub(PENDING_LIMIT));
-        let mut i = 0;
-        while i < self.pending.len() {
-            if self.pending[i].ts <= limit {
-                let c = self.pending.swap_remove(i);
-                self.emit_kernel(c, out);
-            } else {
-                i += 1;
+        while let Some(&(ts, seq, tuple)) = self.pending_order.front() {
+            if ts > limit {
+                break;
             }
+            self.pending_order.pop_front();
+            let Some(v) = self.pending.get_mut(&tuple) else {
+                continue;
+            };
+            let Some(i) = v.iter().position(|(s, _)| *s == seq) else {
+                continue;
+            };
+            let (_, c) = v.remove(i);
+            if v.is_empty() {
+                self.pending.remove(&tuple);
+            }
+            self.emit_kernel(c, out);
         }
         let window = if self.mode == KernelMode::None {
             0
@@ -447,7 +506,11 @@ impl States {
 
     /// Everything still held, in time order (the run is ending).
     pub fn flush(&mut self, out: &mut Vec<Event>) {
-        for c in std::mem::take(&mut self.pending) {
+        let mut waiting: Vec<(u64, StateChange)> =
+            std::mem::take(&mut self.pending).into_values().flatten().collect();
+        waiting.sort_by_key(|(seq, _)| *seq);
+        self.pending_order.clear();
+        for (_, c) in waiting {
             self.emit_kernel(c, out);
         }
         self.release(None, out);
@@ -455,14 +518,16 @@ impl States {
 
     /// Events held up to `until` (all when `None`), in time order.
     fn release(&mut self, until: Option<Timestamp>, out: &mut Vec<Event>) {
-        if self.held.is_empty() {
-            return;
-        }
-        let n = match until {
-            Some(u) => self.held.partition_point(|h| h.ts <= u),
-            None => self.held.len(),
-        };
-        for h in self.held.drain(..n) {
+        while let Some((&slot, _)) = self.held.first_key_value() {
+            if until.is_some_and(|u| slot.0 > u) {
+                break;
+            }
+            let Some(h) = self.held.remove(&slot) else {
+                break;
+            };
+            if let Some(k) = h.twin {
+                self.forget_twin(k, slot);
+            }
             let mut event = h.event;
             if let Event::State(st) = &mut event {
                 // One timeline per socket: each change starts where the last
@@ -485,9 +550,24 @@ impl States {
             }
             out.push(event);
         }
-        if self.recent_kernel.len() > 4096 {
-            let keep = Timestamp(self.now.0.saturating_sub(2 * MATCH_WINDOW));
-            self.recent_kernel.retain(|_, ts| *ts >= keep);
+        let keep = Timestamp(self.now.0.saturating_sub(2 * MATCH_WINDOW));
+        while let Some(&(ts, k)) = self.recent_order.front() {
+            if ts >= keep {
+                break;
+            }
+            self.recent_order.pop_front();
+            if self.recent_kernel.get(&k) == Some(&ts) {
+                self.recent_kernel.remove(&k);
+            }
+        }
+    }
+
+    fn forget_twin(&mut self, k: TwinKey, slot: Slot) {
+        if let Some(v) = self.twins.get_mut(&k) {
+            v.retain(|s| *s != slot);
+            if v.is_empty() {
+                self.twins.remove(&k);
+            }
         }
     }
 
@@ -499,20 +579,15 @@ impl States {
         self.advance(ts, out);
     }
 
-    fn push(&mut self, ts: Timestamp, event: Event, key: Option<(ConnId, Role, TcpState)>) {
+    fn push(&mut self, ts: Timestamp, event: Event, key: Option<TwinKey>) {
         self.order += 1;
-        let at = self
-            .held
-            .partition_point(|h| (h.ts, h.order) <= (ts, self.order));
-        self.held.insert(
-            at,
-            Held {
-                ts,
-                order: self.order,
-                event,
-                key,
-            },
-        );
+        let slot = (ts, self.order);
+        let inferred = matches!(&event, Event::State(s) if s.source == StateSource::Inferred);
+        let twin = key.filter(|_| inferred);
+        if let Some(k) = twin {
+            self.twins.entry(k).or_default().push(slot);
+        }
+        self.held.insert(slot, Held { event, twin });
     }
 
     fn kernel_change(&mut self, c: StateChange, out: &mut Vec<Event>) {
@@ -521,8 +596,14 @@ impl States {
             .is_none_or(|r| self.tuples.contains_key(&(c.local, r)));
         if known {
             self.emit_kernel(c, out);
-        } else {
-            self.pending.push(c);
+        } else if let Some(r) = c.remote {
+            self.pending_seq += 1;
+            self.pending_order
+                .push_back((c.ts, self.pending_seq, (c.local, r)));
+            self.pending
+                .entry((c.local, r))
+                .or_default()
+                .push((self.pending_seq, c));
         }
     }
 
@@ -569,15 +650,20 @@ impl States {
         }
         if let Some(k) = key {
             // The inferred twin of this change, if it is still held, is a duplicate.
-            let twin = |h: &Held| {
-                h.key == Some(k)
-                    && matches!(&h.event, Event::State(s) if s.source == StateSource::Inferred)
-                    && h.ts.0.abs_diff(c.ts.0) <= MATCH_WINDOW
-            };
+            let twins: Vec<Slot> = self
+                .twins
+                .get(&k)
+                .map(|v| {
+                    v.iter()
+                        .copied()
+                        .filter(|(at, _)| at.0.abs_diff(c.ts.0) <= MATCH_WINDOW)
+                        .collect()
+                })
+                .unwrap_or_default();
             // A poll sees a change only at its next tick, and the tracepoint
             // reports a passive open only with the final ACK: when the packet
             // that caused the change was seen earlier, the change is shown there.
-            if let Some(earlier) = self.held.iter().filter(|h| twin(h)).map(|h| h.ts).min() {
+            if let Some(earlier) = twins.iter().map(|(at, _)| *at).min() {
                 if earlier < ts {
                     if ts.0 - earlier.0 > 1_000_000 {
                         note = Some(format!(
@@ -590,8 +676,12 @@ impl States {
                     ts = earlier;
                 }
             }
-            self.held.retain(|h| !twin(h));
+            for slot in twins {
+                self.held.remove(&slot);
+                self.forget_twin(k, slot);
+            }
             self.recent_kernel.insert(k, ts);
+            self.recent_order.push_back((ts, k));
         }
         let ev = Event::State(StateEvent {
             ts,
