@@ -5,12 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use serde_json::{Map, Value, json};
-
-use crate::event::{
-    CallEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent, StepEvent,
-    sanitize,
-};
+use crate::event::{Event, LabAction, Origin, PacketEvent, StateEvent, sanitize};
 use crate::i18n::Lang;
 use crate::tcp::track::Role;
 use crate::tcp::{Proto, TcpOptions};
@@ -65,11 +60,7 @@ impl<W: Write> Writer<W> {
         let t = self.t(event.ts());
         self.line.clear();
         match self.format {
-            Format::Json => {
-                let value = json_value(t, event, self.lang);
-                // Serializing a Value built from strings and numbers cannot fail.
-                self.line.push_str(&value.to_string());
-            }
+            Format::Json => json_line(&mut self.line, t, event, self.lang),
             Format::Text => text_line(&mut self.line, t, event, self.lang),
         }
         self.line.push('\n');
@@ -150,139 +141,225 @@ fn sack_base(p: &PacketEvent) -> Option<u32> {
     tcp.flags.ack().then(|| tcp.ack.wrapping_sub(p.ack))
 }
 
-fn round6(t: f64) -> Value {
-    // Microsecond precision is what the kernel timestamps carry on loopback
-    // in practice; six decimals keep lines short and stable.
-    let r = (t * 1e6).round() / 1e6;
-    serde_json::Number::from_f64(r).map_or(Value::Null, Value::Number)
+/// Writes one JSON object field by field into a string, in the order the
+/// fields are added (`t`, `kind`, then the rest: what a reader looks at
+/// first). No intermediate values: this runs once per packet.
+struct Obj<'a> {
+    out: &'a mut String,
+    first: bool,
 }
 
-/// The contract's JSON object for one event.
-#[must_use]
-pub fn json_value(t: f64, event: &Event, lang: Lang) -> Value {
-    let mut m = Map::new();
-    m.insert("t".into(), round6(t));
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        Self { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) -> &mut String {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(k);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        let out = self.key(k);
+        json_str(out, v);
+    }
+
+    fn display(&mut self, k: &str, v: impl std::fmt::Display) {
+        let out = self.key(k);
+        out.push('"');
+        // Addresses, state names: never characters JSON must escape.
+        let _ = write!(out, "{v}");
+        out.push('"');
+    }
+
+    fn num(&mut self, k: &str, v: impl Into<u64>) {
+        let out = self.key(k);
+        let _ = write!(out, "{}", v.into());
+    }
+
+    fn float(&mut self, k: &str, v: f64) {
+        let out = self.key(k);
+        json_f64(out, v);
+    }
+
+    fn null(&mut self, k: &str) {
+        self.key(k).push_str("null");
+    }
+
+    fn strs<'s>(&mut self, k: &str, vs: impl IntoIterator<Item = &'s str>) {
+        let out = self.key(k);
+        out.push('[');
+        for (i, v) in vs.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(out, v);
+        }
+        out.push(']');
+    }
+
+    fn end(self) {
+        self.out.push('}');
+    }
+}
+
+/// A JSON string: quotes, backslashes and control characters escaped.
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Seconds with microsecond precision (what the kernel's timestamps carry on
+/// loopback; six decimals keep lines short and stable), always with a point.
+fn json_f64(out: &mut String, v: f64) {
+    let r = (v * 1e6).round() / 1e6;
+    if !r.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    let start = out.len();
+    let _ = write!(out, "{r}");
+    if !out[start..].contains(['.', 'e', 'E']) {
+        out.push_str(".0");
+    }
+}
+
+/// The contract's JSON object for one event, appended to `out` (no newline).
+pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
+    let mut o = Obj::new(out);
+    o.float("t", t);
     match event {
-        Event::Packet(p) => packet_json(&mut m, p),
-        Event::Call(c) => call_json(&mut m, c),
-        Event::Lab(l) => lab_json(&mut m, l),
-        Event::Step(s) => step_json(&mut m, s, lang),
-        Event::State(s) => state_json(&mut m, s),
-        Event::Queue(q) => queue_json(&mut m, q),
+        Event::Packet(p) => packet_json(&mut o, p),
+        Event::Call(c) => {
+            o.str("kind", "call");
+            o.str("endpoint", &c.endpoint);
+            o.str("call", &c.call);
+            o.str("args", &c.args);
+            match &c.result {
+                None => o.str("phase", "start"),
+                Some(r) => o.str("result", &r.as_contract()),
+            }
+            if let Some(local) = c.local {
+                o.display("local", local);
+            }
+        }
+        Event::Lab(l) => {
+            let (call, args) = lab_call(&l.action);
+            o.str("kind", "call");
+            o.str("endpoint", "lab");
+            o.str("call", call);
+            o.str("args", &args);
+            o.str("result", &l.result.as_contract());
+            if l.origin == Origin::User {
+                o.str("by", "user");
+            }
+        }
+        Event::Step(s) => {
+            o.str("kind", "narration");
+            o.num("step", s.index as u64);
+            o.num("of", s.total as u64);
+            o.num("line", s.line as u64);
+            o.str("text", s.narration.as_ref().map_or("", |n| n.text(lang)));
+        }
+        Event::State(s) => state_json(&mut o, s),
+        Event::Queue(q) => {
+            o.str("kind", "queue");
+            o.display("local", q.local);
+            o.num("accept_queue", q.accept_queue);
+            o.num("backlog", q.backlog);
+            o.num("overflows", q.overflows);
+            o.num("drops", q.drops);
+        }
         Event::SocketQueues(q) => {
-            m.insert("kind".into(), json!("socket_queues"));
-            m.insert("conn".into(), q.conn.map_or(Value::Null, |c| json!(c.0)));
-            m.insert("endpoint".into(), json!(q.endpoint));
-            m.insert("local".into(), json!(q.local.to_string()));
-            m.insert("remote".into(), json!(q.remote.to_string()));
-            m.insert("recv_q".into(), json!(q.recv_q));
-            m.insert("send_q".into(), json!(q.send_q));
+            o.str("kind", "socket_queues");
+            match q.conn {
+                Some(c) => o.num("conn", c.0),
+                None => o.null("conn"),
+            }
+            o.str("endpoint", &q.endpoint);
+            o.display("local", q.local);
+            o.display("remote", q.remote);
+            o.num("recv_q", q.recv_q);
+            o.num("send_q", q.send_q);
         }
         Event::Warning { message, .. } => {
-            m.insert("kind".into(), json!("warning"));
-            m.insert("message".into(), json!(message));
+            o.str("kind", "warning");
+            o.str("message", message);
         }
     }
-    Value::Object(m)
+    o.end();
 }
 
-fn packet_json(m: &mut Map<String, Value>, p: &PacketEvent) {
+fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     let seg = &p.segment;
-    m.insert("kind".into(), json!("packet"));
-    m.insert("conn".into(), json!(p.conn.0));
-    m.insert("proto".into(), json!(seg.proto.as_str()));
-    m.insert("src".into(), json!(seg.src.to_string()));
-    m.insert("dst".into(), json!(seg.dst.to_string()));
-    m.insert("from".into(), json!(p.from.as_str()));
+    o.str("kind", "packet");
+    o.num("conn", p.conn.0);
+    o.str("proto", seg.proto.as_str());
+    o.display("src", seg.src);
+    o.display("dst", seg.dst);
+    o.str("from", p.from.as_str());
     if let (Proto::Tcp, Some(tcp)) = (seg.proto, seg.tcp) {
-        m.insert("flags".into(), json!(tcp.flags.names().collect::<Vec<_>>()));
-        m.insert("seq".into(), json!(p.seq));
-        m.insert("ack".into(), json!(p.ack));
-        m.insert("len".into(), json!(seg.payload_len));
-        m.insert("win".into(), json!(p.win));
+        o.strs("flags", tcp.flags.names());
+        o.num("seq", p.seq);
+        o.num("ack", p.ack);
+        o.num("len", seg.payload_len);
+        o.num("win", p.win);
         if tcp.flags.contains(crate::tcp::Flags::URG) {
-            m.insert("urg".into(), json!(tcp.urgent));
+            o.num("urg", tcp.urgent);
         }
-        m.insert(
-            "options".into(),
-            json!(option_strings(&tcp.options, sack_base(p))),
-        );
+        let opts = option_strings(&tcp.options, sack_base(p));
+        o.strs("options", opts.iter().map(String::as_str));
     } else {
-        m.insert("len".into(), json!(seg.payload_len));
+        o.num("len", seg.payload_len);
     }
-    m.insert("notes".into(), json!(p.notes.names().collect::<Vec<_>>()));
+    o.strs("notes", p.notes.names());
 }
 
-fn call_json(m: &mut Map<String, Value>, c: &CallEvent) {
-    m.insert("kind".into(), json!("call"));
-    m.insert("endpoint".into(), json!(c.endpoint));
-    m.insert("call".into(), json!(c.call));
-    m.insert("args".into(), json!(c.args));
-    match &c.result {
-        None => {
-            m.insert("phase".into(), json!("start"));
-        }
-        Some(r) => {
-            m.insert("result".into(), json!(r.as_contract()));
-        }
+fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
+    o.str("kind", "state");
+    match s.conn {
+        Some(c) => o.num("conn", c.0),
+        None => o.null("conn"),
     }
-    if let Some(local) = c.local {
-        m.insert("local".into(), json!(local.to_string()));
+    o.str("endpoint", &s.endpoint);
+    o.display("local", s.local);
+    match s.remote {
+        Some(r) => o.display("remote", r),
+        None => o.null("remote"),
     }
-}
-
-fn lab_json(m: &mut Map<String, Value>, l: &LabEvent) {
-    let (call, args) = lab_call(&l.action);
-    m.insert("kind".into(), json!("call"));
-    m.insert("endpoint".into(), json!("lab"));
-    m.insert("call".into(), json!(call));
-    m.insert("args".into(), json!(args));
-    m.insert("result".into(), json!(l.result.as_contract()));
-    if l.origin == Origin::User {
-        m.insert("by".into(), json!("user"));
-    }
-}
-
-fn step_json(m: &mut Map<String, Value>, s: &StepEvent, lang: Lang) {
-    m.insert("kind".into(), json!("narration"));
-    m.insert("step".into(), json!(s.index));
-    m.insert("of".into(), json!(s.total));
-    m.insert("line".into(), json!(s.line));
-    let text = s.narration.as_ref().map_or("", |n| n.text(lang));
-    m.insert("text".into(), json!(text));
-}
-
-fn state_json(m: &mut Map<String, Value>, s: &StateEvent) {
-    m.insert("kind".into(), json!("state"));
-    m.insert("conn".into(), s.conn.map_or(Value::Null, |c| json!(c.0)));
-    m.insert("endpoint".into(), json!(s.endpoint));
-    m.insert("local".into(), json!(s.local.to_string()));
-    m.insert(
-        "remote".into(),
-        s.remote.map_or(Value::Null, |r| json!(r.to_string())),
-    );
     // null: the socket was first seen in `to` (it existed before synack looked).
-    m.insert(
-        "from".into(),
-        s.from.map_or(Value::Null, |f| json!(f.as_str())),
-    );
-    m.insert("to".into(), json!(s.to.as_str()));
-    m.insert("source".into(), json!(s.source.as_str()));
+    match s.from {
+        Some(f) => o.str("from", f.as_str()),
+        None => o.null("from"),
+    }
+    o.str("to", s.to.as_str());
+    o.str("source", s.source.as_str());
     if let Some(timer) = s.timer {
-        m.insert("timer".into(), round6(timer));
+        o.float("timer", timer);
     }
     if let Some(note) = &s.note {
-        m.insert("note".into(), json!(note));
+        o.str("note", note);
     }
-}
-
-fn queue_json(m: &mut Map<String, Value>, q: &QueueEvent) {
-    m.insert("kind".into(), json!("queue"));
-    m.insert("local".into(), json!(q.local.to_string()));
-    m.insert("accept_queue".into(), json!(q.accept_queue));
-    m.insert("backlog".into(), json!(q.backlog));
-    m.insert("overflows".into(), json!(q.overflows));
-    m.insert("drops".into(), json!(q.drops));
 }
 
 /// One ladder line. Columns: time, connection, then what happened:
@@ -414,5 +491,31 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
         Event::Warning { message, .. } => {
             let _ = write!(out, "     warning: {}", sanitize(message));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn json_lines_are_json_whatever_the_text() {
+        let hostile = "quote\" back\\ nl\n tab\t esc\x1b]0;t\x07 nul\0 zh 中文 \u{7f}";
+        let ev = Event::Warning {
+            ts: Timestamp(5),
+            message: hostile.to_owned(),
+        };
+        let mut line = String::new();
+        json_line(&mut line, 0.000_001_4, &ev, Lang::En);
+        let v: serde_json::Value = serde_json::from_str(&line).expect(&line);
+        assert_eq!(v["message"], hostile);
+        assert_eq!(v["kind"], "warning");
+        assert_eq!(v["t"], 0.000_001);
+        assert!(line.starts_with("{\"t\":"), "t comes first: {line}");
+        assert!(!line.contains('\x1b'), "{line}");
+        let mut whole = String::new();
+        json_line(&mut whole, 2.0, &ev, Lang::En);
+        assert!(whole.starts_with("{\"t\":2.0,"), "{whole}");
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use synack::app::model::Input;
 use synack::event::Event;
 use synack::i18n::Lang;
-use synack::output::json_value;
+use synack::output::json_line;
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -50,7 +50,7 @@ fn json_lines(events: &[Event]) -> String {
         {
             continue;
         }
-        out.push_str(&json_value(e.ts().seconds_since(t0), e, Lang::En).to_string());
+        json_line(&mut out, e.ts().seconds_since(t0), e, Lang::En);
         out.push('\n');
     }
     out

@@ -506,8 +506,10 @@ impl States {
 
     /// Everything still held, in time order (the run is ending).
     pub fn flush(&mut self, out: &mut Vec<Event>) {
-        let mut waiting: Vec<(u64, StateChange)> =
-            std::mem::take(&mut self.pending).into_values().flatten().collect();
+        let mut waiting: Vec<(u64, StateChange)> = std::mem::take(&mut self.pending)
+            .into_values()
+            .flatten()
+            .collect();
         waiting.sort_by_key(|(seq, _)| *seq);
         self.pending_order.clear();
         for (_, c) in waiting {

@@ -114,10 +114,26 @@ impl Drop for KernelPoller {
     }
 }
 
+/// The slowest the table is read, whatever it costs.
+pub const POLL_MAX: Duration = Duration::from_secs(1);
+/// A read of the table may take at most this share of the time between
+/// reads (1/100: the poll stays near 1% of a core at any table size).
+const POLL_COST_SHARE: u32 = 100;
+
+/// The wait before the next read: [`POLL`], or longer when a read costs more
+/// (sock_diag walks the whole table: tens of thousands of TIME-WAIT sockets
+/// under a connection load make a read take milliseconds).
+#[must_use]
+pub fn poll_interval(read_took: Duration) -> Duration {
+    (read_took * POLL_COST_SHARE).clamp(POLL, POLL_MAX)
+}
+
 fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &AtomicBool) {
-    let mut socks = Vec::new();
     let mut counters_ok = true;
     while !stop.load(Ordering::Relaxed) {
+        let started = std::time::Instant::now();
+        // A fresh vector each time: the snapshot is handed over, not copied.
+        let mut socks = Vec::new();
         if let Err(e) = diag.dump(ports, &mut socks) {
             warn(
                 report,
@@ -138,14 +154,38 @@ fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &Atomic
         } else {
             None
         };
+        let took = started.elapsed();
         let snapshot = KernelReport::Snapshot {
             ts,
-            socks: socks.clone(),
+            socks,
             counters,
         };
         if !report(snapshot) {
             return;
         }
-        std::thread::sleep(POLL);
+        // Sleeps in short slices, so a stop is seen within 50 ms.
+        let until = std::time::Instant::now() + poll_interval(took);
+        while !stop.load(Ordering::Relaxed) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_that_cost_more_come_less_often() {
+        assert_eq!(poll_interval(Duration::from_micros(10)), POLL);
+        assert_eq!(
+            poll_interval(Duration::from_millis(2)),
+            Duration::from_millis(200)
+        );
+        assert_eq!(poll_interval(Duration::from_millis(50)), POLL_MAX);
     }
 }
