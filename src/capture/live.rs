@@ -1,44 +1,55 @@
-//! Live capture from a Linux `AF_PACKET` socket, set up by hand and read
-//! through pnet (see DESIGN.md, "Measured pitfalls"):
+//! Live capture from a Linux `AF_PACKET` socket, set up by hand (see
+//! DESIGN.md, "Measured pitfalls") and read through a `TPACKET_V3` ring, as
+//! libpcap reads it:
 //!
 //! 1. `socket(AF_PACKET, SOCK_RAW, 0)`: protocol 0, so nothing is queued
-//!    before the filter is attached (pnet's bind to `ETH_P_ALL` starts
-//!    delivery);
+//!    before the filter is attached (the bind to `ETH_P_ALL` starts delivery);
 //! 2. `PACKET_IGNORE_OUTGOING` (Linux ≥ 4.20), else the filter drops
 //!    `PACKET_OUTGOING`: on `lo` every packet then appears once, not twice;
 //! 3. the classic BPF filter, whose accept value trims frames to the snap
-//!    length before they cost receive-buffer memory;
-//! 4. a receive buffer of a few MiB;
-//! 5. pnet binds the socket to the interface and reads it with `poll`.
-//!
-//! After each read `SIOCGSTAMPNS` gives the kernel's timestamp of the packet.
+//!    length;
+//! 4. a receive ring of 8 blocks of 1 MiB shared with the kernel (`mmap`):
+//!    the kernel writes frames with their timestamps into a block and hands
+//!    the block over when it is full or 10 ms old; synack reads the frames
+//!    where they are and gives the block back. One `poll` per block instead
+//!    of three system calls per packet.
+//! 5. the bind to the interface.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use pnet_datalink::{Channel, DataLinkReceiver};
-
 use super::bpf::{self, compile_filter};
-use super::{CaptureError, CaptureStats, Filter, Frame, wire_len};
+use super::{CaptureError, CaptureStats, Filter, Frame};
 use crate::tcp::LinkType;
 use crate::time::Timestamp;
 
 // linux/if_packet.h, asm-generic/socket.h, asm-generic/sockios.h. Defined
 // here because libc does not export all of them for every target.
 const SOL_PACKET: libc::c_int = 263;
+const PACKET_RX_RING: libc::c_int = 5;
 const PACKET_STATISTICS: libc::c_int = 6;
+const PACKET_VERSION: libc::c_int = 10;
+/// `enum tpacket_versions`: V1, V2, V3.
+const TPACKET_V3: libc::c_int = 2;
+const TP_STATUS_KERNEL: u32 = 0;
+const TP_STATUS_USER: u32 = 1;
+const ETH_P_ALL: u16 = 0x0003;
+
+/// The ring: blocks of 1 MiB, 8 of them (room for ~30,000 trimmed frames).
+const BLOCK_SIZE: u32 = 1 << 20;
+const BLOCK_COUNT: u32 = 8;
+/// Only used to size the ring's bookkeeping; V3 packs frames by their length.
+const FRAME_SIZE: u32 = 2048;
+/// A block not full yet is handed over after this long: what a quiet capture
+/// (a demo) adds to each packet's delay.
+const BLOCK_TIMEOUT_MS: u32 = 10;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const SO_ATTACH_FILTER: libc::c_int = 26;
-const SO_RCVBUFFORCE: libc::c_int = 33;
-/// `SIOCGSTAMPNS` on 64-bit targets (`SIOCGSTAMPNS_OLD`, a `timespec`).
-const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
 
 /// How long `next_frame` waits for a packet: short enough for a UI loop to
 /// notice a quit, long enough not to spin. `poll` takes whole milliseconds.
 const READ_TIMEOUT: Duration = Duration::from_millis(100);
-/// Receive buffer asked for: room for thousands of trimmed frames.
-const RCVBUF_BYTES: libc::c_int = 4 << 20;
 /// Snap lengths are clamped to this range: below it not even the headers fit.
 const MIN_SNAPLEN: u32 = 128;
 const MAX_SNAPLEN: u32 = 262_144;
@@ -55,20 +66,68 @@ struct TpacketStats {
     tp_drops: libc::c_uint,
 }
 
+/// `struct tpacket_req3`.
+#[repr(C)]
+struct TpacketReq3 {
+    block_size: u32,
+    block_nr: u32,
+    frame_size: u32,
+    frame_nr: u32,
+    retire_blk_tov: u32,
+    sizeof_priv: u32,
+    feature_req_word: u32,
+}
+
+// `struct tpacket_block_desc` (its `tpacket_hdr_v1`): byte offsets.
+const BLOCK_STATUS: usize = 8;
+const BLOCK_NUM_PKTS: usize = 12;
+const BLOCK_FIRST_PKT: usize = 16;
+// `struct tpacket3_hdr`: byte offsets.
+const PKT_NEXT_OFFSET: usize = 0;
+const PKT_SEC: usize = 4;
+const PKT_NSEC: usize = 8;
+const PKT_SNAPLEN: usize = 12;
+const PKT_LEN: usize = 16;
+const PKT_MAC: usize = 24;
+
+/// The ring's memory, shared with the kernel.
+struct Ring {
+    base: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain memory; one thread at a time reads it
+// (LiveCapture is moved to the capture thread, never shared).
+unsafe impl Send for Ring {}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: base/len are what mmap returned; nothing borrows the ring
+        // once it is dropped.
+        unsafe {
+            libc::munmap(self.base.cast(), self.len);
+        }
+    }
+}
+
 /// Frames from one network interface, filtered and trimmed in the kernel.
 pub struct LiveCapture {
     iface: String,
-    /// The socket, owned (and closed) by `rx`; kept for the ioctl and
-    /// getsockopt calls pnet does not offer.
-    fd: RawFd,
-    rx: Box<dyn DataLinkReceiver>,
+    /// Dropped after the ring (fields drop in order): the mapping goes first.
+    ring: Ring,
+    sock: OwnedFd,
+    /// The block being read.
+    block: usize,
+    /// In that block: the next frame's offset and how many frames are left;
+    /// `None` when the block is not ours yet.
+    cursor: Option<(usize, u32)>,
 }
 
 impl std::fmt::Debug for LiveCapture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveCapture")
             .field("iface", &self.iface)
-            .field("fd", &self.fd)
+            .field("fd", &self.sock.as_raw_fd())
             .finish_non_exhaustive()
     }
 }
@@ -146,9 +205,6 @@ impl LiveCapture {
         }
         // SAFETY: `raw` is a fresh descriptor nobody else owns.
         let sock = unsafe { OwnedFd::from_raw_fd(raw) };
-        // The first SIOCGSTAMPNS turns timestamping on (it fails with ENOENT
-        // before any packet): asking now stamps the very first packet too.
-        let _ = kernel_timestamp(sock.as_raw_fd());
 
         let ignore_outgoing = if bpf_drops_outgoing {
             Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
@@ -185,37 +241,107 @@ impl LiveCapture {
             return Err(setup("attaching the BPF filter")(io::Error::last_os_error()));
         }
 
-        // SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial namespace; plain
-        // SO_RCVBUF is capped at 2 × net.core.rmem_max. A small buffer only
-        // means drops under bulk load, which take_stats reports.
-        if set_int(&sock, libc::SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF_BYTES).is_err() {
-            let _ = set_int(&sock, libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF_BYTES);
+        set_int(&sock, SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+            .map_err(setup("choosing the TPACKET_V3 ring"))?;
+        let req = TpacketReq3 {
+            block_size: BLOCK_SIZE,
+            block_nr: BLOCK_COUNT,
+            frame_size: FRAME_SIZE,
+            frame_nr: BLOCK_SIZE / FRAME_SIZE * BLOCK_COUNT,
+            retire_blk_tov: BLOCK_TIMEOUT_MS,
+            sizeof_priv: 0,
+            feature_req_word: 0,
+        };
+        // SAFETY: passes a pointer to a live tpacket_req3 and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                SOL_PACKET,
+                PACKET_RX_RING,
+                (&raw const req).cast(),
+                size_of::<TpacketReq3>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(setup("setting up the receive ring")(
+                io::Error::last_os_error(),
+            ));
         }
+        let len = (BLOCK_SIZE * BLOCK_COUNT) as usize;
+        // SAFETY: maps the ring the kernel just made for this socket.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                sock.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(setup("mapping the receive ring")(io::Error::last_os_error()));
+        }
+        let ring = Ring {
+            base: base.cast(),
+            len,
+        };
 
-        let config = pnet_datalink::Config {
-            read_buffer_size: snaplen as usize + 1,
-            read_timeout: Some(READ_TIMEOUT),
-            promiscuous: false,
-            socket_fd: Some(sock.as_raw_fd()),
-            ..pnet_datalink::Config::default()
+        let index = u32::try_from(interface.index).unwrap_or(0);
+        // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as libc::c_ushort;
+        sll.sll_protocol = ETH_P_ALL.to_be();
+        sll.sll_ifindex = index as libc::c_int;
+        // SAFETY: binds to a sockaddr_ll of the size given.
+        let rc = unsafe {
+            libc::bind(
+                sock.as_raw_fd(),
+                (&raw const sll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
         };
-        // From here on pnet owns the descriptor: it closes it when `channel`
-        // fails and when the receiver drops.
-        let fd = sock.into_raw_fd();
-        let rx = match pnet_datalink::channel(interface, config) {
-            Ok(Channel::Ethernet(_tx, rx)) => rx,
-            Ok(_) => {
-                return Err(setup("opening the pnet channel")(io::Error::other(
-                    "pnet returned a channel that is not Ethernet",
-                )));
-            }
-            Err(e) => return Err(setup("binding to the interface")(e)),
-        };
+        if rc != 0 {
+            return Err(setup("binding to the interface")(io::Error::last_os_error()));
+        }
         Ok(Self {
             iface: iface.to_owned(),
-            fd,
-            rx,
+            ring,
+            sock,
+            block: 0,
+            cursor: None,
         })
+    }
+
+    fn block_base(&self, block: usize) -> *mut u8 {
+        // SAFETY (of the callers' use): block < BLOCK_COUNT, inside the mapping.
+        self.ring.base.wrapping_add(block * BLOCK_SIZE as usize)
+    }
+
+    /// The block's status word, read with acquire ordering: the frames the
+    /// kernel wrote before setting it are visible after.
+    fn block_status(&self, block: usize) -> u32 {
+        let p = self
+            .block_base(block)
+            .wrapping_add(BLOCK_STATUS)
+            .cast::<u32>();
+        // SAFETY: an aligned u32 inside the mapping.
+        let v = unsafe { std::ptr::read_volatile(p) };
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        v
+    }
+
+    /// Gives the current block back to the kernel and moves to the next.
+    fn release_block(&mut self) {
+        let p = self
+            .block_base(self.block)
+            .wrapping_add(BLOCK_STATUS)
+            .cast::<u32>();
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+        // SAFETY: an aligned u32 inside the mapping; the block is ours until now.
+        unsafe { std::ptr::write_volatile(p, TP_STATUS_KERNEL) };
+        self.block = (self.block + 1) % BLOCK_COUNT as usize;
+        self.cursor = None;
     }
 
     /// Waits at most the read timeout (100 ms) for one frame; `Ok(None)` on
@@ -225,32 +351,102 @@ impl LiveCapture {
     /// [`CaptureError::Read`] when the socket fails (e.g. the interface went
     /// away).
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        let fd = self.fd;
-        match self.rx.next() {
-            Ok(data) => {
-                let ts = kernel_timestamp(fd).unwrap_or_else(Timestamp::now);
-                let link = LinkType::Ethernet;
-                Ok(Some(Frame {
-                    link,
-                    ts,
-                    data,
-                    orig_len: wire_len(link, data),
-                }))
+        let u32_at = |base: *const u8, off: usize| {
+            // SAFETY: callers pass offsets inside a block the kernel handed over.
+            unsafe { std::ptr::read_unaligned(base.wrapping_add(off).cast::<u32>()) }
+        };
+        loop {
+            match self.cursor {
+                Some((_, 0)) => self.release_block(),
+                Some((off, left)) => {
+                    let block = self.block_base(self.block).cast_const();
+                    let pkt = block.wrapping_add(off);
+                    let next = u32_at(pkt, PKT_NEXT_OFFSET) as usize;
+                    let secs = u32_at(pkt, PKT_SEC);
+                    let nanos = u32_at(pkt, PKT_NSEC);
+                    let snaplen = u32_at(pkt, PKT_SNAPLEN) as usize;
+                    let wire = u32_at(pkt, PKT_LEN);
+                    // SAFETY: tp_mac is a u16 inside the frame header.
+                    let mac = usize::from(unsafe {
+                        std::ptr::read_unaligned(pkt.wrapping_add(PKT_MAC).cast::<u16>())
+                    });
+                    let start = off + mac;
+                    if start + snaplen > BLOCK_SIZE as usize || (next == 0 && left > 1) {
+                        // Never trusted blindly: a broken block is given back.
+                        self.release_block();
+                        continue;
+                    }
+                    self.cursor = Some((off + next, left - 1));
+                    // SAFETY: the frame lies inside the block, which stays ours
+                    // (and unchanged) until the next call releases it.
+                    let data =
+                        unsafe { std::slice::from_raw_parts(block.wrapping_add(start), snaplen) };
+                    let link = LinkType::Ethernet;
+                    return Ok(Some(Frame {
+                        link,
+                        ts: Timestamp::from_parts(u64::from(secs), nanos),
+                        data,
+                        // tp_len: the frame's length before the snap length
+                        // trimmed it, as tcpdump records it.
+                        orig_len: wire,
+                    }));
+                }
+                None => {
+                    if self.block_status(self.block) & TP_STATUS_USER != 0 {
+                        let block = self.block_base(self.block).cast_const();
+                        let first = u32_at(block, BLOCK_FIRST_PKT) as usize;
+                        let count = u32_at(block, BLOCK_NUM_PKTS);
+                        self.cursor = Some((first, count));
+                        continue;
+                    }
+                    let mut p = libc::pollfd {
+                        fd: self.sock.as_raw_fd(),
+                        events: libc::POLLIN | libc::POLLERR,
+                        revents: 0,
+                    };
+                    let ms = READ_TIMEOUT.as_millis() as libc::c_int;
+                    // SAFETY: one valid pollfd.
+                    let n = unsafe { libc::poll(&raw mut p, 1, ms) };
+                    if n < 0 {
+                        let e = io::Error::last_os_error();
+                        if e.kind() == io::ErrorKind::Interrupted {
+                            return Ok(None);
+                        }
+                        return Err(CaptureError::Read {
+                            iface: self.iface.clone(),
+                            source: e,
+                        });
+                    }
+                    if n == 0 {
+                        return Ok(None);
+                    }
+                    if p.revents & (libc::POLLERR | libc::POLLNVAL) != 0
+                        && self.block_status(self.block) & TP_STATUS_USER == 0
+                    {
+                        // SO_ERROR tells what; a vanished interface ends here.
+                        let mut err: libc::c_int = 0;
+                        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+                        // SAFETY: reads one c_int into a live variable.
+                        unsafe {
+                            libc::getsockopt(
+                                self.sock.as_raw_fd(),
+                                libc::SOL_SOCKET,
+                                libc::SO_ERROR,
+                                (&raw mut err).cast(),
+                                &raw mut len,
+                            );
+                        }
+                        return Err(CaptureError::Read {
+                            iface: self.iface.clone(),
+                            source: io::Error::from_raw_os_error(if err == 0 {
+                                libc::EIO
+                            } else {
+                                err
+                            }),
+                        });
+                    }
+                }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(source) => Err(CaptureError::Read {
-                iface: self.iface.clone(),
-                source,
-            }),
         }
     }
 
@@ -261,11 +457,12 @@ impl LiveCapture {
     pub fn take_stats(&mut self) -> Result<CaptureStats, CaptureError> {
         let mut stats = TpacketStats::default();
         let mut len = size_of::<TpacketStats>() as libc::socklen_t;
-        // SAFETY: `stats` and `len` are valid for writes of the sizes given;
-        // `self.fd` stays open while `self.rx` lives.
+        // SAFETY: `stats` and `len` are valid for writes of the sizes given.
+        // With a V3 ring the kernel's struct has a third counter; it copies
+        // only the length asked for.
         let rc = unsafe {
             libc::getsockopt(
-                self.fd,
+                self.sock.as_raw_fd(),
                 SOL_PACKET,
                 PACKET_STATISTICS,
                 (&raw mut stats).cast(),
@@ -283,22 +480,6 @@ impl LiveCapture {
             dropped: u64::from(stats.tp_drops),
         })
     }
-}
-
-/// The kernel's timestamp of the last packet read from `fd`.
-fn kernel_timestamp(fd: RawFd) -> Option<Timestamp> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: SIOCGSTAMPNS writes one `timespec` to the pointer, which is
-    // valid for that write.
-    let rc = unsafe { libc::ioctl(fd, SIOCGSTAMPNS as _, &raw mut ts) };
-    let secs = u64::try_from(ts.tv_sec).ok()?;
-    let nanos = u32::try_from(ts.tv_nsec)
-        .ok()
-        .filter(|&n| n < 1_000_000_000)?;
-    (rc == 0 && secs > 0).then(|| Timestamp::from_parts(secs, nanos))
 }
 
 fn set_int(

@@ -142,6 +142,9 @@ pub struct KernelView {
     pending_close: BTreeMap<SockKey, (Timestamp, bool)>,
     /// The last (accept queue, backlog) reported per listener.
     queues: BTreeMap<SocketAddr, (u32, u32)>,
+    /// Sockets a snapshot showed that no traced transition has touched yet
+    /// (where a late port-0 SYN-SENT record may belong).
+    untraced_seen: BTreeSet<SockKey>,
     /// The last (recv_q, send_q) reported per connected socket.
     socket_queues: HashMap<(SocketAddr, SocketAddr), (u32, u32)>,
 }
@@ -194,6 +197,7 @@ impl KernelView {
             });
             entry.changed_at = entry.changed_at.max(t.ts);
             entry.traced = true;
+            self.untraced_seen.remove(&key);
             self.pending_close.insert(key, (t.ts, false));
             return;
         }
@@ -214,10 +218,12 @@ impl KernelView {
             local_ip: t.local.ip(),
             remote: t.remote,
         };
-        // A snapshot may have shown the socket before this record arrived.
+        // A snapshot may have shown the socket before this record arrived:
+        // one of the sockets snapshots showed and the tracer did not.
         let seen = self
-            .entries
+            .untraced_seen
             .iter()
+            .filter_map(|k| self.entries.get(k).map(|e| (k, e)))
             .filter(|(k, e)| {
                 !e.traced
                     && e.first_snapshot.is_some_and(|at| at >= t.ts)
@@ -285,9 +291,7 @@ impl KernelView {
                     // had the time since then left on top.
                     let timer = timer_secs(s).map(|left| left + ts.seconds_since(at));
                     self.apply(key, at, None, TcpState::TimeWait, timer, out);
-                    if let Some(e) = self.entries.get_mut(&key) {
-                        e.first_snapshot.get_or_insert(ts);
-                    }
+                    self.seen_by_snapshot(key, ts);
                 }
                 // An orphaned FIN-WAIT-2 socket (closed by its program) is
                 // also handed to a mini-socket, still in FIN-WAIT-2 until
@@ -321,9 +325,7 @@ impl KernelView {
                     && s.state != TcpState::TimeWait
                     && s.state != e.state
             }) {
-                if let Some(e) = self.entries.get_mut(&key) {
-                    e.first_snapshot.get_or_insert(ts);
-                }
+                self.seen_by_snapshot(key, ts);
                 continue;
             }
             if entry.is_none_or(|e| e.state == TcpState::Closed)
@@ -332,9 +334,7 @@ impl KernelView {
                 self.take_pending_syn(key, ts, out);
             }
             self.apply(key, ts, None, s.state, timer_secs(s), out);
-            if let Some(e) = self.entries.get_mut(&key) {
-                e.first_snapshot.get_or_insert(ts);
-            }
+            self.seen_by_snapshot(key, ts);
             if s.state == TcpState::Listen
                 && self.queues.get(&key.local) != Some(&(s.recv_q, s.send_q))
             {
@@ -376,6 +376,7 @@ impl KernelView {
         }
         for key in forget {
             self.entries.remove(&key);
+            self.untraced_seen.remove(&key);
         }
         let listening: BTreeSet<SocketAddr> = shown
             .iter()
@@ -483,6 +484,17 @@ impl KernelView {
     fn mark_traced(&mut self, key: SockKey) {
         if let Some(e) = self.entries.get_mut(&key) {
             e.traced = true;
+        }
+        self.untraced_seen.remove(&key);
+    }
+
+    /// A snapshot showed the socket (the first time sets when).
+    fn seen_by_snapshot(&mut self, key: SockKey, ts: Timestamp) {
+        if let Some(e) = self.entries.get_mut(&key) {
+            e.first_snapshot.get_or_insert(ts);
+            if !e.traced {
+                self.untraced_seen.insert(key);
+            }
         }
     }
 }
