@@ -287,7 +287,7 @@ impl LiveCapture {
             len,
         };
 
-        let index = u32::try_from(interface.index).unwrap_or(0);
+        let index = interface.index;
         // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as libc::c_ushort;
