@@ -54,17 +54,34 @@ impl<W: Write> Writer<W> {
     /// # Errors
     /// The sink's error (a closed pipe shows up here as `BrokenPipe`).
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        self.add(event);
+        self.flush()
+    }
+
+    /// Adds an event's line to what [`Writer::flush`] writes: a batch of
+    /// events goes out in one write, still as soon as it is made.
+    pub fn add(&mut self, event: &Event) {
         if !shown(event) {
-            return Ok(());
+            return;
         }
         let t = self.t(event.ts());
-        self.line.clear();
         match self.format {
             Format::Json => json_line(&mut self.line, t, event, self.lang),
             Format::Text => text_line(&mut self.line, t, event, self.lang),
         }
         self.line.push('\n');
-        self.out.write_all(self.line.as_bytes())?;
+    }
+
+    /// Writes the lines added so far and flushes them.
+    ///
+    /// # Errors
+    /// The sink's error (a closed pipe shows up here as `BrokenPipe`).
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.line.is_empty() {
+            let r = self.out.write_all(self.line.as_bytes());
+            self.line.clear();
+            r?;
+        }
         self.out.flush()
     }
 

@@ -62,20 +62,12 @@ pub enum Ending {
 /// restart, what the old run still had in flight is dropped.
 #[derive(Debug)]
 pub enum Msg {
-    Input {
-        run: u64,
-        input: Input,
-    },
+    /// What a source read at once (a ring block's packets, a tracer batch).
+    Inputs { run: u64, inputs: Vec<Input> },
     /// The lab thread returned (the script ended, or it was told to stop).
-    LabDone {
-        run: u64,
-        error: Option<String>,
-    },
+    LabDone { run: u64, error: Option<String> },
     /// A file source read its last frame.
-    SourceDone {
-        run: u64,
-        error: Option<String>,
-    },
+    SourceDone { run: u64, error: Option<String> },
     /// The terminal: a key, the mouse, a resize.
     Ui(AppEvent),
     /// The terminal is gone (its window closed): the run ends.
@@ -83,6 +75,36 @@ pub enum Msg {
 }
 
 pub type Funnel = mpsc::UnboundedSender<Msg>;
+
+/// Inputs sent into the funnel and not yet taken out by the loop. When the
+/// loop falls behind (a slow terminal, a slow pipe), packets are skipped, and
+/// counted, instead of queueing without limit.
+#[derive(Clone, Debug, Default)]
+pub struct Backlog(Arc<std::sync::atomic::AtomicUsize>);
+
+/// Inputs waiting before new packets are skipped: about half a second of a
+/// heavy loopback load.
+pub const MAX_BACKLOG: usize = 50_000;
+
+impl Backlog {
+    /// Sends inputs; false when the loop is gone.
+    pub fn send(&self, tx: &Funnel, run: u64, inputs: Vec<Input>) -> bool {
+        let n = inputs.len();
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        tx.send(Msg::Inputs { run, inputs }).is_ok()
+    }
+
+    /// Whether the loop is that far behind.
+    #[must_use]
+    pub fn full(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) >= MAX_BACKLOG
+    }
+
+    /// The loop took `n` inputs out.
+    pub fn taken(&self, n: usize) {
+        self.0.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// `synack watch`'s settings.
 #[derive(Clone, Debug, Default)]
@@ -140,39 +162,45 @@ fn captured_input(c: Captured) -> Input {
     }
 }
 
-fn kernel_input(r: KernelReport) -> Input {
+fn kernel_inputs(r: KernelReport) -> Vec<Input> {
     match r {
         KernelReport::Snapshot {
             ts,
             socks,
             counters,
-        } => Input::Snapshot {
+        } => vec![Input::Snapshot {
             ts,
             socks,
             counters,
-        },
-        KernelReport::Transition(t) => Input::Transition(t),
-        KernelReport::Warning { ts, message } => Input::Event(Event::Warning { ts, message }),
+        }],
+        KernelReport::Transitions(ts) => ts.into_iter().map(Input::Transition).collect(),
+        KernelReport::Warning { ts, message } => vec![Input::Event(Event::Warning { ts, message })],
     }
 }
 
-fn start_kernel(run: u64, ports: Vec<u16>, trace_ports: &[u16], tx: &Funnel) -> KernelPoller {
+fn start_kernel(
+    run: u64,
+    ports: Vec<u16>,
+    trace_ports: &[u16],
+    tx: &Funnel,
+    backlog: &Backlog,
+) -> KernelPoller {
     let ktx = tx.clone();
+    let kb = backlog.clone();
     let report: crate::kernel::poll::Report = Arc::new(move |r| {
-        ktx.send(Msg::Input {
-            run,
-            input: kernel_input(r),
-        })
-        .is_ok()
+        // A snapshot the loop has no time for is skipped: the next one says
+        // the same and more.
+        if kb.full() && matches!(r, KernelReport::Snapshot { .. }) {
+            return !ktx.is_closed();
+        }
+        kb.send(&ktx, run, kernel_inputs(r))
     });
     let poller = KernelPoller::start(ports, trace_ports, &report);
-    let _ = tx.send(Msg::Input {
-        run,
-        input: Input::KernelMode {
-            ts: Timestamp::now(),
-            mode: poller.mode(),
-        },
-    });
+    let mode = Input::KernelMode {
+        ts: Timestamp::now(),
+        mode: poller.mode(),
+    };
+    backlog.send(tx, run, vec![mode]);
     poller
 }
 
@@ -182,14 +210,29 @@ fn start_capture(
     write: Option<&Path>,
     keep_bytes: bool,
     tx: &Funnel,
+    backlog: &Backlog,
 ) -> Result<CaptureThread> {
     let ctx = tx.clone();
-    let thread = CaptureThread::start(cap, write, keep_bytes, move |c| {
-        ctx.send(Msg::Input {
-            run,
-            input: captured_input(c),
-        })
-        .is_ok()
+    let cb = backlog.clone();
+    let mut skipped = 0u64;
+    let thread = CaptureThread::start(cap, write, keep_bytes, move |batch| {
+        if cb.full() {
+            skipped += batch.len() as u64;
+            return !ctx.is_closed();
+        }
+        let mut inputs = Vec::with_capacity(batch.len() + 1);
+        if skipped > 0 {
+            let message = format!(
+                "synack fell behind and skipped {skipped} packets (the output or the screen was too slow to keep up)"
+            );
+            inputs.push(Input::Event(Event::Warning {
+                ts: Timestamp::now(),
+                message,
+            }));
+            skipped = 0;
+        }
+        inputs.extend(batch.into_iter().map(captured_input));
+        cb.send(&ctx, run, inputs)
     });
     match (thread, write) {
         (Ok(t), _) => Ok(t),
@@ -203,10 +246,16 @@ impl Session {
     ///
     /// # Errors
     /// The capture cannot be opened (with what to do), or `--write` fails.
-    pub fn watch(run: u64, setup: &WatchSetup, keep_bytes: bool, tx: &Funnel) -> Result<Self> {
+    pub fn watch(
+        run: u64,
+        setup: &WatchSetup,
+        keep_bytes: bool,
+        tx: &Funnel,
+        backlog: &Backlog,
+    ) -> Result<Self> {
         let cap = LiveCapture::open(&setup.iface, &setup.filter(), capture::DEFAULT_SNAPLEN)?;
-        let kernel = start_kernel(run, setup.ports.clone(), &setup.ports, tx);
-        let capture = start_capture(run, cap, setup.write.as_deref(), keep_bytes, tx)?;
+        let kernel = start_kernel(run, setup.ports.clone(), &setup.ports, tx, backlog);
+        let capture = start_capture(run, cap, setup.write.as_deref(), keep_bytes, tx, backlog)?;
         Ok(Self {
             run,
             kernel_mode: kernel.mode(),
@@ -228,15 +277,16 @@ impl Session {
         stay: bool,
         keep_bytes: bool,
         tx: &Funnel,
+        backlog: &Backlog,
     ) -> Result<(Self, std_mpsc::Sender<LabControl>)> {
         crate::lab::fresh_net(setup.ns)?;
         let cap = LiveCapture::open("lo", &Filter::default(), capture::DEFAULT_SNAPLEN)
             .context("capturing the lab's loopback")?;
-        let capture = start_capture(run, cap, None, keep_bytes, tx)?;
+        let capture = start_capture(run, cap, None, keep_bytes, tx, backlog)?;
         // The lab's namespace holds only the lab's sockets: poll them all; the
         // tracepoint sees every namespace, so it is narrowed to the lab's ports.
         let trace_ports: Vec<u16> = (0..10).map(|i| setup.port.saturating_add(i)).collect();
-        let kernel = start_kernel(run, Vec::new(), &trace_ports, tx);
+        let kernel = start_kernel(run, Vec::new(), &trace_ports, tx, backlog);
         let (control, control_rx) = std_mpsc::channel();
         let opts = LabOptions {
             ipv6: setup.ipv6,
@@ -247,11 +297,9 @@ impl Session {
             control: control_rx,
         };
         let etx = tx.clone();
+        let eb = backlog.clone();
         let sink: EventSink = Arc::new(move |ev| {
-            let _ = etx.send(Msg::Input {
-                run,
-                input: Input::Event(ev),
-            });
+            eb.send(&etx, run, vec![Input::Event(ev)]);
         });
         let done = tx.clone();
         let script = script.clone();
@@ -317,30 +365,33 @@ impl<W: Write> Sink<W> {
     }
 
     /// Writes an event. `Ok(false)` once `--count` packets have been shown.
-    fn emit(&mut self, ev: &Event) -> io::Result<bool> {
+    /// Adds an event. `false` once `--count` packets have been shown.
+    fn emit(&mut self, ev: &Event) -> bool {
         if self.count.is_some_and(|c| self.shown_packets >= c) {
-            return Ok(false);
+            return false;
         }
-        self.writer.write(ev)?;
+        self.writer.add(ev);
         if matches!(ev, Event::Packet(_)) {
             self.shown_packets += 1;
         }
-        Ok(self.count.is_none_or(|c| self.shown_packets < c))
+        self.count.is_none_or(|c| self.shown_packets < c)
     }
 
-    /// Writes a batch; `Some(ending)` when the run should stop.
+    /// Writes a batch, in one write; `Some(ending)` when the run should stop.
     fn emit_all(&mut self, events: &[Event]) -> Result<Option<Ending>> {
+        let mut more = true;
         for ev in events {
-            match self.emit(ev) {
-                Ok(true) => {}
-                Ok(false) => return Ok(Some(Ending::Done)),
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    return Ok(Some(Ending::OutputClosed));
-                }
-                Err(e) => return Err(e).context("writing the output"),
+            if !self.emit(ev) {
+                more = false;
+                break;
             }
         }
-        Ok(None)
+        match self.writer.flush() {
+            Ok(()) if more => Ok(None),
+            Ok(()) => Ok(Some(Ending::Done)),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Some(Ending::OutputClosed)),
+            Err(e) => Err(e).context("writing the output"),
+        }
     }
 }
 
@@ -463,6 +514,12 @@ impl Pipeline {
         self.reorder.push(input);
     }
 
+    pub fn push_all(&mut self, inputs: Vec<Input>) {
+        for i in inputs {
+            self.reorder.push(i);
+        }
+    }
+
     /// Feeds the model what has waited long enough (everything when
     /// `until` is `None`); returns the events it made.
     pub fn drain(&mut self, until: Option<Timestamp>) -> &[Event] {
@@ -553,10 +610,24 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// view has enough, or Ctrl-C.
 async fn pump(
     rx: &mut mpsc::UnboundedReceiver<Msg>,
+    backlog: &Backlog,
     view: &mut dyn View,
     deadline: Option<tokio::time::Instant>,
     pipeline: &mut Pipeline,
 ) -> Result<(Ending, Option<String>)> {
+    // Takes a message's inputs into the pipeline; true when the run is over.
+    let take = |msg: Msg, pipeline: &mut Pipeline, lab_error: &mut Option<String>| match msg {
+        Msg::Inputs { inputs, .. } => {
+            backlog.taken(inputs.len());
+            pipeline.push_all(inputs);
+            false
+        }
+        Msg::LabDone { error, .. } | Msg::SourceDone { error, .. } => {
+            *lab_error = error;
+            true
+        }
+        Msg::Ui(_) | Msg::TerminalGone => false,
+    };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctrl_c = tokio::signal::ctrl_c();
@@ -565,12 +636,23 @@ async fn pump(
     let ending = loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Msg::Input { input, .. }) => pipeline.push(input),
-                Some(Msg::LabDone { error, .. } | Msg::SourceDone { error, .. }) => {
-                    lab_error = error;
-                    break Ending::Done;
+                Some(msg) => {
+                    if take(msg, pipeline, &mut lab_error) {
+                        break Ending::Done;
+                    }
+                    // What else is waiting goes in the same batch: one drain,
+                    // one write for all of it.
+                    let mut over = false;
+                    for _ in 0..64 {
+                        match rx.try_recv() {
+                            Ok(msg) => over |= take(msg, pipeline, &mut lab_error),
+                            Err(_) => break,
+                        }
+                    }
+                    if over {
+                        break Ending::Done;
+                    }
                 }
-                Some(Msg::Ui(_) | Msg::TerminalGone) => {}
                 None => break Ending::Done,
             },
             _ = tick.tick() => {
@@ -586,9 +668,7 @@ async fn pump(
     };
     // Whatever arrived is shown, in order.
     while let Ok(msg) = rx.try_recv() {
-        if let Msg::Input { input, .. } = msg {
-            pipeline.push(input);
-        }
+        take(msg, pipeline, &mut lab_error);
     }
     if let Some(end) = view.show(pipeline.finish())? {
         return Ok((end, lab_error));
@@ -608,14 +688,16 @@ pub fn watch(
 ) -> Result<Ending> {
     let mut pipeline = Pipeline::recording(record)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut session = Session::watch(0, setup, false, &tx)?;
+    let backlog = Backlog::default();
+    let mut session = Session::watch(0, setup, false, &tx, &backlog)?;
     drop(tx);
     announce();
     let rt = runtime()?;
     let deadline = setup
         .duration
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
-    let ending = rt.block_on(async { pump(&mut rx, view, deadline, &mut pipeline).await });
+    let ending =
+        rt.block_on(async { pump(&mut rx, &backlog, view, deadline, &mut pipeline).await });
     session.stop();
     pipeline.close_recording()?;
     ending.map(|(e, _)| e)
@@ -649,9 +731,10 @@ pub fn demo(
 ) -> Result<Ending> {
     let mut pipeline = Pipeline::recording(record)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let backlog = Backlog::default();
     // A recording keeps the packets' bytes: the screen's details view replays them.
     let keep_bytes = record.is_some();
-    let (mut session, control) = Session::demo(0, script, setup, false, keep_bytes, &tx)?;
+    let (mut session, control) = Session::demo(0, script, setup, false, keep_bytes, &tx, &backlog)?;
     drop(tx);
     if setup.step {
         // Enter runs the next step; the thread ends with stdin or the lab.
@@ -668,7 +751,7 @@ pub fn demo(
         drop(control);
     }
     let rt = runtime()?;
-    let result = rt.block_on(async { pump(&mut rx, view, None, &mut pipeline).await });
+    let result = rt.block_on(async { pump(&mut rx, &backlog, view, None, &mut pipeline).await });
     session.stop();
     pipeline.close_recording()?;
     let (ending, lab_error) = result?;

@@ -351,6 +351,19 @@ impl LiveCapture {
     /// [`CaptureError::Read`] when the socket fails (e.g. the interface went
     /// away).
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        self.frame(true)
+    }
+
+    /// The next frame if the kernel has handed one over already; `Ok(None)`
+    /// at once otherwise (a reader flushes what it gathered, then waits).
+    ///
+    /// # Errors
+    /// As [`LiveCapture::next_frame`].
+    pub fn try_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        self.frame(false)
+    }
+
+    fn frame(&mut self, wait: bool) -> Result<Option<Frame<'_>>, CaptureError> {
         let u32_at = |base: *const u8, off: usize| {
             // SAFETY: callers pass offsets inside a block the kernel handed over.
             unsafe { std::ptr::read_unaligned(base.wrapping_add(off).cast::<u32>()) }
@@ -398,6 +411,9 @@ impl LiveCapture {
                         let count = u32_at(block, BLOCK_NUM_PKTS);
                         self.cursor = Some((first, count));
                         continue;
+                    }
+                    if !wait {
+                        return Ok(None);
                     }
                     let mut p = libc::pollfd {
                         fd: self.sock.as_raw_fd(),

@@ -46,8 +46,9 @@ pub struct CaptureThread {
 }
 
 impl CaptureThread {
-    /// Starts reading an interface that is already open. `report` gets every
-    /// packet; when it returns false the thread stops.
+    /// Starts reading an interface that is already open. `report` gets the
+    /// packets in batches (those the kernel handed over together); when it
+    /// returns false the thread stops.
     ///
     /// # Errors
     /// The pcap file for `write` cannot be created; the thread cannot start.
@@ -55,7 +56,7 @@ impl CaptureThread {
         mut cap: LiveCapture,
         write: Option<&Path>,
         keep_bytes: bool,
-        report: impl FnMut(Captured) -> bool + Send + 'static,
+        report: impl FnMut(Vec<Captured>) -> bool + Send + 'static,
     ) -> Result<Self, CaptureError> {
         let mut writer = match write {
             Some(p) => Some(PcapWriter::create(p, DEFAULT_SNAPLEN)?),
@@ -92,71 +93,79 @@ impl Drop for CaptureThread {
     }
 }
 
+/// Frames handed over together are reported together (one message per
+/// ring block, not per packet), at most this many at a time.
+const BATCH: usize = 512;
+
 fn capture_loop(
     cap: &mut LiveCapture,
     mut writer: Option<&mut PcapWriter>,
     keep_bytes: bool,
-    mut report: impl FnMut(Captured) -> bool,
+    mut report: impl FnMut(Vec<Captured>) -> bool,
     stop: &AtomicBool,
 ) {
-    let warn = |report: &mut dyn FnMut(Captured) -> bool, message: String| {
-        report(Captured::Warning {
-            ts: Timestamp::now(),
-            message,
-        })
+    let warning = |message: String| Captured::Warning {
+        ts: Timestamp::now(),
+        message,
     };
-    let report_stats =
-        |cap: &mut LiveCapture, report: &mut dyn FnMut(Captured) -> bool| match cap.take_stats() {
-            Ok(s) if s.dropped > 0 => {
-                let message = format!(
-                    "the kernel dropped {} of {} packets (capture too slow or buffer too small)",
-                    s.dropped, s.received
-                );
-                report(Captured::Warning {
-                    ts: Timestamp::now(),
-                    message,
-                })
-            }
-            Ok(_) => true,
-            Err(e) => report(Captured::Warning {
-                ts: Timestamp::now(),
-                message: format!("cannot read capture statistics: {e}"),
-            }),
-        };
+    let stats = |cap: &mut LiveCapture| match cap.take_stats() {
+        Ok(s) if s.dropped > 0 => Some(warning(format!(
+            "the kernel dropped {} of {} packets (capture too slow or buffer too small)",
+            s.dropped, s.received
+        ))),
+        Ok(_) => None,
+        Err(e) => Some(warning(format!("cannot read capture statistics: {e}"))),
+    };
+    let mut batch: Vec<Captured> = Vec::with_capacity(BATCH);
     let mut last_stats = Instant::now();
+    let mut wait = false;
     while !stop.load(Ordering::Relaxed) {
         if last_stats.elapsed() >= Duration::from_secs(1) {
             last_stats = Instant::now();
-            if !report_stats(cap, &mut report) {
-                return;
-            }
+            batch.extend(stats(cap));
         }
-        let frame = match cap.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => continue,
+        // Everything the kernel has handed over, then one wait.
+        let frame = if wait {
+            cap.next_frame()
+        } else {
+            cap.try_frame()
+        };
+        let frame = match frame {
+            Ok(Some(f)) => Some(f),
+            Ok(None) => None,
             Err(e) => {
-                warn(&mut report, format!("capture stopped: {e}"));
+                batch.push(warning(format!("capture stopped: {e}")));
+                let _ = report(batch);
                 return;
             }
         };
-        if let Some(w) = writer.as_deref_mut() {
-            if let Err(e) = w.write(&frame) {
-                writer = None;
-                if !warn(&mut report, format!("writing the capture file failed: {e}")) {
-                    return;
+        match frame {
+            Some(frame) => {
+                wait = false;
+                if let Some(w) = writer.as_deref_mut() {
+                    if let Err(e) = w.write(&frame) {
+                        writer = None;
+                        batch.push(warning(format!("writing the capture file failed: {e}")));
+                    }
                 }
+                batch.extend(parse(&frame, keep_bytes));
             }
+            None => wait = true,
         }
-        if let Some(item) = parse(&frame, keep_bytes) {
-            if !report(item) {
-                return;
-            }
+        if (wait || batch.len() >= BATCH)
+            && !batch.is_empty()
+            && !report(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+        {
+            return;
         }
     }
-    report_stats(cap, &mut report);
+    batch.extend(stats(cap));
     if let Some(w) = writer {
         if let Err(e) = w.flush() {
-            warn(&mut report, format!("writing the capture file failed: {e}"));
+            batch.push(warning(format!("writing the capture file failed: {e}")));
         }
+    }
+    if !batch.is_empty() {
+        let _ = report(batch);
     }
 }

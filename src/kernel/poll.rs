@@ -23,8 +23,8 @@ pub enum KernelReport {
         socks: Vec<SockInfo>,
         counters: Option<ListenCounters>,
     },
-    /// A transition from the inet_sock_set_state tracepoint.
-    Transition(Transition),
+    /// Transitions from the inet_sock_set_state tracepoint, in time order.
+    Transitions(Vec<Transition>),
     /// Part of the kernel's view is unavailable, and why.
     Warning { ts: Timestamp, message: String },
 }
@@ -56,7 +56,7 @@ impl KernelPoller {
     pub fn start(ports: Vec<u16>, trace_ports: &[u16], report: &Report) -> Self {
         let r = Arc::clone(report);
         let tracer = match StateTracer::start(trace_ports, move |t| {
-            r(KernelReport::Transition(t));
+            r(KernelReport::Transitions(t));
         }) {
             Ok(t) => Some(t),
             Err(e) => {

@@ -113,7 +113,7 @@ impl StateTracer {
     /// instance could not be set up.
     pub fn start(
         ports: &[u16],
-        on_transition: impl FnMut(Transition) + Send + 'static,
+        on_transition: impl FnMut(Vec<Transition>) + Send + 'static,
     ) -> Result<Self, TraceUnavailable> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 || in_user_namespace() {
@@ -299,7 +299,7 @@ fn read_loop(
     layout: &Layout,
     _offset_at_start: i64,
     stop: &AtomicBool,
-    mut on_transition: impl FnMut(Transition),
+    mut on_transitions: impl FnMut(Vec<Transition>),
 ) {
     let mut pollfds: Vec<libc::pollfd> = cpus
         .iter()
@@ -336,8 +336,8 @@ fn read_loop(
             }
         }
         batch.sort_by_key(|t: &Transition| t.ts);
-        for t in batch.drain(..) {
-            on_transition(t);
+        if !batch.is_empty() {
+            on_transitions(std::mem::take(&mut batch));
         }
     }
 }
@@ -784,12 +784,16 @@ print fmt: \"family=%s protocol=%s ...\"
             < 2
             && std::time::Instant::now() < deadline
         {
-            got.extend(rx.recv_timeout(Duration::from_millis(100)));
+            got.extend(
+                rx.recv_timeout(Duration::from_millis(100))
+                    .into_iter()
+                    .flatten(),
+            );
         }
         drop(tracer);
         assert!(!instance.exists(), "the instance is removed on drop");
         let finished = Timestamp::now();
-        got.extend(rx.try_iter());
+        got.extend(rx.try_iter().flatten());
 
         assert!(
             got.iter()

@@ -12,7 +12,9 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use super::{DemoSetup, Ending, Funnel, Msg, Pipeline, Session, WatchSetup, frame_input, settled};
+use super::{
+    Backlog, DemoSetup, Ending, Funnel, Msg, Pipeline, Session, WatchSetup, frame_input, settled,
+};
 use crate::app::{App, AppEvent, Choice, Effect, RunKind};
 use crate::capture::FileCapture;
 use crate::i18n::Lang;
@@ -68,6 +70,7 @@ struct Runner {
     file_error: Option<String>,
     deadline: Option<Instant>,
     tx: Funnel,
+    backlog: Backlog,
     /// Where a recording goes (each run starts it over).
     record: Option<PathBuf>,
 }
@@ -97,7 +100,15 @@ impl Runner {
             paused: setup.step,
             rootless: setup.ns.rootless,
         });
-        let (session, control) = Session::demo(self.run, &script, &setup, true, true, &self.tx)?;
+        let (session, control) = Session::demo(
+            self.run,
+            &script,
+            &setup,
+            true,
+            true,
+            &self.tx,
+            &self.backlog,
+        )?;
         app.update(AppEvent::Started {
             kernel: session.kernel_mode,
         });
@@ -108,22 +119,32 @@ impl Runner {
     }
 }
 
-/// Reads a capture file on a thread into the funnel.
-fn read_thread(run: u64, mut file: FileCapture, tx: Funnel) {
+/// Reads a capture file on a thread into the funnel, in batches, waiting
+/// when the loop is behind (a file can wait; nothing is skipped).
+fn read_thread(run: u64, mut file: FileCapture, tx: Funnel, backlog: Backlog) {
     std::thread::spawn(move || {
+        let mut batch = Vec::with_capacity(256);
         let error = loop {
+            while backlog.full() {
+                if tx.is_closed() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
             match file.next_frame() {
                 Ok(Some(frame)) => {
-                    if let Some(input) = frame_input(&frame, true) {
-                        if tx.send(Msg::Input { run, input }).is_err() {
-                            return;
-                        }
+                    batch.extend(frame_input(&frame, true));
+                    if batch.len() >= 256 && !backlog.send(&tx, run, std::mem::take(&mut batch)) {
+                        return;
                     }
                 }
                 Ok(None) => break None,
                 Err(e) => break Some(e.to_string()),
             }
         };
+        if !batch.is_empty() {
+            backlog.send(&tx, run, batch);
+        }
         let _ = tx.send(Msg::SourceDone { run, error });
     });
 }
@@ -193,6 +214,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         file_error: None,
         deadline: None,
         tx: tx.clone(),
+        backlog: Backlog::default(),
         record: opts.record.clone(),
     };
     // Sources start before the terminal changes: their errors print plainly.
@@ -209,7 +231,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
             runner.start_demo(&mut app, &name, script)?;
         }
         Start::Watch(setup) => {
-            let session = Session::watch(0, &setup, true, &tx)?;
+            let session = Session::watch(0, &setup, true, &tx, &runner.backlog)?;
             app.update(AppEvent::Started {
                 kernel: session.kernel_mode,
             });
@@ -221,7 +243,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         Start::Read(path) => {
             let file = FileCapture::open(&path)?;
             runner.file = true;
-            read_thread(0, file, tx.clone());
+            read_thread(0, file, tx.clone(), runner.backlog.clone());
         }
     }
     let palette = Palette::new(opts.theme, opts.no_color);
@@ -285,8 +307,12 @@ async fn event_loop(
         let mut urgent = false;
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Msg::Input { run, input }) if run == runner.run => runner.pipeline.push(input),
-                Some(Msg::Input { .. }) => {}
+                Some(Msg::Inputs { run, inputs }) => {
+                    runner.backlog.taken(inputs.len());
+                    if run == runner.run {
+                        runner.pipeline.push_all(inputs);
+                    }
+                }
                 Some(Msg::LabDone { run, error }) if run == runner.run => {
                     app.update(AppEvent::LabDone { error });
                 }
