@@ -50,6 +50,9 @@ const EVENT: &str = "events/sock/inet_sock_set_state";
 /// How long the reader sleeps in poll(2) before looking again (and checking
 /// whether it should stop).
 const POLL_MS: libc::c_int = 50;
+/// Reads of the buffers are at least this far apart (records wait there,
+/// stamped by the kernel: only their delivery is later).
+const READ_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// One state change of one socket, as the kernel made it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -312,6 +315,7 @@ fn read_loop(
     // One sub-buffer per read; 64 KiB covers any buffer_subbuf_size_kb we set (default 4).
     let mut page = vec![0u8; 64 * 1024];
     let mut batch = Vec::new();
+    let mut last_read = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // SAFETY: `pollfds` is a valid array of that many pollfd entries.
         let rc =
@@ -319,6 +323,14 @@ fn read_loop(
         if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
             return;
         }
+        // The buffers wake us at their first record: under a connection
+        // load that is a wake-up per transition. At most one read per
+        // READ_EVERY gathers them in batches; a quiet run reads at once.
+        let since = last_read.elapsed();
+        if since < READ_EVERY {
+            std::thread::sleep(READ_EVERY - since);
+        }
+        last_read = std::time::Instant::now();
         // CLOCK_REALTIME (what packets are stamped with) can be stepped or
         // slewed against CLOCK_MONOTONIC, by milliseconds on a VM: measured
         // again for every batch.
