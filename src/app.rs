@@ -7,6 +7,7 @@ pub mod input;
 pub mod layout;
 pub mod model;
 pub mod reorder;
+pub mod sorted;
 pub mod states;
 pub mod timeline;
 

@@ -187,13 +187,32 @@ fn start_kernel(
 ) -> KernelPoller {
     let ktx = tx.clone();
     let kb = backlog.clone();
+    let skipped = std::sync::atomic::AtomicU64::new(0);
     let report: crate::kernel::poll::Report = Arc::new(move |r| {
-        // A snapshot the loop has no time for is skipped: the next one says
-        // the same and more.
-        if kb.full() && matches!(r, KernelReport::Snapshot { .. }) {
-            return !ktx.is_closed();
+        use std::sync::atomic::Ordering::Relaxed;
+        if kb.full() {
+            // A snapshot the loop has no time for is skipped: the next one
+            // says the same and more. Transitions are lost: counted, and said.
+            if let KernelReport::Transitions(t) = &r {
+                skipped.fetch_add(t.len() as u64, Relaxed);
+            }
+            if !matches!(r, KernelReport::Warning { .. }) {
+                return !ktx.is_closed();
+            }
         }
-        kb.send(&ktx, run, kernel_inputs(r))
+        let mut inputs = kernel_inputs(r);
+        let lost = skipped.swap(0, Relaxed);
+        if lost > 0 {
+            inputs.push(Input::Event(Event::Warning {
+                ts: Timestamp::now(),
+                message: format!(
+                    "synack fell behind and skipped {lost} state changes the kernel reported \
+                     (the output or the screen was too slow to keep up); those states may \
+                     be missing or shown only as inferred from the packets"
+                ),
+            }));
+        }
+        kb.send(&ktx, run, inputs)
     });
     let poller = KernelPoller::start(ports, trace_ports, &report);
     let mode = Input::KernelMode {
@@ -463,6 +482,8 @@ pub struct Pipeline {
     model: Model,
     buf: Vec<Event>,
     record: Option<Recording>,
+    /// Late inputs already reported.
+    late_reported: u64,
 }
 
 impl Pipeline {
@@ -493,6 +514,20 @@ impl Pipeline {
             r.write(&input);
         }
         self.model.ingest(input, &mut self.buf);
+        let late = self.reorder.late();
+        // Said at the first, then each time the count doubles.
+        if late > 0 && late >= self.late_reported.saturating_mul(2) {
+            self.late_reported = late;
+            let warning = Input::Event(Event::Warning {
+                ts: self.reorder.released(),
+                message: format!(
+                    "{late} reports so far reached synack more than {} ms after the fact \
+                     (the machine is overloaded); they are shown after newer events",
+                    HOLD.as_millis()
+                ),
+            });
+            self.model.ingest(warning, &mut self.buf);
+        }
     }
 
     /// Flushes the recording, if any.
@@ -533,6 +568,20 @@ impl Pipeline {
             self.feed(input);
         }
         &self.buf
+    }
+
+    /// Like [`Pipeline::drain`], but feeds at most `max` inputs; the flag
+    /// tells whether more are due. A busy source's backlog then goes out in
+    /// slices instead of as one batch the size of everything waiting.
+    pub fn drain_some(&mut self, until: Timestamp, max: usize) -> (&[Event], bool) {
+        self.buf.clear();
+        for _ in 0..max {
+            let Some(input) = self.reorder.pop_until(until) else {
+                return (&self.buf, false);
+            };
+            self.feed(input);
+        }
+        (&self.buf, true)
     }
 
     /// The run is over: everything held, then what the model still holds.
@@ -606,6 +655,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the runtime")
 }
 
+/// Inputs fed to the model between two writes of the headless loop: enough
+/// for few system calls, few enough to keep the events made in between small.
+const DRAIN_SLICE: usize = 1024;
+
 /// The headless loop: inputs until the sources end, the deadline passes, the
 /// view has enough, or Ctrl-C.
 async fn pump(
@@ -662,8 +715,15 @@ async fn pump(
             }
             _ = &mut ctrl_c => break Ending::Interrupted,
         }
-        if let Some(end) = view.show(pipeline.drain(Some(settled())))? {
-            return Ok((end, lab_error));
+        let until = settled();
+        loop {
+            let (events, more) = pipeline.drain_some(until, DRAIN_SLICE);
+            if let Some(end) = view.show(events)? {
+                return Ok((end, lab_error));
+            }
+            if !more {
+                break;
+            }
         }
     };
     // Whatever arrived is shown, in order.

@@ -17,3 +17,6 @@ mod states;
 
 #[path = "e2e/tui.rs"]
 mod tui;
+
+#[path = "e2e/load.rs"]
+mod load;

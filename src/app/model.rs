@@ -77,6 +77,15 @@ impl Model {
 
     /// Feeds one input; the events it causes are appended to `out`.
     pub fn ingest(&mut self, input: Input, out: &mut Vec<Event>) {
+        self.take(input, out);
+        // Connections the states forgot (finished a while ago) leave the
+        // tracker too.
+        for (client, server) in self.states.take_retired() {
+            self.tracker.forget(client, server);
+        }
+    }
+
+    fn take(&mut self, input: Input, out: &mut Vec<Event>) {
         match input {
             Input::Segment { seg, raw } => {
                 if !self.ended {
@@ -154,7 +163,29 @@ impl Model {
     }
 
     fn on_segment(&mut self, seg: Segment, raw: Option<RawFrame>, out: &mut Vec<Event>) {
-        let a = self.tracker.track(&seg);
+        let states = &self.states;
+        let a = self
+            .tracker
+            .track_with(&seg, |s| states.retired_conn(s.src, s.dst));
+        let mut evicted = 0usize;
+        for id in self.tracker.take_evicted() {
+            self.states.forget(id, false);
+            evicted += 1;
+        }
+        if evicted > 0 {
+            self.states.hold(
+                Event::Warning {
+                    ts: seg.ts,
+                    message: format!(
+                        "synack remembers at most {} connections: it forgot the {evicted} least \
+                         recently active (closed ones first); their next packets are shown as \
+                         new connections",
+                        self.tracker.capacity()
+                    ),
+                },
+                out,
+            );
+        }
         let mut notes = a.notes;
         let lost = match &self.link_cut {
             None => false,
@@ -166,6 +197,8 @@ impl Model {
             notes.insert(Notes::LOST);
         }
         self.packets += 1;
+        // Its connection is active: not to be forgotten while its packet is shown.
+        self.states.touch(a.conn, seg.ts);
         // The packet first: the states it causes come right after it.
         self.states.hold(
             Event::Packet(Box::new(PacketEvent {
@@ -184,5 +217,212 @@ impl Model {
             self.states
                 .on_segment(&seg, &hdr, a.conn, a.from, lost, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The model on hand-made inputs: what it forgets, and what it still
+    //! knows after forgetting.
+
+    use std::net::SocketAddr;
+
+    use super::{Input, Model};
+    use crate::event::{Event, StateSource};
+    use crate::kernel::KernelMode;
+    use crate::kernel::diag::SockInfo;
+    use crate::tcp::{Flags, Proto, Segment, TcpHeader, TcpState};
+    use crate::time::Timestamp;
+
+    const CLIENT: &str = "127.0.0.1:40000";
+    const SERVER: &str = "127.0.0.1:7000";
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().expect("address")
+    }
+
+    fn ms(n: u64) -> Timestamp {
+        Timestamp(1_700_000_000_000_000_000 + n * 1_000_000)
+    }
+
+    fn seg(at: u64, from_client: bool, flags: Flags, seq: u32, ack: u32) -> Input {
+        let (src, dst) = if from_client {
+            (sa(CLIENT), sa(SERVER))
+        } else {
+            (sa(SERVER), sa(CLIENT))
+        };
+        Input::Segment {
+            seg: Segment {
+                ts: ms(at),
+                proto: Proto::Tcp,
+                src,
+                dst,
+                payload_len: 0,
+                tcp: Some(TcpHeader {
+                    seq,
+                    ack,
+                    flags,
+                    window: 65_000,
+                    urgent: 0,
+                    header_len: 20,
+                    options: crate::tcp::TcpOptions::default(),
+                }),
+                malformed: None,
+            },
+            raw: None,
+        }
+    }
+
+    fn snapshot(at: u64, socks: &[(&str, &str, TcpState)]) -> Input {
+        Input::Snapshot {
+            ts: ms(at),
+            socks: socks
+                .iter()
+                .map(|(l, r, state)| SockInfo {
+                    state: *state,
+                    local: sa(l),
+                    remote: sa(r),
+                    recv_q: 0,
+                    send_q: 0,
+                    timer: None,
+                    info: None,
+                    inode: 0,
+                    uid: 0,
+                    cookie: 0,
+                })
+                .collect(),
+            counters: None,
+        }
+    }
+
+    /// A whole connection: handshake, then the client closes first (it ends
+    /// in TIME-WAIT, the server CLOSED), all within 3 ms.
+    fn connection(model: &mut Model, out: &mut Vec<Event>) {
+        let a = Flags::ACK;
+        for input in [
+            seg(0, true, Flags::SYN, 100, 0),
+            seg(1, false, Flags::SYN | a, 500, 101),
+            seg(1, true, a, 101, 501),
+            seg(2, true, Flags::FIN | a, 101, 501),
+            seg(2, false, Flags::FIN | a, 501, 102),
+            seg(3, true, a, 102, 502),
+        ] {
+            model.ingest(input, out);
+        }
+    }
+
+    fn states_of<'a>(out: &'a [Event], local: &str) -> Vec<&'a crate::event::StateEvent> {
+        out.iter()
+            .filter_map(|e| match e {
+                Event::State(s) if s.local == sa(local) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_finished_connection_is_forgotten_but_the_kernel_still_names_it() {
+        let mut model = Model::new();
+        let mut out = Vec::new();
+        model.ingest(
+            Input::KernelMode {
+                ts: ms(0),
+                mode: KernelMode::PollOnly,
+            },
+            &mut out,
+        );
+        connection(&mut model, &mut out);
+        assert_eq!(model.states.remembered(), (1, 0));
+        // A second later (a poll): the connection is over and forgotten...
+        model.ingest(
+            snapshot(1000, &[(CLIENT, SERVER, TcpState::TimeWait)]),
+            &mut out,
+        );
+        assert_eq!(model.states.remembered(), (0, 1), "not forgotten");
+        assert!(model.tracker.is_empty(), "the tracker still has it");
+        // ...yet TIME-WAIT's end, a minute later, is still connection 1's.
+        for at in [61_000, 61_020, 61_040] {
+            model.ingest(snapshot(at, &[]), &mut out);
+        }
+        model.finish(&mut out);
+        let client = states_of(&out, CLIENT);
+        let end = client
+            .iter()
+            .find(|s| s.to == TcpState::Closed && s.source == StateSource::Kernel)
+            .unwrap_or_else(|| panic!("no kernel CLOSED for the client: {client:#?}"));
+        assert_eq!(end.conn.map(|c| c.0), Some(1));
+        assert_eq!(end.endpoint, "client");
+        assert_eq!(end.from, Some(TcpState::TimeWait));
+    }
+
+    #[test]
+    fn a_late_packet_of_a_forgotten_connection_keeps_its_id() {
+        let mut model = Model::new();
+        let mut out = Vec::new();
+        model.ingest(
+            Input::KernelMode {
+                ts: ms(0),
+                mode: KernelMode::PollOnly,
+            },
+            &mut out,
+        );
+        connection(&mut model, &mut out);
+        model.ingest(snapshot(1000, &[]), &mut out);
+        assert_eq!(model.states.remembered(), (0, 1));
+        // The server's FIN again (its ACK was lost, say), from the server.
+        model.ingest(
+            seg(1500, false, Flags::FIN | Flags::ACK, 501, 102),
+            &mut out,
+        );
+        model.finish(&mut out);
+        let late = out
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::Packet(p) => Some(p),
+                _ => None,
+            })
+            .expect("the late packet");
+        assert_eq!(
+            late.conn.0, 1,
+            "a forgotten connection came back under a new id"
+        );
+        assert_eq!(late.from, crate::tcp::track::Role::Server);
+        let guesses: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                Event::State(s) if s.ts == ms(1500) => s.note.clone(),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            guesses.iter().all(|n| n.contains("forgotten")),
+            "its states after the comeback should say why they are guesses: {guesses:?}"
+        );
+    }
+
+    #[test]
+    fn a_connection_still_open_is_not_forgotten() {
+        let mut model = Model::new();
+        let mut out = Vec::new();
+        model.ingest(
+            Input::KernelMode {
+                ts: ms(0),
+                mode: KernelMode::PollOnly,
+            },
+            &mut out,
+        );
+        let a = Flags::ACK;
+        for input in [
+            seg(0, true, Flags::SYN, 100, 0),
+            seg(1, false, Flags::SYN | a, 500, 101),
+            seg(1, true, a, 101, 501),
+        ] {
+            model.ingest(input, &mut out);
+        }
+        // An hour of silence: an idle connection is still a connection.
+        model.ingest(snapshot(3_600_000, &[]), &mut out);
+        assert_eq!(model.states.remembered(), (1, 0));
+        assert_eq!(model.tracker.len(), 1);
     }
 }

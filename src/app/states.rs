@@ -10,7 +10,9 @@
 //! Without a kernel (`read FILE`) every state is inferred.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use crate::app::sorted::SortedQueue;
 use std::net::SocketAddr;
 
 use crate::event::{Event, QueueEvent, SocketQueuesEvent, StateEvent, StateSource};
@@ -27,6 +29,9 @@ use crate::time::Timestamp;
 /// state of the same endpoint may be and still be the same change: a poll
 /// interval, a tracer batch, and slack.
 pub const MATCH_WINDOW: u64 = 250_000_000;
+/// Events held at most: under a flood the hold shortens (about 60 ms at
+/// 260,000 events a second) instead of the memory growing with the rate.
+const MAX_HELD: usize = 8_192;
 /// A kernel change for a socket whose packets were not seen yet waits this
 /// long for them (to learn its connection id), then is shown without one.
 const PENDING_LIMIT: u64 = 300_000_000;
@@ -40,6 +45,17 @@ const SOCKET_QUEUES_EVERY: u64 = 100_000_000;
 const TRACE_PARK_LIMIT: u64 = 130_000_000_000;
 /// At most this many transitions wait; strangers' beyond it are not kept.
 const MAX_PARKED: usize = 20_000;
+
+/// A finished connection (both ends CLOSED or LISTEN; or TIME-WAIT, when the
+/// kernel reports its end) is forgotten this long after its last packet: a
+/// busy port must not fill the memory with connections long over.
+const RETIRE_AFTER: u64 = 500_000_000;
+/// What is kept of a forgotten connection — its id, which end is the client
+/// and each end's last state shown — so the kernel's later reports on its
+/// sockets (TIME-WAIT's end, 60 s on Linux) and late packets still name it.
+const RETIRED_FOR: u64 = 65_000_000_000;
+/// At most this many forgotten connections are kept (the oldest go first).
+const MAX_RETIRED: usize = 200_000;
 
 /// (conn, endpoint role, state): what a kernel change and an inferred one
 /// are matched by.
@@ -66,12 +82,54 @@ enum Park {
     Syn(u64),
 }
 
+/// One connection's inferred machine and what it takes to forget it.
+struct Machine {
+    machine: ConnMachine,
+    client: SocketAddr,
+    server: SocketAddr,
+    /// The time of its last packet.
+    last: Timestamp,
+    /// Finished and queued to be forgotten.
+    retiring: bool,
+    /// The TIME-WAIT end already queued.
+    scheduled: Option<Timestamp>,
+    /// Its packets came back after it was forgotten.
+    revived: bool,
+}
+
+/// A forgotten connection, by a fingerprint of its two endpoints.
+#[derive(Clone, Copy, Debug)]
+struct Retired {
+    conn: ConnId,
+    /// The lower of the two endpoints is the client.
+    client_is_lo: bool,
+    /// The last state shown for the (lower, higher) endpoint's socket.
+    shown: [Option<(TcpState, StateSource)>; 2],
+    at: Timestamp,
+}
+
+/// The two endpoints, in either order, as one 64-bit number: what a
+/// forgotten connection is found by (16 bytes kept instead of 64).
+fn fingerprint(a: SocketAddr, b: SocketAddr) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    a.min(b).hash(&mut h);
+    a.max(b).hash(&mut h);
+    h.finish()
+}
+
 /// Merges the witnesses into state (and queue) events.
 pub struct States {
     mode: KernelMode,
     view: KernelView,
-    machines: HashMap<ConnId, (ConnMachine, SocketAddr, SocketAddr)>,
+    machines: HashMap<ConnId, Machine>,
     deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+    /// Finished connections, by when they may be forgotten.
+    retire_due: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+    retired: HashMap<u64, Retired>,
+    retired_order: VecDeque<(Timestamp, u64)>,
+    /// Connections forgotten since the caller last asked, as (client, server).
+    retired_now: Vec<(SocketAddr, SocketAddr)>,
     /// (local, remote) → the connection and the role of `local` in it.
     tuples: HashMap<(SocketAddr, SocketAddr), (ConnId, Role)>,
     /// Kernel changes waiting for their connection's first packet, by the
@@ -82,7 +140,7 @@ pub struct States {
     pending_seq: u64,
     /// Every event waits here a little (the match window), in time order,
     /// so that a kernel report can replace an inferred change.
-    held: BTreeMap<Slot, Held>,
+    held: SortedQueue<Slot, Held>,
     /// The held inferred changes by what they would be matched by.
     twins: HashMap<TwinKey, Vec<Slot>>,
     /// Kernel changes recently shown, to drop the inferred duplicates that
@@ -102,7 +160,6 @@ pub struct States {
     /// When each lab listener's listen() returned.
     listen_calls: HashMap<SocketAddr, Timestamp>,
     /// Sockets (local, remote) seen in our packets or our socket table.
-    ours: std::collections::HashSet<(SocketAddr, SocketAddr)>,
     /// Traced transitions waiting to be known as ours, and in arrival order
     /// (for their time limit).
     parked: HashMap<Park, Vec<KernelTransition>>,
@@ -115,6 +172,18 @@ pub struct States {
     pending_queue_keys: Vec<Tuple>,
     /// When each socket's queues were last reported.
     queues_reported: HashMap<(SocketAddr, SocketAddr), Timestamp>,
+}
+
+/// Whether a connection is over: nothing more can happen to it but its
+/// TIME-WAIT's end, which the kernel reports when there is one.
+fn finished(m: &ConnMachine, kernel: bool) -> bool {
+    [Role::Client, Role::Server]
+        .into_iter()
+        .all(|r| match m.state(r) {
+            TcpState::Closed | TcpState::Listen => true,
+            TcpState::TimeWait => kernel,
+            _ => false,
+        })
 }
 
 impl Default for States {
@@ -131,11 +200,15 @@ impl States {
             view: KernelView::new(),
             machines: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            retire_due: BinaryHeap::new(),
+            retired: HashMap::new(),
+            retired_order: VecDeque::new(),
+            retired_now: Vec::new(),
             tuples: HashMap::new(),
             pending: HashMap::new(),
             pending_order: VecDeque::new(),
             pending_seq: 0,
-            held: BTreeMap::new(),
+            held: SortedQueue::new(),
             twins: HashMap::new(),
             recent_kernel: HashMap::new(),
             recent_order: VecDeque::new(),
@@ -148,7 +221,6 @@ impl States {
             names: HashMap::new(),
             shown: HashMap::new(),
             listen_calls: HashMap::new(),
-            ours: std::collections::HashSet::new(),
             parked: HashMap::new(),
             parked_order: VecDeque::new(),
             parked_count: 0,
@@ -223,21 +295,215 @@ impl States {
             Role::Client => (seg.src, seg.dst),
             Role::Server => (seg.dst, seg.src),
         };
-        let entry = self
-            .machines
-            .entry(conn)
-            .or_insert_with(|| (ConnMachine::new(), client, server));
-        let transitions = if lost {
-            entry.0.on_segment_lost(from, hdr, seg.payload_len, seg.ts)
-        } else {
-            entry.0.on_segment(from, hdr, seg.payload_len, seg.ts)
+        if !self.machines.contains_key(&conn) {
+            // Packets of a connection forgotten: it is known again.
+            let revived = self.retired.remove(&fingerprint(client, server)).is_some();
+            self.machines.insert(
+                conn,
+                Machine {
+                    machine: ConnMachine::new(),
+                    client,
+                    server,
+                    last: seg.ts,
+                    retiring: false,
+                    scheduled: None,
+                    revived,
+                },
+            );
+        }
+        let kernel = self.mode != KernelMode::None;
+        let Some(m) = self.machines.get_mut(&conn) else {
+            return;
         };
-        if let Some(d) = entry.0.next_deadline() {
-            self.deadlines.push(Reverse((d, conn)));
+        let transitions = if lost {
+            m.machine
+                .on_segment_lost(from, hdr, seg.payload_len, seg.ts)
+        } else {
+            m.machine.on_segment(from, hdr, seg.payload_len, seg.ts)
+        };
+        m.last = seg.ts;
+        if !m.retiring && finished(&m.machine, kernel) {
+            m.retiring = true;
+            self.retire_due
+                .push(Reverse((Timestamp(seg.ts.0 + RETIRE_AFTER), conn)));
+        }
+        // With a kernel, the kernel reports TIME-WAIT's end (and a finished
+        // connection is forgotten before it).
+        if let Some(d) = m.machine.next_deadline().filter(|_| !kernel) {
+            if m.scheduled != Some(d) {
+                m.scheduled = Some(d);
+                self.deadlines.push(Reverse((d, conn)));
+            }
         }
         for t in &transitions {
             self.inferred(conn, t, seg.ts, out);
         }
+    }
+
+    /// Whether a socket is ours: its packets were captured here, or this
+    /// namespace's socket table shows it (or did until it closed).
+    fn is_ours(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.tuples.contains_key(&(local, remote))
+            || self.view.state_of(local, Some(remote)).is_some()
+            || self.retired.contains_key(&fingerprint(local, remote))
+    }
+
+    /// A packet of `conn` at `ts`: it is not to be forgotten before it is seen.
+    pub fn touch(&mut self, conn: ConnId, ts: Timestamp) {
+        if let Some(m) = self.machines.get_mut(&conn) {
+            m.last = m.last.max(ts);
+        }
+    }
+
+    /// The connection and the role of `local` in it, for a socket whose
+    /// packets were seen (its connection may have been forgotten since).
+    fn conn_of(&self, local: SocketAddr, remote: SocketAddr) -> Option<(ConnId, Role)> {
+        if let Some(found) = self.tuples.get(&(local, remote)) {
+            return Some(*found);
+        }
+        let r = self.retired.get(&fingerprint(local, remote))?;
+        let role = if (local < remote) == r.client_is_lo {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        Some((r.conn, role))
+    }
+
+    /// A forgotten connection with these endpoints: its id and its client,
+    /// for the tracker to take its late packets back under the same id.
+    #[must_use]
+    pub fn retired_conn(&self, a: SocketAddr, b: SocketAddr) -> Option<(ConnId, SocketAddr)> {
+        let r = self.retired.get(&fingerprint(a, b))?;
+        let client = if r.client_is_lo { a.min(b) } else { a.max(b) };
+        Some((r.conn, client))
+    }
+
+    /// Connections forgotten since the last call, as (client, server).
+    pub fn take_retired(&mut self) -> impl Iterator<Item = (SocketAddr, SocketAddr)> + '_ {
+        self.retired_now.drain(..)
+    }
+
+    /// Connections currently remembered (with their machines) and forgotten
+    /// ones still kept in brief.
+    #[must_use]
+    pub fn remembered(&self) -> (usize, usize) {
+        (self.machines.len(), self.retired.len())
+    }
+
+    /// Forgets a connection: its machine, its sockets' tuples and what was
+    /// shown of them. With `keep`, a brief of it stays for later reports.
+    pub fn forget(&mut self, conn: ConnId, keep: bool) {
+        let Some(m) = self.machines.remove(&conn) else {
+            return;
+        };
+        let (c, s) = (m.client, m.server);
+        for t in [(c, s), (s, c)] {
+            self.tuples.remove(&t);
+            self.queues_reported.remove(&t);
+        }
+        let (lo, hi) = (c.min(s), c.max(s));
+        let shown = [
+            self.shown.remove(&(lo, Some(hi))),
+            self.shown.remove(&(hi, Some(lo))),
+        ];
+        if !keep {
+            return;
+        }
+        let fp = fingerprint(c, s);
+        self.retired.insert(
+            fp,
+            Retired {
+                conn,
+                client_is_lo: c < s,
+                shown,
+                at: self.now,
+            },
+        );
+        self.retired_order.push_back((self.now, fp));
+        self.retired_now.push((c, s));
+        while self.retired.len() > MAX_RETIRED {
+            let Some((at, fp)) = self.retired_order.pop_front() else {
+                break;
+            };
+            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
+                self.retired.remove(&fp);
+            }
+        }
+    }
+
+    /// Forgets finished connections whose time has come, and what is kept of
+    /// those forgotten long ago.
+    fn retire(&mut self) {
+        let kernel = self.mode != KernelMode::None;
+        while let Some(Reverse((due, conn))) = self.retire_due.peek().copied() {
+            if due > self.now {
+                break;
+            }
+            self.retire_due.pop();
+            let Some(m) = self.machines.get_mut(&conn) else {
+                continue;
+            };
+            if !finished(&m.machine, kernel) {
+                m.retiring = false;
+                continue;
+            }
+            let at = Timestamp(m.last.0 + RETIRE_AFTER);
+            if at > self.now {
+                // Packets came since: later.
+                self.retire_due.push(Reverse((at, conn)));
+                continue;
+            }
+            self.forget(conn, true);
+        }
+        let limit = self.now.0.saturating_sub(RETIRED_FOR);
+        while let Some(&(at, fp)) = self.retired_order.front() {
+            if at.0 > limit {
+                break;
+            }
+            self.retired_order.pop_front();
+            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
+                self.retired.remove(&fp);
+            }
+        }
+    }
+
+    /// The last state shown for a socket.
+    fn last_shown(
+        &self,
+        local: SocketAddr,
+        remote: Option<SocketAddr>,
+    ) -> Option<(TcpState, StateSource)> {
+        if let Some(s) = self.shown.get(&(local, remote)) {
+            return Some(*s);
+        }
+        let remote = remote?;
+        if self.tuples.contains_key(&(local, remote)) {
+            return None;
+        }
+        let r = self.retired.get(&fingerprint(local, remote))?;
+        r.shown[usize::from(local > remote)]
+    }
+
+    fn set_shown(
+        &mut self,
+        local: SocketAddr,
+        remote: Option<SocketAddr>,
+        v: (TcpState, StateSource),
+    ) {
+        if let Some(r) = remote.filter(|r| !self.tuples.contains_key(&(local, *r))) {
+            if let Some(entry) = self.retired.get_mut(&fingerprint(local, r)) {
+                entry.shown[usize::from(local > r)] = Some(v);
+                return;
+            }
+            if v.0 == TcpState::Closed {
+                // A socket the packets never showed, now gone: nothing to
+                // continue from (a new one on the same addresses starts anew).
+                self.shown.remove(&(local, remote));
+                return;
+            }
+        }
+        self.shown.insert((local, remote), v);
     }
 
     /// A tracepoint transition. The tracepoint sees every network namespace,
@@ -252,7 +518,7 @@ impl States {
         if t.remote.port() == 0 {
             return;
         }
-        if t.local.port() != 0 && self.ours.contains(&(t.local, t.remote)) {
+        if t.local.port() != 0 && self.is_ours(t.local, t.remote) {
             self.release_syn_sent(t, out);
             self.feed_transition(t, out);
         } else if self.parked_count < MAX_PARKED {
@@ -291,11 +557,7 @@ impl States {
 
     /// Sockets now known to be ours: their parked transitions go to the view.
     fn confirm(&mut self, tuples: &[(SocketAddr, SocketAddr)], out: &mut Vec<Event>) {
-        let mut fresh = false;
-        for t in tuples {
-            fresh |= self.ours.insert(*t);
-        }
-        if !fresh || self.parked_count == 0 {
+        if self.parked_count == 0 {
             return;
         }
         let mut mine: Vec<KernelTransition> = Vec::new();
@@ -331,8 +593,10 @@ impl States {
         out: &mut Vec<Event>,
     ) {
         self.advance(ts, out);
-        let tuples: Vec<_> = socks.iter().map(|s| (s.local, s.remote)).collect();
-        self.confirm(&tuples, out);
+        if self.parked_count > 0 {
+            let tuples: Vec<_> = socks.iter().map(|s| (s.local, s.remote)).collect();
+            self.confirm(&tuples, out);
+        }
         let mut changes = std::mem::take(&mut self.changes);
         let mut queues = std::mem::take(&mut self.queue_changes);
         changes.clear();
@@ -424,7 +688,7 @@ impl States {
                 continue;
             };
             self.queues_reported.insert(key, ts);
-            let found = self.tuples.get(&key).copied();
+            let found = self.conn_of(key.0, key.1);
             let endpoint = match found {
                 Some((_, role)) => self.endpoint_name(q.local, role),
                 None => self.endpoint_name(q.local, Role::Client),
@@ -457,7 +721,8 @@ impl States {
             }
             self.deadlines.pop();
             if let Some(entry) = self.machines.get_mut(&conn) {
-                let ts = entry.0.on_time(due);
+                entry.scheduled = None;
+                let ts = entry.machine.on_time(due);
                 for t in &ts {
                     self.inferred(conn, t, due, out);
                 }
@@ -496,12 +761,17 @@ impl States {
             }
             self.emit_kernel(c, out);
         }
-        let window = if self.mode == KernelMode::None {
-            0
-        } else {
-            MATCH_WINDOW
-        };
+        let window = self.hold_time();
         self.release(Some(Timestamp(self.now.0.saturating_sub(window))), out);
+        self.retire();
+    }
+
+    /// How long events wait for a kernel report to replace them.
+    fn hold_time(&self) -> u64 {
+        match self.mode {
+            KernelMode::None => 0,
+            KernelMode::Exact | KernelMode::PollOnly => MATCH_WINDOW,
+        }
     }
 
     /// Everything still held, in time order (the run is ending).
@@ -520,11 +790,11 @@ impl States {
 
     /// Events held up to `until` (all when `None`), in time order.
     fn release(&mut self, until: Option<Timestamp>, out: &mut Vec<Event>) {
-        while let Some((&slot, _)) = self.held.first_key_value() {
-            if until.is_some_and(|u| slot.0 > u) {
+        while let Some(&(slot, _)) = self.held.first() {
+            if until.is_some_and(|u| slot.0 > u) && self.held.len() <= MAX_HELD {
                 break;
             }
-            let Some(h) = self.held.remove(&slot) else {
+            let Some((_, h)) = self.held.pop_first() else {
                 break;
             };
             if let Some(k) = h.twin {
@@ -534,8 +804,7 @@ impl States {
             if let Event::State(st) = &mut event {
                 // One timeline per socket: each change starts where the last
                 // one shown (by either witness) ended.
-                let key = (st.local, st.remote);
-                if let Some((last, source)) = self.shown.get(&key).copied() {
+                if let Some((last, source)) = self.last_shown(st.local, st.remote) {
                     if last == st.to {
                         // The same state again: shown only when the kernel
                         // confirms what was so far only inferred.
@@ -548,11 +817,11 @@ impl States {
                     }
                     st.from = Some(last);
                 }
-                self.shown.insert(key, (st.to, st.source));
+                self.set_shown(st.local, st.remote, (st.to, st.source));
             }
             out.push(event);
         }
-        let keep = Timestamp(self.now.0.saturating_sub(2 * MATCH_WINDOW));
+        let keep = Timestamp(self.now.0.saturating_sub(self.hold_time().max(1)));
         while let Some(&(ts, k)) = self.recent_order.front() {
             if ts >= keep {
                 break;
@@ -593,9 +862,7 @@ impl States {
     }
 
     fn kernel_change(&mut self, c: StateChange, out: &mut Vec<Event>) {
-        let known = c
-            .remote
-            .is_none_or(|r| self.tuples.contains_key(&(c.local, r)));
+        let known = c.remote.is_none_or(|r| self.conn_of(c.local, r).is_some());
         if known {
             self.emit_kernel(c, out);
         } else if let Some(r) = c.remote {
@@ -610,9 +877,7 @@ impl States {
     }
 
     fn emit_kernel(&mut self, c: StateChange, _out: &mut Vec<Event>) {
-        let found = c
-            .remote
-            .and_then(|r| self.tuples.get(&(c.local, r)).copied());
+        let found = c.remote.and_then(|r| self.conn_of(c.local, r));
         let endpoint = match (c.remote, found) {
             (None, _) => "listener".to_owned(),
             (Some(_), Some((_, role))) => self.endpoint_name(c.local, role),
@@ -707,7 +972,11 @@ impl States {
         ts: Timestamp,
         _out: &mut Vec<Event>,
     ) {
-        let Some((_, client, server)) = self.machines.get(&conn).map(|e| (0, e.1, e.2)) else {
+        let Some((client, server, revived)) = self
+            .machines
+            .get(&conn)
+            .map(|m| (m.client, m.server, m.revived))
+        else {
             return;
         };
         let (local, remote) = match t.endpoint {
@@ -717,7 +986,11 @@ impl States {
         let key = (conn, t.endpoint, t.to);
         let mut note = t.note.map(|n| n.as_str().to_owned());
         if matches!(t.cause, Cause::MidStream(_)) {
-            note = Some("capture started mid-connection: the state is a guess".to_owned());
+            note = Some(if revived {
+                "packets of a connection synack had forgotten (finished, then quiet): the state is a guess"
+            } else {
+                "capture started mid-connection: the state is a guess"
+            }.to_owned());
         }
         if self.mode != KernelMode::None {
             if self

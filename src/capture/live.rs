@@ -38,7 +38,7 @@ const ETH_P_ALL: u16 = 0x0003;
 
 /// The ring: blocks of 1 MiB, 8 of them (room for ~30,000 trimmed frames).
 const BLOCK_SIZE: u32 = 1 << 20;
-const BLOCK_COUNT: u32 = 8;
+const BLOCK_COUNT: u32 = 4;
 /// Only used to size the ring's bookkeeping; V3 packs frames by their length.
 const FRAME_SIZE: u32 = 2048;
 /// A block not full yet is handed over after this long: what a quiet capture

@@ -144,9 +144,65 @@ pub struct KernelView {
     queues: BTreeMap<SocketAddr, (u32, u32)>,
     /// Sockets a snapshot showed that no traced transition has touched yet
     /// (where a late port-0 SYN-SENT record may belong).
-    untraced_seen: BTreeSet<SockKey>,
+    /// By when a snapshot first showed them: such a record belongs only to
+    /// a socket first shown after it was logged.
+    untraced_seen: BTreeSet<(Timestamp, SockKey)>,
     /// The last (recv_q, send_q) reported per connected socket.
-    socket_queues: HashMap<(SocketAddr, SocketAddr), (u32, u32)>,
+    socket_queues: HashMap<(SocketAddr, SocketAddr), (u32, u32, Timestamp)>,
+    /// A snapshot's sockets by key, kept between snapshots for its memory.
+    scratch: Vec<(SockKey, u32, u32)>,
+}
+
+/// One snapshot's sockets, each once, found by key: sorted (key, index of
+/// the socket shown, index of the key's first appearance).
+struct Shown<'a> {
+    socks: &'a [SockInfo],
+    by_key: &'a [(SockKey, u32, u32)],
+}
+
+impl<'a> Shown<'a> {
+    fn new(socks: &'a [SockInfo], by_key: &'a mut Vec<(SockKey, u32, u32)>) -> Self {
+        by_key.clear();
+        by_key.extend(socks.iter().enumerate().map(|(i, s)| {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            (SockKey::new(s.local, s.remote), i, i)
+        }));
+        // Stable: a key's appearances stay in the snapshot's order.
+        by_key.sort_by_key(|e| e.0);
+        by_key.dedup_by(|later, kept| {
+            if later.0 != kept.0 {
+                return false;
+            }
+            let (old, new) = (&socks[kept.1 as usize], &socks[later.1 as usize]);
+            // A request socket and the child replacing it: the child wins.
+            if old.state == TcpState::SynReceived && new.state != old.state {
+                kept.1 = later.1;
+            }
+            true
+        });
+        Self { socks, by_key }
+    }
+
+    fn get(&self, key: &SockKey) -> Option<&'a SockInfo> {
+        let at = self.by_key.binary_search_by(|e| e.0.cmp(key)).ok()?;
+        self.socks.get(self.by_key[at].1 as usize)
+    }
+
+    fn contains_key(&self, key: &SockKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Each socket with its key, in the order the snapshot first showed the key.
+    fn in_order(&self) -> impl Iterator<Item = (SockKey, &'a SockInfo)> + '_ {
+        let mut v: Vec<(u32, u32)> = (0..self.by_key.len())
+            .map(|i| (self.by_key[i].2, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().filter_map(move |(_, i)| {
+            let (key, sock, _) = self.by_key.get(i as usize)?;
+            Some((*key, self.socks.get(*sock as usize)?))
+        })
+    }
 }
 
 impl KernelView {
@@ -197,7 +253,9 @@ impl KernelView {
             });
             entry.changed_at = entry.changed_at.max(t.ts);
             entry.traced = true;
-            self.untraced_seen.remove(&key);
+            if let Some(at) = entry.first_snapshot {
+                self.untraced_seen.remove(&(at, key));
+            }
             self.pending_close.insert(key, (t.ts, false));
             return;
         }
@@ -219,22 +277,24 @@ impl KernelView {
             remote: t.remote,
         };
         // A snapshot may have shown the socket before this record arrived:
-        // one of the sockets snapshots showed and the tracer did not.
-        let seen = self
-            .untraced_seen
-            .iter()
-            .filter_map(|k| self.entries.get(k).map(|e| (k, e)))
-            .filter(|(k, e)| {
+        // the earliest of the sockets snapshots showed since, that the tracer
+        // did not see (newest first, up to the record's time).
+        let mut seen = None;
+        for (at, k) in self.untraced_seen.iter().rev() {
+            if *at < t.ts {
+                break;
+            }
+            let fits = self.entries.get(k).is_some_and(|e| {
                 !e.traced
-                    && e.first_snapshot.is_some_and(|at| at >= t.ts)
                     && !matches!(
                         e.state,
                         TcpState::Listen | TcpState::SynReceived | TcpState::Closed
                     )
-                    && syn.matches(**k)
-            })
-            .min_by_key(|(_, e)| e.first_snapshot)
-            .map(|(k, _)| *k);
+            });
+            if fits && syn.matches(*k) {
+                seen = Some(*k);
+            }
+        }
         match seen {
             Some(key) => self.mark_traced(key),
             None => {
@@ -254,18 +314,8 @@ impl KernelView {
         queues: &mut Vec<ListenerQueue>,
     ) {
         let start = out.len();
-        let mut shown: BTreeMap<SockKey, &SockInfo> = BTreeMap::new();
-        let mut order = Vec::with_capacity(socks.len());
-        for s in socks {
-            let key = SockKey::new(s.local, s.remote);
-            match shown.get(&key) {
-                None => order.push(key),
-                // A request socket and the child replacing it: the child wins.
-                Some(old) if old.state == TcpState::SynReceived && s.state != old.state => {}
-                Some(_) => continue,
-            }
-            shown.insert(key, s);
-        }
+        let mut by_key = std::mem::take(&mut self.scratch);
+        let shown = Shown::new(socks, &mut by_key);
 
         let mut resolved = BTreeSet::new();
         let due: Vec<(SockKey, Timestamp, bool)> = self
@@ -304,10 +354,7 @@ impl KernelView {
             }
         }
 
-        for key in order {
-            let Some(s) = shown.get(&key).copied() else {
-                continue;
-            };
+        for (key, s) in shown.in_order() {
             if resolved.contains(&key) || self.pending_close.contains_key(&key) {
                 continue;
             }
@@ -375,14 +422,16 @@ impl KernelView {
             }
         }
         for key in forget {
-            self.entries.remove(&key);
-            self.untraced_seen.remove(&key);
+            if let Some(at) = self.entries.remove(&key).and_then(|e| e.first_snapshot) {
+                self.untraced_seen.remove(&(at, key));
+            }
         }
-        let listening: BTreeSet<SocketAddr> = shown
+        let listening: BTreeSet<SocketAddr> = socks
             .iter()
-            .filter(|(_, s)| s.state == TcpState::Listen)
-            .map(|(k, _)| k.local)
+            .filter(|s| s.state == TcpState::Listen)
+            .map(|s| s.local)
             .collect();
+        self.scratch = by_key;
         self.queues.retain(|local, _| listening.contains(local));
         self.pending_syn
             .retain(|_, p| ts.0.saturating_sub(p.ts.0) < PENDING_SYN_LIFETIME_NS);
@@ -484,16 +533,18 @@ impl KernelView {
     fn mark_traced(&mut self, key: SockKey) {
         if let Some(e) = self.entries.get_mut(&key) {
             e.traced = true;
+            if let Some(at) = e.first_snapshot {
+                self.untraced_seen.remove(&(at, key));
+            }
         }
-        self.untraced_seen.remove(&key);
     }
 
     /// A snapshot showed the socket (the first time sets when).
     fn seen_by_snapshot(&mut self, key: SockKey, ts: Timestamp) {
         if let Some(e) = self.entries.get_mut(&key) {
-            e.first_snapshot.get_or_insert(ts);
+            let at = *e.first_snapshot.get_or_insert(ts);
             if !e.traced {
-                self.untraced_seen.insert(key);
+                self.untraced_seen.insert((at, key));
             }
         }
     }
@@ -509,7 +560,6 @@ impl KernelView {
         socks: &[SockInfo],
         out: &mut Vec<SocketQueues>,
     ) {
-        let mut seen = std::collections::HashSet::with_capacity(socks.len());
         for s in socks {
             let key = SockKey::new(s.local, s.remote);
             let Some(remote) = key.remote else { continue };
@@ -520,9 +570,11 @@ impl KernelView {
             ) {
                 continue;
             }
-            seen.insert((s.local, remote));
             let now = (s.recv_q, s.send_q);
-            let before = self.socket_queues.insert((s.local, remote), now);
+            let before = self
+                .socket_queues
+                .insert((s.local, remote), (s.recv_q, s.send_q, ts))
+                .map(|(r, s, _)| (r, s));
             if before.unwrap_or((0, 0)) != now {
                 out.push(SocketQueues {
                     ts,
@@ -533,7 +585,8 @@ impl KernelView {
                 });
             }
         }
-        self.socket_queues.retain(|k, _| seen.contains(k));
+        // Those this snapshot did not show are gone.
+        self.socket_queues.retain(|_, (_, _, at)| *at == ts);
     }
 }
 

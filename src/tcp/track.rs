@@ -183,6 +183,19 @@ struct Conn {
 }
 
 impl Conn {
+    fn new(id: ConnId, client: SocketAddr, server: SocketAddr, now: u64) -> Self {
+        Conn {
+            id,
+            client,
+            server,
+            flows: [Flow::default(); 2],
+            rst: false,
+            syn_ts: None,
+            irtt_ns: None,
+            last_active: now,
+        }
+    }
+
     fn closed(&self) -> bool {
         self.rst || (self.flows[0].fin && self.flows[1].fin)
     }
@@ -219,6 +232,8 @@ pub struct Tracker {
     max_conns: usize,
     /// Ports seen serving (source of a SYN-ACK, destination of a SYN): one bit each.
     server_ports: Box<[u64; 1024]>,
+    /// Connections forgotten to make room, not yet reported.
+    evicted: Vec<ConnId>,
 }
 
 impl Default for Tracker {
@@ -244,6 +259,7 @@ impl Tracker {
             packets: 0,
             max_conns: max.max(1),
             server_ports: Box::new([0; 1024]),
+            evicted: Vec::new(),
         }
     }
 
@@ -275,8 +291,39 @@ impl Tracker {
         self.server_ports[usize::from(port >> 6)] & (1 << (port & 63)) != 0
     }
 
+    /// The most connections remembered at once.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.max_conns
+    }
+
+    /// Connections forgotten to make room since the last call.
+    pub fn take_evicted(&mut self) -> impl Iterator<Item = ConnId> + '_ {
+        self.evicted.drain(..)
+    }
+
+    /// Forgets the TCP connection between `a` and `b` (it is over).
+    pub fn forget(&mut self, a: SocketAddr, b: SocketAddr) {
+        self.conns.remove(&Key {
+            proto: Proto::Tcp,
+            lo: a.min(b),
+            hi: a.max(b),
+        });
+    }
+
     /// Analyses one segment.
     pub fn track(&mut self, seg: &Segment) -> Analysis {
+        self.track_with(seg, |_| None)
+    }
+
+    /// Analyses one segment; a segment that would start a connection
+    /// mid-stream first asks `forgotten` whether it belongs to one forgotten
+    /// earlier (its id and its client), to continue under the same id.
+    pub fn track_with(
+        &mut self,
+        seg: &Segment,
+        forgotten: impl FnOnce(&Segment) -> Option<(ConnId, SocketAddr)>,
+    ) -> Analysis {
         self.packets += 1;
         let key = Key::of(seg);
         let syn_only = seg.tcp.is_some_and(|t| t.flags.syn() && !t.flags.ack());
@@ -310,7 +357,8 @@ impl Tracker {
             if self.conns.len() >= self.max_conns {
                 self.evict();
             }
-            let conn = self.new_conn(seg);
+            let known = if syn_only { None } else { forgotten(seg) };
+            let conn = self.new_conn(seg, known);
             self.conns.insert(key, conn);
         }
         let packets = self.packets;
@@ -355,7 +403,12 @@ impl Tracker {
         }
     }
 
-    fn new_conn(&mut self, seg: &Segment) -> Conn {
+    /// A new connection; `known`: the id and client of a forgotten one.
+    fn new_conn(&mut self, seg: &Segment, known: Option<(ConnId, SocketAddr)>) -> Conn {
+        if let Some((id, client)) = known {
+            let server = if client == seg.src { seg.dst } else { seg.src };
+            return Conn::new(id, client, server, self.packets);
+        }
         let client_is_src = match seg.tcp {
             None => true,
             Some(t) if t.flags.syn() => !t.flags.ack(),
@@ -377,16 +430,7 @@ impl Tracker {
         };
         let id = ConnId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        Conn {
-            id,
-            client,
-            server,
-            flows: [Flow::default(); 2],
-            rst: false,
-            syn_ts: None,
-            irtt_ns: None,
-            last_active: self.packets,
-        }
+        Conn::new(id, client, server, self.packets)
     }
 
     /// Forgets about an eighth of the table: closed connections first, then
@@ -403,7 +447,9 @@ impl Tracker {
         }
         order.select_nth_unstable_by_key(n - 1, |(open, active, _)| (*open, *active));
         for (_, _, k) in &order[..n] {
-            self.conns.remove(k);
+            if let Some(c) = self.conns.remove(k) {
+                self.evicted.push(c.id);
+            }
         }
     }
 }

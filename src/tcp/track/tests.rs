@@ -576,6 +576,9 @@ fn the_table_is_bounded_and_forgets_closed_connections_first() {
     assert_eq!(r.conn, ConnId(9));
     assert_eq!(t.len(), 8);
     assert_eq!(t.endpoints(ConnId(6)), None, "the closed one is forgotten");
+    let evicted: Vec<ConnId> = t.take_evicted().collect();
+    assert_eq!(evicted, [ConnId(6)], "what was forgotten is told");
+    assert_eq!(t.take_evicted().count(), 0, "and told once");
     assert!(t.endpoints(ConnId(1)).is_some());
     assert!(t.endpoints(ConnId(2)).is_some());
     let r = t.track(&at(4., C, "S", 1, 0, 1, 0).segment(&client(101), SERVER));
@@ -634,4 +637,25 @@ fn zero_length_probe_into_a_closed_window_is_a_zero_window_probe() {
             (1, C, 100, 1, 100, notes(&[N::KEEPALIVE])),
         ),
     ]);
+}
+
+#[test]
+fn a_forgotten_connection_comes_back_under_its_id_and_roles() {
+    let mut t = Tracker::new();
+    t.track(&at(0., C, "S", 1, 0, 1, 0).segment(CLIENT, SERVER));
+    t.forget(sa(SERVER), sa(CLIENT));
+    assert!(t.is_empty());
+    // The server's packet comes late: asked, the caller names connection 1.
+    let late = at(9., S, "FA", 7, 2, 1, 0).segment(CLIENT, SERVER);
+    let r = t.track_with(&late, |s| {
+        assert_eq!((s.src, s.dst), (sa(SERVER), sa(CLIENT)));
+        Some((ConnId(1), sa(CLIENT)))
+    });
+    assert_eq!((r.conn, r.from), (ConnId(1), S));
+    assert_eq!(t.endpoints(ConnId(1)), Some((sa(CLIENT), sa(SERVER))));
+    // A new SYN is a new connection: nobody is asked.
+    t.forget(sa(CLIENT), sa(SERVER));
+    let syn = at(10., C, "S", 50, 0, 1, 0).segment(CLIENT, SERVER);
+    let r = t.track_with(&syn, |_| panic!("asked about a SYN"));
+    assert_eq!(r.conn, ConnId(2));
 }
