@@ -15,6 +15,7 @@
 pub mod app;
 pub mod capture;
 pub mod event;
+pub mod hash;
 pub mod i18n;
 pub mod kernel;
 pub mod lab;

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 
 use crate::event::{Event, LabAction, Origin, PacketEvent, StateEvent, sanitize};
 use crate::i18n::Lang;
@@ -151,6 +152,50 @@ pub fn option_strings(opts: &TcpOptions, sack_base: Option<u32>) -> Vec<String> 
     v
 }
 
+/// [`option_strings`] as a JSON array, written in place (no string per option).
+fn options_json(out: &mut String, opts: &TcpOptions, sack_base: Option<u32>) {
+    out.push('[');
+    let mut first = true;
+    let mut item = |out: &mut String, name: &str, a: Option<u64>, b: Option<(char, u64)>| {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push('"');
+        out.push_str(name);
+        if let Some(a) = a {
+            out.push('=');
+            push_u64(out, a);
+        }
+        if let Some((sep, b)) = b {
+            out.push(sep);
+            push_u64(out, b);
+        }
+        out.push('"');
+    };
+    if let Some(mss) = opts.mss {
+        item(out, "mss", Some(mss.into()), None);
+    }
+    if opts.sack_perm {
+        item(out, "sack_perm", None, None);
+    }
+    if let Some((val, ecr)) = opts.timestamps {
+        item(out, "ts", Some(val.into()), Some(('/', ecr.into())));
+    }
+    if let Some(ws) = opts.wscale {
+        item(out, "wscale", Some(ws.into()), None);
+    }
+    let base = sack_base.unwrap_or(0);
+    for &(l, r) in opts.sack_blocks() {
+        let (l, r) = (l.wrapping_sub(base), r.wrapping_sub(base));
+        item(out, "sack", Some(l.into()), Some(('-', r.into())));
+    }
+    for &(kind, len) in opts.unknown_options() {
+        item(out, "opt", Some(kind.into()), Some(('/', len.into())));
+    }
+    out.push(']');
+}
+
 /// The base of the receiver's sequence space, from a segment's absolute and
 /// relative ACK: SACK blocks name bytes of that space.
 fn sack_base(p: &PacketEvent) -> Option<u32> {
@@ -196,9 +241,16 @@ impl<'a> Obj<'a> {
         out.push('"');
     }
 
+    fn addr(&mut self, k: &str, a: SocketAddr) {
+        let out = self.key(k);
+        out.push('"');
+        push_addr(out, a);
+        out.push('"');
+    }
+
     fn num(&mut self, k: &str, v: impl Into<u64>) {
         let out = self.key(k);
-        let _ = write!(out, "{}", v.into());
+        push_u64(out, v.into());
     }
 
     fn float(&mut self, k: &str, v: f64) {
@@ -228,8 +280,50 @@ impl<'a> Obj<'a> {
 }
 
 /// A JSON string: quotes, backslashes and control characters escaped.
+/// `n` in decimal (what `write!` does, without its machinery: this runs
+/// several times per packet).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
+/// An address as `Display` writes it; IPv4 without the formatter.
+fn push_addr(out: &mut String, a: SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => {
+            for (i, o) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, u64::from(o));
+            }
+            out.push(':');
+            push_u64(out, u64::from(v4.port()));
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -249,16 +343,34 @@ fn json_str(out: &mut String, s: &str) {
 /// Seconds with microsecond precision (what the kernel's timestamps carry on
 /// loopback; six decimals keep lines short and stable), always with a point.
 fn json_f64(out: &mut String, v: f64) {
-    let r = (v * 1e6).round() / 1e6;
-    if !r.is_finite() {
+    let micros = (v * 1e6).round();
+    if !micros.is_finite() || micros.abs() >= 9e15 {
         out.push_str("null");
         return;
     }
-    let start = out.len();
-    let _ = write!(out, "{r}");
-    if !out[start..].contains(['.', 'e', 'E']) {
-        out.push_str(".0");
+    // The digits of a whole number of microseconds: what the shortest
+    // round-trip form of micros / 1e6 is, without float formatting.
+    if micros.is_sign_negative() {
+        out.push('-');
     }
+    let n = micros.abs() as u64;
+    push_u64(out, n / 1_000_000);
+    out.push('.');
+    let mut frac = n % 1_000_000;
+    if frac == 0 {
+        out.push('0');
+        return;
+    }
+    let mut width = 6;
+    while frac % 10 == 0 {
+        frac /= 10;
+        width -= 1;
+    }
+    let digits = frac.checked_ilog10().map_or(1, |d| d + 1) as usize;
+    for _ in digits..width {
+        out.push('0');
+    }
+    push_u64(out, frac);
 }
 
 /// The contract's JSON object for one event, appended to `out` (no newline).
@@ -332,8 +444,8 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     o.str("kind", "packet");
     o.num("conn", p.conn.0);
     o.str("proto", seg.proto.as_str());
-    o.display("src", seg.src);
-    o.display("dst", seg.dst);
+    o.addr("src", seg.src);
+    o.addr("dst", seg.dst);
     o.str("from", p.from.as_str());
     if let (Proto::Tcp, Some(tcp)) = (seg.proto, seg.tcp) {
         o.strs("flags", tcp.flags.names());
@@ -344,8 +456,7 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
         if tcp.flags.contains(crate::tcp::Flags::URG) {
             o.num("urg", tcp.urgent);
         }
-        let opts = option_strings(&tcp.options, sack_base(p));
-        o.strs("options", opts.iter().map(String::as_str));
+        options_json(o.key("options"), &tcp.options, sack_base(p));
     } else {
         o.num("len", seg.payload_len);
     }
@@ -359,9 +470,9 @@ fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
         None => o.null("conn"),
     }
     o.str("endpoint", &s.endpoint);
-    o.display("local", s.local);
+    o.addr("local", s.local);
     match s.remote {
-        Some(r) => o.display("remote", r),
+        Some(r) => o.addr("remote", r),
         None => o.null("remote"),
     }
     // null: the socket was first seen in `to` (it existed before synack looked).
@@ -534,5 +645,49 @@ mod tests {
         let mut whole = String::new();
         json_line(&mut whole, 2.0, &ev, Lang::En);
         assert!(whole.starts_with("{\"t\":2.0,"), "{whole}");
+    }
+
+    #[test]
+    fn seconds_and_addresses_print_as_the_formatter_would() {
+        // The shortest form of the value rounded to microseconds, with a point.
+        let old = |v: f64| {
+            let r = (v * 1e6).round() / 1e6;
+            let s = format!("{r}");
+            if s.contains('.') { s } else { s + ".0" }
+        };
+        let mut x: u64 = 12345;
+        let mut values = vec![
+            0.0,
+            1.0,
+            0.000_001,
+            0.1,
+            2.5e-7,
+            59.999_999_6,
+            3600.25,
+            -0.25,
+        ];
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            values.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 9) as i32 - 3));
+        }
+        for v in values {
+            let mut got = String::new();
+            json_f64(&mut got, v);
+            assert_eq!(got, old(v), "t = {v:e}");
+        }
+        for a in [
+            "0.0.0.0:0",
+            "127.0.0.1:7000",
+            "255.255.255.255:65535",
+            "[::1]:80",
+            "[fe80::1%2]:22",
+        ] {
+            let a: SocketAddr = a.parse().unwrap();
+            let mut got = String::new();
+            push_addr(&mut got, a);
+            assert_eq!(got, a.to_string());
+        }
     }
 }

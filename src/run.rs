@@ -168,10 +168,12 @@ fn kernel_inputs(r: KernelReport) -> Vec<Input> {
             ts,
             socks,
             counters,
+            listeners_only,
         } => vec![Input::Snapshot {
             ts,
             socks,
             counters,
+            listeners_only,
         }],
         KernelReport::Transitions(ts) => ts.into_iter().map(Input::Transition).collect(),
         KernelReport::Warning { ts, message } => vec![Input::Event(Event::Warning { ts, message })],

@@ -25,11 +25,14 @@ pub enum Input {
     Event(Event),
     /// What the kernel can tell in this run (sent once, at the start).
     KernelMode { ts: Timestamp, mode: KernelMode },
-    /// A sock_diag snapshot with the namespace's listen counters.
+    /// A sock_diag snapshot with the namespace's listen counters; or of the
+    /// listeners alone (`listeners_only`: what it does not show may exist).
     Snapshot {
         ts: Timestamp,
         socks: Vec<SockInfo>,
         counters: Option<ListenCounters>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        listeners_only: bool,
     },
     /// A transition from the inet_sock_set_state tracepoint.
     Transition(KernelTransition),
@@ -100,8 +103,12 @@ impl Model {
                 ts,
                 socks,
                 counters,
+                listeners_only,
             } => {
-                if !self.ended {
+                if self.ended {
+                } else if listeners_only {
+                    self.states.on_listeners(ts, &socks, out);
+                } else {
                     self.states.on_snapshot(ts, &socks, counters, out);
                 }
             }
@@ -292,6 +299,7 @@ mod tests {
                 })
                 .collect(),
             counters: None,
+            listeners_only: false,
         }
     }
 

@@ -121,6 +121,7 @@ mod tests {
             ts: Timestamp(ns),
             socks: Vec::new(),
             counters: None,
+            listeners_only: false,
         }
     }
 

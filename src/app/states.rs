@@ -10,9 +10,10 @@
 //! Without a kernel (`read FILE`) every state is inferred.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::app::sorted::SortedQueue;
+use crate::hash::Map;
 use std::net::SocketAddr;
 
 use crate::event::{Event, QueueEvent, SocketQueuesEvent, StateEvent, StateSource};
@@ -29,6 +30,10 @@ use crate::time::Timestamp;
 /// state of the same endpoint may be and still be the same change: a poll
 /// interval, a tracer batch, and slack.
 pub const MATCH_WINDOW: u64 = 250_000_000;
+/// The window grows with the gap between sock_diag polls (a poll slowed by a
+/// huge socket table or a busy machine sees a change that much later), up to
+/// this: a little more than the longest poll interval.
+const MAX_MATCH_WINDOW: u64 = 1_500_000_000;
 /// Events held at most: under a flood the hold shortens (about 60 ms at
 /// 260,000 events a second) instead of the memory growing with the rate.
 const MAX_HELD: usize = 8_192;
@@ -111,67 +116,68 @@ struct Retired {
 /// The two endpoints, in either order, as one 64-bit number: what a
 /// forgotten connection is found by (16 bytes kept instead of 64).
 fn fingerprint(a: SocketAddr, b: SocketAddr) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    a.min(b).hash(&mut h);
-    a.max(b).hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x5f4e_ac4b).hash_one((a.min(b), a.max(b)))
 }
 
 /// Merges the witnesses into state (and queue) events.
 pub struct States {
     mode: KernelMode,
     view: KernelView,
-    machines: HashMap<ConnId, Machine>,
+    machines: Map<ConnId, Machine>,
     deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
     /// Finished connections, by when they may be forgotten.
     retire_due: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
-    retired: HashMap<u64, Retired>,
+    retired: Map<u64, Retired>,
     retired_order: VecDeque<(Timestamp, u64)>,
     /// Connections forgotten since the caller last asked, as (client, server).
     retired_now: Vec<(SocketAddr, SocketAddr)>,
     /// (local, remote) → the connection and the role of `local` in it.
-    tuples: HashMap<(SocketAddr, SocketAddr), (ConnId, Role)>,
+    tuples: Map<(SocketAddr, SocketAddr), (ConnId, Role)>,
     /// Kernel changes waiting for their connection's first packet, by the
     /// socket's tuple, each with its arrival number; and in arrival order,
     /// for their time limit.
-    pending: HashMap<Tuple, Vec<(u64, StateChange)>>,
+    pending: Map<Tuple, Vec<(u64, StateChange)>>,
     pending_order: VecDeque<(Timestamp, u64, Tuple)>,
     pending_seq: u64,
     /// Every event waits here a little (the match window), in time order,
     /// so that a kernel report can replace an inferred change.
     held: SortedQueue<Slot, Held>,
     /// The held inferred changes by what they would be matched by.
-    twins: HashMap<TwinKey, Vec<Slot>>,
+    twins: Map<TwinKey, Vec<Slot>>,
     /// Kernel changes recently shown, to drop the inferred duplicates that
     /// come after; and the same in time order, to forget them.
-    recent_kernel: HashMap<TwinKey, Timestamp>,
+    recent_kernel: Map<TwinKey, Timestamp>,
     recent_order: VecDeque<(Timestamp, TwinKey)>,
     counters: Option<ListenCounters>,
-    queues: HashMap<SocketAddr, (u32, u32)>,
+    queues: Map<SocketAddr, (u32, u32)>,
     now: Timestamp,
+    /// When the last sock_diag snapshot was taken, and the match window
+    /// that the gaps between snapshots call for (at least [`MATCH_WINDOW`]).
+    last_snapshot: Option<Timestamp>,
+    window: u64,
     order: u64,
     changes: Vec<StateChange>,
     queue_changes: Vec<crate::kernel::view::ListenerQueue>,
     /// Lab peers by the local address of their sockets (`client2`, `server` …).
-    names: HashMap<SocketAddr, String>,
+    names: Map<SocketAddr, String>,
     /// The last state shown for each socket (local, remote).
-    shown: HashMap<(SocketAddr, Option<SocketAddr>), (TcpState, StateSource)>,
+    shown: Map<(SocketAddr, Option<SocketAddr>), (TcpState, StateSource)>,
     /// When each lab listener's listen() returned.
-    listen_calls: HashMap<SocketAddr, Timestamp>,
+    listen_calls: Map<SocketAddr, Timestamp>,
     /// Sockets (local, remote) seen in our packets or our socket table.
     /// Traced transitions waiting to be known as ours, and in arrival order
     /// (for their time limit).
-    parked: HashMap<Park, Vec<KernelTransition>>,
+    parked: Map<Park, Vec<KernelTransition>>,
     parked_order: VecDeque<(Timestamp, Park)>,
     parked_count: usize,
     socket_queue_changes: Vec<SocketQueues>,
     /// Socket queue changes not reported yet (too soon after the last), and
     /// their sockets in the order they first changed.
-    pending_queues: HashMap<Tuple, SocketQueues>,
+    pending_queues: Map<Tuple, SocketQueues>,
     pending_queue_keys: Vec<Tuple>,
     /// When each socket's queues were last reported.
-    queues_reported: HashMap<(SocketAddr, SocketAddr), Timestamp>,
+    queues_reported: Map<(SocketAddr, SocketAddr), Timestamp>,
 }
 
 /// Whether a connection is over: nothing more can happen to it but its
@@ -198,36 +204,38 @@ impl States {
         Self {
             mode: KernelMode::None,
             view: KernelView::new(),
-            machines: HashMap::new(),
+            machines: Map::default(),
             deadlines: BinaryHeap::new(),
             retire_due: BinaryHeap::new(),
-            retired: HashMap::new(),
+            retired: Map::default(),
             retired_order: VecDeque::new(),
             retired_now: Vec::new(),
-            tuples: HashMap::new(),
-            pending: HashMap::new(),
+            tuples: Map::default(),
+            pending: Map::default(),
             pending_order: VecDeque::new(),
             pending_seq: 0,
             held: SortedQueue::new(),
-            twins: HashMap::new(),
-            recent_kernel: HashMap::new(),
+            twins: Map::default(),
+            recent_kernel: Map::default(),
             recent_order: VecDeque::new(),
             counters: None,
-            queues: HashMap::new(),
+            queues: Map::default(),
             now: Timestamp(0),
+            last_snapshot: None,
+            window: MATCH_WINDOW,
             order: 0,
             changes: Vec::new(),
             queue_changes: Vec::new(),
-            names: HashMap::new(),
-            shown: HashMap::new(),
-            listen_calls: HashMap::new(),
-            parked: HashMap::new(),
+            names: Map::default(),
+            shown: Map::default(),
+            listen_calls: Map::default(),
+            parked: Map::default(),
             parked_order: VecDeque::new(),
             parked_count: 0,
             socket_queue_changes: Vec::new(),
-            pending_queues: HashMap::new(),
+            pending_queues: Map::default(),
             pending_queue_keys: Vec::new(),
-            queues_reported: HashMap::new(),
+            queues_reported: Map::default(),
         }
     }
 
@@ -592,6 +600,7 @@ impl States {
         counters: Option<ListenCounters>,
         out: &mut Vec<Event>,
     ) {
+        self.follow_poll_gap(ts);
         self.advance(ts, out);
         if self.parked_count > 0 {
             let tuples: Vec<_> = socks.iter().map(|s| (s.local, s.remote)).collect();
@@ -613,19 +622,7 @@ impl States {
         let mut reported = Vec::new();
         for q in queues.drain(..) {
             reported.push(q.local);
-            self.queues.insert(q.local, (q.accept_queue, q.backlog));
-            self.push(
-                q.ts,
-                Event::Queue(QueueEvent {
-                    ts: q.ts,
-                    local: q.local,
-                    accept_queue: q.accept_queue,
-                    backlog: q.backlog,
-                    overflows: self.counters.unwrap_or_default().overflows,
-                    drops: self.counters.unwrap_or_default().drops,
-                }),
-                None,
-            );
+            self.queue_event(&q);
         }
         if counters_changed {
             // The counters moved without a queue change (a SYN or final ACK
@@ -657,6 +654,42 @@ impl States {
         }
         self.changes = changes;
         self.queue_changes = queues;
+    }
+
+    /// A walk of the listeners alone (between full snapshots).
+    pub fn on_listeners(&mut self, ts: Timestamp, socks: &[SockInfo], out: &mut Vec<Event>) {
+        self.advance(ts, out);
+        let mut changes = std::mem::take(&mut self.changes);
+        let mut queues = std::mem::take(&mut self.queue_changes);
+        changes.clear();
+        queues.clear();
+        self.view.on_listeners(ts, socks, &mut changes, &mut queues);
+        for c in changes.drain(..) {
+            self.kernel_change(c, out);
+        }
+        for q in queues.drain(..) {
+            self.queue_event(&q);
+        }
+        self.changes = changes;
+        self.queue_changes = queues;
+    }
+
+    /// A listener's accept queue changed.
+    fn queue_event(&mut self, q: &crate::kernel::view::ListenerQueue) {
+        self.queues.insert(q.local, (q.accept_queue, q.backlog));
+        let counters = self.counters.unwrap_or_default();
+        self.push(
+            q.ts,
+            Event::Queue(QueueEvent {
+                ts: q.ts,
+                local: q.local,
+                accept_queue: q.accept_queue,
+                backlog: q.backlog,
+                overflows: counters.overflows,
+                drops: counters.drops,
+            }),
+            None,
+        );
     }
 
     /// Reports connected sockets' Recv-Q/Send-Q changes, at most one per
@@ -770,8 +803,25 @@ impl States {
     fn hold_time(&self) -> u64 {
         match self.mode {
             KernelMode::None => 0,
-            KernelMode::Exact | KernelMode::PollOnly => MATCH_WINDOW,
+            KernelMode::Exact | KernelMode::PollOnly => self.window,
         }
+    }
+
+    /// Widens the match window when polls come further apart than it allows
+    /// (a poll sees a change only at its next tick), and narrows it back as
+    /// they speed up again.
+    fn follow_poll_gap(&mut self, ts: Timestamp) {
+        if let Some(last) = self.last_snapshot.filter(|l| *l < ts) {
+            let gap = ts.0 - last.0;
+            let wanted = (gap + gap / 4 + 50_000_000).clamp(MATCH_WINDOW, MAX_MATCH_WINDOW);
+            // Up at once; down slowly, so one quick poll does not undo it.
+            self.window = if wanted >= self.window {
+                wanted
+            } else {
+                self.window - (self.window - wanted) / 8
+            };
+        }
+        self.last_snapshot = Some(ts);
     }
 
     /// Everything still held, in time order (the run is ending).
@@ -904,7 +954,7 @@ impl States {
             if let Some(at) = self.listen_calls.get(&c.local).copied() {
                 // The lab's own listen() made it: it came from CLOSED.
                 from = from.or(Some(TcpState::Closed));
-                if at < ts && ts.0 - at.0 <= MATCH_WINDOW {
+                if at < ts && ts.0 - at.0 <= self.window {
                     if ts.0 - at.0 > 1_000_000 {
                         note = Some(format!(
                             "reported by the kernel {:.0} ms later; shown when listen() returned",
@@ -923,7 +973,7 @@ impl States {
                 .map(|v| {
                     v.iter()
                         .copied()
-                        .filter(|(at, _)| at.0.abs_diff(c.ts.0) <= MATCH_WINDOW)
+                        .filter(|(at, _)| at.0.abs_diff(c.ts.0) <= self.window)
                         .collect()
                 })
                 .unwrap_or_default();
@@ -996,7 +1046,7 @@ impl States {
             if self
                 .recent_kernel
                 .get(&key)
-                .is_some_and(|k| k.0.abs_diff(ts.0) <= MATCH_WINDOW)
+                .is_some_and(|k| k.0.abs_diff(ts.0) <= self.window)
             {
                 return;
             }

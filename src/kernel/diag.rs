@@ -34,6 +34,9 @@ const REQ_V2_LEN: usize = 56;
 const DIAG_MSG_LEN: usize = 72;
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
 const INET_DIAG_INFO: u16 = 2;
+/// `idiag_states` bits: every state, or listeners only (1 << TCP_LISTEN).
+const ALL_STATES: u32 = u32::MAX;
+const LISTEN_ONLY: u32 = 1 << 10;
 const INET_DIAG_BC_JMP: u8 = 1;
 const INET_DIAG_BC_S_EQ: u8 = 11;
 const INET_DIAG_BC_D_EQ: u8 = 12;
@@ -169,13 +172,36 @@ impl DiagSocket {
     /// # Errors
     /// Too many ports, or the netlink exchange failed.
     pub fn dump(&mut self, ports: &[u16], out: &mut Vec<SockInfo>) -> Result<(), KernelError> {
+        self.dump_states(ALL_STATES, ports, out)
+    }
+
+    /// The listening sockets on `ports` only. Cheap at any table size: asked
+    /// for listeners alone, the kernel walks its listening hash and skips the
+    /// connection table (`inet_diag_dump_icsk`).
+    ///
+    /// # Errors
+    /// As [`DiagSocket::dump`].
+    pub fn dump_listeners(
+        &mut self,
+        ports: &[u16],
+        out: &mut Vec<SockInfo>,
+    ) -> Result<(), KernelError> {
+        self.dump_states(LISTEN_ONLY, ports, out)
+    }
+
+    fn dump_states(
+        &mut self,
+        states: u32,
+        ports: &[u16],
+        out: &mut Vec<SockInfo>,
+    ) -> Result<(), KernelError> {
         out.clear();
         if ports.len() > MAX_PORTS {
             return Err(KernelError::TooManyPorts(ports.len()));
         }
         for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
             self.seq = self.seq.wrapping_add(1);
-            build_request(family, ports, self.seq, &mut self.request);
+            build_request(family, states, ports, self.seq, &mut self.request);
             self.send()?;
             self.receive(self.seq, out)?;
         }
@@ -274,7 +300,7 @@ pub fn encode_port_filter(ports: &[u16], out: &mut Vec<u8>) {
     }
 }
 
-fn build_request(family: u8, ports: &[u16], seq: u32, out: &mut Vec<u8>) {
+fn build_request(family: u8, states: u32, ports: &[u16], seq: u32, out: &mut Vec<u8>) {
     out.clear();
     out.resize(NLMSG_HDRLEN + REQ_V2_LEN, 0);
     // nlmsghdr: len (patched below), type, flags, seq, pid.
@@ -286,7 +312,7 @@ fn build_request(family: u8, ports: &[u16], seq: u32, out: &mut Vec<u8>) {
     out[r] = family;
     out[r + 1] = libc::IPPROTO_TCP as u8;
     out[r + 2] = 1 << (INET_DIAG_INFO - 1);
-    out[r + 4..r + 8].copy_from_slice(&u32::MAX.to_ne_bytes());
+    out[r + 4..r + 8].copy_from_slice(&states.to_ne_bytes());
     if !ports.is_empty() {
         let attr_at = out.len();
         out.extend_from_slice(&[0; 4]);
@@ -495,7 +521,7 @@ mod tests {
     #[test]
     fn request_layout() {
         let mut req = Vec::new();
-        build_request(libc::AF_INET6 as u8, &[80], 9, &mut req);
+        build_request(libc::AF_INET6 as u8, ALL_STATES, &[80], 9, &mut req);
         assert_eq!(req.len(), 16 + 56 + 4 + 24);
         assert_eq!(u32_ne(&req, 0), Some(req.len() as u32));
         assert_eq!(u16_ne(&req, 4), Some(SOCK_DIAG_BY_FAMILY));
@@ -505,8 +531,9 @@ mod tests {
         assert_eq!(u32_ne(&req, 20), Some(u32::MAX));
         assert_eq!(u16_ne(&req, 72), Some(28));
         assert_eq!(u16_ne(&req, 74), Some(INET_DIAG_REQ_BYTECODE));
-        build_request(libc::AF_INET as u8, &[], 10, &mut req);
+        build_request(libc::AF_INET as u8, LISTEN_ONLY, &[], 10, &mut req);
         assert_eq!(req.len(), 16 + 56);
+        assert_eq!(u32_ne(&req, 20), Some(1 << 10), "TCPF_LISTEN only");
     }
 
     /// A hand-built `inet_diag_msg` for an IPv6 socket, with a tcp_info attribute.
@@ -822,6 +849,22 @@ mod tests {
                 .filter(|s| s.state == TcpState::Established)
                 .all(|s| s.info.is_some())
         );
+
+        // Listeners only: the same two, with the same queues, and nothing else.
+        let mut listeners_only = Vec::new();
+        diag.dump_listeners(&[port], &mut listeners_only).unwrap();
+        let mut expected: Vec<_> = out
+            .iter()
+            .filter(|s| s.state == TcpState::Listen)
+            .map(|s| (s.local, s.recv_q, s.send_q))
+            .collect();
+        let mut got: Vec<_> = listeners_only
+            .iter()
+            .map(|s| (s.local, s.recv_q, s.send_q))
+            .collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "{listeners_only:#?}");
 
         // No filter: everything, including the unrelated port.
         diag.dump(&[], &mut out).unwrap();

@@ -17,11 +17,13 @@ pub const POLL: Duration = Duration::from_millis(20);
 /// What the kernel threads report.
 #[derive(Clone, Debug)]
 pub enum KernelReport {
-    /// A sock_diag snapshot with the namespace's listen counters.
+    /// A sock_diag snapshot with the namespace's listen counters; or, between
+    /// two of those, of the listeners alone (`listeners_only`, no counters).
     Snapshot {
         ts: Timestamp,
         socks: Vec<SockInfo>,
         counters: Option<ListenCounters>,
+        listeners_only: bool,
     },
     /// Transitions from the inet_sock_set_state tracepoint, in time order.
     Transitions(Vec<Transition>),
@@ -128,12 +130,37 @@ pub fn poll_interval(read_took: Duration) -> Duration {
     (read_took * POLL_COST_SHARE).clamp(POLL, POLL_MAX)
 }
 
+/// Reads the table every [`POLL`]: the whole of it when its adaptive
+/// interval has passed, the listeners alone (a walk that costs the same at
+/// any table size) in between, so a listener's life is seen even when the
+/// connection table is huge.
 fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &AtomicBool) {
     let mut counters_ok = true;
+    let mut next_full = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let started = std::time::Instant::now();
         // A fresh vector each time: the snapshot is handed over, not copied.
         let mut socks = Vec::new();
+        if started < next_full {
+            if let Err(e) = diag.dump_listeners(ports, &mut socks) {
+                warn(
+                    report,
+                    format!("reading the kernel's listening sockets failed: {e}"),
+                );
+                return;
+            }
+            let snapshot = KernelReport::Snapshot {
+                ts: Timestamp::now(),
+                socks,
+                counters: None,
+                listeners_only: true,
+            };
+            if !report(snapshot) {
+                return;
+            }
+            sleep_until(started + POLL, next_full, stop);
+            continue;
+        }
         if let Err(e) = diag.dump(ports, &mut socks) {
             warn(
                 report,
@@ -161,19 +188,26 @@ fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &Atomic
             ts,
             socks,
             counters,
+            listeners_only: false,
         };
         if !report(snapshot) {
             return;
         }
-        // Sleeps in short slices, so a stop is seen within 50 ms.
-        let until = std::time::Instant::now() + poll_interval(took);
-        while !stop.load(Ordering::Relaxed) {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            std::thread::sleep(left.min(Duration::from_millis(50)));
+        next_full = started + poll_interval(took);
+        sleep_until(started + POLL, next_full, stop);
+    }
+}
+
+/// Sleeps until the earlier of `tick` and `full`, in short slices so that a
+/// stop is seen within 50 ms.
+fn sleep_until(tick: std::time::Instant, full: std::time::Instant, stop: &AtomicBool) {
+    let until = tick.min(full);
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
         }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }
 

@@ -26,7 +26,9 @@
 //! To lose no traced state, apply a snapshot only once the tracer has
 //! delivered every transition up to the snapshot's time.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::hash::Map;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::diag::SockInfo;
@@ -131,9 +133,9 @@ impl PendingSyn {
 /// de-duplicated state changes.
 #[derive(Debug, Default)]
 pub struct KernelView {
-    entries: BTreeMap<SockKey, Entry>,
+    entries: Map<SockKey, Entry>,
     /// Port-0 SYN-SENTs by the kernel address of their socket.
-    pending_syn: HashMap<u64, PendingSyn>,
+    pending_syn: Map<u64, PendingSyn>,
     /// `FIN-WAIT-1/FIN-WAIT-2/CLOSING → CLOSE` at this time: TIME-WAIT or a
     /// real close; the next snapshot tells.
     /// Traced `→ CLOSE` of FIN-WAIT-1/2 or CLOSING, waiting for snapshots to
@@ -148,7 +150,7 @@ pub struct KernelView {
     /// a socket first shown after it was logged.
     untraced_seen: BTreeSet<(Timestamp, SockKey)>,
     /// The last (recv_q, send_q) reported per connected socket.
-    socket_queues: HashMap<(SocketAddr, SocketAddr), (u32, u32, Timestamp)>,
+    socket_queues: Map<(SocketAddr, SocketAddr), (u32, u32, Timestamp)>,
     /// A snapshot's sockets by key, kept between snapshots for its memory.
     scratch: Vec<(SockKey, u32, u32)>,
 }
@@ -382,16 +384,8 @@ impl KernelView {
             }
             self.apply(key, ts, None, s.state, timer_secs(s), out);
             self.seen_by_snapshot(key, ts);
-            if s.state == TcpState::Listen
-                && self.queues.get(&key.local) != Some(&(s.recv_q, s.send_q))
-            {
-                self.queues.insert(key.local, (s.recv_q, s.send_q));
-                queues.push(ListenerQueue {
-                    ts,
-                    local: key.local,
-                    accept_queue: s.recv_q,
-                    backlog: s.send_q,
-                });
+            if s.state == TcpState::Listen {
+                self.listener_queue(ts, s, queues);
             }
         }
 
@@ -415,6 +409,8 @@ impl KernelView {
                 forget.push(*key);
             }
         }
+        // In key order, whatever the table's: the same snapshot, the same lines.
+        gone.sort_unstable();
         for (key, first) in gone {
             self.apply(key, first, None, TcpState::Closed, None, out);
             if let Some(e) = self.entries.get_mut(&key) {
@@ -440,6 +436,79 @@ impl KernelView {
         // order (stable: one socket's changes stay in order).
         if let Some(added) = out.get_mut(start..) {
             added.sort_by_key(|c| c.ts);
+        }
+    }
+
+    /// A walk of the listeners alone, taken at `ts` between full snapshots:
+    /// listeners that appeared, their queues, and those gone (after a second
+    /// look, as in [`KernelView::on_snapshot`]). Other sockets are untouched.
+    pub fn on_listeners(
+        &mut self,
+        ts: Timestamp,
+        socks: &[SockInfo],
+        out: &mut Vec<StateChange>,
+        queues: &mut Vec<ListenerQueue>,
+    ) {
+        let start = out.len();
+        for s in socks.iter().filter(|s| s.state == TcpState::Listen) {
+            let key = SockKey::new(s.local, s.remote);
+            if self
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.changed_at > ts || e.traced)
+            {
+                continue;
+            }
+            self.apply(key, ts, None, TcpState::Listen, None, out);
+            self.seen_by_snapshot(key, ts);
+            if let Some(e) = self.entries.get_mut(&key) {
+                e.missing_since = None;
+            }
+            self.listener_queue(ts, s, queues);
+        }
+        let known: Vec<SocketAddr> = self.queues.keys().copied().collect();
+        for local in known {
+            if socks
+                .iter()
+                .any(|s| s.local == local && s.state == TcpState::Listen)
+            {
+                continue;
+            }
+            let key = SockKey {
+                local,
+                remote: None,
+            };
+            let Some(e) = self.entries.get_mut(&key) else {
+                self.queues.remove(&local);
+                continue;
+            };
+            if e.state != TcpState::Listen || e.changed_at > ts {
+                continue;
+            }
+            match e.missing_since {
+                None => e.missing_since = Some(ts),
+                Some(first) => {
+                    e.missing_since = None;
+                    self.apply(key, first, None, TcpState::Closed, None, out);
+                    self.queues.remove(&local);
+                }
+            }
+        }
+        if let Some(added) = out.get_mut(start..) {
+            added.sort_by_key(|c| c.ts);
+        }
+    }
+
+    /// Reports a listener's accept queue when it changed.
+    fn listener_queue(&mut self, ts: Timestamp, s: &SockInfo, queues: &mut Vec<ListenerQueue>) {
+        if self.queues.get(&s.local) != Some(&(s.recv_q, s.send_q)) {
+            self.queues.insert(s.local, (s.recv_q, s.send_q));
+            queues.push(ListenerQueue {
+                ts,
+                local: s.local,
+                accept_queue: s.recv_q,
+                backlog: s.send_q,
+            });
         }
     }
 
@@ -696,6 +765,14 @@ mod tests {
             let mut out = Vec::new();
             self.view
                 .on_snapshot(ms(at), socks, &mut out, &mut self.queues);
+            self.changes.extend(out.iter().cloned());
+            ladder(&out)
+        }
+
+        fn listeners(&mut self, at: u64, socks: &[SockInfo]) -> Vec<String> {
+            let mut out = Vec::new();
+            self.view
+                .on_listeners(ms(at), socks, &mut out, &mut self.queues);
             self.changes.extend(out.iter().cloned());
             ladder(&out)
         }
@@ -1131,6 +1208,30 @@ mod tests {
         // Listening again reports its queue afresh.
         r.snap(140, &[listener(any, 0, 1)]);
         assert_eq!(r.queues.len(), 5);
+    }
+
+    #[test]
+    fn listener_walks_between_snapshots_see_listeners_only() {
+        let mut r = Run::default();
+        let any = "0.0.0.0:7000";
+        let est = sock(Established, CLIENT, SERVER);
+        r.snap(0, std::slice::from_ref(&est));
+        // A listener born and gone between two full snapshots is still seen.
+        assert_eq!(
+            r.listeners(20, &[listener(any, 0, 5)]),
+            ["+20 0.0.0.0:7000 (new) -> LISTEN"]
+        );
+        r.listeners(40, &[listener(any, 1, 5)]);
+        assert_eq!(r.listeners(60, &[]), none(), "one look is not enough");
+        assert_eq!(r.listeners(80, &[]), ["+60 0.0.0.0:7000 LISTEN -> CLOSED"]);
+        let seen: Vec<(Timestamp, u32)> = r.queues.iter().map(|q| (q.ts, q.accept_queue)).collect();
+        assert_eq!(seen, [(ms(20), 0), (ms(40), 1)]);
+        // The connection the listener walks never showed is untouched.
+        assert_eq!(
+            r.view.state_of(addr(CLIENT), Some(addr(SERVER))),
+            Some(Established)
+        );
+        assert_eq!(r.snap(100, std::slice::from_ref(&est)), none());
     }
 
     #[test]

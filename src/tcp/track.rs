@@ -2,7 +2,7 @@
 //! relative sequence numbers as Wireshark computes them, window scaling and
 //! the per-segment analysis notes (Wireshark's TCP analysis definitions).
 
-use std::collections::HashMap;
+use crate::hash::Map;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -226,7 +226,7 @@ fn idx(role: Role) -> usize {
 /// known connection does not allocate.
 #[derive(Debug)]
 pub struct Tracker {
-    conns: HashMap<Key, Conn>,
+    conns: Map<Key, Conn>,
     next_id: u32,
     packets: u64,
     max_conns: usize,
@@ -254,7 +254,7 @@ impl Tracker {
     #[must_use]
     pub fn with_max_connections(max: usize) -> Self {
         Tracker {
-            conns: HashMap::new(),
+            conns: Map::default(),
             next_id: 1,
             packets: 0,
             max_conns: max.max(1),
