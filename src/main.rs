@@ -18,12 +18,26 @@ use synack::ui;
 
 use cli::{Cli, Command, DemoArgs, Theme};
 
+/// Snapshots of a busy port's socket table are megabytes each, made on one
+/// thread and freed on another. glibc would raise its mmap threshold to their
+/// size after the first is freed and serve the next from a heap arena, where
+/// freed megabytes stay resident; fixed at 256 KB, each big buffer is its own
+/// mapping and goes back to the system when freed.
+fn keep_big_buffers_returnable() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// The scenario plain `synack` runs when it prints instead of drawing.
 const DEFAULT_DEMO: &str = "close";
 /// The pace of a demo on screen: a class can follow one step every 0.8 s.
 const SCREEN_PACE: f64 = 0.8;
 
 fn main() -> ExitCode {
+    keep_big_buffers_returnable();
     let cli = Cli::parse();
     // A peer is already inside the lab: it must not enter another namespace.
     if let Some(Command::Peer { name }) = &cli.command {

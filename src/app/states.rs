@@ -538,6 +538,12 @@ impl States {
             self.parked.entry(at).or_default().push(t.clone());
             self.parked_order.push_back((t.ts, at));
             self.parked_count += 1;
+            if self.parked_order.len() > 2 * self.parked_count + 1024 {
+                // Most were claimed since: drop their places in the line
+                // (amortised O(1): the line at least halves).
+                let parked = &self.parked;
+                self.parked_order.retain(|(_, at)| parked.contains_key(at));
+            }
         }
     }
 
@@ -873,7 +879,8 @@ impl States {
         }
         let keep = Timestamp(self.now.0.saturating_sub(self.hold_time().max(1)));
         while let Some(&(ts, k)) = self.recent_order.front() {
-            if ts >= keep {
+            // Under a flood the count bounds it, as it bounds the held events.
+            if ts >= keep && self.recent_order.len() <= MAX_HELD {
                 break;
             }
             self.recent_order.pop_front();
