@@ -117,6 +117,9 @@ pub struct DiagSocket {
     seq: u32,
     request: Vec<u8>,
     recv_buf: Vec<u8>,
+    /// The answers as received, with their dump's sequence number, while
+    /// [`DiagSocket::keep_answers`] is on (benchmarks and fuzzing use them).
+    kept: Option<Vec<(u32, Vec<u8>)>>,
 }
 
 impl DiagSocket {
@@ -161,7 +164,19 @@ impl DiagSocket {
             seq: 0,
             request: Vec::with_capacity(NLMSG_HDRLEN + REQ_V2_LEN + 64),
             recv_buf: vec![0; RECV_BUF_LEN],
+            kept: None,
         })
+    }
+
+    /// From now on keeps a copy of every answer datagram (for benchmarks and
+    /// fuzzing of [`parse_datagram`] with what a real kernel sends).
+    pub fn keep_answers(&mut self) {
+        self.kept.get_or_insert_with(Vec::new);
+    }
+
+    /// The answers kept so far, each with its dump's sequence number.
+    pub fn take_answers(&mut self) -> Vec<(u32, Vec<u8>)> {
+        self.kept.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Every TCP socket (IPv4 and IPv6, all states including TIME-WAIT
@@ -254,6 +269,9 @@ impl DiagSocket {
                     self.recv_buf.len()
                 ))));
             }
+            if let Some(kept) = &mut self.kept {
+                kept.push((seq, self.recv_buf[..n].to_vec()));
+            }
             match parse_datagram(&self.recv_buf[..n], seq, out) {
                 Parsed::More => {}
                 Parsed::Done => return Ok(()),
@@ -327,9 +345,12 @@ fn build_request(family: u8, states: u32, ports: &[u16], seq: u32, out: &mut Vec
 
 /// What one netlink datagram of the dump said.
 #[derive(Debug, PartialEq, Eq)]
-enum Parsed {
+pub enum Parsed {
+    /// Sockets (or nothing); more datagrams follow.
     More,
+    /// The dump is complete.
     Done,
+    /// The kernel refused the request (an errno).
     Error(i32),
 }
 
@@ -347,8 +368,9 @@ const fn align4(n: usize) -> usize {
 
 /// Walks the netlink messages in `buf`, appending sockets of dump `seq` to `out`.
 /// A message that does not fit ends the walk of this datagram (nothing after it
-/// can be trusted); messages of other dumps are skipped.
-fn parse_datagram(buf: &[u8], seq: u32, out: &mut Vec<SockInfo>) -> Parsed {
+/// can be trusted); messages of other dumps are skipped. Any bytes are safe.
+#[must_use]
+pub fn parse_datagram(buf: &[u8], seq: u32, out: &mut Vec<SockInfo>) -> Parsed {
     let mut at = 0;
     while buf.len().saturating_sub(at) >= NLMSG_HDRLEN {
         let (Some(len), Some(kind), Some(msg_seq)) =
@@ -640,11 +662,11 @@ mod tests {
         let mut out = Vec::new();
         for cut in 0..good.len() {
             let mut b = good[..cut].to_vec();
-            parse_datagram(&b, 1, &mut out);
+            let _ = parse_datagram(&b, 1, &mut out);
             // Lie about the length in the header too.
             if b.len() >= 4 {
                 b[..4].copy_from_slice(&(good.len() as u32).to_ne_bytes());
-                parse_datagram(&b, 1, &mut out);
+                let _ = parse_datagram(&b, 1, &mut out);
             }
         }
         // Attribute length too large, too small, and a short tcp_info.
@@ -669,7 +691,7 @@ mod tests {
                     (x & 0xff) as u8
                 })
                 .collect();
-            parse_datagram(&junk, 1, &mut out);
+            let _ = parse_datagram(&junk, 1, &mut out);
             parse_diag_msg(&junk);
         }
     }
@@ -869,37 +891,5 @@ mod tests {
         // No filter: everything, including the unrelated port.
         diag.dump(&[], &mut out).unwrap();
         assert!(out.iter().any(|s| s.local.port() == other_port));
-    }
-
-    /// Prints what one dump costs; run with `--ignored --nocapture`.
-    #[test]
-    #[ignore = "measurement, not a check"]
-    fn measure_dump_cost() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut conns = Vec::new();
-        for _ in 0..400 {
-            conns.push(TcpStream::connect(listener.local_addr().unwrap()).unwrap());
-            conns.push(listener.accept().unwrap().0);
-        }
-        let mut diag = DiagSocket::open().unwrap();
-        let mut out = Vec::new();
-        diag.dump(&[], &mut out).unwrap();
-        let walked = out.len();
-        for (label, ports) in [
-            ("filtered to 1 idle port", vec![1u16]),
-            ("unfiltered", vec![]),
-        ] {
-            let rounds = 200u32;
-            let start = std::time::Instant::now();
-            for _ in 0..rounds {
-                diag.dump(&ports, &mut out).unwrap();
-            }
-            let per_dump = start.elapsed() / rounds;
-            println!(
-                "{label}: {per_dump:?} per dump, {walked} sockets walked, {:.2} µs/socket, {} returned",
-                per_dump.as_secs_f64() * 1e6 / walked as f64,
-                out.len()
-            );
-        }
     }
 }
