@@ -119,8 +119,8 @@ impl Drop for KernelPoller {
 /// The slowest the table is read, whatever it costs.
 pub const POLL_MAX: Duration = Duration::from_secs(1);
 /// A read of the table may take at most this share of the time between
-/// reads (1/100: the poll stays near 1% of a core at any table size).
-const POLL_COST_SHARE: u32 = 100;
+/// reads (1/200: the walk stays near 0.5% of a core at any table size).
+const POLL_COST_SHARE: u32 = 200;
 
 /// The wait before the next read: [`POLL`], or longer when a read costs more
 /// (sock_diag walks the whole table: tens of thousands of TIME-WAIT sockets
@@ -136,6 +136,7 @@ pub fn poll_interval(read_took: Duration) -> Duration {
 /// connection table is huge.
 fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &AtomicBool) {
     let mut counters_ok = true;
+    let mut counters_read = false;
     let mut next_full = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let started = std::time::Instant::now();
@@ -172,7 +173,14 @@ fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &Atomic
         // at any size).
         let took = started.elapsed();
         let ts = Timestamp::now();
-        let counters = if counters_ok {
+        // The counters are told on listeners' queue reports: without a
+        // listener they are read once, as the base a listener's report
+        // starts from, and not again (a read formats all of /proc/net/netstat).
+        let any_listener = socks
+            .iter()
+            .any(|s| s.state == crate::tcp::TcpState::Listen);
+        let counters = if counters_ok && (any_listener || !counters_read) {
+            counters_read = true;
             match netstat::listen_counters() {
                 Ok((overflows, drops)) => Some(ListenCounters { overflows, drops }),
                 Err(e) => {
@@ -220,7 +228,7 @@ mod tests {
         assert_eq!(poll_interval(Duration::from_micros(10)), POLL);
         assert_eq!(
             poll_interval(Duration::from_millis(2)),
-            Duration::from_millis(200)
+            Duration::from_millis(400)
         );
         assert_eq!(poll_interval(Duration::from_millis(50)), POLL_MAX);
     }
