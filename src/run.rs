@@ -659,7 +659,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Inputs fed to the model between two writes of the headless loop: enough
 /// for few system calls, few enough to keep the events made in between small.
-const DRAIN_SLICE: usize = 1024;
+pub(crate) const DRAIN_SLICE: usize = 1024;
 
 /// The headless loop: inputs until the sources end, the deadline passes, the
 /// view has enough, or Ctrl-C.
@@ -687,6 +687,9 @@ async fn pump(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // SIGTERM ends the run as Ctrl-C does: what was captured is written out.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
     let mut lab_error = None;
     let ending = loop {
         tokio::select! {
@@ -716,6 +719,7 @@ async fn pump(
                 }
             }
             _ = &mut ctrl_c => break Ending::Interrupted,
+            _ = term.recv() => break Ending::Interrupted,
         }
         let until = settled();
         loop {
@@ -727,6 +731,13 @@ async fn pump(
                 break;
             }
         }
+        // Under a flood a message is always ready, and the runtime would
+        // never get to its timers and signals: the deadline is checked here,
+        // and the loop lets the runtime poll them (Ctrl-C, SIGTERM) each turn.
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            break Ending::Done;
+        }
+        tokio::task::yield_now().await;
     };
     // Whatever arrived is shown, in order.
     while let Ok(msg) = rx.try_recv() {

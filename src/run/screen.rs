@@ -13,7 +13,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::{
-    Backlog, DemoSetup, Ending, Funnel, Msg, Pipeline, Session, WatchSetup, frame_input, settled,
+    Backlog, DRAIN_SLICE, DemoSetup, Ending, Funnel, Msg, Pipeline, Session, WatchSetup,
+    frame_input, settled,
 };
 use crate::app::{App, AppEvent, Choice, Effect, RunKind};
 use crate::capture::FileCapture;
@@ -265,7 +266,9 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         });
     }
     let stop_input = Arc::new(AtomicBool::new(false));
-    let input = input_thread(tx.clone(), Arc::clone(&stop_input));
+    // The terminal's keys and mouse come on a channel of their own, read first.
+    let (ui_tx, mut ui_rx) = mpsc::unbounded_channel::<Msg>();
+    let input = input_thread(ui_tx, Arc::clone(&stop_input));
     drop(tx);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -273,6 +276,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         .context("starting the runtime")?;
     let result = rt.block_on(event_loop(
         &mut rx,
+        &mut ui_rx,
         &mut app,
         &mut runner,
         &mut tui,
@@ -292,6 +296,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
 
 async fn event_loop(
     rx: &mut mpsc::UnboundedReceiver<Msg>,
+    ui_rx: &mut mpsc::UnboundedReceiver<Msg>,
     app: &mut App,
     runner: &mut Runner,
     tui: &mut Tui,
@@ -303,60 +308,23 @@ async fn event_loop(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_draw = Instant::now() - FRAME;
+    // Inputs due and not yet fed: the next turn does not wait for news.
+    let mut more_due = false;
     loop {
         let mut urgent = false;
+        // Keys and signals first: under a flood the funnel holds seconds of
+        // packets, and a key must not wait behind them.
         tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(Msg::Inputs { run, inputs }) => {
-                    runner.backlog.taken(inputs.len());
-                    if run == runner.run {
-                        runner.pipeline.push_all(inputs);
-                    }
+            biased;
+            Some(msg) = ui_rx.recv() => {
+                urgent = true;
+                if let Some(end) = take_msg(Some(msg), app, runner)? {
+                    return Ok(end);
                 }
-                Some(Msg::LabDone { run, error }) if run == runner.run => {
-                    app.update(AppEvent::LabDone { error });
-                }
-                Some(Msg::SourceDone { run, error }) if run == runner.run => {
-                    let events = runner.pipeline.finish().to_vec();
-                    app.update(AppEvent::Model(events));
-                    if let Some(e) = error {
-                        // Shown on screen now; said again, and the run fails, on leaving.
-                        runner.file_error = Some(e.clone());
-                        app.update(AppEvent::LabDone { error: Some(e) });
-                    }
-                }
-                Some(Msg::LabDone { .. } | Msg::SourceDone { .. }) => {}
-                Some(Msg::TerminalGone) => return Ok(Ending::Interrupted),
-                Some(Msg::Ui(ev)) => {
-                    urgent = true;
-                    let effects = app.update(ev);
-                    for fx in effects {
-                        match fx {
-                            Effect::Quit => return Ok(Ending::Done),
-                            Effect::Lab(ctl) => {
-                                if let Some(c) = &runner.control {
-                                    let _ = c.send(ctl);
-                                }
-                            }
-                            Effect::Run(name) => {
-                                let script = lab::scenario(&name)
-                                    .map(|s| lab::parse(&format!("{}.txt", s.name), s.text));
-                                match script {
-                                    Some(Ok(script)) => runner.start_demo(app, &name, script)?,
-                                    Some(Err(e)) => app.update(AppEvent::LabDone { error: Some(e.to_string()) }).clear(),
-                                    None => {}
-                                }
-                            }
-                            Effect::Restart => {
-                                if let Some((name, script)) = runner.script.clone() {
-                                    runner.start_demo(app, &name, script)?;
-                                }
-                            }
-                        }
-                    }
-                }
-                None => return Ok(Ending::Done),
-            },
+            }
+            _ = term.recv() => return Ok(Ending::Interrupted),
+            _ = hup.recv() => return Ok(Ending::Interrupted),
+            _ = int.recv() => return Ok(Ending::Interrupted),
             _ = tick.tick() => {
                 if runner.deadline.is_some_and(|d| Instant::now() >= d) {
                     runner.deadline = None;
@@ -364,12 +332,21 @@ async fn event_loop(
                 }
                 app.update(AppEvent::Tick(Timestamp::now()));
             }
-            _ = term.recv() => return Ok(Ending::Interrupted),
-            _ = hup.recv() => return Ok(Ending::Interrupted),
-            _ = int.recv() => return Ok(Ending::Interrupted),
+            msg = rx.recv() => {
+                if let Some(end) = take_msg(msg, app, runner)? {
+                    return Ok(end);
+                }
+            }
+            () = std::future::ready(()), if more_due => {}
         }
-        let until = if runner.file { None } else { Some(settled()) };
-        let events = runner.pipeline.drain(until);
+        // In slices, so that a key is never behind more than one of them.
+        let until = if runner.file {
+            Timestamp(u64::MAX)
+        } else {
+            settled()
+        };
+        let (events, more) = runner.pipeline.drain_some(until, DRAIN_SLICE);
+        more_due = more;
         if !events.is_empty() {
             app.update(AppEvent::Model(events.to_vec()));
         }
@@ -378,5 +355,73 @@ async fn event_loop(
             app.dirty = false;
             last_draw = Instant::now();
         }
+        // Under a flood a message is always ready and the runtime would never
+        // get to its timers and signals: the deadline is checked here, and
+        // each turn lets the runtime poll them.
+        if runner.deadline.is_some_and(|d| Instant::now() >= d) {
+            runner.deadline = None;
+            runner.stop();
+        }
+        tokio::task::yield_now().await;
     }
+}
+
+/// Takes one message of the funnel (or of the terminal's channel); `Some`
+/// when the run is over.
+fn take_msg(msg: Option<Msg>, app: &mut App, runner: &mut Runner) -> Result<Option<Ending>> {
+    match msg {
+        Some(Msg::Inputs { run, inputs }) => {
+            runner.backlog.taken(inputs.len());
+            if run == runner.run {
+                runner.pipeline.push_all(inputs);
+            }
+        }
+        Some(Msg::LabDone { run, error }) if run == runner.run => {
+            app.update(AppEvent::LabDone { error });
+        }
+        Some(Msg::SourceDone { run, error }) if run == runner.run => {
+            let events = runner.pipeline.finish().to_vec();
+            app.update(AppEvent::Model(events));
+            if let Some(e) = error {
+                // Shown on screen now; said again, and the run fails, on leaving.
+                runner.file_error = Some(e.clone());
+                app.update(AppEvent::LabDone { error: Some(e) });
+            }
+        }
+        Some(Msg::LabDone { .. } | Msg::SourceDone { .. }) => {}
+        Some(Msg::TerminalGone) => return Ok(Some(Ending::Interrupted)),
+        Some(Msg::Ui(ev)) => {
+            let effects = app.update(ev);
+            for fx in effects {
+                match fx {
+                    Effect::Quit => return Ok(Some(Ending::Done)),
+                    Effect::Lab(ctl) => {
+                        if let Some(c) = &runner.control {
+                            let _ = c.send(ctl);
+                        }
+                    }
+                    Effect::Run(name) => {
+                        let script = lab::scenario(&name)
+                            .map(|s| lab::parse(&format!("{}.txt", s.name), s.text));
+                        match script {
+                            Some(Ok(script)) => runner.start_demo(app, &name, script)?,
+                            Some(Err(e)) => app
+                                .update(AppEvent::LabDone {
+                                    error: Some(e.to_string()),
+                                })
+                                .clear(),
+                            None => {}
+                        }
+                    }
+                    Effect::Restart => {
+                        if let Some((name, script)) = runner.script.clone() {
+                            runner.start_demo(app, &name, script)?;
+                        }
+                    }
+                }
+            }
+        }
+        None => return Ok(Some(Ending::Done)),
+    }
+    Ok(None)
 }
