@@ -186,6 +186,7 @@ fn start_kernel(
     trace_ports: &[u16],
     tx: &Funnel,
     backlog: &Backlog,
+    activity: &Arc<std::sync::atomic::AtomicU64>,
 ) -> KernelPoller {
     let ktx = tx.clone();
     let kb = backlog.clone();
@@ -216,7 +217,7 @@ fn start_kernel(
         }
         kb.send(&ktx, run, inputs)
     });
-    let poller = KernelPoller::start(ports, trace_ports, &report);
+    let poller = KernelPoller::start(ports, trace_ports, &report, Arc::clone(activity));
     let mode = Input::KernelMode {
         ts: Timestamp::now(),
         mode: poller.mode(),
@@ -232,11 +233,17 @@ fn start_capture(
     keep_bytes: bool,
     tx: &Funnel,
     backlog: &Backlog,
+    activity: &Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<CaptureThread> {
     let ctx = tx.clone();
     let cb = backlog.clone();
     let mut skipped = 0u64;
+    let activity = Arc::clone(activity);
     let thread = CaptureThread::start(cap, write, keep_bytes, move |batch| {
+        // Packets: the kernel's table is worth reading again soon.
+        if !batch.is_empty() {
+            activity.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if cb.full() {
             skipped += batch.len() as u64;
             return !ctx.is_closed();
@@ -275,8 +282,24 @@ impl Session {
         backlog: &Backlog,
     ) -> Result<Self> {
         let cap = LiveCapture::open(&setup.iface, &setup.filter(), capture::DEFAULT_SNAPLEN)?;
-        let kernel = start_kernel(run, setup.ports.clone(), &setup.ports, tx, backlog);
-        let capture = start_capture(run, cap, setup.write.as_deref(), keep_bytes, tx, backlog)?;
+        let activity = Arc::default();
+        let kernel = start_kernel(
+            run,
+            setup.ports.clone(),
+            &setup.ports,
+            tx,
+            backlog,
+            &activity,
+        );
+        let capture = start_capture(
+            run,
+            cap,
+            setup.write.as_deref(),
+            keep_bytes,
+            tx,
+            backlog,
+            &activity,
+        )?;
         Ok(Self {
             run,
             kernel_mode: kernel.mode(),
@@ -303,11 +326,12 @@ impl Session {
         crate::lab::fresh_net(setup.ns)?;
         let cap = LiveCapture::open("lo", &Filter::default(), capture::DEFAULT_SNAPLEN)
             .context("capturing the lab's loopback")?;
-        let capture = start_capture(run, cap, None, keep_bytes, tx, backlog)?;
+        let activity: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let capture = start_capture(run, cap, None, keep_bytes, tx, backlog, &activity)?;
         // The lab's namespace holds only the lab's sockets: poll them all; the
         // tracepoint sees every namespace, so it is narrowed to the lab's ports.
         let trace_ports: Vec<u16> = (0..10).map(|i| setup.port.saturating_add(i)).collect();
-        let kernel = start_kernel(run, Vec::new(), &trace_ports, tx, backlog);
+        let kernel = start_kernel(run, Vec::new(), &trace_ports, tx, backlog, &activity);
         let (control, control_rx) = std_mpsc::channel();
         let opts = LabOptions {
             ipv6: setup.ipv6,
@@ -319,7 +343,11 @@ impl Session {
         };
         let etx = tx.clone();
         let eb = backlog.clone();
+        let lab_activity = Arc::clone(&activity);
         let sink: EventSink = Arc::new(move |ev| {
+            // A socket call can change the table without a packet (accept()
+            // empties the accept queue, read() the receive queue).
+            lab_activity.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             eb.send(&etx, run, vec![Input::Event(ev)]);
         });
         let done = tx.clone();

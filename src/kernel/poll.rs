@@ -3,7 +3,7 @@
 //! callback as [`KernelReport`]s.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::diag::{DiagSocket, SockInfo};
@@ -53,9 +53,17 @@ impl KernelPoller {
     /// Starts polling sockets on `ports` (all when empty) and tracing
     /// transitions on `trace_ports`. The sockets are those of the calling
     /// thread's network namespace. What is unavailable is reported once as a
-    /// warning; the run goes on with what remains.
+    /// warning; the run goes on with what remains. Whoever sees something
+    /// happen (a packet, a socket call) bumps `activity`: the whole table is
+    /// read soon after each bump, and only every [`IDLE_FULL_EVERY`] while
+    /// nothing happens.
     #[must_use]
-    pub fn start(ports: Vec<u16>, trace_ports: &[u16], report: &Report) -> Self {
+    pub fn start(
+        ports: Vec<u16>,
+        trace_ports: &[u16],
+        report: &Report,
+        activity: Arc<AtomicU64>,
+    ) -> Self {
         let r = Arc::clone(report);
         let tracer = match StateTracer::start(trace_ports, move |t| {
             r(KernelReport::Transitions(t));
@@ -84,7 +92,7 @@ impl KernelPoller {
             let report = Arc::clone(report);
             std::thread::Builder::new()
                 .name("kernel".into())
-                .spawn(move || poll_loop(diag, &ports, &report, &stop))
+                .spawn(move || poll_loop(diag, &ports, &report, &stop, &activity))
                 .ok()
         });
         Self {
@@ -118,6 +126,10 @@ impl Drop for KernelPoller {
 
 /// The slowest the table is read, whatever it costs.
 pub const POLL_MAX: Duration = Duration::from_secs(1);
+/// While nothing happens (no packet, no socket call), the whole table is read
+/// this often (for what changes without a packet: timers running out, a
+/// program reading its receive queue); listeners still every [`POLL`].
+pub const IDLE_FULL_EVERY: Duration = Duration::from_millis(200);
 /// A read of the table may take at most this share of the time between
 /// reads (1/200: the walk stays near 0.5% of a core at any table size).
 const POLL_COST_SHARE: u32 = 200;
@@ -134,15 +146,25 @@ pub fn poll_interval(read_took: Duration) -> Duration {
 /// interval has passed, the listeners alone (a walk that costs the same at
 /// any table size) in between, so a listener's life is seen even when the
 /// connection table is huge.
-fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &AtomicBool) {
+fn poll_loop(
+    mut diag: DiagSocket,
+    ports: &[u16],
+    report: &Report,
+    stop: &AtomicBool,
+    activity: &AtomicU64,
+) {
     let mut counters_ok = true;
     let mut counters_read = false;
     let mut next_full = std::time::Instant::now();
+    let mut last_full = next_full;
+    let mut seen = u64::MAX;
     while !stop.load(Ordering::Relaxed) {
         let started = std::time::Instant::now();
         // A fresh vector each time: the snapshot is handed over, not copied.
         let mut socks = Vec::new();
-        if started < next_full {
+        let now_seen = activity.load(Ordering::Relaxed);
+        let quiet = now_seen == seen && started < last_full + IDLE_FULL_EVERY;
+        if started < next_full || quiet {
             if let Err(e) = diag.dump_listeners(ports, &mut socks) {
                 warn(
                     report,
@@ -159,9 +181,17 @@ fn poll_loop(mut diag: DiagSocket, ports: &[u16], report: &Report, stop: &Atomic
             if !report(snapshot) {
                 return;
             }
-            sleep_until(started + POLL, next_full, stop);
+            // A full read already due waits for news, or for the idle period.
+            let full = if next_full > started {
+                next_full
+            } else {
+                started + POLL
+            };
+            sleep_until(started + POLL, full, stop);
             continue;
         }
+        seen = now_seen;
+        last_full = started;
         if let Err(e) = diag.dump(ports, &mut socks) {
             warn(
                 report,
