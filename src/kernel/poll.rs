@@ -1,6 +1,6 @@
-//! The kernel's view on threads of its own: sock_diag snapshots at a fixed
-//! rate, and the tracepoint where synack runs as root. Reports go to a
-//! callback as [`KernelReport`]s.
+//! The kernel's view on threads of its own: sock_diag snapshots, paced by
+//! what they cost and by what happens, and the tracepoint where synack runs
+//! as root. Reports go to a callback as [`KernelReport`]s.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -142,10 +142,11 @@ pub fn poll_interval(read_took: Duration) -> Duration {
     (read_took * POLL_COST_SHARE).clamp(POLL, POLL_MAX)
 }
 
-/// Reads the table every [`POLL`]: the whole of it when its adaptive
-/// interval has passed, the listeners alone (a walk that costs the same at
-/// any table size) in between, so a listener's life is seen even when the
-/// connection table is huge.
+/// Reads the table every [`POLL`]: the whole of it when something happened
+/// since the last full read (or [`IDLE_FULL_EVERY`] passed) and its adaptive
+/// interval allows; otherwise the listeners alone (a walk that costs the same
+/// at any table size), so a listener's life is seen even when full reads are
+/// rare.
 fn poll_loop(
     mut diag: DiagSocket,
     ports: &[u16],
