@@ -137,32 +137,11 @@ fn watch_under_a_flood_stops_at_its_duration_and_at_ctrl_c() {
         "only {packets} packets reported for {during} connections made, and no skip told"
     );
 
-    // Ctrl-C under the flood.
-    let (mut child, _err) = start_watch(port, &[]);
-    let out = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || read_all(out));
-    std::thread::sleep(Duration::from_secs(2));
-    let asked = Instant::now();
-    interrupt(&child);
-    let status = wait_timeout(&mut child, Duration::from_secs(30));
-    let took = asked.elapsed();
+    // Ctrl-C, then SIGTERM, under the flood: the same clean end, the output
+    // written out.
+    let (status, took, text) = watch_then_signal(port, libc::SIGINT);
     eprintln!("ctrl-c took {took:?}");
-    let ctrl_c_status = status;
-    let ctrl_c_took = took;
-
-    // SIGTERM under the flood: the same clean end, the output written out.
-    let (mut child, _err) = start_watch(port, &[]);
-    let out = child.stdout.take().expect("stdout");
-    let term_reader = std::thread::spawn(move || read_all(out));
-    std::thread::sleep(Duration::from_secs(2));
-    let asked = Instant::now();
-    // SAFETY: kill with a pid we own and a valid signal number.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let term_status = wait_timeout(&mut child, Duration::from_secs(30));
-    let term_took = asked.elapsed();
-    let term_text = term_reader.join().expect("reader");
+    let (term_status, term_took, term_text) = watch_then_signal(port, libc::SIGTERM);
 
     // --count under the flood.
     let (mut child, _err) = start_watch(port, &["--count", "5000"]);
@@ -172,10 +151,7 @@ fn watch_under_a_flood_stops_at_its_duration_and_at_ctrl_c() {
     let count_text = count_reader.join().expect("reader");
 
     stop.store(true, Ordering::Relaxed);
-    let status = ctrl_c_status;
-    let took = ctrl_c_took;
     let made = conns.join().expect("flood");
-    let text = reader.join().expect("reader");
     assert!(status.success(), "watch ended badly on Ctrl-C: {status}");
     assert!(
         took < Duration::from_secs(4),
@@ -207,6 +183,23 @@ fn watch_under_a_flood_stops_at_its_duration_and_at_ctrl_c() {
         5000,
         "--count 5000 under a flood"
     );
+}
+
+/// A watch of `port` for 2 s, ended by `signal`: how it exited, how long
+/// it took after the signal, and what it wrote.
+fn watch_then_signal(port: u16, signal: i32) -> (std::process::ExitStatus, Duration, String) {
+    let (mut child, _err) = start_watch(port, &[]);
+    let out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || read_all(out));
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = Instant::now();
+    // SAFETY: kill with a pid we own and a valid signal number.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    let status = wait_timeout(&mut child, Duration::from_secs(30));
+    let took = asked.elapsed();
+    (status, took, reader.join().expect("reader"))
 }
 
 /// The warnings that say packets were skipped.
