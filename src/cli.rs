@@ -87,6 +87,12 @@ pub struct DemoArgs {
     /// Run your own scenario script instead of a built-in one.
     #[arg(long, value_name = "FILE", conflicts_with = "name")]
     pub script: Option<PathBuf>,
+    /// Also write the lab's packets to a pcap file (for Wireshark); never over an existing file.
+    #[arg(long, short, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Let --write replace an existing file.
+    #[arg(long, requires = "write")]
+    pub force: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -121,9 +127,12 @@ pub struct WatchArgs {
     /// Stop after this many packets.
     #[arg(long, short = 'c', value_name = "N")]
     pub count: Option<u64>,
-    /// Also write the captured packets to a pcap file.
+    /// Also write the captured packets to a pcap file; never over an existing file.
     #[arg(long, short, value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// Let --write replace an existing file.
+    #[arg(long, requires = "write")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +221,22 @@ mod tests {
         assert_eq!(cli.format(), Some(Format::Json));
         let cli = Cli::try_parse_from(["synack", "demo"]).unwrap();
         assert_eq!(cli.format(), None);
+    }
+
+    #[test]
+    fn force_needs_a_file_to_write() {
+        assert!(Cli::try_parse_from(["synack", "watch", "--force"]).is_err());
+        assert!(Cli::try_parse_from(["synack", "demo", "close", "--force"]).is_err());
+        let cli =
+            Cli::try_parse_from(["synack", "demo", "close", "-w", "x.pcap", "--force"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Demo(DemoArgs {
+                force: true,
+                write: Some(_),
+                ..
+            }))
+        ));
     }
 
     #[test]

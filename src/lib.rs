@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod kernel;
 pub mod lab;
 pub mod output;
+pub mod privilege;
 pub mod run;
 pub mod tcp;
 pub mod time;

@@ -13,6 +13,7 @@ use clap::Parser;
 use synack::i18n::Lang;
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
+use synack::privilege::Dropped;
 use synack::run::{self, DemoSetup, Ending, Sink, Start, UiOptions, WatchSetup};
 use synack::ui;
 
@@ -70,6 +71,7 @@ fn watch_setup(args: &cli::WatchArgs) -> WatchSetup {
         duration: args.duration,
         count: args.count,
         write: args.write.clone(),
+        force: args.force,
     }
 }
 
@@ -80,12 +82,22 @@ fn headless(cli: &Cli, format: Format) -> Result<Ending> {
         Some(Command::Watch(args)) => {
             let setup = watch_setup(args);
             let mut sink = Sink::new(format, lang, out, args.count);
-            let announce = || {
+            let announce = |dropped| {
                 eprintln!(
                     "synack: capturing on {} ({}); Ctrl-C to stop",
                     setup.iface,
                     run::describe_filter(&setup.filter())
                 );
+                match dropped {
+                    Dropped::ToUser(u) => eprintln!(
+                        "synack: gave up root: running as uid {} gid {} (the user who ran sudo)",
+                        u.uid, u.gid
+                    ),
+                    Dropped::Capabilities => {
+                        eprintln!("synack: gave up its capabilities after opening the capture");
+                    }
+                    Dropped::Nothing | Dropped::KeptRoot => {}
+                }
             };
             let end = run::watch(&setup, cli.record.as_deref(), &mut sink, announce)?;
             // Ctrl-C is how a watch ends.
@@ -149,6 +161,8 @@ fn demo_headless(
         pace: Duration::from_secs_f64(args.pace.unwrap_or(0.0)),
         port: run::LAB_PORT,
         ns,
+        write: args.write.clone(),
+        force: args.force,
     };
     let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
     run::demo(script, &setup, cli.record.as_deref(), &mut sink)
@@ -189,6 +203,8 @@ fn screen(cli: &Cli) -> Result<Ending> {
                 pace: Duration::from_secs_f64(args.pace.unwrap_or(SCREEN_PACE)),
                 port: run::LAB_PORT,
                 ns,
+                write: args.write.clone(),
+                force: args.force,
             };
             match demo {
                 Some((name, script)) => Start::Demo {
@@ -209,6 +225,8 @@ fn screen(cli: &Cli) -> Result<Ending> {
                     pace: Duration::from_secs_f64(SCREEN_PACE),
                     port: run::LAB_PORT,
                     ns,
+                    write: None,
+                    force: false,
                 },
             }
         }

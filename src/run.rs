@@ -31,12 +31,13 @@ use tokio::sync::mpsc;
 use crate::app::AppEvent;
 use crate::app::model::{Input, Model};
 use crate::app::reorder::Reorder;
-use crate::capture::{self, CaptureThread, Captured, FileCapture, Filter, LiveCapture};
+use crate::capture::{self, CaptureThread, Captured, FileCapture, Filter, LiveCapture, PcapWriter};
 use crate::event::{Event, EventSink};
 use crate::i18n::Lang;
 use crate::kernel::{KernelMode, KernelPoller, KernelReport};
 use crate::lab::{LabControl, LabError, LabNs, LabOptions, Script};
 use crate::output::{Format, Writer};
+use crate::privilege::{self, Dropped, Invoker, Replace, create_output};
 use crate::time::Timestamp;
 
 /// How long inputs wait so that late reports from other sources can be put
@@ -115,6 +116,8 @@ pub struct WatchSetup {
     pub duration: Option<f64>,
     pub count: Option<u64>,
     pub write: Option<PathBuf>,
+    /// `--force`: `write` may replace an existing file.
+    pub force: bool,
 }
 
 impl WatchSetup {
@@ -138,12 +141,18 @@ pub struct DemoSetup {
     pub port: u16,
     /// The lab's namespaces (entered in `main` before any thread).
     pub ns: LabNs,
+    /// `--write`: the lab's packets as a pcap file (the first run's only).
+    pub write: Option<PathBuf>,
+    /// `--force`: `write` may replace an existing file.
+    pub force: bool,
 }
 
 /// The sources of one run; stopping it stops them all.
 pub struct Session {
     pub run: u64,
     pub kernel_mode: KernelMode,
+    /// What was given up after set-up (watch only; a demo's lab needs root).
+    pub dropped: Dropped,
     capture: Option<CaptureThread>,
     kernel: Option<KernelPoller>,
     lab: Option<LabHandle>,
@@ -229,7 +238,7 @@ fn start_kernel(
 fn start_capture(
     run: u64,
     cap: LiveCapture,
-    write: Option<&Path>,
+    writer: Option<PcapWriter>,
     keep_bytes: bool,
     tx: &Funnel,
     backlog: &Backlog,
@@ -239,7 +248,7 @@ fn start_capture(
     let cb = backlog.clone();
     let mut skipped = 0u64;
     let activity = Arc::clone(activity);
-    let thread = CaptureThread::start(cap, write, keep_bytes, move |batch| {
+    let thread = CaptureThread::start(cap, writer, keep_bytes, move |batch| {
         // Packets: the kernel's table is worth reading again soon.
         if !batch.is_empty() {
             activity.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -262,18 +271,23 @@ fn start_capture(
         inputs.extend(batch.into_iter().map(captured_input));
         cb.send(&ctx, run, inputs)
     });
-    match (thread, write) {
-        (Ok(t), _) => Ok(t),
-        (Err(e), Some(p)) => Err(e).with_context(|| format!("creating {}", p.display())),
-        (Err(e), None) => Err(e.into()),
-    }
+    Ok(thread?)
+}
+
+/// The pcap file `--write` names, created safely (see
+/// [`crate::privilege::create_output`]); `owner` for root writing for a sudo user.
+fn pcap_writer(path: &Path, force: bool, owner: Option<Invoker>) -> Result<PcapWriter> {
+    let replace = if force { Replace::Yes } else { Replace::No };
+    let file = create_output(path, replace, owner)?;
+    Ok(PcapWriter::new(file, path, capture::DEFAULT_SNAPLEN)?)
 }
 
 impl Session {
     /// Captures an interface and polls the kernel for the watched ports.
     ///
     /// # Errors
-    /// The capture cannot be opened (with what to do), or `--write` fails.
+    /// The capture cannot be opened (with what to do), privileges cannot be
+    /// given up, or `--write` fails.
     pub fn watch(
         run: u64,
         setup: &WatchSetup,
@@ -282,6 +296,16 @@ impl Session {
         backlog: &Backlog,
     ) -> Result<Self> {
         let cap = LiveCapture::open(&setup.iface, &setup.filter(), capture::DEFAULT_SNAPLEN)?;
+        // Privilege is given up before the first packet is read. Capabilities
+        // belong to threads: without sudo they go before any thread starts
+        // (the tracer needs real root, so nothing is lost). Through sudo the
+        // tracer's instance is set up as root first; setresuid then reaches
+        // every thread.
+        let sudo = privilege::sudo_invoker();
+        let mut dropped = Dropped::Nothing;
+        if sudo.is_none() {
+            dropped = privilege::drop_privileges()?;
+        }
         let activity = Arc::default();
         let kernel = start_kernel(
             run,
@@ -291,18 +315,26 @@ impl Session {
             backlog,
             &activity,
         );
-        let capture = start_capture(
-            run,
-            cap,
-            setup.write.as_deref(),
-            keep_bytes,
-            tx,
-            backlog,
-            &activity,
-        )?;
+        if sudo.is_some() {
+            let instances: Vec<PathBuf> = kernel
+                .trace_instance()
+                .map(Path::to_owned)
+                .into_iter()
+                .collect();
+            privilege::keep_cleanup(&instances)
+                .context("starting the process that removes the tracefs instance at exit")?;
+            dropped = privilege::drop_privileges()?;
+        }
+        // Created as the user synack now runs as.
+        let writer = match &setup.write {
+            Some(p) => Some(pcap_writer(p, setup.force, None)?),
+            None => None,
+        };
+        let capture = start_capture(run, cap, writer, keep_bytes, tx, backlog, &activity)?;
         Ok(Self {
             run,
             kernel_mode: kernel.mode(),
+            dropped,
             capture: Some(capture),
             kernel: Some(kernel),
             lab: None,
@@ -326,8 +358,14 @@ impl Session {
         crate::lab::fresh_net(setup.ns)?;
         let cap = LiveCapture::open("lo", &Filter::default(), capture::DEFAULT_SNAPLEN)
             .context("capturing the lab's loopback")?;
+        // The lab needs root for its whole life; its file is given to the
+        // user who ran sudo.
+        let writer = match &setup.write {
+            Some(p) => Some(pcap_writer(p, setup.force, privilege::sudo_invoker())?),
+            None => None,
+        };
         let activity: Arc<std::sync::atomic::AtomicU64> = Arc::default();
-        let capture = start_capture(run, cap, None, keep_bytes, tx, backlog, &activity)?;
+        let capture = start_capture(run, cap, writer, keep_bytes, tx, backlog, &activity)?;
         // The lab's namespace holds only the lab's sockets: poll them all; the
         // tracepoint sees every namespace, so it is narrowed to the lab's ports.
         let trace_ports: Vec<u16> = (0..10).map(|i| setup.port.saturating_add(i)).collect();
@@ -363,6 +401,7 @@ impl Session {
         let session = Self {
             run,
             kernel_mode: kernel.mode(),
+            dropped: Dropped::Nothing,
             capture: Some(capture),
             kernel: Some(kernel),
             lab: Some(LabHandle {
@@ -650,6 +689,8 @@ pub fn read_file(
     view: &mut dyn View,
 ) -> Result<Ending> {
     let mut file = FileCapture::open(path)?;
+    // Nothing after opening the file needs privilege.
+    privilege::drop_privileges()?;
     let mut pipeline = Pipeline::recording(record)?;
     loop {
         let frame = match file.next_frame() {
@@ -785,14 +826,14 @@ pub fn watch(
     setup: &WatchSetup,
     record: Option<&Path>,
     view: &mut dyn View,
-    announce: impl FnOnce(),
+    announce: impl FnOnce(Dropped),
 ) -> Result<Ending> {
     let mut pipeline = Pipeline::recording(record)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let backlog = Backlog::default();
     let mut session = Session::watch(0, setup, false, &tx, &backlog)?;
     drop(tx);
-    announce();
+    announce(session.dropped);
     let rt = runtime()?;
     let deadline = setup
         .duration

@@ -20,3 +20,6 @@ mod states;
 
 #[path = "e2e/tui.rs"]
 mod tui;
+
+#[path = "e2e/privilege.rs"]
+mod privilege;

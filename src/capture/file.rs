@@ -366,6 +366,15 @@ impl PcapWriter {
             path: path.to_owned(),
             source,
         })?;
+        Self::new(file, path, snaplen)
+    }
+
+    /// Writes the pcap file header to `file`, already created for `path`
+    /// (by [`crate::privilege::create_output`]).
+    ///
+    /// # Errors
+    /// [`CaptureError::Write`].
+    pub fn new(file: File, path: &Path, snaplen: u32) -> Result<Self, CaptureError> {
         let snaplen = snaplen.max(1);
         let mut me = Self {
             path: path.to_owned(),

@@ -1,12 +1,11 @@
 //! A live capture on its own thread: frames are parsed at the edge and handed
 //! to a callback as [`Captured`] values; pnet's types never leave.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{CaptureError, DEFAULT_SNAPLEN, Frame, LiveCapture, PcapWriter};
+use super::{CaptureError, Frame, LiveCapture, PcapWriter};
 use crate::tcp::parse::parse_frame;
 use crate::tcp::{Malformed, RawFrame, Segment};
 use crate::time::Timestamp;
@@ -51,17 +50,13 @@ impl CaptureThread {
     /// returns false the thread stops.
     ///
     /// # Errors
-    /// The pcap file for `write` cannot be created; the thread cannot start.
+    /// The thread cannot start.
     pub fn start(
         mut cap: LiveCapture,
-        write: Option<&Path>,
+        mut writer: Option<PcapWriter>,
         keep_bytes: bool,
         report: impl FnMut(Vec<Captured>) -> bool + Send + 'static,
     ) -> Result<Self, CaptureError> {
-        let mut writer = match write {
-            Some(p) => Some(PcapWriter::create(p, DEFAULT_SNAPLEN)?),
-            None => None,
-        };
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let handle = std::thread::Builder::new()

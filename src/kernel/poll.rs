@@ -103,6 +103,12 @@ impl KernelPoller {
         }
     }
 
+    /// The tracefs instance the exact transitions come from, if any.
+    #[must_use]
+    pub fn trace_instance(&self) -> Option<&std::path::Path> {
+        self.tracer.as_ref().map(StateTracer::instance)
+    }
+
     /// What this run's kernel view can tell.
     #[must_use]
     pub fn mode(&self) -> KernelMode {

@@ -153,6 +153,12 @@ impl StateTracer {
         Ok(tracer)
     }
 
+    /// The instance's directory (removed when the tracer is dropped).
+    #[must_use]
+    pub fn instance(&self) -> &Path {
+        &self.instance
+    }
+
     /// Sets clock, wake-up threshold and filter, enables the event; returns the
     /// offset from the trace clock (CLOCK_MONOTONIC) to CLOCK_REALTIME in ns.
     fn configure(&self, ports: &[u16]) -> Result<i64, TraceUnavailable> {

@@ -116,6 +116,11 @@ impl Runner {
         self.session = Some(session);
         self.control = Some(control);
         self.script = Some((name.to_owned(), script));
+        // `--write` holds the first run; a run restarted or picked later
+        // does not replace it.
+        if let Some(s) = &mut self.setup {
+            s.write = None;
+        }
         Ok(())
     }
 }
@@ -243,6 +248,8 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         }
         Start::Read(path) => {
             let file = FileCapture::open(&path)?;
+            // Nothing after opening the file needs privilege.
+            crate::privilege::drop_privileges()?;
             runner.file = true;
             read_thread(0, file, tx.clone(), runner.backlog.clone());
         }
