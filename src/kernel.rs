@@ -85,19 +85,6 @@ pub fn linux_state(n: u8) -> Option<TcpState> {
     })
 }
 
-/// For the real-kernel tests: when the kernel feature a test needs is missing,
-/// fail loudly, unless `SYNACK_SKIP_KERNEL_TESTS=1` says to skip (then `false`).
-#[cfg(test)]
-pub(crate) fn skip_or_fail(reason: &str) -> bool {
-    if std::env::var("SYNACK_SKIP_KERNEL_TESTS").as_deref() == Ok("1") {
-        eprintln!("\n*** SKIPPED: {reason} ***\n");
-        return false;
-    }
-    panic!(
-        "\n*** KERNEL TEST CANNOT RUN: {reason} ***\n(run as root with tracefs, or set SYNACK_SKIP_KERNEL_TESTS=1 to skip)\n"
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

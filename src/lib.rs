@@ -25,3 +25,11 @@ pub mod run;
 pub mod tcp;
 pub mod time;
 pub mod ui;
+
+// The library's own tests capture too: an ordinary user runs them in a
+// private user + network namespace (see the file).
+#[cfg(test)]
+#[path = "../tests/common/userns.rs"]
+mod test_userns;
+#[cfg(test)]
+enter_test_namespace_before_main!(test_userns::enter);

@@ -2,6 +2,10 @@
 //! that cargo runs it alone: the flood takes both cores of a small machine,
 //! and the end-to-end tests in `tests/e2e.rs` must not share them with it.
 
+#[path = "common/userns.rs"]
+mod userns;
+enter_test_namespace_before_main!(userns::enter);
+
 #[path = "e2e/support.rs"]
 mod support;
 

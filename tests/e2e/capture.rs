@@ -146,8 +146,19 @@ fn capture_both(name: &str, ip: IpAddr) -> Captured {
         "tcpdump lost packets, the comparison would be meaningless:\n{td_err}"
     );
     let live = json_lines(&reader.join().unwrap());
+    // In the test namespace of an ordinary user's run there is no tracepoint,
+    // and synack says so; no other warning is expected anywhere.
+    let warnings: Vec<_> = kind(&live, "warning")
+        .into_iter()
+        .filter(|w| {
+            host_root()
+                || !w["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("exact state transitions unavailable"))
+        })
+        .collect();
     assert!(
-        kind(&live, "warning").is_empty(),
+        warnings.is_empty(),
         "unexpected warnings: {:?}",
         kind(&live, "warning")
     );
@@ -312,12 +323,10 @@ fn binary_for_nobody(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn watch_without_permission_says_what_to_do() {
-    if !is_root() {
-        eprintln!(
-            "\n*** SKIPPED watch_without_permission_says_what_to_do: needs root to become nobody ***\n"
-        );
-        return;
-    }
+    assert!(
+        is_root(),
+        "needs root (the host's or the test namespace's) to become nobody"
+    );
     let bin = binary_for_nobody("noperm");
     let out = std::process::Command::new("su")
         .args(["nobody", "-s", "/bin/sh", "-c"])

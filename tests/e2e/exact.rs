@@ -1,0 +1,296 @@
+//! The tests that need the host's root: they compare synack with the
+//! kernel's `sock:inet_sock_set_state` tracepoint, which only the host's root
+//! can read (tracefs is not reachable from a user namespace). Built only into
+//! `tests/host_root.rs`, whose harness reports each as ignored, with that
+//! reason, anywhere else.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use synack::kernel::trace::{StateTracer, Transition};
+use synack::tcp::TcpState;
+use synack::time::Timestamp;
+
+use crate::states::*;
+use crate::support::*;
+
+/// Every test of this file, by name.
+pub const TESTS: &[(&str, fn())] = &[
+    (
+        "tracer_traces_a_connection_on_ipv4_and_ipv6",
+        tracer_traces_a_connection_on_ipv4_and_ipv6,
+    ),
+    ("demo_close_paths_as_root", demo_close_paths_as_root),
+    (
+        "demo_abort_closes_without_time_wait",
+        demo_abort_closes_without_time_wait,
+    ),
+    (
+        "demo_simultaneous_close_closing_on_both_sides",
+        demo_simultaneous_close_closing_on_both_sides,
+    ),
+    ("watch_agrees_with_tracepoint", watch_agrees_with_tracepoint),
+    (
+        "watch_kernel_states_were_made_by_the_kernel",
+        watch_kernel_states_were_made_by_the_kernel,
+    ),
+];
+
+/// The tracer alone, on one connection per address family: each side's
+/// transitions, in order, with wall-clock times, and the instance removed.
+pub fn tracer_traces_a_connection_on_ipv4_and_ipv6() {
+    trace_one_connection("127.0.0.1:0".parse().unwrap());
+    trace_one_connection("[::1]:0".parse().unwrap());
+}
+
+/// Transitions of one socket, in order.
+fn of(ts: &[Transition], local: SocketAddr, remote: SocketAddr) -> Vec<(TcpState, TcpState)> {
+    ts.iter()
+        .filter(|t| t.local == local && t.remote == remote)
+        .map(|t| (t.from, t.to))
+        .collect()
+}
+
+fn trace_one_connection(listen: SocketAddr) {
+    use TcpState::*;
+    let listener = TcpListener::bind(listen).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port();
+    let (tx, rx) = mpsc::channel();
+    let started = Timestamp::now();
+    let tracer = StateTracer::start(&[port], move |t| {
+        let _ = tx.send(t);
+    })
+    .unwrap_or_else(|e| panic!("tracer unavailable as the host's root: {e}"));
+    let instance = tracer.instance().to_owned();
+    assert!(instance.is_dir());
+    // Traffic on another port must not come back.
+    let other = TcpListener::bind(listen).unwrap();
+    let _other_client = TcpStream::connect(other.local_addr().unwrap()).unwrap();
+
+    let client = TcpStream::connect(addr).unwrap();
+    let (server, peer) = listener.accept().unwrap();
+    let client_addr = client.local_addr().unwrap();
+    assert_eq!(peer, client_addr);
+    drop(client); // active close
+    std::thread::sleep(Duration::from_millis(50));
+    drop(server); // passive close
+    // Wait (bounded) for both sockets' last transition to CLOSED.
+    let mut got: Vec<Transition> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while got
+        .iter()
+        .filter(|t| t.to == Closed && t.remote.port() != 0)
+        .count()
+        < 2
+        && std::time::Instant::now() < deadline
+    {
+        got.extend(
+            rx.recv_timeout(Duration::from_millis(100))
+                .into_iter()
+                .flatten(),
+        );
+    }
+    drop(tracer);
+    assert!(!instance.exists(), "the instance is removed on drop");
+    let finished = Timestamp::now();
+    got.extend(rx.try_iter().flatten());
+
+    assert!(
+        got.iter()
+            .all(|t| t.local.port() == port || t.remote.port() == port || t.local.port() == 0),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter().all(|t| started <= t.ts && t.ts <= finished),
+        "wall-clock timestamps: {got:#?}"
+    );
+    // The client: CLOSED → SYN-SENT is logged with local port 0; its skaddr ties it to the rest.
+    let client_log = of(&got, client_addr, addr);
+    assert_eq!(
+        client_log,
+        [
+            (SynSent, Established),
+            (Established, FinWait1),
+            (FinWait1, FinWait2),
+            (FinWait2, Closed)
+        ],
+        "{got:#?}"
+    );
+    let sk = got.iter().find(|t| t.local == client_addr).unwrap().skaddr;
+    let first = got.iter().find(|t| t.skaddr == sk).unwrap();
+    assert_eq!(
+        (first.from, first.to, first.local.port()),
+        (Closed, SynSent, 0)
+    );
+    assert_eq!(first.remote, addr);
+    assert_eq!(
+        of(&got, addr, client_addr),
+        [
+            (Listen, SynReceived),
+            (SynReceived, Established),
+            (Established, CloseWait),
+            (CloseWait, LastAck),
+            (LastAck, Closed)
+        ],
+        "{got:#?}"
+    );
+    // Each side's transitions are in time order.
+    assert!(got.windows(2).all(|w| w[0].ts <= w[1].ts));
+}
+
+pub fn demo_close_paths_as_root() {
+    if !require_kernel("demo_close_paths_as_root") {
+        return;
+    }
+    let d = demo_root("close");
+    let (cl, srv) = conn_sockets(&d, "client");
+    let client = of_socket(&d.states, &cl, Some(&srv));
+    assert_path(&client, &CLIENT_CLOSE_PATH, "close: client", &d.states);
+    assert!(
+        client.iter().all(|s| s.endpoint == "client"),
+        "close: the client socket's events should say endpoint client:\n{}",
+        dump(&d.states)
+    );
+    assert_all_kernel(&client, "close: client", &d.states);
+    let tw = client.last().unwrap();
+    let timer = tw
+        .timer
+        .unwrap_or_else(|| panic!("close: client TIME-WAIT without a timer: {tw}"));
+    assert!(
+        (timer - 60.0).abs() <= 1.0,
+        "close: client TIME-WAIT timer {timer}, expected ≈ 60 s: {tw}"
+    );
+
+    let server = of_socket(&d.states, &srv, Some(&cl));
+    assert_path(&server, &SERVER_CLOSE_PATH, "close: server", &d.states);
+    assert!(
+        server.iter().all(|s| s.endpoint == "server"),
+        "close: the server's connection events should say endpoint server:\n{}",
+        dump(&d.states)
+    );
+    assert_all_kernel(&server, "close: server", &d.states);
+
+    let listener = of_socket(&d.states, &srv, None);
+    let listen: Vec<&St> = listener
+        .iter()
+        .copied()
+        .filter(|s| s.to == "LISTEN")
+        .collect();
+    assert!(
+        !listen.is_empty() && listen.iter().all(|s| s.endpoint == "listener"),
+        "close: expected the listener (endpoint listener, remote null) in LISTEN; states:\n{}",
+        dump(&d.states)
+    );
+    assert_all_kernel(&listen, "close: listener", &d.states);
+    assert_timeline(&d, "close");
+}
+
+pub fn demo_abort_closes_without_time_wait() {
+    if !require_kernel("demo_abort_closes_without_time_wait") {
+        return;
+    }
+    let d = demo_root("abort");
+    let (cl, srv) = conn_sockets(&d, "client");
+    let client = of_socket(&d.states, &cl, Some(&srv));
+    check_abort(&d, &client, true);
+    assert_timeline(&d, "abort");
+}
+
+pub fn demo_simultaneous_close_closing_on_both_sides() {
+    if !require_kernel("demo_simultaneous_close_closing_on_both_sides") {
+        return;
+    }
+    let d = until_fins_cross(|| demo_root("simultaneous-close"));
+    check_simultaneous(&d, true);
+    assert_timeline(&d, "simultaneous-close");
+}
+
+pub fn watch_agrees_with_tracepoint() {
+    if !require_kernel("watch_agrees_with_tracepoint") {
+        return;
+    }
+    let run = host_run();
+    let expected = reference_expected(run);
+    // The reference must have seen what the traffic did, or the test proves nothing.
+    let count = |to: &str| expected.iter().filter(|r| r.new == to).count();
+    assert!(
+        count("SYN-SENT") == 4
+            && count("SYN-RECEIVED") == 4
+            && count("TIME-WAIT") == 2
+            && count("LISTEN") == 1,
+        "the reference tracer did not record the test's traffic (4 connects, 2 TIME-WAIT, 1 listener):\n{}\nss:\n{}",
+        run.trace_text,
+        run.ss_text
+    );
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|r| {
+            !run.states.iter().any(|s| {
+                s.source == "kernel" && s.local == r.local && s.remote == r.remote && s.to == r.new
+            })
+        })
+        .map(|r| {
+            format!(
+                "  {} -> {}: {} → {}   (trace: {})",
+                r.local,
+                r.remote.as_deref().unwrap_or("-"),
+                r.old,
+                r.new,
+                r.line
+            )
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "port {}: transitions the kernel made that synack did not show as kernel state events:\n{}\nsynack's state events:\n{}\nwarnings: {:?}\nsynack stderr:\n{}",
+        run.port,
+        missing.join("\n"),
+        dump(&run.states),
+        kind(&run.events, "warning"),
+        run.stderr
+    );
+    let p = timeline_problems(&run.states);
+    assert!(
+        p.is_empty(),
+        "watch: inconsistent timelines:\n{}",
+        p.join("\n")
+    );
+}
+
+/// The converse: no kernel-sourced state the kernel never entered.
+pub fn watch_kernel_states_were_made_by_the_kernel() {
+    if !require_kernel("watch_kernel_states_were_made_by_the_kernel") {
+        return;
+    }
+    let run = host_run();
+    let expected = reference_expected(run);
+    assert!(
+        run.states.iter().any(|s| s.source == "kernel"),
+        "port {}: synack showed no kernel-sourced state at all as root:\n{}\nwarnings: {:?}\nstderr:\n{}",
+        run.port,
+        dump(&run.states),
+        kind(&run.events, "warning"),
+        run.stderr
+    );
+    let invented: Vec<String> = run
+        .states
+        .iter()
+        .filter(|s| s.source == "kernel")
+        .filter(|s| {
+            !expected
+                .iter()
+                .any(|r| r.local == s.local && r.remote == s.remote && r.new == s.to)
+        })
+        .map(|s| format!("  {s}"))
+        .collect();
+    assert!(
+        invented.is_empty(),
+        "port {}: synack showed kernel states the reference tracer never recorded:\n{}\nall of synack's states:\n{}\nreference:\n{}",
+        run.port,
+        invented.join("\n"),
+        dump(&run.states),
+        run.trace_text
+    );
+}
