@@ -24,8 +24,7 @@ fn main() {
     let why = match userns::place() {
         userns::Where::HostRoot => None,
         _ => Some(
-            "needs the host's root: reads the kernel's sock:inet_sock_set_state tracepoint \
-             (tracefs), which no user namespace reaches; run `cargo test` as root to run it",
+            "needs the host's root (the kernel tracepoint in tracefs)",
         ),
     };
     let trials = exact::TESTS
