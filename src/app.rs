@@ -6,6 +6,7 @@ pub mod conns;
 pub mod input;
 pub mod layout;
 pub mod model;
+pub mod quiz;
 pub mod reorder;
 pub mod sorted;
 pub mod states;

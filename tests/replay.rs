@@ -192,3 +192,87 @@ fn the_recorded_flood_replays_whole_and_the_same() {
         .collect();
     insta::assert_snapshot!("watch-flood-summary", text);
 }
+
+/// Quiz mode on recorded runs: the class answers the first choice each time;
+/// the verdicts come from the events of each step, as on screen. What the
+/// real stack did is the answer: close sends FIN, a killed process with
+/// unread data makes its kernel send RST, read after FIN returns 0 …
+#[test]
+fn quiz_answers_come_from_what_the_recorded_run_did() {
+    use synack::app::quiz::{Answer, Quiz, questions};
+    use synack::tcp::TcpState;
+
+    let judge = |name: &str| -> Vec<(String, Option<Answer>)> {
+        let s = synack::lab::scenarios()
+            .iter()
+            .find(|s| s.name == name)
+            .expect("scenario");
+        let script = synack::lab::parse(name, s.text).expect("script");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.inputs"));
+        let events = synack::run::replay(&path).unwrap();
+        let mut quiz = Quiz::new(questions(&script));
+        let mut verdicts = Vec::new();
+        let mut last = None;
+        for ev in &events {
+            // The class answers before the step runs; time passes as in the run.
+            if let Event::Step(_) = ev {
+                if quiz.current().is_some() {
+                    assert!(quiz.answer(0));
+                }
+            }
+            quiz.tick(ev.ts());
+            quiz.observe(std::slice::from_ref(ev));
+            if let Some(v) = &quiz.verdict {
+                if last.as_ref() != Some(v) {
+                    verdicts.push((v.question.action.clone(), v.truth.clone()));
+                    last = Some(v.clone());
+                }
+            }
+        }
+        verdicts
+    };
+
+    let close = judge("close");
+    assert_eq!(
+        close,
+        [
+            (
+                "server listen".into(),
+                Some(Answer::State(TcpState::Listen))
+            ),
+            ("client connect".into(), Some(Answer::Syn)),
+            ("client close".into(), Some(Answer::Fin)),
+            ("server read".into(), Some(Answer::Eof)),
+            ("server close".into(), Some(Answer::Fin)),
+        ]
+    );
+    let kill = judge("kill-peer");
+    let of = |action: &str| -> Vec<Option<Answer>> {
+        kill.iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, t)| t.clone())
+            .collect()
+    };
+    assert_eq!(of("kill client"), [Some(Answer::Fin)], "{kill:?}");
+    assert_eq!(of("kill client2"), [Some(Answer::Rst)], "{kill:?}");
+    assert_eq!(
+        of("server read"),
+        [
+            Some(Answer::Bytes),
+            Some(Answer::Eof),
+            Some(Answer::Errno("ECONNRESET"))
+        ],
+        "{kill:?}"
+    );
+    assert_eq!(
+        of("server write"),
+        [
+            Some(Answer::Success),
+            Some(Answer::Errno("EPIPE")),
+            Some(Answer::Success),
+            Some(Answer::Errno("EPIPE"))
+        ],
+        "{kill:?}"
+    );
+}

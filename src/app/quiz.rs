@@ -1,0 +1,489 @@
+//! Quiz mode: before a step that makes something happen, the class is asked
+//! what comes next; the step then runs on the real stack and what the
+//! capture, the kernel and the calls show decides the answer.
+//!
+//! The questions come from the script (which call, which endpoint) and the
+//! choices from what TCP could plausibly do there (RFC 9293's segments and
+//! states, the calls' usual results). The right answer is never predicted:
+//! it is read off the events of the step (the first segment the endpoint's
+//! sockets sent, the call's result, the state it entered). When nothing
+//! answers within [`SETTLE`], "nothing is sent" is the answer to a packet
+//! question, and a question without an observable answer is not scored.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::event::{CallResult, Event};
+use crate::lab::Script;
+use crate::lab::script::Endpoint;
+use crate::lab::script::{Action, Call, How};
+use crate::tcp::{Flags, TcpState};
+use crate::time::Timestamp;
+
+/// How long after a step began its answer may still arrive.
+pub const SETTLE: Duration = Duration::from_millis(1500);
+
+/// What a question asks about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// The first segment the endpoint's sockets send in this step.
+    FirstPacket,
+    /// What the named call returns.
+    Returns(&'static str),
+    /// The state the endpoint's socket enters.
+    NewState,
+}
+
+/// One possible answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Syn,
+    SynAck,
+    Ack,
+    Data,
+    Fin,
+    Rst,
+    /// No segment at all.
+    Nothing,
+    /// A read returned bytes.
+    Bytes,
+    /// A read returned 0: end of file.
+    Eof,
+    /// A call succeeded (a write: its count).
+    Success,
+    Errno(&'static str),
+    State(TcpState),
+}
+
+impl Answer {
+    /// The key of its label in the interface's tables (`quiz_a_*`), with the
+    /// errno or state filled in by the caller.
+    #[must_use]
+    pub fn describe(&self, zh: bool) -> String {
+        let (en, cn) = match self {
+            Answer::Syn => ("SYN", "SYN"),
+            Answer::SynAck => ("SYN-ACK", "SYN-ACK"),
+            Answer::Ack => ("a bare ACK", "一个纯 ACK"),
+            Answer::Data => ("data", "数据"),
+            Answer::Fin => ("FIN", "FIN"),
+            Answer::Rst => ("RST", "RST"),
+            Answer::Nothing => ("nothing is sent", "什么也不发"),
+            Answer::Bytes => ("the bytes that arrived", "收到的字节数"),
+            Answer::Eof => ("0: end of file", "0：读到文件末尾（EOF）"),
+            Answer::Success => ("success: the bytes are queued", "成功：数据进入发送缓冲区"),
+            Answer::Errno(e) => (*e, *e),
+            Answer::State(s) => (s.as_str(), s.as_str()),
+        };
+        if zh { cn.to_owned() } else { en.to_owned() }
+    }
+}
+
+/// A question asked before a step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Question {
+    /// The step (1-based, as in `StepEvent::index`).
+    pub step: usize,
+    /// The endpoint the step acts on (`client`, `server2` …).
+    pub endpoint: String,
+    /// The script's words for the step (`client close`).
+    pub action: String,
+    pub ask: Ask,
+    pub choices: Vec<Answer>,
+}
+
+impl Question {
+    /// The question in words.
+    #[must_use]
+    pub fn prompt(&self, zh: bool) -> String {
+        let e = &self.endpoint;
+        match (&self.ask, zh) {
+            (Ask::FirstPacket, false) => {
+                format!("Next: `{}`. What does {e} send first?", self.action)
+            }
+            (Ask::FirstPacket, true) => format!("下一步：`{}`。{e} 首先发出什么？", self.action),
+            (Ask::Returns(call), false) => {
+                format!("Next: `{}`. What does {call}() return?", self.action)
+            }
+            (Ask::Returns(call), true) => {
+                format!("下一步：`{}`。{call}() 返回什么？", self.action)
+            }
+            (Ask::NewState, false) => {
+                format!(
+                    "Next: `{}`. Which state does {e}'s socket enter?",
+                    self.action
+                )
+            }
+            (Ask::NewState, true) => {
+                format!("下一步：`{}`。{e} 的套接字进入哪个状态？", self.action)
+            }
+        }
+    }
+}
+
+/// The questions of a script, by step (1-based); `None` for steps that ask
+/// nothing (socket, bind, sleep, a sysctl …).
+#[must_use]
+pub fn questions(script: &Script) -> Vec<Option<Question>> {
+    script
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| question(i + 1, &step.action))
+        .collect()
+}
+
+fn question(step: usize, action: &Action) -> Option<Question> {
+    let make = |endpoint: &Endpoint, words: String, ask: Ask, mut choices: Vec<Answer>| {
+        // The likely answer is listed first above; the class must not learn
+        // that "1" is always right: the order turns with the step.
+        let n = choices.len();
+        choices.rotate_left((step * 3 + 1) % n);
+        Question {
+            step,
+            endpoint: endpoint.to_string(),
+            action: words,
+            ask,
+            choices,
+        }
+    };
+    match action {
+        Action::Kill(e) => Some(make(
+            e,
+            format!("kill {e}"),
+            Ask::FirstPacket,
+            vec![Answer::Fin, Answer::Rst, Answer::Nothing, Answer::Syn],
+        )),
+        Action::Call { endpoint: e, call } => {
+            let q = |words: &str, ask, choices| Some(make(e, format!("{e} {words}"), ask, choices));
+            match call {
+                Call::Listen(_) => q(
+                    "listen",
+                    Ask::NewState,
+                    vec![
+                        Answer::State(TcpState::Listen),
+                        Answer::State(TcpState::SynSent),
+                        Answer::State(TcpState::Established),
+                        Answer::State(TcpState::SynReceived),
+                    ],
+                ),
+                Call::Connect(_) => q(
+                    "connect",
+                    Ask::FirstPacket,
+                    vec![Answer::Syn, Answer::SynAck, Answer::Ack, Answer::Nothing],
+                ),
+                Call::Close => q(
+                    "close",
+                    Ask::FirstPacket,
+                    vec![Answer::Fin, Answer::Rst, Answer::Nothing, Answer::Syn],
+                ),
+                Call::Shutdown(How::Wr | How::RdWr) => q(
+                    "shutdown",
+                    Ask::FirstPacket,
+                    vec![Answer::Fin, Answer::Rst, Answer::Nothing, Answer::Ack],
+                ),
+                Call::Read(_) => q(
+                    "read",
+                    Ask::Returns("read"),
+                    vec![
+                        Answer::Bytes,
+                        Answer::Eof,
+                        Answer::Errno("ECONNRESET"),
+                        Answer::Errno("EPIPE"),
+                    ],
+                ),
+                Call::Write(_) | Call::Send { .. } => {
+                    let name = if matches!(call, Call::Write(_)) {
+                        "write"
+                    } else {
+                        "send"
+                    };
+                    q(
+                        name,
+                        Ask::Returns(name),
+                        vec![
+                            Answer::Success,
+                            Answer::Errno("EPIPE"),
+                            Answer::Errno("ECONNRESET"),
+                            Answer::Eof,
+                        ],
+                    )
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// What a segment is, in the quiz's words.
+fn packet_answer(flags: Option<Flags>, payload: u32) -> Answer {
+    let Some(f) = flags else {
+        return Answer::Data;
+    };
+    if f.rst() {
+        Answer::Rst
+    } else if f.syn() && f.ack() {
+        Answer::SynAck
+    } else if f.syn() {
+        Answer::Syn
+    } else if f.fin() {
+        Answer::Fin
+    } else if payload > 0 {
+        Answer::Data
+    } else {
+        Answer::Ack
+    }
+}
+
+fn result_answer(call: &str, r: &CallResult) -> Answer {
+    match r {
+        CallResult::Errno(e) => Answer::Errno(errno_static(e)),
+        CallResult::Bytes(0) if call == "read" || call == "recv" => Answer::Eof,
+        CallResult::Bytes(_) if call == "read" || call == "recv" => Answer::Bytes,
+        CallResult::Ok | CallResult::Bytes(_) => Answer::Success,
+    }
+}
+
+/// Errno names as `'static` (the few a question offers; others are leaked
+/// once, which is fine for the handful a run can produce).
+fn errno_static(e: &str) -> &'static str {
+    const KNOWN: [&str; 8] = [
+        "ECONNRESET",
+        "EPIPE",
+        "ECONNREFUSED",
+        "ETIMEDOUT",
+        "EAGAIN",
+        "ENOTCONN",
+        "EINPROGRESS",
+        "EADDRINUSE",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == e)
+        .copied()
+        .unwrap_or_else(|| Box::leak(e.to_owned().into_boxed_str()))
+}
+
+/// How an asked question ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub question: Question,
+    /// The choice the class picked (0-based).
+    pub chosen: usize,
+    /// What really happened; `None` when nothing in the events answered.
+    pub truth: Option<Answer>,
+}
+
+impl Verdict {
+    #[must_use]
+    pub fn right(&self) -> bool {
+        self.truth.as_ref() == self.question.choices.get(self.chosen)
+    }
+}
+
+/// A question answered, its step not yet judged.
+#[derive(Clone, Debug)]
+struct Pending {
+    question: Question,
+    chosen: usize,
+    /// When its step began (its `StepEvent`).
+    started: Option<Timestamp>,
+    /// Segments since then, by source: whose they are may be learnt later
+    /// (connect() reports its address after its SYN has left).
+    seen: Vec<(SocketAddr, Answer)>,
+}
+
+/// The quiz of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Quiz {
+    questions: Vec<Option<Question>>,
+    /// The next step the lab will run (1-based).
+    next_step: usize,
+    pending: Option<Pending>,
+    /// The last verdict, shown until the next question is answered.
+    pub verdict: Option<Verdict>,
+    pub right: u32,
+    pub asked: u32,
+    /// Every address an endpoint's calls gave its sockets.
+    addrs: HashMap<String, HashSet<SocketAddr>>,
+    /// Steps whose verdict was given (a step is judged once).
+    judged: HashSet<usize>,
+}
+
+impl Quiz {
+    #[must_use]
+    pub fn new(questions: Vec<Option<Question>>) -> Self {
+        Self {
+            questions,
+            next_step: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The question to show now: the next step's, while it waits for an
+    /// answer (none while the last one is being judged).
+    #[must_use]
+    pub fn current(&self) -> Option<&Question> {
+        if self.pending.is_some() {
+            return None;
+        }
+        self.questions.get(self.next_step.checked_sub(1)?)?.as_ref()
+    }
+
+    /// True when the lab may run the next step without asking (it has no
+    /// question, and the last answer is judged).
+    #[must_use]
+    pub fn may_run_unasked(&self) -> bool {
+        self.pending.is_none() && self.next_step <= self.questions.len() && self.current().is_none()
+    }
+
+    /// The class picked choice `n` (0-based) for the current question; true
+    /// when it was a valid choice (the step may run).
+    pub fn answer(&mut self, n: usize) -> bool {
+        let Some(q) = self.current() else {
+            return false;
+        };
+        if n >= q.choices.len() {
+            return false;
+        }
+        self.pending = Some(Pending {
+            question: q.clone(),
+            chosen: n,
+            started: None,
+            seen: Vec::new(),
+        });
+        self.verdict = None;
+        true
+    }
+
+    /// Follows the run's events.
+    pub fn observe(&mut self, events: &[Event]) {
+        for ev in events {
+            match ev {
+                Event::Call(c) => {
+                    if let Some(a) = c.local {
+                        self.addrs.entry(c.endpoint.clone()).or_default().insert(a);
+                    }
+                }
+                Event::State(s) => {
+                    self.addrs
+                        .entry(s.endpoint.clone())
+                        .or_default()
+                        .insert(s.local);
+                }
+                _ => {}
+            }
+            if let Event::Step(s) = ev {
+                self.next_step = s.index + 1;
+                if let Some(p) = &mut self.pending
+                    && p.question.step == s.index
+                {
+                    p.started = Some(s.ts);
+                }
+                continue;
+            }
+            let Some(p) = &mut self.pending else {
+                continue;
+            };
+            if p.started.is_none() {
+                continue;
+            }
+            if let Event::Packet(pk) = ev {
+                let answer = packet_answer(pk.segment.tcp.map(|t| t.flags), pk.segment.payload_len);
+                p.seen.push((pk.segment.src, answer));
+            }
+            let truth = match &p.question.ask {
+                Ask::FirstPacket => self.first_packet(),
+                _ => {
+                    let q = p.question.clone();
+                    self.truth_in(&q, ev)
+                }
+            };
+            if let Some(truth) = truth {
+                self.judge(Some(truth));
+            }
+        }
+    }
+
+    /// The first segment since the step began from a socket of the asked
+    /// endpoint, as far as its sockets are known now.
+    fn first_packet(&self) -> Option<Answer> {
+        let p = self.pending.as_ref()?;
+        let mine = self.addrs.get(&p.question.endpoint)?;
+        p.seen
+            .iter()
+            .find(|(src, _)| mine.contains(src))
+            .map(|(_, a)| a.clone())
+    }
+
+    /// The clock moved: a question whose answer did not come is judged.
+    pub fn tick(&mut self, now: Timestamp) {
+        let Some(p) = &self.pending else {
+            return;
+        };
+        let Some(started) = p.started else {
+            return;
+        };
+        if now.seconds_since(started) < SETTLE.as_secs_f64() {
+            return;
+        }
+        let truth = match p.question.ask {
+            Ask::FirstPacket => Some(self.first_packet().unwrap_or(Answer::Nothing)),
+            Ask::Returns(_) | Ask::NewState => None,
+        };
+        self.judge(truth);
+    }
+
+    fn judge(&mut self, truth: Option<Answer>) {
+        let Some(p) = self.pending.take() else {
+            return;
+        };
+        if !self.judged.insert(p.question.step) {
+            return;
+        }
+        let v = Verdict {
+            question: p.question,
+            chosen: p.chosen,
+            truth,
+        };
+        if v.truth.is_some() {
+            self.asked += 1;
+            if v.right() {
+                self.right += 1;
+            }
+        }
+        self.verdict = Some(v);
+    }
+
+    /// Whether `ev` answers `q`.
+    fn truth_in(&self, q: &Question, ev: &Event) -> Option<Answer> {
+        match (&q.ask, ev) {
+            (Ask::Returns(call), Event::Call(c)) if c.endpoint == q.endpoint && c.call == *call => {
+                c.result.as_ref().map(|r| result_answer(call, r))
+            }
+            // By address: a listener's states are the `listener`'s, not the server's.
+            (Ask::NewState, Event::State(s))
+                if self
+                    .addrs
+                    .get(&q.endpoint)
+                    .is_some_and(|a| a.contains(&s.local)) =>
+            {
+                Some(Answer::State(s.to))
+            }
+            _ => None,
+        }
+    }
+
+    /// Questions left to ask after the current step.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.questions.iter().flatten().count()
+    }
+
+    /// True once every step has run and the last answer is judged.
+    #[must_use]
+    pub fn finished(&self) -> bool {
+        self.pending.is_none() && self.next_step > self.questions.len()
+    }
+}
