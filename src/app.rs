@@ -19,6 +19,7 @@ use crate::lab::LabControl;
 use crate::tcp::TcpState;
 use crate::tcp::track::ConnId;
 use crate::time::Timestamp;
+use quiz::Quiz;
 
 pub use conns::{Connections, RowKey};
 pub use input::{AppEvent, Effect, Key, Mouse};
@@ -157,9 +158,18 @@ pub struct App {
     pub width: u16,
     pub height: u16,
     max_rows: usize,
+    /// Quiz mode (`demo --quiz`): the questions, the answers, the score.
+    pub quiz: Option<Quiz>,
+    /// Quiz mode asked the lab for the next step and waits for it to begin.
+    quiz_waiting: bool,
+    /// When the last step began (quiz mode runs unasked steps at a pace).
+    quiz_step_at: Option<Timestamp>,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
+
+/// Quiz mode runs a step that asks nothing this long after the last one.
+const QUIZ_PACE: f64 = 1.0;
 
 /// Rows kept in the connection table.
 const MAX_TABLE_ROWS: usize = 10_000;
@@ -212,6 +222,9 @@ impl App {
             width: 80,
             height: 24,
             max_rows,
+            quiz: None,
+            quiz_waiting: false,
+            quiz_step_at: None,
             dirty: true,
         }
     }
@@ -227,6 +240,9 @@ impl App {
         self.lab.paused = paused;
         self.screen = Screen::Ladder;
         self.overlay = Overlay::None;
+        self.quiz = None;
+        self.quiz_waiting = false;
+        self.quiz_step_at = None;
         self.dirty = true;
     }
 
@@ -256,6 +272,13 @@ impl App {
         let mut effects = Vec::new();
         match ev {
             AppEvent::Model(events) => {
+                if let Some(q) = &mut self.quiz {
+                    q.observe(&events);
+                    if events.iter().any(|e| matches!(e, Event::Step(_))) {
+                        self.quiz_waiting = false;
+                        self.quiz_step_at = Some(self.now);
+                    }
+                }
                 for e in events {
                     self.ingest(e);
                 }
@@ -280,6 +303,13 @@ impl App {
                     self.dirty = true;
                 }
                 self.now = now;
+                self.quiz_tick(&mut effects);
+            }
+            AppEvent::Quiz(questions) => {
+                self.quiz = Some(Quiz::new(questions));
+                self.quiz_waiting = false;
+                self.quiz_step_at = None;
+                self.dirty = true;
             }
             AppEvent::Started { kernel } => {
                 self.kernel = Some(kernel);
@@ -301,6 +331,54 @@ impl App {
         }
         self.keep_cursor_visible();
         effects
+    }
+
+    /// Quiz mode, as the clock moves: an answer that did not come is judged,
+    /// and a step that asks nothing runs after [`QUIZ_PACE`].
+    fn quiz_tick(&mut self, fx: &mut Vec<Effect>) {
+        let now = self.now;
+        let running = self.is_demo() && !self.lab.ended && self.lab.paused;
+        let Some(q) = &mut self.quiz else {
+            return;
+        };
+        let before = q.verdict.clone();
+        q.tick(now);
+        if q.verdict != before {
+            self.dirty = true;
+        }
+        let due = self
+            .quiz_step_at
+            .is_none_or(|at| now.seconds_since(at) >= QUIZ_PACE);
+        if running && due && !self.quiz_waiting && q.may_run_unasked() {
+            self.quiz_waiting = true;
+            fx.push(Effect::Lab(LabControl::Next));
+        }
+    }
+
+    /// Quiz mode's keys: a digit answers the open question and runs its
+    /// step. True when the key was the quiz's.
+    fn quiz_key(&mut self, key: Key, fx: &mut Vec<Effect>) -> bool {
+        let running = self.is_demo() && !self.lab.ended;
+        let Some(q) = &mut self.quiz else {
+            return false;
+        };
+        if !running || self.quiz_waiting || q.current().is_none() {
+            return false;
+        }
+        match key {
+            Key::Char(c @ '1'..='9') => {
+                let n = usize::from(c as u8 - b'1');
+                if q.answer(n) {
+                    self.quiz_waiting = true;
+                    self.cursor = None;
+                    fx.push(Effect::Lab(LabControl::Next));
+                }
+                true
+            }
+            // The step runs only once the class has answered.
+            Key::Char(' ') | Key::Right | Key::PageDown | Key::Char('p') => true,
+            _ => false,
+        }
     }
 
     /// A kernel timer counts down on screen right now.
@@ -766,6 +844,9 @@ impl App {
     }
 
     fn on_ladder_key(&mut self, key: Key, fx: &mut Vec<Effect>) {
+        if self.quiz_key(key, fx) {
+            return;
+        }
         let page = isize::try_from(self.ladder_height().saturating_sub(1).max(1)).unwrap_or(1);
         let demo = self.is_demo();
         let running = demo && !self.lab.ended;

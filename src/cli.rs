@@ -93,6 +93,9 @@ pub struct DemoArgs {
     /// Let --write replace an existing file.
     #[arg(long, requires = "write")]
     pub force: bool,
+    /// Quiz the class: before each step, guess what the real stack will do (1–4), then watch.
+    #[arg(long)]
+    pub quiz: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

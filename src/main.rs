@@ -117,6 +117,11 @@ fn headless(cli: &Cli, format: Format) -> Result<Ending> {
             Ok(Ending::Done)
         }
         Some(Command::Demo(args)) => {
+            if args.quiz {
+                bail!(
+                    "--quiz asks the class on screen: run it on a terminal, without --json or --text"
+                );
+            }
             let script = load_script(args)?;
             let ns = lab::enter_lab()?;
             demo_headless(cli, format, args, &script, ns)
@@ -163,6 +168,7 @@ fn demo_headless(
         ns,
         write: args.write.clone(),
         force: args.force,
+        quiz: false,
     };
     let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
     run::demo(script, &setup, cli.record.as_deref(), &mut sink)
@@ -205,6 +211,7 @@ fn screen(cli: &Cli) -> Result<Ending> {
                 ns,
                 write: args.write.clone(),
                 force: args.force,
+                quiz: args.quiz,
             };
             match demo {
                 Some((name, script)) => Start::Demo {
@@ -227,6 +234,7 @@ fn screen(cli: &Cli) -> Result<Ending> {
                     ns,
                     write: None,
                     force: false,
+                    quiz: false,
                 },
             }
         }

@@ -145,6 +145,8 @@ pub struct DemoSetup {
     pub write: Option<PathBuf>,
     /// `--force`: `write` may replace an existing file.
     pub force: bool,
+    /// `--quiz` (on screen): each step waits for the class's answer.
+    pub quiz: bool,
 }
 
 /// The sources of one run; stopping it stops them all.

@@ -15,6 +15,7 @@ pub mod diagram;
 pub mod help;
 pub mod ladder;
 pub mod picker;
+pub mod quiz;
 pub mod table;
 pub mod text;
 pub mod theme;
@@ -264,7 +265,12 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     }
     match app.screen {
         Screen::Picker => picker::draw(buf, area, app, pal),
-        Screen::Ladder => ladder::draw(buf, area, app, pal),
+        Screen::Ladder => {
+            ladder::draw(buf, area, app, pal);
+            if app.overlay == Overlay::None {
+                quiz::draw(buf, app, pal);
+            }
+        }
         Screen::Table => table::draw(buf, area, app, pal),
     }
     match app.overlay {

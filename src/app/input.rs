@@ -63,6 +63,8 @@ pub enum AppEvent {
         paused: bool,
         rootless: bool,
     },
+    /// Quiz mode for the demo just started: a question (or none) per step.
+    Quiz(Vec<Option<crate::app::quiz::Question>>),
     /// The lab thread returned; `error` when it failed.
     LabDone {
         error: Option<String>,

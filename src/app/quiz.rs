@@ -475,6 +475,12 @@ impl Quiz {
         }
     }
 
+    /// An answer was given and its step is being watched.
+    #[must_use]
+    pub fn watching(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// Questions left to ask after the current step.
     #[must_use]
     pub fn total(&self) -> usize {

@@ -95,12 +95,18 @@ impl Runner {
         self.pipeline.close_recording()?;
         self.pipeline = Pipeline::recording(self.record.as_deref())?;
         let peers: Vec<String> = script.endpoints().iter().map(ToString::to_string).collect();
+        // The quiz holds each step until the class has answered.
+        let mut setup = setup;
+        setup.step |= setup.quiz;
         app.update(AppEvent::DemoStarted {
             name: name.to_owned(),
             peers,
             paused: setup.step,
             rootless: setup.ns.rootless,
         });
+        if setup.quiz {
+            app.update(AppEvent::Quiz(crate::app::quiz::questions(&script)));
+        }
         let (session, control) = Session::demo(
             self.run,
             &script,
@@ -337,7 +343,10 @@ async fn event_loop(
                     runner.deadline = None;
                     runner.stop();
                 }
-                app.update(AppEvent::Tick(Timestamp::now()));
+                let effects = app.update(AppEvent::Tick(Timestamp::now()));
+                if let Some(end) = apply(effects, app, runner)? {
+                    return Ok(end);
+                }
             }
             msg = rx.recv() => {
                 if let Some(end) = take_msg(msg, app, runner)? {
@@ -399,36 +408,42 @@ fn take_msg(msg: Option<Msg>, app: &mut App, runner: &mut Runner) -> Result<Opti
         Some(Msg::TerminalGone) => return Ok(Some(Ending::Interrupted)),
         Some(Msg::Ui(ev)) => {
             let effects = app.update(ev);
-            for fx in effects {
-                match fx {
-                    Effect::Quit => return Ok(Some(Ending::Done)),
-                    Effect::Lab(ctl) => {
-                        if let Some(c) = &runner.control {
-                            let _ = c.send(ctl);
-                        }
-                    }
-                    Effect::Run(name) => {
-                        let script = lab::scenario(&name)
-                            .map(|s| lab::parse(&format!("{}.txt", s.name), s.text));
-                        match script {
-                            Some(Ok(script)) => runner.start_demo(app, &name, script)?,
-                            Some(Err(e)) => app
-                                .update(AppEvent::LabDone {
-                                    error: Some(e.to_string()),
-                                })
-                                .clear(),
-                            None => {}
-                        }
-                    }
-                    Effect::Restart => {
-                        if let Some((name, script)) = runner.script.clone() {
-                            runner.start_demo(app, &name, script)?;
-                        }
-                    }
+            return apply(effects, app, runner);
+        }
+        None => return Ok(Some(Ending::Done)),
+    }
+    Ok(None)
+}
+
+/// Does what the app asked; `Some` when the screen should end.
+fn apply(effects: Vec<Effect>, app: &mut App, runner: &mut Runner) -> Result<Option<Ending>> {
+    for fx in effects {
+        match fx {
+            Effect::Quit => return Ok(Some(Ending::Done)),
+            Effect::Lab(ctl) => {
+                if let Some(c) = &runner.control {
+                    let _ = c.send(ctl);
+                }
+            }
+            Effect::Run(name) => {
+                let script =
+                    lab::scenario(&name).map(|s| lab::parse(&format!("{}.txt", s.name), s.text));
+                match script {
+                    Some(Ok(script)) => runner.start_demo(app, &name, script)?,
+                    Some(Err(e)) => app
+                        .update(AppEvent::LabDone {
+                            error: Some(e.to_string()),
+                        })
+                        .clear(),
+                    None => {}
+                }
+            }
+            Effect::Restart => {
+                if let Some((name, script)) = runner.script.clone() {
+                    runner.start_demo(app, &name, script)?;
                 }
             }
         }
-        None => return Ok(Some(Ending::Done)),
     }
     Ok(None)
 }
