@@ -6,7 +6,7 @@
 //! After an error `next_frame` returns `Ok(None)`.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use pcap_file::PcapError;
@@ -46,14 +46,17 @@ impl std::fmt::Debug for FileCapture {
     }
 }
 
+/// What frames are read from: a file, or any byte stream.
+type Source = Box<dyn Read + Send>;
+
 enum Format {
     Pcap {
-        reader: PcapReader<File>,
+        reader: PcapReader<Source>,
         link: LinkType,
         nanos: bool,
     },
     PcapNg {
-        reader: Box<PcapNgReader<File>>,
+        reader: Box<PcapNgReader<Source>>,
         interfaces: Vec<Interface>,
         last_ts: Timestamp,
     },
@@ -111,6 +114,23 @@ impl FileCapture {
     /// [`CaptureError::UnsupportedLinkType`] (classic pcap) or
     /// [`CaptureError::Corrupt`].
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let file = File::open(path).map_err(|source| CaptureError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_reader(path, std::io::BufReader::new(file))
+    }
+
+    /// Reads a capture from any byte stream; `name` stands for it in error
+    /// messages (as the path does for [`FileCapture::open`]).
+    ///
+    /// # Errors
+    /// As [`FileCapture::open`].
+    pub fn from_reader(
+        name: &Path,
+        reader: impl Read + Send + 'static,
+    ) -> Result<Self, CaptureError> {
+        let path = name;
         let open_err = |source| CaptureError::Open {
             path: path.to_owned(),
             source,
@@ -119,13 +139,14 @@ impl FileCapture {
             path: path.to_owned(),
             what,
         };
-        let mut file = File::open(path).map_err(open_err)?;
+        let mut reader = reader;
         let mut magic = Vec::with_capacity(4);
-        (&mut file)
+        (&mut reader)
             .take(4)
             .read_to_end(&mut magic)
             .map_err(open_err)?;
-        file.seek(SeekFrom::Start(0)).map_err(open_err)?;
+        // The magic number is read again by the parser.
+        let file: Source = Box::new(std::io::Cursor::new(magic.clone()).chain(reader));
         let not_capture = || CaptureError::NotACapture {
             path: path.to_owned(),
             magic: if magic.is_empty() {

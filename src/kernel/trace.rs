@@ -356,7 +356,7 @@ fn read_loop(
 
 /// Where the event's fields are in a record (from its `format` file).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Layout {
+pub struct Layout {
     id: u16,
     common_type: usize,
     skaddr: usize,
@@ -376,8 +376,10 @@ struct Layout {
 
 impl Layout {
     /// Parses `ID: N` and `field:TYPE NAME; offset:N; size:N;` lines, checking
-    /// each field has the size this decoder reads.
-    fn parse(format: &str) -> Option<Self> {
+    /// each field has the size this decoder reads; `None` when a field is
+    /// missing or has another size.
+    #[must_use]
+    pub fn parse(format: &str) -> Option<Self> {
         let mut id = None;
         let mut fields = Vec::new();
         for line in format.lines() {
@@ -494,7 +496,8 @@ const TS_SHIFT: u32 = 27;
 
 /// Decodes one page read from `trace_pipe_raw`, appending transitions to `out`.
 /// Anything that does not fit ends the page; nothing here can panic.
-fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Transition>) {
+/// `offset` is added to the records' CLOCK_MONOTONIC stamps.
+pub fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Transition>) {
     let (Some(ts), Some(commit)) = (
         page.get(..8)
             .and_then(|b| b.try_into().ok())
