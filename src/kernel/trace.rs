@@ -409,7 +409,8 @@ impl Layout {
         let mut field = |name: &str, size: usize| -> Option<usize> {
             let (_, off, sz) = fields.iter().find(|(n, _, _)| n == name)?;
             (*sz == size).then_some(())?;
-            min_len = min_len.max(off + sz);
+            // An offset near usize::MAX would wrap (found by fuzzing).
+            min_len = min_len.max(off.checked_add(*sz)?);
             Some(*off)
         };
         let mut layout = Self {
@@ -620,6 +621,14 @@ print fmt: \"family=%s protocol=%s ...\"
         );
         assert!(Layout::parse(&FORMAT.replace("skaddr", "sk")).is_none());
         assert!(Layout::parse("").is_none());
+        // Found by fuzzing: an offset whose end does not fit a usize
+        // overflowed (a panic in debug builds, a wrapped minimum length in release).
+        let huge = FORMAT.replace(
+            "common_type;\toffset:0;",
+            "common_type;\toffset:018446744073709551615;",
+        );
+        assert_ne!(huge, FORMAT);
+        assert!(Layout::parse(&huge).is_none());
     }
 
     /// A record as the kernel writes it (native endianness, ports host order).
