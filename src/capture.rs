@@ -4,7 +4,7 @@
 //! Everything here hands out [`Frame`]s: the captured bytes (trimmed to a snap
 //! length), the link type, the kernel's (or the file's) timestamp and the
 //! frame's length on the wire. Parsing frames into `Segment`s is `tcp`'s job;
-//! pnet and pcap-file types never leave this module.
+//! pnet types never leave this module; capture files are read by `file` itself.
 
 pub mod bpf;
 mod file;

@@ -15,6 +15,8 @@
 pub mod app;
 pub mod capture;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hash;
 pub mod i18n;
 pub mod kernel;

@@ -1,20 +1,18 @@
 //! Capture files: reading pcap and pcapng (recognised by their magic number,
-//! not their name) with pcap-file, and writing classic pcap.
+//! not their name), and writing classic pcap.
 //!
 //! Files are untrusted: a truncated or corrupt file ends reading with a
-//! [`CaptureError::Corrupt`] naming the file and the record, never a panic.
-//! After an error `next_frame` returns `Ok(None)`.
+//! [`CaptureError::Corrupt`] naming the file, the packet and the byte where
+//! it went wrong, never a panic. After an error `next_frame` returns `Ok(None)`.
+//!
+//! Memory is bounded whatever the headers claim: a length field is checked
+//! against [`MAX_PACKET`] (or [`MAX_BLOCK`] for a pcapng block synack
+//! decodes) before a byte is allocated for it, blocks synack does not read
+//! are skipped through a fixed buffer, and one frame is held at a time.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-
-use pcap_file::PcapError;
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
-use pcap_file::pcapng::{Block, PcapNgReader};
 
 use super::{CaptureError, Frame};
 use crate::tcp::LinkType;
@@ -23,14 +21,41 @@ use crate::time::Timestamp;
 const PCAP_MAGIC_MICROS: u32 = 0xa1b2_c3d4;
 const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 const PCAPNG_MAGIC: u32 = 0x0a0d_0d0a;
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 const LINKTYPE_ETHERNET: u32 = 1;
+const PCAP_HEADER_LEN: usize = 24;
+const PCAP_RECORD_LEN: usize = 16;
+
+/// The most bytes one packet may hold: libpcap's and Wireshark's limit
+/// (256 KiB). A record claiming more is corrupt.
+pub const MAX_PACKET: u32 = 256 * 1024;
+/// The most bytes a pcapng block that synack decodes (section header,
+/// interface description, packet) may take: a largest packet plus 64 KiB of
+/// headers and options. Other blocks are skipped, whatever their length.
+pub const MAX_BLOCK: u32 = MAX_PACKET + 64 * 1024;
+
+const BLOCK_IDB: u32 = 1;
+const BLOCK_PB: u32 = 2;
+const BLOCK_SPB: u32 = 3;
+const BLOCK_EPB: u32 = 6;
+const OPT_ENDOFOPT: u16 = 0;
+const OPT_IF_TSRESOL: u16 = 9;
+const OPT_IF_TSOFFSET: u16 = 14;
+
+/// What frames are read from: a file, or any byte stream.
+type Source = BufReader<Box<dyn Read + Send>>;
 
 /// Frames from a pcap or pcapng file.
 pub struct FileCapture {
     path: PathBuf,
+    src: Source,
+    /// Bytes of the file consumed so far (errors say where they are).
+    offset: u64,
     format: Format,
-    /// The current frame's bytes (copied out of the reader's buffer).
+    /// The current frame's bytes (pcap) or block body (pcapng), reused.
     buf: Vec<u8>,
+    /// Where the current frame is in `buf`.
+    frame: std::ops::Range<usize>,
     /// Records read so far (for error messages).
     records: u64,
     /// Set after the end or an error.
@@ -46,14 +71,48 @@ impl std::fmt::Debug for FileCapture {
     }
 }
 
+/// Byte order of the file (or of the current pcapng section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    Little,
+    Big,
+}
+
+impl Order {
+    fn u16(self, b: &[u8], at: usize) -> Option<u16> {
+        let b: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
+        Some(match self {
+            Order::Little => u16::from_le_bytes(b),
+            Order::Big => u16::from_be_bytes(b),
+        })
+    }
+
+    fn u32(self, b: &[u8], at: usize) -> Option<u32> {
+        let b: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(match self {
+            Order::Little => u32::from_le_bytes(b),
+            Order::Big => u32::from_be_bytes(b),
+        })
+    }
+
+    fn u64(self, b: &[u8], at: usize) -> Option<u64> {
+        let b: [u8; 8] = b.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(match self {
+            Order::Little => u64::from_le_bytes(b),
+            Order::Big => u64::from_be_bytes(b),
+        })
+    }
+}
+
 enum Format {
     Pcap {
-        reader: PcapReader<File>,
+        order: Order,
         link: LinkType,
         nanos: bool,
+        snaplen: u32,
     },
     PcapNg {
-        reader: Box<PcapNgReader<File>>,
+        order: Order,
         interfaces: Vec<Interface>,
         last_ts: Timestamp,
     },
@@ -70,24 +129,11 @@ struct Interface {
     tsoffset: u64,
 }
 
-impl Interface {
-    fn from_idb(idb: &InterfaceDescriptionBlock<'_>) -> Self {
-        let mut me = Interface {
-            linktype: u32::from(idb.linktype),
-            snaplen: idb.snaplen,
-            tsresol: 6,
-            tsoffset: 0,
-        };
-        for opt in &idb.options {
-            match opt {
-                InterfaceDescriptionOption::IfTsResol(r) => me.tsresol = *r,
-                InterfaceDescriptionOption::IfTsOffset(o) => me.tsoffset = *o,
-                _ => {}
-            }
-        }
-        me
-    }
+/// Interfaces kept per section: far more than any capture has, few enough
+/// that a file of nothing but Interface Description Blocks stays small.
+const MAX_INTERFACES: usize = 4096;
 
+impl Interface {
     /// Converts a timestamp in this interface's units to a [`Timestamp`].
     fn timestamp(&self, units: u64) -> Option<Timestamp> {
         let exp = u32::from(self.tsresol & 0x7f);
@@ -103,6 +149,42 @@ impl Interface {
     }
 }
 
+/// Reads until `buf` is full or the stream ends; the bytes read.
+fn fill(src: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// "1.5 GiB", "320 KiB", "12 bytes".
+fn size(n: u64) -> String {
+    if n >= 1 << 30 {
+        format!("{n} bytes ({:.1} GiB)", n as f64 / f64::from(1u32 << 30))
+    } else if n >= 1 << 20 {
+        format!("{n} bytes ({:.1} MiB)", n as f64 / f64::from(1u32 << 20))
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+fn block_name(kind: u32) -> String {
+    match kind {
+        PCAPNG_MAGIC => "Section Header Block".to_owned(),
+        BLOCK_IDB => "Interface Description Block".to_owned(),
+        BLOCK_PB => "Packet Block".to_owned(),
+        BLOCK_SPB => "Simple Packet Block".to_owned(),
+        BLOCK_EPB => "Enhanced Packet Block".to_owned(),
+        other => format!("block of type {other:#010x}"),
+    }
+}
+
 impl FileCapture {
     /// Opens a pcap or pcapng file (recognised by content, not extension).
     ///
@@ -111,73 +193,94 @@ impl FileCapture {
     /// [`CaptureError::UnsupportedLinkType`] (classic pcap) or
     /// [`CaptureError::Corrupt`].
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let file = File::open(path).map_err(|source| CaptureError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_reader(path, file)
+    }
+
+    /// Reads a capture from any byte stream; `name` stands for it in error
+    /// messages (as the path does for [`FileCapture::open`]).
+    ///
+    /// # Errors
+    /// As [`FileCapture::open`].
+    pub fn from_reader(
+        name: &Path,
+        reader: impl Read + Send + 'static,
+    ) -> Result<Self, CaptureError> {
+        let path = name;
         let open_err = |source| CaptureError::Open {
             path: path.to_owned(),
             source,
         };
-        let corrupt = |what: String| CaptureError::Corrupt {
-            path: path.to_owned(),
-            what,
-        };
-        let mut file = File::open(path).map_err(open_err)?;
-        let mut magic = Vec::with_capacity(4);
-        (&mut file)
-            .take(4)
-            .read_to_end(&mut magic)
-            .map_err(open_err)?;
-        file.seek(SeekFrom::Start(0)).map_err(open_err)?;
+        let mut src: Source = BufReader::new(Box::new(reader));
+        let mut magic = [0u8; 4];
+        let got = fill(&mut src, &mut magic).map_err(open_err)?;
         let not_capture = || CaptureError::NotACapture {
             path: path.to_owned(),
-            magic: if magic.is_empty() {
+            magic: if got == 0 {
                 "nothing: the file is empty".to_owned()
             } else {
-                magic
+                magic[..got]
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect::<Vec<_>>()
                     .join(" ")
             },
         };
-        let Ok(word) = <[u8; 4]>::try_from(magic.as_slice()) else {
+        if got < 4 {
             return Err(not_capture());
-        };
-        let (be, le) = (u32::from_be_bytes(word), u32::from_le_bytes(word));
-        let format =
-            if [be, le].contains(&PCAP_MAGIC_MICROS) || [be, le].contains(&PCAP_MAGIC_NANOS) {
-                let reader =
-                    PcapReader::new(file).map_err(|e| corrupt(describe("the file header", &e)))?;
-                let header = reader.header();
-                let linktype = u32::from(header.datalink);
-                let link = LinkType::from_linktype(linktype).ok_or_else(|| {
-                    CaptureError::UnsupportedLinkType {
-                        path: path.to_owned(),
-                        linktype,
-                    }
-                })?;
-                let nanos = header.ts_resolution == pcap_file::TsResolution::NanoSecond;
-                Format::Pcap {
-                    reader,
-                    link,
-                    nanos,
-                }
-            } else if be == PCAPNG_MAGIC {
-                let reader = PcapNgReader::new(file)
-                    .map_err(|e| corrupt(describe("the section header block", &e)))?;
-                Format::PcapNg {
-                    reader: Box::new(reader),
-                    interfaces: Vec::new(),
-                    last_ts: Timestamp::default(),
-                }
-            } else {
-                return Err(not_capture());
-            };
-        Ok(Self {
+        }
+        let (be, le) = (u32::from_be_bytes(magic), u32::from_le_bytes(magic));
+        let mut me = Self {
             path: path.to_owned(),
-            format,
+            src,
+            offset: 4,
+            format: Format::PcapNg {
+                order: Order::Little,
+                interfaces: Vec::new(),
+                last_ts: Timestamp::default(),
+            },
             buf: Vec::new(),
+            frame: 0..0,
             records: 0,
             done: false,
-        })
+        };
+        if [be, le].contains(&PCAP_MAGIC_MICROS) || [be, le].contains(&PCAP_MAGIC_NANOS) {
+            let order = if le == PCAP_MAGIC_MICROS || le == PCAP_MAGIC_NANOS {
+                Order::Little
+            } else {
+                Order::Big
+            };
+            let mut header = [0u8; PCAP_HEADER_LEN];
+            header[..4].copy_from_slice(&magic);
+            me.read_exact(&mut header[4..], "the file header")?;
+            let word = |at| order.u32(&header, at).unwrap_or_default();
+            let snaplen = word(16);
+            // The upper bits of the link-type word carry the FCS length.
+            let linktype = word(20) & 0x03ff_ffff;
+            let link = LinkType::from_linktype(linktype).ok_or_else(|| {
+                CaptureError::UnsupportedLinkType {
+                    path: path.to_owned(),
+                    linktype,
+                }
+            })?;
+            me.format = Format::Pcap {
+                order,
+                link,
+                nanos: word(0) == PCAP_MAGIC_NANOS,
+                snaplen,
+            };
+        } else if be == PCAPNG_MAGIC {
+            // The Section Header Block is read like any block, from its start.
+            me.offset = 0;
+            me.src = BufReader::new(Box::new(io::Cursor::new(magic).chain(me.src)));
+            me.read_block()?;
+        } else {
+            return Err(not_capture());
+        }
+        Ok(me)
     }
 
     /// The next frame; `Ok(None)` at the end of the file (and after an error).
@@ -196,7 +299,7 @@ impl FileCapture {
                 Ok(Some(Frame {
                     link,
                     ts,
-                    data: &self.buf,
+                    data: &self.buf[self.frame.clone()],
                     orig_len,
                 }))
             }
@@ -211,131 +314,391 @@ impl FileCapture {
         }
     }
 
-    /// Reads the next packet into `self.buf`.
-    fn read_next(&mut self) -> Result<Option<(LinkType, Timestamp, u32)>, CaptureError> {
-        let record = self.records + 1;
-        let path = &self.path;
-        let corrupt = |what: String| CaptureError::Corrupt {
-            path: path.clone(),
+    fn corrupt(&self, what: String) -> CaptureError {
+        CaptureError::Corrupt {
+            path: self.path.clone(),
             what,
-        };
-        match &mut self.format {
+        }
+    }
+
+    /// Fills `buf` or says that `what` is cut short.
+    fn read_exact(&mut self, buf: &mut [u8], what: &str) -> Result<(), CaptureError> {
+        let at = self.offset;
+        let got = fill(&mut self.src, buf)
+            .map_err(|e| self.corrupt(format!("reading {what} at byte {at} failed: {e}")))?;
+        self.offset += got as u64;
+        if got < buf.len() {
+            return Err(self.corrupt(format!(
+                "{what} at byte {at} is cut short: {} of {} bytes (the file was truncated?)",
+                got,
+                buf.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads a record header of `N` bytes; `None` at a clean end of the file.
+    fn read_header<const N: usize>(&mut self, what: &str) -> Result<Option<[u8; N]>, CaptureError> {
+        let mut head = [0u8; N];
+        let at = self.offset;
+        let got = fill(&mut self.src, &mut head)
+            .map_err(|e| self.corrupt(format!("reading {what} at byte {at} failed: {e}")))?;
+        self.offset += got as u64;
+        match got {
+            0 => Ok(None),
+            n if n < N => Err(self.corrupt(format!(
+                "{what} at byte {at} is cut short: {n} of {N} bytes (the file was truncated?)"
+            ))),
+            _ => Ok(Some(head)),
+        }
+    }
+
+    /// Reads the next packet into `self.buf[self.frame]`.
+    fn read_next(&mut self) -> Result<Option<(LinkType, Timestamp, u32)>, CaptureError> {
+        match self.format {
             Format::Pcap {
-                reader,
+                order,
                 link,
                 nanos,
-            } => {
-                let Some(next) = reader.next_raw_packet() else {
-                    return Ok(None);
-                };
-                let raw =
-                    next.map_err(|e| corrupt(describe(&format!("packet record {record}"), &e)))?;
-                let per_sec = if *nanos { 1_000_000_000 } else { 1_000_000 };
-                if raw.ts_frac >= per_sec {
-                    return Err(corrupt(format!(
-                        "packet record {record} has a sub-second timestamp of {} (must be below {per_sec})",
-                        raw.ts_frac
-                    )));
+                snaplen,
+            } => self.read_pcap_record(order, link, nanos, snaplen),
+            Format::PcapNg { .. } => loop {
+                if let Some(frame) = self.read_block()? {
+                    return Ok(Some(frame));
                 }
-                let frac_nanos = if *nanos {
-                    raw.ts_frac
-                } else {
-                    raw.ts_frac * 1000
-                };
-                let ts = Timestamp::from_parts(u64::from(raw.ts_sec), frac_nanos);
-                self.buf.clear();
-                self.buf.extend_from_slice(&raw.data);
-                Ok(Some((*link, ts, raw.orig_len.max(raw.incl_len))))
-            }
-            Format::PcapNg {
-                reader,
-                interfaces,
-                last_ts,
-            } => loop {
-                let Some(next) = reader.next_block() else {
+                if self.done {
                     return Ok(None);
-                };
-                let block = next.map_err(|e| {
-                    corrupt(describe(
-                        &format!("the block after packet {}", record - 1),
-                        &e,
-                    ))
-                })?;
-                let (interface_id, units, data, orig_len) = match block {
-                    Block::SectionHeader(_) => {
-                        interfaces.clear();
-                        continue;
-                    }
-                    Block::InterfaceDescription(idb) => {
-                        interfaces.push(Interface::from_idb(&idb));
-                        continue;
-                    }
-                    Block::EnhancedPacket(epb) => {
-                        // pcap-file hands over the raw timestamp units as if they were nanoseconds.
-                        let units = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
-                        (epb.interface_id, Some(units), epb.data, epb.original_len)
-                    }
-                    Block::Packet(pb) => (
-                        u32::from(pb.interface_id),
-                        Some(pb.timestamp),
-                        pb.data,
-                        pb.original_len,
-                    ),
-                    // No timestamp, always the first interface.
-                    Block::SimplePacket(spb) => (0, None, spb.data, spb.original_len),
-                    _ => continue,
-                };
-                let Some(iface) = interfaces.get(interface_id as usize).copied() else {
-                    return Err(corrupt(format!(
-                        "packet {record} refers to interface {interface_id}, which no Interface Description Block defines"
-                    )));
-                };
-                let link = LinkType::from_linktype(iface.linktype).ok_or_else(|| {
-                    CaptureError::UnsupportedLinkType {
-                        path: path.clone(),
-                        linktype: iface.linktype,
-                    }
-                })?;
-                let ts = match units {
-                    Some(units) => iface.timestamp(units).ok_or_else(|| {
-                        corrupt(format!(
-                            "packet {record}: timestamp {units} cannot be read with if_tsresol {:#04x}",
-                            iface.tsresol
-                        ))
-                    })?,
-                    None => *last_ts,
-                };
-                *last_ts = ts;
-                // A Simple Packet Block's data includes its padding.
-                let mut keep = data.len().min(orig_len as usize);
-                if iface.snaplen > 0 {
-                    keep = keep.min(iface.snaplen as usize);
                 }
-                self.buf.clear();
-                self.buf.extend_from_slice(&data[..keep]);
-                let orig_len = orig_len.max(u32::try_from(keep).unwrap_or(u32::MAX));
-                return Ok(Some((link, ts, orig_len)));
             },
         }
     }
+
+    fn read_pcap_record(
+        &mut self,
+        order: Order,
+        link: LinkType,
+        nanos: bool,
+        snaplen: u32,
+    ) -> Result<Option<(LinkType, Timestamp, u32)>, CaptureError> {
+        let record = self.records + 1;
+        let at = self.offset;
+        let what = format!("packet record {record}");
+        let Some(head) = self.read_header::<PCAP_RECORD_LEN>(&what)? else {
+            return Ok(None);
+        };
+        let word = |i| order.u32(&head, i).unwrap_or_default();
+        let (ts_sec, ts_frac, caplen, orig_len) = (word(0), word(4), word(8), word(12));
+        if caplen > MAX_PACKET {
+            return Err(self.corrupt(format!(
+                "{what} (at byte {at}) claims {} of captured data, more than the {} KiB a \
+                 packet may hold (the file's snaplen is {snaplen})",
+                size(u64::from(caplen)),
+                MAX_PACKET / 1024
+            )));
+        }
+        let per_sec = if nanos { 1_000_000_000 } else { 1_000_000 };
+        if ts_frac >= per_sec {
+            return Err(self.corrupt(format!(
+                "{what} has a sub-second timestamp of {ts_frac} (must be below {per_sec})"
+            )));
+        }
+        self.buf.clear();
+        self.buf.resize(caplen as usize, 0);
+        let mut buf = std::mem::take(&mut self.buf);
+        let read = self.read_exact(&mut buf, &format!("the data of {what}"));
+        self.buf = buf;
+        read?;
+        self.frame = 0..caplen as usize;
+        let frac_nanos = if nanos { ts_frac } else { ts_frac * 1000 };
+        let ts = Timestamp::from_parts(u64::from(ts_sec), frac_nanos);
+        Ok(Some((link, ts, orig_len.max(caplen))))
+    }
+
+    /// Reads one pcapng block: a packet's link, time and wire length (its
+    /// bytes in `self.buf[self.frame]`), or `None` for a block that holds no
+    /// packet (and at the end, with `self.done` set).
+    fn read_block(&mut self) -> Result<Option<(LinkType, Timestamp, u32)>, CaptureError> {
+        let Format::PcapNg { order, .. } = self.format else {
+            return Ok(None);
+        };
+        let record = self.records + 1;
+        let at = self.offset;
+        let Some(head) =
+            self.read_header::<8>(&format!("the block after packet {}", record - 1))?
+        else {
+            self.done = true;
+            return Ok(None);
+        };
+        let mut order = order;
+        let kind = order.u32(&head, 0).unwrap_or_default();
+        let mut body_start = 0;
+        if kind == PCAPNG_MAGIC {
+            // A new section, maybe in the other byte order: the byte-order
+            // magic after the length says which.
+            let bom = self.read_exact_array::<4>("a Section Header Block's byte-order magic")?;
+            order = match (u32::from_le_bytes(bom), u32::from_be_bytes(bom)) {
+                (BYTE_ORDER_MAGIC, _) => Order::Little,
+                (_, BYTE_ORDER_MAGIC) => Order::Big,
+                _ => {
+                    return Err(self.corrupt(format!(
+                        "the Section Header Block at byte {at} has byte-order magic {:02x?}, \
+                         not 1a2b3c4d in either order",
+                        bom
+                    )));
+                }
+            };
+            body_start = 4;
+        }
+        let name = block_name(kind);
+        let total = order.u32(&head, 4).unwrap_or_default();
+        if total < 12 || total % 4 != 0 {
+            return Err(self.corrupt(format!(
+                "the {name} at byte {at} claims a length of {total} bytes: a block is a \
+                 multiple of 4 bytes, at least 12"
+            )));
+        }
+        let decoded = matches!(
+            kind,
+            PCAPNG_MAGIC | BLOCK_IDB | BLOCK_PB | BLOCK_SPB | BLOCK_EPB
+        );
+        let body_len = (total - 12) as usize;
+        if !decoded {
+            // Skipped through a fixed buffer, whatever its length.
+            let want = body_len as u64;
+            let skipped =
+                io::copy(&mut (&mut self.src).take(want), &mut io::sink()).map_err(|e| {
+                    self.corrupt(format!("reading the {name} at byte {at} failed: {e}"))
+                })?;
+            self.offset += skipped;
+            if skipped < want {
+                return Err(self.corrupt(format!(
+                    "the {name} at byte {at} claims {}, but the file ends {} bytes into it \
+                     (the file was truncated?)",
+                    size(u64::from(total)),
+                    skipped + 8
+                )));
+            }
+        } else {
+            if total > MAX_BLOCK {
+                let what = if matches!(kind, BLOCK_PB | BLOCK_SPB | BLOCK_EPB) {
+                    format!("the {name} of packet {record}")
+                } else {
+                    format!("the {name}")
+                };
+                return Err(self.corrupt(format!(
+                    "{what} (at byte {at}) claims {}, more than the {} KiB synack reads in \
+                     one block (a packet holds at most {} KiB)",
+                    size(u64::from(total)),
+                    MAX_BLOCK / 1024,
+                    MAX_PACKET / 1024
+                )));
+            }
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            buf.resize(body_len, 0);
+            let read =
+                self.read_exact(&mut buf[body_start.min(body_len)..], &format!("the {name}"));
+            self.buf = buf;
+            read?;
+        }
+        let tail = self.read_exact_array::<4>(&format!("the end of the {name}"))?;
+        let trailer = order.u32(&tail, 0).unwrap_or_default();
+        if trailer != total {
+            return Err(self.corrupt(format!(
+                "the {name} at byte {at} starts with length {total} but ends with {trailer}"
+            )));
+        }
+        if !decoded {
+            return Ok(None);
+        }
+        self.decode_block(kind, order, at, record)
+    }
+
+    fn read_exact_array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], CaptureError> {
+        let mut b = [0u8; N];
+        self.read_exact(&mut b, what)?;
+        Ok(b)
+    }
+
+    /// Decodes the block body in `self.buf`.
+    fn decode_block(
+        &mut self,
+        kind: u32,
+        order: Order,
+        at: u64,
+        record: u64,
+    ) -> Result<Option<(LinkType, Timestamp, u32)>, CaptureError> {
+        let name = block_name(kind);
+        let body = &self.buf;
+        let short = |need: usize| {
+            format!(
+                "the {name} at byte {at} has {} bytes of fields, fewer than the {need} it must have",
+                body.len()
+            )
+        };
+        let (interface_id, units, data_at, caplen, orig_len) = match kind {
+            PCAPNG_MAGIC => {
+                if body.len() < 12 {
+                    return Err(self.corrupt(short(16)));
+                }
+                if let Format::PcapNg {
+                    order: o,
+                    interfaces,
+                    ..
+                } = &mut self.format
+                {
+                    *o = order;
+                    interfaces.clear();
+                }
+                return Ok(None);
+            }
+            BLOCK_IDB => {
+                let (Some(linktype), Some(snaplen)) = (order.u16(body, 0), order.u32(body, 4))
+                else {
+                    return Err(self.corrupt(short(8)));
+                };
+                let mut iface = Interface {
+                    linktype: u32::from(linktype),
+                    snaplen,
+                    tsresol: 6,
+                    tsoffset: 0,
+                };
+                let opts = read_options(order, &body[8..])
+                    .map_err(|e| self.corrupt(format!("the {name} at byte {at} has {e}")))?;
+                for (code, value) in opts {
+                    match (code, value.len()) {
+                        (OPT_IF_TSRESOL, 1) => iface.tsresol = value[0],
+                        (OPT_IF_TSOFFSET, 8) => {
+                            iface.tsoffset = order.u64(value, 0).unwrap_or_default();
+                        }
+                        _ => {}
+                    }
+                }
+                if let Format::PcapNg { interfaces, .. } = &mut self.format {
+                    if interfaces.len() >= MAX_INTERFACES {
+                        return Err(CaptureError::Corrupt {
+                            path: self.path.clone(),
+                            what: format!(
+                                "the {name} at byte {at} defines interface {}, more than the \
+                                 {MAX_INTERFACES} synack keeps",
+                                interfaces.len()
+                            ),
+                        });
+                    }
+                    interfaces.push(iface);
+                }
+                return Ok(None);
+            }
+            BLOCK_EPB | BLOCK_PB => {
+                let word = |i| order.u32(body, i);
+                let iface = if kind == BLOCK_EPB {
+                    word(0)
+                } else {
+                    order.u16(body, 0).map(u32::from)
+                };
+                let (Some(iface), Some(hi), Some(lo), Some(caplen), Some(orig)) =
+                    (iface, word(4), word(8), word(12), word(16))
+                else {
+                    return Err(self.corrupt(short(20)));
+                };
+                (
+                    iface,
+                    Some((u64::from(hi) << 32) | u64::from(lo)),
+                    20,
+                    caplen,
+                    orig,
+                )
+            }
+            BLOCK_SPB => {
+                let Some(orig) = order.u32(body, 0) else {
+                    return Err(self.corrupt(short(4)));
+                };
+                // No captured length: the data (with its padding) fills the block.
+                (0, None, 4, (body.len() - 4).min(orig as usize) as u32, orig)
+            }
+            _ => return Ok(None),
+        };
+        let room = body.len() - data_at;
+        if caplen > MAX_PACKET {
+            return Err(self.corrupt(format!(
+                "packet {record} (the {name} at byte {at}) claims {} of captured data, more \
+                 than the {} KiB a packet may hold",
+                size(u64::from(caplen)),
+                MAX_PACKET / 1024
+            )));
+        }
+        if caplen as usize > room {
+            return Err(self.corrupt(format!(
+                "packet {record} (the {name} at byte {at}) claims {caplen} bytes of captured \
+                 data, but its block holds only {room}"
+            )));
+        }
+        let Format::PcapNg {
+            interfaces,
+            last_ts,
+            ..
+        } = &mut self.format
+        else {
+            return Ok(None);
+        };
+        let Some(iface) = interfaces.get(interface_id as usize).copied() else {
+            return Err(CaptureError::Corrupt {
+                path: self.path.clone(),
+                what: format!(
+                    "packet {record} refers to interface {interface_id}, which no Interface \
+                     Description Block defines"
+                ),
+            });
+        };
+        let link = LinkType::from_linktype(iface.linktype).ok_or_else(|| {
+            CaptureError::UnsupportedLinkType {
+                path: self.path.clone(),
+                linktype: iface.linktype,
+            }
+        })?;
+        let ts = match units {
+            Some(units) => iface
+                .timestamp(units)
+                .ok_or_else(|| CaptureError::Corrupt {
+                    path: self.path.clone(),
+                    what: format!(
+                        "packet {record}: timestamp {units} cannot be read with if_tsresol {:#04x}",
+                        iface.tsresol
+                    ),
+                })?,
+            None => *last_ts,
+        };
+        *last_ts = ts;
+        let mut keep = caplen as usize;
+        if iface.snaplen > 0 {
+            keep = keep.min(iface.snaplen as usize);
+        }
+        self.frame = data_at..data_at + keep;
+        let orig_len = orig_len.max(keep as u32);
+        Ok(Some((link, ts, orig_len)))
+    }
 }
 
-/// Says what was wrong with `what` in words a user can act on.
-fn describe(what: &str, e: &PcapError) -> String {
-    match e {
-        PcapError::IncompleteBuffer => format!("{what} is cut short (the file was truncated?)"),
-        PcapError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            format!("{what} runs past the end of the file (the file was truncated?)")
+/// The options after a block's fixed fields: (code, value) until
+/// `opt_endofopt` or the end. `Err` says which option runs past the block.
+fn read_options(order: Order, mut b: &[u8]) -> Result<Vec<(u16, &[u8])>, String> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let code = order.u16(b, 0).unwrap_or_default();
+        let len = usize::from(order.u16(b, 2).unwrap_or_default());
+        if code == OPT_ENDOFOPT {
+            break;
         }
-        PcapError::IoError(io) => format!("reading {what} failed: {io}"),
-        PcapError::InvalidField(field) => format!("{what} is malformed: {field}"),
-        PcapError::InvalidInterfaceId(id) => {
-            format!("{what} refers to interface {id}, which is not defined")
-        }
-        PcapError::Utf8Error(_) | PcapError::FromUtf8Error(_) => {
-            format!("{what} has a text option that is not UTF-8")
-        }
+        let padded = len.div_ceil(4) * 4;
+        let Some(value) = b.get(4..4 + len) else {
+            return Err(format!(
+                "option {code} claiming {len} bytes, past the end of the block"
+            ));
+        };
+        out.push((code, value));
+        b = b.get(4 + padded..).unwrap_or_default();
     }
+    Ok(out)
 }
 
 /// Writes frames to a classic pcap file (LINKTYPE_ETHERNET, nanosecond
@@ -856,5 +1219,230 @@ mod tests {
                 }
             }
         }
+    }
+
+    // ---- absurd headers: a clear error at the first lie, in bounded memory ----
+
+    fn read_bytes(bytes: Vec<u8>) -> (Vec<Owned>, Option<CaptureError>) {
+        let mut out = Vec::new();
+        let mut cap = match FileCapture::from_reader(Path::new("lie.pcap"), io::Cursor::new(bytes))
+        {
+            Ok(c) => c,
+            Err(e) => return (out, Some(e)),
+        };
+        loop {
+            match cap.next_frame() {
+                Ok(Some(f)) => out.push(Owned {
+                    ts: f.ts,
+                    data: f.data.to_vec(),
+                    orig_len: f.orig_len,
+                    link: f.link,
+                }),
+                Ok(None) => return (out, None),
+                Err(e) => {
+                    assert!(
+                        cap.buf.capacity() <= MAX_BLOCK as usize,
+                        "{}",
+                        cap.buf.capacity()
+                    );
+                    return (out, Some(e));
+                }
+            }
+        }
+    }
+
+    fn pcap_header(snaplen: u32) -> Vec<u8> {
+        let mut h = Vec::new();
+        h.extend_from_slice(&PCAP_MAGIC_MICROS.to_le_bytes());
+        h.extend_from_slice(&[2, 0, 4, 0]);
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(&snaplen.to_le_bytes());
+        h.extend_from_slice(&1u32.to_le_bytes());
+        h
+    }
+
+    fn pcap_record(caplen: u32, data: &[u8]) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&caplen.to_le_bytes());
+        r.extend_from_slice(&caplen.to_le_bytes());
+        r.extend_from_slice(data);
+        r
+    }
+
+    #[test]
+    fn a_4_gib_snaplen_is_only_a_number() {
+        let frame = tcp_frame(1, 3);
+        let mut f = pcap_header(u32::MAX);
+        f.extend(pcap_record(frame.len() as u32, &frame));
+        let (frames, err) = read_bytes(f);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(frames.len(), 1);
+    }
+
+    #[test]
+    fn a_packet_claiming_2_gib_is_refused_before_anything_is_allocated() {
+        let frame = tcp_frame(1, 3);
+        let mut f = pcap_header(u32::MAX);
+        f.extend(pcap_record(frame.len() as u32, &frame));
+        f.extend(pcap_record(frame.len() as u32, &frame));
+        f.extend(pcap_record(0x8000_0000, &frame));
+        let (frames, err) = read_bytes(f);
+        assert_eq!(frames.len(), 2);
+        let err = err.unwrap().to_string();
+        assert!(
+            err.contains(
+                "packet record 3 (at byte 170) claims 2147483648 bytes (2.0 GiB) of \
+                 captured data, more than the 256 KiB a packet may hold (the file's snaplen is \
+                 4294967295)"
+            ),
+            "{err}"
+        );
+        assert!(err.starts_with("lie.pcap is truncated or corrupt"), "{err}");
+        // Within the limit but past the end of the file: truncated, not allocated first.
+        let mut f = pcap_header(65535);
+        f.extend(pcap_record(MAX_PACKET, &frame));
+        let err = read_bytes(f).1.unwrap().to_string();
+        assert!(
+            err.contains("the data of packet record 1 at byte 40 is cut short: 57 of 262144 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pcapng_block_claiming_2_gib_is_refused() {
+        let frame = tcp_frame(40000, 5);
+        let mut f = shb();
+        f.extend(idb(1, None));
+        f.extend(epb(0, 1, &frame, 1000));
+        let mut lie = epb(0, 2, &frame, 1000);
+        lie[4..8].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+        f.extend(lie);
+        let (frames, err) = read_bytes(f.clone());
+        assert_eq!(frames.len(), 1);
+        let err = err.unwrap().to_string();
+        assert!(
+            err.contains(
+                "the Enhanced Packet Block of packet 2 (at byte 140) claims 2147483648 \
+                 bytes (2.0 GiB), more than the 320 KiB synack reads in one block"
+            ),
+            "{err}"
+        );
+        // A block synack skips may be long, but not longer than the file.
+        let mut f = shb();
+        f.extend(block(0x0bad, b"custom"));
+        f[32..36].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+        let err = read_bytes(f).1.unwrap().to_string();
+        assert!(
+            err.contains(
+                "the block of type 0x00000bad at byte 28 claims 2147483648 bytes \
+                 (2.0 GiB), but the file ends 20 bytes into it (the file was truncated?)"
+            ),
+            "{err}"
+        );
+        // An EPB whose captured length is more than its block holds.
+        let mut f = shb();
+        f.extend(idb(1, None));
+        let mut b = epb(0, 1, &frame, 1000);
+        b[20..24].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        f.extend(b);
+        let err = read_bytes(f).1.unwrap().to_string();
+        assert!(
+            err.contains(
+                "packet 1 (the Enhanced Packet Block at byte 48) claims \
+                 2147483647 bytes (2.0 GiB) of captured data, more than the 256 KiB"
+            ),
+            "{err}"
+        );
+        // Lengths that are not a block's, and a trailer that disagrees.
+        let mut f = shb();
+        f.extend(idb(1, None));
+        f[32..36].copy_from_slice(&13u32.to_le_bytes());
+        let err = read_bytes(f).1.unwrap().to_string();
+        assert!(
+            err.contains("claims a length of 13 bytes: a block is a multiple of 4"),
+            "{err}"
+        );
+        let mut f = shb();
+        f.extend(idb(1, None));
+        let n = f.len();
+        f[n - 4..].copy_from_slice(&24u32.to_le_bytes());
+        let err = read_bytes(f).1.unwrap().to_string();
+        assert!(
+            err.contains("starts with length 20 but ends with 24"),
+            "{err}"
+        );
+    }
+
+    /// A stream of a billion empty packets, then a lie: read one at a time in
+    /// the same small buffer (the first 200 000 here, to keep the test short).
+    #[test]
+    fn a_billion_packet_stream_is_read_in_bounded_memory() {
+        struct Endless {
+            header: Vec<u8>,
+            at: u64,
+            lie_after: u64,
+        }
+        impl Read for Endless {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                if !self.header.is_empty() {
+                    let n = out.len().min(self.header.len());
+                    out[..n].copy_from_slice(&self.header[..n]);
+                    self.header.drain(..n);
+                    return Ok(n);
+                }
+                let mut n = 0;
+                while n + 16 <= out.len() {
+                    let caplen: u32 = if self.at == self.lie_after {
+                        u32::MAX
+                    } else {
+                        0
+                    };
+                    out[n..n + 16].copy_from_slice(&pcap_record(caplen, &[]));
+                    self.at += 1;
+                    n += 16;
+                }
+                Ok(n)
+            }
+        }
+        let stream = Endless {
+            header: pcap_header(65535),
+            at: 0,
+            lie_after: 200_000,
+        };
+        let mut cap = FileCapture::from_reader(Path::new("endless.pcap"), stream).unwrap();
+        let mut n = 0u64;
+        let err = loop {
+            match cap.next_frame() {
+                Ok(Some(f)) => {
+                    assert!(f.data.is_empty());
+                    n += 1;
+                }
+                Ok(None) => panic!("the stream never ends"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(n, 200_000);
+        assert!(cap.buf.capacity() <= MAX_BLOCK as usize);
+        assert!(
+            err.to_string()
+                .contains("packet record 200001 (at byte 3200024) claims 4294967295"),
+            "{err}"
+        );
+    }
+
+    /// A file of nothing but interface descriptions is refused past 4096.
+    #[test]
+    fn interfaces_are_bounded() {
+        let mut f = shb();
+        for _ in 0..=MAX_INTERFACES {
+            f.extend(idb(1, None));
+        }
+        let err = read_bytes(f).1.unwrap().to_string();
+        assert!(
+            err.contains("defines interface 4096, more than the 4096 synack keeps"),
+            "{err}"
+        );
     }
 }

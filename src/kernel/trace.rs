@@ -362,7 +362,7 @@ fn read_loop(
 
 /// Where the event's fields are in a record (from its `format` file).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Layout {
+pub struct Layout {
     id: u16,
     common_type: usize,
     skaddr: usize,
@@ -382,8 +382,10 @@ struct Layout {
 
 impl Layout {
     /// Parses `ID: N` and `field:TYPE NAME; offset:N; size:N;` lines, checking
-    /// each field has the size this decoder reads.
-    fn parse(format: &str) -> Option<Self> {
+    /// each field has the size this decoder reads; `None` when a field is
+    /// missing or has another size.
+    #[must_use]
+    pub fn parse(format: &str) -> Option<Self> {
         let mut id = None;
         let mut fields = Vec::new();
         for line in format.lines() {
@@ -413,7 +415,8 @@ impl Layout {
         let mut field = |name: &str, size: usize| -> Option<usize> {
             let (_, off, sz) = fields.iter().find(|(n, _, _)| n == name)?;
             (*sz == size).then_some(())?;
-            min_len = min_len.max(off + sz);
+            // An offset near usize::MAX would wrap (found by fuzzing).
+            min_len = min_len.max(off.checked_add(*sz)?);
             Some(*off)
         };
         let mut layout = Self {
@@ -500,7 +503,8 @@ const TS_SHIFT: u32 = 27;
 
 /// Decodes one page read from `trace_pipe_raw`, appending transitions to `out`.
 /// Anything that does not fit ends the page; nothing here can panic.
-fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Transition>) {
+/// `offset` is added to the records' CLOCK_MONOTONIC stamps.
+pub fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Transition>) {
     let (Some(ts), Some(commit)) = (
         page.get(..8)
             .and_then(|b| b.try_into().ok())
@@ -620,6 +624,14 @@ print fmt: \"family=%s protocol=%s ...\"
         );
         assert!(Layout::parse(&FORMAT.replace("skaddr", "sk")).is_none());
         assert!(Layout::parse("").is_none());
+        // Found by fuzzing: an offset whose end does not fit a usize
+        // overflowed (a panic in debug builds, a wrapped minimum length in release).
+        let huge = FORMAT.replace(
+            "common_type;\toffset:0;",
+            "common_type;\toffset:018446744073709551615;",
+        );
+        assert_ne!(huge, FORMAT);
+        assert!(Layout::parse(&huge).is_none());
     }
 
     /// A record as the kernel writes it (native endianness, ports host order).

@@ -335,6 +335,11 @@ fn zh_text(comment: &str) -> Option<&str> {
 }
 
 const DEFAULT_READ: usize = 65536;
+/// The longest pause a script may ask for (`sleep`, a `wait` timeout).
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
+/// The most bytes one call may read or write (a peer allocates that many):
+/// 16 MiB, far above any scenario, far below what would exhaust memory.
+pub const MAX_BYTES: usize = 16 << 20;
 const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// Parses a whole script; the first bad line stops it, before anything runs.
@@ -511,9 +516,10 @@ impl Words<'_> {
                 self.pos += 1;
                 Ok(Payload::Text(s.clone()))
             }
-            _ => self
-                .number("quoted text or a byte count")
-                .map(Payload::Bytes),
+            _ => {
+                let n = self.number("quoted text or a byte count")?;
+                byte_count(n).map(Payload::Bytes)
+            }
         }
     }
 
@@ -605,9 +611,13 @@ fn call(w: &mut Words<'_>) -> Result<Call, String> {
         }),
         "accept" => Call::Accept,
         "serve" => Call::Serve,
-        "read" => Call::Read(w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ)),
+        "read" => Call::Read(byte_count(
+            w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ),
+        )?),
         "drain" => Call::Drain(w.number("a byte count")?),
-        "recvfrom" => Call::RecvFrom(w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ)),
+        "recvfrom" => Call::RecvFrom(byte_count(
+            w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ),
+        )?),
         "write" => Call::Write(w.payload()?),
         "send" => {
             let payload = w.payload()?;
@@ -661,6 +671,16 @@ fn call(w: &mut Words<'_>) -> Result<Call, String> {
     })
 }
 
+/// A count of bytes a peer allocates (a read buffer, a payload): at most [`MAX_BYTES`].
+fn byte_count(n: usize) -> Result<usize, String> {
+    if n > MAX_BYTES {
+        return Err(format!(
+            "expected a byte count of at most {MAX_BYTES} (16 MiB), found `{n}`"
+        ));
+    }
+    Ok(n)
+}
+
 fn target(word: &str) -> Result<Target, String> {
     if let Some(e) = Endpoint::from_name(word) {
         return Ok(Target::Endpoint(e));
@@ -670,21 +690,27 @@ fn target(word: &str) -> Result<Target, String> {
     })
 }
 
-/// `200ms`, `1s`, `1.5s`.
+/// `200ms`, `1s`, `1.5s`, at most an hour.
 fn duration(word: &str) -> Result<Duration, String> {
     let bad = || format!("expected a duration (200ms, 1s, 1.5s), found `{word}`");
-    if let Some(ms) = word.strip_suffix("ms") {
-        return ms
-            .parse::<u64>()
+    let d = if let Some(ms) = word.strip_suffix("ms") {
+        ms.parse::<u64>()
             .map(Duration::from_millis)
-            .map_err(|_| bad());
+            .map_err(|_| bad())?
+    } else {
+        let secs = word.strip_suffix('s').ok_or_else(bad)?;
+        let value: f64 = secs.parse().map_err(|_| bad())?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad());
+        }
+        Duration::try_from_secs_f64(value).unwrap_or(Duration::MAX)
+    };
+    if d > MAX_PAUSE {
+        return Err(format!(
+            "expected a duration of at most an hour (3600s), found `{word}`"
+        ));
     }
-    let secs = word.strip_suffix('s').ok_or_else(bad)?;
-    let value: f64 = secs.parse().map_err(|_| bad())?;
-    if !value.is_finite() || !(0.0..=3600.0).contains(&value) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(value))
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -947,6 +973,35 @@ mod tests {
             err("sleep fast"),
             "bad.txt:1: expected a duration (200ms, 1s, 1.5s), found `fast`"
         );
+        // Found by the fuzzer: milliseconds had no upper bound (a script
+        // could pause the lab for 11 years), seconds had one.
+        assert_eq!(
+            err("client3 connect\nsleep 350044444444ms"),
+            "bad.txt:2: expected a duration of at most an hour (3600s), found `350044444444ms`"
+        );
+        assert_eq!(
+            err("wait client 3600001ms"),
+            "bad.txt:1: expected a duration of at most an hour (3600s), found `3600001ms`"
+        );
+        assert_eq!(
+            err("sleep 1e300s"),
+            "bad.txt:1: expected a duration of at most an hour (3600s), found `1e300s`"
+        );
+        assert_eq!(
+            one("sleep 3600000ms"),
+            Action::Sleep(Duration::from_secs(3600))
+        );
+        // A byte count is what the peer allocates: bounded.
+        assert_eq!(
+            err("client read 99999999999"),
+            "bad.txt:1: expected a byte count of at most 16777216 (16 MiB), found `99999999999`"
+        );
+        assert_eq!(
+            err("client write 16777217"),
+            "bad.txt:1: expected a byte count of at most 16777216 (16 MiB), found `16777217`"
+        );
+        assert!(err("client sendto 18446744073709551615 server").contains("16 MiB"));
+        assert!(err("client recvfrom 16777217").contains("16 MiB"));
         assert_eq!(
             err("server listen x"),
             "bad.txt:1: expected a backlog (a number), found `x`"
