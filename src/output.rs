@@ -447,6 +447,9 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     o.addr("src", seg.src);
     o.addr("dst", seg.dst);
     o.str("from", p.from.as_str());
+    if let Some(name) = &p.endpoint {
+        o.str("endpoint", name);
+    }
     if let (Proto::Tcp, Some(tcp)) = (seg.proto, seg.tcp) {
         o.strs("flags", tcp.flags.names());
         o.num("seq", p.seq);

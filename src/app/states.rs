@@ -288,7 +288,23 @@ impl States {
     /// The lab peer owning the socket bound to `local`, if known.
     #[must_use]
     pub fn peer_name(&self, local: SocketAddr) -> Option<&str> {
-        self.names.get(&local).map(String::as_str)
+        self.owner_of(local).map(String::as_str)
+    }
+
+    /// The peer owning `local`: by the address itself, else by the wildcard
+    /// address of its port (a socket bound to 0.0.0.0; a connect() that
+    /// failed reports 0.0.0.0 and the port its SYN was sent from).
+    fn owner_of(&self, local: SocketAddr) -> Option<&String> {
+        if self.names.is_empty() {
+            return None;
+        }
+        self.names.get(&local).or_else(|| {
+            let any: std::net::IpAddr = match local {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            };
+            self.names.get(&SocketAddr::new(any, local.port()))
+        })
     }
 
     fn endpoint_name(&self, local: SocketAddr, role: Role) -> String {
@@ -888,6 +904,7 @@ impl States {
                 self.forget_twin(k, slot);
             }
             let mut event = h.event;
+            self.name_owner(&mut event);
             if let Event::State(st) = &mut event {
                 // One timeline per socket: each change starts where the last
                 // one shown (by either witness) ended.
@@ -917,6 +934,32 @@ impl States {
             self.recent_order.pop_front();
             if self.recent_kernel.get(&k) == Some(&ts) {
                 self.recent_kernel.remove(&k);
+            }
+        }
+    }
+
+    /// Names the peer owning an event's socket as the event leaves. A peer
+    /// tells a socket's address only when its call returns (connect()) or
+    /// blocks for a while, so the SYN-SENT and the first packets of a
+    /// connect() came before its name: held since, they get it now, and the
+    /// socket has one name from its first event on.
+    fn name_owner(&self, event: &mut Event) {
+        if self.names.is_empty() {
+            return;
+        }
+        let (local, endpoint) = match event {
+            // A listener is `listener`, by the contract.
+            Event::State(s) if s.remote.is_some() => (s.local, &mut s.endpoint),
+            Event::SocketQueues(q) => (q.local, &mut q.endpoint),
+            Event::Packet(p) => {
+                p.endpoint = self.owner_of(p.segment.src).cloned();
+                return;
+            }
+            _ => return,
+        };
+        if let Some(name) = self.owner_of(local) {
+            if endpoint != name {
+                endpoint.clone_from(name);
             }
         }
     }

@@ -799,6 +799,54 @@ fn kill_peer_fin_then_rst_then_errors() {
     );
 }
 
+/// Every event about a peer's socket names that peer, from its first on:
+/// the SYN-SENT and the packets come before connect() returns (and tells
+/// the socket's address), yet they must not carry the role (`client`) where
+/// later events carry the peer (`client2`).
+fn check_one_name_per_socket(d: &Demo, peers: &[&str]) {
+    for peer in peers {
+        // A blocked connect() (client3's in backlog) tells it when it starts.
+        let connect =
+            d.ev.iter()
+                .find(|e| {
+                    e["kind"] == "call"
+                        && e["endpoint"] == *peer
+                        && e["call"] == "connect"
+                        && e.get("local").is_some()
+                })
+                .unwrap_or_else(|| d.fail(&format!("no {peer} connect() with its address")));
+        let local = s(connect, "local");
+        let mut seen = 0;
+        for e in &d.ev {
+            let name = match s(e, "kind") {
+                "state" | "socket_queues" if e["local"] == local => e.get("endpoint"),
+                "packet" if e["src"] == local => e.get("endpoint"),
+                _ => continue,
+            };
+            seen += 1;
+            ensure!(
+                d,
+                name.and_then(Value::as_str) == Some(*peer),
+                "{peer}'s socket {local} is named {name:?} here, not {peer}: {e}"
+            );
+        }
+        ensure!(
+            d,
+            seen >= 3,
+            "{peer}'s socket {local}: only {seen} states/packets seen"
+        );
+    }
+}
+
+#[test]
+fn kill_peer_and_backlog_name_each_socket_after_its_peer_only() {
+    if !require_capture("one name per socket") {
+        return;
+    }
+    check_one_name_per_socket(&demo("kill-peer", &[]), &["client", "client2"]);
+    check_one_name_per_socket(&demo("backlog", &[]), &["client", "client2", "client3"]);
+}
+
 // ---------------------------------------------------------------------------
 // abort
 
