@@ -208,6 +208,13 @@ pub struct States {
     pending_queue_keys: Vec<Tuple>,
     /// When each socket's queues were last reported.
     queues_reported: Map<(SocketAddr, SocketAddr), Timestamp>,
+    /// The last `queue` line shown per listener address, as (accept queue,
+    /// backlog, overflows, drops). A line is reported from two places (the
+    /// queue changed; the namespace's counters changed) and a listener that
+    /// misses a walk is forgotten and met again: either could repeat the last
+    /// line word for word, which tells nothing. The same line is shown again
+    /// only after a state change of the listener itself (a new listener).
+    queue_shown: Map<SocketAddr, (u32, u32, u64, u64)>,
 }
 
 /// Whether a connection is over: nothing more can happen to it but its
@@ -267,6 +274,7 @@ impl States {
             pending_queues: Map::default(),
             pending_queue_keys: Vec::new(),
             queues_reported: Map::default(),
+            queue_shown: Map::default(),
         }
     }
 
@@ -905,6 +913,13 @@ impl States {
             }
             let mut event = h.event;
             self.name_owner(&mut event);
+            if let Event::Queue(q) = &event {
+                let now = (q.accept_queue, q.backlog, q.overflows, q.drops);
+                if self.queue_shown.insert(q.local, now) == Some(now) {
+                    // The listener's last line said exactly this.
+                    continue;
+                }
+            }
             if let Event::State(st) = &mut event {
                 // One timeline per socket: each change starts where the last
                 // one shown (by either witness) ended.
@@ -922,6 +937,10 @@ impl States {
                     st.from = Some(last);
                 }
                 self.set_shown(st.local, st.remote, (st.to, st.source));
+                if st.remote.is_none() {
+                    // The listener itself changed: its next queue line is news.
+                    self.queue_shown.remove(&st.local);
+                }
             }
             out.push(event);
         }
