@@ -215,6 +215,13 @@ pub struct States {
     /// line word for word, which tells nothing. The same line is shown again
     /// only after a state change of the listener itself (a new listener).
     queue_shown: Map<SocketAddr, (u32, u32, u64, u64)>,
+    /// The time of the last event released: nothing is placed before it.
+    released_to: Timestamp,
+    /// Without a kernel nothing else holds the events: SYNs not answered
+    /// yet, by time (stale entries are skipped), hold what came from their
+    /// time on, so that what the answer shows the SYN caused is placed
+    /// right after the SYN.
+    syn_waits: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
 }
 
 /// Whether a connection is over: nothing more can happen to it but its
@@ -275,6 +282,8 @@ impl States {
             pending_queue_keys: Vec::new(),
             queues_reported: Map::default(),
             queue_shown: Map::default(),
+            released_to: Timestamp(0),
+            syn_waits: BinaryHeap::new(),
         }
     }
 
@@ -398,8 +407,18 @@ impl States {
                 self.deadlines.push(Reverse((d, conn)));
             }
         }
+        let syn = m.machine.unanswered_syn();
+        if let Some(at) = syn.filter(|_| !kernel) {
+            if self
+                .syn_waits
+                .peek()
+                .is_none_or(|Reverse(w)| *w != (at, conn))
+            {
+                self.syn_waits.push(Reverse((at, conn)));
+            }
+        }
         for t in &transitions {
-            self.inferred(conn, t, seg.ts, out);
+            self.inferred(conn, t, out);
         }
     }
 
@@ -818,7 +837,7 @@ impl States {
                 entry.scheduled = None;
                 let ts = entry.machine.on_time(due);
                 for t in &ts {
-                    self.inferred(conn, t, due, out);
+                    self.inferred(conn, t, out);
                 }
             }
         }
@@ -856,8 +875,31 @@ impl States {
             self.emit_kernel(c, out);
         }
         let window = self.hold_time();
-        self.release(Some(Timestamp(self.now.0.saturating_sub(window))), out);
+        let mut until = Timestamp(self.now.0.saturating_sub(window));
+        if let Some(syn) = self.syn_barrier() {
+            until = until.min(Timestamp(syn.0.saturating_sub(1)));
+        }
+        self.release(Some(until), out);
         self.retire();
+    }
+
+    /// The time of the oldest SYN still waiting for its answer (for at most
+    /// [`MATCH_WINDOW`]), when nothing else holds the events.
+    fn syn_barrier(&mut self) -> Option<Timestamp> {
+        let oldest = Timestamp(self.now.0.saturating_sub(MATCH_WINDOW));
+        while let Some(&Reverse((at, conn))) = self.syn_waits.peek() {
+            let waiting = at > oldest
+                && self
+                    .machines
+                    .get(&conn)
+                    .and_then(|m| m.machine.unanswered_syn())
+                    == Some(at);
+            if waiting {
+                return Some(at);
+            }
+            self.syn_waits.pop();
+        }
+        None
     }
 
     /// How long events wait for a kernel report to replace them.
@@ -912,6 +954,7 @@ impl States {
                 self.forget_twin(k, slot);
             }
             let mut event = h.event;
+            self.released_to = self.released_to.max(slot.0);
             self.name_owner(&mut event);
             if let Event::Queue(q) = &event {
                 let now = (q.accept_queue, q.backlog, q.overflows, q.drops);
@@ -1118,13 +1161,11 @@ impl States {
         self.push(ts, ev, key);
     }
 
-    fn inferred(
-        &mut self,
-        conn: ConnId,
-        t: &crate::tcp::state::Transition,
-        ts: Timestamp,
-        _out: &mut Vec<Event>,
-    ) {
+    fn inferred(&mut self, conn: ConnId, t: &crate::tcp::state::Transition, _out: &mut Vec<Event>) {
+        // At the packet that caused it (for a passive open, the SYN, before
+        // the SYN-ACK that showed it), unless that was already let out:
+        // never before what is already shown.
+        let ts = t.at.max(self.released_to);
         let Some((client, server, revived)) = self
             .machines
             .get(&conn)

@@ -360,6 +360,47 @@ fn check_handshake(d: &Demo, v6: bool) {
         !p.iter().any(|e| has(e, "RST") && t(e) < end),
         "an RST during the handshake scenario"
     );
+    check_caused_states_follow_their_packet(d, syn, synack);
+}
+
+/// The lines between the SYN and the SYN-ACK, and what precedes the SYN:
+/// the server's LISTEN → SYN-RECEIVED (which the SYN causes, RFC 9293
+/// §3.10.7.2) sits after the SYN, before the SYN-ACK; and no inferred state
+/// comes before a packet of its connection, as root or rootless.
+fn check_caused_states_follow_their_packet(d: &Demo, syn: &Value, synack: &Value) {
+    let at = |e: &Value| d.ev.iter().position(|x| std::ptr::eq(x, e)).unwrap();
+    let (i_syn, i_synack) = (at(syn), at(synack));
+    let passive =
+        d.ev.iter()
+            .position(|e| {
+                e["kind"] == "state"
+                    && e["to"] == "SYN-RECEIVED"
+                    && e["local"] == syn["dst"]
+                    && e["remote"] == syn["src"]
+            })
+            .unwrap_or_else(|| d.fail("no server LISTEN → SYN-RECEIVED state"));
+    ensure!(
+        d,
+        i_syn < passive && passive < i_synack,
+        "the server's SYN-RECEIVED (line {}) should come after the SYN (line {}) and before the SYN-ACK (line {})",
+        passive + 1,
+        i_syn + 1,
+        i_synack + 1
+    );
+    for (i, e) in d.ev.iter().enumerate() {
+        if e["kind"] != "state" || e["source"] != "inferred" {
+            continue;
+        }
+        let packet_before = d.ev[..i]
+            .iter()
+            .any(|p| p["kind"] == "packet" && p["conn"] == e["conn"]);
+        ensure!(
+            d,
+            packet_before,
+            "the inferred state on line {} comes before any packet of its connection: {e}",
+            i + 1
+        );
+    }
 }
 
 #[test]
