@@ -36,6 +36,10 @@ pub struct PacketEvent {
     /// Window scaled by the sender's window scale once the handshake set it.
     pub win: u32,
     pub notes: Notes,
+    /// The lab peer whose socket sent it (`client2` …), when a peer owns
+    /// the source address; `None` in a watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<EndpointName>,
     /// The captured bytes, when the view asked to keep them (the details view).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<RawFrame>,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use synack::event::sanitize;
 use synack::i18n::Lang;
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
@@ -85,7 +86,7 @@ fn headless(cli: &Cli, format: Format) -> Result<Ending> {
             let announce = |dropped| {
                 eprintln!(
                     "synack: capturing on {} ({}); Ctrl-C to stop",
-                    setup.iface,
+                    sanitize(&setup.iface),
                     run::describe_filter(&setup.filter())
                 );
                 match dropped {
@@ -304,15 +305,22 @@ fn report(e: &anyhow::Error) {
     } else {
         ("", "")
     };
-    eprintln!("{pre}synack: error:{post} {e}");
+    // Errors quote what the user or the system gave (a file name, an
+    // interface's name, a script's line): its control bytes stay text.
+    eprintln!("{pre}synack: error:{post} {}", printable(&e.to_string()));
     // A cause the message above already says (the OS error at its end) is
     // not said twice.
     let mut said = e.to_string();
     for cause in e.chain().skip(1) {
         let text = cause.to_string();
         if !said.contains(&text) {
-            eprintln!("  caused by: {text}");
+            eprintln!("  caused by: {}", printable(&text));
         }
         said = text;
     }
+}
+
+/// `s` with its line breaks kept and every other control character replaced.
+fn printable(s: &str) -> String {
+    s.split('\n').map(sanitize).collect::<Vec<_>>().join("\n")
 }

@@ -319,7 +319,12 @@ fn push_addr(out: &mut String, a: SocketAddr) {
 
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    // 0x7f is DEL; 0xc2 starts the C1 controls (U+0080–U+009F, CSI among
+    // them), which JSON allows raw but some terminals obey: escaped too.
+    if !s
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f || b == 0xc2)
+    {
         out.push_str(s);
         out.push('"');
         return;
@@ -331,7 +336,7 @@ fn json_str(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
+            c if c.is_control() => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c => out.push(c),
@@ -447,6 +452,9 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     o.addr("src", seg.src);
     o.addr("dst", seg.dst);
     o.str("from", p.from.as_str());
+    if let Some(name) = &p.endpoint {
+        o.str("endpoint", name);
+    }
     if let (Proto::Tcp, Some(tcp)) = (seg.proto, seg.tcp) {
         o.strs("flags", tcp.flags.names());
         o.num("seq", p.seq);
@@ -629,7 +637,7 @@ mod tests {
 
     #[test]
     fn json_lines_are_json_whatever_the_text() {
-        let hostile = "quote\" back\\ nl\n tab\t esc\x1b]0;t\x07 nul\0 zh 中文 \u{7f}";
+        let hostile = "quote\" back\\ nl\n tab\t esc\x1b]0;t\x07 nul\0 zh 中文 \u{7f} csi\u{9b}2J ·°";
         let ev = Event::Warning {
             ts: Timestamp(5),
             message: hostile.to_owned(),
@@ -641,7 +649,8 @@ mod tests {
         assert_eq!(v["kind"], "warning");
         assert_eq!(v["t"], 0.000_001);
         assert!(line.starts_with("{\"t\":"), "t comes first: {line}");
-        assert!(!line.contains('\x1b'), "{line}");
+        assert!(!line.chars().any(char::is_control), "{line}");
+        assert!(line.contains("\\u009b") && line.contains("·°"), "{line}");
         let mut whole = String::new();
         json_line(&mut whole, 2.0, &ev, Lang::En);
         assert!(whole.starts_with("{\"t\":2.0,"), "{whole}");

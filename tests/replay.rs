@@ -105,6 +105,74 @@ fn every_packet_is_shown_once_and_events_keep_time_order_per_socket() {
                 last.insert(key, s.to);
             }
         }
+        // Time never goes back, and what a packet caused comes after it: an
+        // inferred change after a packet of its connection; a passive open
+        // (LISTEN → SYN-RECEIVED) right after the SYN that caused it, before
+        // the SYN-ACK (RFC 9293 §3.10.7.2).
+        let mut last_packet: std::collections::HashMap<_, &synack::event::PacketEvent> =
+            std::collections::HashMap::new();
+        for (i, pair) in events.windows(2).enumerate() {
+            assert!(
+                pair[0].ts() <= pair[1].ts(),
+                "{name}: event {} goes back in time: {:?} then {:?}",
+                i + 1,
+                pair[0],
+                pair[1]
+            );
+        }
+        for e in &events {
+            match e {
+                Event::Packet(p) => {
+                    last_packet.insert(p.conn, p.as_ref());
+                }
+                Event::State(s) if s.conn.is_some() => {
+                    let before = s.conn.and_then(|c| last_packet.get(&c));
+                    if s.source == synack::event::StateSource::Inferred {
+                        assert!(
+                            before.is_some(),
+                            "{name}: inferred {s:?} before any packet of its connection"
+                        );
+                    }
+                    let passive = s.to == synack::tcp::TcpState::SynReceived
+                        && s.from.is_none_or(|f| f == synack::tcp::TcpState::Listen);
+                    if passive {
+                        let syn = before.is_some_and(|p| {
+                            p.segment.dst == s.local
+                                && p.segment
+                                    .tcp
+                                    .is_some_and(|h| h.flags.syn() && !h.flags.ack())
+                        });
+                        assert!(
+                            syn,
+                            "{name}: {s:?} should come right after the SYN that caused it; the packet before it is {before:?}"
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A listener's queue line never repeats its last one word for word
+        // (time-wait's recording had its listener missed by a walk and met
+        // again, and printed the same line twice).
+        let mut queue_shown = std::collections::HashMap::new();
+        for e in &events {
+            match e {
+                Event::State(s) if s.remote.is_none() => {
+                    queue_shown.remove(&s.local);
+                }
+                Event::Queue(q) => {
+                    let now = (q.accept_queue, q.backlog, q.overflows, q.drops);
+                    assert_ne!(
+                        queue_shown.insert(q.local, now),
+                        Some(now),
+                        "{name}: the queue line of {} at {:?} repeats the one before",
+                        q.local,
+                        q.ts
+                    );
+                }
+                _ => {}
+            }
+        }
     }
 }
 

@@ -216,6 +216,9 @@ impl Model {
                 ack: a.ack,
                 win: a.win,
                 notes,
+                // Named as it leaves the merge: a connect()'s report comes
+                // after its first packets.
+                endpoint: None,
                 raw,
             })),
             out,

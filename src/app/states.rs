@@ -208,6 +208,20 @@ pub struct States {
     pending_queue_keys: Vec<Tuple>,
     /// When each socket's queues were last reported.
     queues_reported: Map<(SocketAddr, SocketAddr), Timestamp>,
+    /// The last `queue` line shown per listener address, as (accept queue,
+    /// backlog, overflows, drops). A line is reported from two places (the
+    /// queue changed; the namespace's counters changed) and a listener that
+    /// misses a walk is forgotten and met again: either could repeat the last
+    /// line word for word, which tells nothing. The same line is shown again
+    /// only after a state change of the listener itself (a new listener).
+    queue_shown: Map<SocketAddr, (u32, u32, u64, u64)>,
+    /// The time of the last event released: nothing is placed before it.
+    released_to: Timestamp,
+    /// Without a kernel nothing else holds the events: SYNs not answered
+    /// yet, by time (stale entries are skipped), hold what came from their
+    /// time on, so that what the answer shows the SYN caused is placed
+    /// right after the SYN.
+    syn_waits: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
 }
 
 /// Whether a connection is over: nothing more can happen to it but its
@@ -267,6 +281,9 @@ impl States {
             pending_queues: Map::default(),
             pending_queue_keys: Vec::new(),
             queues_reported: Map::default(),
+            queue_shown: Map::default(),
+            released_to: Timestamp(0),
+            syn_waits: BinaryHeap::new(),
         }
     }
 
@@ -288,7 +305,23 @@ impl States {
     /// The lab peer owning the socket bound to `local`, if known.
     #[must_use]
     pub fn peer_name(&self, local: SocketAddr) -> Option<&str> {
-        self.names.get(&local).map(String::as_str)
+        self.owner_of(local).map(String::as_str)
+    }
+
+    /// The peer owning `local`: by the address itself, else by the wildcard
+    /// address of its port (a socket bound to 0.0.0.0; a connect() that
+    /// failed reports 0.0.0.0 and the port its SYN was sent from).
+    fn owner_of(&self, local: SocketAddr) -> Option<&String> {
+        if self.names.is_empty() {
+            return None;
+        }
+        self.names.get(&local).or_else(|| {
+            let any: std::net::IpAddr = match local {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            };
+            self.names.get(&SocketAddr::new(any, local.port()))
+        })
     }
 
     fn endpoint_name(&self, local: SocketAddr, role: Role) -> String {
@@ -374,8 +407,18 @@ impl States {
                 self.deadlines.push(Reverse((d, conn)));
             }
         }
+        let syn = m.machine.unanswered_syn();
+        if let Some(at) = syn.filter(|_| !kernel) {
+            if self
+                .syn_waits
+                .peek()
+                .is_none_or(|Reverse(w)| *w != (at, conn))
+            {
+                self.syn_waits.push(Reverse((at, conn)));
+            }
+        }
         for t in &transitions {
-            self.inferred(conn, t, seg.ts, out);
+            self.inferred(conn, t, out);
         }
     }
 
@@ -794,7 +837,7 @@ impl States {
                 entry.scheduled = None;
                 let ts = entry.machine.on_time(due);
                 for t in &ts {
-                    self.inferred(conn, t, due, out);
+                    self.inferred(conn, t, out);
                 }
             }
         }
@@ -832,8 +875,31 @@ impl States {
             self.emit_kernel(c, out);
         }
         let window = self.hold_time();
-        self.release(Some(Timestamp(self.now.0.saturating_sub(window))), out);
+        let mut until = Timestamp(self.now.0.saturating_sub(window));
+        if let Some(syn) = self.syn_barrier() {
+            until = until.min(Timestamp(syn.0.saturating_sub(1)));
+        }
+        self.release(Some(until), out);
         self.retire();
+    }
+
+    /// The time of the oldest SYN still waiting for its answer (for at most
+    /// [`MATCH_WINDOW`]), when nothing else holds the events.
+    fn syn_barrier(&mut self) -> Option<Timestamp> {
+        let oldest = Timestamp(self.now.0.saturating_sub(MATCH_WINDOW));
+        while let Some(&Reverse((at, conn))) = self.syn_waits.peek() {
+            let waiting = at > oldest
+                && self
+                    .machines
+                    .get(&conn)
+                    .and_then(|m| m.machine.unanswered_syn())
+                    == Some(at);
+            if waiting {
+                return Some(at);
+            }
+            self.syn_waits.pop();
+        }
+        None
     }
 
     /// How long events wait for a kernel report to replace them.
@@ -888,6 +954,15 @@ impl States {
                 self.forget_twin(k, slot);
             }
             let mut event = h.event;
+            self.released_to = self.released_to.max(slot.0);
+            self.name_owner(&mut event);
+            if let Event::Queue(q) = &event {
+                let now = (q.accept_queue, q.backlog, q.overflows, q.drops);
+                if self.queue_shown.insert(q.local, now) == Some(now) {
+                    // The listener's last line said exactly this.
+                    continue;
+                }
+            }
             if let Event::State(st) = &mut event {
                 // One timeline per socket: each change starts where the last
                 // one shown (by either witness) ended.
@@ -905,6 +980,10 @@ impl States {
                     st.from = Some(last);
                 }
                 self.set_shown(st.local, st.remote, (st.to, st.source));
+                if st.remote.is_none() {
+                    // The listener itself changed: its next queue line is news.
+                    self.queue_shown.remove(&st.local);
+                }
             }
             out.push(event);
         }
@@ -917,6 +996,32 @@ impl States {
             self.recent_order.pop_front();
             if self.recent_kernel.get(&k) == Some(&ts) {
                 self.recent_kernel.remove(&k);
+            }
+        }
+    }
+
+    /// Names the peer owning an event's socket as the event leaves. A peer
+    /// tells a socket's address only when its call returns (connect()) or
+    /// blocks for a while, so the SYN-SENT and the first packets of a
+    /// connect() came before its name: held since, they get it now, and the
+    /// socket has one name from its first event on.
+    fn name_owner(&self, event: &mut Event) {
+        if self.names.is_empty() {
+            return;
+        }
+        let (local, endpoint) = match event {
+            // A listener is `listener`, by the contract.
+            Event::State(s) if s.remote.is_some() => (s.local, &mut s.endpoint),
+            Event::SocketQueues(q) => (q.local, &mut q.endpoint),
+            Event::Packet(p) => {
+                p.endpoint = self.owner_of(p.segment.src).cloned();
+                return;
+            }
+            _ => return,
+        };
+        if let Some(name) = self.owner_of(local) {
+            if endpoint != name {
+                endpoint.clone_from(name);
             }
         }
     }
@@ -1056,13 +1161,11 @@ impl States {
         self.push(ts, ev, key);
     }
 
-    fn inferred(
-        &mut self,
-        conn: ConnId,
-        t: &crate::tcp::state::Transition,
-        ts: Timestamp,
-        _out: &mut Vec<Event>,
-    ) {
+    fn inferred(&mut self, conn: ConnId, t: &crate::tcp::state::Transition, _out: &mut Vec<Event>) {
+        // At the packet that caused it (for a passive open, the SYN, before
+        // the SYN-ACK that showed it), unless that was already let out:
+        // never before what is already shown.
+        let ts = t.at.max(self.released_to);
         let Some((client, server, revived)) = self
             .machines
             .get(&conn)

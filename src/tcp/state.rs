@@ -13,7 +13,8 @@
 //! - `listen()` sends no packet. A server's LISTEN is *implied* when it answers
 //!   a SYN with a SYN-ACK; it is reported then (not when the SYN arrives: a SYN
 //!   to a port nobody listens on is answered by RST and the server never left
-//!   CLOSED).
+//!   CLOSED), dated at the SYN, as is the SYN-RECEIVED the SYN caused
+//!   ([`Transition::at`]).
 //! - A connection first seen after its handshake starts as an ESTABLISHED
 //!   guess on both sides ([`Cause::MidStream`]).
 //! - The server's ESTABLISHED on the final ACK of the handshake assumes the ACK
@@ -126,6 +127,9 @@ pub struct Transition {
     pub to: TcpState,
     pub cause: Cause,
     pub note: Option<Note>,
+    /// When it happened: the segment's time, or a timer's; for a passive
+    /// open (known only from the SYN-ACK), the time of the SYN that caused it.
+    pub at: Timestamp,
 }
 
 impl Transition {
@@ -146,6 +150,7 @@ const PLACEHOLDER: Transition = Transition {
     to: TcpState::Closed,
     cause: Cause::Timeout,
     note: None,
+    at: Timestamp(0),
 };
 
 /// The transitions one call caused, in order: a fixed-capacity list (no
@@ -247,8 +252,9 @@ struct Endpoint {
     wscale: Option<u8>,
     /// It reached SYN-RECEIVED from LISTEN (a passive open).
     passive: bool,
-    /// A SYN it received while CLOSED or in TIME-WAIT, not answered yet.
-    pending_syn: Option<SegSummary>,
+    /// A SYN it received while CLOSED or in TIME-WAIT, not answered yet,
+    /// and when.
+    pending_syn: Option<(SegSummary, Timestamp)>,
     time_wait_until: Option<Timestamp>,
 }
 
@@ -357,6 +363,16 @@ impl ConnMachine {
         self.ends[index(who)].time_wait_until
     }
 
+    /// When the SYN that neither end has answered yet came: what it caused
+    /// is known only from the answer, and will be dated then.
+    #[must_use]
+    pub fn unanswered_syn(&self) -> Option<Timestamp> {
+        self.ends
+            .iter()
+            .filter_map(|e| e.pending_syn.map(|(_, at)| at))
+            .min()
+    }
+
     /// The earliest timer, so the caller knows when to call [`Self::on_time`].
     #[must_use]
     pub fn next_deadline(&self) -> Option<Timestamp> {
@@ -440,6 +456,7 @@ impl ConnMachine {
             to,
             cause,
             note,
+            at: now,
         });
     }
 
@@ -528,7 +545,7 @@ impl ConnMachine {
                     }
                     self.ends[i].forget_numbers();
                     self.set_state(from, S::SynSent, sent, None, now, out);
-                    if let Some(p) = pending {
+                    if let Some((p, _)) = pending {
                         // §3.10.7.3 SYN-SENT, SYN without ACK: the SYNs crossed
                         // (simultaneous open); enter SYN-RECEIVED.
                         self.note_peer_syn(from, p);
@@ -543,18 +560,22 @@ impl ConnMachine {
                 // §3.10.7.2 LISTEN, SYN: the listener (implied) answers with
                 // SYN-ACK and the connection enters SYN-RECEIVED.
                 S::Closed | S::Listen | S::TimeWait => {
-                    let cause = pending.map_or(sent, Cause::Received);
+                    let cause = pending.map_or(sent, |(p, _)| Cause::Received(p));
+                    // The SYN caused it (§3.10.7.2: on a SYN the listener sends
+                    // SYN-ACK and enters SYN-RECEIVED); only the answer showed
+                    // that someone listened. It happened when the SYN came.
+                    let at = pending.map_or(now, |(_, at)| at);
                     if self.ends[i].state == S::TimeWait {
                         // RFC 9293 §3.10.7.4 TIME-WAIT / RFC 6191: a new SYN
                         // may reopen a 4-tuple in TIME-WAIT.
-                        self.set_state(from, S::Closed, cause, Some(Note::Reincarnation), now, out);
+                        self.set_state(from, S::Closed, cause, Some(Note::Reincarnation), at, out);
                     }
                     self.ends[i].forget_numbers();
-                    if let Some(p) = pending {
+                    if let Some((p, _)) = pending {
                         self.note_peer_syn(from, p);
                     }
-                    self.set_state(from, S::Listen, cause, Some(Note::ImpliedListen), now, out);
-                    self.set_state(from, S::SynReceived, cause, None, now, out);
+                    self.set_state(from, S::Listen, cause, Some(Note::ImpliedListen), at, out);
+                    self.set_state(from, S::SynReceived, cause, None, at, out);
                     self.ends[i].passive = true;
                 }
                 // §3.10.7.3: only after receiving the peer's SYN does SYN-SENT
@@ -697,7 +718,7 @@ impl ConnMachine {
                 // §3.10.7.2 LISTEN: the answer (SYN-ACK or RST) shows whether
                 // anyone listens, so the SYN waits for it. Linux lets a SYN
                 // reopen a TIME-WAIT 4-tuple the same way.
-                S::Closed | S::Listen | S::TimeWait => self.ends[i].pending_syn = Some(seg),
+                S::Closed | S::Listen | S::TimeWait => self.ends[i].pending_syn = Some((seg, now)),
                 // §3.10.7.3 SYN-SENT, SYN without ACK: simultaneous open, enter SYN-RECEIVED.
                 S::SynSent => {
                     self.note_peer_syn(to, seg);
@@ -1420,5 +1441,29 @@ mod tests {
         let owned: Vec<Transition> = out.into_iter().collect();
         assert_eq!(owned.as_slice(), out.as_slice());
         assert!(ConnMachine::new().on_time(lab.now).is_empty());
+    }
+
+    #[test]
+    fn a_passive_open_is_dated_at_the_syn_that_caused_it() {
+        let mut lab = Lab::new();
+        let syn = lab.send(C, SYN, 1000, 0, 0);
+        let syn_at = lab.now;
+        assert!(syn.iter().all(|t| t.at == syn_at));
+        // A retransmitted SYN is the one answered: the passive open is its.
+        lab.now.0 += NANOS;
+        lab.send(C, SYN, 1000, 0, 0);
+        let retransmitted_at = lab.now;
+        assert_eq!(lab.m.unanswered_syn(), Some(retransmitted_at));
+        let answer = lab.send(S, SYN_ACK, 5000, 1001, 0);
+        assert_eq!(lab.m.unanswered_syn(), None);
+        let dated: Vec<_> = answer.iter().map(|t| (t.endpoint, t.to, t.at)).collect();
+        assert_eq!(
+            dated,
+            [
+                (S, Listen, retransmitted_at),
+                (S, SynReceived, retransmitted_at),
+                (C, Established, lab.now),
+            ]
+        );
     }
 }

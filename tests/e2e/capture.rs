@@ -252,6 +252,54 @@ fn check_against_tshark(name: &str, ip: IpAddr) {
     );
 }
 
+/// A port that has a listener before the watch starts: its first `queue`
+/// line comes once (the listeners' own walk and the full walk with the
+/// namespace's counters both see it at the start), and no later line repeats
+/// the one before it.
+#[test]
+fn watch_of_a_listening_port_shows_each_queue_line_once() {
+    if !require_capture("watch_of_a_listening_port_shows_each_queue_line_once") {
+        return;
+    }
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let mut watch = synack()
+        .args(["watch", "--json", "--duration", "2", "--port"])
+        .arg(addr.port().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start synack watch");
+    let w_err = wait_stderr(&mut watch, "capturing on lo", Duration::from_secs(10));
+    let stdout = watch.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || read_all(stdout));
+    std::thread::sleep(Duration::from_millis(300));
+    // Two connections wait in the accept queue, then are taken.
+    let a = TcpStream::connect(addr).unwrap();
+    let b = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let taken: Vec<_> = (0..2).map(|_| listener.accept().unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    drop((a, b, taken));
+    let st = wait_timeout(&mut watch, Duration::from_secs(10));
+    let w_err = w_err.join().unwrap();
+    assert!(
+        st.success(),
+        "synack watch exited with {st}; stderr:\n{w_err}"
+    );
+    let live = json_lines(&reader.join().unwrap());
+    let queues: Vec<String> = kind(&live, "queue").iter().map(|q| q.to_string()).collect();
+    assert!(
+        queues.len() >= 2,
+        "the listener's queue (empty, then two waiting) should be shown: {queues:#?}"
+    );
+    let repeated = repeated_queue_lines(&live);
+    assert!(
+        repeated.is_empty(),
+        "queue lines repeating the one before: {repeated:#?}\nall queue lines: {queues:#?}"
+    );
+}
+
 #[test]
 fn watch_matches_tshark_ipv4() {
     check_against_tshark("watch_v4", IpAddr::V4(Ipv4Addr::LOCALHOST));

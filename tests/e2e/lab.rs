@@ -360,6 +360,47 @@ fn check_handshake(d: &Demo, v6: bool) {
         !p.iter().any(|e| has(e, "RST") && t(e) < end),
         "an RST during the handshake scenario"
     );
+    check_caused_states_follow_their_packet(d, syn, synack);
+}
+
+/// The lines between the SYN and the SYN-ACK, and what precedes the SYN:
+/// the server's LISTEN → SYN-RECEIVED (which the SYN causes, RFC 9293
+/// §3.10.7.2) sits after the SYN, before the SYN-ACK; and no inferred state
+/// comes before a packet of its connection, as root or rootless.
+fn check_caused_states_follow_their_packet(d: &Demo, syn: &Value, synack: &Value) {
+    let at = |e: &Value| d.ev.iter().position(|x| std::ptr::eq(x, e)).unwrap();
+    let (i_syn, i_synack) = (at(syn), at(synack));
+    let passive =
+        d.ev.iter()
+            .position(|e| {
+                e["kind"] == "state"
+                    && e["to"] == "SYN-RECEIVED"
+                    && e["local"] == syn["dst"]
+                    && e["remote"] == syn["src"]
+            })
+            .unwrap_or_else(|| d.fail("no server LISTEN → SYN-RECEIVED state"));
+    ensure!(
+        d,
+        i_syn < passive && passive < i_synack,
+        "the server's SYN-RECEIVED (line {}) should come after the SYN (line {}) and before the SYN-ACK (line {})",
+        passive + 1,
+        i_syn + 1,
+        i_synack + 1
+    );
+    for (i, e) in d.ev.iter().enumerate() {
+        if e["kind"] != "state" || e["source"] != "inferred" {
+            continue;
+        }
+        let packet_before = d.ev[..i]
+            .iter()
+            .any(|p| p["kind"] == "packet" && p["conn"] == e["conn"]);
+        ensure!(
+            d,
+            packet_before,
+            "the inferred state on line {} comes before any packet of its connection: {e}",
+            i + 1
+        );
+    }
 }
 
 #[test]
@@ -797,6 +838,54 @@ fn kill_peer_fin_then_rst_then_errors() {
         "act 2: a further write should fail with EPIPE, got {}",
         res(w3)
     );
+}
+
+/// Every event about a peer's socket names that peer, from its first on:
+/// the SYN-SENT and the packets come before connect() returns (and tells
+/// the socket's address), yet they must not carry the role (`client`) where
+/// later events carry the peer (`client2`).
+fn check_one_name_per_socket(d: &Demo, peers: &[&str]) {
+    for peer in peers {
+        // A blocked connect() (client3's in backlog) tells it when it starts.
+        let connect =
+            d.ev.iter()
+                .find(|e| {
+                    e["kind"] == "call"
+                        && e["endpoint"] == *peer
+                        && e["call"] == "connect"
+                        && e.get("local").is_some()
+                })
+                .unwrap_or_else(|| d.fail(&format!("no {peer} connect() with its address")));
+        let local = s(connect, "local");
+        let mut seen = 0;
+        for e in &d.ev {
+            let name = match s(e, "kind") {
+                "state" | "socket_queues" if e["local"] == local => e.get("endpoint"),
+                "packet" if e["src"] == local => e.get("endpoint"),
+                _ => continue,
+            };
+            seen += 1;
+            ensure!(
+                d,
+                name.and_then(Value::as_str) == Some(*peer),
+                "{peer}'s socket {local} is named {name:?} here, not {peer}: {e}"
+            );
+        }
+        ensure!(
+            d,
+            seen >= 3,
+            "{peer}'s socket {local}: only {seen} states/packets seen"
+        );
+    }
+}
+
+#[test]
+fn kill_peer_and_backlog_name_each_socket_after_its_peer_only() {
+    if !require_capture("one name per socket") {
+        return;
+    }
+    check_one_name_per_socket(&demo("kill-peer", &[]), &["client", "client2"]);
+    check_one_name_per_socket(&demo("backlog", &[]), &["client", "client2", "client3"]);
 }
 
 // ---------------------------------------------------------------------------

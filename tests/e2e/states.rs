@@ -581,6 +581,11 @@ pub(crate) fn demo_backlog_queue_full_and_overflows() {
         overflows.len() >= 2 && overflows.last() > overflows.first(),
         "backlog: the overflows counter should rise across queue events (the third client's SYN and its retransmissions are dropped): {overflows:?}\n{listing}"
     );
+    let repeated = repeated_queue_lines(&d.events);
+    assert!(
+        repeated.is_empty(),
+        "backlog: queue lines repeating the listener's line before: {repeated:#?}\n{listing}"
+    );
     assert_timeline(&d, "backlog");
 }
 

@@ -149,6 +149,27 @@ pub fn kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
 
+/// `queue` lines that say word for word what the same listener's previous
+/// `queue` line said, with no state change of that listener between them.
+pub fn repeated_queue_lines(events: &[Value]) -> Vec<String> {
+    let mut last: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    let mut repeated = Vec::new();
+    for e in events {
+        let local = e["local"].as_str().unwrap_or_default().to_owned();
+        if e["kind"] == "state" && e["remote"].is_null() {
+            last.remove(&local);
+        } else if e["kind"] == "queue" {
+            let mut content = e.clone();
+            content.as_object_mut().map(|o| o.remove("t"));
+            if last.get(&local) == Some(&content) {
+                repeated.push(e.to_string());
+            }
+            last.insert(local, content);
+        }
+    }
+    repeated
+}
+
 /// Flag names from tshark's `tcp.flags` hex value, in contract order.
 pub fn flag_names(hex: &str) -> Vec<String> {
     let v = u16::from_str_radix(hex.trim_start_matches("0x"), 16).expect("hex flags");

@@ -469,3 +469,135 @@ fn tui_a_closed_window_without_sighup_ends_the_run() {
     drop(t);
     wait_gone(&bin);
 }
+
+/// A script whose file name, summary, narration and payloads (a TCP write, a
+/// UDP datagram) carry an OSC window title (`ESC ] 0 ; pwned BEL`), a clear
+/// screen (`ESC [ 2 J`), CSI cursor moves, and CSI as one C1 character
+/// (U+009B): what a hostile peer or file could put before a user.
+fn hostile_script(dir: &Path) -> PathBuf {
+    const NASTY: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[5;5H\u{1b}[10A\u{9b}2J";
+    let text = format!(
+        "# Hostile summary {NASTY}\n\
+         server listen\n\
+         client connect\n\
+         server accept\n\
+         # Narration {NASTY} here\n\
+         client write \"{NASTY} tail\"\n\
+         server read\n\
+         server2 socket udp\n\
+         server2 bind\n\
+         client2 socket udp\n\
+         client2 sendto \"{NASTY}x\" server2\n"
+    );
+    let path = dir.join("evil-\u{1b}]0;pwned\u{7}.txt");
+    std::fs::write(&path, text).expect("write the script");
+    path
+}
+
+/// Control characters in `s` other than line ends, with where they are.
+fn controls(s: &str) -> Vec<(usize, char)> {
+    s.char_indices()
+        .filter(|(_, c)| c.is_control() && *c != '\n')
+        .collect()
+}
+
+fn pane_title(t: &Tmux) -> String {
+    let out = t
+        .cmd()
+        .args(["display", "-p", "-t", "main", "#{pane_title}"])
+        .output()
+        .expect("tmux display");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn tui_and_text_show_hostile_bytes_as_text() {
+    if !require_lab("tui_and_text_show_hostile_bytes_as_text") {
+        return;
+    }
+    let t = Tmux::start("hostile", 120, 40);
+    let bin = own_binary(&t);
+    let script = hostile_script(&t.dir);
+
+    // (a) Headless: nothing but text and line ends, on stdout and stderr.
+    for format in ["--text", "--json"] {
+        let out = Command::new(&bin)
+            .args(["demo", format, "--script"])
+            .arg(&script)
+            .output()
+            .expect("run synack");
+        let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{format}: {stderr}");
+        assert!(
+            stdout.contains("sendto") && stdout.contains("pwned"),
+            "{format}: the hostile calls are not shown:\n{stdout}"
+        );
+        for (what, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            let bad = controls(text);
+            assert!(
+                bad.is_empty(),
+                "{format}: control characters reached {what}: {bad:?}\n{}",
+                text.escape_debug()
+            );
+        }
+    }
+    // An error quoting a hostile file name.
+    let out = Command::new(&bin)
+        .args(["read", "--text"])
+        .arg(t.dir.join("no-\u{1b}]0;pwned\u{7}\u{1b}[2J-file"))
+        .output()
+        .expect("run synack read");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success() && stderr.contains("pwned"),
+        "{stderr}"
+    );
+    assert!(
+        controls(&stderr).is_empty(),
+        "control characters in the error: {}",
+        stderr.escape_debug()
+    );
+
+    // (b) The screen: synack's own, the pane's title untouched. The file is
+    // named by a glob: its real name would be typed into the shell raw.
+    let title = pane_title(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo --pace 0.2 --script {}/evil-*.txt; echo exit=$?",
+        bin.display(),
+        t.dir.display()
+    ));
+    let s = t.wait_for("script over", LONG);
+    for needle in [
+        "evil-",
+        "Narration",
+        "sendto(",
+        "write(",
+        "step 9/9",
+        kernel_states(),
+    ] {
+        assert!(s.contains(needle), "no `{needle}` on synack's screen:\n{s}");
+    }
+    // The datagram's bytes in the details view: dots for the controls.
+    t.keys(&["Enter"]);
+    let s = t.wait_for("big-endian", LONG);
+    assert!(
+        s.contains("]0;pw"),
+        "the payload's bytes are not shown:\n{s}"
+    );
+    t.keys(&["Escape"]);
+    let s = t.wait_for("script over", LONG);
+    assert!(
+        s.contains("sendto(") && s.contains(kernel_states()),
+        "synack's screen is gone:\n{s}"
+    );
+    let now = pane_title(&t);
+    assert!(
+        now == title && !now.contains("pwned"),
+        "the pane's title changed from `{title}` to `{now}`"
+    );
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    assert_eq!(pane_title(&t), title, "the title changed after the run");
+    wait_gone(&bin);
+}
