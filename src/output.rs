@@ -637,7 +637,8 @@ mod tests {
 
     #[test]
     fn json_lines_are_json_whatever_the_text() {
-        let hostile = "quote\" back\\ nl\n tab\t esc\x1b]0;t\x07 nul\0 zh 中文 \u{7f} csi\u{9b}2J ·°";
+        let hostile =
+            "quote\" back\\ nl\n tab\t esc\x1b]0;t\x07 nul\0 zh 中文 \u{7f} csi\u{9b}2J ·°";
         let ev = Event::Warning {
             ts: Timestamp(5),
             message: hostile.to_owned(),

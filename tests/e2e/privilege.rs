@@ -140,6 +140,76 @@ fn watch_through_sudo_runs_as_the_invoking_user_and_writes_their_file() {
     assert!(gone, "{} left behind", instance.display());
 }
 
+/// A classic pcap header (microseconds, Ethernet) and `frames` SYNs from
+/// 10.0.0.1:40000 to 10.0.0.2:80, one second apart.
+fn pcap_of_syns(frames: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut header = Vec::new();
+    for v in [0xa1b2_c3d4u32] {
+        header.extend_from_slice(&v.to_le_bytes());
+    }
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&4u16.to_le_bytes());
+    header.extend_from_slice(&[0; 8]);
+    header.extend_from_slice(&65535u32.to_le_bytes());
+    header.extend_from_slice(&1u32.to_le_bytes());
+    let mut records = Vec::new();
+    for i in 0..frames {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        // IPv4, 20 + 20 bytes, TCP, checksum left 0 (not checked on read).
+        f.extend_from_slice(&[
+            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        f.extend_from_slice(&40000u16.to_be_bytes());
+        f.extend_from_slice(&80u16.to_be_bytes());
+        f.extend_from_slice(&(1000 + i).to_be_bytes());
+        f.extend_from_slice(&0u32.to_be_bytes());
+        f.extend_from_slice(&[0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+        let mut r = Vec::new();
+        r.extend_from_slice(&(1_700_000_000 + i).to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        r.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        r.extend_from_slice(&f);
+        records.push(r);
+    }
+    (header, records)
+}
+
+#[test]
+fn read_through_sudo_gives_up_root_before_parsing() {
+    use std::io::Write;
+    let dir = shared_dir("sudo-read");
+    // A pipe, fed slowly: synack is looked at while it waits for packet 2.
+    let fifo = dir.join("slow.pcap");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid path and mode.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+    let mut child = synack()
+        .args(["read", "--json"])
+        .arg(&fifo)
+        .env("SUDO_UID", NOBODY.to_string())
+        .env("SUDO_GID", NOBODY.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run synack");
+    let (header, records) = pcap_of_syns(2);
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&header).unwrap();
+    w.write_all(&records[0]).unwrap();
+    w.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let s = status(child.id());
+    w.write_all(&records[1]).unwrap();
+    drop(w);
+    let out = read_all(child.stdout.take().unwrap());
+    let st = wait_timeout(&mut child, Duration::from_secs(10));
+    assert!(st.success(), "{}", read_all(child.stderr.take().unwrap()));
+    assert!(field(&s, "Uid:").starts_with("65534\t65534\t65534"), "{s}");
+    assert_eq!(kind(&json_lines(&out), "packet").len(), 2, "{out}");
+}
+
 #[test]
 fn watch_with_file_capabilities_drops_every_one() {
     if !require_capture("watch_with_file_capabilities_drops_every_one") {
