@@ -153,6 +153,7 @@ pub struct Labels {
     pub help_r: String,
     pub help_s: String,
     pub help_d: String,
+    pub help_quiz: String,
     pub help_enter: String,
     pub help_f: String,
     pub help_move: String,

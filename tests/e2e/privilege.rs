@@ -144,9 +144,7 @@ fn watch_through_sudo_runs_as_the_invoking_user_and_writes_their_file() {
 /// 10.0.0.1:40000 to 10.0.0.2:80, one second apart.
 fn pcap_of_syns(frames: u32) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut header = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        header.extend_from_slice(&v.to_le_bytes());
-    }
+    header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     header.extend_from_slice(&2u16.to_le_bytes());
     header.extend_from_slice(&4u16.to_le_bytes());
     header.extend_from_slice(&[0; 8]);

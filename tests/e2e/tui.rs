@@ -601,3 +601,58 @@ fn tui_and_text_show_hostile_bytes_as_text() {
     assert_eq!(pane_title(&t), title, "the title changed after the run");
     wait_gone(&bin);
 }
+
+/// The digit the quiz box shows before `label` (`[2] SYN`), exact label.
+fn quiz_digit(screen: &str, label: &str) -> String {
+    let needle = format!("] {label}");
+    for (i, _) in screen.match_indices(&needle) {
+        let after = screen[i + needle.len()..].chars().next().unwrap_or(' ');
+        if after.is_alphanumeric() || after == '-' {
+            continue;
+        }
+        if let Some(d) = screen[..i].chars().last().filter(char::is_ascii_digit) {
+            return d.to_string();
+        }
+    }
+    panic!("no choice `{label}` on the quiz:\n{screen}");
+}
+
+#[test]
+fn tui_quiz_asks_before_each_step_and_the_real_stack_answers() {
+    if !require_lab("tui_quiz_asks_before_each_step_and_the_real_stack_answers") {
+        return;
+    }
+    let t = Tmux::start("quiz", 80, 24);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo close --quiz; echo exit=$?",
+        bin.display()
+    ));
+    let s = t.wait_for("Which state does server's socket enter?", LONG);
+    assert!(s.contains("Quiz · 0 of 0 right"), "{s}");
+    // The step waits for the answer: Space does not run it.
+    t.keys(&["Space"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(!t.screen().contains("listen(128)"), "{}", t.screen());
+    t.keys(&[&quiz_digit(&s, "LISTEN")]);
+    t.wait_for("✓ Right: LISTEN.", LONG);
+    // A wrong answer: the real packets say what connect() sent.
+    let s = t.wait_for("What does client send first?", LONG);
+    t.keys(&[&quiz_digit(&s, "SYN-ACK")]);
+    t.wait_for("✗ The real stack did: SYN. (You chose: SYN-ACK.)", LONG);
+    let s = t.wait_for("`client close`", LONG);
+    t.keys(&[&quiz_digit(&s, "FIN")]);
+    t.wait_for("✓ Right: FIN.", LONG);
+    let s = t.wait_for("What does read() return?", LONG);
+    t.keys(&[&quiz_digit(&s, "0: end of file")]);
+    t.wait_for("✓ Right: 0: end of file.", LONG);
+    let s = t.wait_for("`server close`", LONG);
+    t.keys(&[&quiz_digit(&s, "FIN")]);
+    t.wait_for("Quiz over: 4 of 5 right.", LONG);
+    // The same words in Chinese, live.
+    t.keys(&["l"]);
+    t.wait_for("测验结束：答对 4 / 5。", LONG);
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
