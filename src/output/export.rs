@@ -284,7 +284,8 @@ fn packet_label(p: &PacketEvent, prefix: &str) -> String {
             if tcp.flags.contains(Flags::URG) {
                 let _ = write!(s, " urg={}", tcp.urgent);
             }
-            if p.win == 0 {
+            // A closed window is news; an RST's zero window is not.
+            if p.win == 0 && !tcp.flags.rst() {
                 s.push_str(" win=0");
             }
         }
@@ -927,6 +928,17 @@ pub fn svg(events: &[Event], opts: &ExportOptions) -> String {
                     (x1 + x2) / 2.0
                 };
                 let anchor = if from == to { "start" } else { "middle" };
+                if from.abs_diff(*to) > 1 {
+                    // Over the lanes it crosses: a veil, so they do not strike it out.
+                    let w = cols(&label) + 8.0;
+                    let _ = write!(
+                        body,
+                        r#"<rect x="{:.1}" y="{:.1}" width="{w:.1}" height="15" fill="{}" fill-opacity="0.85"/>"#,
+                        mid - w / 2.0,
+                        top + 2.0,
+                        paint.background
+                    );
+                }
                 let _ = write!(
                     body,
                     r#"<text x="{mid:.1}" y="{:.1}" text-anchor="{anchor}" fill="{colour}"{}>{}</text></g>"#,
