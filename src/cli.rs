@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use synack::output::Format;
 
@@ -72,6 +72,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Default, Args)]
+#[command(group(ArgGroup::new("files").args(["write", "output"]).multiple(true)))]
 pub struct DemoArgs {
     /// Scenario name (see `synack list`). Without it, on a terminal, the scenario picker opens.
     pub name: Option<String>,
@@ -90,12 +91,37 @@ pub struct DemoArgs {
     /// Also write the lab's packets to a pcap file (for Wireshark); never over an existing file.
     #[arg(long, short, value_name = "FILE")]
     pub write: Option<PathBuf>,
-    /// Let --write replace an existing file.
-    #[arg(long, requires = "write")]
+    /// Let --write or --output replace an existing file.
+    #[arg(long, requires = "files")]
     pub force: bool,
     /// Quiz the class: before each step, guess what the real stack will do (1–4), then watch.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "export")]
     pub quiz: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+/// `--export`'s formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Export {
+    /// A Mermaid sequence diagram (text; GitHub, GitLab and many editors draw it).
+    Mermaid,
+    /// A standalone SVG drawing (opens in a browser or Inkscape).
+    Svg,
+}
+
+/// A handout of the run instead of the screen or the event lines.
+#[derive(Debug, Default, Args)]
+pub struct ExportArgs {
+    /// Write the run's ladder as a diagram when it ends: a Mermaid sequence diagram or an SVG drawing.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["json", "text"])]
+    pub export: Option<Export>,
+    /// With --export: only connection N (the `conn` number of --json's events).
+    #[arg(long, value_name = "N", requires = "export", value_parser = parse_conn)]
+    pub conn: Option<u32>,
+    /// With --export: write the diagram to FILE instead of stdout; never over an existing file.
+    #[arg(long, short, value_name = "FILE", requires = "export")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -142,6 +168,11 @@ pub struct WatchArgs {
 pub struct ReadArgs {
     /// A pcap or pcapng file (recognised by its content).
     pub file: PathBuf,
+    /// Let --output replace an existing file.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 fn parse_max_rows(s: &str) -> Result<u64, String> {
@@ -149,6 +180,15 @@ fn parse_max_rows(s: &str) -> Result<u64, String> {
         Ok(n) if n >= 100 => Ok(n),
         _ => Err(format!(
             "`{s}` is not a row count of 100 or more (the screen keeps the newest N rows; e.g. 100000)"
+        )),
+    }
+}
+
+fn parse_conn(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a connection number: 1, 2 … as in the `conn` of --json's events"
         )),
     }
 }
@@ -182,6 +222,37 @@ impl Cli {
         } else {
             None
         }
+    }
+
+    /// `--export` and its options, when the command asked for a diagram;
+    /// with whether `--force` was given.
+    #[must_use]
+    pub fn export(&self) -> Option<(Export, &ExportArgs, bool)> {
+        let (args, force) = match &self.command {
+            Some(Command::Demo(d)) => (&d.export, d.force),
+            Some(Command::Read(r)) => (&r.export, r.force),
+            _ => return None,
+        };
+        args.export.map(|e| (e, args, force))
+    }
+
+    /// Why `--export` cannot be: --json or --text asked for another output.
+    #[must_use]
+    pub fn export_conflict(&self) -> Option<String> {
+        let (format, ..) = self.export()?;
+        let other = self.format()?;
+        let name = |o| match o {
+            Format::Json => "--json",
+            Format::Text => "--text",
+        };
+        Some(format!(
+            "--export {} writes a diagram when the run ends; {} prints the events as they happen: choose one",
+            match format {
+                Export::Mermaid => "mermaid",
+                Export::Svg => "svg",
+            },
+            name(other)
+        ))
     }
 
     /// `--lang`, else the environment's language.
@@ -240,6 +311,60 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn export_takes_a_format_a_connection_and_a_file() {
+        let cli = Cli::try_parse_from([
+            "synack", "demo", "close", "--export", "svg", "--conn", "1", "-o", "c.svg",
+        ])
+        .unwrap();
+        let (format, args, force) = cli.export().unwrap();
+        assert_eq!(format, Export::Svg);
+        assert_eq!(args.conn, Some(1));
+        assert!(!force);
+        let cli = Cli::try_parse_from([
+            "synack", "read", "x.pcap", "--export", "mermaid", "--output", "x.mmd", "--force",
+        ])
+        .unwrap();
+        assert!(matches!(cli.export(), Some((Export::Mermaid, _, true))));
+        assert!(
+            Cli::try_parse_from(["synack", "demo", "close"])
+                .unwrap()
+                .export()
+                .is_none()
+        );
+        // Demo's --force serves --output as well as --write.
+        assert!(
+            Cli::try_parse_from([
+                "synack", "demo", "close", "--export", "svg", "-o", "c.svg", "--force"
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn export_refuses_what_it_cannot_do() {
+        let err = Cli::try_parse_from(["synack", "demo", "close", "--export", "png"]).unwrap_err();
+        assert!(err.to_string().contains("mermaid"), "{err}");
+        let err =
+            Cli::try_parse_from(["synack", "demo", "close", "--export", "svg", "--conn", "0"])
+                .unwrap_err();
+        assert!(err.to_string().contains("connection number"), "{err}");
+        // --conn and --output mean nothing without --export.
+        assert!(Cli::try_parse_from(["synack", "demo", "close", "--conn", "1"]).is_err());
+        assert!(Cli::try_parse_from(["synack", "read", "x.pcap", "-o", "x.svg"]).is_err());
+        assert!(Cli::try_parse_from(["synack", "read", "x.pcap", "--force"]).is_err());
+        // One output at a time: clap sees a --json given after the
+        // subcommand; before it, `export_conflict` does.
+        let cli =
+            Cli::try_parse_from(["synack", "--json", "demo", "close", "--export", "svg"]).unwrap();
+        assert!(cli.export_conflict().unwrap().contains("--json"));
+        let cli = Cli::try_parse_from(["synack", "demo", "close", "--export", "svg"]).unwrap();
+        assert_eq!(cli.export_conflict(), None);
+        assert!(
+            Cli::try_parse_from(["synack", "demo", "close", "--export", "svg", "--text"]).is_err()
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod cli;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,11 +14,12 @@ use synack::event::sanitize;
 use synack::i18n::Lang;
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
-use synack::privilege::Dropped;
-use synack::run::{self, DemoSetup, Ending, Sink, Start, UiOptions, WatchSetup};
+use synack::output::export::{self, Colours, ExportFormat, ExportOptions};
+use synack::privilege::{self, Dropped, Replace};
+use synack::run::{self, Collect, DemoSetup, Ending, Sink, Start, UiOptions, WatchSetup};
 use synack::ui;
 
-use cli::{Cli, Command, DemoArgs, Theme};
+use cli::{Cli, Command, DemoArgs, ExportArgs, Theme};
 
 /// Snapshots of a busy port's socket table are megabytes each, made on one
 /// thread and freed on another. glibc would raise its mmap threshold to their
@@ -46,13 +47,19 @@ fn main() -> ExitCode {
         let code = lab::peer_main(name);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
-    // The screen only where there is a terminal to draw on.
+    if let Some(why) = cli.export_conflict() {
+        report(&anyhow::anyhow!(why));
+        return ExitCode::from(2);
+    }
+    // The screen only where there is a terminal to draw on, and not for a
+    // diagram.
     let format = cli
         .format()
         .or_else(|| (!io::stdout().is_terminal()).then_some(Format::Text));
-    let result = match format {
-        Some(format) => headless(&cli, format),
-        None => screen(&cli),
+    let result = match (cli.export(), format) {
+        (Some((kind, args, force)), _) => export(&cli, kind, args, force),
+        (None, Some(format)) => headless(&cli, format),
+        (None, None) => screen(&cli),
     };
     match result {
         Ok(Ending::Done | Ending::OutputClosed) => ExitCode::SUCCESS,
@@ -161,18 +168,136 @@ fn demo_headless(
     if args.step {
         eprintln!("synack: --step: press Enter for each step");
     }
-    let setup = DemoSetup {
+    let setup = demo_setup(args, ns, 0.0);
+    let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
+    run::demo(script, &setup, cli.record.as_deref(), &mut sink)
+}
+
+/// A demo's set-up from its options; `pace` when --pace is not given.
+fn demo_setup(args: &DemoArgs, ns: LabNs, pace: f64) -> DemoSetup {
+    DemoSetup {
         ipv6: args.ipv6,
         step: args.step,
-        pace: Duration::from_secs_f64(args.pace.unwrap_or(0.0)),
+        pace: Duration::from_secs_f64(args.pace.unwrap_or(pace)),
         port: run::LAB_PORT,
         ns,
         write: args.write.clone(),
         force: args.force,
-        quiz: false,
+        quiz: args.quiz,
+    }
+}
+
+/// Events a diagram is made of at most: far more than a handout can show,
+/// few enough to keep a huge capture file from filling the memory.
+const EXPORT_LIMIT: usize = 200_000;
+
+/// `--export`: runs the demo or reads the file headless, keeping its events,
+/// and writes the diagram when the run ends.
+fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Result<Ending> {
+    // Everything that can be refused is, before the lab starts.
+    let demo = match &cli.command {
+        Some(Command::Demo(d)) => Some((d, load_named(d)?)),
+        _ => None,
     };
-    let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
-    run::demo(script, &setup, cli.record.as_deref(), &mut sink)
+    let replace = if force { Replace::Yes } else { Replace::No };
+    let mut file = match &args.output {
+        Some(path) => Some((
+            path,
+            privilege::create_output(path, replace, privilege::sudo_invoker())?,
+        )),
+        None => None,
+    };
+    let mut view = Collect::new(args.conn, EXPORT_LIMIT);
+    let ran = match (&cli.command, demo) {
+        (Some(Command::Demo(_)), Some((d, (name, script)))) => lab::enter_lab()
+            .map_err(anyhow::Error::from)
+            .and_then(|ns| {
+                if ns.rootless {
+                    eprintln!(
+                        "synack: lab in a user namespace (not root): kernel states come from polling and inference"
+                    );
+                }
+                if d.step {
+                    eprintln!("synack: --step: press Enter for each step");
+                }
+                let setup = demo_setup(d, ns, 0.0);
+                run::demo(&script, &setup, cli.record.as_deref(), &mut view)
+            })
+            .map(|end| (format!("synack demo {name}"), end)),
+        (Some(Command::Read(r)), _) => {
+            let name = r.file.file_name().map_or_else(
+                || r.file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            run::read_file(&r.file, false, cli.record.as_deref(), &mut view)
+                .map(|end| (name, end))
+        }
+        _ => unreachable!("--export is an option of demo and read only"),
+    };
+    let checked = ran.and_then(|(title, end)| {
+        if let Some(n) = args.conn.filter(|n| !view.conns.contains(n)) {
+            let have: Vec<String> = view.conns.iter().map(u32::to_string).collect();
+            if have.is_empty() {
+                bail!("--conn {n}: the run had no connection");
+            }
+            bail!(
+                "--conn {n}: the run had no connection {n}; its connections are {}",
+                have.join(", ")
+            );
+        }
+        Ok((title, end))
+    });
+    let (title, end) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            // Nothing to show: the empty file made for it goes.
+            if let Some((path, f)) = file.take() {
+                drop(f);
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
+    if view.truncated {
+        eprintln!(
+            "synack: the run had more than {EXPORT_LIMIT} events; the diagram shows the first {EXPORT_LIMIT} (--conn N draws one connection)"
+        );
+    }
+    let opts = ExportOptions {
+        title: match args.conn {
+            Some(n) => format!("{title} — connection {n}"),
+            None => title,
+        },
+        conn: args.conn,
+        colours: match cli.theme {
+            Theme::Dark => Colours::Dark,
+            Theme::Light => Colours::Light,
+            Theme::Contrast => Colours::Contrast,
+        },
+        lang: cli.language(),
+    };
+    let format = match kind {
+        cli::Export::Mermaid => ExportFormat::Mermaid,
+        cli::Export::Svg => ExportFormat::Svg,
+    };
+    let text = export::render(format, &view.events, &opts);
+    match file {
+        Some((path, mut f)) => {
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.flush())
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("synack: wrote {}", path.display());
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Ending::OutputClosed),
+                Err(e) => return Err(e).context("writing the diagram"),
+            }
+        }
+    }
+    Ok(end)
 }
 
 fn screen(cli: &Cli) -> Result<Ending> {
@@ -204,16 +329,7 @@ fn screen(cli: &Cli) -> Result<Ending> {
                 _ => Some(load_named(args)?),
             };
             let ns = lab::enter_lab()?;
-            let setup = DemoSetup {
-                ipv6: args.ipv6,
-                step: args.step,
-                pace: Duration::from_secs_f64(args.pace.unwrap_or(SCREEN_PACE)),
-                port: run::LAB_PORT,
-                ns,
-                write: args.write.clone(),
-                force: args.force,
-                quiz: args.quiz,
-            };
+            let setup = demo_setup(args, ns, SCREEN_PACE);
             match demo {
                 Some((name, script)) => Start::Demo {
                     name,

@@ -2,6 +2,8 @@
 //! contract in DESIGN.md) and `--text` (one readable ladder line per event).
 //! Both are flushed per line so pipes see events as they happen.
 
+pub mod export;
+
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;

@@ -500,6 +500,58 @@ impl<W: Write> View for Sink<W> {
     }
 }
 
+/// Keeps a run's events for a view that shows them only at the end (the
+/// `--export` diagrams). Bounded: past `limit` events the run stops and
+/// `truncated` says so. With `conn`, packets and states of other
+/// connections are not kept (calls are: which connection a call served is
+/// known only at the end).
+pub struct Collect {
+    pub events: Vec<Event>,
+    pub conn: Option<u32>,
+    pub limit: usize,
+    pub truncated: bool,
+    /// Every connection number the run had, kept or not.
+    pub conns: std::collections::BTreeSet<u32>,
+}
+
+impl Collect {
+    #[must_use]
+    pub fn new(conn: Option<u32>, limit: usize) -> Self {
+        Self {
+            events: Vec::new(),
+            conn,
+            limit,
+            truncated: false,
+            conns: std::collections::BTreeSet::new(),
+        }
+    }
+}
+
+impl View for Collect {
+    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>> {
+        for e in events {
+            if let Event::Packet(p) = e {
+                self.conns.insert(p.conn.0);
+            }
+            let other = match (e, self.conn) {
+                (Event::Packet(p), Some(c)) => p.conn.0 != c,
+                (Event::State(s), Some(c)) => s.conn.is_some_and(|x| x.0 != c),
+                (Event::SocketQueues(_) | Event::Queue(_), _) => true,
+                _ => false,
+            };
+            if other {
+                continue;
+            }
+            if self.events.len() >= self.limit {
+                self.truncated = true;
+                return Ok(Some(Ending::Done));
+            }
+            self.events.push(e.clone());
+        }
+        Ok(None)
+    }
+}
+
 /// The inputs a run's model took, in the order it took them, one JSON object
 /// a line (`--record FILE`): replayed through a model they give the same
 /// events again. Tests keep such recordings as fixtures.

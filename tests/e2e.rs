@@ -31,3 +31,6 @@ mod tui;
 
 #[path = "e2e/privilege.rs"]
 mod privilege;
+
+#[path = "e2e/export.rs"]
+mod export;
