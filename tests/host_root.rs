@@ -23,9 +23,7 @@ fn main() {
     let args = Arguments::from_args();
     let why = match userns::place() {
         userns::Where::HostRoot => None,
-        _ => Some(
-            "needs the host's root (the kernel tracepoint in tracefs)",
-        ),
+        _ => Some("needs the host's root (the kernel tracepoint in tracefs)"),
     };
     let trials = exact::TESTS
         .iter()
