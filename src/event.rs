@@ -51,6 +51,7 @@ pub enum CallResult {
     /// Success without a count (`connect`, `bind`, `close` …).
     Ok,
     /// A byte count (`read`, `write`); `Bytes(0)` from a read is end of file.
+    /// Also any other count a call returns (`epoll_wait`: the ready sockets).
     Bytes(u64),
     /// The call failed with this errno (its C name: `ECONNRESET`, or
     /// `errno 134` for a number without a name).
@@ -94,7 +95,8 @@ pub struct CallEvent {
     pub ts: Timestamp,
     pub endpoint: EndpointName,
     /// `socket`, `bind`, `listen`, `connect`, `accept`, `read`, `write`,
-    /// `send`, `shutdown`, `close`, `setsockopt`, `fork` …
+    /// `send`, `shutdown`, `close`, `setsockopt`, `fork`, `epoll_create1`,
+    /// `epoll_ctl`, `epoll_wait` …
     pub call: String,
     pub args: String,
     /// `None` while a blocking call is still blocked.

@@ -105,7 +105,7 @@ macro_rules! scenario {
     };
 }
 
-const SOURCES: [(&str, &str); 18] = [
+const SOURCES: [(&str, &str); 19] = [
     scenario!("handshake"),
     scenario!("data"),
     scenario!("close"),
@@ -119,6 +119,7 @@ const SOURCES: [(&str, &str); 18] = [
     scenario!("keepalive"),
     scenario!("shared-fd"),
     scenario!("concurrent"),
+    scenario!("epoll"),
     scenario!("urgent"),
     scenario!("zero-window"),
     scenario!("retransmit"),
@@ -155,7 +156,7 @@ mod tests {
 
     #[test]
     fn every_bundled_scenario_parses_and_has_a_summary() {
-        assert_eq!(scenarios().len(), 18);
+        assert_eq!(scenarios().len(), 19);
         for s in scenarios() {
             let script = parse(&format!("{}.txt", s.name), s.text)
                 .unwrap_or_else(|e| panic!("{}: {e}", s.name));

@@ -229,6 +229,27 @@ fn selecting_a_row_shows_that_moment() {
     assert!(s.contains("▌client ESTABLISHED"), "{s}");
 }
 
+/// The epoll loop in the server's lane: back to the epoll_wait that found two
+/// sockets ready, with the accept and epoll_ctl around it readable.
+#[test]
+fn epoll_100x30_shows_the_loop_in_one_lane() {
+    let mut app = demo_app("epoll", Lang::En, 100, 30, 1.0);
+    for _ in 0..300 {
+        key(&mut app, Key::Up);
+        let row = app.cursor.and_then(|r| app.timeline.get(r));
+        if let Some(Event::Call(c)) = row {
+            if c.call == "epoll_wait" && c.result == Some(synack::event::CallResult::Bytes(2)) {
+                break;
+            }
+        }
+    }
+    let s = screen(&app, &dark());
+    assert!(s.contains("epoll_wait(max 16, timeout -1) = 2"), "{s}");
+    assert!(s.contains("epoll_ctl(ADD, fd "), "{s}");
+    assert!(s.contains("accept(fd "), "{s}");
+    insta::assert_snapshot!(s);
+}
+
 // ---- other screens ---------------------------------------------------------
 
 #[test]

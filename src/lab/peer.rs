@@ -10,7 +10,8 @@
 //!
 //! Threads: the main thread reads commands and applies `link` at once; socket
 //! calls run in order on a worker thread (`serve` adds an accept thread and one
-//! thread per connection); a ticker announces calls that block.
+//! thread per connection; `serve epoll` adds one thread that runs the whole
+//! epoll loop); a ticker announces calls that block.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::script::{Call, Endpoint, How, Payload, Proto, Side, SockOpt, Target};
+use super::script::{Call, Endpoint, How, Payload, Proto, Serving, Side, SockOpt, Target};
 
 /// Runner → peer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -60,6 +61,9 @@ pub const PARENT_PID_ENV: &str = "SYNACK_LAB_PARENT";
 
 /// How long a call must block before its `start` is reported.
 const BLOCKED_AFTER_NS: u64 = 15_000_000;
+
+/// The most events one `epoll_wait` of `serve epoll` returns.
+const EPOLL_MAX_EVENTS: usize = 16;
 
 /// The `__peer NAME` subcommand. Returns the process exit code.
 #[must_use]
@@ -578,9 +582,10 @@ impl Peer {
         ret == 0
     }
 
-    fn accept(&self, listener: i32) -> Option<i32> {
+    /// accept(), reported with `args` (empty, or `fd 3` in the epoll loop).
+    fn accept(&self, listener: i32, args: &str) -> Option<i32> {
         // SAFETY: accept4 on our listener; we don't ask for the peer address.
-        let (fd, _) = self.syscall_on("accept", "", false, Some(-1), || unsafe {
+        let (fd, _) = self.syscall_on("accept", args, false, Some(-1), || unsafe {
             libc::accept4(
                 listener,
                 std::ptr::null_mut(),
@@ -655,13 +660,14 @@ impl Peer {
                 let Some(listener) = listener else {
                     return self.no_socket("accept");
                 };
-                if let Some(fd) = self.accept(listener.fd) {
+                if let Some(fd) = self.accept(listener.fd, "") {
                     let mut st = lock(&self.state);
                     // An earlier connection stays open (and held for `link`).
                     st.conn = Some(fd);
                 }
             }
-            Call::Serve => self.serve(),
+            Call::Serve(Serving::Threads) => self.serve(),
+            Call::Serve(Serving::Epoll) => self.serve_epoll(),
             Call::Read(max) => match self.current() {
                 Some((fd, _)) => {
                     self.read(fd, *max);
@@ -875,7 +881,7 @@ impl Peer {
         };
         let peer = Arc::clone(self);
         std::thread::spawn(move || {
-            while let Some(fd) = peer.accept(listener) {
+            while let Some(fd) = peer.accept(listener, "") {
                 let peer = Arc::clone(&peer);
                 std::thread::spawn(move || {
                     loop {
@@ -896,6 +902,104 @@ impl Peer {
                 });
             }
         });
+    }
+
+    /// `serve epoll`: epoll_create1 and the listener's EPOLL_CTL_ADD here (so
+    /// the step ends once the server is ready), then one thread runs the loop
+    /// for the peer's life. Like `serve`, it ends with the peer process when
+    /// the lab tears it down.
+    fn serve_epoll(self: &Arc<Self>) {
+        let listening = lock(&self.state).sock.is_some_and(|s| s.listening);
+        if !listening && !self.listen(None) {
+            return;
+        }
+        let Some(listener) = lock(&self.state).sock.map(|s| s.fd) else {
+            return;
+        };
+        // SAFETY: epoll_create1 with a constant flag.
+        let (ep, _) = self.syscall("epoll_create1", "EPOLL_CLOEXEC", false, || unsafe {
+            libc::epoll_create1(libc::EPOLL_CLOEXEC) as isize
+        });
+        if ep < 0 {
+            return;
+        }
+        let ep = ep as i32;
+        if !self.epoll_ctl(ep, libc::EPOLL_CTL_ADD, listener) {
+            // SAFETY: ep is ours and used nowhere else.
+            unsafe { libc::close(ep) };
+            return;
+        }
+        let peer = Arc::clone(self);
+        std::thread::spawn(move || peer.epoll_loop(ep, listener));
+    }
+
+    /// The event loop of `serve epoll`, level-triggered, one thread for every
+    /// socket: wait until some are ready, then serve each once (the listener:
+    /// accept and watch the new connection; a connection: read, and echo, or
+    /// unwatch and close it at end of file or error). A ready socket does not
+    /// block its call, so the sockets stay blocking and no EAGAIN shows.
+    fn epoll_loop(&self, ep: i32, listener: i32) {
+        let mut ready = [libc::epoll_event { events: 0, u64: 0 }; EPOLL_MAX_EVENTS];
+        let mut buf = vec![0u8; 65536];
+        let wait_args = format!("max {EPOLL_MAX_EVENTS}, timeout -1");
+        loop {
+            // SAFETY: `ready` has room for EPOLL_MAX_EVENTS events.
+            let (n, err) = self.syscall("epoll_wait", &wait_args, true, || unsafe {
+                libc::epoll_wait(ep, ready.as_mut_ptr(), EPOLL_MAX_EVENTS as i32, -1) as isize
+            });
+            if n < 0 {
+                if err == libc::EINTR {
+                    continue;
+                }
+                return self.warn(&format!("{}: the epoll loop stopped", self.me));
+            }
+            for ev in &ready[..n.unsigned_abs()] {
+                let fd = ev.u64 as i32;
+                if fd == listener {
+                    if let Some(conn) = self.accept(listener, &format!("fd {listener}")) {
+                        if !self.epoll_ctl(ep, libc::EPOLL_CTL_ADD, conn) {
+                            self.close(conn, &format!("fd {conn}"));
+                        }
+                    }
+                    continue;
+                }
+                // SAFETY: buf has room for its length.
+                let (got, _) = self.syscall(
+                    "read",
+                    &format!("fd {fd}, {}", buf.len()),
+                    true,
+                    || unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) },
+                );
+                if got > 0 {
+                    let data = &buf[..got.unsigned_abs()];
+                    let args = format!("fd {fd}, {} bytes (echo)", data.len());
+                    if self.write(fd, data, &args) >= 0 {
+                        continue;
+                    }
+                }
+                self.epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd);
+                self.close(fd, &format!("fd {fd}"));
+            }
+        }
+    }
+
+    /// epoll_ctl on the loop's instance, for input (EPOLLIN), the socket's fd
+    /// as the event's data; reported as `EPOLL_CTL_ADD, fd 5, EPOLLIN`.
+    fn epoll_ctl(&self, ep: i32, op: i32, fd: i32) -> bool {
+        let args = match op {
+            libc::EPOLL_CTL_ADD => format!("EPOLL_CTL_ADD, fd {fd}, EPOLLIN"),
+            libc::EPOLL_CTL_DEL => format!("EPOLL_CTL_DEL, fd {fd}"),
+            _ => format!("op {op}, fd {fd}"),
+        };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: fd as u64,
+        };
+        // SAFETY: ev is valid for the call (ignored by EPOLL_CTL_DEL).
+        let (ret, _) = self.syscall("epoll_ctl", &args, false, || unsafe {
+            libc::epoll_ctl(ep, op, fd, &raw mut ev) as isize
+        });
+        ret == 0
     }
 
     /// fork(): the child shares every socket (as a fork-per-connection server

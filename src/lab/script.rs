@@ -25,7 +25,8 @@
 //!     +1 for server2 …; a client's: 0, any)
 //!   - `listen [BACKLOG]` (also socket and bind first when not done yet)
 //!   - `connect [ENDPOINT|PORT]` (default: `server`; also socket first)
-//!   - `accept`, `serve` (accept loop, one thread per connection, echo)
+//!   - `accept`, `serve` (accept loop, one thread per connection, echo),
+//!     `serve epoll` (one epoll loop on one thread serves every connection, echo)
 //!   - `read [N]`, `drain N` (read until N bytes in all), `recvfrom [N]`
 //!   - `write "text"`, `write N`, `send "text" [oob]`, `sendto "text" [ENDPOINT]`
 //!   - `shutdown rd|wr|rdwr`, `close`, `fork`
@@ -268,6 +269,16 @@ impl SockOpt {
     }
 }
 
+/// How `serve` serves its connections (each echoes what it reads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Serving {
+    /// `serve` or `serve threads`: an accept loop, a thread per connection.
+    Threads,
+    /// `serve epoll`: one thread waits in epoll_wait for whichever socket
+    /// is ready (the listener or a connection) and serves it.
+    Epoll,
+}
+
 /// A socket call (or a short sequence, like `listen` on a fresh peer).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Call {
@@ -276,7 +287,7 @@ pub enum Call {
     Listen(Option<i32>),
     Connect(Option<Target>),
     Accept,
-    Serve,
+    Serve(Serving),
     Read(usize),
     Drain(usize),
     RecvFrom(usize),
@@ -610,7 +621,15 @@ fn call(w: &mut Words<'_>) -> Result<Call, String> {
             Some(t) => Some(target(&t)?),
         }),
         "accept" => Call::Accept,
-        "serve" => Call::Serve,
+        "serve" => Call::Serve(match w.opt_bare().as_deref() {
+            None | Some("threads") => Serving::Threads,
+            Some("epoll") => Serving::Epoll,
+            Some(other) => {
+                return Err(format!(
+                    "expected `threads`, `epoll` or the end of the line, found `{other}`"
+                ));
+            }
+        }),
         "read" => Call::Read(byte_count(
             w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ),
         )?),
@@ -785,7 +804,12 @@ mod tests {
             Call::Connect(Some(Target::Port(7999)))
         );
         assert_eq!(call_of("server accept"), Call::Accept);
-        assert_eq!(call_of("server serve"), Call::Serve);
+        assert_eq!(call_of("server serve"), Call::Serve(Serving::Threads));
+        assert_eq!(
+            call_of("server serve threads"),
+            Call::Serve(Serving::Threads)
+        );
+        assert_eq!(call_of("server serve epoll"), Call::Serve(Serving::Epoll));
         assert_eq!(call_of("server read"), Call::Read(65536));
         assert_eq!(call_of("server read 10"), Call::Read(10));
         assert_eq!(call_of("server drain 5000"), Call::Drain(5000));
@@ -1008,6 +1032,18 @@ mod tests {
         );
         assert_eq!(
             err("client close now"),
+            "bad.txt:1: expected the end of the line, found `now`"
+        );
+        assert_eq!(
+            err("server serve select"),
+            "bad.txt:1: expected `threads`, `epoll` or the end of the line, found `select`"
+        );
+        assert_eq!(
+            err(r#"server serve "epoll""#),
+            "bad.txt:1: expected the end of the line, found \"epoll\""
+        );
+        assert_eq!(
+            err("server serve epoll now"),
             "bad.txt:1: expected the end of the line, found `now`"
         );
         assert_eq!(

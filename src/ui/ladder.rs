@@ -469,9 +469,13 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
 }
 
 /// Call arguments as the ladder shows them: the lab's loopback address
-/// dropped (`:7000`), long text cut.
+/// dropped (`:7000`), epoll_ctl's op without its prefix (`ADD, fd 5,
+/// EPOLLIN`), long text cut.
 fn short_args(args: &str) -> String {
-    let a = args.replace("127.0.0.1:", ":").replace("[::1]:", ":");
+    let a = args
+        .replace("127.0.0.1:", ":")
+        .replace("[::1]:", ":")
+        .replace("EPOLL_CTL_", "");
     text::fit(&a, 22)
 }
 
@@ -688,4 +692,20 @@ fn footer(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
     put_right(buf, a.x + a.width - 1, a.y, &pos, w, pal.dim);
     let keys = Area::new(a.x, a.y, a.width.saturating_sub(w + 2), 1);
     draw_keys(buf, keys, &footer_keys(app, t), pal);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_args;
+
+    #[test]
+    fn call_args_are_shortened_for_the_lane() {
+        assert_eq!(short_args("127.0.0.1:7000"), ":7000");
+        assert_eq!(short_args("[::1]:7000"), ":7000");
+        assert_eq!(
+            short_args("EPOLL_CTL_ADD, fd 5, EPOLLIN"),
+            "ADD, fd 5, EPOLLIN"
+        );
+        assert_eq!(short_args("EPOLL_CTL_DEL, fd 5"), "DEL, fd 5");
+    }
 }

@@ -1395,6 +1395,167 @@ fn concurrent_serves_three_clients_at_once() {
 }
 
 // ---------------------------------------------------------------------------
+// epoll
+
+/// The fd an epoll-loop call names: `fd 5, 65536` → 5, `EPOLL_CTL_ADD, fd 5, EPOLLIN` → 5.
+fn fd_in(args: &str) -> Option<u32> {
+    let rest = &args[args.find("fd ")? + 3..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn check_epoll(d: &Demo) {
+    let p = d.tcp();
+    let mut conns: Vec<u64> = p.iter().map(|e| n(e, "conn")).collect();
+    conns.sort_unstable();
+    conns.dedup();
+    ensure!(
+        d,
+        conns.len() == 3,
+        "3 connections expected, saw {}",
+        conns.len()
+    );
+    for c in &conns {
+        let cp: Vec<&Value> = p.iter().copied().filter(|e| n(e, "conn") == *c).collect();
+        let clen: u64 = data_from(&cp, "client").iter().map(|e| n(e, "len")).sum();
+        let slen: u64 = data_from(&cp, "server").iter().map(|e| n(e, "len")).sum();
+        ensure!(
+            d,
+            clen > 0 && slen == clen,
+            "conn {c}: the server should echo the client's {clen} bytes, it sent {slen}"
+        );
+    }
+    // One process, one thread: no fork, no child, and the loop's calls one
+    // after another (a call never starts before the one before it returned).
+    let calls: Vec<&Value> = d.ev.iter().filter(|e| e["kind"] == "call").collect();
+    ensure!(
+        d,
+        !calls
+            .iter()
+            .any(|e| s(e, "endpoint").starts_with("server") && s(e, "endpoint") != "server"),
+        "every server call must come from the one server process"
+    );
+    ensure!(
+        d,
+        d.calls("server", "fork").is_empty(),
+        "an epoll server does not fork"
+    );
+    let create = d.call("server", "epoll_create1");
+    ensure!(d, res(create) == "ok", "epoll_create1 should be ok");
+    let listener = d.call("server", "listen");
+    let ctl = d.calls("server", "epoll_ctl");
+    let added: Vec<u32> = ctl
+        .iter()
+        .filter(|e| s(e, "args").starts_with("EPOLL_CTL_ADD") && s(e, "args").ends_with("EPOLLIN"))
+        .filter(|e| res(e) == "ok")
+        .filter_map(|e| fd_in(s(e, "args")))
+        .collect();
+    ensure!(
+        d,
+        added.len() == 4 && t(ctl[0]) > t(create) && t(create) > t(listener),
+        "epoll_ctl(EPOLL_CTL_ADD, …, EPOLLIN) expected for the listener, then each of the 3 accepted sockets, after epoll_create1: {added:?}"
+    );
+    let lfd = added[0];
+    let accepts = d.calls("server", "accept");
+    ensure!(
+        d,
+        accepts.len() == 3
+            && accepts
+                .iter()
+                .all(|e| res(e) == "ok" && fd_in(s(e, "args")) == Some(lfd)),
+        "3 accepts on the listener (fd {lfd}) expected"
+    );
+    let waits = d.calls("server", "epoll_wait");
+    let ready: Vec<u64> = waits
+        .iter()
+        .filter_map(|e| res(e).parse::<u64>().ok())
+        .collect();
+    ensure!(
+        d,
+        ready.len() == waits.len() && ready.iter().any(|&r| r >= 1),
+        "epoll_wait should return ready counts (≥ 1): {ready:?}"
+    );
+    // Two connections queued (and one had sent) before the loop began: after
+    // the first accept the listener and that connection are ready together.
+    ensure!(
+        d,
+        ready.iter().any(|&r| r >= 2),
+        "one epoll_wait should find 2 sockets ready (the listener and the first connection): {ready:?}"
+    );
+    for (i, fd) in added[1..].iter().enumerate() {
+        let read = d
+            .calls("server", "read")
+            .into_iter()
+            .find(|e| fd_in(s(e, "args")) == Some(*fd) && res(e) != "0")
+            .unwrap_or_else(|| d.fail(&format!("no read() of fd {fd}")));
+        let echo = d
+            .calls("server", "write")
+            .into_iter()
+            .find(|e| fd_in(s(e, "args")) == Some(*fd))
+            .unwrap_or_else(|| d.fail(&format!("no echo write() on fd {fd}")));
+        ensure!(
+            d,
+            res(read) == res(echo) && t(echo) > t(read) && t(read) > t(accepts[i]),
+            "fd {fd}: read then echo of the same bytes, after its accept"
+        );
+        let del = ctl
+            .iter()
+            .find(|e| s(e, "args") == format!("EPOLL_CTL_DEL, fd {fd}"))
+            .unwrap_or_else(|| d.fail(&format!("no EPOLL_CTL_DEL of fd {fd}")));
+        let close = d.call_args("server", "close", &format!("fd {fd}"));
+        ensure!(
+            d,
+            t(close) > t(del) && res(close) == "ok",
+            "fd {fd}: closed after it is no longer watched"
+        );
+    }
+    // In an event loop only epoll_wait waits: whatever it reports ready
+    // is served without blocking.
+    let blocked: Vec<&str> = calls
+        .iter()
+        .filter(|e| s(e, "endpoint") == "server" && e.get("phase").is_some())
+        .map(|e| s(e, "call"))
+        .collect();
+    ensure!(
+        d,
+        !blocked.is_empty() && blocked.iter().all(|&c| c == "epoll_wait"),
+        "the loop should block in epoll_wait only, it blocked in {blocked:?}"
+    );
+    for c in ["client", "client2", "client3"] {
+        let w = d.call(c, "write");
+        let r = d.call(c, "read");
+        ensure!(
+            d,
+            asked_bytes(s(w, "args")).map(|b| b.to_string()).as_deref() == Some(res(r)),
+            "{c} should read back what it wrote ({} → {})",
+            s(w, "args"),
+            res(r)
+        );
+    }
+}
+
+#[test]
+fn epoll_one_thread_serves_three_clients() {
+    if !require_capture("epoll") {
+        return;
+    }
+    check_epoll(&demo("epoll", &[]));
+}
+
+#[test]
+fn epoll_rootless() {
+    let Some(d) = crate::states::demo_rootless("epoll_rootless", "epoll") else {
+        return;
+    };
+    check_epoll(&Demo {
+        what: "rootless synack demo epoll --json".into(),
+        ev: d.events,
+    });
+}
+
+// ---------------------------------------------------------------------------
 // urgent
 
 #[test]
