@@ -4,7 +4,7 @@
 //! imports point one way only:
 //!
 //! ```text
-//! time, i18n  ←  tcp  ←  event  ←  capture, kernel, lab  ←  app  ←  output, ui  ←  run  ←  main
+//! time, i18n  ←  tcp  ←  event  ←  explain, capture, kernel, lab  ←  app  ←  output, ui  ←  run  ←  main
 //! ```
 //!
 //! Sources (`capture`, `kernel`, `lab`) do I/O and report small owned values
@@ -15,6 +15,7 @@
 pub mod app;
 pub mod capture;
 pub mod event;
+pub mod explain;
 pub mod hash;
 pub mod i18n;
 pub mod kernel;
