@@ -62,6 +62,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the built-in scenarios.
     List,
+    /// Explain a state, packet, note, call, errno, lab action, scenario or topic
+    /// (without a name: list them all).
+    Explain(ExplainArgs),
     /// Capture live TCP/UDP traffic on an interface.
     Watch(WatchArgs),
     /// Replay a capture file (pcap or pcapng).
@@ -162,6 +165,13 @@ pub struct WatchArgs {
     /// Let --write replace an existing file.
     #[arg(long, requires = "write")]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// What to explain: `time-wait`, `SYN-ACK`, `ECONNRESET`, `backlog`, or
+    /// KIND:NAME (`state:TIME-WAIT`, `scenario:close`).
+    pub topic: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -365,6 +375,21 @@ mod tests {
         assert!(
             Cli::try_parse_from(["synack", "demo", "close", "--export", "svg", "--text"]).is_err()
         );
+    }
+
+    #[test]
+    fn explain_takes_an_optional_topic_and_the_global_lang() {
+        let cli = Cli::try_parse_from(["synack", "explain", "--lang", "zh", "syn"]).unwrap();
+        assert_eq!(cli.language(), synack::i18n::Lang::Zh);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Explain(ExplainArgs { topic: Some(ref t) })) if t == "syn"
+        ));
+        let cli = Cli::try_parse_from(["synack", "explain"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Explain(ExplainArgs { topic: None }))
+        ));
     }
 
     #[test]

@@ -136,6 +136,33 @@ pub enum LabAction {
     Closing,
 }
 
+impl LabAction {
+    /// Every [`LabAction::kind`], for lists and coverage tests.
+    pub const KINDS: [&'static str; 7] = [
+        "sleep",
+        "sysctl",
+        "link-cut",
+        "link-restore",
+        "kill",
+        "end",
+        "closing",
+    ];
+
+    /// What kind of action this is, without its arguments (`link-cut`, `kill` …).
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LabAction::Sleep(_) => "sleep",
+            LabAction::Sysctl { .. } => "sysctl",
+            LabAction::LinkCut { .. } => "link-cut",
+            LabAction::LinkRestored { .. } => "link-restore",
+            LabAction::Kill { .. } => "kill",
+            LabAction::Ended => "end",
+            LabAction::Closing => "closing",
+        }
+    }
+}
+
 /// Who asked the lab to act.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Origin {

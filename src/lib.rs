@@ -4,7 +4,7 @@
 //! imports point one way only:
 //!
 //! ```text
-//! time, i18n  ←  tcp  ←  event  ←  capture, kernel, lab  ←  app  ←  output, ui  ←  run  ←  main
+//! time, i18n  ←  tcp  ←  event  ←  explain, capture, kernel, lab  ←  app  ←  output, ui  ←  run  ←  main
 //! ```
 //!
 //! Sources (`capture`, `kernel`, `lab`) do I/O and report small owned values
@@ -17,6 +17,7 @@ pub mod capture;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod explain;
 pub mod hash;
 pub mod i18n;
 pub mod kernel;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use synack::event::sanitize;
+use synack::explain::Kind;
 use synack::i18n::Lang;
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
@@ -46,6 +47,23 @@ fn main() -> ExitCode {
     if let Some(Command::Peer { name }) = &cli.command {
         let code = lab::peer_main(name);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    // Explanations are text from compiled-in data: no lab, no screen.
+    if let Some(Command::Explain(args)) = &cli.command {
+        return match explain(args.topic.as_deref(), cli.language()) {
+            Ok(()) => ExitCode::SUCCESS,
+            // A reader that stopped early (`| head`) is not an error.
+            Err(e)
+                if e.downcast_ref::<io::Error>()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+            {
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                report(&e);
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Some(why) = cli.export_conflict() {
         report(&anyhow::anyhow!(why));
@@ -134,7 +152,7 @@ fn headless(cli: &Cli, format: Format) -> Result<Ending> {
             let ns = lab::enter_lab()?;
             demo_headless(cli, format, args, &script, ns)
         }
-        Some(Command::Peer { .. }) => unreachable!("handled in main"),
+        Some(Command::Peer { .. } | Command::Explain(_)) => unreachable!("handled in main"),
         None => {
             let args = DemoArgs {
                 name: Some(DEFAULT_DEMO.to_owned()),
@@ -339,7 +357,7 @@ fn screen(cli: &Cli) -> Result<Ending> {
                 None => Start::Picker { setup },
             }
         }
-        Some(Command::Peer { .. }) => unreachable!("handled in main"),
+        Some(Command::Peer { .. } | Command::Explain(_)) => unreachable!("handled in main"),
         None => {
             let ns = lab::enter_lab()?;
             Start::Picker {
@@ -376,6 +394,91 @@ fn print_list(out: &mut dyn io::Write, lang: Lang) {
         out,
         "\nRun one with `synack demo NAME` (add --step to go step by step)."
     );
+}
+
+/// `synack explain [NAME]`: one entry, or the list of everything explained.
+fn explain(topic: Option<&str>, lang: Lang) -> Result<()> {
+    let mut out = io::stdout().lock();
+    let meta = synack::explain::meta(lang);
+    let Some(topic) = topic else {
+        let colon = match lang {
+            Lang::En => ":",
+            Lang::Zh => "：",
+        };
+        writeln!(out, "{}{colon}", meta.heading)?;
+        for kind in Kind::ALL {
+            writeln!(out, "\n{} ({}){colon}", meta.kind(kind), kind.as_str())?;
+            let keys = synack::explain::keys(kind);
+            for line in wrap(&keys.join("  "), 76) {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        writeln!(out, "\n{}", meta.usage)?;
+        return Ok(());
+    };
+    let found = match synack::explain::find(topic, lang) {
+        Ok(found) => found,
+        Err(close) if close.is_empty() => {
+            bail!("nothing is explained under `{topic}`. `synack explain` lists every name.")
+        }
+        Err(close) => bail!(
+            "nothing is explained under `{topic}`. Did you mean: {}? (`synack explain` lists every name.)",
+            close.join(", ")
+        ),
+    };
+    let e = found.entry;
+    let colon = match lang {
+        Lang::En => ":",
+        Lang::Zh => "：",
+    };
+    writeln!(out, "{}  [{}:{}]", e.title, found.kind.as_str(), found.key)?;
+    for (label, text) in [
+        (&meta.what, &e.what),
+        (&meta.why, &e.why),
+        (&meta.todo, &e.todo),
+    ] {
+        if text.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n{label}{colon}")?;
+        // Chinese has no spaces to break at: the terminal wraps it.
+        let lines = match lang {
+            Lang::En => wrap(text, 76),
+            Lang::Zh => vec![text.clone()],
+        };
+        for line in lines {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if !found.others.is_empty() {
+        let others: Vec<String> = found
+            .others
+            .iter()
+            .map(|(kind, key)| format!("{}:{key}", kind.as_str()))
+            .collect();
+        writeln!(out, "\n{}{colon} {}", meta.see_also, others.join(", "))?;
+    }
+    Ok(())
+}
+
+/// Breaks text at spaces into lines of at most `width` characters (a longer
+/// word gets a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// The script a demo names, with the name shown for it.

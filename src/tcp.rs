@@ -37,6 +37,21 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// Every state, in the RFC's order (lists and coverage tests walk it).
+    pub const ALL: [TcpState; 11] = [
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+    ];
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

@@ -238,7 +238,8 @@ pub enum SockOpt {
 }
 
 impl SockOpt {
-    const ALL: [(&'static str, SockOpt); 10] = [
+    /// The names scripts use, with the option each stands for.
+    pub const ALL: [(&'static str, SockOpt); 10] = [
         ("reuseaddr", SockOpt::ReuseAddr),
         ("reuseport", SockOpt::ReusePort),
         ("linger", SockOpt::Linger),
@@ -544,8 +545,29 @@ impl Words<'_> {
 
 const VERBS: &str =
     "an endpoint (client, server, client2 …), `kill`, `sleep`, `sysctl`, `link` or `wait`";
-const CALLS: &str = "a call (socket, bind, listen, connect, accept, serve, read, drain, recvfrom, \
-                     write, send, sendto, shutdown, close, fork, setsockopt)";
+/// Every call a script can make (`client connect`, `server serve` …).
+pub const CALL_NAMES: [&str; 16] = [
+    "socket",
+    "bind",
+    "listen",
+    "connect",
+    "accept",
+    "serve",
+    "read",
+    "drain",
+    "recvfrom",
+    "write",
+    "send",
+    "sendto",
+    "shutdown",
+    "close",
+    "fork",
+    "setsockopt",
+];
+
+fn calls() -> String {
+    format!("a call ({})", CALL_NAMES.join(", "))
+}
 
 fn parse_action(words: &[Word]) -> Result<Action, String> {
     let mut w = Words { words, pos: 0 };
@@ -604,7 +626,7 @@ fn endpoint(w: &mut Words<'_>) -> Result<Endpoint, String> {
 }
 
 fn call(w: &mut Words<'_>) -> Result<Call, String> {
-    let verb = w.next_bare(CALLS)?;
+    let verb = w.next_bare(&calls())?;
     Ok(match verb.as_str() {
         "socket" => match w.opt_bare().as_deref() {
             None | Some("tcp") => Call::Socket(Proto::Tcp),
@@ -686,7 +708,7 @@ fn call(w: &mut Words<'_>) -> Result<Call, String> {
             }
             Call::SetSockOpt(opts)
         }
-        other => return Err(format!("expected {CALLS}, found `{other}`")),
+        other => return Err(format!("expected {}, found `{other}`", calls())),
     })
 }
 

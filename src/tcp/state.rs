@@ -97,6 +97,29 @@ pub enum Note {
 }
 
 impl Note {
+    /// Every note the machine can attach (the explanations must cover each).
+    pub const ALL: [Note; 6] = [
+        Note::ImpliedListen,
+        Note::ListenerKeepsListening,
+        Note::RstInWindow,
+        Note::RstUnchecked,
+        Note::FinalAckDropped,
+        Note::Reincarnation,
+    ];
+
+    /// A short stable name for the note (its explanation's key).
+    #[must_use]
+    pub fn key(self) -> &'static str {
+        match self {
+            Note::ImpliedListen => "implied_listen",
+            Note::ListenerKeepsListening => "listener_keeps_listening",
+            Note::RstInWindow => "rst_in_window",
+            Note::RstUnchecked => "rst_unchecked",
+            Note::FinalAckDropped => "final_ack_dropped",
+            Note::Reincarnation => "reincarnation",
+        }
+    }
+
     /// True when the transition is the observer's inference, not a certainty.
     #[must_use]
     pub fn is_guess(self) -> bool {

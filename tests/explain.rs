@@ -1,0 +1,265 @@
+//! The explanations cover everything synack can show: every name the code can
+//! emit has a non-empty entry in English and in Chinese (and the Chinese one is
+//! Chinese). The lists come from the code itself, so a new state, note, call,
+//! errno, lab action or scenario without its explanation fails here. Also the
+//! `synack explain` command, run as a real binary.
+
+use std::process::Command;
+use std::time::Duration;
+
+use synack::event::LabAction;
+use synack::explain::{self, Entry, Kind};
+use synack::i18n::Lang;
+use synack::lab::peer::ERRNO_NAMES;
+use synack::lab::script::{CALL_NAMES, SockOpt};
+use synack::tcp::TcpState;
+use synack::tcp::state::Note;
+use synack::tcp::track::Notes;
+
+const LANGS: [Lang; 2] = [Lang::En, Lang::Zh];
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}')
+}
+
+/// The entry is there and says something in that language.
+fn check(what: &str, entry: Option<&Entry>, lang: Lang) -> Vec<String> {
+    let Some(e) = entry else {
+        return vec![format!("{what}: no {} entry", lang.code())];
+    };
+    let mut bad = Vec::new();
+    if e.title.trim().is_empty() || e.what.trim().is_empty() {
+        bad.push(format!("{what}: empty title or what ({})", lang.code()));
+    }
+    if lang == Lang::Zh && !(e.title.chars().any(is_cjk) && e.what.chars().any(is_cjk)) {
+        bad.push(format!("{what}: the Chinese entry has no Chinese in it"));
+    }
+    bad
+}
+
+fn covered(what: &str, lookup: impl Fn(Lang) -> Option<&'static Entry>) -> Vec<String> {
+    LANGS
+        .into_iter()
+        .flat_map(|lang| check(what, lookup(lang), lang))
+        .collect()
+}
+
+fn assert_none_missing(missing: &[String]) {
+    assert!(
+        missing.is_empty(),
+        "missing explanations:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn every_state_is_explained() {
+    let missing: Vec<_> = TcpState::ALL
+        .iter()
+        .flat_map(|&s| covered(s.as_str(), |l| explain::state(s, l)))
+        .collect();
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn every_packet_kind_is_explained() {
+    let missing: Vec<_> = explain::PACKET_KINDS
+        .iter()
+        .flat_map(|&k| covered(k, |l| explain::get(Kind::Packet, k, l)))
+        .collect();
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn every_note_is_explained() {
+    let mut missing: Vec<_> = Notes::NAMES
+        .iter()
+        .flat_map(|&(_, name)| covered(name, |l| explain::packet_note(name, l)))
+        .collect();
+    missing.extend(
+        Note::ALL
+            .iter()
+            .flat_map(|&n| covered(n.key(), |l| explain::state_note(n, l))),
+    );
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn every_call_and_option_is_explained() {
+    let mut missing: Vec<_> = CALL_NAMES
+        .iter()
+        .chain(&["recv", "epoll_create1", "epoll_ctl", "epoll_wait"])
+        .flat_map(|&c| covered(c, |l| explain::call(c, l)))
+        .collect();
+    for (script_name, opt) in SockOpt::ALL {
+        missing.extend(covered(opt.c_name(), |l| explain::call(opt.c_name(), l)));
+        // The name a script uses finds the same entry.
+        assert_eq!(
+            explain::canonical(Kind::Call, script_name),
+            explain::canonical(Kind::Call, opt.c_name()),
+            "{script_name}"
+        );
+    }
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn every_errno_a_peer_names_is_explained() {
+    let mut missing: Vec<_> = ERRNO_NAMES
+        .iter()
+        .flat_map(|&(_, name)| covered(name, |l| explain::errno(name, l)))
+        .collect();
+    missing.extend(covered("EWOULDBLOCK", |l| explain::errno("EWOULDBLOCK", l)));
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn every_lab_action_is_explained() {
+    let examples = [
+        LabAction::Sleep(Duration::from_millis(200)),
+        LabAction::Sysctl {
+            name: "net.ipv4.tcp_abort_on_overflow".into(),
+            value: "1".into(),
+        },
+        LabAction::LinkCut { only: None },
+        LabAction::LinkRestored {
+            only: Some("client2".into()),
+        },
+        LabAction::Kill {
+            endpoint: "client".into(),
+        },
+        LabAction::Ended,
+        LabAction::Closing,
+    ];
+    for a in &examples {
+        assert!(LabAction::KINDS.contains(&a.kind()), "{a:?}");
+    }
+    let mut missing: Vec<_> = LabAction::KINDS
+        .iter()
+        .flat_map(|&k| covered(k, |l| explain::get(Kind::Action, k, l)))
+        .collect();
+    missing.extend(
+        examples
+            .iter()
+            .flat_map(|a| covered(a.kind(), |l| explain::action(a, l))),
+    );
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn every_scenario_is_explained() {
+    let missing: Vec<_> = synack::lab::scenarios()
+        .iter()
+        .map(|s| s.name)
+        .chain(["epoll"])
+        .flat_map(|name| covered(name, |l| explain::scenario(name, l)))
+        .collect();
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn the_syllabus_topics_are_explained() {
+    let topics = [
+        "handshake",
+        "backlog",
+        "time-wait",
+        "half-close",
+        "four-way-close",
+        "keepalive",
+        "shared-fd",
+        "server-designs",
+        "tcp-options",
+        "ipv6",
+        "tcp-vs-udp",
+        "msg-oob",
+        "byte-order",
+    ];
+    let missing: Vec<_> = topics
+        .iter()
+        .flat_map(|&t| covered(t, |l| explain::topic(t, l)))
+        .collect();
+    assert_none_missing(&missing);
+}
+
+#[test]
+fn every_entry_is_complete_in_both_languages() {
+    let mut missing = Vec::new();
+    for kind in Kind::ALL {
+        for key in explain::keys(kind) {
+            let what = format!("{}:{key}", kind.as_str());
+            missing.extend(covered(&what, |l| explain::get(kind, key, l)));
+            // A field said in English is said in Chinese too, and the other way.
+            let (en, zh) = (
+                explain::get(kind, key, Lang::En).unwrap(),
+                explain::get(kind, key, Lang::Zh).unwrap(),
+            );
+            for (field, a, b) in [("why", &en.why, &zh.why), ("do", &en.todo, &zh.todo)] {
+                if a.is_empty() != b.is_empty() {
+                    missing.push(format!("{what}: `{field}` in one language only"));
+                }
+                if !b.is_empty() && !b.chars().any(is_cjk) {
+                    missing.push(format!("{what}: `{field}` in zh has no Chinese"));
+                }
+            }
+        }
+    }
+    assert_none_missing(&missing);
+}
+
+fn synack(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(args)
+        .env("LANG", "C")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .expect("synack runs")
+}
+
+#[test]
+fn explain_prints_chinese_when_asked() {
+    let out = synack(&["explain", "time-wait", "--lang", "zh"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("TIME-WAIT"), "{text}");
+    assert!(text.contains("2MSL") && text.chars().any(is_cjk), "{text}");
+}
+
+#[test]
+fn explain_examples_work() {
+    for (args, want) in [
+        (&["explain", "ECONNRESET"][..], "ECONNRESET"),
+        (&["explain", "backlog"][..], "accept queue"),
+        (&["explain", "--lang", "zh", "syn"][..], "三次握手"),
+        (&["explain", "state:syn_sent"][..], "SYN-SENT"),
+    ] {
+        let out = synack(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(want), "{args:?}: {text}");
+    }
+    let out = synack(&["explain"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for heading in ["TCP states", "Packets", "Errors", "Scenarios", "Topics"] {
+        assert!(text.contains(heading), "{text}");
+    }
+    assert!(
+        text.contains("FIN-WAIT-2") && text.contains("EADDRINUSE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_of_an_unknown_name_fails_with_close_matches() {
+    let out = synack(&["explain", "nosuch"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("nosuch") && err.contains("synack explain"),
+        "{err}"
+    );
+    let out = synack(&["explain", "ECONNRESTE"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("errno:ECONNRESET"), "{err}");
+}
