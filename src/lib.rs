@@ -15,9 +15,9 @@
 pub mod app;
 pub mod capture;
 pub mod event;
+pub mod explain;
 #[doc(hidden)]
 pub mod fuzz;
-pub mod explain;
 pub mod hash;
 pub mod i18n;
 pub mod kernel;
