@@ -158,6 +158,8 @@ pub struct App {
     pub width: u16,
     pub height: u16,
     max_rows: usize,
+    /// The explanation pane (`e`): what the selected row means.
+    pub explain: bool,
     /// Quiz mode (`demo --quiz`): the questions, the answers, the score.
     pub quiz: Option<Quiz>,
     /// Quiz mode asked the lab for the next step and waits for it to begin.
@@ -222,6 +224,7 @@ impl App {
             width: 80,
             height: 24,
             max_rows,
+            explain: false,
             quiz: None,
             quiz_waiting: false,
             quiz_step_at: None,
@@ -379,6 +382,45 @@ impl App {
             Key::Char(' ') | Key::Right | Key::PageDown | Key::Char('p') => true,
             _ => false,
         }
+    }
+
+    /// What the row at the moment shown means, for the explanation pane:
+    /// the entries of its state, packet kind and notes, call and errno, lab
+    /// action, or the scenario at a step's row.
+    #[must_use]
+    pub fn explanations(&self) -> Vec<&'static crate::explain::Entry> {
+        use crate::explain;
+        let lang = self.lang;
+        let Some(ev) = self.moment().and_then(|r| self.timeline.get(r)) else {
+            return match &self.kind {
+                RunKind::Demo { name } => explain::scenario(name, lang).into_iter().collect(),
+                _ => Vec::new(),
+            };
+        };
+        let mut out = Vec::new();
+        match ev {
+            Event::Packet(p) => {
+                out.extend(explain::packet(p, lang));
+                for n in p.notes.names() {
+                    out.extend(explain::packet_note(n, lang));
+                }
+            }
+            Event::State(s) => out.extend(explain::state(s.to, lang)),
+            Event::Call(c) => {
+                if let Some(crate::event::CallResult::Errno(e)) = &c.result {
+                    out.extend(explain::errno(e, lang));
+                }
+                out.extend(explain::call(&c.call, lang));
+            }
+            Event::Lab(l) => out.extend(explain::action(&l.action, lang)),
+            Event::Queue(_) => out.extend(explain::topic("backlog", lang)),
+            Event::Step(_) | Event::SocketQueues(_) | Event::Warning { .. } => {
+                if let RunKind::Demo { name } = &self.kind {
+                    out.extend(explain::scenario(name, lang));
+                }
+            }
+        }
+        out
     }
 
     /// A kernel timer counts down on screen right now.
@@ -797,6 +839,10 @@ impl App {
             }
             Key::Char('l') => {
                 self.lang = self.lang.toggled();
+                return;
+            }
+            Key::Char('e') if self.screen == Screen::Ladder => {
+                self.explain = !self.explain;
                 return;
             }
             _ => {}

@@ -12,6 +12,7 @@
 pub mod cards;
 pub mod details;
 pub mod diagram;
+pub mod explain;
 pub mod help;
 pub mod ladder;
 pub mod picker;
@@ -268,6 +269,9 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         Screen::Ladder => {
             ladder::draw(buf, area, app, pal);
             if app.overlay == Overlay::None {
+                if app.explain {
+                    explain::draw(buf, app, pal);
+                }
                 quiz::draw(buf, app, pal);
             }
         }

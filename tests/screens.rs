@@ -454,3 +454,13 @@ fn max_rows_keeps_the_newest_and_says_how_many_went() {
         "{s}"
     );
 }
+
+/// The explanation pane (`e`) on the kill-peer run, in Chinese at 80×24:
+/// the newest row's entry under the ladder, the rows above it still shown.
+#[test]
+fn explain_pane_80x24_in_chinese() {
+    let mut app = demo_app("kill-peer", Lang::Zh, 80, 24, 1.0);
+    key(&mut app, Key::Char('e'));
+    assert!(app.explain);
+    insta::assert_snapshot!(screen(&app, &dark()));
+}

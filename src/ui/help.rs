@@ -25,6 +25,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("r", &t.help_r),
                 ("s Tab", &t.help_s),
                 ("d", &t.help_d),
+                ("e", &t.help_e),
                 ("1–4", &t.help_quiz),
             ],
         ),

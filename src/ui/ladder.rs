@@ -624,11 +624,13 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
             v.push(k("r", &t.key_restart));
             v.push(k("s", &t.key_scenarios));
             v.push(k("d", &t.key_diagram));
+            v.push(k("e", &t.key_explain));
             v.push(k("↵", &t.key_details));
         }
         _ => {
             v.push(k("Esc", &t.key_back));
             v.push(k("p", &t.key_freeze));
+            v.push(k("e", &t.key_explain));
             v.push(k("↵", &t.key_details));
         }
     }

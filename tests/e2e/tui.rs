@@ -656,3 +656,47 @@ fn tui_quiz_asks_before_each_step_and_the_real_stack_answers() {
     check_restored(&t, "0");
     wait_gone(&bin);
 }
+
+#[test]
+fn tui_explain_pane_follows_the_selected_row_in_both_languages() {
+    if !require_lab("tui_explain_pane_follows_the_selected_row_in_both_languages") {
+        return;
+    }
+    let t = Tmux::start("explain", 100, 30);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo handshake --pace 0.2; echo exit=$?",
+        bin.display()
+    ));
+    t.wait_for("script over", LONG);
+    // The first row is step 1's: the scenario; then the server's socket().
+    t.keys(&["e", "Home"]);
+    let s = t.wait_for("Scenario: the three-way handshake", LONG);
+    assert!(s.contains("explain · e"), "{s}");
+    t.keys(&["Down"]);
+    let s = t.wait_for("socket(): make an endpoint", LONG);
+    let syn_row = s
+        .lines()
+        .position(|l| l.contains("SYN seq=0") && !l.contains("ACK"))
+        .expect("the SYN's row is on screen");
+    let socket_row = s
+        .lines()
+        .position(|l| l.contains("socket(AF_INET"))
+        .expect("the socket() row is on screen");
+    let down = vec!["Down"; syn_row - socket_row];
+    t.keys(&down);
+    let s = t.wait_for("What to do", LONG);
+    assert!(
+        s.lines().any(|l| l.contains("│ SYN")),
+        "the pane does not explain the SYN:\n{s}"
+    );
+    // Live in Chinese, then closed with e.
+    t.keys(&["l"]);
+    t.wait_for("该怎么做", LONG);
+    t.keys(&["e"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.screen().contains("该怎么做"), "{}", t.screen());
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
