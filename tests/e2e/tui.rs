@@ -673,8 +673,17 @@ fn tui_explain_pane_follows_the_selected_row_in_both_languages() {
     t.keys(&["e", "Home"]);
     let s = t.wait_for("Scenario: the three-way handshake", LONG);
     assert!(s.contains("explain · e"), "{s}");
-    t.keys(&["Down"]);
-    let s = t.wait_for("socket(): make an endpoint", LONG);
+    // Down to the server's socket() (rootless, a warning row comes first).
+    let mut s = String::new();
+    for _ in 0..4 {
+        t.keys(&["Down"]);
+        std::thread::sleep(Duration::from_millis(300));
+        s = t.screen();
+        if s.contains("socket(): make an endpoint") {
+            break;
+        }
+    }
+    assert!(s.contains("socket(): make an endpoint"), "{s}");
     let syn_row = s
         .lines()
         .position(|l| l.contains("SYN seq=0") && !l.contains("ACK"))
