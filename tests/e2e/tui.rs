@@ -560,14 +560,16 @@ fn tui_and_text_show_hostile_bytes_as_text() {
     );
 
     // (b) The screen: synack's own, the pane's title untouched. The file is
-    // named by a glob: its real name would be typed into the shell raw.
+    // named by a glob: its real name would be typed into the shell raw. The
+    // header may cut "script over" short (the scratch path's length
+    // varies), so the wait is for its start.
     let title = pane_title(&t);
     t.run(&format!(
         "echo before-synack; {} demo --pace 0.2 --script {}/evil-*.txt; echo exit=$?",
         bin.display(),
         t.dir.display()
     ));
-    let s = t.wait_for("script over", LONG);
+    let s = t.wait_for("■ script", LONG);
     for needle in [
         "evil-",
         "Narration",
@@ -586,7 +588,7 @@ fn tui_and_text_show_hostile_bytes_as_text() {
         "the payload's bytes are not shown:\n{s}"
     );
     t.keys(&["Escape"]);
-    let s = t.wait_for("script over", LONG);
+    let s = t.wait_for("■ script", LONG);
     assert!(
         s.contains("sendto(") && s.contains(kernel_states()),
         "synack's screen is gone:\n{s}"
