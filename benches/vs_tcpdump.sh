@@ -15,6 +15,8 @@ secs=${1:-4}
 port=${2:-9999}
 threads=${3:-4}
 out=$(mktemp -d /tmp/synack-vs-tcpdump.XXXXXX)
+# Half a gigabyte of output per run: kept only when asked (KEEP=1).
+[[ ${KEEP:-0} == 1 ]] || trap 'rm -rf "$out"' EXIT
 
 cargo build --release --quiet --bin synack --example loadgen
 synack=target/release/synack
@@ -61,4 +63,4 @@ row "tcpdump -nn -l (text)" "$td_pkts" "$td_drop" "$td_u" "$td_s" "$td_rss"
 row "synack watch --json" "$sy_pkts" "${sy_drop:-0}" "$sy_u" "$sy_s" "$sy_rss"
 echo
 echo "synack stopped ${stop_s} s after SIGINT; it skipped ${sy_skip:-0} packets it could not keep up with"
-echo "files: $out"
+[[ ${KEEP:-0} == 1 ]] && echo "files: $out"

@@ -818,7 +818,7 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("synack-capture-test-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("synack-test-{}-capture", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir.join(name)
     }

@@ -623,7 +623,7 @@ mod tests {
             Ok(c) => c,
             Err(e) => return cannot_run(&format!("cannot capture on lo: {e}")),
         };
-        let dir = std::env::temp_dir().join(format!("synack-live-test-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("synack-test-{}-live", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let dump = dir.join("tcpdump.pcap");
         let tcpdump = Command::new("tcpdump")

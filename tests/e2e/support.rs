@@ -50,8 +50,32 @@ pub fn require_tool(tool: &str) {
     );
 }
 
-/// A scratch directory under the target dir, unique per test.
+/// Removes the scratch directories of test runs that are over (their
+/// process is gone): each holds captures and copies of the binary, tens of
+/// megabytes, and a machine that runs the suite often would fill up.
+fn sweep_old_scratch() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("synack-test-")) else {
+                continue;
+            };
+            let pid = rest.split('-').next().unwrap_or_default();
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
+}
+
+/// A scratch directory in the temporary directory, unique per test; those
+/// of finished runs are removed by the next run.
 pub fn scratch(name: &str) -> PathBuf {
+    sweep_old_scratch();
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "synack-test-{}-{}-{name}",

@@ -18,7 +18,7 @@ struct Tmux {
 fn tmux_dir() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("synack-tmux-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!("synack-test-{}-tmux", std::process::id()));
         std::fs::create_dir_all(&d).expect("tmux socket directory");
         d
     })
