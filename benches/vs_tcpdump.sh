@@ -63,4 +63,4 @@ row "tcpdump -nn -l (text)" "$td_pkts" "$td_drop" "$td_u" "$td_s" "$td_rss"
 row "synack watch --json" "$sy_pkts" "${sy_drop:-0}" "$sy_u" "$sy_s" "$sy_rss"
 echo
 echo "synack stopped ${stop_s} s after SIGINT; it skipped ${sy_skip:-0} packets it could not keep up with"
-[[ ${KEEP:-0} == 1 ]] && echo "files: $out"
+if [[ ${KEEP:-0} == 1 ]]; then echo "files: $out"; fi
