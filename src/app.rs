@@ -6,6 +6,7 @@ pub mod conns;
 pub mod input;
 pub mod layout;
 pub mod model;
+pub mod panes;
 pub mod quiz;
 pub mod reorder;
 pub mod sorted;
@@ -384,45 +385,6 @@ impl App {
         }
     }
 
-    /// What the row at the moment shown means, for the explanation pane:
-    /// the entries of its state, packet kind and notes, call and errno, lab
-    /// action, or the scenario at a step's row.
-    #[must_use]
-    pub fn explanations(&self) -> Vec<&'static crate::explain::Entry> {
-        use crate::explain;
-        let lang = self.lang;
-        let Some(ev) = self.moment().and_then(|r| self.timeline.get(r)) else {
-            return match &self.kind {
-                RunKind::Demo { name } => explain::scenario(name, lang).into_iter().collect(),
-                _ => Vec::new(),
-            };
-        };
-        let mut out = Vec::new();
-        match ev {
-            Event::Packet(p) => {
-                out.extend(explain::packet(p, lang));
-                for n in p.notes.names() {
-                    out.extend(explain::packet_note(n, lang));
-                }
-            }
-            Event::State(s) => out.extend(explain::state(s.to, lang)),
-            Event::Call(c) => {
-                if let Some(crate::event::CallResult::Errno(e)) = &c.result {
-                    out.extend(explain::errno(e, lang));
-                }
-                out.extend(explain::call(&c.call, lang));
-            }
-            Event::Lab(l) => out.extend(explain::action(&l.action, lang)),
-            Event::Queue(_) => out.extend(explain::topic("backlog", lang)),
-            Event::Step(_) | Event::SocketQueues(_) | Event::Warning { .. } => {
-                if let RunKind::Demo { name } = &self.kind {
-                    out.extend(explain::scenario(name, lang));
-                }
-            }
-        }
-        out
-    }
-
     /// A kernel timer counts down on screen right now.
     #[must_use]
     pub fn has_countdown(&self) -> bool {
@@ -647,13 +609,26 @@ impl App {
             layout::wrapped_lines(n, self.width.saturating_sub(2))
         });
         let card_lines = self.card_lines();
+        let plain = LadderNeeds {
+            banner_lines: banner,
+            card_lines,
+            diagram: self.show_diagram,
+            quiz_lines: 0,
+            explain_lines: 0,
+        };
+        // The boxes' text wraps at the ladder's width less borders and margins.
+        let text_w = layout::ladder_layout(self.width, self.height, plain)
+            .ladder
+            .width
+            .saturating_sub(4);
+        let count = |v: Vec<(String, panes::Look)>| u16::try_from(v.len()).unwrap_or(u16::MAX);
         layout::ladder_layout(
             self.width,
             self.height,
             LadderNeeds {
-                banner_lines: banner,
-                card_lines,
-                diagram: self.show_diagram,
+                quiz_lines: count(panes::quiz_lines(self, text_w)),
+                explain_lines: count(panes::explain_lines(self, text_w)),
+                ..plain
             },
         )
     }

@@ -268,12 +268,8 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         Screen::Picker => picker::draw(buf, area, app, pal),
         Screen::Ladder => {
             ladder::draw(buf, area, app, pal);
-            if app.overlay == Overlay::None {
-                if app.explain {
-                    explain::draw(buf, app, pal);
-                }
-                quiz::draw(buf, app, pal);
-            }
+            explain::draw(buf, app, pal);
+            quiz::draw(buf, app, pal);
         }
         Screen::Table => table::draw(buf, area, app, pal),
     }

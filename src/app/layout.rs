@@ -65,6 +65,10 @@ pub struct LadderLayout {
     pub banner: Area,
     pub lane_names: Area,
     pub ladder: Area,
+    /// Quiz mode's box, between the lane names and the rows.
+    pub quiz: Option<Area>,
+    /// The explanation pane, between the rows and the cards.
+    pub explain: Option<Area>,
     pub cards: Area,
     pub diagram: Option<Area>,
     pub footer: Area,
@@ -79,7 +83,14 @@ pub struct LadderNeeds {
     pub card_lines: u16,
     /// The user asked for the diagram (`d`).
     pub diagram: bool,
+    /// Lines of text quiz mode's box holds (0: no box).
+    pub quiz_lines: u16,
+    /// Lines of text the explanation pane holds (0: no pane).
+    pub explain_lines: u16,
 }
+
+/// Rows of the ladder the boxes always leave.
+const MIN_LADDER_ROWS: u16 = 3;
 
 /// Whether the diagram fits beside the ladder at this size.
 #[must_use]
@@ -112,13 +123,28 @@ pub fn ladder_layout(width: u16, height: u16, needs: LadderNeeds) -> LadderLayou
     } else {
         (needs.card_lines.min(max_lines) + 2).min(body_h / 3)
     };
-    let ladder_h = body_h.saturating_sub(cards_h + 1);
+    let rows_h = body_h.saturating_sub(cards_h + 1);
+    // The boxes take rows from the ladder (borders included), the quiz's
+    // first: a question must be read whole; the pane gets at most half of
+    // what is left.
+    let boxed = |lines: u16| if lines == 0 { 0 } else { lines + 2 };
+    let spare = rows_h.saturating_sub(MIN_LADDER_ROWS);
+    let quiz_h = boxed(needs.quiz_lines).min(spare);
+    let explain_h = boxed(needs.explain_lines)
+        .min((rows_h.saturating_sub(quiz_h)) / 2)
+        .min(spare.saturating_sub(quiz_h));
+    let explain_h = if explain_h < 3 { 0 } else { explain_h };
+    let quiz_h = if quiz_h < 3 { 0 } else { quiz_h };
+    let ladder_h = rows_h - quiz_h - explain_h;
+    let top = body_top + 1;
     LadderLayout {
         header,
         banner,
         lane_names: Area::new(0, body_top, left_w, 1),
-        ladder: Area::new(0, body_top + 1, left_w, ladder_h),
-        cards: Area::new(0, body_top + 1 + ladder_h, left_w, cards_h),
+        quiz: (quiz_h > 0).then(|| Area::new(0, top, left_w, quiz_h)),
+        ladder: Area::new(0, top + quiz_h, left_w, ladder_h),
+        explain: (explain_h > 0).then(|| Area::new(0, top + quiz_h + ladder_h, left_w, explain_h)),
+        cards: Area::new(0, top + rows_h, left_w, cards_h),
         diagram,
         footer,
     }
@@ -231,6 +257,7 @@ mod tests {
                 banner_lines: 5,
                 card_lines: 4,
                 diagram: true,
+                ..LadderNeeds::default()
             },
         );
         assert_eq!(l.banner.height, 3);
@@ -249,12 +276,53 @@ mod tests {
                 banner_lines: 2,
                 card_lines: 2,
                 diagram: true,
+                ..LadderNeeds::default()
             },
         );
         let d = l.diagram.expect("diagram beside the ladder");
         assert_eq!(d.x + d.width, 120);
         assert_eq!(l.ladder.width, 70);
         assert!(d.height >= 30);
+    }
+
+    #[test]
+    fn the_boxes_take_rows_from_the_ladder_and_leave_some() {
+        let plain = LadderNeeds {
+            banner_lines: 2,
+            card_lines: 2,
+            ..LadderNeeds::default()
+        };
+        let before = ladder_layout(80, 24, plain);
+        let l = ladder_layout(
+            80,
+            24,
+            LadderNeeds {
+                quiz_lines: 4,
+                explain_lines: 6,
+                ..plain
+            },
+        );
+        let quiz = l.quiz.expect("the quiz box");
+        let explain = l.explain.expect("the pane");
+        // Stacked without overlap: quiz, rows, pane, cards.
+        assert_eq!(quiz.y, before.ladder.y);
+        assert_eq!(quiz.height, 6);
+        assert_eq!(l.ladder.y, quiz.bottom());
+        assert_eq!(explain.y, l.ladder.bottom());
+        assert_eq!(explain.bottom(), l.cards.y);
+        assert_eq!(l.cards, before.cards);
+        assert!(l.ladder.height >= MIN_LADDER_ROWS, "{l:?}");
+        // Tiny screens keep the rows before any box.
+        let tiny = ladder_layout(
+            60,
+            16,
+            LadderNeeds {
+                quiz_lines: 30,
+                explain_lines: 30,
+                ..plain
+            },
+        );
+        assert!(tiny.ladder.height >= MIN_LADDER_ROWS, "{tiny:?}");
     }
 
     #[test]
