@@ -310,10 +310,17 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
                 Some(Answer::State(TcpState::Listen))
             ),
             ("client connect".into(), Some(Answer::Syn)),
+            ("server accept".into(), Some(Answer::Connection)),
             ("client close".into(), Some(Answer::Fin)),
             ("server read".into(), Some(Answer::Eof)),
             ("server close".into(), Some(Answer::Fin)),
         ]
+    );
+    // In the handshake accept() comes first: it waits for the handshake.
+    let handshake = judge("handshake");
+    assert!(
+        handshake.contains(&("server accept".into(), Some(Answer::Blocks))),
+        "{handshake:?}"
     );
     let kill = judge("kill-peer");
     let of = |action: &str| -> Vec<Option<Answer>> {

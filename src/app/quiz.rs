@@ -50,8 +50,12 @@ pub enum Answer {
     Bytes,
     /// A read returned 0: end of file.
     Eof,
-    /// A call succeeded (a write: its count).
+    /// A call succeeded (a write: its count; accept: a connection).
     Success,
+    /// The call blocked: it waits (for a connection, for data).
+    Blocks,
+    /// accept() returned a connection at once.
+    Connection,
     Errno(&'static str),
     State(TcpState),
 }
@@ -72,6 +76,8 @@ impl Answer {
             Answer::Bytes => ("the bytes that arrived", "收到的字节数"),
             Answer::Eof => ("0: end of file", "0：读到文件末尾（EOF）"),
             Answer::Success => ("success: the bytes are queued", "成功：数据进入发送缓冲区"),
+            Answer::Blocks => ("it blocks: the process waits", "阻塞：进程在等待"),
+            Answer::Connection => ("a connection, at once", "立即返回一个连接"),
             Answer::Errno(e) => (*e, *e),
             Answer::State(s) => (s.as_str(), s.as_str()),
         };
@@ -189,7 +195,19 @@ fn question(step: usize, action: &Action) -> Option<Question> {
                         Answer::Bytes,
                         Answer::Eof,
                         Answer::Errno("ECONNRESET"),
-                        Answer::Errno("EPIPE"),
+                        Answer::Blocks,
+                    ],
+                ),
+                // accept() takes a connection the handshake has finished:
+                // none yet, and it waits.
+                Call::Accept => q(
+                    "accept",
+                    Ask::Returns("accept"),
+                    vec![
+                        Answer::Blocks,
+                        Answer::Connection,
+                        Answer::Errno("ECONNREFUSED"),
+                        Answer::Errno("EAGAIN"),
                     ],
                 ),
                 Call::Write(_) | Call::Send { .. } => {
@@ -241,6 +259,7 @@ fn result_answer(call: &str, r: &CallResult) -> Answer {
         CallResult::Errno(e) => Answer::Errno(errno_static(e)),
         CallResult::Bytes(0) if call == "read" || call == "recv" => Answer::Eof,
         CallResult::Bytes(_) if call == "read" || call == "recv" => Answer::Bytes,
+        CallResult::Ok if call == "accept" => Answer::Connection,
         CallResult::Ok | CallResult::Bytes(_) => Answer::Success,
     }
 }
@@ -459,8 +478,13 @@ impl Quiz {
     /// Whether `ev` answers `q`.
     fn truth_in(&self, q: &Question, ev: &Event) -> Option<Answer> {
         match (&q.ask, ev) {
+            // A blocking call is reported when it begins to wait (no result).
             (Ask::Returns(call), Event::Call(c)) if c.endpoint == q.endpoint && c.call == *call => {
-                c.result.as_ref().map(|r| result_answer(call, r))
+                Some(
+                    c.result
+                        .as_ref()
+                        .map_or(Answer::Blocks, |r| result_answer(call, r)),
+                )
             }
             // By address: a listener's states are the `listener`'s, not the server's.
             (Ask::NewState, Event::State(s))

@@ -642,6 +642,10 @@ fn tui_quiz_asks_before_each_step_and_the_real_stack_answers() {
     let s = t.wait_for("What does client send first?", LONG);
     t.keys(&[&quiz_digit(&s, "SYN-ACK")]);
     t.wait_for("✗ The real stack did: SYN. (You chose: SYN-ACK.)", LONG);
+    // The handshake is over before accept(): it returns at once.
+    let s = t.wait_for("What does accept() return?", LONG);
+    t.keys(&[&quiz_digit(&s, "a connection, at once")]);
+    t.wait_for("✓ Right: a connection, at once.", LONG);
     let s = t.wait_for("`client close`", LONG);
     t.keys(&[&quiz_digit(&s, "FIN")]);
     t.wait_for("✓ Right: FIN.", LONG);
@@ -650,10 +654,10 @@ fn tui_quiz_asks_before_each_step_and_the_real_stack_answers() {
     t.wait_for("✓ Right: 0: end of file.", LONG);
     let s = t.wait_for("`server close`", LONG);
     t.keys(&[&quiz_digit(&s, "FIN")]);
-    t.wait_for("Quiz over: 4 of 5 right.", LONG);
+    t.wait_for("Quiz over: 5 of 6 right.", LONG);
     // The same words in Chinese, live.
     t.keys(&["l"]);
-    t.wait_for("测验结束：答对 4 / 5。", LONG);
+    t.wait_for("测验结束：答对 5 / 6。", LONG);
     t.keys(&["q"]);
     check_restored(&t, "0");
     wait_gone(&bin);
