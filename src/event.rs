@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::i18n::Lang;
-use crate::tcp::track::{ConnId, Notes, Role};
+use crate::tcp::track::{ConnId, DupAck, Notes, Role};
 use crate::tcp::{RawFrame, Segment, TcpState};
 use crate::time::Timestamp;
 
@@ -36,6 +36,9 @@ pub struct PacketEvent {
     /// Window scaled by the sender's window scale once the handshake set it.
     pub win: u32,
     pub notes: Notes,
+    /// On a `dup_ack`: which duplicate it is and of which packet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dup_ack: Option<DupAck>,
     /// The lab peer whose socket sent it (`client2` …), when a peer owns
     /// the source address; `None` in a watch.
     #[serde(default, skip_serializing_if = "Option::is_none")]

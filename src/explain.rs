@@ -569,6 +569,7 @@ mod tests {
             ack: 0,
             win: 0,
             notes,
+            dup_ack: None,
             raw: None,
         }
     }

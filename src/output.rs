@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use crate::event::{Event, LabAction, Origin, PacketEvent, StateEvent, sanitize};
 use crate::i18n::Lang;
 use crate::tcp::track::Role;
-use crate::tcp::{Proto, TcpOptions};
+use crate::tcp::{Proto, SeqNum, TcpOptions};
 use crate::time::Timestamp;
 
 /// The headless formats.
@@ -123,10 +123,29 @@ fn link_args(verb: &str, only: Option<&str>) -> String {
     }
 }
 
-/// Option strings as the contract writes them: `mss=65495`, `sack_perm`,
-/// `ts=VAL/ECR`, `wscale=7`, `sack=L-R` (relative), `opt=KIND/LEN`.
+/// Whether the first SACK block reports a duplicate (RFC 2883 D-SACK): it
+/// lies below the cumulative ACK, or inside the second block.
 #[must_use]
-pub fn option_strings(opts: &TcpOptions, sack_base: Option<u32>) -> Vec<String> {
+pub fn first_sack_is_dsack(opts: &TcpOptions, ack: Option<u32>) -> bool {
+    let blocks = opts.sack_blocks();
+    let Some(&(l, r)) = blocks.first() else {
+        return false;
+    };
+    let below_ack = ack.is_some_and(|a| SeqNum(r).le(SeqNum(a)) && SeqNum(l).lt(SeqNum(a)));
+    let inside_second = blocks
+        .get(1)
+        .is_some_and(|&(l2, r2)| SeqNum(l2).le(SeqNum(l)) && SeqNum(r).le(SeqNum(r2)));
+    below_ack || inside_second
+}
+
+/// Option strings as the contract writes them: `mss=65495`, `sack_perm`,
+/// `ts=VAL/ECR`, `wscale=7`, `sack=L-R` (relative), `dsack=L-R` (a first
+/// block that reports a duplicate), `opt=KIND/LEN`. `sack`: the segment's
+/// absolute ACK and the base its SACK blocks are relative to.
+#[must_use]
+pub fn option_strings(opts: &TcpOptions, sack: Option<(u32, u32)>) -> Vec<String> {
+    let sack_base = sack.map(|(_, base)| base);
+    let dsack = first_sack_is_dsack(opts, sack.map(|(ack, _)| ack));
     let mut v = Vec::new();
     if let Some(mss) = opts.mss {
         v.push(format!("mss={mss}"));
@@ -140,10 +159,11 @@ pub fn option_strings(opts: &TcpOptions, sack_base: Option<u32>) -> Vec<String> 
     if let Some(ws) = opts.wscale {
         v.push(format!("wscale={ws}"));
     }
-    for &(l, r) in opts.sack_blocks() {
+    for (i, &(l, r)) in opts.sack_blocks().iter().enumerate() {
         let base = sack_base.unwrap_or(0);
         v.push(format!(
-            "sack={}-{}",
+            "{}={}-{}",
+            if i == 0 && dsack { "dsack" } else { "sack" },
             l.wrapping_sub(base),
             r.wrapping_sub(base)
         ));
@@ -155,7 +175,8 @@ pub fn option_strings(opts: &TcpOptions, sack_base: Option<u32>) -> Vec<String> 
 }
 
 /// [`option_strings`] as a JSON array, written in place (no string per option).
-fn options_json(out: &mut String, opts: &TcpOptions, sack_base: Option<u32>) {
+fn options_json(out: &mut String, opts: &TcpOptions, sack: Option<(u32, u32)>) {
+    let dsack = first_sack_is_dsack(opts, sack.map(|(ack, _)| ack));
     out.push('[');
     let mut first = true;
     let mut item = |out: &mut String, name: &str, a: Option<u64>, b: Option<(char, u64)>| {
@@ -187,10 +208,11 @@ fn options_json(out: &mut String, opts: &TcpOptions, sack_base: Option<u32>) {
     if let Some(ws) = opts.wscale {
         item(out, "wscale", Some(ws.into()), None);
     }
-    let base = sack_base.unwrap_or(0);
-    for &(l, r) in opts.sack_blocks() {
+    let base = sack.map_or(0, |(_, base)| base);
+    for (i, &(l, r)) in opts.sack_blocks().iter().enumerate() {
         let (l, r) = (l.wrapping_sub(base), r.wrapping_sub(base));
-        item(out, "sack", Some(l.into()), Some(('-', r.into())));
+        let name = if i == 0 && dsack { "dsack" } else { "sack" };
+        item(out, name, Some(l.into()), Some(('-', r.into())));
     }
     for &(kind, len) in opts.unknown_options() {
         item(out, "opt", Some(kind.into()), Some(('/', len.into())));
@@ -198,11 +220,13 @@ fn options_json(out: &mut String, opts: &TcpOptions, sack_base: Option<u32>) {
     out.push(']');
 }
 
-/// The base of the receiver's sequence space, from a segment's absolute and
-/// relative ACK: SACK blocks name bytes of that space.
-fn sack_base(p: &PacketEvent) -> Option<u32> {
+/// A segment's absolute ACK and the base of the receiver's sequence space
+/// (from its absolute and relative ACK): SACK blocks name bytes of that space.
+fn sack_base(p: &PacketEvent) -> Option<(u32, u32)> {
     let tcp = p.segment.tcp?;
-    tcp.flags.ack().then(|| tcp.ack.wrapping_sub(p.ack))
+    tcp.flags
+        .ack()
+        .then(|| (tcp.ack, tcp.ack.wrapping_sub(p.ack)))
 }
 
 /// Writes one JSON object field by field into a string, in the order the
@@ -471,6 +495,10 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
         o.num("len", seg.payload_len);
     }
     o.strs("notes", p.notes.names());
+    if let Some(d) = p.dup_ack {
+        o.num("dup_ack_num", d.num);
+        o.num("dup_ack_of", d.of);
+    }
 }
 
 fn state_json(o: &mut Obj<'_>, s: &StateEvent) {

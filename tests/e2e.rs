@@ -18,6 +18,9 @@ mod support;
 #[path = "e2e/capture.rs"]
 mod capture;
 
+#[path = "common/loss.rs"]
+mod loss;
+
 #[path = "e2e/lab.rs"]
 mod lab;
 

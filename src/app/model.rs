@@ -216,6 +216,7 @@ impl Model {
                 ack: a.ack,
                 win: a.win,
                 notes,
+                dup_ack: a.dup_ack,
                 // Named as it leaves the merge: a connect()'s report comes
                 // after its first packets.
                 endpoint: None,

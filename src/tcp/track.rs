@@ -49,7 +49,7 @@ impl Role {
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
-pub struct Notes(pub u16);
+pub struct Notes(pub u32);
 
 impl Notes {
     pub const RETRANSMISSION: Notes = Notes(1 << 0);
@@ -65,15 +65,33 @@ impl Notes {
     pub const MALFORMED: Notes = Notes(1 << 10);
     /// Captured while the lab's link was cut: dropped after the capture point.
     pub const LOST: Notes = Notes(1 << 11);
+    /// A retransmission sent right after the peer's duplicate ACKs asked for it.
+    pub const FAST_RETRANSMISSION: Notes = Notes(1 << 12);
+    /// It starts beyond the data seen so far: the capture missed a segment.
+    pub const PREVIOUS_SEGMENT_NOT_CAPTURED: Notes = Notes(1 << 13);
+    /// It acknowledges data the capture never saw.
+    pub const ACKED_UNSEEN_SEGMENT: Notes = Notes(1 << 14);
+    /// It fills the peer's advertised window to the last byte.
+    pub const WINDOW_FULL: Notes = Notes(1 << 15);
+    /// The answer to a zero-window probe: the window is still closed.
+    pub const ZERO_WINDOW_PROBE_ACK: Notes = Notes(1 << 16);
 
     /// Contract names, in the order they are printed.
-    pub const NAMES: [(Notes, &'static str); 12] = [
+    pub const NAMES: [(Notes, &'static str); 17] = [
         (Notes::RETRANSMISSION, "retransmission"),
+        (Notes::FAST_RETRANSMISSION, "fast_retransmission"),
         (Notes::SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
         (Notes::OUT_OF_ORDER, "out_of_order"),
+        (
+            Notes::PREVIOUS_SEGMENT_NOT_CAPTURED,
+            "previous_segment_not_captured",
+        ),
+        (Notes::ACKED_UNSEEN_SEGMENT, "acked_unseen_segment"),
         (Notes::DUP_ACK, "dup_ack"),
         (Notes::ZERO_WINDOW, "zero_window"),
         (Notes::ZERO_WINDOW_PROBE, "zero_window_probe"),
+        (Notes::ZERO_WINDOW_PROBE_ACK, "zero_window_probe_ack"),
+        (Notes::WINDOW_FULL, "window_full"),
         (Notes::WINDOW_UPDATE, "window_update"),
         (Notes::KEEPALIVE, "keepalive"),
         (Notes::KEEPALIVE_ACK, "keepalive_ack"),
@@ -105,6 +123,8 @@ impl Notes {
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 /// Out-of-order threshold when no handshake RTT is known (Wireshark's 3 ms).
 const DEFAULT_OOO_THRESHOLD_NS: u64 = 3_000_000;
+/// A fast retransmission comes within this long of the peer's last ACK (Wireshark's 20 ms).
+const FAST_RETRANSMISSION_NS: u64 = 20_000_000;
 /// RFC 7323 §2.3: a shift above 14 is treated as 14.
 const MAX_WSCALE: u8 = 14;
 
@@ -120,6 +140,20 @@ pub struct Analysis {
     /// The window, scaled by the sender's shift once both SYNs carried one.
     pub win: u32,
     pub notes: Notes,
+    /// Set on a `dup_ack`: which duplicate it is and of which packet.
+    pub dup_ack: Option<DupAck>,
+}
+
+/// Which duplicate ACK a packet is (Wireshark's "Dup ACK 48#2").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct DupAck {
+    /// 1 for the first duplicate of an ACK number, 2 for the second …
+    pub num: u32,
+    /// The packet it duplicates: the sender's last ACK that was not a
+    /// duplicate, by its number in this run (1 for the first packet the
+    /// tracker saw; in `read`, the file's frame number when every frame is
+    /// a TCP or UDP packet).
+    pub of: u64,
 }
 
 /// Direction-independent connection key: the lower endpoint first.
@@ -158,8 +192,16 @@ struct Flow {
     /// The highest sequence number sent plus its length: the next expected.
     next_seq: Option<SeqNum>,
     next_seq_ts: Timestamp,
-    /// The last acknowledgment number this side sent.
+    /// The last acknowledgment number this side sent, and when.
     last_ack: Option<SeqNum>,
+    last_ack_ts: Timestamp,
+    /// Duplicates of `last_ack` sent since it changed.
+    dup_acks: u32,
+    /// The packet number of this side's last ACK that was not a duplicate.
+    last_nondup_ack: u64,
+    /// The end of the data seen in one piece from the start: an ACK beyond
+    /// it acknowledges something the capture did not see.
+    max_seq_to_be_acked: Option<SeqNum>,
     /// The last window this side advertised (scaled).
     window: Option<u32>,
     /// Notes of this side's last segment (a keepalive ack answers a keepalive).
@@ -371,6 +413,7 @@ impl Tracker {
                 ack: 0,
                 win: 0,
                 notes,
+                dup_ack: None,
             };
         };
         conn.last_active = packets;
@@ -390,9 +433,17 @@ impl Tracker {
                 ack: 0,
                 win: 0,
                 notes,
+                dup_ack: None,
             };
         };
-        let (seq, ack, win) = analyse(conn, from, seg.ts, seg.payload_len, &tcp, &mut notes);
+        let (seq, ack, win, dup_ack) = analyse(
+            conn,
+            from,
+            (packets, seg.ts),
+            seg.payload_len,
+            &tcp,
+            &mut notes,
+        );
         Analysis {
             conn: conn.id,
             from,
@@ -400,6 +451,7 @@ impl Tracker {
             ack,
             win,
             notes,
+            dup_ack,
         }
     }
 
@@ -455,15 +507,17 @@ impl Tracker {
 }
 
 /// Relative numbers, scaled window and Wireshark's analysis for one TCP
-/// segment; updates the sender's flow afterwards.
+/// segment (`at`: its packet number and time); updates the sender's flow
+/// afterwards.
 fn analyse(
     conn: &mut Conn,
     from: Role,
-    ts: Timestamp,
+    at: (u64, Timestamp),
     seglen: u32,
     t: &TcpHeader,
     notes: &mut Notes,
-) -> (u32, u32, u32) {
+) -> (u32, u32, u32, Option<DupAck>) {
+    let (packet, ts) = at;
     let (f, r) = (idx(from), idx(from.peer()));
     let seq = SeqNum(t.seq);
     let ack = SeqNum(t.ack);
@@ -513,9 +567,14 @@ fn analyse(
     let rev = conn.flows[r];
     let at_next = fwd.next_seq == Some(seq);
     let same_ack = flags.ack() && fwd.last_ack == Some(ack);
+    // A pure ACK that repeats this side's last one: the shape shared by
+    // keepalive ACKs, zero-window probe ACKs and duplicate ACKs.
+    let repeat = seglen == 0 && fwd.window == Some(win) && at_next && same_ack && !sfr;
     let mut zwp = false;
+    let mut dup_ack = None;
 
-    // The order and the rules follow Wireshark's tcp_analyze_sequence_number.
+    // Wireshark's rules for the sender's side, in its order; a rule that
+    // ends the list jumps past the rest.
     'fwd: {
         // Zero window probe: one byte at the next expected seq into a closed window.
         if seglen == 1 && at_next && rev.window == Some(0) {
@@ -525,6 +584,10 @@ fn analyse(
         }
         if win == 0 && !sfr {
             notes.insert(Notes::ZERO_WINDOW);
+        }
+        // Beyond the data seen so far: something in between was not captured.
+        if !flags.rst() && fwd.next_seq.is_some_and(|n| seq.gt(n)) {
+            notes.insert(Notes::PREVIOUS_SEGMENT_NOT_CAPTURED);
         }
         // Keepalive: 0 or 1 byte, one before the next expected seq. Linux's
         // zero-window probe (tcp_send_probe0) has the same shape — no data,
@@ -536,39 +599,70 @@ fn analyse(
             } else {
                 notes.insert(Notes::KEEPALIVE);
             }
+            break 'fwd;
         }
-        let nonzero_win = win != 0;
-        if seglen == 0 && nonzero_win && fwd.window != Some(win) && at_next && same_ack && !sfr {
+        if seglen == 0 && win != 0 && fwd.window != Some(win) && at_next && same_ack && !sfr {
             notes.insert(Notes::WINDOW_UPDATE);
         }
-        let same_win = nonzero_win && fwd.window == Some(win);
-        if seglen == 0 && same_win && at_next && same_ack && !sfr {
-            if rev.last_notes.contains(Notes::KEEPALIVE) {
-                notes.insert(Notes::KEEPALIVE_ACK);
-            } else {
-                notes.insert(Notes::DUP_ACK);
+        // Window full: the data reaches the right edge of the window the
+        // peer last offered (its ACK plus its window), once the peer's SYN
+        // told how its window is scaled.
+        if seglen > 0 && !sfr && rev.syn_wscale.is_some() {
+            if let (Some(a), Some(w)) = (rev.last_ack, rev.window) {
+                if seq + seglen == a + w {
+                    notes.insert(Notes::WINDOW_FULL);
+                }
             }
+        }
+        if repeat && win != 0 && rev.last_notes.contains(Notes::KEEPALIVE) {
+            notes.insert(Notes::KEEPALIVE_ACK);
+            break 'fwd;
+        }
+        if repeat && win == 0 && rev.last_notes.contains(Notes::ZERO_WINDOW_PROBE) {
+            notes.insert(Notes::ZERO_WINDOW_PROBE_ACK);
+            break 'fwd;
+        }
+        if repeat && win != 0 {
+            notes.insert(Notes::DUP_ACK);
+            let n = fwd.dup_acks + 1;
+            conn.flows[f].dup_acks = n;
+            dup_ack = Some(DupAck {
+                num: n,
+                of: fwd.last_nondup_ack,
+            });
         }
     }
 
-    // Retransmission family: data, SYN or FIN that does not advance the seq.
+    // An ACK beyond what the peer was seen to send in one piece.
+    if flags.ack() && rev.max_seq_to_be_acked.is_some_and(|m| ack.gt(m)) {
+        notes.insert(Notes::ACKED_UNSEEN_SEGMENT);
+        // Once said, the peer's data counts as seen up to here.
+        conn.flows[r].max_seq_to_be_acked = rev.next_seq;
+    }
+
+    // Retransmission family: data, SYN or FIN that does not advance the
+    // seq. One kind per segment, the first that fits: fast, out of order,
+    // spurious, plain.
     let not_advanced = fwd.next_seq.is_some_and(|n| seq.lt(n));
     if !notes.contains(Notes::KEEPALIVE)
         && (seglen > 0 || flags.syn() || flags.fin())
         && not_advanced
     {
         let since_highest = ts.0.saturating_sub(fwd.next_seq_ts.0);
+        let since_peer_ack = ts.0.saturating_sub(rev.last_ack_ts.0);
         let threshold = conn
             .irtt_ns
             .filter(|&n| n > 0)
             .unwrap_or(DEFAULT_OOO_THRESHOLD_NS);
-        if since_highest < threshold && fwd.next_seq != Some(seq + seglen) {
+        if rev.dup_acks >= 2 && rev.last_ack == Some(seq) && since_peer_ack < FAST_RETRANSMISSION_NS
+        {
+            notes.insert(Notes::FAST_RETRANSMISSION);
+        } else if since_highest < threshold && fwd.next_seq != Some(seq + seglen) {
             notes.insert(Notes::OUT_OF_ORDER);
+        } else if seglen > 0 && rev.last_ack.is_some_and(|a| (seq + seglen).le(a)) {
+            notes.insert(Notes::SPURIOUS_RETRANSMISSION);
         } else {
             notes.insert(Notes::RETRANSMISSION);
-            if seglen > 0 && rev.last_ack.is_some_and(|a| (seq + seglen).le(a)) {
-                notes.insert(Notes::SPURIOUS_RETRANSMISSION);
-            }
         }
     }
 
@@ -582,13 +676,23 @@ fn analyse(
         fl.next_seq = Some(next);
         fl.next_seq_ts = ts;
     }
+    // A segment that continues what was seen in one piece (new data, or a
+    // retransmission filling the hole) makes all data seen so far count.
+    if fl.max_seq_to_be_acked.is_none_or(|m| m == seq) {
+        fl.max_seq_to_be_acked = fl.next_seq;
+    }
     fl.window = Some(win);
     if flags.ack() {
+        if fl.last_ack != Some(ack) {
+            fl.dup_acks = 0;
+            fl.last_nondup_ack = packet;
+        }
         fl.last_ack = Some(ack);
+        fl.last_ack_ts = ts;
     }
     fl.last_notes = *notes;
 
-    (seq.since(base), rel_ack, win)
+    (seq.since(base), rel_ack, win, dup_ack)
 }
 
 #[cfg(test)]

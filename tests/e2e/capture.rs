@@ -535,3 +535,29 @@ fn text_output_is_one_line_per_event_and_sanitized() {
         "a control character reached the output:\n{text}"
     );
 }
+
+/// Issue 11: the loss captures' notes against tshark run now (tests/loss.rs
+/// checks them against its recorded output without tshark). Also proves the
+/// recorded output is still what tshark says.
+#[test]
+fn loss_notes_match_tshark_run_now() {
+    require_tool("tshark");
+    for name in crate::loss::CAPTURES {
+        let mut cmd = std::process::Command::new("tshark");
+        cmd.arg("-r")
+            .arg(crate::loss::fixture(name, "pcap"))
+            .args(["-T", "fields", "-E", "header=y"]);
+        for f in crate::loss::TSHARK_FIELDS {
+            cmd.args(["-e", f]);
+        }
+        let out = cmd.stderr(Stdio::null()).output().expect("run tshark");
+        assert!(out.status.success(), "tshark -r {name}.pcap failed");
+        let now = String::from_utf8(out.stdout).unwrap();
+        let recorded = std::fs::read_to_string(crate::loss::fixture(name, "tshark")).unwrap();
+        assert_eq!(
+            now, recorded,
+            "{name}: tshark now differs from {name}.tshark"
+        );
+        crate::loss::compare(name, &now);
+    }
+}

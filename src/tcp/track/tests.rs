@@ -188,17 +188,11 @@ fn wireshark_notes_ladder() {
             at(70., S, "A", 5001, 1101, 300, 0),
             (1, S, 1, 101, 38400, N::WINDOW_UPDATE),
         ),
-        // Bytes 1..101 were acked: resending them is spurious.
+        // Bytes 1..101 were acked: resending them is spurious (and only
+        // that: one retransmission kind per segment, as Wireshark).
         (
             at(500., C, "PA", 1001, 5001, 512, 100),
-            (
-                1,
-                C,
-                1,
-                1,
-                65536,
-                notes(&[N::RETRANSMISSION, N::SPURIOUS_RETRANSMISSION]),
-            ),
+            (1, C, 1, 1, 65536, N::SPURIOUS_RETRANSMISSION),
         ),
         (
             at(600., C, "PA", 1101, 5001, 512, 100),
@@ -216,9 +210,17 @@ fn wireshark_notes_ladder() {
             at(900., C, "PA", 1201, 5001, 512, 1),
             (1, C, 201, 1, 65536, N::ZERO_WINDOW_PROBE),
         ),
+        // The answer to the probe, the window still closed.
         (
             at(1000., S, "A", 5001, 1201, 0, 0),
-            (1, S, 1, 201, 0, N::ZERO_WINDOW),
+            (
+                1,
+                S,
+                1,
+                201,
+                0,
+                notes(&[N::ZERO_WINDOW, N::ZERO_WINDOW_PROBE_ACK]),
+            ),
         ),
         (
             at(1100., S, "A", 5001, 1201, 300, 0),
@@ -239,7 +241,7 @@ fn wireshark_notes_ladder() {
         // A gap (401 > next expected 201), then the gap filled 1 ms later.
         (
             at(3000., C, "PA", 1401, 5001, 512, 100),
-            (1, C, 401, 1, 65536, NONE),
+            (1, C, 401, 1, 65536, N::PREVIOUS_SEGMENT_NOT_CAPTURED),
         ),
         (
             at(3001., C, "PA", 1201, 5001, 512, 200),
@@ -487,7 +489,11 @@ fn out_of_order_uses_the_handshake_rtt() {
             (at(0., C, "S", 0, 0, 100, 0), (1, C, 0, 0, 100, NONE)),
             (at(25., S, "SA", 0, 1, 100, 0), (1, S, 0, 1, 100, NONE)),
             (at(50., C, "A", 1, 1, 100, 0), (1, C, 1, 1, 100, NONE)),
-            (at(100., C, "PA", 11, 1, 100, 10), (1, C, 11, 1, 100, NONE)),
+            // Bytes 1..11 are not seen yet.
+            (
+                at(100., C, "PA", 11, 1, 100, 10),
+                (1, C, 11, 1, 100, N::PREVIOUS_SEGMENT_NOT_CAPTURED),
+            ),
             (
                 at(100. + gap, C, "PA", 1, 1, 100, 10),
                 (1, C, 1, 1, 100, note),
@@ -531,6 +537,7 @@ fn udp_flows() {
         ack: 0,
         win: 0,
         notes: NONE,
+        dup_ack: None,
     };
     assert_eq!(q, want);
     assert_eq!(
@@ -626,7 +633,18 @@ fn zero_length_probe_into_a_closed_window_is_a_zero_window_probe() {
             at(200., C, "A", 1099, 5000, 100, 0),
             (1, C, 100, 1, 100, notes(&[N::ZERO_WINDOW_PROBE])),
         ),
-        (at(201., S, "A", 5000, 1100, 0, 0), (1, S, 1, 101, 0, zw)),
+        // The answer, window still closed: the probe's ACK.
+        (
+            at(201., S, "A", 5000, 1100, 0, 0),
+            (
+                1,
+                S,
+                1,
+                101,
+                0,
+                notes(&[N::ZERO_WINDOW, N::ZERO_WINDOW_PROBE_ACK]),
+            ),
+        ),
         // The window opens: the same segment shape is now a keepalive.
         (
             at(300., S, "A", 5000, 1100, 500, 0),
@@ -658,4 +676,54 @@ fn a_forgotten_connection_comes_back_under_its_id_and_roles() {
     let syn = at(10., C, "S", 50, 0, 1, 0).segment(CLIENT, SERVER);
     let r = t.track_with(&syn, |_| panic!("asked about a SYN"));
     assert_eq!(r.conn, ConnId(2));
+}
+
+/// Loss as Wireshark sees it: duplicate ACKs counted and pointing at the
+/// ACK they repeat, a fast retransmission after the second, a segment that
+/// fills the window, data the capture missed and its ACK.
+#[test]
+fn loss_notes_dup_ack_numbers_and_gaps() {
+    let mut t = Tracker::new();
+    let rows = [
+        at(0., C, "S", 0, 0, 1000, 0).ws(0),
+        at(1., S, "SA", 0, 1, 1000, 0).ws(0),
+        at(2., C, "A", 1, 1, 1000, 0),
+        at(3., C, "PA", 1, 1, 1000, 100),    // 4
+        at(3.1, C, "PA", 101, 1, 1000, 100), // 5: lost after the capture
+        at(3.2, C, "PA", 201, 1, 1000, 100), // 6
+        at(4., S, "A", 1, 101, 1000, 0),     // 7: acks 4
+        at(4.1, S, "A", 1, 101, 1000, 0),    // 8: dup #1 of 7
+        at(4.2, S, "A", 1, 101, 1000, 0),    // 9: dup #2 of 7
+        at(4.3, C, "PA", 101, 1, 1000, 100), // 10: fast retransmission
+        at(5., S, "A", 1, 301, 1000, 0),     // 11
+        // The window is 1000 from ACK 301: 100 bytes reaching 1301 fill it;
+        // 1301..1401 is never captured, 1401.. is.
+        at(6., C, "PA", 1201, 1, 1000, 100), // 12: beyond 301: gap
+        at(7., S, "A", 1, 1301, 200, 0),     // 13: acks bytes not seen
+    ];
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| t.track(&r.segment(CLIENT, SERVER)))
+        .collect();
+    let dup = |i: usize| got[i - 1].dup_ack.map(|d| (d.num, d.of));
+    assert_eq!(dup(8), Some((1, 7)));
+    assert_eq!(dup(9), Some((2, 7)));
+    assert_eq!(dup(7), None);
+    assert_eq!(got[9].notes, N::FAST_RETRANSMISSION);
+    assert_eq!(got[10].notes, NONE);
+    assert_eq!(
+        got[11].notes,
+        notes(&[N::PREVIOUS_SEGMENT_NOT_CAPTURED, N::WINDOW_FULL])
+    );
+    assert_eq!(got[12].notes, N::ACKED_UNSEEN_SEGMENT);
+    // Not within 20 ms of the duplicates: a plain retransmission.
+    let mut t = Tracker::new();
+    for r in &rows[..9] {
+        t.track(&r.segment(CLIENT, SERVER));
+    }
+    let late = at(30., C, "PA", 101, 1, 1000, 100);
+    assert_eq!(
+        t.track(&late.segment(CLIENT, SERVER)).notes,
+        N::RETRANSMISSION
+    );
 }
