@@ -574,7 +574,14 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                 let _ = write!(out, " len={}", seg.payload_len);
             }
             if !p.notes.is_empty() {
-                let notes: Vec<_> = p.notes.names().collect();
+                let notes: Vec<String> = p
+                    .notes
+                    .names()
+                    .map(|n| match (n, p.dup_ack) {
+                        ("dup_ack", Some(d)) => format!("dup_ack#{} (of packet {})", d.num, d.of),
+                        _ => n.to_owned(),
+                    })
+                    .collect();
                 let _ = write!(out, "  !{}", notes.join(" !"));
             }
         }

@@ -407,7 +407,14 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
         }
     }
     // Tags first (they matter most), then the longest label that fits.
-    let mut tags: Vec<String> = note_tags(p).into_iter().map(|n| format!("[{n}]")).collect();
+    // A dup ACK says which one it is: "dup ACK #3" is the lesson.
+    let mut tags: Vec<String> = note_tags(p)
+        .into_iter()
+        .map(|n| match (n, p.dup_ack) {
+            ("dup_ack", Some(d)) => format!("[dup_ack #{}]", d.num),
+            _ => format!("[{n}]"),
+        })
+        .collect();
     if lost {
         tags.insert(0, format!("[{}]", t.lost));
     }
