@@ -1757,6 +1757,104 @@ fn retransmit_backs_off_and_recovers() {
 }
 
 // ---------------------------------------------------------------------------
+// loss
+
+#[test]
+fn loss_shows_dup_acks_a_fast_retransmission_and_a_timeout() {
+    if !require_capture("loss") {
+        return;
+    }
+    let d = demo("loss", &[]);
+    let p = d.tcp();
+    let drop = d.link("drop 5 server");
+    let restore = d.link("restore");
+    let data: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| from(e) == "client" && n(e, "len") > 0)
+        .collect();
+    // Ten segments of 988 bytes (1000 less the timestamp option).
+    ensure!(
+        d,
+        data.iter().all(|e| n(e, "len") == 988),
+        "every data segment should be 988 bytes long (maxseg 1000)"
+    );
+    let lost: Vec<&Value> = data.iter().copied().filter(|e| note(e, "lost")).collect();
+    let hole = 4 * 988 + 1;
+    ensure!(
+        d,
+        lost.len() == 2 && lost.iter().all(|e| n(e, "seq") == hole && t(e) > t(drop)),
+        "the 5th segment (seq {hole}) and its fast retransmission should be lost, and nothing else"
+    );
+    ensure!(
+        d,
+        data.iter().filter(|e| n(e, "seq") != hole).count() == 9,
+        "the nine other segments should each be sent once"
+    );
+    // The duplicate ACKs between the loss and the fast retransmission, each
+    // with a SACK block naming what arrived after the hole.
+    let dups: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| {
+            from(e) == "server"
+                && n(e, "ack") == hole
+                && t(e) > t(lost[0])
+                && t(e) < t(lost[1])
+                && options(e).iter().any(|o| o.starts_with("sack="))
+        })
+        .collect();
+    ensure!(
+        d,
+        dups.len() >= 3,
+        "at least three duplicate ACKs with SACK blocks should come before the fast retransmission"
+    );
+    ensure!(
+        d,
+        options(dups[0]).contains(&format!("sack={}-{}", hole + 988, hole + 2 * 988).as_str()),
+        "the first duplicate ACK should SACK the 6th segment"
+    );
+    ensure!(
+        d,
+        t(lost[1]) - t(lost[0]) < 0.1,
+        "the fast retransmission should not wait for a timer"
+    );
+    let rto = data
+        .iter()
+        .copied()
+        .find(|e| t(e) > t(restore))
+        .unwrap_or_else(|| d.fail("no retransmission after the link was restored"));
+    ensure!(
+        d,
+        n(rto, "seq") == hole
+            && note(rto, "retransmission")
+            && !note(rto, "lost")
+            && t(rto) - t(lost[1]) >= 0.19,
+        "the timer's retransmission (at least 200 ms after the lost one) should get through"
+    );
+    ensure!(
+        d,
+        p.iter()
+            .any(|e| from(e) == "server" && n(e, "ack") == 9881 && t(e) >= t(rto)),
+        "one ACK should cover all ten segments after the timer's retransmission"
+    );
+    let reads = d.calls("server", "read");
+    let last = reads
+        .last()
+        .unwrap_or_else(|| d.fail("the server read nothing"));
+    ensure!(
+        d,
+        t(last) >= t(rto)
+            && reads
+                .iter()
+                .map(|e| res(e).parse::<u64>().unwrap_or(0))
+                .sum::<u64>()
+                == 9880,
+        "the server should read the 9880 bytes, the last of them after the retransmission"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // simultaneous-close
 
 #[test]
