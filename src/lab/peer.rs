@@ -89,6 +89,7 @@ pub fn peer_main(name: &str) -> i32 {
             return 1;
         }
     }
+    pin_to_first_cpu();
     let Some(me) = Endpoint::from_name(name) else {
         eprintln!("synack __peer: unknown endpoint {name}");
         return 2;
@@ -163,6 +164,30 @@ pub fn peer_main(name: &str) -> i32 {
     drop(work_tx);
     drop(worker);
     0
+}
+
+/// Every peer runs on the same CPU (the first one it may use). The kernel
+/// arms a socket's timers on the CPU that touched the socket last, and
+/// timers of one CPU that expire in the same tick run in one softirq pass,
+/// before the packets they send are delivered: two retransmitted FINs then
+/// cross on the wire every time (simultaneous close), instead of only when
+/// both timers happened to sit on the same CPU. The lab's work is tiny; one
+/// CPU is plenty.
+fn pin_to_first_cpu() {
+    // SAFETY: cpu_set_t is plain old data; the calls get valid pointers and sizes.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &raw mut set) != 0 {
+            return;
+        }
+        let Some(first) = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set))
+        else {
+            return;
+        };
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(first, &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &raw const one);
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
