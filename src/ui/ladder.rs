@@ -641,6 +641,11 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
                     &t.key_cut
                 },
             ));
+            v.push(k("r", &t.key_restart));
+            v.push(k("s", &t.key_scenarios));
+            v.push(k("d", &t.key_diagram));
+            v.push(k("e", &t.key_explain));
+            v.push(k("↵", &t.key_details));
             v.push(k(
                 "x",
                 if app.lab.link_lossy {
@@ -649,11 +654,6 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
                     &t.key_loss_on
                 },
             ));
-            v.push(k("r", &t.key_restart));
-            v.push(k("s", &t.key_scenarios));
-            v.push(k("d", &t.key_diagram));
-            v.push(k("e", &t.key_explain));
-            v.push(k("↵", &t.key_details));
         }
         _ => {
             v.push(k("Esc", &t.key_back));
