@@ -101,6 +101,8 @@ pub struct LabStatus {
     /// The script is over (the lab stays up).
     pub ended: bool,
     pub link_cut: bool,
+    /// A loss rule (`link loss`, `link drop`) is on for the whole link.
+    pub link_lossy: bool,
     /// The lab thread returned with this error.
     pub error: Option<String>,
 }
@@ -411,8 +413,18 @@ impl App {
                 }
             }
             Event::Lab(l) => match &l.action {
-                LabAction::LinkCut { only: None } => self.lab.link_cut = true,
-                LabAction::LinkRestored { only: None } => self.lab.link_cut = false,
+                LabAction::LinkCut { only: None } => {
+                    self.lab.link_cut = true;
+                    self.lab.link_lossy = false;
+                }
+                LabAction::LinkLoss { only: None, .. } | LabAction::LinkDrop { only: None, .. } => {
+                    self.lab.link_cut = false;
+                    self.lab.link_lossy = true;
+                }
+                LabAction::LinkRestored { only: None } => {
+                    self.lab.link_cut = false;
+                    self.lab.link_lossy = false;
+                }
                 LabAction::Ended => self.lab.ended = true,
                 _ => {}
             },
@@ -929,6 +941,10 @@ impl App {
             }
             Key::Char('c') if demo => {
                 fx.push(Effect::Lab(LabControl::ToggleLink));
+                self.cursor = None;
+            }
+            Key::Char('x') if demo => {
+                fx.push(Effect::Lab(LabControl::ToggleLoss));
                 self.cursor = None;
             }
             Key::Char('r') if demo => fx.push(Effect::Restart),

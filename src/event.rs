@@ -129,6 +129,21 @@ pub enum LabAction {
     LinkCut { only: Option<EndpointName> },
     /// The link carries segments again.
     LinkRestored { only: Option<EndpointName> },
+    /// About `per_10k` in 10,000 segments arriving at the peers' sockets
+    /// (`only`: that peer's) are dropped from now on, after capture (never a
+    /// SYN; which ones: [`crate::lab::filter::loss_drops`]).
+    LinkLoss {
+        per_10k: u32,
+        only: Option<EndpointName>,
+    },
+    /// The chosen full-sized data segments (`segments`, 1-based) arriving
+    /// there are dropped, every copy, after capture: those whose relative
+    /// sequence number is in `at` (empty when no connection was open).
+    LinkDrop {
+        segments: Vec<u32>,
+        at: Vec<u32>,
+        only: Option<EndpointName>,
+    },
     /// A peer process was killed (SIGKILL).
     Kill { endpoint: EndpointName },
     /// The script's last step is done. The lab may stay up (the TUI keeps it
@@ -141,11 +156,13 @@ pub enum LabAction {
 
 impl LabAction {
     /// Every [`LabAction::kind`], for lists and coverage tests.
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 9] = [
         "sleep",
         "sysctl",
         "link-cut",
         "link-restore",
+        "link-loss",
+        "link-drop",
         "kill",
         "end",
         "closing",
@@ -159,6 +176,8 @@ impl LabAction {
             LabAction::Sysctl { .. } => "sysctl",
             LabAction::LinkCut { .. } => "link-cut",
             LabAction::LinkRestored { .. } => "link-restore",
+            LabAction::LinkLoss { .. } => "link-loss",
+            LabAction::LinkDrop { .. } => "link-drop",
             LabAction::Kill { .. } => "kill",
             LabAction::Ended => "end",
             LabAction::Closing => "closing",

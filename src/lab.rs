@@ -2,11 +2,13 @@
 //! its own process, synack re-executed as `__peer NAME`) follow a scenario
 //! script, and report every socket call they make.
 //!
+//! - [`filter`]: the link's rules as socket filters, and as Rust for the model.
 //! - [`ns`]: entering the namespace (and a user namespace when not root).
 //! - [`script`]: the scenario language, a pure parser.
 //! - [`peer`]: the peer process: real libc socket calls, one JSON line each.
 //! - [`runner`]: spawns the peers, plays a script, turns their lines into events.
 
+pub mod filter;
 pub mod ns;
 pub mod peer;
 pub mod runner;
@@ -105,7 +107,7 @@ macro_rules! scenario {
     };
 }
 
-const SOURCES: [(&str, &str); 19] = [
+const SOURCES: [(&str, &str); 20] = [
     scenario!("handshake"),
     scenario!("data"),
     scenario!("close"),
@@ -123,6 +125,7 @@ const SOURCES: [(&str, &str); 19] = [
     scenario!("urgent"),
     scenario!("zero-window"),
     scenario!("retransmit"),
+    scenario!("loss"),
     scenario!("simultaneous-close"),
     scenario!("udp"),
 ];
@@ -156,7 +159,7 @@ mod tests {
 
     #[test]
     fn every_bundled_scenario_parses_and_has_a_summary() {
-        assert_eq!(scenarios().len(), 19);
+        assert_eq!(scenarios().len(), 20);
         for s in scenarios() {
             let script = parse(&format!("{}.txt", s.name), s.text)
                 .unwrap_or_else(|e| panic!("{}: {e}", s.name));

@@ -110,6 +110,23 @@ pub fn lab_call(action: &LabAction) -> (&'static str, String) {
         LabAction::Sysctl { name, value } => ("sysctl", format!("{name}={value}")),
         LabAction::LinkCut { only } => ("link", link_args("cut", only.as_deref())),
         LabAction::LinkRestored { only } => ("link", link_args("restore", only.as_deref())),
+        LabAction::LinkLoss { per_10k, only } => (
+            "link",
+            link_args(
+                &format!(
+                    "loss {}",
+                    crate::lab::script::LinkRule::format_percent(*per_10k)
+                ),
+                only.as_deref(),
+            ),
+        ),
+        LabAction::LinkDrop { segments, only, .. } => {
+            let list: Vec<String> = segments.iter().map(u32::to_string).collect();
+            (
+                "link",
+                link_args(&format!("drop {}", list.join(",")), only.as_deref()),
+            )
+        }
         LabAction::Kill { endpoint } => ("kill", endpoint.clone()),
         LabAction::Ended => ("end", String::new()),
         LabAction::Closing => ("closing", String::new()),

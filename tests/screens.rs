@@ -282,6 +282,41 @@ fn details_80x24() {
 }
 
 #[test]
+fn x_asks_the_lab_for_loss_and_the_screen_says_it_is_on() {
+    use synack::app::Effect;
+    use synack::event::{CallResult, LabAction, LabEvent, Origin};
+    use synack::lab::LabControl;
+    let mut app = demo_app("retransmit", Lang::En, 120, 40, 0.5);
+    let fx = app.update(AppEvent::Key(Key::Char('x')));
+    assert!(
+        fx.contains(&Effect::Lab(LabControl::ToggleLoss)),
+        "x should ask the lab to toggle the loss: {fx:?}"
+    );
+    let last = fixture("retransmit").last().map_or(0, |e| e.ts().0);
+    let ts = Timestamp(last + 1);
+    app.update(AppEvent::Model(vec![Event::Lab(LabEvent {
+        ts,
+        action: LabAction::LinkLoss {
+            per_10k: 500,
+            only: None,
+        },
+        result: CallResult::Ok,
+        origin: Origin::User,
+    })]));
+    let text = screen(&app, &dark());
+    assert!(app.lab.link_lossy, "the app should know the link is lossy");
+    assert!(text.contains("≈ lossy link"), "the header says so:\n{text}");
+    assert!(
+        text.contains("x no loss"),
+        "the footer offers to end it:\n{text}"
+    );
+    assert!(
+        text.contains("link loss 5%"),
+        "the ladder shows the lab's row:\n{text}"
+    );
+}
+
+#[test]
 fn help_80x24() {
     let mut app = demo_app("handshake", Lang::En, 80, 24, 1.0);
     key(&mut app, Key::Char('?'));

@@ -51,6 +51,31 @@ impl Input {
     }
 }
 
+/// What the lab's link drops (the filters' rules, as the model applies them).
+#[derive(Clone, Debug)]
+enum LinkRule {
+    Cut,
+    /// In 10,000ths.
+    Loss(u32),
+    /// Data segments at these relative sequence numbers.
+    Drop(Vec<u32>),
+}
+
+impl LinkRule {
+    fn drops(&self, seg: &Segment, rel_seq: u32) -> bool {
+        match self {
+            LinkRule::Cut => true,
+            LinkRule::Loss(per_10k) => seg.tcp.is_some_and(|h| {
+                let tsval = h.options.timestamps.map(|(v, _)| v);
+                crate::lab::filter::loss_drops(h.flags.syn(), h.seq, h.ack, tsval, *per_10k)
+            }),
+            LinkRule::Drop(at) => seg
+                .tcp
+                .is_some_and(|h| !h.flags.syn() && seg.payload_len > 0 && at.contains(&rel_seq)),
+        }
+    }
+}
+
 /// Connection tracking, states, and everything derived from the packets.
 #[derive(Default)]
 pub struct Model {
@@ -58,9 +83,9 @@ pub struct Model {
     states: States,
     /// The lab is closing: what follows is its teardown.
     ended: bool,
-    /// The lab's link is cut: packets seen now are dropped after capture
-    /// (`Some(None)`: every peer's; `Some(Some(name))`: that peer's only).
-    link_cut: Option<Option<String>>,
+    /// The lab's link drops packets after capture: the rule, and whose
+    /// (`None`: every peer's; `Some(name)`: that peer's only).
+    link: Option<(LinkRule, Option<String>)>,
     /// Frames rejected as unreadable, by reason, not yet reported.
     rejected: u64,
     /// Packets shown so far.
@@ -162,8 +187,14 @@ impl Model {
         }
         match &l.action {
             // `cut client2` cuts one peer only: its incoming packets are lost.
-            LabAction::LinkCut { only } => self.link_cut = Some(only.clone()),
-            LabAction::LinkRestored { .. } => self.link_cut = None,
+            LabAction::LinkCut { only } => self.link = Some((LinkRule::Cut, only.clone())),
+            LabAction::LinkLoss { per_10k, only } => {
+                self.link = Some((LinkRule::Loss(*per_10k), only.clone()));
+            }
+            LabAction::LinkDrop { at, only, .. } => {
+                self.link = Some((LinkRule::Drop(at.clone()), only.clone()));
+            }
+            LabAction::LinkRestored { .. } => self.link = None,
             LabAction::Closing => self.ended = true,
             _ => {}
         }
@@ -194,11 +225,16 @@ impl Model {
             );
         }
         let mut notes = a.notes;
-        let lost = match &self.link_cut {
+        let lost = match &self.link {
             None => false,
-            Some(None) => true,
-            // Only packets arriving at that peer's sockets are dropped.
-            Some(Some(peer)) => self.states.peer_name(seg.dst) == Some(peer.as_str()),
+            Some((rule, only)) => {
+                // Only packets arriving at that peer's sockets are dropped.
+                let at_peer = match only {
+                    None => true,
+                    Some(peer) => self.states.peer_name(seg.dst) == Some(peer.as_str()),
+                };
+                at_peer && rule.drops(&seg, a.seq)
+            }
         };
         if lost {
             notes.insert(Notes::LOST);

@@ -94,7 +94,47 @@ pub fn fresh_net(ns: LabNs) -> Result<(), LabError> {
             source: e,
         });
     }
+    // Best effort: with TSO on, TCP hands lo 64 KB super-segments whatever
+    // the MSS, and a `maxseg` lesson would show one packet where the wire
+    // would carry dozens. Without it the stack cuts them to the MSS before
+    // capture (the MSS on lo is ~64 KB anyway, so nothing else changes).
+    let _ = lo_tso_off();
     Ok(())
+}
+
+/// `ethtool -K lo tso off`, by ioctl.
+fn lo_tso_off() -> io::Result<()> {
+    const ETHTOOL_STSO: u32 = 0x1f;
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    // SAFETY: socket() with constant arguments; the fd is closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut value = EthtoolValue {
+        cmd: ETHTOOL_STSO,
+        data: 0,
+    };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    req.ifr_ifru.ifru_data = (&raw mut value).cast();
+    // SAFETY: fd is a valid socket, req names `lo` and points at value.
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL, &mut req) };
+    let result = if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    // SAFETY: fd is ours and closed once.
+    unsafe { libc::close(fd) };
+    result
 }
 
 /// The sysctl giving namespaces made from this one a TCP hash table of their

@@ -16,20 +16,23 @@
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::script::{Call, Endpoint, How, Payload, Proto, Serving, Side, SockOpt, Target};
+use super::filter;
+use super::script::{
+    Call, Endpoint, How, LinkRule, Payload, Proto, Serving, Side, SockOpt, Target,
+};
 
 /// Runner → peer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Command {
     Hello { ipv6: bool, port: u16 },
     Call { id: u64, call: Call, child: bool },
-    Link { id: u64, cut: bool },
+    Link { id: u64, rule: LinkRule },
 }
 
 /// Peer → runner.
@@ -54,6 +57,9 @@ pub struct Line {
     pub done: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// After `link drop`: the relative sequence numbers its filter drops at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_at: Option<Vec<u32>>,
 }
 
 /// Environment variable carrying the runner's pid, checked after PR_SET_PDEATHSIG.
@@ -83,6 +89,7 @@ pub fn peer_main(name: &str) -> i32 {
             return 1;
         }
     }
+    pin_to_first_cpu();
     let Some(me) = Endpoint::from_name(name) else {
         eprintln!("synack __peer: unknown endpoint {name}");
         return 2;
@@ -104,7 +111,7 @@ pub fn peer_main(name: &str) -> i32 {
         state: Mutex::new(State::default()),
         pending: Mutex::new(HashMap::new()),
         next_slot: AtomicU64::new(0),
-        cut: AtomicBool::new(false),
+        rule: Mutex::new(LinkRule::Open),
     });
     let (work_tx, work_rx) = mpsc::channel::<(u64, Call)>();
     let worker = {
@@ -141,10 +148,11 @@ pub fn peer_main(name: &str) -> i32 {
                     break;
                 }
             }
-            Ok(Command::Link { id, cut }) => {
-                peer.link(cut);
+            Ok(Command::Link { id, rule }) => {
+                let drop_at = peer.link(rule);
                 peer.emit(&Line {
                     done: Some(id),
+                    drop_at,
                     ..Line::default()
                 });
             }
@@ -156,6 +164,30 @@ pub fn peer_main(name: &str) -> i32 {
     drop(work_tx);
     drop(worker);
     0
+}
+
+/// Every peer runs on the same CPU (the first one it may use). The kernel
+/// arms a socket's timers on the CPU that touched the socket last, and
+/// timers of one CPU that expire in the same tick run in one softirq pass,
+/// before the packets they send are delivered: two retransmitted FINs then
+/// cross on the wire every time (simultaneous close), instead of only when
+/// both timers happened to sit on the same CPU. The lab's work is tiny; one
+/// CPU is plenty.
+fn pin_to_first_cpu() {
+    // SAFETY: cpu_set_t is plain old data; the calls get valid pointers and sizes.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &raw mut set) != 0 {
+            return;
+        }
+        let Some(first) = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set))
+        else {
+            return;
+        };
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(first, &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &raw const one);
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -200,7 +232,8 @@ struct Peer {
     state: Mutex<State>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_slot: AtomicU64,
-    cut: AtomicBool,
+    /// What the link does to segments arriving at our sockets.
+    rule: Mutex<LinkRule>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -299,44 +332,154 @@ fn payload_args(p: &Payload) -> String {
     }
 }
 
-/// A classic BPF program that accepts nothing: every segment arriving at the
-/// socket is dropped after AF_PACKET capture saw it (TCP runs socket filters
-/// on each incoming segment, listeners included).
-fn set_filter(fd: i32, cut: bool) {
-    if cut {
-        let mut prog = [libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        }];
-        let fprog = libc::sock_fprog {
-            len: 1,
-            filter: prog.as_mut_ptr(),
-        };
-        // SAFETY: fprog points at a one-instruction program that outlives the call.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                (&raw const fprog).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-            );
+fn attach(fd: i32, prog: &mut [libc::sock_filter]) {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: fprog points at a program that outlives the call.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&raw const fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        );
+    }
+}
+
+fn detach(fd: i32) {
+    let zero: libc::c_int = 0;
+    // SAFETY: SO_DETACH_FILTER ignores its value; ENOENT when none is attached.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_DETACH_FILTER,
+            (&raw const zero).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+fn get_int(fd: i32, level: i32, name: i32) -> Option<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v and len are valid for the call.
+    let r = unsafe { libc::getsockopt(fd, level, name, (&raw mut v).cast(), &raw mut len) };
+    (r == 0).then_some(v)
+}
+
+fn set_int(fd: i32, level: i32, name: i32, v: i32) -> bool {
+    // SAFETY: v is a valid int for the call.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const v).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+    }
+}
+
+fn bytes_received(fd: i32) -> Option<u64> {
+    // SAFETY: tcp_info is plain old data.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: info and len are valid for the call.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &raw mut len,
+        )
+    };
+    (r == 0 && len as usize >= std::mem::size_of::<libc::tcp_info>())
+        .then_some(info.tcpi_bytes_received)
+}
+
+/// Where a connected TCP socket's incoming stream began (the peer's initial
+/// sequence number + 1) and its MSS: `rcv_nxt` (read in repair mode, left at
+/// once without a window probe) less the bytes received so far, read again
+/// until no segment slipped in between.
+fn stream_start(fd: i32) -> Option<(u32, u32)> {
+    const TCP_REPAIR_OFF_NO_WP: i32 = -1;
+    const TCP_RECV_QUEUE: i32 = 1;
+    let mss = u32::try_from(get_int(fd, libc::IPPROTO_TCP, libc::TCP_MAXSEG)?).ok()?;
+    // Repair mode forgets SO_REUSEADDR when it ends: put it back.
+    let reuse = get_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR).unwrap_or(0);
+    for _ in 0..10 {
+        let before = bytes_received(fd)?;
+        if !set_int(fd, libc::IPPROTO_TCP, libc::TCP_REPAIR, 1) {
+            return None;
         }
-    } else {
-        let zero: libc::c_int = 0;
-        // SAFETY: SO_DETACH_FILTER ignores its value; ENOENT when none is attached.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_DETACH_FILTER,
-                (&raw const zero).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
+        let rcv_nxt = if set_int(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_REPAIR_QUEUE,
+            TCP_RECV_QUEUE,
+        ) {
+            get_int(fd, libc::IPPROTO_TCP, libc::TCP_QUEUE_SEQ)
+        } else {
+            None
+        };
+        set_int(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_REPAIR,
+            TCP_REPAIR_OFF_NO_WP,
+        );
+        if reuse != 0 {
+            set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, reuse);
+        }
+        let after = bytes_received(fd)?;
+        if before == after {
+            return Some(((rcv_nxt? as u32).wrapping_sub(after as u32), mss));
         }
     }
+    None
+}
+
+fn is_connected_tcp(fd: i32) -> bool {
+    get_int(fd, libc::SOL_SOCKET, libc::SO_TYPE) == Some(libc::SOCK_STREAM)
+        && get_int(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(0)
+        && {
+            // SAFETY: sockaddr_storage is plain old data.
+            let mut a: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            // SAFETY: a and len are valid for the call.
+            unsafe { libc::getpeername(fd, (&raw mut a).cast(), &raw mut len) == 0 }
+        }
+}
+
+/// Puts `rule` on one socket. For `drop` on a connected TCP socket, returns
+/// the relative sequence numbers it drops at.
+fn set_filter(fd: i32, rule: &LinkRule) -> Option<Vec<u32>> {
+    let tcp = get_int(fd, libc::SOL_SOCKET, libc::SO_TYPE) == Some(libc::SOCK_STREAM);
+    match rule {
+        LinkRule::Open => detach(fd),
+        LinkRule::Cut => attach(fd, &mut filter::cut_program()),
+        LinkRule::Loss { per_10k } if tcp => attach(fd, &mut filter::loss_program(*per_10k)),
+        LinkRule::Drop { segments } if tcp && is_connected_tcp(fd) => {
+            let Some((base, mss)) = stream_start(fd) else {
+                detach(fd);
+                return None;
+            };
+            let starts = filter::drop_starts(segments, mss);
+            let seqs: Vec<u32> = starts
+                .iter()
+                .map(|s| base.wrapping_add(*s).wrapping_sub(1))
+                .collect();
+            attach(fd, &mut filter::drop_program(&seqs));
+            return Some(starts);
+        }
+        _ => detach(fd),
+    }
+    None
 }
 
 impl Peer {
@@ -466,8 +609,17 @@ impl Peer {
     fn hold(&self, fd: i32) {
         let mut st = lock(&self.state);
         st.held.push(fd);
-        if self.cut.load(Ordering::SeqCst) {
-            set_filter(fd, true);
+        let rule = lock(&self.rule);
+        if *rule != LinkRule::Open {
+            set_filter(fd, &rule);
+        }
+    }
+
+    /// A connection opened: a `drop` rule can now be put on it.
+    fn connected(&self, fd: i32) {
+        let rule = lock(&self.rule);
+        if matches!(*rule, LinkRule::Drop { .. }) {
+            set_filter(fd, &rule);
         }
     }
 
@@ -475,12 +627,17 @@ impl Peer {
         lock(&self.state).held.retain(|&f| f != fd);
     }
 
-    fn link(&self, cut: bool) {
+    /// Puts `rule` on every socket we hold; for `drop`, returns where it drops.
+    fn link(&self, rule: LinkRule) -> Option<Vec<u32>> {
         let st = lock(&self.state);
-        self.cut.store(cut, Ordering::SeqCst);
+        let mut current = lock(&self.rule);
+        *current = rule;
+        let mut at = None;
         for &fd in &st.held {
-            set_filter(fd, cut);
+            let starts = set_filter(fd, &current);
+            at = at.or(starts);
         }
+        at
     }
 
     /// socket(); becomes `state.sock`.
@@ -656,6 +813,7 @@ impl Peer {
                     if let Some(s) = lock(&self.state).sock.as_mut() {
                         s.connected = true;
                     }
+                    self.connected(sock.fd);
                 }
             }
             Call::Accept => {
@@ -776,6 +934,7 @@ impl Peer {
             SockOpt::RcvBuf => (libc::SOL_SOCKET, libc::SO_RCVBUF),
             SockOpt::SndBuf => (libc::SOL_SOCKET, libc::SO_SNDBUF),
             SockOpt::NoDelay => (libc::IPPROTO_TCP, libc::TCP_NODELAY),
+            SockOpt::MaxSeg => (libc::IPPROTO_TCP, libc::TCP_MAXSEG),
         };
         let args = if opt == SockOpt::Linger {
             format!("SO_LINGER {{on, {value}}}")

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::LabError;
 use super::peer::{Command, Line, PARENT_PID_ENV, errno_name};
-use super::script::{Action, Endpoint, Script};
+use super::script::{Action, Endpoint, LinkRule, Script};
 use crate::event::{
     CallEvent, CallResult, EndpointName, Event, EventSink, LabAction, LabEvent, Origin, StepEvent,
 };
@@ -29,6 +29,9 @@ pub enum LabControl {
     Kill(Option<EndpointName>),
     /// Cut the link if it carries segments, restore it if it is cut.
     ToggleLink,
+    /// Turn the scenario's loss (its first `link loss` or `link drop`, else
+    /// 5% loss) on for every peer, or restore the link if a loss is on.
+    ToggleLoss,
     /// Tear the lab down and return.
     Stop,
 }
@@ -58,9 +61,20 @@ const TICK: Duration = Duration::from_millis(20);
 
 /// What the peers' reader threads tell the runner.
 enum Msg {
-    Done { peer: usize, id: u64 },
-    Start { peer: usize },
-    Exited { peer: usize },
+    Done {
+        peer: usize,
+        id: u64,
+    },
+    /// Where a peer's `link drop` filter drops (relative sequence numbers).
+    DropAt {
+        at: Vec<u32>,
+    },
+    Start {
+        peer: usize,
+    },
+    Exited {
+        peer: usize,
+    },
 }
 
 struct PeerProc {
@@ -158,6 +172,20 @@ pub fn run(script: &Script, opts: LabOptions, sink: EventSink) -> Result<(), Lab
         paused: opts.paused,
         next: false,
         cut: false,
+        lossy: false,
+        loss_rule: script
+            .steps
+            .iter()
+            .find_map(|s| match &s.action {
+                Action::Link { rule, .. }
+                    if matches!(rule, LinkRule::Loss { .. } | LinkRule::Drop { .. }) =>
+                {
+                    Some(rule.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or(LinkRule::Loss { per_10k: 500 }),
+        drop_at: None,
         next_id: 0,
     };
     for i in 0..lab.peers.0.len() {
@@ -236,6 +264,9 @@ fn read_peer(
                 continue;
             }
         };
+        if let Some(at) = line.drop_at {
+            let _ = tx.send(Msg::DropAt { at });
+        }
         if let Some(id) = line.done {
             let _ = tx.send(Msg::Done { peer, id });
         }
@@ -280,8 +311,14 @@ struct Lab {
     paused: bool,
     /// `Next` arrived: the gate opens once.
     next: bool,
-    /// The whole link is cut by the user's toggle.
+    /// The whole link is cut (by a script step or the user's toggle).
     cut: bool,
+    /// A loss rule is on for the whole link.
+    lossy: bool,
+    /// What the user's loss toggle turns on.
+    loss_rule: LinkRule,
+    /// What the last `link drop` reported.
+    drop_at: Option<Vec<u32>>,
     next_id: u64,
 }
 
@@ -335,7 +372,12 @@ impl Lab {
     }
 
     fn handle(&mut self, msg: &Msg) {
+        if let Msg::DropAt { at } = msg {
+            self.drop_at.get_or_insert_with(|| at.clone());
+            return;
+        }
         match *msg {
+            Msg::DropAt { .. } => {}
             Msg::Done { peer, id } => {
                 if let Some(p) = self.peers.0.get_mut(peer) {
                     p.outstanding.retain(|&o| o != id);
@@ -374,8 +416,20 @@ impl Lab {
                     }
                 }
                 Ok(LabControl::ToggleLink) => {
-                    let cut = !self.cut;
-                    self.link(None, cut, None, Origin::User);
+                    let rule = if self.cut {
+                        LinkRule::Open
+                    } else {
+                        LinkRule::Cut
+                    };
+                    self.link(None, &rule, None, Origin::User);
+                }
+                Ok(LabControl::ToggleLoss) => {
+                    let rule = if self.lossy {
+                        LinkRule::Open
+                    } else {
+                        self.loss_rule.clone()
+                    };
+                    self.link(None, &rule, None, Origin::User);
                 }
                 Err(mpsc::TryRecvError::Empty) => return,
                 // Nobody can drive the lab any more: stop.
@@ -514,7 +568,7 @@ impl Lab {
                 };
                 self.lab_event(ts, action, result, Origin::Script);
             }
-            Action::Link { cut, only } => self.link(Some(line), *cut, *only, Origin::Script),
+            Action::Link { rule, only } => self.link(Some(line), rule, *only, Origin::Script),
             Action::Wait { endpoint, timeout } => {
                 let Some(peer) = self.index_of(*endpoint) else {
                     return;
@@ -560,18 +614,29 @@ impl Lab {
         self.lab_event(ts, action, result, origin);
     }
 
-    /// Broadcasts the cut (or restore) and waits until every peer applied it,
-    /// so the event's timestamp is when the link state really changed.
-    fn link(&mut self, line: Option<usize>, cut: bool, only: Option<Endpoint>, origin: Origin) {
+    /// Broadcasts the link's new rule and waits until every peer applied
+    /// it, so the event's timestamp is when the link really changed.
+    fn link(
+        &mut self,
+        line: Option<usize>,
+        rule: &LinkRule,
+        only: Option<Endpoint>,
+        origin: Origin,
+    ) {
         let targets: Vec<usize> = match only {
             Some(e) => self.index_of(e).into_iter().collect(),
             None => (0..self.peers.0.len()).collect(),
         };
+        self.drop_at = None;
         let mut sent = Vec::new();
         for peer in targets {
             self.next_id += 1;
             let id = self.next_id;
-            if self.send(peer, &Command::Link { id, cut }) {
+            let cmd = Command::Link {
+                id,
+                rule: rule.clone(),
+            };
+            if self.send(peer, &cmd) {
                 self.peers.0[peer].outstanding.push(id);
                 sent.push((peer, id));
             }
@@ -587,13 +652,32 @@ impl Lab {
             }
         }
         if only.is_none() {
-            self.cut = cut;
+            self.cut = *rule == LinkRule::Cut;
+            self.lossy = matches!(rule, LinkRule::Loss { .. } | LinkRule::Drop { .. });
         }
         let only = only.map(|e| e.to_string());
-        let action = if cut {
-            LabAction::LinkCut { only }
-        } else {
-            LabAction::LinkRestored { only }
+        let action = match rule {
+            LinkRule::Open => LabAction::LinkRestored { only },
+            LinkRule::Cut => LabAction::LinkCut { only },
+            LinkRule::Loss { per_10k } => LabAction::LinkLoss {
+                per_10k: *per_10k,
+                only,
+            },
+            LinkRule::Drop { segments } => {
+                let at = self.drop_at.take().unwrap_or_default();
+                if at.is_empty() {
+                    let message = "link drop: no open connection to drop segments of".to_owned();
+                    match line {
+                        Some(line) => self.warn(line, &message),
+                        None => warn(&self.sink, message),
+                    }
+                }
+                LabAction::LinkDrop {
+                    segments: segments.clone(),
+                    at,
+                    only,
+                }
+            }
         };
         self.lab_event(Timestamp::now(), action, CallResult::Ok, origin);
     }

@@ -32,12 +32,24 @@
 //!   - `shutdown rd|wr|rdwr`, `close`, `fork`
 //!   - `setsockopt NAME VALUE [NAME VALUE]…` with NAME one of `reuseaddr`,
 //!     `reuseport`, `linger` (seconds, on), `keepalive`, `idle`, `intvl`,
-//!     `cnt`, `rcvbuf`, `sndbuf`, `nodelay`
+//!     `cnt`, `rcvbuf`, `sndbuf`, `nodelay`, `maxseg` (TCP_MAXSEG: before
+//!     connect or listen, both ends then send segments of at most that size
+//!     less the options; the lab's lo does not merge them into 64 KB ones)
 //! - `kill ENDPOINT` — SIGKILL the peer process.
 //! - `sleep DURATION` — `200ms`, `1s`, `1.5s`.
 //! - `sysctl NAME VALUE` — e.g. `sysctl net.ipv4.tcp_abort_on_overflow 1` (lab only).
 //! - `link cut [ENDPOINT]` / `link restore [ENDPOINT]` — drop every segment
 //!   arriving at the peers' TCP sockets (after capture), or only that peer's.
+//! - `link loss 5% [ENDPOINT]` — drop about that share of the segments
+//!   arriving there (never a SYN). The choice is a hash of the segment's
+//!   sequence and acknowledgment numbers and timestamp, so it looks random,
+//!   a resent copy (a later timestamp) is drawn again, and the screen knows
+//!   exactly which segments were dropped. `link restore` ends it.
+//! - `link drop 5,12 [ENDPOINT]` — drop the 5th and 12th full-sized data
+//!   segments of each connection's incoming stream, every copy of them, until
+//!   `link restore`: those that start at byte (N-1)×MSS of the stream. For
+//!   connections already open (the endpoint reads where the stream began
+//!   from its socket); the MSS is its socket's (`setsockopt maxseg`).
 //! - `wait ENDPOINT [DURATION]` — until its pending call returns (default 10s).
 //! - `+ STEP` — any step, run right after the one before without the pace's
 //!   pause: for steps whose timing matters (two FINs that must cross).
@@ -109,13 +121,54 @@ pub enum Action {
         value: String,
     },
     Link {
-        cut: bool,
+        rule: LinkRule,
         only: Option<Endpoint>,
     },
     Wait {
         endpoint: Endpoint,
         timeout: Duration,
     },
+}
+
+/// What the link does to the segments arriving at a peer's sockets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkRule {
+    /// Everything passes (`link restore`).
+    #[default]
+    Open,
+    /// Nothing passes (`link cut`).
+    Cut,
+    /// About `per_10k` in 10,000 segments are dropped (`link loss 5%` is 500).
+    Loss { per_10k: u32 },
+    /// The Nth full-sized data segments (1-based) are dropped (`link drop 5,12`).
+    Drop { segments: Vec<u32> },
+}
+
+impl LinkRule {
+    /// `5%`, `0.5%`: a share as scripts write it, in 10,000ths.
+    pub fn parse_percent(word: &str) -> Result<u32, String> {
+        let bad = || format!("expected a share such as `5%`, found `{word}`");
+        let n = word.strip_suffix('%').ok_or_else(bad)?;
+        let v: f64 = n.parse().map_err(|_| bad())?;
+        if !(0.0..=100.0).contains(&v) || n.starts_with('+') {
+            return Err(bad());
+        }
+        Ok((v * 100.0).round() as u32)
+    }
+
+    /// `5%`, `0.25%`: a share in 10,000ths as scripts write it.
+    #[must_use]
+    pub fn format_percent(per_10k: u32) -> String {
+        let whole = per_10k / 100;
+        let frac = per_10k % 100;
+        if frac == 0 {
+            format!("{whole}%")
+        } else if frac % 10 == 0 {
+            format!("{whole}.{}%", frac / 10)
+        } else {
+            format!("{whole}.{frac:02}%")
+        }
+    }
 }
 
 /// Client or server side of the lab.
@@ -235,11 +288,12 @@ pub enum SockOpt {
     RcvBuf,
     SndBuf,
     NoDelay,
+    MaxSeg,
 }
 
 impl SockOpt {
     /// The names scripts use, with the option each stands for.
-    pub const ALL: [(&'static str, SockOpt); 10] = [
+    pub const ALL: [(&'static str, SockOpt); 11] = [
         ("reuseaddr", SockOpt::ReuseAddr),
         ("reuseport", SockOpt::ReusePort),
         ("linger", SockOpt::Linger),
@@ -250,6 +304,7 @@ impl SockOpt {
         ("rcvbuf", SockOpt::RcvBuf),
         ("sndbuf", SockOpt::SndBuf),
         ("nodelay", SockOpt::NoDelay),
+        ("maxseg", SockOpt::MaxSeg),
     ];
 
     /// The C name, as shown in the call's args.
@@ -266,6 +321,7 @@ impl SockOpt {
             SockOpt::RcvBuf => "SO_RCVBUF",
             SockOpt::SndBuf => "SO_SNDBUF",
             SockOpt::NoDelay => "TCP_NODELAY",
+            SockOpt::MaxSeg => "TCP_MAXSEG",
         }
     }
 }
@@ -586,17 +642,36 @@ fn parse_action(words: &[Word]) -> Result<Action, String> {
             Action::Sysctl { name, value }
         }
         "link" => {
-            let cut = match w.next_bare("`cut` or `restore`")?.as_str() {
-                "cut" => true,
-                "restore" => false,
-                other => return Err(format!("expected `cut` or `restore`, found `{other}`")),
+            const MODES: &str = "`cut`, `restore`, `loss` or `drop`";
+            let rule = match w.next_bare(MODES)?.as_str() {
+                "cut" => LinkRule::Cut,
+                "restore" => LinkRule::Open,
+                "loss" => LinkRule::Loss {
+                    per_10k: LinkRule::parse_percent(&w.next_bare("a share such as `5%`")?)?,
+                },
+                "drop" => {
+                    let list = w.next_bare("segment numbers such as `5,12`")?;
+                    let mut segments = Vec::new();
+                    for n in list.split(',') {
+                        match n.parse::<u32>() {
+                            Ok(n) if (1..=1_000_000).contains(&n) => segments.push(n),
+                            _ => {
+                                return Err(format!(
+                                    "expected segment numbers from 1 such as `5,12`, found `{list}`"
+                                ));
+                            }
+                        }
+                    }
+                    LinkRule::Drop { segments }
+                }
+                other => return Err(format!("expected {MODES}, found `{other}`")),
             };
             let only = if w.peek().is_some() {
                 Some(endpoint(&mut w)?)
             } else {
                 None
             };
-            Action::Link { cut, only }
+            Action::Link { rule, only }
         }
         "wait" => {
             let endpoint = endpoint(&mut w)?;
@@ -906,14 +981,41 @@ mod tests {
         assert_eq!(
             one("link cut"),
             Action::Link {
-                cut: true,
+                rule: LinkRule::Cut,
                 only: None
             }
         );
         assert_eq!(
+            one("link loss 2.5% client"),
+            Action::Link {
+                rule: LinkRule::Loss { per_10k: 250 },
+                only: Some(ep(Side::Client, 1))
+            }
+        );
+        assert_eq!(
+            one("link drop 5,12"),
+            Action::Link {
+                rule: LinkRule::Drop {
+                    segments: vec![5, 12]
+                },
+                only: None
+            }
+        );
+        for bad in [
+            "link loss 5",
+            "link loss 101%",
+            "link drop 0",
+            "link drop 5,x",
+        ] {
+            assert!(parse("bad.txt", bad).is_err(), "{bad}");
+        }
+        assert_eq!(LinkRule::format_percent(500), "5%");
+        assert_eq!(LinkRule::format_percent(250), "2.5%");
+        assert_eq!(LinkRule::format_percent(25), "0.25%");
+        assert_eq!(
             one("link restore client2"),
             Action::Link {
-                cut: false,
+                rule: LinkRule::Open,
                 only: Some(ep(Side::Client, 2))
             }
         );
@@ -1074,7 +1176,7 @@ mod tests {
         );
         assert_eq!(
             err("link down"),
-            "bad.txt:1: expected `cut` or `restore`, found `down`"
+            "bad.txt:1: expected `cut`, `restore`, `loss` or `drop`, found `down`"
         );
         assert_eq!(
             err(r#"client write "open"#),
@@ -1087,7 +1189,7 @@ mod tests {
         assert_eq!(
             err("client setsockopt speed 1"),
             "bad.txt:1: expected an option (reuseaddr, reuseport, linger, keepalive, idle, intvl, \
-             cnt, rcvbuf, sndbuf, nodelay), found `speed`"
+             cnt, rcvbuf, sndbuf, nodelay, maxseg), found `speed`"
         );
         assert_eq!(
             err("client setsockopt linger"),

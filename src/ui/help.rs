@@ -22,6 +22,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("→ PgDn", &t.help_right),
                 ("k", &t.help_k),
                 ("c", &t.help_c),
+                ("x", &t.help_x),
                 ("r", &t.help_r),
                 ("s Tab", &t.help_s),
                 ("d", &t.help_d),

@@ -112,6 +112,9 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
         if app.lab.link_cut {
             left.push(t.link_is_cut.clone());
         }
+        if app.lab.link_lossy {
+            left.push(t.link_is_lossy.clone());
+        }
     }
     if app.frozen.is_some() {
         left.push(t.frozen.clone());
@@ -564,6 +567,23 @@ fn lab_row(buf: &mut Buffer, y: u16, geo: &Geometry, l: &LabEvent, pal: &Palette
         LabAction::LinkCut { only: None } => (t.link_cut_row.clone(), pal.lost),
         LabAction::LinkCut { only: Some(who) } => (fill(&t.link_cut_one_row, &[who]), pal.lost),
         LabAction::LinkRestored { .. } => (t.link_restored_row.clone(), pal.ok),
+        LabAction::LinkLoss { per_10k, only } => {
+            let share = crate::lab::script::LinkRule::format_percent(*per_10k);
+            let text = match only {
+                None => fill(&t.link_loss_row, &[&share]),
+                Some(who) => fill(&t.link_loss_one_row, &[who, &share]),
+            };
+            (text, pal.lost)
+        }
+        LabAction::LinkDrop { segments, only, .. } => {
+            let list: Vec<String> = segments.iter().map(u32::to_string).collect();
+            let list = list.join(", ");
+            let text = match only {
+                None => fill(&t.link_drop_row, &[&list]),
+                Some(who) => fill(&t.link_drop_one_row, &[who, &list]),
+            };
+            (text, pal.lost)
+        }
         LabAction::Sleep(d) => (
             fill(&t.sleep_row, &[&crate::lab::runner::format_duration(*d)]),
             pal.dim,
@@ -633,6 +653,14 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
             v.push(k("d", &t.key_diagram));
             v.push(k("e", &t.key_explain));
             v.push(k("↵", &t.key_details));
+            v.push(k(
+                "x",
+                if app.lab.link_lossy {
+                    &t.key_loss_off
+                } else {
+                    &t.key_loss_on
+                },
+            ));
         }
         _ => {
             v.push(k("Esc", &t.key_back));

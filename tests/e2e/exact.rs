@@ -202,8 +202,12 @@ pub fn demo_simultaneous_close_closing_on_both_sides() {
     if !require_kernel("demo_simultaneous_close_closing_on_both_sides") {
         return;
     }
-    let d = until_fins_cross(|| demo_root("simultaneous-close"));
-    check_simultaneous(&d, true);
+    // Every run: both FINs cross and both sides go through CLOSING.
+    let d = fins_cross_every_run(|| {
+        let d = demo_root("simultaneous-close");
+        check_simultaneous(&d, true);
+        d
+    });
     assert_timeline(&d, "simultaneous-close");
 }
 

@@ -1757,6 +1757,189 @@ fn retransmit_backs_off_and_recovers() {
 }
 
 // ---------------------------------------------------------------------------
+// loss
+
+#[test]
+fn loss_shows_dup_acks_a_fast_retransmission_and_a_timeout() {
+    if !require_capture("loss") {
+        return;
+    }
+    let d = demo("loss", &[]);
+    let p = d.tcp();
+    let drop = d.link("drop 5 server");
+    let restore = d.link("restore");
+    let data: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| from(e) == "client" && n(e, "len") > 0)
+        .collect();
+    // Ten segments of 988 bytes (1000 less the timestamp option).
+    ensure!(
+        d,
+        data.iter().all(|e| n(e, "len") == 988),
+        "every data segment should be 988 bytes long (maxseg 1000)"
+    );
+    let lost: Vec<&Value> = data.iter().copied().filter(|e| note(e, "lost")).collect();
+    let hole = 4 * 988 + 1;
+    ensure!(
+        d,
+        lost.len() == 2 && lost.iter().all(|e| n(e, "seq") == hole && t(e) > t(drop)),
+        "the 5th segment (seq {hole}) and its fast retransmission should be lost, and nothing else"
+    );
+    ensure!(
+        d,
+        data.iter().filter(|e| n(e, "seq") != hole).count() == 9,
+        "the nine other segments should each be sent once"
+    );
+    // The duplicate ACKs between the loss and the fast retransmission, each
+    // with a SACK block naming what arrived after the hole.
+    let dups: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| {
+            from(e) == "server"
+                && n(e, "ack") == hole
+                && t(e) > t(lost[0])
+                && t(e) < t(lost[1])
+                && options(e).iter().any(|o| o.starts_with("sack="))
+        })
+        .collect();
+    ensure!(
+        d,
+        dups.len() >= 3,
+        "at least three duplicate ACKs with SACK blocks should come before the fast retransmission"
+    );
+    ensure!(
+        d,
+        options(dups[0]).contains(&format!("sack={}-{}", hole + 988, hole + 2 * 988).as_str()),
+        "the first duplicate ACK should SACK the 6th segment"
+    );
+    ensure!(
+        d,
+        t(lost[1]) - t(lost[0]) < 0.1,
+        "the fast retransmission should not wait for a timer"
+    );
+    let rto = data
+        .iter()
+        .copied()
+        .find(|e| t(e) > t(restore))
+        .unwrap_or_else(|| d.fail("no retransmission after the link was restored"));
+    ensure!(
+        d,
+        n(rto, "seq") == hole
+            && note(rto, "retransmission")
+            && !note(rto, "lost")
+            && t(rto) - t(lost[1]) >= 0.19,
+        "the timer's retransmission (at least 200 ms after the lost one) should get through"
+    );
+    ensure!(
+        d,
+        p.iter()
+            .any(|e| from(e) == "server" && n(e, "ack") == 9881 && t(e) >= t(rto)),
+        "one ACK should cover all ten segments after the timer's retransmission"
+    );
+    let reads = d.calls("server", "read");
+    let last = reads
+        .last()
+        .unwrap_or_else(|| d.fail("the server read nothing"));
+    ensure!(
+        d,
+        t(last) >= t(rto)
+            && reads
+                .iter()
+                .map(|e| res(e).parse::<u64>().unwrap_or(0))
+                .sum::<u64>()
+                == 9880,
+        "the server should read the 9880 bytes, the last of them after the retransmission"
+    );
+}
+
+/// `link loss 20% server` on a 30-segment transfer: what the model notes
+/// `lost` must be exactly what the filter dropped. A segment the server
+/// acknowledged or SACKed must have a copy not noted lost sent before that;
+/// a segment noted lost must be sent again; nothing towards the client is lost.
+#[test]
+fn link_loss_notes_exactly_what_the_filter_dropped() {
+    if !require_capture("link_loss") {
+        return;
+    }
+    let dir = scratch("link-loss");
+    let path = dir.join("loss20.txt");
+    std::fs::write(
+        &path,
+        "server listen\nclient setsockopt maxseg 1000\nclient connect\nserver accept\n\
+         link loss 20% server\nclient write 30000\nserver drain 30000\nlink restore\n\
+         client close\nserver close\n",
+    )
+    .unwrap();
+    let run = run_timeout(
+        synack().args(["demo", "--script"]).arg(&path).arg("--json"),
+        DEMO_LIMIT,
+    );
+    assert!(run.status.success(), "stderr:\n{}", run.stderr);
+    let d = parse_demo("link loss 20%".into(), &run.stdout);
+    let p = d.tcp();
+    d.link("loss 20% server");
+    let data: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| from(e) == "client" && n(e, "len") > 0)
+        .collect();
+    let lost = data.iter().filter(|e| note(e, "lost")).count();
+    ensure!(
+        d,
+        lost >= 1 && lost < data.len() / 2,
+        "about a fifth of the data segments should be lost: {lost} of {}",
+        data.len()
+    );
+    ensure!(
+        d,
+        !p.iter().any(|e| from(e) == "server" && note(e, "lost")),
+        "nothing towards the client may be lost"
+    );
+    let delivered_before = |seq: u64, at: f64| {
+        data.iter()
+            .any(|e| n(e, "seq") == seq && !note(e, "lost") && t(e) <= at)
+    };
+    for e in &data {
+        if note(e, "lost") {
+            ensure!(
+                d,
+                data.iter()
+                    .any(|x| n(x, "seq") == n(e, "seq") && t(x) > t(e)),
+                "the lost segment seq={} should be sent again",
+                n(e, "seq")
+            );
+        }
+    }
+    for a in p.iter().filter(|e| from(e) == "server" && has(e, "ACK")) {
+        let mut covered: Vec<(u64, u64)> = vec![(1, n(a, "ack"))];
+        for o in options(a) {
+            if let Some((l, r)) = o.strip_prefix("sack=").and_then(|b| b.split_once('-')) {
+                covered.push((l.parse().unwrap(), r.parse().unwrap()));
+            }
+        }
+        for e in &data {
+            let (seq, end) = (n(e, "seq"), n(e, "seq") + n(e, "len"));
+            if t(e) <= t(a) && covered.iter().any(|&(l, r)| l <= seq && end <= r) {
+                ensure!(
+                    d,
+                    delivered_before(seq, t(a)),
+                    "the server acknowledged seq={seq} at {}, yet every copy before was noted lost",
+                    t(a)
+                );
+            }
+        }
+    }
+    let read: u64 = d
+        .calls("server", "read")
+        .iter()
+        .map(|e| res(e).parse::<u64>().unwrap_or(0))
+        .sum();
+    ensure!(d, read == 30000, "the server should read all 30000 bytes");
+}
+
+// ---------------------------------------------------------------------------
 // simultaneous-close
 
 #[test]

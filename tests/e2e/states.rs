@@ -460,23 +460,21 @@ pub(crate) fn fins_crossed(d: &Demo) -> bool {
 }
 
 /// The crossing depends on both retransmission timers expiring in the same
-/// kernel tick (HZ=250 here), which the scenario makes likely but the kernel
-/// does not promise: runs where they did not cross prove nothing about
-/// CLOSING, so the scenario runs again, up to five times.
-pub(crate) fn until_fins_cross(mut run: impl FnMut() -> Demo) -> Demo {
+/// kernel tick on the same CPU: the lab pins its peers to one CPU so that they
+/// do, every run. A class needs it every time, so every run must cross: three
+/// runs, each checked, the last returned.
+pub(crate) fn fins_cross_every_run(mut run: impl FnMut() -> Demo) -> Demo {
     let mut last = None;
-    for _ in 0..5 {
+    for i in 1..=3 {
         let d = run();
-        if fins_crossed(&d) {
-            return d;
-        }
+        assert!(
+            fins_crossed(&d),
+            "simultaneous-close: in run {i} of 3 the FINs did not cross on the wire:\n{}",
+            dump(&d.states)
+        );
         last = Some(d);
     }
-    let d = last.expect("ran");
-    panic!(
-        "simultaneous-close: in five runs the FINs never crossed on the wire; last run:\n{}",
-        dump(&d.states)
-    );
+    last.expect("ran")
 }
 
 /// assets/scenarios/simultaneous-close.txt: client and server both shut down
@@ -679,10 +677,12 @@ pub(crate) fn rootless_simultaneous_close() {
     if demo_rootless("rootless_simultaneous_close", "simultaneous-close").is_none() {
         return;
     }
-    let d = until_fins_cross(|| {
-        demo_rootless("rootless_simultaneous_close", "simultaneous-close").expect("ran before")
+    let d = fins_cross_every_run(|| {
+        let d =
+            demo_rootless("rootless_simultaneous_close", "simultaneous-close").expect("ran before");
+        check_simultaneous(&d, false);
+        d
     });
-    check_simultaneous(&d, false);
     let p = timeline_problems(&d.states);
     assert!(
         p.is_empty(),
