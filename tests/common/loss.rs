@@ -134,8 +134,14 @@ pub fn synack_frames(name: &str) -> Vec<(Frame, String)> {
         .output()
         .expect("run synack read");
     assert!(out.status.success(), "synack read {name} failed");
+    frames_of_json(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// The packets of a `--json` run (read, watch or a demo's live capture) as
+/// frames, with who sent each.
+pub fn frames_of_json(json: &str) -> Vec<(Frame, String)> {
     let mut frames = Vec::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in json.lines() {
         let e: serde_json::Value = serde_json::from_str(line).unwrap();
         if e["kind"] != "packet" {
             continue;
@@ -173,9 +179,14 @@ pub fn compare(name: &str, tshark_output: &str) -> usize {
     let theirs = tshark_frames(tshark_output);
     let ours = synack_frames(name);
     assert_eq!(ours.len(), theirs.len(), "{name}: frame count");
+    compare_frames(name, &theirs, &ours)
+}
+
+/// [`compare`] on frames already made.
+pub fn compare_frames(name: &str, theirs: &[Frame], ours: &[(Frame, String)]) -> usize {
     let mut probe_from: Option<String> = None;
     let mut bad = Vec::new();
-    for (i, (want, (got, from))) in theirs.iter().zip(&ours).enumerate() {
+    for (i, (want, (got, from))) in theirs.iter().zip(ours).enumerate() {
         let mut want = want.clone();
         if want.notes.contains("keepalive") && got.notes.contains("zero_window_probe") {
             want.notes.remove("keepalive");

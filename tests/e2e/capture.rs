@@ -561,3 +561,63 @@ fn loss_notes_match_tshark_run_now() {
         crate::loss::compare(name, &now);
     }
 }
+
+/// Live, under real loss: the `loss` demo's own capture (its link drops
+/// segments after the capture tap), as synack showed it while it ran,
+/// against tshark's analysis of the same packets (`--write`), frame by
+/// frame. The file also holds the packets of the lab's teardown, which the
+/// run does not show: the comparison covers the frames shown.
+#[test]
+fn live_capture_under_loss_gives_tsharks_notes() {
+    if !require_capture("live_capture_under_loss_gives_tsharks_notes") {
+        return;
+    }
+    require_tool("tshark");
+    let dir = scratch("live-loss");
+    let pcap = dir.join("loss.pcap");
+    let out = synack()
+        .args(["demo", "loss", "--json", "--write"])
+        .arg(&pcap)
+        .output()
+        .expect("run synack demo loss");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ours = crate::loss::frames_of_json(&String::from_utf8(out.stdout).unwrap());
+    // `lost` is the lab's word (its filter dropped the segment after the
+    // capture tap), which no capture can tell tshark: checked, then set aside.
+    let lost = ours
+        .iter()
+        .filter(|(f, _)| f.notes.contains("lost"))
+        .count();
+    assert_eq!(lost, 2, "the 5th segment and its fast retransmission");
+    for (f, _) in &mut ours {
+        f.notes.remove("lost");
+    }
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r")
+        .arg(&pcap)
+        .args(["-T", "fields", "-E", "header=y"]);
+    for f in crate::loss::TSHARK_FIELDS {
+        cmd.args(["-e", f]);
+    }
+    let tshark = cmd.stderr(Stdio::null()).output().expect("run tshark");
+    let theirs = crate::loss::tshark_frames(&String::from_utf8(tshark.stdout).unwrap());
+    assert!(
+        ours.len() >= 20 && theirs.len() >= ours.len(),
+        "shown {} packets, the file has {}",
+        ours.len(),
+        theirs.len()
+    );
+    // What makes the comparison worth something: the loss is there.
+    let notes: std::collections::BTreeSet<&str> = ours
+        .iter()
+        .flat_map(|(f, _)| f.notes.iter().map(String::as_str))
+        .collect();
+    for n in ["fast_retransmission", "dup_ack", "retransmission"] {
+        assert!(notes.contains(n), "no {n} in the live run: {notes:?}");
+    }
+    crate::loss::compare_frames("live loss demo", &theirs[..ours.len()], &ours);
+}

@@ -1819,6 +1819,23 @@ fn loss_shows_dup_acks_a_fast_retransmission_and_a_timeout() {
         t(lost[1]) - t(lost[0]) < 0.1,
         "the fast retransmission should not wait for a timer"
     );
+    // Named as Wireshark names them: the resend is a fast retransmission,
+    // and the plain duplicates are numbered 1, 2 … after the ACK they repeat.
+    ensure!(
+        d,
+        note(lost[1], "fast_retransmission"),
+        "the resend after the duplicate ACKs should be noted fast_retransmission"
+    );
+    let numbered: Vec<u64> = dups
+        .iter()
+        .filter(|e| note(e, "dup_ack"))
+        .map(|e| n(e, "dup_ack_num"))
+        .collect();
+    ensure!(
+        d,
+        !numbered.is_empty() && numbered.iter().enumerate().all(|(i, k)| *k == i as u64 + 1),
+        "the dup ACKs should be numbered 1, 2 … (got {numbered:?})"
+    );
     let rto = data
         .iter()
         .copied()
