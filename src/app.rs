@@ -628,6 +628,9 @@ impl App {
             quiz_lines: 0,
             explain_lines: 0,
         };
+        if !self.explain && self.quiz.is_none() {
+            return layout::ladder_layout(self.width, self.height, plain);
+        }
         // The boxes' text wraps at the ladder's width less borders and margins.
         let text_w = layout::ladder_layout(self.width, self.height, plain)
             .ladder

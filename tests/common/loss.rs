@@ -125,6 +125,23 @@ pub fn tshark_frames(text: &str) -> Vec<Frame> {
     frames
 }
 
+/// tshark's analysis of `pcap` now, as expect.sh records it.
+pub fn tshark_now(pcap: &std::path::Path) -> String {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(pcap)
+        .args(["-T", "fields", "-E", "header=y"]);
+    for f in TSHARK_FIELDS {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd
+        .stderr(std::process::Stdio::null())
+        .output()
+        .expect("run tshark");
+    assert!(out.status.success(), "tshark -r {} failed", pcap.display());
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Frames as `synack read FILE --json` shows them, with who sent each.
 pub fn synack_frames(name: &str) -> Vec<(Frame, String)> {
     let out = Command::new(env!("CARGO_BIN_EXE_synack"))

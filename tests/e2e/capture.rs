@@ -543,16 +543,7 @@ fn text_output_is_one_line_per_event_and_sanitized() {
 fn loss_notes_match_tshark_run_now() {
     require_tool("tshark");
     for name in crate::loss::CAPTURES {
-        let mut cmd = std::process::Command::new("tshark");
-        cmd.arg("-r")
-            .arg(crate::loss::fixture(name, "pcap"))
-            .args(["-T", "fields", "-E", "header=y"]);
-        for f in crate::loss::TSHARK_FIELDS {
-            cmd.args(["-e", f]);
-        }
-        let out = cmd.stderr(Stdio::null()).output().expect("run tshark");
-        assert!(out.status.success(), "tshark -r {name}.pcap failed");
-        let now = String::from_utf8(out.stdout).unwrap();
+        let now = crate::loss::tshark_now(&crate::loss::fixture(name, "pcap"));
         let recorded = std::fs::read_to_string(crate::loss::fixture(name, "tshark")).unwrap();
         assert_eq!(
             now, recorded,
@@ -596,15 +587,7 @@ fn live_capture_under_loss_gives_tsharks_notes() {
     for (f, _) in &mut ours {
         f.notes.remove("lost");
     }
-    let mut cmd = std::process::Command::new("tshark");
-    cmd.arg("-r")
-        .arg(&pcap)
-        .args(["-T", "fields", "-E", "header=y"]);
-    for f in crate::loss::TSHARK_FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let tshark = cmd.stderr(Stdio::null()).output().expect("run tshark");
-    let theirs = crate::loss::tshark_frames(&String::from_utf8(tshark.stdout).unwrap());
+    let theirs = crate::loss::tshark_frames(&crate::loss::tshark_now(&pcap));
     assert!(
         ours.len() >= 20 && theirs.len() >= ours.len(),
         "shown {} packets, the file has {}",

@@ -68,6 +68,43 @@ fn talk(port: u16) {
     drop(s);
 }
 
+/// What a watch run looked like one second after it started capturing,
+/// while one conversation crossed `port`, and how it ended.
+struct Observed {
+    pid: u32,
+    status: String,
+    caps: Vec<(String, String, String, String)>,
+    out: String,
+    err: String,
+}
+
+/// Runs `cmd` (a `synack watch --json … --port PORT`), looks at the process
+/// one second after it said it captures, talks on `port`, waits for the end.
+fn observe_watch(mut cmd: Command, port: u16) -> Observed {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start synack");
+    let err = wait_stderr(&mut child, "capturing on", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    // (Through setpriv too: it execs synack, so the pid is synack's.)
+    let status = status(child.id());
+    let caps = thread_caps(child.id());
+    talk(port);
+    let out = read_all(child.stdout.take().unwrap());
+    let st = wait_timeout(&mut child, Duration::from_secs(15));
+    let err = err.join().unwrap();
+    assert!(st.success(), "synack failed: {err}");
+    Observed {
+        pid: child.id(),
+        status,
+        caps,
+        out,
+        err,
+    }
+}
+
 fn tshark_count(file: &Path) -> usize {
     require_tool("tshark");
     tshark_packets(file).len()
@@ -81,27 +118,21 @@ fn watch_through_sudo_runs_as_the_invoking_user_and_writes_their_file() {
     let dir = shared_dir("sudo-watch");
     let pcap = dir.join("watch.pcap");
     let port = free_port();
-    let mut child = synack()
-        .args(["watch", "--json", "--duration", "4", "--port"])
+    let mut cmd = synack();
+    cmd.args(["watch", "--json", "--duration", "4", "--port"])
         .arg(port.to_string())
         .arg("--write")
         .arg(&pcap)
         .env("SUDO_UID", NOBODY.to_string())
         .env("SUDO_GID", NOBODY.to_string())
-        .env("SUDO_USER", "nobody")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start synack");
-    let err = wait_stderr(&mut child, "capturing on", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(1));
-    let s = status(child.id());
-    let caps = thread_caps(child.id());
-    talk(port);
-    let out = read_all(child.stdout.take().unwrap());
-    let st = wait_timeout(&mut child, Duration::from_secs(15));
-    let err = err.join().unwrap();
-    assert!(st.success(), "synack failed: {err}");
+        .env("SUDO_USER", "nobody");
+    let Observed {
+        pid,
+        status: s,
+        caps,
+        out,
+        err,
+    } = observe_watch(cmd, port);
 
     // One second after start: nobody, in every id, with no capability left.
     let n = NOBODY.to_string();
@@ -131,8 +162,7 @@ fn watch_through_sudo_runs_as_the_invoking_user_and_writes_their_file() {
 
     // The tracefs instance (when there was one) is removed by the process
     // that kept root for it, after synack itself exited.
-    let instance =
-        Path::new("/sys/kernel/tracing/instances").join(format!("synack-{}", child.id()));
+    let instance = Path::new("/sys/kernel/tracing/instances").join(format!("synack-{pid}"));
     let gone = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
         !instance.exists()
@@ -226,25 +256,18 @@ fn watch_with_file_capabilities_drops_every_one() {
         .expect("run setcap");
     assert!(st.success(), "setcap failed");
     let port = free_port();
-    let mut child = Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
         .arg(&bin)
         .args(["watch", "--json", "--duration", "4", "--port"])
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start synack as nobody");
-    let err = wait_stderr(&mut child, "capturing on", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(1));
-    // setpriv execs synack: the pid is synack's.
-    let s = status(child.id());
-    let caps = thread_caps(child.id());
-    talk(port);
-    let out = read_all(child.stdout.take().unwrap());
-    let st = wait_timeout(&mut child, Duration::from_secs(15));
-    let err = err.join().unwrap();
-    assert!(st.success(), "synack failed: {err}");
+        .arg(port.to_string());
+    let Observed {
+        status: s,
+        caps,
+        out,
+        err,
+        ..
+    } = observe_watch(cmd, port);
     assert!(field(&s, "Uid:").starts_with("65534"), "{s}");
     assert!(caps.len() >= 2, "threads: {caps:?}");
     let zero = "0000000000000000".to_owned();
