@@ -12,9 +12,9 @@ use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use synack::app::model::{Input, Model};
 use synack::event::Event;
 use synack::i18n::Lang;
+use synack::model::{Input, Model};
 use synack::output::json_line;
 
 fn recorded_flood() -> Vec<Input> {

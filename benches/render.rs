@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use synack::app::{App, AppEvent, Key, RunKind};
 use synack::event::Event;
 use synack::i18n::Lang;
-use synack::kernel::KernelMode;
+use synack::model::KernelMode;
 use synack::tcp::track::ConnId;
 use synack::time::Timestamp;
 use synack::ui::{Palette, Theme, render};

@@ -1,22 +1,18 @@
-//! The app: the pure model that turns inputs into events (`model`, `states`,
-//! `reorder`), and [`App`], everything the screen shows. `App::update` is the
-//! only place that state changes; the UI draws from `&App`.
+//! The app: [`App`], everything the screen shows, made from the model's
+//! events (`crate::model`). `App::update` is the only place that state
+//! changes; the UI draws from `&App`.
 
 pub mod conns;
 pub mod input;
 pub mod layout;
-pub mod model;
 pub mod panes;
 pub mod quiz;
-pub mod reorder;
-pub mod sorted;
-pub mod states;
 pub mod timeline;
 
 use crate::event::{Event, LabAction, StepEvent};
 use crate::i18n::Lang;
-use crate::kernel::KernelMode;
 use crate::lab::LabControl;
+use crate::model::KernelMode;
 use crate::tcp::TcpState;
 use crate::tcp::track::ConnId;
 use crate::time::Timestamp;

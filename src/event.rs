@@ -131,7 +131,7 @@ pub enum LabAction {
     LinkRestored { only: Option<EndpointName> },
     /// About `per_10k` in 10,000 segments arriving at the peers' sockets
     /// (`only`: that peer's) are dropped from now on, after capture (never a
-    /// SYN; which ones: [`crate::lab::filter::loss_drops`]).
+    /// SYN; which ones: [`crate::model::link::loss_drops`]).
     LinkLoss {
         per_10k: u32,
         only: Option<EndpointName>,

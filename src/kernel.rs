@@ -2,35 +2,17 @@
 //! (the `sock:inet_sock_set_state` tracepoint) and the listen-queue counters.
 //!
 //! These are sources: they do I/O and hand back small owned values
-//! ([`diag::SockInfo`], [`trace::Transition`]); the app turns them into events.
+//! ([`diag::SockInfo`], [`trace::Transition`], defined with the model that
+//! takes them: `crate::model::reports`); the model turns them into events.
 
 pub mod diag;
 pub mod netstat;
 pub mod poll;
 pub mod trace;
-pub mod view;
 
 use crate::tcp::TcpState;
 
 pub use poll::{KernelPoller, KernelReport};
-
-/// What the kernel can tell in a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum KernelMode {
-    /// No kernel view (reading a file).
-    None,
-    /// sock_diag polls only: short states are missed.
-    PollOnly,
-    /// Polls plus the tracepoint: every transition.
-    Exact,
-}
-
-/// Kernel counters of the namespace, read with each snapshot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ListenCounters {
-    pub overflows: u64,
-    pub drops: u64,
-}
 
 /// What went wrong while asking the kernel about sockets.
 #[derive(Debug, thiserror::Error)]

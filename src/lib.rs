@@ -4,13 +4,14 @@
 //! imports point one way only:
 //!
 //! ```text
-//! time, i18n  ←  tcp  ←  event  ←  explain, capture, kernel, lab  ←  app  ←  output, ui  ←  run  ←  main
+//! time, i18n  ←  tcp  ←  event  ←  model  ←  explain, capture, kernel, lab  ←  app  ←  output, ui  ←  run  ←  main
 //! ```
 //!
 //! Sources (`capture`, `kernel`, `lab`) do I/O and report small owned values
-//! or [`event::Event`]s; the model (`tcp`, `app::model`) is pure and takes time
-//! as an argument; the views (`output`, `ui`) read the event stream; `run`
-//! wires sources to a view.
+//! (the kernel's in the model's own types, `model::reports`) or
+//! [`event::Event`]s; the model (`tcp`, `model`) is pure and takes time as an
+//! argument; the views (`output`, `ui`) read the event stream; `run` wires
+//! sources to a view.
 
 pub mod app;
 pub mod capture;
@@ -22,6 +23,7 @@ pub mod hash;
 pub mod i18n;
 pub mod kernel;
 pub mod lab;
+pub mod model;
 pub mod output;
 pub mod privilege;
 pub mod run;

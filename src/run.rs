@@ -29,20 +29,18 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
 use crate::app::AppEvent;
-use crate::app::model::{Input, Model};
-use crate::app::reorder::Reorder;
 use crate::capture::{self, CaptureThread, Captured, FileCapture, Filter, LiveCapture, PcapWriter};
 use crate::event::{Event, EventSink};
 use crate::i18n::Lang;
-use crate::kernel::{KernelMode, KernelPoller, KernelReport};
+use crate::kernel::{KernelPoller, KernelReport};
 use crate::lab::{LabControl, LabError, LabNs, LabOptions, Script};
+use crate::model::Input;
+use crate::model::KernelMode;
+use crate::model::pipeline::{HOLD, Pipeline, Recorder};
 use crate::output::{Format, Writer};
 use crate::privilege::{self, Dropped, Invoker, Replace, create_output};
 use crate::time::Timestamp;
 
-/// How long inputs wait so that late reports from other sources can be put
-/// in front of them.
-pub const HOLD: Duration = Duration::from_millis(150);
 /// How often the loop wakes up without input (flushing held inputs).
 pub const TICK: Duration = Duration::from_millis(50);
 /// The lab server's port.
@@ -557,12 +555,11 @@ impl View for Collect {
 /// events again. Tests keep such recordings as fixtures.
 struct Recording {
     out: io::BufWriter<std::fs::File>,
-    path: PathBuf,
     error: Option<io::Error>,
 }
 
-impl Recording {
-    fn write(&mut self, input: &Input) {
+impl Recorder for Recording {
+    fn record(&mut self, input: &Input) {
         if self.error.is_some() {
             return;
         }
@@ -573,6 +570,42 @@ impl Recording {
             self.error = Some(e);
         }
     }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let flushed = self.out.flush();
+        self.error.take().map_or(flushed, Err)
+    }
+}
+
+/// A pipeline that also records what its model takes (`--record`).
+///
+/// # Errors
+/// The file cannot be created.
+pub fn pipeline(record: Option<&Path>) -> Result<Pipeline> {
+    let recorder: Option<Box<dyn Recorder>> = match record {
+        Some(p) => Some(Box::new(Recording {
+            out: io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?,
+            ),
+            error: None,
+        })),
+        None => None,
+    };
+    Ok(Pipeline::recording(recorder))
+}
+
+/// Flushes the pipeline's recording, if any.
+///
+/// # Errors
+/// Writing it failed (at any point of the run).
+pub fn close_recording(pipeline: &mut Pipeline, record: Option<&Path>) -> Result<()> {
+    pipeline.finish_recording().with_context(|| {
+        format!(
+            "writing {}",
+            record.map_or_else(|| "the recording".into(), |p| p.display().to_string())
+        )
+    })
 }
 
 /// Replays a recording through a model: the events the run showed.
@@ -582,8 +615,7 @@ impl Recording {
 pub fn replay(path: &Path) -> Result<Vec<Event>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut model = Model::new();
-    let mut out = Vec::new();
+    let mut inputs = Vec::new();
     for (i, line) in text
         .lines()
         .enumerate()
@@ -591,137 +623,9 @@ pub fn replay(path: &Path) -> Result<Vec<Event>> {
     {
         let input: Input = serde_json::from_str(line)
             .with_context(|| format!("{}:{}: not a recorded input", path.display(), i + 1))?;
-        model.ingest(input, &mut out);
+        inputs.push(input);
     }
-    model.finish(&mut out);
-    Ok(out)
-}
-
-/// The model behind the reorder buffer: inputs go in as they arrive, events
-/// come out in time order once every source had time to report.
-#[derive(Default)]
-pub struct Pipeline {
-    reorder: Reorder,
-    model: Model,
-    buf: Vec<Event>,
-    record: Option<Recording>,
-    /// Late inputs already reported.
-    late_reported: u64,
-}
-
-impl Pipeline {
-    /// A pipeline that also records what its model takes (`--record`).
-    ///
-    /// # Errors
-    /// The file cannot be created.
-    pub fn recording(path: Option<&Path>) -> Result<Self> {
-        let record = match path {
-            Some(p) => Some(Recording {
-                out: io::BufWriter::new(
-                    std::fs::File::create(p)
-                        .with_context(|| format!("cannot create {}", p.display()))?,
-                ),
-                path: p.to_owned(),
-                error: None,
-            }),
-            None => None,
-        };
-        Ok(Self {
-            record,
-            ..Self::default()
-        })
-    }
-
-    fn feed(&mut self, input: Input) {
-        if let Some(r) = &mut self.record {
-            r.write(&input);
-        }
-        self.model.ingest(input, &mut self.buf);
-        let late = self.reorder.late();
-        // Said at the first, then each time the count doubles.
-        if late > 0 && late >= self.late_reported.saturating_mul(2) {
-            self.late_reported = late;
-            let warning = Input::Event(Event::Warning {
-                ts: self.reorder.released(),
-                message: format!(
-                    "{late} reports so far reached synack more than {} ms after the fact \
-                     (the machine is overloaded); they are shown after newer events",
-                    HOLD.as_millis()
-                ),
-            });
-            self.model.ingest(warning, &mut self.buf);
-        }
-    }
-
-    /// Flushes the recording, if any.
-    ///
-    /// # Errors
-    /// Writing it failed (at any point of the run).
-    pub fn close_recording(&mut self) -> Result<()> {
-        let Some(mut r) = self.record.take() else {
-            return Ok(());
-        };
-        let flushed = r.out.flush();
-        match r.error.take().map_or(flushed, Err) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("writing {}", r.path.display())),
-        }
-    }
-
-    pub fn push(&mut self, input: Input) {
-        self.reorder.push(input);
-    }
-
-    pub fn push_all(&mut self, inputs: Vec<Input>) {
-        for i in inputs {
-            self.reorder.push(i);
-        }
-    }
-
-    /// Feeds the model what has waited long enough (everything when
-    /// `until` is `None`); returns the events it made.
-    pub fn drain(&mut self, until: Option<Timestamp>) -> &[Event] {
-        self.buf.clear();
-        loop {
-            let next = match until {
-                Some(u) => self.reorder.pop_until(u),
-                None => self.reorder.pop(),
-            };
-            let Some(input) = next else { break };
-            self.feed(input);
-        }
-        &self.buf
-    }
-
-    /// Like [`Pipeline::drain`], but feeds at most `max` inputs; the flag
-    /// tells whether more are due. A busy source's backlog then goes out in
-    /// slices instead of as one batch the size of everything waiting.
-    pub fn drain_some(&mut self, until: Timestamp, max: usize) -> (&[Event], bool) {
-        self.buf.clear();
-        for _ in 0..max {
-            let Some(input) = self.reorder.pop_until(until) else {
-                return (&self.buf, false);
-            };
-            self.feed(input);
-        }
-        (&self.buf, true)
-    }
-
-    /// The run is over: everything held, then what the model still holds.
-    pub fn finish(&mut self) -> &[Event] {
-        self.buf.clear();
-        while let Some(input) = self.reorder.pop() {
-            self.feed(input);
-        }
-        self.model.finish(&mut self.buf);
-        &self.buf
-    }
-
-    /// Packets the model has seen.
-    #[must_use]
-    pub fn packets(&self) -> u64 {
-        self.model.packets
-    }
+    Ok(crate::model::pipeline::replay(inputs))
 }
 
 /// The time before which every source has reported.
@@ -745,7 +649,7 @@ pub fn read_file(
     let mut file = FileCapture::open(path)?;
     // Nothing after opening the file needs privilege.
     privilege::drop_privileges()?;
-    let mut pipeline = Pipeline::recording(record)?;
+    let mut pipeline = pipeline(record)?;
     loop {
         let frame = match file.next_frame() {
             Ok(Some(f)) => f,
@@ -769,7 +673,7 @@ pub fn read_file(
         }
     }
     let end = view.show(pipeline.finish())?.unwrap_or(Ending::Done);
-    pipeline.close_recording()?;
+    close_recording(&mut pipeline, record)?;
     Ok(end)
 }
 
@@ -882,7 +786,7 @@ pub fn watch(
     view: &mut dyn View,
     announce: impl FnOnce(Dropped),
 ) -> Result<Ending> {
-    let mut pipeline = Pipeline::recording(record)?;
+    let mut pipeline = pipeline(record)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let backlog = Backlog::default();
     let mut session = Session::watch(0, setup, false, &tx, &backlog)?;
@@ -895,7 +799,7 @@ pub fn watch(
     let ending =
         rt.block_on(async { pump(&mut rx, &backlog, view, deadline, &mut pipeline).await });
     session.stop();
-    pipeline.close_recording()?;
+    close_recording(&mut pipeline, record)?;
     ending.map(|(e, _)| e)
 }
 
@@ -925,7 +829,7 @@ pub fn demo(
     record: Option<&Path>,
     view: &mut dyn View,
 ) -> Result<Ending> {
-    let mut pipeline = Pipeline::recording(record)?;
+    let mut pipeline = pipeline(record)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let backlog = Backlog::default();
     // A recording keeps the packets' bytes: the screen's details view replays them.
@@ -949,7 +853,7 @@ pub fn demo(
     let rt = runtime()?;
     let result = rt.block_on(async { pump(&mut rx, &backlog, view, None, &mut pipeline).await });
     session.stop();
-    pipeline.close_recording()?;
+    close_recording(&mut pipeline, record)?;
     let (ending, lab_error) = result?;
     if let Some(e) = lab_error {
         return Err(anyhow::anyhow!(e)).context("the lab stopped");

@@ -11,9 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use synack::app::model::Input;
 use synack::event::Event;
 use synack::i18n::Lang;
+use synack::model::Input;
 use synack::output::json_line;
 
 fn fixtures() -> Vec<PathBuf> {
@@ -198,7 +198,7 @@ fn the_recorded_flood_replays_whole_and_the_same() {
         .iter()
         .filter(|i| matches!(i, Input::Segment { .. }))
         .count();
-    let mut model = synack::app::model::Model::new();
+    let mut model = synack::model::Model::new();
     let mut events = Vec::new();
     for i in inputs {
         model.ingest(i, &mut events);

@@ -16,7 +16,7 @@ use ratatui::style::Color;
 use synack::app::{App, AppEvent, Choice, Key, Overlay, RunKind};
 use synack::event::Event;
 use synack::i18n::Lang;
-use synack::kernel::KernelMode;
+use synack::model::KernelMode;
 use synack::time::Timestamp;
 use synack::ui::{Palette, Theme, render};
 use unicode_width::UnicodeWidthStr;

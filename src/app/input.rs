@@ -2,8 +2,8 @@
 //! app knows no terminal library: the UI turns terminal events into these.
 
 use crate::event::{EndpointName, Event};
-use crate::kernel::KernelMode;
 use crate::lab::LabControl;
+use crate::model::KernelMode;
 use crate::time::Timestamp;
 
 /// A key as the app understands it.

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::{KernelError, linux_state};
-use crate::tcp::TcpState;
+use crate::model::reports::{SockInfo, SockTimer, TcpInfoLite, TimerKind};
 
 /// Most ports one kernel filter may carry (24 bytes of program each; the
 /// jump offsets are 16-bit).
@@ -43,73 +43,6 @@ const INET_DIAG_BC_D_EQ: u8 = 12;
 /// `tcp_info` up to and including `tcpi_total_retrans`.
 const TCP_INFO_MIN_LEN: usize = 104;
 const RECV_BUF_LEN: usize = 64 * 1024;
-
-/// Which kernel timer is pending on a socket (`idiag_timer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum TimerKind {
-    /// 1: retransmission (also tail-loss probe and RACK reorder timers; a
-    /// request socket's SYN-ACK retransmission).
-    Retransmit,
-    /// 4: zero-window probe.
-    ZeroWindowProbe,
-    /// 2: keepalive (the socket's `sk_timer`, also used for FIN-WAIT-2).
-    Keepalive,
-    /// 3: TIME-WAIT expiry.
-    TimeWait,
-    Other(u8),
-}
-
-impl TimerKind {
-    fn from_kernel(n: u8) -> Option<Self> {
-        Some(match n {
-            0 => return None,
-            1 => TimerKind::Retransmit,
-            2 => TimerKind::Keepalive,
-            3 => TimerKind::TimeWait,
-            4 => TimerKind::ZeroWindowProbe,
-            other => TimerKind::Other(other),
-        })
-    }
-}
-
-/// A pending timer: what it is, milliseconds left, retransmissions so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SockTimer {
-    pub kind: TimerKind,
-    pub expires_ms: u32,
-    pub retransmits: u8,
-}
-
-/// The few `tcp_info` fields synack shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TcpInfoLite {
-    pub rtt_us: u32,
-    pub rttvar_us: u32,
-    pub snd_cwnd: u32,
-    pub snd_mss: u32,
-    pub rcv_mss: u32,
-    pub retransmits: u8,
-    pub total_retrans: u32,
-    pub unacked: u32,
-}
-
-/// One socket as the kernel reports it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SockInfo {
-    pub state: TcpState,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    /// Bytes not yet read; for LISTEN the accept-queue length (as `ss` shows).
-    pub recv_q: u32,
-    /// Bytes not yet acknowledged; for LISTEN the backlog (as `ss` shows).
-    pub send_q: u32,
-    pub timer: Option<SockTimer>,
-    /// Present for full sockets; TIME-WAIT and request sockets have none.
-    pub info: Option<TcpInfoLite>,
-    pub inode: u32,
-    pub uid: u32,
-    pub cookie: u64,
-}
 
 /// A netlink socket for dumping the TCP table; buffers are reused between dumps.
 pub struct DiagSocket {
@@ -492,6 +425,7 @@ fn parse_tcp_info(b: &[u8]) -> Option<TcpInfoLite> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tcp::TcpState;
     use std::collections::BTreeSet;
     use std::net::{TcpListener, TcpStream};
     use std::process::Command;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::diag::{DiagSocket, SockInfo};
-use super::trace::{StateTracer, Transition};
-use super::{KernelMode, ListenCounters, netstat};
+use super::diag::DiagSocket;
+use super::netstat;
+use super::trace::StateTracer;
+use crate::model::reports::{KernelMode, ListenCounters, SockInfo, Transition};
 use crate::time::Timestamp;
 
 /// How often the kernel's socket table is read.

@@ -41,6 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use super::linux_state;
+use crate::model::reports::Transition;
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 
@@ -53,21 +54,6 @@ const POLL_MS: libc::c_int = 50;
 /// Reads of the buffers are at least this far apart (records wait there,
 /// stamped by the kernel: only their delivery is later).
 const READ_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// One state change of one socket, as the kernel made it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Transition {
-    /// Wall-clock time (CLOCK_REALTIME, like packet timestamps).
-    pub ts: Timestamp,
-    /// The socket's own address and port (`sport` in the tracepoint).
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    pub from: TcpState,
-    pub to: TcpState,
-    /// The kernel address of the socket: stable for the socket's life, so it
-    /// ties the port-0 SYN-SENT to the rest of the connection.
-    pub skaddr: u64,
-}
 
 /// Why exact transitions are not available; the app prints it once.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@
 //!   segment without it hashes a 0 there. A resent copy carries a later
 //!   timestamp (milliseconds) and is decided afresh; SYNs always pass.
 //!   SKF_AD_RANDOM would be simpler, but then nobody could say which
-//!   captured segments were dropped: with a hash, [`loss_drops`] says it.
+//!   captured segments were dropped: with a hash, [`crate::model::link::loss_drops`] says it.
 //! - `drop`: the receiving peer learns where the incoming stream began (its
 //!   `rcv_nxt` through TCP_REPAIR's queue sequence, less TCP_INFO's
 //!   `bytes_received`) and its MSS (TCP_MAXSEG), and the filter drops data
@@ -27,37 +27,7 @@ const ACCEPT: u32 = u32::MAX;
 /// What it returns to drop one.
 const DROP: u32 = 0;
 
-/// The loss hash's range: `loss 5%` drops hashes below 500.
-pub const LOSS_RANGE: u32 = 10_000;
-
-/// The hash the loss filter computes, in Rust (32-bit wrapping, as BPF).
-#[must_use]
-pub fn loss_hash(seq: u32, ack: u32, tsval: u32) -> u32 {
-    let mut h = seq.wrapping_mul(0x9E37_79B1);
-    h ^= ack;
-    h = h.wrapping_mul(0x85EB_CA6B);
-    h ^= tsval;
-    h = h.wrapping_mul(0xC2B2_AE35);
-    h ^= h >> 16;
-    h % LOSS_RANGE
-}
-
-/// Whether `link loss` at `per_10k` drops this segment (`tsval`: its
-/// timestamp option's value, if it has one).
-#[must_use]
-pub fn loss_drops(syn: bool, seq: u32, ack: u32, tsval: Option<u32>, per_10k: u32) -> bool {
-    !syn && loss_hash(seq, ack, tsval.unwrap_or(0)) < per_10k
-}
-
-/// The relative sequence numbers (`seq` as `--json` shows them: the SYN is
-/// 0) at which the chosen full-sized segments start.
-#[must_use]
-pub fn drop_starts(segments: &[u32], mss: u32) -> Vec<u32> {
-    segments
-        .iter()
-        .map(|&n| n.saturating_sub(1).wrapping_mul(mss).wrapping_add(1))
-        .collect()
-}
+use crate::model::link::LOSS_RANGE;
 
 fn stmt(code: u32, k: u32) -> libc::sock_filter {
     libc::sock_filter {
@@ -88,7 +58,7 @@ pub fn cut_program() -> Vec<libc::sock_filter> {
     vec![stmt(RET, DROP)]
 }
 
-/// Drops the segments [`loss_drops`] names.
+/// Drops the segments [`crate::model::link::loss_drops`] names.
 #[must_use]
 pub fn loss_program(per_10k: u32) -> Vec<libc::sock_filter> {
     use libc::{BPF_ALU, BPF_IMM, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD};
@@ -168,6 +138,7 @@ mod tests {
     //! headers: they must agree with the Rust rules the model uses.
 
     use super::*;
+    use crate::model::link::{drop_starts, loss_drops};
 
     /// Runs a classic BPF program over `pkt` (enough of the opcodes for ours).
     fn run(prog: &[libc::sock_filter], pkt: &[u8]) -> u32 {

@@ -469,7 +469,7 @@ fn set_filter(fd: i32, rule: &LinkRule) -> Option<Vec<u32>> {
                 detach(fd);
                 return None;
             };
-            let starts = filter::drop_starts(segments, mss);
+            let starts = crate::model::link::drop_starts(segments, mss);
             let seqs: Vec<u32> = starts
                 .iter()
                 .map(|s| base.wrapping_add(*s).wrapping_sub(1))

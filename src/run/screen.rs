@@ -13,13 +13,13 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::{
-    Backlog, DRAIN_SLICE, DemoSetup, Ending, Funnel, Msg, Pipeline, Session, WatchSetup,
-    frame_input, settled,
+    Backlog, DRAIN_SLICE, DemoSetup, Ending, Funnel, Msg, Session, WatchSetup, frame_input, settled,
 };
 use crate::app::{App, AppEvent, Choice, Effect, RunKind};
 use crate::capture::FileCapture;
 use crate::i18n::Lang;
 use crate::lab::{self, LabControl, Script};
+use crate::model::pipeline::Pipeline;
 use crate::time::Timestamp;
 use crate::ui::{self, Palette, Theme, Tui};
 
@@ -92,8 +92,8 @@ impl Runner {
             .clone()
             .context("no lab settings (not a demo run)")?;
         self.run += 1;
-        self.pipeline.close_recording()?;
-        self.pipeline = Pipeline::recording(self.record.as_deref())?;
+        super::close_recording(&mut self.pipeline, self.record.as_deref())?;
+        self.pipeline = super::pipeline(self.record.as_deref())?;
         let peers: Vec<String> = script.endpoints().iter().map(ToString::to_string).collect();
         // The quiz holds each step until the class has answered.
         let mut setup = setup;
@@ -219,7 +219,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         run: 0,
         session: None,
         control: None,
-        pipeline: Pipeline::recording(opts.record.as_deref())?,
+        pipeline: super::pipeline(opts.record.as_deref())?,
         script: None,
         setup: None,
         file: false,
@@ -299,7 +299,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
     runner.stop();
     drop(tui);
     let _ = input.join();
-    runner.pipeline.close_recording()?;
+    super::close_recording(&mut runner.pipeline, runner.record.as_deref())?;
     if let Some(e) = runner.file_error.take() {
         // The screen showed what was read before the damage; the run failed.
         return Err(anyhow::anyhow!(e));

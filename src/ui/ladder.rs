@@ -16,7 +16,7 @@ use crate::event::{
     StateSource, StepEvent,
 };
 use crate::i18n::{Labels, fill, labels};
-use crate::kernel::KernelMode;
+use crate::model::KernelMode;
 use crate::tcp::Flags;
 use crate::tcp::track::Notes;
 use crate::time::Timestamp;

@@ -8,7 +8,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use synack::kernel::trace::{StateTracer, Transition};
+use synack::kernel::trace::StateTracer;
+use synack::model::reports::Transition;
 use synack::tcp::TcpState;
 use synack::time::Timestamp;
 

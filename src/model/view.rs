@@ -31,8 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::hash::Map;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::diag::SockInfo;
-use super::trace::Transition;
+use super::reports::{SockInfo, Transition};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 
@@ -666,7 +665,7 @@ fn timer_secs(s: &SockInfo) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::diag::{SockTimer, TimerKind};
+    use crate::model::reports::{SockTimer, TimerKind};
     use TcpState::{
         CloseWait, Closed, Closing, Established, FinWait1, FinWait2, LastAck, Listen, SynReceived,
         SynSent, TimeWait,

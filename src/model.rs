@@ -1,14 +1,38 @@
-//! The pure core of a run: inputs in timestamp order → events for the views.
-//! No I/O and no clock: whatever time it needs arrives with the inputs.
+//! The pure core of a run: what the sources report in, events for the views
+//! out. No I/O and no clock: whatever time it needs arrives with the inputs.
+//!
+//! ```text
+//!  Input ─► reorder (HOLD) ─► Model ─┬─ Tracker (tcp::track: conns, notes)
+//!                                    ├─ link (which packets the lab's link dropped)
+//!                                    └─ merge ─┬─ view (the kernel's reports reconciled)
+//!                                              └─ ConnMachine (tcp::state: states from packets)
+//!                                    ─► Event, in time order
+//! ```
+//!
+//! - [`reports`]: the kernel's reports as plain values (sock_diag sockets,
+//!   tracepoint transitions, the kernel mode).
+//! - [`view`]: the kernel's two reports reconciled into one state per socket.
+//! - [`merge`]: each socket's one timeline from the kernel and the packets.
+//! - [`reorder`], [`pipeline`]: time order across sources that report late.
+//! - [`link`]: the lab's link rules, applied to captured segments.
 
-use crate::app::states::States;
+pub mod link;
+pub mod merge;
+pub mod pipeline;
+pub mod reorder;
+pub mod reports;
+pub(crate) mod sorted;
+pub mod view;
+
+pub use reports::{KernelMode, ListenCounters};
+
 use crate::event::{CallEvent, CallResult, Event, LabAction, LabEvent, PacketEvent};
-use crate::kernel::diag::SockInfo;
-use crate::kernel::trace::Transition as KernelTransition;
-use crate::kernel::{KernelMode, ListenCounters};
 use crate::tcp::track::{Notes, Tracker};
 use crate::tcp::{RawFrame, Segment};
 use crate::time::Timestamp;
+use link::LinkRule;
+use merge::States;
+use reports::{SockInfo, Transition as KernelTransition};
 
 /// What the sources feed the model. Serializable: a run's inputs, recorded
 /// in the order the model took them, replay to the same events.
@@ -47,31 +71,6 @@ impl Input {
             Input::Event(e) => e.ts(),
             Input::KernelMode { ts, .. } | Input::Snapshot { ts, .. } => *ts,
             Input::Transition(t) => t.ts,
-        }
-    }
-}
-
-/// What the lab's link drops (the filters' rules, as the model applies them).
-#[derive(Clone, Debug)]
-enum LinkRule {
-    Cut,
-    /// In 10,000ths.
-    Loss(u32),
-    /// Data segments at these relative sequence numbers.
-    Drop(Vec<u32>),
-}
-
-impl LinkRule {
-    fn drops(&self, seg: &Segment, rel_seq: u32) -> bool {
-        match self {
-            LinkRule::Cut => true,
-            LinkRule::Loss(per_10k) => seg.tcp.is_some_and(|h| {
-                let tsval = h.options.timestamps.map(|(v, _)| v);
-                crate::lab::filter::loss_drops(h.flags.syn(), h.seq, h.ack, tsval, *per_10k)
-            }),
-            LinkRule::Drop(at) => seg
-                .tcp
-                .is_some_and(|h| !h.flags.syn() && seg.payload_len > 0 && at.contains(&rel_seq)),
         }
     }
 }
@@ -274,10 +273,10 @@ mod tests {
 
     use std::net::SocketAddr;
 
+    use super::KernelMode;
+    use super::reports::SockInfo;
     use super::{Input, Model};
     use crate::event::{Event, StateSource};
-    use crate::kernel::KernelMode;
-    use crate::kernel::diag::SockInfo;
     use crate::tcp::{Flags, Proto, Segment, TcpHeader, TcpState};
     use crate::time::Timestamp;
 

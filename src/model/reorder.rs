@@ -7,8 +7,8 @@
 //! wait in one queue per kind of source, each kept sorted (in the usual case
 //! by appending: O(1)), and leave by a merge of the queues' fronts.
 
-use crate::app::model::Input;
-use crate::app::sorted::SortedQueue;
+use super::Input;
+use super::sorted::SortedQueue;
 use crate::time::Timestamp;
 
 /// (time, arrival): equal times leave in arrival order.

@@ -12,15 +12,15 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::app::sorted::SortedQueue;
+use super::sorted::SortedQueue;
 use crate::hash::Map;
 use std::net::SocketAddr;
 
+use super::reports::SockInfo;
+use super::reports::Transition as KernelTransition;
+use super::view::{KernelView, SocketQueues, StateChange};
+use super::{KernelMode, ListenCounters};
 use crate::event::{Event, QueueEvent, SocketQueuesEvent, StateEvent, StateSource};
-use crate::kernel::diag::SockInfo;
-use crate::kernel::trace::Transition as KernelTransition;
-use crate::kernel::view::{KernelView, SocketQueues, StateChange};
-use crate::kernel::{KernelMode, ListenCounters};
 use crate::tcp::state::{Cause, ConnMachine};
 use crate::tcp::track::{ConnId, Role};
 use crate::tcp::{Segment, TcpHeader, TcpState};
@@ -188,7 +188,7 @@ pub struct States {
     window: u64,
     order: u64,
     changes: Vec<StateChange>,
-    queue_changes: Vec<crate::kernel::view::ListenerQueue>,
+    queue_changes: Vec<super::view::ListenerQueue>,
     /// Lab peers by the local address of their sockets (`client2`, `server` …).
     names: Map<SocketAddr, String>,
     /// The last state shown for each socket (local, remote).
@@ -755,7 +755,7 @@ impl States {
     }
 
     /// A listener's accept queue changed.
-    fn queue_event(&mut self, q: &crate::kernel::view::ListenerQueue) {
+    fn queue_event(&mut self, q: &super::view::ListenerQueue) {
         self.queues.insert(q.local, (q.accept_queue, q.backlog));
         let counters = self.counters.unwrap_or_default();
         self.push(

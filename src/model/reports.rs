@@ -1,0 +1,112 @@
+//! What the kernel reports, as the model takes it: sockets from a sock_diag
+//! walk ([`SockInfo`]), transitions from the `sock:inet_sock_set_state`
+//! tracepoint ([`Transition`]), what a run's kernel can tell ([`KernelMode`])
+//! and the namespace's listen counters. Plain values: the sources in
+//! `crate::kernel` fill them, the model reads them, recordings keep them.
+
+use std::net::SocketAddr;
+
+use crate::tcp::TcpState;
+use crate::time::Timestamp;
+
+/// What the kernel can tell in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KernelMode {
+    /// No kernel view (reading a file).
+    None,
+    /// sock_diag polls only: short states are missed.
+    PollOnly,
+    /// Polls plus the tracepoint: every transition.
+    Exact,
+}
+
+/// Kernel counters of the namespace, read with each snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListenCounters {
+    pub overflows: u64,
+    pub drops: u64,
+}
+
+/// Which kernel timer is pending on a socket (`idiag_timer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TimerKind {
+    /// 1: retransmission (also tail-loss probe and RACK reorder timers; a
+    /// request socket's SYN-ACK retransmission).
+    Retransmit,
+    /// 4: zero-window probe.
+    ZeroWindowProbe,
+    /// 2: keepalive (the socket's `sk_timer`, also used for FIN-WAIT-2).
+    Keepalive,
+    /// 3: TIME-WAIT expiry.
+    TimeWait,
+    Other(u8),
+}
+
+impl TimerKind {
+    /// `idiag_timer` as the kernel numbers it (0: none).
+    #[must_use]
+    pub fn from_kernel(n: u8) -> Option<Self> {
+        Some(match n {
+            0 => return None,
+            1 => TimerKind::Retransmit,
+            2 => TimerKind::Keepalive,
+            3 => TimerKind::TimeWait,
+            4 => TimerKind::ZeroWindowProbe,
+            other => TimerKind::Other(other),
+        })
+    }
+}
+
+/// A pending timer: what it is, milliseconds left, retransmissions so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SockTimer {
+    pub kind: TimerKind,
+    pub expires_ms: u32,
+    pub retransmits: u8,
+}
+
+/// The few `tcp_info` fields synack shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TcpInfoLite {
+    pub rtt_us: u32,
+    pub rttvar_us: u32,
+    pub snd_cwnd: u32,
+    pub snd_mss: u32,
+    pub rcv_mss: u32,
+    pub retransmits: u8,
+    pub total_retrans: u32,
+    pub unacked: u32,
+}
+
+/// One socket as the kernel reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SockInfo {
+    pub state: TcpState,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Bytes not yet read; for LISTEN the accept-queue length (as `ss` shows).
+    pub recv_q: u32,
+    /// Bytes not yet acknowledged; for LISTEN the backlog (as `ss` shows).
+    pub send_q: u32,
+    pub timer: Option<SockTimer>,
+    /// Present for full sockets; TIME-WAIT and request sockets have none.
+    pub info: Option<TcpInfoLite>,
+    pub inode: u32,
+    pub uid: u32,
+    pub cookie: u64,
+}
+
+/// One state change of one socket, as the kernel made it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Transition {
+    /// Wall-clock time (CLOCK_REALTIME, like packet timestamps).
+    pub ts: Timestamp,
+    /// The socket's own address and port (`sport` in the tracepoint).
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub from: TcpState,
+    pub to: TcpState,
+    /// The kernel address of the socket: stable for the socket's life, so it
+    /// ties the port-0 SYN-SENT to the rest of the connection.
+    pub skaddr: u64,
+}
