@@ -42,18 +42,10 @@ fn app(rows: usize) -> App {
         for e in &base {
             let mut e = e.clone();
             let shift = round * 10_000_000_000;
-            match &mut e {
-                Event::Packet(p) => {
-                    p.segment.ts = Timestamp(p.segment.ts.0 + shift);
-                    p.conn = ConnId(p.conn.0 + 2 * round as u32);
-                }
-                Event::Call(c) => c.ts = Timestamp(c.ts.0 + shift),
-                Event::Lab(l) => l.ts = Timestamp(l.ts.0 + shift),
-                Event::Step(s) => s.ts = Timestamp(s.ts.0 + shift),
-                Event::State(s) => s.ts = Timestamp(s.ts.0 + shift),
-                Event::Queue(q) => q.ts = Timestamp(q.ts.0 + shift),
-                Event::SocketQueues(q) => q.ts = Timestamp(q.ts.0 + shift),
-                Event::Warning { ts, .. } => *ts = Timestamp(ts.0 + shift),
+            let ts = Timestamp(e.ts().0 + shift);
+            e.set_ts(ts);
+            if let Event::Packet(p) = &mut e {
+                p.conn = ConnId(p.conn.0 + 2 * round as u32);
             }
             events.push(e);
             if events.len() == rows {

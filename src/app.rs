@@ -9,7 +9,7 @@ pub mod panes;
 pub mod quiz;
 pub mod timeline;
 
-use crate::event::{Event, LabAction, StepEvent};
+use crate::event::{Event, LabAction, StateSource, StepEvent};
 use crate::i18n::Lang;
 use crate::lab::LabControl;
 use crate::model::KernelMode;
@@ -142,6 +142,16 @@ pub struct App {
     pub focus: Option<ConnId>,
     /// The rows of the focused connection.
     focus_rows: Vec<RowId>,
+    /// Inferred states later withdrawn, by (local, remote, time shown):
+    /// what the socket was instead, by whose word (their rows say so).
+    pub withdrawn: std::collections::HashMap<
+        (
+            std::net::SocketAddr,
+            Option<std::net::SocketAddr>,
+            Timestamp,
+        ),
+        (TcpState, StateSource),
+    >,
     pub frozen: Option<Frozen>,
     /// The first event's time: the ladder counts from it.
     pub t0: Option<Timestamp>,
@@ -213,6 +223,7 @@ impl App {
             editing_filter: false,
             focus: None,
             focus_rows: Vec::new(),
+            withdrawn: std::collections::HashMap::new(),
             frozen: None,
             t0: None,
             last_ts: Timestamp(0),
@@ -252,6 +263,7 @@ impl App {
         self.timeline = Timeline::new(self.max_rows);
         self.lanes = Lanes::default();
         self.sockets = Sockets::default();
+        self.withdrawn.clear();
         self.steps.clear();
         self.lab = LabStatus::default();
         self.cursor = None;
@@ -462,6 +474,10 @@ impl App {
             Event::State(s) => Some(s.clone()),
             _ => None,
         };
+        let check = match &ev {
+            Event::Check(c) => Some(c.clone()),
+            _ => None,
+        };
         let queue = match &ev {
             Event::Queue(q) => Some(q.clone()),
             _ => None,
@@ -491,6 +507,29 @@ impl App {
                     since: s.ts,
                     timer: s.timer,
                     from: s.from,
+                    fin_timeout: false,
+                },
+            ));
+        }
+        if let Some(c) = check {
+            self.lanes.of_socket(c.local, &c.endpoint, id);
+            if c.withdraws() {
+                self.withdrawn
+                    .insert((c.local, c.remote, c.shown_at), (c.actual, c.source));
+            }
+            let sock = self.sockets.get_or_add(c.local, c.remote, c.conn, id);
+            // The socket is in `actual` from here; a confirmation changes
+            // who said so (and may bring the kernel's timer).
+            let orphan = c.actual == TcpState::FinWait2 && c.timer.is_some();
+            sock.states.push((
+                id,
+                timeline::Snap {
+                    state: c.actual,
+                    source: c.source,
+                    since: c.ts,
+                    timer: c.timer,
+                    from: None,
+                    fin_timeout: orphan,
                 },
             ));
         }

@@ -275,6 +275,38 @@ pub struct StateEvent {
     pub note: Option<String>,
 }
 
+/// A later word on a state already shown: the kernel confirms an inferred
+/// state, or says the socket is in another (the state shown is withdrawn:
+/// the socket is in `actual` from here); or the kernel adds to what it said
+/// (an orphaned FIN-WAIT-2 and its timer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckEvent {
+    pub ts: Timestamp,
+    pub conn: Option<ConnId>,
+    pub endpoint: EndpointName,
+    pub local: SocketAddr,
+    pub remote: Option<SocketAddr>,
+    /// The state the socket was shown in.
+    pub shown: TcpState,
+    /// When that state was shown (its `state` event's time).
+    pub shown_at: Timestamp,
+    /// The state the socket is in, by `source`'s word: `shown` when it
+    /// confirms, another when the state shown is withdrawn.
+    pub actual: TcpState,
+    pub source: StateSource,
+    /// Seconds left on the kernel's timer for the socket, when it reports one.
+    pub timer: Option<f64>,
+    pub note: Option<String>,
+}
+
+impl CheckEvent {
+    /// The state shown was not so (the socket is in `actual`).
+    #[must_use]
+    pub fn withdraws(&self) -> bool {
+        self.shown != self.actual
+    }
+}
+
 /// A listener's accept queue and the namespace's overflow counters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEvent {
@@ -311,6 +343,7 @@ pub enum Event {
     Lab(LabEvent),
     Step(StepEvent),
     State(StateEvent),
+    Check(CheckEvent),
     Queue(QueueEvent),
     SocketQueues(SocketQueuesEvent),
     Warning { ts: Timestamp, message: String },
@@ -325,9 +358,26 @@ impl Event {
             Event::Lab(l) => l.ts,
             Event::Step(s) => s.ts,
             Event::State(s) => s.ts,
+            Event::Check(c) => c.ts,
             Event::Queue(q) => q.ts,
             Event::SocketQueues(q) => q.ts,
             Event::Warning { ts, .. } => *ts,
+        }
+    }
+
+    /// Moves the event to another time (the merge places a late report at
+    /// the release frontier).
+    pub fn set_ts(&mut self, ts: Timestamp) {
+        match self {
+            Event::Packet(p) => p.segment.ts = ts,
+            Event::Call(c) => c.ts = ts,
+            Event::Lab(l) => l.ts = ts,
+            Event::Step(s) => s.ts = ts,
+            Event::State(s) => s.ts = ts,
+            Event::Check(c) => c.ts = ts,
+            Event::Queue(q) => q.ts = ts,
+            Event::SocketQueues(q) => q.ts = ts,
+            Event::Warning { ts: t, .. } => *t = ts,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod merge;
 pub mod pipeline;
 pub mod reorder;
 pub mod reports;
+pub mod rules;
 pub(crate) mod sorted;
 pub mod view;
 
@@ -57,6 +58,11 @@ pub enum Input {
         counters: Option<ListenCounters>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         listeners_only: bool,
+        /// When the walk began (`ts` is when it ended): each socket was
+        /// read somewhere between. Recordings made before it was kept have
+        /// none (the walk is then taken as instant).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started: Option<Timestamp>,
     },
     /// A transition from the inet_sock_set_state tracepoint.
     Transition(KernelTransition),
@@ -128,12 +134,11 @@ impl Model {
                 socks,
                 counters,
                 listeners_only,
+                started,
             } => {
-                if self.ended {
-                } else if listeners_only {
-                    self.states.on_listeners(ts, &socks, out);
-                } else {
-                    self.states.on_snapshot(ts, &socks, counters, out);
+                if !self.ended {
+                    self.states
+                        .on_walk(ts, started, socks, counters, listeners_only, out);
                 }
             }
             Input::Transition(t) => {
@@ -339,6 +344,7 @@ mod tests {
                 .collect(),
             counters: None,
             listeners_only: false,
+            started: None,
         }
     }
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use crate::event::{Event, LabAction, Origin, PacketEvent, StateEvent, sanitize};
+use crate::event::{CheckEvent, Event, LabAction, Origin, PacketEvent, StateEvent, sanitize};
 use crate::i18n::Lang;
 use crate::tcp::track::Role;
 use crate::tcp::{Proto, SeqNum, TcpOptions};
@@ -459,6 +459,7 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
             o.str("text", s.narration.as_ref().map_or("", |n| n.text(lang)));
         }
         Event::State(s) => state_json(&mut o, s),
+        Event::Check(c) => check_json(&mut o, t, c),
         Event::Queue(q) => {
             o.str("kind", "queue");
             o.display("local", q.local);
@@ -541,6 +542,39 @@ fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
         o.float("timer", timer);
     }
     if let Some(note) = &s.note {
+        o.str("note", note);
+    }
+}
+
+fn check_json(o: &mut Obj<'_>, t: f64, c: &CheckEvent) {
+    o.str("kind", "state_check");
+    match c.conn {
+        Some(n) => o.num("conn", n.0),
+        None => o.null("conn"),
+    }
+    o.str("endpoint", &c.endpoint);
+    o.addr("local", c.local);
+    match c.remote {
+        Some(r) => o.addr("remote", r),
+        None => o.null("remote"),
+    }
+    o.str("state", c.shown.as_str());
+    // On the same clock as `t`: the line that showed `state`.
+    o.float("shown_at", t - c.ts.seconds_since(c.shown_at));
+    o.str(
+        "verdict",
+        if c.withdraws() {
+            "withdrawn"
+        } else {
+            "confirmed"
+        },
+    );
+    o.str("actual", c.actual.as_str());
+    o.str("source", c.source.as_str());
+    if let Some(timer) = c.timer {
+        o.float("timer", timer);
+    }
+    if let Some(note) = &c.note {
         o.str("note", note);
     }
 }
@@ -652,6 +686,27 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
             }
             let _ = write!(out, " [{}]", s.source.as_str());
             if let Some(note) = &s.note {
+                let _ = write!(out, " ({})", sanitize(note));
+            }
+        }
+        Event::Check(c) => {
+            match c.conn {
+                Some(n) => {
+                    let _ = write!(out, "#{:<3} ", n.0);
+                }
+                None => out.push_str("     "),
+            }
+            let _ = write!(out, "{:<8} {} ", sanitize(&c.endpoint), c.local);
+            if c.withdraws() {
+                let _ = write!(out, "{} withdrawn: it is {}", c.shown, c.actual);
+            } else {
+                let _ = write!(out, "{} confirmed", c.shown);
+            }
+            if let Some(timer) = c.timer {
+                let _ = write!(out, " (timer {timer:.1}s)");
+            }
+            let _ = write!(out, " [{}]", c.source.as_str());
+            if let Some(note) = &c.note {
                 let _ = write!(out, " ({})", sanitize(note));
             }
         }

@@ -178,11 +178,13 @@ fn kernel_inputs(r: KernelReport) -> Vec<Input> {
             socks,
             counters,
             listeners_only,
+            started,
         } => vec![Input::Snapshot {
             ts,
             socks,
             counters,
             listeners_only,
+            started: Some(started),
         }],
         KernelReport::Transitions(ts) => ts.into_iter().map(Input::Transition).collect(),
         KernelReport::Warning { ts, message } => vec![Input::Event(Event::Warning { ts, message })],

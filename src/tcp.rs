@@ -70,6 +70,64 @@ impl TcpState {
     }
 }
 
+impl TcpState {
+    /// Whether RFC 9293 has an arrow `from → to`: the 19 of its state diagram
+    /// (§3.3.2, Figure 5), SEND in LISTEN (§3.10.2: LISTEN → SYN-SENT), a FIN
+    /// that also acknowledges ours in FIN-WAIT-1 (§3.10.7.4: straight to
+    /// TIME-WAIT), and any state falling to CLOSED (an RST, an abort, a
+    /// timeout: §3.10.7.4, §3.10.8).
+    #[must_use]
+    pub fn rfc_arrow(from: TcpState, to: TcpState) -> bool {
+        use TcpState::{
+            CloseWait, Closed, Closing, Established, FinWait1, FinWait2, LastAck, Listen,
+            SynReceived, SynSent, TimeWait,
+        };
+        if from == to {
+            return false;
+        }
+        matches!(
+            (from, to),
+            (_, Closed)
+                | (Closed, Listen | SynSent)
+                | (Listen, SynReceived | SynSent)
+                | (SynSent, SynReceived | Established)
+                | (SynReceived, Established | FinWait1 | Listen)
+                | (Established, FinWait1 | CloseWait)
+                | (FinWait1, FinWait2 | Closing | TimeWait)
+                | (FinWait2 | Closing, TimeWait)
+                | (CloseWait, LastAck)
+        )
+    }
+
+    /// Whether `to` can follow `from` through zero or more RFC 9293 arrows
+    /// (without passing CLOSED): a later report of `to` is consistent with
+    /// the socket having been in `from`.
+    #[must_use]
+    pub fn leads_to(from: TcpState, to: TcpState) -> bool {
+        if from == to || to == TcpState::Closed {
+            return true;
+        }
+        let mut seen = [false; 11];
+        let mut stack = vec![from];
+        while let Some(s) = stack.pop() {
+            for next in TcpState::ALL {
+                if next == TcpState::Closed || !TcpState::rfc_arrow(s, next) {
+                    continue;
+                }
+                if next == to {
+                    return true;
+                }
+                let i = next as usize;
+                if !seen[i] {
+                    seen[i] = true;
+                    stack.push(next);
+                }
+            }
+        }
+        false
+    }
+}
+
 impl std::fmt::Display for TcpState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

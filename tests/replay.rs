@@ -37,6 +37,12 @@ fn inputs(path: &Path) -> Vec<Input> {
         .collect()
 }
 
+/// The rules of `synack::model::rules` the events break.
+fn rules(events: &[Event]) -> Vec<String> {
+    let t0 = events.first().map_or(synack::time::Timestamp(0), Event::ts);
+    synack::model::rules::violations(&synack::model::rules::lines_of(events, t0))
+}
+
 /// The events as `--json` lines.
 fn json_lines(events: &[Event]) -> String {
     let t0 = events
@@ -89,22 +95,10 @@ fn every_packet_is_shown_once_and_events_keep_time_order_per_socket() {
             .filter(|e| matches!(e, Event::Packet(_)))
             .count();
         assert_eq!(packets, segments, "{name}: packets in, packets shown");
-        // A socket's states follow one another: each starts where the last ended.
-        let mut last: std::collections::HashMap<_, synack::tcp::TcpState> =
-            std::collections::HashMap::new();
-        for e in &events {
-            if let Event::State(s) = e {
-                let key = (s.local, s.remote);
-                if let (Some(prev), Some(from)) = (last.get(&key), s.from) {
-                    assert_eq!(
-                        *prev, from,
-                        "{name}: {} {key:?} jumps from {prev} to a change starting at {from}",
-                        s.endpoint
-                    );
-                }
-                last.insert(key, s.to);
-            }
-        }
+        // The rules every run keeps (one path per socket, TIME-WAIT after
+        // the peer's FIN, the kernel's timers, time order).
+        let broken = rules(&events);
+        assert!(broken.is_empty(), "{name}:\n{}", broken.join("\n"));
         // Time never goes back, and what a packet caused comes after it: an
         // inferred change after a packet of its connection; a passive open
         // (LISTEN → SYN-RECEIVED) right after the SYN that caused it, before
@@ -183,7 +177,7 @@ fn every_packet_is_shown_once_and_events_keep_time_order_per_socket() {
 /// kernel's word on nearly every change, and a summary that stays the same.
 #[test]
 fn the_recorded_flood_replays_whole_and_the_same() {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::BTreeMap;
     use std::io::{BufRead, BufReader};
     use synack::event::StateSource;
 
@@ -210,19 +204,27 @@ fn the_recorded_flood_replays_whole_and_the_same() {
         .filter(|e| matches!(e, Event::Packet(_)))
         .count();
     assert_eq!(packets, segments, "packets in, packets shown");
-    let mut last = HashMap::new();
+    let broken = rules(&events);
+    assert!(
+        broken.is_empty(),
+        "{} broken rules, the first: {:#?}",
+        broken.len(),
+        &broken[..broken.len().min(10)]
+    );
     let mut summary: BTreeMap<String, usize> = BTreeMap::new();
     for e in &events {
         let kind = match e {
             Event::Packet(_) => "packet".to_owned(),
-            Event::State(s) => {
-                let key = (s.local, s.remote);
-                if let (Some(prev), Some(from)) = (last.get(&key), s.from) {
-                    assert_eq!(*prev, from, "{key:?} jumps from {prev} to {from}");
-                }
-                last.insert(key, s.to);
-                format!("state {:?} → {}", s.source, s.to)
-            }
+            Event::State(s) => format!("state {:?} → {}", s.source, s.to),
+            Event::Check(c) => format!(
+                "check {} {}",
+                if c.withdraws() {
+                    "withdrawn"
+                } else {
+                    "confirmed"
+                },
+                c.shown
+            ),
             Event::Warning { message, .. } => format!("warning: {message}"),
             Event::Queue(_) => "listener queue".to_owned(),
             Event::SocketQueues(_) => "socket queues".to_owned(),
@@ -241,6 +243,14 @@ fn the_recorded_flood_replays_whole_and_the_same() {
                     if s.source == source && s.to == synack::tcp::TcpState::TimeWait =>
                 {
                     Some((s.local, s.remote))
+                }
+                // The kernel's word after the inferred TIME-WAIT was shown.
+                Event::Check(c)
+                    if source == StateSource::Kernel
+                        && !c.withdraws()
+                        && c.shown == synack::tcp::TcpState::TimeWait =>
+                {
+                    Some((c.local, c.remote))
                 }
                 _ => None,
             })

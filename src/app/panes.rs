@@ -106,6 +106,7 @@ pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
             }
         }
         Event::State(s) => out.extend(explain::state(s.to, lang)),
+        Event::Check(c) => out.extend(explain::state(c.actual, lang)),
         Event::Call(c) => {
             if let Some(CallResult::Errno(e)) = &c.result {
                 out.extend(explain::errno(e, lang));

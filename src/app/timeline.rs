@@ -327,6 +327,8 @@ pub struct Snap {
     /// The kernel's timer at `since` (TIME-WAIT's expiry …), in seconds.
     pub timer: Option<f64>,
     pub from: Option<TcpState>,
+    /// An orphaned FIN-WAIT-2: `timer` is `tcp_fin_timeout`'s.
+    pub fin_timeout: bool,
 }
 
 impl Snap {

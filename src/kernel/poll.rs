@@ -25,6 +25,8 @@ pub enum KernelReport {
         socks: Vec<SockInfo>,
         counters: Option<ListenCounters>,
         listeners_only: bool,
+        /// When the walk began (`ts`: when it ended).
+        started: Timestamp,
     },
     /// Transitions from the inet_sock_set_state tracepoint, in time order.
     Transitions(Vec<Transition>),
@@ -173,6 +175,7 @@ fn poll_loop(
         let now_seen = activity.load(Ordering::Relaxed);
         let quiet = now_seen == seen && started < last_full + IDLE_FULL_EVERY;
         if started < next_full || quiet {
+            let walk = Timestamp::now();
             if let Err(e) = diag.dump_listeners(ports, &mut socks) {
                 warn(
                     report,
@@ -185,6 +188,7 @@ fn poll_loop(
                 socks,
                 counters: None,
                 listeners_only: true,
+                started: walk,
             };
             if !report(snapshot) {
                 return;
@@ -200,6 +204,7 @@ fn poll_loop(
         }
         seen = now_seen;
         last_full = started;
+        let walk = Timestamp::now();
         if let Err(e) = diag.dump(ports, &mut socks) {
             warn(
                 report,
@@ -235,6 +240,7 @@ fn poll_loop(
             socks,
             counters,
             listeners_only: false,
+            started: walk,
         };
         if !report(snapshot) {
             return;

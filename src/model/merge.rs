@@ -1,239 +1,128 @@
-//! Each endpoint's TCP state, from two witnesses: the kernel (sock_diag polls
-//! and, as root, the inet_sock_set_state tracepoint) and the RFC 9293 machine
-//! driven by the captured packets.
+//! Each endpoint's TCP state, from two witnesses: the kernel (sock_diag walks
+//! and, as root, the inet_sock_set_state tracepoint, reconciled by
+//! [`KernelView`]) and the RFC 9293 machine driven by the captured packets.
 //!
-//! The kernel is the authority. An inferred change the kernel confirms within
-//! [`MATCH_WINDOW`] is dropped as a duplicate; one it never reports is shown,
-//! marked `inferred` — in a rootless lab that fills the short states polling
-//! misses (SYN-SENT, FIN-WAIT-1, LAST-ACK …); with the tracer running, where
-//! the kernel misses nothing, it is also flagged as a disagreement.
-//! Without a kernel (`read FILE`) every state is inferred.
+//! The kernel is the authority; the packets date what the kernel saw late
+//! and fill what it could not see. Every event waits in time order
+//! ([`hold`]) for the match window. An inferred change the kernel reports
+//! too is one change ([`twins`]): the kernel's, shown at the packet that
+//! caused it when the kernel's time is a walk's. An inferred change the
+//! kernel does not report waits for the kernel's word on its socket (a walk
+//! after it, at most [`MAX_MATCH_WINDOW`]) and is shown, marked `inferred`,
+//! only if that word does not contradict it ([`States::decide`]); with the
+//! tracepoint, which sees every change of a full socket, one it did not
+//! report is not shown. What was shown and turns out wrong is withdrawn
+//! with a `Check` event, never followed by a backwards arrow; each socket's
+//! path keeps to RFC 9293's arrows ([`sockets`]). Without a kernel (`read
+//! FILE`) every state is inferred.
+//!
+//! The parts: [`hold`] (holding and releasing), [`twins`] (matching kernel
+//! reports to inferences), [`names`] (naming peers), [`queues`] (listener
+//! and socket queues), [`retire`] (the connections followed, and forgetting
+//! them), [`park`] (kernel reports waiting to be known as ours), [`sockets`]
+//! (each socket's timeline as shown).
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+mod hold;
+mod names;
+mod park;
+mod queues;
+mod retire;
+pub mod sockets;
+mod twins;
 
-use super::sorted::SortedQueue;
-use crate::hash::Map;
+#[cfg(test)]
+mod tests;
+
 use std::net::SocketAddr;
 
-use super::reports::SockInfo;
-use super::reports::Transition as KernelTransition;
-use super::view::{KernelView, SocketQueues, StateChange};
+use hold::{Held, Hold, Kind, Slot};
+use names::Names;
+use park::{Park, Tuple};
+use queues::Queues;
+use retire::Conns;
+use sockets::{SKEW, Shown, Sock, Sockets, Step, inferred_step, kernel_step};
+pub use twins::TwinKey;
+use twins::Twins;
+
+use super::reports::{SockInfo, Transition as KernelTransition};
+use super::view::{
+    Dated, KernelView, ListenerQueue, Orphaned, SocketQueues, StateChange, TRACE_LATE,
+};
 use super::{KernelMode, ListenCounters};
-use crate::event::{Event, QueueEvent, SocketQueuesEvent, StateEvent, StateSource};
-use crate::tcp::state::{Cause, ConnMachine};
+use crate::event::{CheckEvent, Event, SocketQueuesEvent, StateEvent, StateSource};
+use crate::tcp::state::{Cause, Transition};
 use crate::tcp::track::{ConnId, Role};
 use crate::tcp::{Segment, TcpHeader, TcpState};
 use crate::time::Timestamp;
 
 /// How far apart (in time) a kernel change and an inferred change to the same
 /// state of the same endpoint may be and still be the same change: a poll
-/// interval, a tracer batch, and slack.
+/// interval, a tracer batch, and slack. Every event waits this long.
 pub const MATCH_WINDOW: u64 = 250_000_000;
-/// The window grows with the gap between sock_diag polls (a poll slowed by a
+/// The window grows with the gap between sock_diag walks (a walk slowed by a
 /// huge socket table or a busy machine sees a change that much later), up to
-/// this: a little more than the longest poll interval.
-const MAX_MATCH_WINDOW: u64 = 1_500_000_000;
+/// this: a little more than the longest walk interval. An inferred change
+/// waits at most this long for the kernel's word on its socket.
+pub const MAX_MATCH_WINDOW: u64 = 1_500_000_000;
 /// Events held at most: under a flood the hold shortens (about 60 ms at
 /// 260,000 events a second) instead of the memory growing with the rate.
 const MAX_HELD: usize = 8_192;
-/// A kernel change for a socket whose packets were not seen yet waits this
-/// long for them (to learn its connection id), then is shown without one.
-const PENDING_LIMIT: u64 = 300_000_000;
 
-/// A connected socket's Recv-Q/Send-Q are reported at most this often (ns).
-const SOCKET_QUEUES_EVERY: u64 = 100_000_000;
-
-/// A traced transition of a socket not (yet) known to be ours waits this long
-/// (a connect() can sit in SYN-SENT for its whole timeout before its socket
-/// shows up with a port).
-const TRACE_PARK_LIMIT: u64 = 130_000_000_000;
-/// At most this many transitions wait; strangers' beyond it are not kept.
-const MAX_PARKED: usize = 20_000;
-
-/// A finished connection (both ends CLOSED or LISTEN; or TIME-WAIT, when the
-/// kernel reports its end) is forgotten this long after its last packet: a
-/// busy port must not fill the memory with connections long over.
-const RETIRE_AFTER: u64 = 500_000_000;
-/// What is kept of a forgotten connection — its id, which end is the client
-/// and each end's last state shown — so the kernel's later reports on its
-/// sockets (TIME-WAIT's end, 60 s on Linux) and late packets still name it.
-const RETIRED_FOR: u64 = 65_000_000_000;
-/// At most this many forgotten connections are kept (the oldest go first).
-const MAX_RETIRED: usize = 200_000;
-
-/// (conn, endpoint role, state): what a kernel change and an inferred one
-/// are matched by.
-type TwinKey = (ConnId, Role, TcpState);
-
-/// An event waiting in time order: by (time, arrival).
-type Slot = (Timestamp, u64);
-
-struct Held {
-    event: Event,
-    /// Set for inferred state changes, which a kernel report may replace.
-    twin: Option<TwinKey>,
+/// What the merge says of a held inferred change when it is due.
+enum Verdict {
+    /// Shown, with this note (if any).
+    Show(Option<String>),
+    /// The kernel's word contradicts it, or the tracepoint did not report
+    /// it: not shown.
+    Drop,
 }
 
-/// The held events themselves, in places reused as they leave: the sorted
-/// queue then moves (time, place) pairs, not whole events (a profile of a
-/// flood spent a sixth of its time copying events as the queue shifted).
-#[derive(Default)]
-struct Store {
-    places: Vec<Option<Held>>,
-    free: Vec<u32>,
-}
-
-impl Store {
-    fn put(&mut self, h: Held) -> u32 {
-        if let Some(i) = self.free.pop() {
-            self.places[i as usize] = Some(h);
-            i
-        } else {
-            self.places.push(Some(h));
-            u32::try_from(self.places.len() - 1).unwrap_or(u32::MAX)
-        }
-    }
-
-    fn take(&mut self, i: u32) -> Option<Held> {
-        let h = self.places.get_mut(i as usize)?.take();
-        if h.is_some() {
-            self.free.push(i);
-        }
-        h
-    }
-}
-
-/// A socket by (local, remote).
-type Tuple = (SocketAddr, SocketAddr);
-
-/// Where a parked transition waits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Park {
-    /// A transition of a socket with a port, by its tuple.
-    Tuple(Tuple),
-    /// connect()'s port-0 SYN-SENT, by the kernel address of its socket.
-    Syn(u64),
-}
-
-/// One connection's inferred machine and what it takes to forget it.
-struct Machine {
-    machine: ConnMachine,
-    client: SocketAddr,
-    server: SocketAddr,
-    /// The time of its last packet.
-    last: Timestamp,
-    /// Finished and queued to be forgotten.
-    retiring: bool,
-    /// The TIME-WAIT end already queued.
-    scheduled: Option<Timestamp>,
-    /// Its packets came back after it was forgotten.
-    revived: bool,
-}
-
-/// A forgotten connection, by a fingerprint of its two endpoints.
-#[derive(Clone, Copy, Debug)]
-struct Retired {
-    conn: ConnId,
-    /// The lower of the two endpoints is the client.
-    client_is_lo: bool,
-    /// The last state shown for the (lower, higher) endpoint's socket.
-    shown: [Option<(TcpState, StateSource)>; 2],
-    at: Timestamp,
-}
-
-/// The two endpoints, in either order, as one 64-bit number: what a
-/// forgotten connection is found by (16 bytes kept instead of 64).
-fn fingerprint(a: SocketAddr, b: SocketAddr) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::quality::FixedState::with_seed(0x5f4e_ac4b).hash_one((a.min(b), a.max(b)))
+/// Whether the tracepoint reports this change when a socket makes it (it
+/// sees every change of a full socket; not the mini-sockets that stand in
+/// for TIME-WAIT and an orphaned FIN-WAIT-2, not request sockets, and a
+/// passive open only at its final ACK).
+fn tracer_sees(from: TcpState, to: TcpState) -> bool {
+    !(matches!(to, TcpState::TimeWait | TcpState::Listen)
+        || matches!(from, TcpState::TimeWait | TcpState::FinWait2)
+        || (from == TcpState::Listen && to == TcpState::SynReceived)
+        || (from == TcpState::SynReceived && to == TcpState::Closed))
 }
 
 /// Merges the witnesses into state (and queue) events.
 pub struct States {
     mode: KernelMode,
     view: KernelView,
-    machines: Map<ConnId, Machine>,
-    deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
-    /// Finished connections, by when they may be forgotten.
-    retire_due: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
-    retired: Map<u64, Retired>,
-    retired_order: VecDeque<(Timestamp, u64)>,
-    /// Connections forgotten since the caller last asked, as (client, server).
-    retired_now: Vec<(SocketAddr, SocketAddr)>,
-    /// (local, remote) → the connection and the role of `local` in it.
-    tuples: Map<(SocketAddr, SocketAddr), (ConnId, Role)>,
-    /// Kernel changes waiting for their connection's first packet, by the
-    /// socket's tuple, each with its arrival number; and in arrival order,
-    /// for their time limit.
-    pending: Map<Tuple, Vec<(u64, StateChange)>>,
-    pending_order: VecDeque<(Timestamp, u64, Tuple)>,
-    pending_seq: u64,
-    /// Every event waits here a little (the match window), in time order,
-    /// so that a kernel report can replace an inferred change.
-    held: SortedQueue<Slot, u32>,
-    store: Store,
-    /// The held inferred changes by what they would be matched by.
-    twins: Map<TwinKey, Vec<Slot>>,
-    /// Kernel changes recently shown, to drop the inferred duplicates that
-    /// come after; and the same in time order, to forget them.
-    recent_kernel: Map<TwinKey, Timestamp>,
-    recent_order: VecDeque<(Timestamp, TwinKey)>,
-    counters: Option<ListenCounters>,
-    queues: Map<SocketAddr, (u32, u32)>,
+    conns: Conns,
+    names: Names,
+    park: Park,
+    queues: Queues,
+    hold: Hold,
+    twins: Twins,
+    sockets: Sockets,
     now: Timestamp,
-    /// When the last sock_diag snapshot was taken, and the match window
-    /// that the gaps between snapshots call for (at least [`MATCH_WINDOW`]).
+    /// When the last full walk ended, and the match window that the gaps
+    /// between walks call for (at least [`MATCH_WINDOW`]).
     last_snapshot: Option<Timestamp>,
     window: u64,
-    order: u64,
+    /// When the latest full walk began: an inferred change before it has
+    /// had the kernel's word.
+    last_walk: Option<Timestamp>,
     changes: Vec<StateChange>,
-    queue_changes: Vec<super::view::ListenerQueue>,
-    /// Lab peers by the local address of their sockets (`client2`, `server` …).
-    names: Map<SocketAddr, String>,
-    /// The last state shown for each socket (local, remote).
-    shown: Map<(SocketAddr, Option<SocketAddr>), (TcpState, StateSource)>,
-    /// When each lab listener's listen() returned.
-    listen_calls: Map<SocketAddr, Timestamp>,
-    /// Sockets (local, remote) seen in our packets or our socket table.
-    /// Traced transitions waiting to be known as ours, and in arrival order
-    /// (for their time limit).
-    parked: Map<Park, Vec<KernelTransition>>,
-    parked_order: VecDeque<(Timestamp, Park)>,
-    parked_count: usize,
+    queue_changes: Vec<ListenerQueue>,
     socket_queue_changes: Vec<SocketQueues>,
-    /// Socket queue changes not reported yet (too soon after the last), and
-    /// their sockets in the order they first changed.
-    pending_queues: Map<Tuple, SocketQueues>,
-    pending_queue_keys: Vec<Tuple>,
-    /// When each socket's queues were last reported.
-    queues_reported: Map<(SocketAddr, SocketAddr), Timestamp>,
-    /// The last `queue` line shown per listener address, as (accept queue,
-    /// backlog, overflows, drops). A line is reported from two places (the
-    /// queue changed; the namespace's counters changed) and a listener that
-    /// misses a walk is forgotten and met again: either could repeat the last
-    /// line word for word, which tells nothing. The same line is shown again
-    /// only after a state change of the listener itself (a new listener).
-    queue_shown: Map<SocketAddr, (u32, u32, u64, u64)>,
-    /// The time of the last event released: nothing is placed before it.
-    released_to: Timestamp,
-    /// Without a kernel nothing else holds the events: SYNs not answered
-    /// yet, by time (stale entries are skipped), hold what came from their
-    /// time on, so that what the answer shows the SYN caused is placed
-    /// right after the SYN.
-    syn_waits: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+    /// With the tracepoint, walks wait until its records up to their time
+    /// have come (they come up to [`TRACE_LATE`] late): a walk must not show
+    /// the end of a path whose steps the tracer is still to tell.
+    walks: std::collections::VecDeque<Walk>,
 }
 
-/// Whether a connection is over: nothing more can happen to it but its
-/// TIME-WAIT's end, which the kernel reports when there is one.
-fn finished(m: &ConnMachine, kernel: bool) -> bool {
-    [Role::Client, Role::Server]
-        .into_iter()
-        .all(|r| match m.state(r) {
-            TcpState::Closed | TcpState::Listen => true,
-            TcpState::TimeWait => kernel,
-            _ => false,
-        })
+/// A sock_diag walk, waiting to be applied.
+struct Walk {
+    ts: Timestamp,
+    started: Option<Timestamp>,
+    socks: Vec<SockInfo>,
+    counters: Option<ListenCounters>,
+    listeners_only: bool,
 }
 
 impl Default for States {
@@ -248,85 +137,39 @@ impl States {
         Self {
             mode: KernelMode::None,
             view: KernelView::new(),
-            machines: Map::default(),
-            deadlines: BinaryHeap::new(),
-            retire_due: BinaryHeap::new(),
-            retired: Map::default(),
-            retired_order: VecDeque::new(),
-            retired_now: Vec::new(),
-            tuples: Map::default(),
-            pending: Map::default(),
-            pending_order: VecDeque::new(),
-            pending_seq: 0,
-            held: SortedQueue::new(),
-            store: Store::default(),
-            twins: Map::default(),
-            recent_kernel: Map::default(),
-            recent_order: VecDeque::new(),
-            counters: None,
-            queues: Map::default(),
+            conns: Conns::default(),
+            names: Names::default(),
+            park: Park::default(),
+            queues: Queues::default(),
+            hold: Hold::default(),
+            twins: Twins::default(),
+            sockets: Sockets::default(),
             now: Timestamp(0),
             last_snapshot: None,
             window: MATCH_WINDOW,
-            order: 0,
+            last_walk: None,
             changes: Vec::new(),
             queue_changes: Vec::new(),
-            names: Map::default(),
-            shown: Map::default(),
-            listen_calls: Map::default(),
-            parked: Map::default(),
-            parked_order: VecDeque::new(),
-            parked_count: 0,
             socket_queue_changes: Vec::new(),
-            pending_queues: Map::default(),
-            pending_queue_keys: Vec::new(),
-            queues_reported: Map::default(),
-            queue_shown: Map::default(),
-            released_to: Timestamp(0),
-            syn_waits: BinaryHeap::new(),
+            walks: std::collections::VecDeque::new(),
         }
     }
 
     /// A lab peer's listen() returned on `local` at `ts`: the listener's
-    /// LISTEN, which a poll sees only at its next tick, is shown there.
+    /// LISTEN, which a walk sees only at its next tick, is shown there.
     pub fn learn_listen(&mut self, local: SocketAddr, ts: Timestamp) {
-        self.listen_calls.insert(local, ts);
+        self.names.learn_listen(local, ts);
     }
 
     /// A lab peer's socket has this local address (from its call reports).
-    /// A forked child keeps its parent's sockets and name.
     pub fn learn_peer(&mut self, local: SocketAddr, peer: &str) {
-        // The first peer on an address keeps it: a second server binding the
-        // same port later (SO_REUSEADDR) must not rename the first one's sockets.
-        let name = peer.strip_suffix("-child").unwrap_or(peer);
-        self.names.entry(local).or_insert_with(|| name.to_owned());
+        self.names.learn_peer(local, peer);
     }
 
     /// The lab peer owning the socket bound to `local`, if known.
     #[must_use]
     pub fn peer_name(&self, local: SocketAddr) -> Option<&str> {
-        self.owner_of(local).map(String::as_str)
-    }
-
-    /// The peer owning `local`: by the address itself, else by the wildcard
-    /// address of its port (a socket bound to 0.0.0.0; a connect() that
-    /// failed reports 0.0.0.0 and the port its SYN was sent from).
-    fn owner_of(&self, local: SocketAddr) -> Option<&String> {
-        if self.names.is_empty() {
-            return None;
-        }
-        self.names.get(&local).or_else(|| {
-            let any: std::net::IpAddr = match local {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
-            };
-            self.names.get(&SocketAddr::new(any, local.port()))
-        })
-    }
-
-    fn endpoint_name(&self, local: SocketAddr, role: Role) -> String {
-        self.peer_name(local)
-            .map_or_else(|| role.as_str().to_owned(), str::to_owned)
+        self.names.owner_of(local).map(String::as_str)
     }
 
     pub fn set_mode(&mut self, mode: KernelMode) {
@@ -336,6 +179,50 @@ impl States {
     #[must_use]
     pub fn mode(&self) -> KernelMode {
         self.mode
+    }
+
+    /// A forgotten connection with these endpoints: its id and its client,
+    /// for the tracker to take its late packets back under the same id.
+    #[must_use]
+    pub fn retired_conn(&self, a: SocketAddr, b: SocketAddr) -> Option<(ConnId, SocketAddr)> {
+        self.conns.retired_conn(a, b)
+    }
+
+    /// Connections forgotten since the last call, as (client, server).
+    pub fn take_retired(&mut self) -> impl Iterator<Item = Tuple> + '_ {
+        self.conns.take_retired()
+    }
+
+    /// Connections currently remembered (with their machines) and forgotten
+    /// ones still kept in brief.
+    #[must_use]
+    pub fn remembered(&self) -> (usize, usize) {
+        self.conns.remembered()
+    }
+
+    /// A packet of `conn` at `ts`: it is not to be forgotten before it is seen.
+    pub fn touch(&mut self, conn: ConnId, ts: Timestamp) {
+        self.conns.touch(conn, ts);
+    }
+
+    /// Holds any event so that it leaves in time order with the state
+    /// changes still waiting for confirmation; its time advances the clock.
+    pub fn hold(&mut self, event: Event, out: &mut Vec<Event>) {
+        let ts = event.ts();
+        self.tick(ts);
+        self.push(ts, event, Kind::Plain);
+        self.settle(out);
+    }
+
+    /// The run is over: everything still held, in time order.
+    pub fn flush(&mut self, out: &mut Vec<Event>) {
+        while let Some(w) = self.walks.pop_front() {
+            self.apply_walk(w);
+        }
+        for c in self.park.drain_waiting() {
+            self.emit_kernel(c);
+        }
+        self.release(None, out);
     }
 
     /// A tracked TCP segment: learns its 4-tuple, drives the inferred machine.
@@ -348,558 +235,223 @@ impl States {
         lost: bool,
         out: &mut Vec<Event>,
     ) {
-        self.advance(seg.ts, out);
-        if self.tuples.get(&(seg.src, seg.dst)) != Some(&(conn, from)) {
-            self.confirm(&[(seg.src, seg.dst), (seg.dst, seg.src)], out);
-            self.tuples.insert((seg.src, seg.dst), (conn, from));
-            self.tuples.insert((seg.dst, seg.src), (conn, from.peer()));
+        self.tick(seg.ts);
+        if self.conns.learn(seg.src, seg.dst, conn, from) {
+            let tuples = [(seg.src, seg.dst), (seg.dst, seg.src)];
+            self.confirm(&tuples);
             // Kernel changes that were waiting for this connection's id.
-            let mut waiting: Vec<(u64, StateChange)> = Vec::new();
-            for t in [(seg.src, seg.dst), (seg.dst, seg.src)] {
-                waiting.extend(self.pending.remove(&t).unwrap_or_default());
-            }
-            waiting.sort_by_key(|(seq, _)| *seq);
-            for (_, c) in waiting {
-                self.emit_kernel(c, out);
+            for c in self.park.found(&tuples) {
+                self.emit_kernel(c);
             }
         }
         let (client, server) = match from {
             Role::Client => (seg.src, seg.dst),
             Role::Server => (seg.dst, seg.src),
         };
-        if !self.machines.contains_key(&conn) {
-            // Packets of a connection forgotten: it is known again.
-            let revived = self.retired.remove(&fingerprint(client, server)).is_some();
-            self.machines.insert(
-                conn,
-                Machine {
-                    machine: ConnMachine::new(),
-                    client,
-                    server,
-                    last: seg.ts,
-                    retiring: false,
-                    scheduled: None,
-                    revived,
-                },
-            );
-        }
         let kernel = self.mode != KernelMode::None;
-        let Some(m) = self.machines.get_mut(&conn) else {
-            return;
-        };
+        let m = self.conns.machine(conn, client, server, seg.ts);
         let transitions = if lost {
             m.machine
                 .on_segment_lost(from, hdr, seg.payload_len, seg.ts)
         } else {
             m.machine.on_segment(from, hdr, seg.payload_len, seg.ts)
         };
-        m.last = seg.ts;
-        if !m.retiring && finished(&m.machine, kernel) {
-            m.retiring = true;
-            self.retire_due
-                .push(Reverse((Timestamp(seg.ts.0 + RETIRE_AFTER), conn)));
-        }
-        // With a kernel, the kernel reports TIME-WAIT's end (and a finished
-        // connection is forgotten before it).
-        if let Some(d) = m.machine.next_deadline().filter(|_| !kernel) {
-            if m.scheduled != Some(d) {
-                m.scheduled = Some(d);
-                self.deadlines.push(Reverse((d, conn)));
-            }
-        }
-        let syn = m.machine.unanswered_syn();
-        if let Some(at) = syn.filter(|_| !kernel) {
-            if self
-                .syn_waits
-                .peek()
-                .is_none_or(|Reverse(w)| *w != (at, conn))
-            {
-                self.syn_waits.push(Reverse((at, conn)));
-            }
-        }
+        self.conns.after_packet(conn, seg.ts, kernel);
         for t in &transitions {
-            self.inferred(conn, t, out);
+            self.inferred(conn, t);
         }
-    }
-
-    /// Whether a socket is ours: its packets were captured here, or this
-    /// namespace's socket table shows it (or did until it closed).
-    fn is_ours(&self, local: SocketAddr, remote: SocketAddr) -> bool {
-        self.tuples.contains_key(&(local, remote))
-            || self.view.state_of(local, Some(remote)).is_some()
-            || self.retired.contains_key(&fingerprint(local, remote))
-    }
-
-    /// A packet of `conn` at `ts`: it is not to be forgotten before it is seen.
-    pub fn touch(&mut self, conn: ConnId, ts: Timestamp) {
-        if let Some(m) = self.machines.get_mut(&conn) {
-            m.last = m.last.max(ts);
-        }
-    }
-
-    /// The connection and the role of `local` in it, for a socket whose
-    /// packets were seen (its connection may have been forgotten since).
-    fn conn_of(&self, local: SocketAddr, remote: SocketAddr) -> Option<(ConnId, Role)> {
-        if let Some(found) = self.tuples.get(&(local, remote)) {
-            return Some(*found);
-        }
-        let r = self.retired.get(&fingerprint(local, remote))?;
-        let role = if (local < remote) == r.client_is_lo {
-            Role::Client
-        } else {
-            Role::Server
-        };
-        Some((r.conn, role))
-    }
-
-    /// A forgotten connection with these endpoints: its id and its client,
-    /// for the tracker to take its late packets back under the same id.
-    #[must_use]
-    pub fn retired_conn(&self, a: SocketAddr, b: SocketAddr) -> Option<(ConnId, SocketAddr)> {
-        let r = self.retired.get(&fingerprint(a, b))?;
-        let client = if r.client_is_lo { a.min(b) } else { a.max(b) };
-        Some((r.conn, client))
-    }
-
-    /// Connections forgotten since the last call, as (client, server).
-    pub fn take_retired(&mut self) -> impl Iterator<Item = (SocketAddr, SocketAddr)> + '_ {
-        self.retired_now.drain(..)
-    }
-
-    /// Connections currently remembered (with their machines) and forgotten
-    /// ones still kept in brief.
-    #[must_use]
-    pub fn remembered(&self) -> (usize, usize) {
-        (self.machines.len(), self.retired.len())
-    }
-
-    /// Forgets a connection: its machine, its sockets' tuples and what was
-    /// shown of them. With `keep`, a brief of it stays for later reports.
-    pub fn forget(&mut self, conn: ConnId, keep: bool) {
-        let Some(m) = self.machines.remove(&conn) else {
-            return;
-        };
-        let (c, s) = (m.client, m.server);
-        for t in [(c, s), (s, c)] {
-            self.tuples.remove(&t);
-            self.queues_reported.remove(&t);
-        }
-        let (lo, hi) = (c.min(s), c.max(s));
-        let shown = [
-            self.shown.remove(&(lo, Some(hi))),
-            self.shown.remove(&(hi, Some(lo))),
-        ];
-        if !keep {
-            return;
-        }
-        let fp = fingerprint(c, s);
-        self.retired.insert(
-            fp,
-            Retired {
-                conn,
-                client_is_lo: c < s,
-                shown,
-                at: self.now,
-            },
-        );
-        self.retired_order.push_back((self.now, fp));
-        self.retired_now.push((c, s));
-        while self.retired.len() > MAX_RETIRED {
-            let Some((at, fp)) = self.retired_order.pop_front() else {
-                break;
-            };
-            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
-                self.retired.remove(&fp);
-            }
-        }
-    }
-
-    /// Forgets finished connections whose time has come, and what is kept of
-    /// those forgotten long ago.
-    fn retire(&mut self) {
-        let kernel = self.mode != KernelMode::None;
-        while let Some(Reverse((due, conn))) = self.retire_due.peek().copied() {
-            if due > self.now {
-                break;
-            }
-            self.retire_due.pop();
-            let Some(m) = self.machines.get_mut(&conn) else {
-                continue;
-            };
-            if !finished(&m.machine, kernel) {
-                m.retiring = false;
-                continue;
-            }
-            let at = Timestamp(m.last.0 + RETIRE_AFTER);
-            if at > self.now {
-                // Packets came since: later.
-                self.retire_due.push(Reverse((at, conn)));
-                continue;
-            }
-            self.forget(conn, true);
-        }
-        let limit = self.now.0.saturating_sub(RETIRED_FOR);
-        while let Some(&(at, fp)) = self.retired_order.front() {
-            if at.0 > limit {
-                break;
-            }
-            self.retired_order.pop_front();
-            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
-                self.retired.remove(&fp);
-            }
-        }
-    }
-
-    /// The last state shown for a socket.
-    fn last_shown(
-        &self,
-        local: SocketAddr,
-        remote: Option<SocketAddr>,
-    ) -> Option<(TcpState, StateSource)> {
-        if let Some(s) = self.shown.get(&(local, remote)) {
-            return Some(*s);
-        }
-        let remote = remote?;
-        if self.tuples.contains_key(&(local, remote)) {
-            return None;
-        }
-        let r = self.retired.get(&fingerprint(local, remote))?;
-        r.shown[usize::from(local > remote)]
-    }
-
-    fn set_shown(
-        &mut self,
-        local: SocketAddr,
-        remote: Option<SocketAddr>,
-        v: (TcpState, StateSource),
-    ) {
-        if let Some(r) = remote.filter(|r| !self.tuples.contains_key(&(local, *r))) {
-            if let Some(entry) = self.retired.get_mut(&fingerprint(local, r)) {
-                entry.shown[usize::from(local > r)] = Some(v);
-                return;
-            }
-            if v.0 == TcpState::Closed {
-                // A socket the packets never showed, now gone: nothing to
-                // continue from (a new one on the same addresses starts anew).
-                self.shown.remove(&(local, remote));
-                return;
-            }
-        }
-        self.shown.insert((local, remote), v);
+        self.settle(out);
     }
 
     /// A tracepoint transition. The tracepoint sees every network namespace,
     /// so a transition is used only once its socket is known to be ours: its
     /// packets were captured here or this namespace's socket table shows it.
-    /// Until then it waits ([`TRACE_PARK_LIMIT`]); a stranger's never qualifies.
-    /// Listeners are left to the polls: every lab listens on the same address.
-    /// connect()'s SYN-SENT (local port 0) waits for the next transition of
-    /// the same kernel socket, which names the port.
+    /// Until then it waits ([`park`]); a stranger's never qualifies.
     pub fn on_kernel_transition(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
-        self.advance(t.ts, out);
-        if t.remote.port() == 0 {
-            return;
-        }
-        if t.local.port() != 0 && self.is_ours(t.local, t.remote) {
-            self.release_syn_sent(t, out);
-            self.feed_transition(t, out);
-        } else if self.parked_count < MAX_PARKED {
-            let at = if t.local.port() == 0 {
-                Park::Syn(t.skaddr)
+        self.tick(t.ts);
+        if t.remote.port() != 0 {
+            if t.local.port() != 0 && self.is_ours(t.local, t.remote) {
+                if let Some(syn) = self.park.syn_sent_before(t) {
+                    self.feed(&syn);
+                }
+                self.feed(t);
             } else {
-                Park::Tuple((t.local, t.remote))
-            };
-            self.parked.entry(at).or_default().push(t.clone());
-            self.parked_order.push_back((t.ts, at));
-            self.parked_count += 1;
-            if self.parked_order.len() > 2 * self.parked_count + 1024 {
-                // Most were claimed since: drop their places in the line
-                // (amortised O(1): the line at least halves).
-                let parked = &self.parked;
-                self.parked_order.retain(|(_, at)| parked.contains_key(at));
+                self.park.park(t);
             }
         }
+        self.settle(out);
     }
 
-    /// Feeds the port-0 SYN-SENT that the same kernel socket logged before `t`
-    /// (the latest one: socket addresses are reused once a socket is freed).
-    fn release_syn_sent(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
-        let Some(syns) = self.parked.get_mut(&Park::Syn(t.skaddr)) else {
-            return;
-        };
-        let mut best: Option<usize> = None;
-        for (i, p) in syns.iter().enumerate() {
-            if p.remote == t.remote && p.ts <= t.ts && best.is_none_or(|b| syns[b].ts < p.ts) {
-                best = Some(i);
-            }
-        }
-        if let Some(i) = best {
-            let p = syns.swap_remove(i);
-            if syns.is_empty() {
-                self.parked.remove(&Park::Syn(t.skaddr));
-            }
-            self.parked_count -= 1;
-            self.feed_transition(&p, out);
-        }
-    }
-
-    /// Sockets now known to be ours: their parked transitions go to the view.
-    fn confirm(&mut self, tuples: &[(SocketAddr, SocketAddr)], out: &mut Vec<Event>) {
-        if self.parked_count == 0 {
-            return;
-        }
-        let mut mine: Vec<KernelTransition> = Vec::new();
-        for t in tuples {
-            if let Some(v) = self.parked.remove(&Park::Tuple(*t)) {
-                self.parked_count -= v.len();
-                mine.extend(v);
-            }
-        }
-        mine.sort_by_key(|p| p.ts);
-        for p in &mine {
-            self.release_syn_sent(p, out);
-            self.feed_transition(p, out);
-        }
-    }
-
-    fn feed_transition(&mut self, t: &KernelTransition, out: &mut Vec<Event>) {
-        let mut changes = std::mem::take(&mut self.changes);
-        changes.clear();
-        self.view.on_transition(t, &mut changes);
-        for c in changes.drain(..) {
-            self.kernel_change(c, out);
-        }
-        self.changes = changes;
-    }
-
-    /// A sock_diag snapshot (and the namespace's listen counters).
-    pub fn on_snapshot(
+    /// A sock_diag walk that began at `started` and ended at `ts` (with the
+    /// namespace's listen counters); or of the listeners alone.
+    pub fn on_walk(
         &mut self,
         ts: Timestamp,
-        socks: &[SockInfo],
+        started: Option<Timestamp>,
+        socks: Vec<SockInfo>,
         counters: Option<ListenCounters>,
+        listeners_only: bool,
         out: &mut Vec<Event>,
     ) {
-        self.follow_poll_gap(ts);
-        self.advance(ts, out);
-        if self.parked_count > 0 {
-            let tuples: Vec<_> = socks.iter().map(|s| (s.local, s.remote)).collect();
-            self.confirm(&tuples, out);
+        if !listeners_only {
+            self.follow_walk_gap(ts);
+        }
+        self.tick(ts);
+        let walk = Walk {
+            ts,
+            started,
+            socks,
+            counters,
+            listeners_only,
+        };
+        if self.mode == KernelMode::Exact {
+            self.walks.push_back(walk);
+            self.tick(ts);
+        } else {
+            self.apply_walk(walk);
+        }
+        self.settle(out);
+    }
+
+    fn apply_walk(&mut self, w: Walk) {
+        if w.listeners_only {
+            self.on_listeners(w.ts, &w.socks);
+        } else {
+            self.on_snapshot(w.ts, w.started, &w.socks, w.counters);
+        }
+    }
+
+    /// A full walk.
+    fn on_snapshot(
+        &mut self,
+        ts: Timestamp,
+        started: Option<Timestamp>,
+        socks: &[SockInfo],
+        counters: Option<ListenCounters>,
+    ) {
+        let walk = started.unwrap_or(ts).min(ts);
+        if self.park.any_parked() {
+            let tuples: Vec<Tuple> = socks.iter().map(|s| (s.local, s.remote)).collect();
+            self.confirm(&tuples);
         }
         let mut changes = std::mem::take(&mut self.changes);
         let mut queues = std::mem::take(&mut self.queue_changes);
         changes.clear();
         queues.clear();
-        self.view.on_snapshot(ts, socks, &mut changes, &mut queues);
+        self.view
+            .on_snapshot(ts, walk, socks, &mut changes, &mut queues);
         for c in changes.drain(..) {
-            self.kernel_change(c, out);
+            self.kernel_change(c);
         }
-        self.on_socket_queues(ts, socks);
-        let counters_changed = counters.is_some() && counters != self.counters;
-        if counters.is_some() {
-            self.counters = counters;
+        let orphans: Vec<Orphaned> = self.view.take_orphaned().collect();
+        for o in orphans {
+            self.orphaned(&o);
         }
+        let mut found = std::mem::take(&mut self.socket_queue_changes);
+        found.clear();
+        self.view.socket_queues(ts, socks, &mut found);
+        for q in self.queues.sockets(ts, std::mem::take(&mut found)) {
+            self.socket_queues_event(q);
+        }
+        self.socket_queue_changes = found;
+        let moved = self.queues.set_counters(counters);
         let mut reported = Vec::new();
         for q in queues.drain(..) {
             reported.push(q.local);
-            self.queue_event(&q);
+            let ev = self.queues.listener(&q);
+            self.push(q.ts, Event::Queue(ev), Kind::Plain);
         }
-        if counters_changed {
-            // The counters moved without a queue change (a SYN or final ACK
-            // dropped at a full queue): report it on every listener.
-            let c = self.counters.unwrap_or_default();
-            // Listeners whose queue changed in this snapshot were just reported
-            // with the new counters.
-            let mut listeners: Vec<_> = self
-                .queues
-                .iter()
-                .filter(|(l, _)| !reported.contains(l))
-                .map(|(l, q)| (*l, *q))
-                .collect();
-            listeners.sort();
-            for (local, (accept_queue, backlog)) in listeners {
-                self.push(
-                    ts,
-                    Event::Queue(QueueEvent {
-                        ts,
-                        local,
-                        accept_queue,
-                        backlog,
-                        overflows: c.overflows,
-                        drops: c.drops,
-                    }),
-                    None,
-                );
+        if moved {
+            for ev in self.queues.counters_moved(ts, &reported) {
+                self.push(ts, Event::Queue(ev), Kind::Plain);
             }
         }
         self.changes = changes;
         self.queue_changes = queues;
+        self.last_walk = Some(self.last_walk.map_or(walk, |w| w.max(walk)));
+        self.check_unsettled(ts);
     }
 
-    /// A walk of the listeners alone (between full snapshots).
-    pub fn on_listeners(&mut self, ts: Timestamp, socks: &[SockInfo], out: &mut Vec<Event>) {
-        self.advance(ts, out);
+    /// A walk of the listeners alone (between full walks).
+    fn on_listeners(&mut self, ts: Timestamp, socks: &[SockInfo]) {
         let mut changes = std::mem::take(&mut self.changes);
         let mut queues = std::mem::take(&mut self.queue_changes);
         changes.clear();
         queues.clear();
         self.view.on_listeners(ts, socks, &mut changes, &mut queues);
         for c in changes.drain(..) {
-            self.kernel_change(c, out);
+            self.kernel_change(c);
         }
         for q in queues.drain(..) {
-            self.queue_event(&q);
+            let ev = self.queues.listener(&q);
+            self.push(q.ts, Event::Queue(ev), Kind::Plain);
         }
         self.changes = changes;
         self.queue_changes = queues;
     }
 
-    /// A listener's accept queue changed.
-    fn queue_event(&mut self, q: &super::view::ListenerQueue) {
-        self.queues.insert(q.local, (q.accept_queue, q.backlog));
-        let counters = self.counters.unwrap_or_default();
-        self.push(
-            q.ts,
-            Event::Queue(QueueEvent {
-                ts: q.ts,
-                local: q.local,
-                accept_queue: q.accept_queue,
-                backlog: q.backlog,
-                overflows: counters.overflows,
-                drops: counters.drops,
-            }),
-            None,
-        );
+    /// Forgets a connection: its machine, its sockets' tuples and what was
+    /// shown of them. With `keep`, a brief of it stays for later reports.
+    pub fn forget(&mut self, conn: ConnId, keep: bool) {
+        let Some(m) = self.conns.get(conn) else {
+            return;
+        };
+        let (c, s) = (m.client, m.server);
+        if !self.conns.owns(conn, (c, s)) {
+            // A newer connection took over its 4-tuple: the sockets, what
+            // was shown of them and their brief are the newer one's.
+            self.conns.forget(conn, None, self.now);
+            return;
+        }
+        let shown = [
+            self.sockets.remove(&(c, Some(s))),
+            self.sockets.remove(&(s, Some(c))),
+        ]
+        .map(|o| o.map(|x| (x.state, x.source, x.reported)));
+        self.conns.forget(conn, keep.then_some(shown), self.now);
+        self.queues.forget((c, s));
+        self.queues.forget((s, c));
     }
 
-    /// Reports connected sockets' Recv-Q/Send-Q changes, at most one per
-    /// socket every [`SOCKET_QUEUES_EVERY`]: a bulk transfer changes them at
-    /// every poll. The last value always follows.
-    fn on_socket_queues(&mut self, ts: Timestamp, socks: &[SockInfo]) {
-        let mut found = std::mem::take(&mut self.socket_queue_changes);
-        found.clear();
-        self.view.socket_queues(ts, socks, &mut found);
-        for q in found.drain(..) {
-            let key = (q.local, q.remote);
-            if self.pending_queues.insert(key, q).is_none() {
-                self.pending_queue_keys.push(key);
-            }
-        }
-        self.socket_queue_changes = found;
-        // In the order they first changed: the same run gives the same lines.
-        let keys = std::mem::take(&mut self.pending_queue_keys);
-        for key in keys {
-            let due = self
-                .queues_reported
-                .get(&key)
-                .is_none_or(|last| ts.0.saturating_sub(last.0) >= SOCKET_QUEUES_EVERY);
-            if !due {
-                self.pending_queue_keys.push(key);
-                continue;
-            }
-            let Some(q) = self.pending_queues.remove(&key) else {
-                continue;
-            };
-            self.queues_reported.insert(key, ts);
-            let found = self.conn_of(key.0, key.1);
-            let endpoint = match found {
-                Some((_, role)) => self.endpoint_name(q.local, role),
-                None => self.endpoint_name(q.local, Role::Client),
-            };
-            let ev = Event::SocketQueues(SocketQueuesEvent {
-                ts: q.ts,
-                conn: found.map(|(c, _)| c),
-                endpoint,
-                local: q.local,
-                remote: q.remote,
-                recv_q: q.recv_q,
-                send_q: q.send_q,
-            });
-            self.push(q.ts, ev, None);
-        }
-        if self.queues_reported.len() > 4096 {
-            let keep = Timestamp(ts.0.saturating_sub(SOCKET_QUEUES_EVERY));
-            self.queues_reported.retain(|_, at| *at >= keep);
-        }
-    }
+    // ---- time ----
 
-    /// Moves time forward: fires inferred timers and releases what is due.
-    fn advance(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+    /// Moves the clock forward: fires inferred timers, lets go of strangers'
+    /// parked reports, and shows the kernel changes that waited long enough
+    /// for their packets.
+    fn tick(&mut self, now: Timestamp) {
         if now > self.now {
             self.now = now;
         }
-        while let Some(Reverse((due, conn))) = self.deadlines.peek().copied() {
-            if due > self.now {
-                break;
-            }
-            self.deadlines.pop();
-            if let Some(entry) = self.machines.get_mut(&conn) {
-                entry.scheduled = None;
-                let ts = entry.machine.on_time(due);
-                for t in &ts {
-                    self.inferred(conn, t, out);
-                }
+        for (conn, ts) in self.conns.timers(self.now) {
+            for t in &ts {
+                self.inferred(conn, t);
             }
         }
-        let park_limit = Timestamp(self.now.0.saturating_sub(TRACE_PARK_LIMIT));
-        while let Some(&(ts, at)) = self.parked_order.front() {
-            if ts > park_limit {
-                break;
-            }
-            self.parked_order.pop_front();
-            if let Some(v) = self.parked.get_mut(&at) {
-                let before = v.len();
-                v.retain(|p| p.ts > park_limit);
-                self.parked_count -= before - v.len();
-                if v.is_empty() {
-                    self.parked.remove(&at);
-                }
+        for c in self.park.expire(self.now) {
+            self.emit_kernel(c);
+        }
+        while self
+            .walks
+            .front()
+            .is_some_and(|w| w.ts.0 + TRACE_LATE <= self.now.0)
+        {
+            if let Some(w) = self.walks.pop_front() {
+                self.apply_walk(w);
             }
         }
-        let limit = Timestamp(self.now.0.saturating_sub(PENDING_LIMIT));
-        while let Some(&(ts, seq, tuple)) = self.pending_order.front() {
-            if ts > limit {
-                break;
-            }
-            self.pending_order.pop_front();
-            let Some(v) = self.pending.get_mut(&tuple) else {
-                continue;
-            };
-            let Some(i) = v.iter().position(|(s, _)| *s == seq) else {
-                continue;
-            };
-            let (_, c) = v.remove(i);
-            if v.is_empty() {
-                self.pending.remove(&tuple);
-            }
-            self.emit_kernel(c, out);
-        }
-        let window = self.hold_time();
-        let mut until = Timestamp(self.now.0.saturating_sub(window));
-        if let Some(syn) = self.syn_barrier() {
+    }
+
+    /// Lets out what is due and forgets the connections whose time came.
+    fn settle(&mut self, out: &mut Vec<Event>) {
+        let mut until = Timestamp(self.now.0.saturating_sub(self.hold_time()));
+        if let Some(syn) = self.conns.syn_barrier(self.now, MATCH_WINDOW) {
             until = until.min(Timestamp(syn.0.saturating_sub(1)));
         }
         self.release(Some(until), out);
-        self.retire();
-    }
-
-    /// The time of the oldest SYN still waiting for its answer (for at most
-    /// [`MATCH_WINDOW`]), when nothing else holds the events.
-    fn syn_barrier(&mut self) -> Option<Timestamp> {
-        let oldest = Timestamp(self.now.0.saturating_sub(MATCH_WINDOW));
-        while let Some(&Reverse((at, conn))) = self.syn_waits.peek() {
-            let waiting = at > oldest
-                && self
-                    .machines
-                    .get(&conn)
-                    .and_then(|m| m.machine.unanswered_syn())
-                    == Some(at);
-            if waiting {
-                return Some(at);
-            }
-            self.syn_waits.pop();
+        let kernel = self.mode != KernelMode::None;
+        for conn in self.conns.due(self.now, kernel) {
+            self.forget(conn, true);
         }
-        None
     }
 
     /// How long events wait for a kernel report to replace them.
@@ -910,14 +462,14 @@ impl States {
         }
     }
 
-    /// Widens the match window when polls come further apart than it allows
-    /// (a poll sees a change only at its next tick), and narrows it back as
+    /// Widens the match window when walks come further apart than it allows
+    /// (a walk sees a change only at its next tick), and narrows it back as
     /// they speed up again.
-    fn follow_poll_gap(&mut self, ts: Timestamp) {
+    fn follow_walk_gap(&mut self, ts: Timestamp) {
         if let Some(last) = self.last_snapshot.filter(|l| *l < ts) {
             let gap = ts.0 - last.0;
             let wanted = (gap + gap / 4 + 50_000_000).clamp(MATCH_WINDOW, MAX_MATCH_WINDOW);
-            // Up at once; down slowly, so one quick poll does not undo it.
+            // Up at once; down slowly, so one quick walk does not undo it.
             self.window = if wanted >= self.window {
                 wanted
             } else {
@@ -927,154 +479,475 @@ impl States {
         self.last_snapshot = Some(ts);
     }
 
-    /// Everything still held, in time order (the run is ending).
-    pub fn flush(&mut self, out: &mut Vec<Event>) {
-        let mut waiting: Vec<(u64, StateChange)> = std::mem::take(&mut self.pending)
-            .into_values()
-            .flatten()
-            .collect();
-        waiting.sort_by_key(|(seq, _)| *seq);
-        self.pending_order.clear();
-        for (_, c) in waiting {
-            self.emit_kernel(c, out);
+    // ---- holding and releasing ----
+
+    /// Holds an event at `ts` (or at the release frontier, if that is later:
+    /// its time is then the frontier's).
+    fn push(&mut self, ts: Timestamp, mut event: Event, kind: Kind) -> Slot {
+        let placed = ts.max(self.hold.released_to());
+        if placed != event.ts() {
+            event.set_ts(placed);
         }
-        self.release(None, out);
+        self.hold.push(placed, Held { event, kind })
     }
 
-    /// Events held up to `until` (all when `None`), in time order.
+    /// Events held up to `until` (all when `None`), in time order. An
+    /// inferred change still waiting for the kernel's word holds back what
+    /// comes after it.
     fn release(&mut self, until: Option<Timestamp>, out: &mut Vec<Event>) {
-        while let Some(&(slot, _)) = self.held.first() {
-            if until.is_some_and(|u| slot.0 > u) && self.held.len() <= MAX_HELD {
-                break;
+        while let Some((slot, held)) = self.hold.first() {
+            let over = self.hold.len() > MAX_HELD;
+            if let Some(u) = until {
+                if !over && (slot.0 > u || self.waits(slot, held)) {
+                    break;
+                }
             }
-            let Some(h) = self.held.pop_first().and_then(|(_, i)| self.store.take(i)) else {
+            let Some((slot, held)) = self.hold.pop_first() else {
                 break;
             };
-            if let Some(k) = h.twin {
-                self.forget_twin(k, slot);
-            }
-            let mut event = h.event;
-            self.released_to = self.released_to.max(slot.0);
-            self.name_owner(&mut event);
-            if let Event::Queue(q) = &event {
-                let now = (q.accept_queue, q.backlog, q.overflows, q.drops);
-                if self.queue_shown.insert(q.local, now) == Some(now) {
-                    // The listener's last line said exactly this.
-                    continue;
-                }
-            }
-            if let Event::State(st) = &mut event {
-                // One timeline per socket: each change starts where the last
-                // one shown (by either witness) ended.
-                if let Some((last, source)) = self.last_shown(st.local, st.remote) {
-                    if last == st.to {
-                        // The same state again: shown only when the kernel
-                        // confirms what was so far only inferred.
-                        if !(source == StateSource::Inferred && st.source == StateSource::Kernel) {
-                            continue;
-                        }
-                        st.note.get_or_insert_with(|| {
-                            "the kernel confirms the state inferred from the packets".to_owned()
-                        });
-                    }
-                    st.from = Some(last);
-                }
-                self.set_shown(st.local, st.remote, (st.to, st.source));
-                if st.remote.is_none() {
-                    // The listener itself changed: its next queue line is news.
-                    self.queue_shown.remove(&st.local);
-                }
-            }
-            out.push(event);
+            self.let_out(slot, held, out);
         }
-        let keep = Timestamp(self.now.0.saturating_sub(self.hold_time().max(1)));
-        while let Some(&(ts, k)) = self.recent_order.front() {
-            // Under a flood the count bounds it, as it bounds the held events.
-            if ts >= keep && self.recent_order.len() <= MAX_HELD {
-                break;
+    }
+
+    /// Whether a held inferred change still waits for the kernel's word on
+    /// its socket: a walk that began after it (the tracepoint's word, where
+    /// it sees such a change, has come within the hold time).
+    fn waits(&self, slot: Slot, held: &Held) -> bool {
+        let (Kind::Inferred { .. }, Event::State(ev)) = (&held.kind, &held.event) else {
+            return false;
+        };
+        if self.mode == KernelMode::None || self.now.0 >= slot.0.0 + MAX_MATCH_WINDOW {
+            return false;
+        }
+        if self.mode == KernelMode::Exact && self.traced(ev) {
+            return false;
+        }
+        self.last_walk.is_none_or(|w| w <= slot.0)
+    }
+
+    /// Exact mode, a change the tracepoint would report, of a socket it reports on.
+    fn traced(&self, ev: &StateEvent) -> bool {
+        ev.from.is_some_and(|f| tracer_sees(f, ev.to))
+            && self
+                .view
+                .word(ev.local, ev.remote)
+                .is_some_and(|w| w.traced)
+    }
+
+    fn let_out(&mut self, slot: Slot, held: Held, out: &mut Vec<Event>) {
+        let Held { event, kind } = held;
+        match (kind, event) {
+            (Kind::Inferred { key }, Event::State(ev)) => {
+                self.twins.release(key, slot);
+                match self.decide(&ev, slot.0) {
+                    Verdict::Drop => {}
+                    Verdict::Show(note) => {
+                        let k = (ev.local, ev.remote);
+                        let from = ev.from.unwrap_or(TcpState::Closed);
+                        let step = inferred_step(self.last_shown(k), from, ev.to);
+                        let mut ev = ev;
+                        ev.note = note;
+                        self.apply(ev, step, slot.0, out);
+                    }
+                }
             }
-            self.recent_order.pop_front();
-            if self.recent_kernel.get(&k) == Some(&ts) {
-                self.recent_kernel.remove(&k);
+            (
+                Kind::Kernel {
+                    reported,
+                    view_from,
+                    from_seen,
+                },
+                Event::State(ev),
+            ) => {
+                let k = (ev.local, ev.remote);
+                let step = kernel_step(
+                    self.last_shown(k),
+                    view_from.map(|f| (f, from_seen)),
+                    ev.to,
+                    reported,
+                );
+                self.apply_kernel(ev, step, reported, out);
+            }
+            (Kind::Check, Event::Check(c)) => self.let_out_check(c, out),
+            (_, mut event) => {
+                self.names.name_owner(&mut event);
+                if let Event::Queue(q) = &event {
+                    if self.queues.repeats(q) {
+                        // The listener's last line said exactly this.
+                        return;
+                    }
+                }
+                out.push(event);
             }
         }
     }
 
-    /// Names the peer owning an event's socket as the event leaves. A peer
-    /// tells a socket's address only when its call returns (connect()) or
-    /// blocks for a while, so the SYN-SENT and the first packets of a
-    /// connect() came before its name: held since, they get it now, and the
-    /// socket has one name from its first event on.
-    fn name_owner(&self, event: &mut Event) {
-        if self.names.is_empty() {
-            return;
+    /// What an inferred change comes to when it is due: the kernel's word
+    /// on its socket decides.
+    fn decide(&self, ev: &StateEvent, at: Timestamp) -> Verdict {
+        if self.mode == KernelMode::None {
+            return Verdict::Show(ev.note.clone());
         }
-        let (local, endpoint) = match event {
-            // A listener is `listener`, by the contract.
-            Event::State(s) if s.remote.is_some() => (s.local, &mut s.endpoint),
-            Event::SocketQueues(q) => (q.local, &mut q.endpoint),
-            Event::Packet(p) => {
-                p.endpoint = self.owner_of(p.segment.src).cloned();
+        if self.mode == KernelMode::Exact && self.traced(ev) && self.now.0 >= at.0 + TRACE_LATE {
+            // The tracepoint reports every such change of this socket, and
+            // had its time: had the socket made it, its report would have
+            // replaced this one. (Let out sooner, under a flood, it is
+            // shown, and the kernel's word follows.)
+            return Verdict::Drop;
+        }
+        let word = self.view.word(ev.local, ev.remote).filter(|w| w.at > at);
+        match word {
+            Some(w) if w.state == ev.to || TcpState::leads_to(ev.to, w.state) => {
+                Verdict::Show(ev.note.clone())
+            }
+            // The kernel saw the socket after this, in a state it could not
+            // have reached from here.
+            Some(_) => Verdict::Drop,
+            None if self.mode == KernelMode::Exact => {
+                Verdict::Show(Some(ev.note.clone().unwrap_or_else(|| {
+                    "the kernel has not reported this state".to_owned()
+                })))
+            }
+            None => Verdict::Show(ev.note.clone()),
+        }
+    }
+
+    fn apply_kernel(
+        &mut self,
+        mut ev: StateEvent,
+        step: Step,
+        reported: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
+        if let Step::Withdraw { actual, then: true } = step {
+            let at = ev.ts;
+            self.withdraw(&ev, actual, StateSource::Kernel, None, out);
+            if actual == ev.to {
                 return;
             }
-            _ => return,
+            let next = kernel_step(
+                self.last_shown((ev.local, ev.remote)),
+                Some((actual, reported)),
+                ev.to,
+                reported,
+            );
+            ev.ts = at;
+            self.apply(ev, next, reported, out);
+            return;
+        }
+        self.apply(ev, step, reported, out);
+    }
+
+    /// Shows a report as `step` says. `reported` is the time the report
+    /// speaks of (the kernel's own, or the packet's).
+    fn apply(&mut self, mut ev: StateEvent, step: Step, reported: Timestamp, out: &mut Vec<Event>) {
+        let k = (ev.local, ev.remote);
+        match step {
+            Step::Skip => {}
+            Step::Change { from } => {
+                ev.from = from;
+                self.show(ev, reported, out);
+            }
+            Step::Noted { from } => {
+                ev.from = Some(from);
+                if ev.note.is_none() {
+                    ev.note = Some(format!(
+                        "the kernel's word: RFC 9293 draws no arrow from {from} to {}; the states \
+                         between were too brief for synack to see",
+                        ev.to
+                    ));
+                }
+                self.show(ev, reported, out);
+            }
+            Step::Confirm => {
+                let Some(last) = self.last_shown(k) else {
+                    return;
+                };
+                let mut check = self.check_of(&ev, last, ev.to, StateSource::Kernel);
+                check.timer = ev.timer;
+                check.note = Some("the kernel confirms the state inferred from the packets".into());
+                self.set_shown(
+                    k,
+                    Shown {
+                        source: StateSource::Kernel,
+                        settled: true,
+                        ..last
+                    },
+                );
+                let mut event = Event::Check(check);
+                self.names.name_owner(&mut event);
+                out.push(event);
+            }
+            Step::Withdraw { actual, .. } => {
+                let source = ev.source;
+                let note = ev.note.clone();
+                self.withdraw(&ev, actual, source, note, out);
+            }
+        }
+    }
+
+    /// Shows a state change; it is now the socket's last state.
+    fn show(&mut self, ev: StateEvent, reported: Timestamp, out: &mut Vec<Event>) {
+        let k = (ev.local, ev.remote);
+        self.set_shown(
+            k,
+            Shown {
+                state: ev.to,
+                source: ev.source,
+                at: ev.ts,
+                reported,
+                settled: false,
+            },
+        );
+        if ev.remote.is_none() {
+            // The listener itself changed: its next queue line is news.
+            self.queues.listener_changed(ev.local);
+        }
+        let mut event = Event::State(ev);
+        self.names.name_owner(&mut event);
+        out.push(event);
+    }
+
+    /// The state shown last for `ev`'s socket was not so: a check says what
+    /// it is (`actual`, by `source`'s word), and it is the socket's state now.
+    fn withdraw(
+        &mut self,
+        ev: &StateEvent,
+        actual: TcpState,
+        source: StateSource,
+        note: Option<String>,
+        out: &mut Vec<Event>,
+    ) {
+        let k = (ev.local, ev.remote);
+        let Some(last) = self.last_shown(k) else {
+            return;
         };
-        if let Some(name) = self.owner_of(local) {
-            if endpoint != name {
-                endpoint.clone_from(name);
+        let mut check = self.check_of(ev, last, actual, source);
+        check.note = note.or_else(|| {
+            Some(match source {
+                StateSource::Kernel => format!("the kernel says {actual}"),
+                StateSource::Inferred => format!("the packets now say {actual}"),
+            })
+        });
+        self.set_shown(
+            k,
+            Shown {
+                state: actual,
+                source,
+                at: ev.ts,
+                reported: ev.ts,
+                settled: true,
+            },
+        );
+        let mut event = Event::Check(check);
+        self.names.name_owner(&mut event);
+        out.push(event);
+    }
+
+    fn check_of(
+        &self,
+        ev: &StateEvent,
+        last: Shown,
+        actual: TcpState,
+        source: StateSource,
+    ) -> CheckEvent {
+        CheckEvent {
+            ts: ev.ts,
+            conn: ev.conn,
+            endpoint: ev.endpoint.clone(),
+            local: ev.local,
+            remote: ev.remote,
+            shown: last.state,
+            shown_at: last.at,
+            actual,
+            source,
+            timer: None,
+            note: None,
+        }
+    }
+
+    /// A held check (the kernel's word on an inferred state shown, or on an
+    /// orphaned FIN-WAIT-2): shown if that state is still the socket's last.
+    fn let_out_check(&mut self, mut c: CheckEvent, out: &mut Vec<Event>) {
+        let k = (c.local, c.remote);
+        let Some(last) = self.last_shown(k) else {
+            return;
+        };
+        if last.state != c.shown {
+            return;
+        }
+        if c.shown != c.actual && (last.source != StateSource::Inferred || last.at != c.shown_at) {
+            return;
+        }
+        c.shown_at = last.at;
+        self.set_shown(
+            k,
+            Shown {
+                state: c.actual,
+                source: c.source,
+                at: if c.shown == c.actual { last.at } else { c.ts },
+                reported: if c.shown == c.actual {
+                    last.reported
+                } else {
+                    c.ts
+                },
+                settled: true,
+            },
+        );
+        let mut event = Event::Check(c);
+        self.names.name_owner(&mut event);
+        out.push(event);
+    }
+
+    /// After a walk: the inferred states shown and not settled yet get the
+    /// kernel's word, where it has spoken since: confirmed, moved on from
+    /// (its own changes say so), or withdrawn.
+    fn check_unsettled(&mut self, ts: Timestamp) {
+        for (k, s) in self.sockets.unsettled(self.now) {
+            let Some(w) = self.view.word(k.0, k.1).filter(|w| w.at > s.at) else {
+                continue;
+            };
+            self.sockets.settle(&k);
+            if w.state != s.state && TcpState::leads_to(s.state, w.state) {
+                continue;
+            }
+            let found = k.1.and_then(|r| self.conns.conn_of(k.0, r));
+            let endpoint = match (k.1, found) {
+                (None, _) => "listener".to_owned(),
+                (Some(_), Some((_, role))) => self.names.endpoint(k.0, role),
+                (Some(_), None) => self.names.endpoint(k.0, Role::Client),
+            };
+            let note = if w.state == s.state {
+                "the kernel confirms the state inferred from the packets".to_owned()
+            } else {
+                format!("the kernel says {}", w.state)
+            };
+            let check = CheckEvent {
+                ts,
+                conn: found.map(|(c, _)| c),
+                endpoint,
+                local: k.0,
+                remote: k.1,
+                shown: s.state,
+                shown_at: s.at,
+                actual: w.state,
+                source: StateSource::Kernel,
+                timer: None,
+                note: Some(note),
+            };
+            self.push(ts, Event::Check(check), Kind::Check);
+        }
+    }
+
+    /// A socket its program closed in FIN-WAIT-2: the kernel keeps it there,
+    /// with a timer, until the peer's FIN.
+    fn orphaned(&mut self, o: &Orphaned) {
+        let found = self.conns.conn_of(o.local, o.remote);
+        let role = found.map_or(Role::Client, |(_, r)| r);
+        let check = CheckEvent {
+            ts: o.ts,
+            conn: found.map(|(c, _)| c),
+            endpoint: self.names.endpoint(o.local, role),
+            local: o.local,
+            remote: Some(o.remote),
+            shown: TcpState::FinWait2,
+            shown_at: o.ts,
+            actual: TcpState::FinWait2,
+            source: StateSource::Kernel,
+            timer: o.timer,
+            note: Some(
+                "closed by its program: the kernel keeps it in FIN-WAIT-2, waiting for the \
+                 peer's FIN, until net.ipv4.tcp_fin_timeout runs out"
+                    .to_owned(),
+            ),
+        };
+        self.push(o.ts, Event::Check(check), Kind::Check);
+    }
+
+    // ---- the sockets' timelines ----
+
+    /// The last state shown for a socket (of a forgotten connection too).
+    fn last_shown(&self, k: Sock) -> Option<Shown> {
+        if let Some(s) = self.sockets.get(&k) {
+            return Some(s);
+        }
+        let remote = k.1?;
+        if self.conns.live(&(k.0, remote)) {
+            return None;
+        }
+        self.conns
+            .retired_shown(k.0, remote)
+            .map(|(state, source, reported)| Shown {
+                state,
+                source,
+                at: reported,
+                reported,
+                // The kernel's word on an inferred state may still come.
+                settled: source == StateSource::Kernel,
+            })
+    }
+
+    fn set_shown(&mut self, k: Sock, v: Shown) {
+        if let Some(r) = k.1.filter(|r| !self.conns.live(&(k.0, *r))) {
+            if self
+                .conns
+                .set_retired_shown(k.0, r, (v.state, v.source, v.reported))
+            {
+                return;
+            }
+            if v.state == TcpState::Closed {
+                // A socket the packets never showed, now gone: nothing to
+                // continue from (a new one on the same addresses starts anew).
+                self.sockets.remove(&k);
+                return;
             }
         }
+        self.sockets.set(k, v);
     }
 
-    fn forget_twin(&mut self, k: TwinKey, slot: Slot) {
-        if let Some(v) = self.twins.get_mut(&k) {
-            v.retain(|s| *s != slot);
-            if v.is_empty() {
-                self.twins.remove(&k);
+    // ---- kernel reports ----
+
+    /// Whether a socket is ours: its packets were captured here, or this
+    /// namespace's socket table shows it (or did until it closed).
+    fn is_ours(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.conns.knows(local, remote) || self.view.state_of(local, Some(remote)).is_some()
+    }
+
+    /// Sockets now known to be ours: their parked transitions go to the view.
+    fn confirm(&mut self, tuples: &[Tuple]) {
+        for p in self.park.claim(tuples) {
+            if let Some(syn) = self.park.syn_sent_before(&p) {
+                self.feed(&syn);
             }
+            self.feed(&p);
         }
     }
 
-    /// Holds any event so that it leaves in time order with the state
-    /// changes still waiting for confirmation. `now` advances the clock.
-    pub fn hold(&mut self, event: Event, out: &mut Vec<Event>) {
-        let ts = event.ts();
-        self.push(ts, event, None);
-        self.advance(ts, out);
-    }
-
-    fn push(&mut self, ts: Timestamp, event: Event, key: Option<TwinKey>) {
-        self.order += 1;
-        let slot = (ts, self.order);
-        let inferred = matches!(&event, Event::State(s) if s.source == StateSource::Inferred);
-        let twin = key.filter(|_| inferred);
-        if let Some(k) = twin {
-            self.twins.entry(k).or_default().push(slot);
+    fn feed(&mut self, t: &KernelTransition) {
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.clear();
+        self.view.on_transition(t, &mut changes);
+        for c in changes.drain(..) {
+            self.kernel_change(c);
         }
-        let place = self.store.put(Held { event, twin });
-        self.held.insert(slot, place);
+        self.changes = changes;
     }
 
-    fn kernel_change(&mut self, c: StateChange, out: &mut Vec<Event>) {
-        let known = c.remote.is_none_or(|r| self.conn_of(c.local, r).is_some());
-        if known {
-            self.emit_kernel(c, out);
-        } else if let Some(r) = c.remote {
-            self.pending_seq += 1;
-            self.pending_order
-                .push_back((c.ts, self.pending_seq, (c.local, r)));
-            self.pending
-                .entry((c.local, r))
-                .or_default()
-                .push((self.pending_seq, c));
+    fn kernel_change(&mut self, c: StateChange) {
+        match c.remote {
+            Some(r) if self.conns.conn_of(c.local, r).is_none() => self.park.wait((c.local, r), c),
+            _ => self.emit_kernel(c),
         }
     }
 
-    fn emit_kernel(&mut self, c: StateChange, _out: &mut Vec<Event>) {
-        let found = c.remote.and_then(|r| self.conn_of(c.local, r));
+    /// Places a kernel change in time: at its inferred twin when the kernel
+    /// saw it late (a walk's time), at the listen() that made a listener,
+    /// never before what was already let out.
+    fn emit_kernel(&mut self, c: StateChange) {
+        let found = c.remote.and_then(|r| self.conns.conn_of(c.local, r));
         let endpoint = match (c.remote, found) {
             (None, _) => "listener".to_owned(),
-            (Some(_), Some((_, role))) => self.endpoint_name(c.local, role),
+            (Some(_), Some((_, role))) => self.names.endpoint(c.local, role),
             // Never seen on the wire: a local port that is listening is a server's.
             (Some(_), None) => {
                 let role = if self.view.state_of(c.local, None) == Some(TcpState::Listen) {
@@ -1082,12 +955,13 @@ impl States {
                 } else {
                     Role::Client
                 };
-                self.endpoint_name(c.local, role)
+                self.names.endpoint(c.local, role)
             }
         };
         let key = found.map(|(conn, role)| (conn, role, c.to));
         let mut ts = c.ts;
-        let mut timer = c.timer;
+        // The twin's place in the line, when the report takes its time.
+        let mut turn = None;
         let mut note = None;
         let mut from = c.from;
         if from.is_none() && c.to == TcpState::SynSent {
@@ -1095,7 +969,7 @@ impl States {
             from = Some(TcpState::Closed);
         }
         if c.remote.is_none() && c.to == TcpState::Listen {
-            if let Some(at) = self.listen_calls.get(&c.local).copied() {
+            if let Some(at) = self.names.listen_call(c.local) {
                 // The lab's own listen() made it: it came from CLOSED.
                 from = from.or(Some(TcpState::Closed));
                 if at < ts && ts.0 - at.0 <= self.window {
@@ -1110,42 +984,68 @@ impl States {
             }
         }
         if let Some(k) = key {
-            // The inferred twin of this change, if it is still held, is a duplicate.
-            let twins: Vec<Slot> = self
-                .twins
-                .get(&k)
-                .map(|v| {
-                    v.iter()
-                        .copied()
-                        .filter(|(at, _)| at.0.abs_diff(c.ts.0) <= self.window)
-                        .collect()
-                })
-                .unwrap_or_default();
-            // A poll sees a change only at its next tick, and the tracepoint
-            // reports a passive open only with the final ACK: when the packet
-            // that caused the change was seen earlier, the change is shown there.
-            if let Some(earlier) = twins.iter().map(|(at, _)| *at).min() {
-                if earlier < ts {
-                    if ts.0 - earlier.0 > 1_000_000 {
+            // The inferred twins of this change, if still held, are the same
+            // change. The packet that caused it dates a change the kernel saw
+            // late (a walk, a TIME-WAIT reckoned from its timer, a passive
+            // open the tracepoint logs only at the final ACK); the
+            // tracepoint's own time stands otherwise.
+            // A walk cannot see what came after it, nor a change from a
+            // state it saw the socket in after the change.
+            let (lo, hi) = match c.dated.seen() {
+                Some(seen) => (
+                    c.from
+                        .map(|_| Timestamp(c.from_seen.0.saturating_sub(SKEW))),
+                    Some(Timestamp(seen.0 + SKEW)),
+                ),
+                None => (None, None),
+            };
+            let twins = self.twins.take_within(k, c.ts, self.window, lo, hi);
+            if let Some(first) = twins.iter().min().copied() {
+                let at = first.0;
+                let late = c.dated != Dated::Traced || k.2 == TcpState::SynReceived;
+                if at <= ts || late {
+                    turn = Some(first);
+                }
+                if at < ts || (late && at != ts) {
+                    if ts > at && ts.0 - at.0 > 1_000_000 {
                         note = Some(format!(
                             "reported by the kernel {:.0} ms later; shown at the packet that caused it",
-                            ts.seconds_since(earlier) * 1e3
+                            ts.seconds_since(at) * 1e3
                         ));
                     }
-                    // The timer was read at the kernel's time: it had that much more then.
-                    timer = timer.map(|t| t + ts.seconds_since(earlier));
-                    ts = earlier;
+                    ts = at;
                 }
             }
             for slot in twins {
-                if let Some(place) = self.held.remove(&slot) {
-                    self.store.take(place);
+                if let Some(Held {
+                    event: Event::State(twin),
+                    ..
+                }) = self.hold.remove(slot)
+                {
+                    // A socket a walk saw first: the packets tell where it
+                    // came from (a passive open, from LISTEN).
+                    from = from.or(twin.from);
                 }
-                self.forget_twin(k, slot);
             }
-            self.recent_kernel.insert(k, ts);
-            self.recent_order.push_back((ts, k));
         }
+        let floor = self.hold.released_to();
+        if turn.is_some_and(|s| s.0 != ts) {
+            turn = None;
+        }
+        if ts < floor {
+            if floor.0 - ts.0 > 1_000_000 {
+                note = Some(format!(
+                    "the kernel's report came {:.0} ms after the fact, after later events were \
+                     shown: shown here",
+                    floor.seconds_since(ts) * 1e3
+                ));
+            }
+            ts = floor;
+        }
+        // The timer was read at the report's time: it had that much more
+        // (or less) at the time shown.
+        let shift = (c.ts.0 as f64 - ts.0 as f64) / 1e9;
+        let timer = c.timer.map(|t| t + shift);
         let ev = Event::State(StateEvent {
             ts,
             conn: found.map(|(conn, _)| conn),
@@ -1158,25 +1058,50 @@ impl States {
             timer,
             note,
         });
-        self.push(ts, ev, key);
+        let kind = Kind::Kernel {
+            reported: c.ts,
+            view_from: from,
+            from_seen: c.from_seen,
+        };
+        match turn.filter(|s| s.0 >= floor) {
+            Some(slot) => {
+                self.hold.put_back(slot, Held { event: ev, kind });
+            }
+            None => {
+                self.push(ts, ev, kind);
+            }
+        }
     }
 
-    fn inferred(&mut self, conn: ConnId, t: &crate::tcp::state::Transition, _out: &mut Vec<Event>) {
-        // At the packet that caused it (for a passive open, the SYN, before
-        // the SYN-ACK that showed it), unless that was already let out:
-        // never before what is already shown.
-        let ts = t.at.max(self.released_to);
-        let Some((client, server, revived)) = self
-            .machines
-            .get(&conn)
-            .map(|m| (m.client, m.server, m.revived))
-        else {
+    fn socket_queues_event(&mut self, q: SocketQueues) {
+        let found = self.conns.conn_of(q.local, q.remote);
+        let endpoint = match found {
+            Some((_, role)) => self.names.endpoint(q.local, role),
+            None => self.names.endpoint(q.local, Role::Client),
+        };
+        let ev = Event::SocketQueues(SocketQueuesEvent {
+            ts: q.ts,
+            conn: found.map(|(c, _)| c),
+            endpoint,
+            local: q.local,
+            remote: q.remote,
+            recv_q: q.recv_q,
+            send_q: q.send_q,
+        });
+        self.push(q.ts, ev, Kind::Plain);
+    }
+
+    // ---- inferred changes ----
+
+    fn inferred(&mut self, conn: ConnId, t: &Transition) {
+        let Some(m) = self.conns.get(conn) else {
             return;
         };
-        let (local, remote) = match t.endpoint {
-            Role::Client => (client, server),
-            Role::Server => (server, client),
-        };
+        let (local, remote) = m.socket(t.endpoint);
+        let revived = m.revived;
+        // At the packet that caused it (for a passive open, the SYN, before
+        // the SYN-ACK that showed it).
+        let ts = t.at.max(self.hold.released_to());
         let key = (conn, t.endpoint, t.to);
         let mut note = t.note.map(|n| n.as_str().to_owned());
         if matches!(t.cause, Cause::MidStream(_)) {
@@ -1186,35 +1111,17 @@ impl States {
                 "capture started mid-connection: the state is a guess"
             }.to_owned());
         }
-        if self.mode != KernelMode::None {
-            if self
-                .recent_kernel
-                .get(&key)
-                .is_some_and(|k| k.0.abs_diff(ts.0) <= self.window)
-            {
-                return;
-            }
-            // The kernel shows the listener itself; the implied one adds nothing.
-            if t.to == TcpState::Listen
-                && (self.view.state_of(local, None) == Some(TcpState::Listen)
-                    || self.listen_calls.contains_key(&local))
-            {
-                return;
-            }
-            if self.mode == KernelMode::Exact {
-                let kernel_now = self.view.state_of(local, Some(remote));
-                note = Some(match kernel_now {
-                    Some(k) => {
-                        format!("disagrees with the kernel, which reported {k} and not this state")
-                    }
-                    None => "the kernel did not report this state".to_owned(),
-                });
-            }
+        // The kernel shows the listener itself; a connection's socket was
+        // never listening. (An inferred change the kernel already reported
+        // is held all the same: when it leaves, the socket is in that state
+        // already and it shows nothing.)
+        if self.mode != KernelMode::None && t.to == TcpState::Listen {
+            return;
         }
         let ev = Event::State(StateEvent {
             ts,
             conn: Some(conn),
-            endpoint: self.endpoint_name(local, t.endpoint),
+            endpoint: self.names.endpoint(local, t.endpoint),
             local,
             remote: Some(remote),
             from: Some(t.from),
@@ -1223,6 +1130,7 @@ impl States {
             timer: None,
             note,
         });
-        self.push(ts, ev, Some(key));
+        let slot = self.push(ts, ev, Kind::Inferred { key });
+        self.twins.hold(key, slot);
     }
 }

@@ -122,6 +122,7 @@ mod tests {
             socks: Vec::new(),
             counters: None,
             listeners_only: false,
+            started: None,
         }
     }
 

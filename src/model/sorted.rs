@@ -30,6 +30,7 @@ impl<K, V> Default for SortedQueue<K, V> {
 }
 
 impl<K: Ord + Copy, V> SortedQueue<K, V> {
+    #[cfg(test)]
     #[must_use]
     pub fn new() -> Self {
         Self::default()

@@ -31,13 +31,59 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::hash::Map;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::reports::{SockInfo, Transition};
+use super::reports::{SockInfo, TimerKind, Transition};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 
 /// A port-0 SYN-SENT whose socket never got a port after this long (a lost
 /// record, a failed connect) is forgotten. SYN retries last ~127 s by default.
 const PENDING_SYN_LIFETIME_NS: u64 = 300 * 1_000_000_000;
+
+/// How well the kernel dated a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dated {
+    /// The tracepoint's own time: exact.
+    Traced,
+    /// The walk that first showed it (`seen`: when that walk began, or for
+    /// a socket gone, the first walk that did not show it): it happened at
+    /// or before, after the walk before (the merge moves it to the packet
+    /// that caused it).
+    Walked { seen: Timestamp },
+    /// Worked out from the kernel's timer (when a TIME-WAIT began: its timer
+    /// starts at 60 s), within a few milliseconds; `seen` is the walk that
+    /// showed it.
+    Reckoned { seen: Timestamp },
+}
+
+impl Dated {
+    /// The latest the change can have happened (a walk cannot see what
+    /// comes after it); `None` for the tracepoint's exact time.
+    #[must_use]
+    pub fn seen(self) -> Option<Timestamp> {
+        match self {
+            Dated::Traced => None,
+            Dated::Walked { seen } | Dated::Reckoned { seen } => Some(seen),
+        }
+    }
+}
+
+/// When and how a report told a socket's state, and its timer then.
+#[derive(Clone, Copy, Debug)]
+struct Told {
+    ts: Timestamp,
+    timer: Option<f64>,
+    dated: Dated,
+}
+
+/// How long Linux keeps a socket in TIME-WAIT (`TCP_TIMEWAIT_LEN`, not
+/// tunable): a TIME-WAIT socket whose timer shows L left began 60 s − L ago.
+pub const TIME_WAIT_LEN_S: f64 = 60.0;
+
+/// A TIME-WAIT reckoned to have begun within this of a traced hand-over
+/// began at it: the timer counts in jiffies (4 ms at HZ=250), a walk of a
+/// small table takes microseconds. A FIN that comes later than this after
+/// the program closed its socket shows the orphaned FIN-WAIT-2 between.
+const HANDOVER_SLACK: u64 = 5_000_000;
 
 /// One socket's state changed (or a socket appeared / vanished).
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +100,37 @@ pub struct StateChange {
     /// Seconds left on the socket's kernel timer (TIME-WAIT expiry,
     /// retransmission, keepalive, zero-window probe), from sock_diag.
     pub timer: Option<f64>,
+    pub dated: Dated,
+    /// The last time the kernel saw the socket in `from` (the change's own
+    /// time when the tracepoint reported it: it sees every change).
+    pub from_seen: Timestamp,
+}
+
+/// A socket its program closed in FIN-WAIT-2: Linux hands it to a
+/// mini-socket that stays in FIN-WAIT-2 until the peer's FIN (then
+/// TIME-WAIT) or `tcp_fin_timeout` (then it is gone). Its state does not
+/// change; its timer is new.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Orphaned {
+    /// When the hand-over happened (the traced close), or the walk that
+    /// first showed the mini-socket.
+    pub ts: Timestamp,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Seconds left before the kernel gives up waiting for the FIN.
+    pub timer: Option<f64>,
+}
+
+/// What the kernel last said about a socket, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word {
+    pub state: TcpState,
+    /// The time of the report that said it (a walk's start, a traced
+    /// transition's time): the socket was in `state` then.
+    pub at: Timestamp,
+    /// The tracepoint has reported on this socket: it sees every change of
+    /// a full socket, so its silence says the state holds.
+    pub traced: bool,
 }
 
 /// A listener's accept queue changed.
@@ -105,6 +182,11 @@ struct Entry {
     first_snapshot: Option<Timestamp>,
     /// A transition of the tracer applied to it.
     traced: bool,
+    /// The last report that showed it in `state` (a walk's start, a traced
+    /// transition's time).
+    seen_at: Timestamp,
+    /// An orphaned FIN-WAIT-2 mini-socket, already told.
+    orphan: bool,
     /// The first snapshot that did not show it. The table walk is not atomic
     /// (a socket being re-hashed can be skipped), so a socket is gone only
     /// when a second snapshot confirms it; it closed at the first.
@@ -128,6 +210,21 @@ impl PendingSyn {
     }
 }
 
+/// A traced `→ CLOSE` of FIN-WAIT-1/2 or CLOSING, waiting for walks to show
+/// whether a mini-socket (TIME-WAIT, or an orphaned FIN-WAIT-2) took over.
+#[derive(Clone, Copy, Debug)]
+struct PendingClose {
+    at: Timestamp,
+    from: TcpState,
+    /// One walk already did not show it (a second must agree).
+    looked: bool,
+}
+
+/// How late a tracepoint record may reach the model: a walk must not undo
+/// what the tracer reported less than this before it, nor bring back a
+/// socket the tracer closed that recently.
+pub const TRACE_LATE: u64 = 200_000_000;
+
 /// Reconciles sock_diag snapshots and tracepoint transitions into exact,
 /// de-duplicated state changes.
 #[derive(Debug, Default)]
@@ -140,7 +237,7 @@ pub struct KernelView {
     /// Traced `→ CLOSE` of FIN-WAIT-1/2 or CLOSING, waiting for snapshots to
     /// show whether a TIME-WAIT (or orphan FIN-WAIT-2) mini-socket took over;
     /// `true` once one snapshot did not show it (a second must agree).
-    pending_close: BTreeMap<SockKey, (Timestamp, bool)>,
+    pending_close: BTreeMap<SockKey, PendingClose>,
     /// The last (accept queue, backlog) reported per listener.
     queues: BTreeMap<SocketAddr, (u32, u32)>,
     /// Sockets a snapshot showed that no traced transition has touched yet
@@ -152,6 +249,8 @@ pub struct KernelView {
     socket_queues: Map<(SocketAddr, SocketAddr), (u32, u32, Timestamp)>,
     /// A snapshot's sockets by key, kept between snapshots for its memory.
     scratch: Vec<(SockKey, u32, u32)>,
+    /// Sockets found orphaned in FIN-WAIT-2 since the caller last asked.
+    orphaned: Vec<Orphaned>,
 }
 
 /// One snapshot's sockets, each once, found by key: sorted (key, index of
@@ -215,7 +314,7 @@ impl KernelView {
     /// A tracepoint transition (exact time). Appends the changes it implies.
     pub fn on_transition(&mut self, t: &Transition, out: &mut Vec<StateChange>) {
         if t.local.port() == 0 {
-            self.on_portless(t);
+            self.on_portless(t, out);
             return;
         }
         let key = SockKey::new(t.local, t.remote);
@@ -226,16 +325,58 @@ impl KernelView {
                 .get(&key)
                 .is_some_and(|e| e.state != TcpState::Closed);
             if syn.matches(key) && !known {
-                self.apply(key, syn.ts, Some(syn.from), TcpState::SynSent, None, out);
+                self.apply(
+                    key,
+                    Told {
+                        ts: syn.ts,
+                        timer: None,
+                        dated: Dated::Traced,
+                    },
+                    Some(syn.from),
+                    TcpState::SynSent,
+                    out,
+                );
                 self.mark_traced(key);
             }
         }
-        if self.entries.get(&key).is_some_and(|e| t.ts < e.changed_at) {
-            return; // a later snapshot already told more
+        if let Some(e) = self.entries.get(&key).copied() {
+            if t.ts < e.changed_at {
+                // Older than what a walk (or another CPU's batch) told
+                // already: the step still happened, and the tracer knows
+                // when. Told as such when it leads to the state known; the
+                // merge puts it in its place.
+                let refines = t.to != TcpState::Closed
+                    && !self.pending_close.contains_key(&key)
+                    && TcpState::leads_to(t.to, e.state);
+                if refines {
+                    out.push(StateChange {
+                        ts: t.ts,
+                        local: key.local,
+                        remote: key.remote,
+                        from: Some(t.from),
+                        to: t.to,
+                        timer: None,
+                        dated: Dated::Traced,
+                        from_seen: t.ts,
+                    });
+                }
+                self.mark_traced(key);
+                return;
+            }
         }
-        if let Some((at, _)) = self.pending_close.remove(&key) {
-            // The socket moved on before a snapshot showed a TIME-WAIT.
-            self.apply(key, at, None, TcpState::Closed, None, out);
+        if let Some(p) = self.pending_close.remove(&key) {
+            // The socket moved on before a walk showed a TIME-WAIT.
+            self.apply(
+                key,
+                Told {
+                    ts: p.at,
+                    timer: None,
+                    dated: Dated::Traced,
+                },
+                None,
+                TcpState::Closed,
+                out,
+            );
         }
         if t.to == TcpState::Closed
             && matches!(
@@ -244,28 +385,49 @@ impl KernelView {
             )
         {
             // Linux logs the hand-over to a TIME-WAIT mini-socket as → CLOSE:
-            // hold it until a snapshot shows whether a TIME-WAIT took over.
+            // hold it until a walk shows whether a TIME-WAIT took over.
             let entry = self.entries.entry(key).or_insert(Entry {
                 state: t.from,
                 changed_at: t.ts,
                 first_snapshot: None,
                 traced: true,
+                seen_at: t.ts,
+                orphan: false,
                 missing_since: None,
             });
             entry.changed_at = entry.changed_at.max(t.ts);
+            entry.seen_at = entry.seen_at.max(t.ts);
             entry.traced = true;
+            entry.orphan = false;
             if let Some(at) = entry.first_snapshot {
                 self.untraced_seen.remove(&(at, key));
             }
-            self.pending_close.insert(key, (t.ts, false));
+            self.pending_close.insert(
+                key,
+                PendingClose {
+                    at: t.ts,
+                    from: t.from,
+                    looked: false,
+                },
+            );
             return;
         }
-        self.apply(key, t.ts, Some(t.from), t.to, None, out);
+        self.apply(
+            key,
+            Told {
+                ts: t.ts,
+                timer: None,
+                dated: Dated::Traced,
+            },
+            Some(t.from),
+            t.to,
+            out,
+        );
         self.mark_traced(key);
     }
 
     /// connect() logs CLOSED → SYN-SENT before the port is chosen.
-    fn on_portless(&mut self, t: &Transition) {
+    fn on_portless(&mut self, t: &Transition, out: &mut Vec<StateChange>) {
         if t.to != TcpState::SynSent {
             // Failed before it had a port (e.g. EADDRNOTAVAIL): no 4-tuple to show.
             self.pending_syn.remove(&t.skaddr);
@@ -277,9 +439,9 @@ impl KernelView {
             local_ip: t.local.ip(),
             remote: t.remote,
         };
-        // A snapshot may have shown the socket before this record arrived:
-        // the earliest of the sockets snapshots showed since, that the tracer
-        // did not see (newest first, up to the record's time).
+        // A walk may have shown the socket before this record arrived: the
+        // earliest of the sockets walks showed since, that the tracer did
+        // not see (newest first, up to the record's time).
         let mut seen = None;
         for (at, k) in self.untraced_seen.iter().rev() {
             if *at < t.ts {
@@ -297,61 +459,152 @@ impl KernelView {
             }
         }
         match seen {
-            Some(key) => self.mark_traced(key),
+            Some(key) => {
+                // Its SYN-SENT still happened, at the traced time.
+                out.push(StateChange {
+                    ts: syn.ts,
+                    local: key.local,
+                    remote: key.remote,
+                    from: Some(syn.from),
+                    to: TcpState::SynSent,
+                    timer: None,
+                    dated: Dated::Traced,
+                    from_seen: syn.ts,
+                });
+                self.mark_traced(key);
+            }
             None => {
                 self.pending_syn.insert(t.skaddr, syn);
             }
         }
     }
 
-    /// A sock_diag snapshot taken at `ts`. Appends the changes it reveals (new
-    /// sockets, changed states, sockets gone → CLOSED) and, for listeners,
-    /// queue changes.
+    /// A sock_diag snapshot whose walk began at `walk` and ended at `ts`.
+    /// Appends the changes it reveals (new sockets, changed states, sockets
+    /// gone → CLOSED) and, for listeners, queue changes.
     pub fn on_snapshot(
         &mut self,
         ts: Timestamp,
+        walk: Timestamp,
         socks: &[SockInfo],
         out: &mut Vec<StateChange>,
         queues: &mut Vec<ListenerQueue>,
     ) {
         let start = out.len();
+        let walk = walk.min(ts);
         let mut by_key = std::mem::take(&mut self.scratch);
         let shown = Shown::new(socks, &mut by_key);
 
         let mut resolved = BTreeSet::new();
-        let due: Vec<(SockKey, Timestamp, bool)> = self
+        let due: Vec<(SockKey, PendingClose)> = self
             .pending_close
             .iter()
-            .filter(|(_, (at, _))| *at <= ts)
-            .map(|(k, (at, looked))| (*k, *at, *looked))
+            .filter(|(_, p)| p.at <= ts)
+            .map(|(k, p)| (*k, *p))
             .collect();
-        for (key, at, looked) in due {
+        for (key, p) in due {
             let successor = shown
                 .get(&key)
-                .is_some_and(|s| matches!(s.state, TcpState::TimeWait | TcpState::FinWait2));
-            if !successor && !looked {
+                .filter(|s| matches!(s.state, TcpState::TimeWait | TcpState::FinWait2));
+            if successor.is_none() && !p.looked {
                 // Clocks can disagree and the walk is not atomic: one more look.
-                self.pending_close.insert(key, (at, true));
+                self.pending_close
+                    .insert(key, PendingClose { looked: true, ..p });
                 continue;
             }
             self.pending_close.remove(&key);
             resolved.insert(key);
-            match shown.get(&key) {
+            let at = p.at;
+            match successor {
                 Some(s) if s.state == TcpState::TimeWait => {
-                    // The TIME-WAIT began at the traced close; its timer then
-                    // had the time since then left on top.
-                    let timer = timer_secs(s).map(|left| left + ts.seconds_since(at));
-                    self.apply(key, at, None, TcpState::TimeWait, timer, out);
-                    self.seen_by_snapshot(key, ts);
+                    if p.from == TcpState::Closing {
+                        // CLOSING hands over only when its FIN is acknowledged:
+                        // TIME-WAIT began at the traced close.
+                        let timer = timer_secs(s).map(|left| left + ts.seconds_since(at));
+                        self.apply(
+                            key,
+                            Told {
+                                ts: at,
+                                timer,
+                                dated: Dated::Traced,
+                            },
+                            None,
+                            TcpState::TimeWait,
+                            out,
+                        );
+                    } else {
+                        // FIN-WAIT-2 hands over either on the peer's FIN
+                        // (TIME-WAIT at once) or because its program closed
+                        // it (an orphaned FIN-WAIT-2, TIME-WAIT only when the
+                        // FIN comes). The timer tells which: it starts at 60 s
+                        // when TIME-WAIT begins.
+                        let began = time_wait_began(s, ts).map_or(at, |b| b.max(at).min(ts));
+                        let began = if began.0 <= at.0 + HANDOVER_SLACK {
+                            at
+                        } else {
+                            began
+                        };
+                        if began > at {
+                            self.orphaned.push(Orphaned {
+                                ts: at,
+                                local: key.local,
+                                remote: key.remote.unwrap_or(key.local),
+                                timer: None,
+                            });
+                        }
+                        let timer = timer_secs(s).map(|left| left + ts.seconds_since(began));
+                        self.apply(
+                            key,
+                            Told {
+                                ts: began,
+                                timer,
+                                dated: Dated::Reckoned { seen: ts },
+                            },
+                            None,
+                            TcpState::TimeWait,
+                            out,
+                        );
+                    }
+                    self.seen_by_snapshot(key, walk);
                 }
                 // An orphaned FIN-WAIT-2 socket (closed by its program) is
-                // also handed to a mini-socket, still in FIN-WAIT-2 until
-                // the peer's FIN or tcp_fin_timeout.
-                Some(s) if s.state == TcpState::FinWait2 => {
-                    let timer = timer_secs(s);
-                    self.apply(key, at, None, TcpState::FinWait2, timer, out);
+                // handed to a mini-socket, still in FIN-WAIT-2 until the
+                // peer's FIN or tcp_fin_timeout.
+                Some(s) => {
+                    let timer = timer_secs(s).map(|left| left + ts.seconds_since(at));
+                    self.apply(
+                        key,
+                        Told {
+                            ts: at,
+                            timer: None,
+                            dated: Dated::Traced,
+                        },
+                        None,
+                        TcpState::FinWait2,
+                        out,
+                    );
+                    if let Some(e) = self.entries.get_mut(&key) {
+                        e.orphan = true;
+                    }
+                    self.orphaned.push(Orphaned {
+                        ts: at,
+                        local: key.local,
+                        remote: key.remote.unwrap_or(key.local),
+                        timer,
+                    });
+                    self.seen_by_snapshot(key, walk);
                 }
-                _ => self.apply(key, at, None, TcpState::Closed, None, out),
+                None => self.apply(
+                    key,
+                    Told {
+                        ts: at,
+                        timer: None,
+                        dated: Dated::Traced,
+                    },
+                    None,
+                    TcpState::Closed,
+                    out,
+                ),
             }
         }
 
@@ -360,20 +613,27 @@ impl KernelView {
                 continue;
             }
             let entry = self.entries.get(&key).copied();
+            if entry.is_some_and(|e| e.changed_at >= walk && e.traced) {
+                // The tracer saw a change while (or after) the walk ran: the
+                // walk may have read the socket before it.
+                continue;
+            }
             if entry.is_some_and(|e| e.changed_at > ts) {
-                continue; // the tracer knows something newer
+                continue;
             }
             // A traced full socket's states all come from the tracer; a
-            // snapshot only adds what the tracer cannot see (the TIME-WAIT
-            // mini-socket). Clocks of the two can disagree by milliseconds on
-            // a VM, and a snapshot must not move a socket back in time.
-            if entry.is_some_and(|e| {
+            // walk only adds what the tracer cannot see (the mini-sockets:
+            // TIME-WAIT, an orphaned FIN-WAIT-2). Nor does a walk bring back
+            // a socket the tracer closed, unless it closed long enough ago
+            // for a new one's records to have come.
+            let tracer_knows = entry.is_some_and(|e| {
                 e.traced
-                    && e.state != TcpState::Closed
                     && s.state != TcpState::TimeWait
                     && s.state != e.state
-            }) {
-                self.seen_by_snapshot(key, ts);
+                    && (e.state != TcpState::Closed || e.changed_at.0 + TRACE_LATE > walk.0)
+            });
+            if tracer_knows {
+                self.seen_by_snapshot(key, walk);
                 continue;
             }
             if entry.is_none_or(|e| e.state == TcpState::Closed)
@@ -381,8 +641,47 @@ impl KernelView {
             {
                 self.take_pending_syn(key, ts, out);
             }
-            self.apply(key, ts, None, s.state, timer_secs(s), out);
-            self.seen_by_snapshot(key, ts);
+            let entry = self.entries.get(&key).copied();
+            let orphan = s.state == TcpState::FinWait2
+                && s.timer.is_some_and(|t| t.kind == TimerKind::TimeWait);
+            if orphan && entry.is_some_and(|e| e.state == TcpState::FinWait2 && !e.orphan) {
+                if let Some(e) = self.entries.get_mut(&key) {
+                    e.orphan = true;
+                }
+                self.orphaned.push(Orphaned {
+                    ts: walk,
+                    local: key.local,
+                    remote: key.remote.unwrap_or(key.local),
+                    timer: timer_secs(s),
+                });
+            }
+            // A TIME-WAIT first seen by a walk began when its timer says,
+            // after what was known before it.
+            let (at, dated) = match entry {
+                Some(e) if s.state == TcpState::TimeWait && e.state != TcpState::TimeWait => {
+                    match time_wait_began(s, ts) {
+                        Some(b) => (b.max(e.changed_at).min(ts), Dated::Reckoned { seen: ts }),
+                        None => (ts, Dated::Walked { seen: ts }),
+                    }
+                }
+                _ => (ts, Dated::Walked { seen: ts }),
+            };
+            let timer = timer_secs(s).map(|left| left + ts.seconds_since(at));
+            self.apply(
+                key,
+                Told {
+                    ts: at,
+                    timer,
+                    dated,
+                },
+                None,
+                s.state,
+                out,
+            );
+            if let Some(e) = self.entries.get_mut(&key) {
+                e.orphan |= orphan;
+            }
+            self.seen_by_snapshot(key, walk);
             if s.state == TcpState::Listen {
                 self.listener_queue(ts, s, queues);
             }
@@ -411,7 +710,17 @@ impl KernelView {
         // In key order, whatever the table's: the same snapshot, the same lines.
         gone.sort_unstable();
         for (key, first) in gone {
-            self.apply(key, first, None, TcpState::Closed, None, out);
+            self.apply(
+                key,
+                Told {
+                    ts: first,
+                    timer: None,
+                    dated: Dated::Walked { seen: first },
+                },
+                None,
+                TcpState::Closed,
+                out,
+            );
             if let Some(e) = self.entries.get_mut(&key) {
                 e.missing_since = None;
             }
@@ -458,7 +767,17 @@ impl KernelView {
             {
                 continue;
             }
-            self.apply(key, ts, None, TcpState::Listen, None, out);
+            self.apply(
+                key,
+                Told {
+                    ts,
+                    timer: None,
+                    dated: Dated::Walked { seen: ts },
+                },
+                None,
+                TcpState::Listen,
+                out,
+            );
             self.seen_by_snapshot(key, ts);
             if let Some(e) = self.entries.get_mut(&key) {
                 e.missing_since = None;
@@ -488,7 +807,17 @@ impl KernelView {
                 None => e.missing_since = Some(ts),
                 Some(first) => {
                     e.missing_since = None;
-                    self.apply(key, first, None, TcpState::Closed, None, out);
+                    self.apply(
+                        key,
+                        Told {
+                            ts: first,
+                            timer: None,
+                            dated: Dated::Walked { seen: first },
+                        },
+                        None,
+                        TcpState::Closed,
+                        out,
+                    );
                     self.queues.remove(&local);
                 }
             }
@@ -522,7 +851,17 @@ impl KernelView {
             .map(|(skaddr, p)| (*skaddr, *p));
         if let Some((skaddr, syn)) = found {
             self.pending_syn.remove(&skaddr);
-            self.apply(key, syn.ts, Some(syn.from), TcpState::SynSent, None, out);
+            self.apply(
+                key,
+                Told {
+                    ts: syn.ts,
+                    timer: None,
+                    dated: Dated::Traced,
+                },
+                Some(syn.from),
+                TcpState::SynSent,
+                out,
+            );
             self.mark_traced(key);
         }
     }
@@ -557,21 +896,28 @@ impl KernelView {
     fn apply(
         &mut self,
         key: SockKey,
-        ts: Timestamp,
+        told: Told,
         from_if_new: Option<TcpState>,
         to: TcpState,
-        timer: Option<f64>,
         out: &mut Vec<StateChange>,
     ) {
+        let Told { ts, timer, dated } = told;
+        let mut from_seen = ts;
         let from = match self.entries.get_mut(&key) {
             Some(e) if e.state == to => {
                 e.changed_at = e.changed_at.max(ts);
+                e.seen_at = e.seen_at.max(ts);
                 return;
             }
             Some(e) => {
+                if dated != Dated::Traced {
+                    from_seen = e.seen_at.max(e.changed_at).min(ts);
+                }
                 let from = e.state;
                 e.state = to;
                 e.changed_at = ts;
+                e.seen_at = e.seen_at.max(ts);
+                e.orphan = false;
                 Some(from)
             }
             None => {
@@ -582,6 +928,8 @@ impl KernelView {
                         changed_at: ts,
                         first_snapshot: None,
                         traced: false,
+                        seen_at: ts,
+                        orphan: false,
                         missing_since: None,
                     },
                 );
@@ -595,7 +943,30 @@ impl KernelView {
             from,
             to,
             timer,
+            dated,
+            from_seen,
         });
+    }
+
+    /// What the kernel last said about a socket (`remote` `None`: a
+    /// listener), and when; `None` when it said nothing, or when its word is
+    /// still out (a hand-over the walks have not shown yet).
+    #[must_use]
+    pub fn word(&self, local: SocketAddr, remote: Option<SocketAddr>) -> Option<Word> {
+        let key = SockKey { local, remote };
+        if self.pending_close.contains_key(&key) {
+            return None;
+        }
+        self.entries.get(&key).map(|e| Word {
+            state: e.state,
+            at: e.seen_at.max(e.changed_at),
+            traced: e.traced,
+        })
+    }
+
+    /// Sockets found orphaned in FIN-WAIT-2 since the last call.
+    pub fn take_orphaned(&mut self) -> std::vec::Drain<'_, Orphaned> {
+        self.orphaned.drain(..)
     }
 
     fn mark_traced(&mut self, key: SockKey) {
@@ -610,6 +981,7 @@ impl KernelView {
     /// A snapshot showed the socket (the first time sets when).
     fn seen_by_snapshot(&mut self, key: SockKey, ts: Timestamp) {
         if let Some(e) = self.entries.get_mut(&key) {
+            e.seen_at = e.seen_at.max(ts);
             let at = *e.first_snapshot.get_or_insert(ts);
             if !e.traced {
                 self.untraced_seen.insert((at, key));
@@ -660,6 +1032,17 @@ impl KernelView {
 
 fn timer_secs(s: &SockInfo) -> Option<f64> {
     s.timer.map(|t| f64::from(t.expires_ms) / 1000.0)
+}
+
+/// When a TIME-WAIT socket a walk ended at `ts` showed began: its timer
+/// starts at [`TIME_WAIT_LEN_S`] (a TIME-WAIT timer the kernel shows is
+/// never more).
+fn time_wait_began(s: &SockInfo, ts: Timestamp) -> Option<Timestamp> {
+    let t = s.timer.filter(|t| t.kind == TimerKind::TimeWait)?;
+    let left_ns = u64::from(t.expires_ms) * 1_000_000;
+    let len_ns = (TIME_WAIT_LEN_S * 1e9) as u64;
+    let elapsed = len_ns.checked_sub(left_ns)?;
+    Some(Timestamp(ts.0.saturating_sub(elapsed)))
 }
 
 #[cfg(test)]
@@ -763,7 +1146,7 @@ mod tests {
         fn snap(&mut self, at: u64, socks: &[SockInfo]) -> Vec<String> {
             let mut out = Vec::new();
             self.view
-                .on_snapshot(ms(at), socks, &mut out, &mut self.queues);
+                .on_snapshot(ms(at), ms(at), socks, &mut out, &mut self.queues);
             self.changes.extend(out.iter().cloned());
             ladder(&out)
         }
@@ -987,10 +1370,16 @@ mod tests {
             r.snap(40, &[fw2]),
             ["+40 127.0.0.1:40000>127.0.0.1:7000 ESTABLISHED -> FIN-WAIT-2 [60.000s]"]
         );
+        // TIME-WAIT's timer starts at 60 s: 59.99 s left at 60 ms means it
+        // began at 50 ms (and had 60 s then).
         let tw = with_timer(sock(TimeWait, CLIENT, SERVER), TimerKind::TimeWait, 59_990);
         assert_eq!(
             r.snap(60, &[tw]),
-            ["+60 127.0.0.1:40000>127.0.0.1:7000 FIN-WAIT-2 -> TIME-WAIT [59.990s]"]
+            ["+50 127.0.0.1:40000>127.0.0.1:7000 FIN-WAIT-2 -> TIME-WAIT [60.000s]"]
+        );
+        assert_eq!(
+            r.changes.last().map(|c| c.dated),
+            Some(Dated::Reckoned { seen: ms(60) })
         );
         let tw = with_timer(sock(TimeWait, CLIENT, SERVER), TimerKind::TimeWait, 30_000);
         assert_eq!(r.snap(30_060, &[tw]), none());
@@ -1014,10 +1403,11 @@ mod tests {
                 "+20 127.0.0.1:40000>127.0.0.1:7000 SYN-SENT -> ESTABLISHED",
             ]
         );
-        // The follow-up repeats what is known: nothing more.
+        // The follow-up dates the ESTABLISHED the walk saw at 20 ms: told
+        // at its own time (the merge shows the better-dated of the two).
         assert_eq!(
             r.trace(&tr(1, 1, CLIENT, SERVER, SynSent, Established)),
-            none()
+            ["+1 127.0.0.1:40000>127.0.0.1:7000 SYN-SENT -> ESTABLISHED"]
         );
         assert_eq!(r.snap(40, &[sock(Established, CLIENT, SERVER)]), none());
     }
@@ -1068,18 +1458,25 @@ mod tests {
             r.snap(20, &[sock(FinWait2, CLIENT, SERVER)]),
             ["+20 127.0.0.1:40000>127.0.0.1:7000 ESTABLISHED -> FIN-WAIT-2"]
         );
-        // The tracer's batch for 18-19 ms arrives after that snapshot.
+        // The tracer's batch for 18-19 ms arrives after that snapshot: the
+        // steps the walk missed are told at their times (the merge puts them
+        // in order), and the socket stays where it is.
         assert_eq!(
             r.trace(&tr(18, 1, CLIENT, SERVER, Established, FinWait1)),
-            none()
+            ["+18 127.0.0.1:40000>127.0.0.1:7000 ESTABLISHED -> FIN-WAIT-1"]
         );
         assert_eq!(
             r.trace(&tr(19, 1, CLIENT, SERVER, FinWait1, FinWait2)),
-            none()
+            ["+19 127.0.0.1:40000>127.0.0.1:7000 FIN-WAIT-1 -> FIN-WAIT-2"]
         );
         assert_eq!(
             r.view.state_of(addr(CLIENT), Some(addr(SERVER))),
             Some(FinWait2)
+        );
+        // A record that does not lead to the state known is not told.
+        assert_eq!(
+            r.trace(&tr(17, 1, CLIENT, SERVER, FinWait1, Closing)),
+            none()
         );
     }
 
@@ -1121,11 +1518,12 @@ mod tests {
     #[test]
     fn a_late_port_zero_syn_sent_claims_the_socket_already_seen() {
         let mut r = Run::default();
-        // The poller saw the connection before the tracer's batch arrived.
+        // The poller saw the connection before the tracer's batch arrived:
+        // the SYN-SENT it missed is told at its time.
         r.snap(20, &[sock(Established, CLIENT, SERVER)]);
         assert_eq!(
             r.trace(&tr(10, 1, "127.0.0.1:0", SERVER, Closed, SynSent)),
-            none()
+            ["+10 127.0.0.1:40000>127.0.0.1:7000 CLOSED -> SYN-SENT"]
         );
         // A second connection to the same server must not inherit that SYN-SENT.
         let second = "127.0.0.1:40001";
@@ -1141,7 +1539,7 @@ mod tests {
         );
         assert_eq!(
             r.trace(&tr(11, 1, CLIENT, SERVER, SynSent, Established)),
-            none()
+            ["+11 127.0.0.1:40000>127.0.0.1:7000 SYN-SENT -> ESTABLISHED"]
         );
     }
 
@@ -1275,6 +1673,119 @@ mod tests {
             r.view.state_of(addr(client), Some(addr(server))),
             Some(Established)
         );
+    }
+
+    /// A socket its program closed in FIN-WAIT-2 is handed to a mini-socket
+    /// that stays in FIN-WAIT-2 (its timer is tcp_fin_timeout's): no change,
+    /// an orphan. It enters TIME-WAIT when the peer's FIN comes, which the
+    /// walk after shows, with a TIME-WAIT timer that started then.
+    #[test]
+    fn an_orphaned_fin_wait_2_is_fin_wait_2_until_a_walk_shows_time_wait() {
+        let mut r = Run::default();
+        r.trace(&tr(0, 1, CLIENT, SERVER, Established, FinWait1));
+        r.trace(&tr(1, 1, CLIENT, SERVER, FinWait1, FinWait2));
+        assert_eq!(r.trace(&tr(5, 1, CLIENT, SERVER, FinWait2, Closed)), none());
+        let fw2 = with_timer(sock(FinWait2, CLIENT, SERVER), TimerKind::TimeWait, 59_990);
+        assert_eq!(r.snap(20, &[fw2]), none());
+        let orphans: Vec<Orphaned> = r.view.take_orphaned().collect();
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(orphans[0].ts, ms(5));
+        assert!(orphans[0].timer.is_some_and(|t| (t - 60.005).abs() < 0.001));
+        // The peer's FIN at 200 ms; the walk at 210 shows 59.99 s left.
+        let tw = with_timer(sock(TimeWait, CLIENT, SERVER), TimerKind::TimeWait, 59_990);
+        assert_eq!(
+            r.snap(210, &[tw]),
+            ["+200 127.0.0.1:40000>127.0.0.1:7000 FIN-WAIT-2 -> TIME-WAIT [60.000s]"]
+        );
+    }
+
+    /// The same hand-over, when no walk came before the peer's FIN: the
+    /// first walk shows TIME-WAIT, and its timer says it began at the FIN,
+    /// 200 ms after the hand-over (the orphan is told), not at the hand-over.
+    #[test]
+    fn time_wait_begins_when_its_timer_says_not_at_the_hand_over() {
+        let mut r = Run::default();
+        r.trace(&tr(0, 1, CLIENT, SERVER, Established, FinWait1));
+        r.trace(&tr(1, 1, CLIENT, SERVER, FinWait1, FinWait2));
+        r.trace(&tr(5, 1, CLIENT, SERVER, FinWait2, Closed));
+        let tw = with_timer(sock(TimeWait, CLIENT, SERVER), TimerKind::TimeWait, 59_990);
+        assert_eq!(
+            r.snap(215, &[tw]),
+            ["+205 127.0.0.1:40000>127.0.0.1:7000 FIN-WAIT-2 -> TIME-WAIT [60.000s]"]
+        );
+        assert_eq!(r.view.take_orphaned().count(), 1);
+        // Handed over at the FIN itself (the timer agrees, within a jiffy):
+        // TIME-WAIT at the hand-over, no orphan.
+        let (c2, s2) = ("127.0.0.1:40001", SERVER);
+        r.trace(&tr(300, 2, c2, s2, FinWait2, Closed));
+        let tw = with_timer(sock(TimeWait, c2, s2), TimerKind::TimeWait, 59_981);
+        assert_eq!(
+            r.snap(320, &[tw]),
+            ["+300 127.0.0.1:40001>127.0.0.1:7000 FIN-WAIT-2 -> TIME-WAIT [60.001s]"]
+        );
+        assert_eq!(r.view.take_orphaned().count(), 0);
+    }
+
+    /// A walk that began before the tracer's LAST-ACK → CLOSE and ended
+    /// after it shows the socket as it was when read: it must not bring the
+    /// closed socket back.
+    #[test]
+    fn a_walk_older_than_a_traced_close_does_not_bring_the_socket_back() {
+        let mut r = Run::default();
+        r.trace(&tr(0, 11, SERVER, CLIENT, Established, CloseWait));
+        r.trace(&tr(30, 11, SERVER, CLIENT, CloseWait, LastAck));
+        r.trace(&tr(31, 11, SERVER, CLIENT, LastAck, Closed));
+        let mut out = Vec::new();
+        r.view.on_snapshot(
+            ms(32),
+            ms(29),
+            &[sock(CloseWait, SERVER, CLIENT)],
+            &mut out,
+            &mut r.queues,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        // Nor does one that began after it, that soon (the new socket's
+        // own records would be on their way).
+        r.view.on_snapshot(
+            ms(50),
+            ms(49),
+            &[sock(CloseWait, SERVER, CLIENT)],
+            &mut out,
+            &mut r.queues,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(
+            r.view.state_of(addr(SERVER), Some(addr(CLIENT))),
+            Some(Closed)
+        );
+    }
+
+    #[test]
+    fn the_kernels_last_word_on_a_socket_says_when() {
+        let mut r = Run::default();
+        r.snap(10, &[sock(Established, CLIENT, SERVER)]);
+        r.snap(30, &[sock(Established, CLIENT, SERVER)]);
+        assert_eq!(
+            r.view.word(addr(CLIENT), Some(addr(SERVER))),
+            Some(Word {
+                state: Established,
+                at: ms(30),
+                traced: false
+            })
+        );
+        r.trace(&tr(40, 1, CLIENT, SERVER, Established, FinWait1));
+        assert_eq!(
+            r.view.word(addr(CLIENT), Some(addr(SERVER))),
+            Some(Word {
+                state: FinWait1,
+                at: ms(40),
+                traced: true
+            })
+        );
+        // While a hand-over waits for a walk, the word is still out.
+        r.trace(&tr(41, 1, CLIENT, SERVER, FinWait1, FinWait2));
+        r.trace(&tr(42, 1, CLIENT, SERVER, FinWait2, Closed));
+        assert_eq!(r.view.word(addr(CLIENT), Some(addr(SERVER))), None);
     }
 
     #[test]

@@ -419,6 +419,43 @@ impl Ladder {
                         inferred,
                     }
                 }
+                Event::Check(c) => {
+                    if opts.conn.is_some_and(|n| c.conn.map(|c| c.0) != Some(n)) {
+                        continue;
+                    }
+                    let Some(lane) = placer.socket(c.local, row) else {
+                        continue;
+                    };
+                    let mut text = c.conn.map(|c| prefix(c.0)).unwrap_or_default();
+                    if c.withdraws() {
+                        let _ = write!(
+                            text,
+                            "✗ not {}: the {} says {}",
+                            c.shown,
+                            match c.source {
+                                StateSource::Kernel => "kernel",
+                                StateSource::Inferred => "packets",
+                            },
+                            c.actual
+                        );
+                    } else if c.shown == crate::tcp::TcpState::FinWait2 && c.timer.is_some() {
+                        let _ = write!(
+                            text,
+                            "{}: closed by its program, waits for the peer's FIN",
+                            c.shown
+                        );
+                    } else {
+                        let _ = write!(text, "{} (the kernel confirms)", c.shown);
+                    }
+                    if let Some(timer) = c.timer {
+                        let _ = write!(text, " (timer {timer:.0}s)");
+                    }
+                    What::State {
+                        lane,
+                        text,
+                        inferred: false,
+                    }
+                }
                 Event::Call(c) => {
                     let mine = match (&focus, c.local) {
                         (None, _) => true,

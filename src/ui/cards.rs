@@ -62,6 +62,11 @@ fn socket_lines(
             .timer_left(when)
             .map(|left| format!(" {:.0}s", left.ceil()))
             .unwrap_or_default(),
+        // An orphaned FIN-WAIT-2 also counts down to a known end.
+        TcpState::FinWait2 if st.fin_timeout => st
+            .timer_left(when)
+            .map(|left| format!(" {:.0}s {}", left.ceil(), t.fin_timeout))
+            .unwrap_or_default(),
         _ => String::new(),
     };
     let source = if st.source == StateSource::Inferred {

@@ -12,7 +12,7 @@ use super::{Palette, cards, diagram};
 use crate::app::layout::{self, Area};
 use crate::app::{App, RowId, RunKind};
 use crate::event::{
-    CallEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent,
+    CallEvent, CheckEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent,
     StateSource, StepEvent,
 };
 use crate::i18n::{Labels, fill, labels};
@@ -273,6 +273,7 @@ fn draw_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, ev: &Event) {
         Event::Packet(p) => packet_row(buf, cx, y, row, p),
         Event::Call(c) => call_row(buf, y, geo, app, c, pal),
         Event::State(s) => state_row(buf, cx, y, row, s),
+        Event::Check(c) => check_row(buf, cx, y, row, c),
         Event::Queue(q) => queue_row(buf, cx, y, row, q),
         // Not a row: the cards show them.
         Event::SocketQueues(_) => {}
@@ -514,10 +515,18 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
         .filter(|_| s.to == crate::tcp::TcpState::TimeWait)
         .map(|x| format!(" {x:.0}s"))
         .unwrap_or_default();
-    let tag = if inferred {
+    let mut tag = if inferred {
         format!(" ({})", t.inferred)
     } else {
         String::new()
+    };
+    // Withdrawn later: the row says what the socket was instead.
+    let glyph = match app.withdrawn.get(&(s.local, s.remote, s.ts)) {
+        Some((actual, _)) => {
+            tag = format!("{tag} {}", fill(&t.withdrawn_mark, &[actual]));
+            "✗ "
+        }
+        None => glyph,
     };
     on_lane(
         buf,
@@ -530,6 +539,35 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
             (&timer, pal.dim),
             (&tag, pal.inferred),
         ],
+    );
+}
+
+/// The kernel's later word on a state shown: it confirms it, says the
+/// socket was in another state (the state shown is withdrawn), or adds its
+/// timer (an orphaned FIN-WAIT-2).
+fn check_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &CheckEvent) {
+    let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
+    let Some(lane) = app.lanes.owner(c.local, row) else {
+        return;
+    };
+    let (glyph, text, style) = if c.withdraws() {
+        let label = match c.source {
+            StateSource::Kernel => &t.withdrawn,
+            StateSource::Inferred => &t.withdrawn_by_packets,
+        };
+        ("✗ ", fill(label, &[&c.shown, &c.actual]), pal.warn)
+    } else if c.actual == crate::tcp::TcpState::FinWait2 && c.timer.is_some() {
+        ("◆ ", fill(&t.orphaned, &[&c.actual]), pal.state)
+    } else {
+        ("◆ ", fill(&t.confirmed, &[&c.actual]), pal.state)
+    };
+    let timer = c.timer.map(|x| format!(" {x:.0}s")).unwrap_or_default();
+    on_lane(
+        buf,
+        y,
+        geo,
+        lane,
+        &[(glyph, style), (&text, style), (&timer, pal.dim)],
     );
 }
 

@@ -1,0 +1,368 @@
+//! The connections the merge follows, and retiring them: each connection's
+//! inferred machine and its sockets' tuples; a finished connection is
+//! forgotten a while after its last packet, and a brief of it kept for the
+//! kernel's later reports (TIME-WAIT's end) and late packets.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::SocketAddr;
+
+use super::park::Tuple;
+use crate::event::StateSource;
+use crate::hash::Map;
+use crate::tcp::TcpState;
+use crate::tcp::state::ConnMachine;
+use crate::tcp::track::{ConnId, Role};
+use crate::time::Timestamp;
+
+/// A finished connection (both ends CLOSED or LISTEN; or TIME-WAIT, when the
+/// kernel reports its end) is forgotten this long after its last packet: a
+/// busy port must not fill the memory with connections long over.
+pub const RETIRE_AFTER: u64 = 500_000_000;
+/// What is kept of a forgotten connection — its id, which end is the client
+/// and each end's last state shown — so the kernel's later reports on its
+/// sockets (TIME-WAIT's end, 60 s on Linux) and late packets still name it.
+pub const RETIRED_FOR: u64 = 65_000_000_000;
+/// At most this many forgotten connections are kept (the oldest go first).
+pub const MAX_RETIRED: usize = 200_000;
+
+/// One connection's inferred machine and what it takes to forget it.
+pub(super) struct Machine {
+    pub machine: ConnMachine,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// The time of its last packet.
+    pub last: Timestamp,
+    /// Finished and queued to be forgotten.
+    retiring: bool,
+    /// The TIME-WAIT end already queued.
+    scheduled: Option<Timestamp>,
+    /// Its packets came back after it was forgotten.
+    pub revived: bool,
+}
+
+impl Machine {
+    /// The socket of `role` as (local, remote).
+    pub fn socket(&self, role: Role) -> Tuple {
+        match role {
+            Role::Client => (self.client, self.server),
+            Role::Server => (self.server, self.client),
+        }
+    }
+}
+
+/// A socket's last state shown, and the time its report spoke of.
+pub type Brief = (TcpState, StateSource, Timestamp);
+
+/// A forgotten connection, by a fingerprint of its two endpoints.
+#[derive(Clone, Copy, Debug)]
+struct Retired {
+    conn: ConnId,
+    /// The lower of the two endpoints is the client.
+    client_is_lo: bool,
+    /// The last state shown for the (lower, higher) endpoint's socket, with
+    /// the time its report spoke of.
+    shown: [Option<Brief>; 2],
+    at: Timestamp,
+}
+
+/// The two endpoints, in either order, as one 64-bit number: what a
+/// forgotten connection is found by (16 bytes kept instead of 64).
+fn fingerprint(a: SocketAddr, b: SocketAddr) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x5f4e_ac4b).hash_one((a.min(b), a.max(b)))
+}
+
+/// Whether a connection is over: nothing more can happen to it but its
+/// TIME-WAIT's end, which the kernel reports when there is one.
+fn finished(m: &ConnMachine, kernel: bool) -> bool {
+    [Role::Client, Role::Server]
+        .into_iter()
+        .all(|r| match m.state(r) {
+            TcpState::Closed | TcpState::Listen => true,
+            TcpState::TimeWait => kernel,
+            _ => false,
+        })
+}
+
+#[derive(Default)]
+pub(super) struct Conns {
+    machines: Map<ConnId, Machine>,
+    /// (local, remote) → the connection and the role of `local` in it.
+    tuples: Map<Tuple, (ConnId, Role)>,
+    /// Inferred TIME-WAIT ends, by time (without a kernel only).
+    deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+    /// Finished connections, by when they may be forgotten.
+    retire_due: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+    retired: Map<u64, Retired>,
+    retired_order: VecDeque<(Timestamp, u64)>,
+    /// Connections forgotten since the caller last asked, as (client, server).
+    retired_now: Vec<Tuple>,
+    /// Without a kernel nothing else holds the events: SYNs not answered
+    /// yet, by time (stale entries are skipped), hold what came from their
+    /// time on, so that what the answer shows the SYN caused is placed
+    /// right after the SYN.
+    syn_waits: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+}
+
+impl Conns {
+    /// The connection and the role of `local` in it, for a socket whose
+    /// packets were seen (its connection may have been forgotten since).
+    pub fn conn_of(&self, local: SocketAddr, remote: SocketAddr) -> Option<(ConnId, Role)> {
+        if let Some(found) = self.tuples.get(&(local, remote)) {
+            return Some(*found);
+        }
+        let r = self.retired.get(&fingerprint(local, remote))?;
+        let role = if (local < remote) == r.client_is_lo {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        Some((r.conn, role))
+    }
+
+    /// Whether this socket's packets were seen (its connection may be forgotten since).
+    pub fn knows(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.tuples.contains_key(&(local, remote))
+            || self.retired.contains_key(&fingerprint(local, remote))
+    }
+
+    /// Whether this connection still holds its 4-tuple (a newer one on the
+    /// same addresses takes it over).
+    pub fn owns(&self, conn: ConnId, tuple: Tuple) -> bool {
+        self.tuples.get(&tuple).is_some_and(|(id, _)| *id == conn)
+    }
+
+    /// Whether the socket's connection is followed now (not forgotten).
+    pub fn live(&self, t: &Tuple) -> bool {
+        self.tuples.contains_key(t)
+    }
+
+    /// A forgotten connection with these endpoints: its id and its client.
+    pub fn retired_conn(&self, a: SocketAddr, b: SocketAddr) -> Option<(ConnId, SocketAddr)> {
+        let r = self.retired.get(&fingerprint(a, b))?;
+        let client = if r.client_is_lo { a.min(b) } else { a.max(b) };
+        Some((r.conn, client))
+    }
+
+    /// The tuples of a packet's connection are (now) this connection's;
+    /// false when they already were.
+    pub fn learn(&mut self, src: SocketAddr, dst: SocketAddr, conn: ConnId, from: Role) -> bool {
+        if self.tuples.get(&(src, dst)) == Some(&(conn, from)) {
+            return false;
+        }
+        self.tuples.insert((src, dst), (conn, from));
+        self.tuples.insert((dst, src), (conn, from.peer()));
+        true
+    }
+
+    /// The connection's machine, made if new (a forgotten connection whose
+    /// packets come back is known again, as `revived`).
+    pub fn machine(
+        &mut self,
+        conn: ConnId,
+        client: SocketAddr,
+        server: SocketAddr,
+        ts: Timestamp,
+    ) -> &mut Machine {
+        self.machines.entry(conn).or_insert_with(|| {
+            let revived = self.retired.remove(&fingerprint(client, server)).is_some();
+            Machine {
+                machine: ConnMachine::new(),
+                client,
+                server,
+                last: ts,
+                retiring: false,
+                scheduled: None,
+                revived,
+            }
+        })
+    }
+
+    pub fn get(&self, conn: ConnId) -> Option<&Machine> {
+        self.machines.get(&conn)
+    }
+
+    /// After a packet moved the machine: queues what its state calls for
+    /// (forgetting it once finished, its inferred TIME-WAIT end, the wait
+    /// for the answer to a SYN).
+    pub fn after_packet(&mut self, conn: ConnId, ts: Timestamp, kernel: bool) {
+        let Some(m) = self.machines.get_mut(&conn) else {
+            return;
+        };
+        m.last = ts;
+        if !m.retiring && finished(&m.machine, kernel) {
+            m.retiring = true;
+            self.retire_due
+                .push(Reverse((Timestamp(ts.0 + RETIRE_AFTER), conn)));
+        }
+        // With a kernel, the kernel reports TIME-WAIT's end (and a finished
+        // connection is forgotten before it).
+        if let Some(d) = m.machine.next_deadline().filter(|_| !kernel) {
+            if m.scheduled != Some(d) {
+                m.scheduled = Some(d);
+                self.deadlines.push(Reverse((d, conn)));
+            }
+        }
+        if let Some(at) = m.machine.unanswered_syn().filter(|_| !kernel) {
+            if self
+                .syn_waits
+                .peek()
+                .is_none_or(|Reverse(w)| *w != (at, conn))
+            {
+                self.syn_waits.push(Reverse((at, conn)));
+            }
+        }
+    }
+
+    /// Inferred timers due by `now`: the connections and their machines' transitions.
+    pub fn timers(&mut self, now: Timestamp) -> Vec<(ConnId, crate::tcp::state::Transitions)> {
+        let mut out = Vec::new();
+        while let Some(Reverse((due, conn))) = self.deadlines.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.deadlines.pop();
+            if let Some(entry) = self.machines.get_mut(&conn) {
+                entry.scheduled = None;
+                out.push((conn, entry.machine.on_time(due)));
+            }
+        }
+        out
+    }
+
+    /// The time of the oldest SYN still waiting for its answer (for at most
+    /// `longest`), when nothing else holds the events.
+    pub fn syn_barrier(&mut self, now: Timestamp, longest: u64) -> Option<Timestamp> {
+        let oldest = Timestamp(now.0.saturating_sub(longest));
+        while let Some(&Reverse((at, conn))) = self.syn_waits.peek() {
+            let waiting = at > oldest
+                && self
+                    .machines
+                    .get(&conn)
+                    .and_then(|m| m.machine.unanswered_syn())
+                    == Some(at);
+            if waiting {
+                return Some(at);
+            }
+            self.syn_waits.pop();
+        }
+        None
+    }
+
+    /// A packet of `conn` at `ts`: it is not to be forgotten before it is seen.
+    pub fn touch(&mut self, conn: ConnId, ts: Timestamp) {
+        if let Some(m) = self.machines.get_mut(&conn) {
+            m.last = m.last.max(ts);
+        }
+    }
+
+    /// Finished connections whose time has come (to be forgotten by the
+    /// caller, with [`Conns::forget`]); and forgets what was kept of those
+    /// forgotten long ago.
+    pub fn due(&mut self, now: Timestamp, kernel: bool) -> Vec<ConnId> {
+        let mut due = Vec::new();
+        while let Some(Reverse((at, conn))) = self.retire_due.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.retire_due.pop();
+            let Some(m) = self.machines.get_mut(&conn) else {
+                continue;
+            };
+            if !finished(&m.machine, kernel) {
+                m.retiring = false;
+                continue;
+            }
+            let at = Timestamp(m.last.0 + RETIRE_AFTER);
+            if at > now {
+                // Packets came since: later.
+                self.retire_due.push(Reverse((at, conn)));
+                continue;
+            }
+            due.push(conn);
+        }
+        let limit = now.0.saturating_sub(RETIRED_FOR);
+        while let Some(&(at, fp)) = self.retired_order.front() {
+            if at.0 > limit {
+                break;
+            }
+            self.retired_order.pop_front();
+            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
+                self.retired.remove(&fp);
+            }
+        }
+        due
+    }
+
+    /// Forgets a connection: its machine and its sockets' tuples. With
+    /// `shown` (each socket's last state, client's first), a brief of it
+    /// stays for later reports. Returns its (client, server).
+    pub fn forget(
+        &mut self,
+        conn: ConnId,
+        shown: Option<[Option<Brief>; 2]>,
+        now: Timestamp,
+    ) -> Option<Tuple> {
+        let m = self.machines.remove(&conn)?;
+        let (c, s) = (m.client, m.server);
+        if self.tuples.get(&(c, s)).is_none_or(|(id, _)| *id != conn) {
+            // The 4-tuple is a newer connection's now.
+            return None;
+        }
+        self.tuples.remove(&(c, s));
+        self.tuples.remove(&(s, c));
+        let shown = shown?;
+        let fp = fingerprint(c, s);
+        // Stored by (lower, higher) endpoint.
+        let shown = if c < s { shown } else { [shown[1], shown[0]] };
+        self.retired.insert(
+            fp,
+            Retired {
+                conn,
+                client_is_lo: c < s,
+                shown,
+                at: now,
+            },
+        );
+        self.retired_order.push_back((now, fp));
+        self.retired_now.push((c, s));
+        while self.retired.len() > MAX_RETIRED {
+            let Some((at, fp)) = self.retired_order.pop_front() else {
+                break;
+            };
+            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
+                self.retired.remove(&fp);
+            }
+        }
+        Some((c, s))
+    }
+
+    /// The last state shown for a socket of a forgotten connection.
+    pub fn retired_shown(&self, local: SocketAddr, remote: SocketAddr) -> Option<Brief> {
+        let r = self.retired.get(&fingerprint(local, remote))?;
+        r.shown[usize::from(local > remote)]
+    }
+
+    /// Records the last state shown for a socket of a forgotten
+    /// connection; false when no brief of it is kept.
+    pub fn set_retired_shown(&mut self, local: SocketAddr, remote: SocketAddr, v: Brief) -> bool {
+        match self.retired.get_mut(&fingerprint(local, remote)) {
+            Some(r) => {
+                r.shown[usize::from(local > remote)] = Some(v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Connections forgotten since the last call, as (client, server).
+    pub fn take_retired(&mut self) -> std::vec::Drain<'_, Tuple> {
+        self.retired_now.drain(..)
+    }
+
+    /// Connections followed now, and forgotten ones kept in brief.
+    pub fn remembered(&self) -> (usize, usize) {
+        (self.machines.len(), self.retired.len())
+    }
+}

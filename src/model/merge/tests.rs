@@ -1,0 +1,377 @@
+//! The merge as small ladders: inputs in (packets, tracepoint transitions,
+//! walks, in the order the model takes them), each socket's lines out, as
+//! `+ms who FROM → TO [source]`, checks as `+ms who ✗ SHOWN: ACTUAL` or
+//! `+ms who ✓ STATE`. Every ladder is also held to the rules
+//! (`crate::model::rules`).
+
+use std::net::SocketAddr;
+
+use crate::event::{Event, StateSource};
+use crate::model::reports::{SockInfo, SockTimer, TimerKind, Transition};
+use crate::model::{Input, KernelMode, Model};
+use crate::tcp::{Flags, Proto, Segment, TcpHeader, TcpOptions, TcpState};
+use crate::time::Timestamp;
+
+use TcpState::{
+    CloseWait, Closed, Established, FinWait1, FinWait2, LastAck, Listen, SynReceived, SynSent,
+    TimeWait,
+};
+
+const C: &str = "127.0.0.1:40000";
+const S: &str = "127.0.0.1:7000";
+const T0: u64 = 1_700_000_000_000_000_000;
+
+fn a(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+fn ms(n: u64) -> Timestamp {
+    Timestamp(T0 + n * 1_000_000)
+}
+
+/// A ladder being built: inputs in the order the model takes them.
+struct Ladder {
+    inputs: Vec<Input>,
+    /// The next sequence numbers of the client and the server.
+    seq: [u32; 2],
+}
+
+impl Ladder {
+    fn new(mode: KernelMode) -> Self {
+        Self {
+            inputs: vec![Input::KernelMode { ts: ms(0), mode }],
+            seq: [1000, 5000],
+        }
+    }
+
+    /// A segment at `at` ms, from the client (`true`) or the server.
+    fn seg(mut self, at: u64, from_client: bool, flags: Flags) -> Self {
+        let (src, dst, me, peer) = if from_client {
+            (a(C), a(S), 0, 1)
+        } else {
+            (a(S), a(C), 1, 0)
+        };
+        let seq = self.seq[me];
+        let ack = if flags.ack() { self.seq[peer] } else { 0 };
+        if flags.syn() || flags.fin() {
+            self.seq[me] += 1;
+        }
+        self.inputs.push(Input::Segment {
+            seg: Segment {
+                ts: ms(at),
+                proto: Proto::Tcp,
+                src,
+                dst,
+                payload_len: 0,
+                tcp: Some(TcpHeader {
+                    seq,
+                    ack,
+                    flags,
+                    window: 65_000,
+                    urgent: 0,
+                    header_len: 20,
+                    options: TcpOptions::default(),
+                }),
+                malformed: None,
+            },
+            raw: None,
+        });
+        self
+    }
+
+    /// A tracepoint transition at `at` ms of the client's or server's socket.
+    fn trace(mut self, at: u64, client: bool, from: TcpState, to: TcpState) -> Self {
+        let (local, remote) = if client { (C, S) } else { (S, C) };
+        self.inputs.push(Input::Transition(Transition {
+            ts: ms(at),
+            local: a(local),
+            remote: a(remote),
+            from,
+            to,
+            skaddr: u64::from(client),
+        }));
+        self
+    }
+
+    /// A full walk that ended at `at` ms, showing these sockets (client's or
+    /// server's, state, TIME-WAIT timer left in ms).
+    fn walk(mut self, at: u64, socks: &[(bool, TcpState, Option<u32>)]) -> Self {
+        let socks = socks
+            .iter()
+            .map(|(client, state, timer)| {
+                let (local, remote) = if *client { (C, S) } else { (S, C) };
+                SockInfo {
+                    state: *state,
+                    local: a(local),
+                    remote: a(remote),
+                    recv_q: 0,
+                    send_q: 0,
+                    timer: timer.map(|expires_ms| SockTimer {
+                        kind: TimerKind::TimeWait,
+                        expires_ms,
+                        retransmits: 0,
+                    }),
+                    info: None,
+                    inode: 0,
+                    uid: 0,
+                    cookie: 0,
+                }
+            })
+            .collect();
+        self.inputs.push(Input::Snapshot {
+            ts: ms(at),
+            socks,
+            counters: None,
+            listeners_only: false,
+            started: Some(ms(at)),
+        });
+        self
+    }
+
+    /// The states and checks the model shows, as lines.
+    fn run(self) -> Vec<String> {
+        let mut model = Model::new();
+        let mut out = Vec::new();
+        for i in self.inputs {
+            model.ingest(i, &mut out);
+        }
+        model.finish(&mut out);
+        let broken = crate::model::rules::violations(&crate::model::rules::lines_of(&out, ms(0)));
+        assert!(broken.is_empty(), "{broken:#?}");
+        out.iter().filter_map(line).collect()
+    }
+}
+
+fn line(e: &Event) -> Option<String> {
+    let at = |ts: Timestamp| ts.seconds_since(ms(0)) * 1e3;
+    let who = |local: SocketAddr| if local == a(C) { "client" } else { "server" };
+    match e {
+        Event::State(s) => {
+            let src = match s.source {
+                StateSource::Kernel => "kernel",
+                StateSource::Inferred => "inferred",
+            };
+            let from = s.from.map_or("(new)", TcpState::as_str);
+            Some(format!(
+                "+{:.0} {} {from} → {} [{src}]",
+                at(s.ts),
+                who(s.local),
+                s.to
+            ))
+        }
+        Event::Check(c) if c.withdraws() => Some(format!(
+            "+{:.0} {} ✗ {}: {}",
+            at(c.ts),
+            who(c.local),
+            c.shown,
+            c.actual
+        )),
+        Event::Check(c) => Some(format!("+{:.0} {} ✓ {}", at(c.ts), who(c.local), c.shown)),
+        _ => None,
+    }
+}
+
+const SYN: Flags = Flags::SYN;
+const ACK: Flags = Flags::ACK;
+
+fn syn_ack() -> Flags {
+    Flags::SYN | Flags::ACK
+}
+
+fn fin_ack() -> Flags {
+    Flags::FIN | Flags::ACK
+}
+
+fn handshake(l: Ladder) -> Ladder {
+    l.seg(10, true, SYN)
+        .seg(10, false, syn_ack())
+        .seg(10, true, ACK)
+}
+
+#[test]
+fn the_kernels_report_replaces_its_inferred_twin_and_keeps_its_own_time() {
+    let lines = handshake(Ladder::new(KernelMode::Exact))
+        .trace(10, true, Closed, SynSent)
+        .trace(10, true, SynSent, Established)
+        .trace(10, false, Listen, SynReceived)
+        .trace(10, false, SynReceived, Established)
+        .walk(30, &[(true, Established, None), (false, Established, None)])
+        .run();
+    assert_eq!(
+        lines,
+        [
+            "+10 client CLOSED → SYN-SENT [kernel]",
+            "+10 server LISTEN → SYN-RECEIVED [kernel]",
+            "+10 client SYN-SENT → ESTABLISHED [kernel]",
+            "+10 server SYN-RECEIVED → ESTABLISHED [kernel]",
+        ]
+    );
+}
+
+/// The first race: the client closes, its program is gone, the
+/// server closes 200 ms later. The first walk after the client's close
+/// came only after the server's FIN; it shows TIME-WAIT with 59.99 s left.
+/// TIME-WAIT began at the server's FIN, not at the client's close.
+#[test]
+fn an_orphaned_fin_wait_2_enters_time_wait_only_at_the_peers_fin() {
+    let lines = handshake(Ladder::new(KernelMode::Exact))
+        .trace(10, true, Closed, SynSent)
+        .trace(10, true, SynSent, Established)
+        .trace(10, false, Listen, SynReceived)
+        .trace(10, false, SynReceived, Established)
+        .trace(20, true, Established, FinWait1)
+        .seg(20, true, fin_ack())
+        .trace(20, false, Established, CloseWait)
+        .seg(20, false, ACK)
+        .trace(20, true, FinWait1, FinWait2)
+        // The program closed it: a mini-socket in FIN-WAIT-2 takes over.
+        .trace(21, true, FinWait2, Closed)
+        .trace(220, false, CloseWait, LastAck)
+        .seg(220, false, fin_ack())
+        .seg(220, true, ACK)
+        .trace(220, false, LastAck, Closed)
+        .walk(230, &[(true, TimeWait, Some(59_990))])
+        .walk(250, &[(true, TimeWait, Some(59_970))])
+        .run();
+    let client: Vec<&String> = lines.iter().filter(|l| l.contains("client")).collect();
+    assert_eq!(
+        client,
+        [
+            "+10 client CLOSED → SYN-SENT [kernel]",
+            "+10 client SYN-SENT → ESTABLISHED [kernel]",
+            "+20 client ESTABLISHED → FIN-WAIT-1 [kernel]",
+            "+20 client FIN-WAIT-1 → FIN-WAIT-2 [kernel]",
+            "+21 client ✓ FIN-WAIT-2",
+            "+220 client FIN-WAIT-2 → TIME-WAIT [kernel]",
+        ]
+    );
+}
+
+/// Rootless: walks only. States shorter than a walk's period are filled
+/// from the packets (inferred); the kernel's later word does not undo them.
+#[test]
+fn brief_states_the_walks_missed_are_inferred_and_the_kernels_word_continues_them() {
+    let lines = handshake(Ladder::new(KernelMode::PollOnly))
+        .walk(30, &[(true, Established, None), (false, Established, None)])
+        .seg(40, true, fin_ack())
+        .seg(40, false, ACK)
+        .walk(60, &[(true, FinWait2, None), (false, CloseWait, None)])
+        .seg(70, false, fin_ack())
+        .seg(70, true, ACK)
+        .walk(90, &[(true, TimeWait, Some(59_980))])
+        .walk(110, &[(true, TimeWait, Some(59_960))])
+        .run();
+    assert_eq!(
+        lines,
+        [
+            "+10 client CLOSED → SYN-SENT [inferred]",
+            "+10 server LISTEN → SYN-RECEIVED [inferred]",
+            "+10 client SYN-SENT → ESTABLISHED [kernel]",
+            "+10 server SYN-RECEIVED → ESTABLISHED [kernel]",
+            "+40 client ESTABLISHED → FIN-WAIT-1 [inferred]",
+            "+40 server ESTABLISHED → CLOSE-WAIT [kernel]",
+            "+40 client FIN-WAIT-1 → FIN-WAIT-2 [kernel]",
+            "+70 server CLOSE-WAIT → LAST-ACK [inferred]",
+            "+70 client FIN-WAIT-2 → TIME-WAIT [kernel]",
+            "+70 server LAST-ACK → CLOSED [kernel]",
+        ]
+    );
+}
+
+/// backlog-abort: the final ACK seemed to establish the server's socket,
+/// but its request socket stays in SYN-RECEIVED (the queue was full): the
+/// walk after it says so, and the inference is not shown.
+#[test]
+fn an_inference_the_kernel_contradicts_in_time_is_not_shown() {
+    let lines = Ladder::new(KernelMode::PollOnly)
+        .seg(10, true, SYN)
+        .seg(10, false, syn_ack())
+        .walk(20, &[(true, SynSent, None), (false, SynReceived, None)])
+        .seg(30, true, ACK)
+        .walk(50, &[(true, Established, None), (false, SynReceived, None)])
+        .run();
+    let server: Vec<&String> = lines.iter().filter(|l| l.contains("server")).collect();
+    assert_eq!(server, ["+10 server LISTEN → SYN-RECEIVED [kernel]"]);
+}
+
+/// The same, when the kernel's word comes only after the inference was
+/// shown (walks far apart): the row is withdrawn, not followed by a
+/// backwards arrow.
+#[test]
+fn an_inference_the_kernel_contradicts_late_is_withdrawn() {
+    let lines = Ladder::new(KernelMode::PollOnly)
+        .seg(10, true, SYN)
+        .seg(10, false, syn_ack())
+        .walk(20, &[(true, SynSent, None), (false, SynReceived, None)])
+        .seg(30, true, ACK)
+        // Nothing from the kernel for 3 s: the inference is let out.
+        .seg(3_000, true, ACK)
+        .walk(
+            3_020,
+            &[(true, Established, None), (false, SynReceived, None)],
+        )
+        .run();
+    let server: Vec<&String> = lines.iter().filter(|l| l.contains("server")).collect();
+    assert_eq!(
+        server,
+        [
+            "+10 server LISTEN → SYN-RECEIVED [kernel]",
+            "+30 server SYN-RECEIVED → ESTABLISHED [inferred]",
+            "+3020 server ✗ ESTABLISHED: SYN-RECEIVED",
+        ]
+    );
+}
+
+/// A tracepoint record late past the walk that saw where it led: the step
+/// is still shown, in its place, before what the walk saw.
+#[test]
+fn a_late_tracepoint_record_is_placed_at_its_time() {
+    let lines = handshake(Ladder::new(KernelMode::Exact))
+        .trace(10, true, Closed, SynSent)
+        .trace(10, true, SynSent, Established)
+        .trace(10, false, Listen, SynReceived)
+        .trace(10, false, SynReceived, Established)
+        .seg(40, true, fin_ack())
+        .seg(40, false, ACK)
+        .walk(45, &[(true, FinWait2, None), (false, CloseWait, None)])
+        // The tracer's batch for 40 ms comes 150 ms late.
+        .seg(200, true, ACK)
+        .trace(40, true, Established, FinWait1)
+        .trace(40, false, Established, CloseWait)
+        .trace(40, true, FinWait1, FinWait2)
+        .seg(400, true, ACK)
+        .run();
+    let after: Vec<&String> = lines.iter().filter(|l| l.starts_with("+40")).collect();
+    assert_eq!(
+        after,
+        [
+            "+40 client ESTABLISHED → FIN-WAIT-1 [kernel]",
+            "+40 server ESTABLISHED → CLOSE-WAIT [kernel]",
+            "+40 client FIN-WAIT-1 → FIN-WAIT-2 [kernel]",
+        ]
+    );
+}
+
+/// The kernel's word on an inferred state that comes after it was shown
+/// confirms it with a check, not with a CLOSED → CLOSED.
+#[test]
+fn a_late_confirmation_is_a_check_not_a_change_to_the_same_state() {
+    let lines = handshake(Ladder::new(KernelMode::PollOnly))
+        .walk(30, &[(true, Established, None), (false, Established, None)])
+        .seg(40, true, Flags::RST)
+        .seg(3_000, true, ACK)
+        .walk(3_010, &[])
+        .walk(3_030, &[])
+        .run();
+    let client: Vec<&String> = lines.iter().filter(|l| l.contains("client")).collect();
+    assert_eq!(
+        client.last().map(|s| s.as_str()),
+        // Gone from two walks: the second says so.
+        Some("+3030 client ✓ CLOSED"),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("CLOSED → CLOSED")),
+        "{lines:#?}"
+    );
+}
