@@ -32,6 +32,9 @@ mod states;
 #[path = "e2e/tui.rs"]
 mod tui;
 
+#[path = "e2e/rules.rs"]
+mod rules;
+
 #[path = "e2e/privilege.rs"]
 mod privilege;
 

@@ -642,19 +642,11 @@ impl KernelView {
                 self.take_pending_syn(key, ts, out);
             }
             let entry = self.entries.get(&key).copied();
+            // A FIN-WAIT-2 mini-socket (its timer is the TIME-WAIT wheel's):
+            // its program closed it. Told once, after the change to FIN-WAIT-2.
             let orphan = s.state == TcpState::FinWait2
-                && s.timer.is_some_and(|t| t.kind == TimerKind::TimeWait);
-            if orphan && entry.is_some_and(|e| e.state == TcpState::FinWait2 && !e.orphan) {
-                if let Some(e) = self.entries.get_mut(&key) {
-                    e.orphan = true;
-                }
-                self.orphaned.push(Orphaned {
-                    ts: walk,
-                    local: key.local,
-                    remote: key.remote.unwrap_or(key.local),
-                    timer: timer_secs(s),
-                });
-            }
+                && s.timer.is_some_and(|t| t.kind == TimerKind::TimeWait)
+                && entry.is_none_or(|e| !(e.orphan && e.state == TcpState::FinWait2));
             // A TIME-WAIT first seen by a walk began when its timer says,
             // after what was known before it.
             let (at, dated) = match entry {
@@ -678,8 +670,16 @@ impl KernelView {
                 s.state,
                 out,
             );
-            if let Some(e) = self.entries.get_mut(&key) {
-                e.orphan |= orphan;
+            if orphan {
+                if let Some(e) = self.entries.get_mut(&key) {
+                    e.orphan = true;
+                }
+                self.orphaned.push(Orphaned {
+                    ts: walk,
+                    local: key.local,
+                    remote: key.remote.unwrap_or(key.local),
+                    timer: timer_secs(s).map(|left| left + ts.seconds_since(walk)),
+                });
             }
             self.seen_by_snapshot(key, walk);
             if s.state == TcpState::Listen {
@@ -1697,6 +1697,23 @@ mod tests {
             r.snap(210, &[tw]),
             ["+200 127.0.0.1:40000>127.0.0.1:7000 FIN-WAIT-2 -> TIME-WAIT [60.000s]"]
         );
+    }
+
+    /// Rootless (no tracepoint): the walk that first shows FIN-WAIT-2 shows
+    /// it as a mini-socket (the TIME-WAIT wheel's timer): an orphan, told
+    /// once, after the change.
+    #[test]
+    fn walks_alone_tell_an_orphaned_fin_wait_2() {
+        let mut r = Run::default();
+        r.snap(0, &[sock(Established, CLIENT, SERVER)]);
+        let fw2 = with_timer(sock(FinWait2, CLIENT, SERVER), TimerKind::TimeWait, 59_000);
+        assert_eq!(
+            r.snap(20, std::slice::from_ref(&fw2)),
+            ["+20 127.0.0.1:40000>127.0.0.1:7000 ESTABLISHED -> FIN-WAIT-2 [59.000s]"]
+        );
+        assert_eq!(r.view.take_orphaned().count(), 1);
+        r.snap(40, &[fw2]);
+        assert_eq!(r.view.take_orphaned().count(), 0, "told once");
     }
 
     /// The same hand-over, when no walk came before the peer's FIN: the

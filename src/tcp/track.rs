@@ -633,8 +633,14 @@ fn analyse(
         }
     }
 
-    // An ACK beyond what the peer was seen to send in one piece.
-    if flags.ack() && rev.max_seq_to_be_acked.is_some_and(|m| ack.gt(m)) {
+    // An ACK beyond what the peer was seen to send in one piece. Noted on
+    // the first segment that carries it, as tshark 4.0 notes it: not on the
+    // next ones of the same sender with the same ACK (the answer right
+    // after the ACK that was noted).
+    if flags.ack()
+        && rev.max_seq_to_be_acked.is_some_and(|m| ack.gt(m))
+        && fwd.last_ack != Some(ack)
+    {
         notes.insert(Notes::ACKED_UNSEEN_SEGMENT);
         // Once said, the peer's data counts as seen up to here.
         conn.flows[r].max_seq_to_be_acked = rev.next_seq;

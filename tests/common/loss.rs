@@ -8,7 +8,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The captures, without `.pcap`.
-pub const CAPTURES: [&str; 5] = ["bulk", "gaps", "reorder", "spurious", "zero-window"];
+pub const CAPTURES: [&str; 6] = [
+    "bulk",
+    "gaps",
+    "gaps-chat",
+    "reorder",
+    "spurious",
+    "zero-window",
+];
 
 /// The fields expect.sh asks tshark for, in its order.
 pub const TSHARK_FIELDS: [&str; 21] = [

@@ -1126,9 +1126,12 @@ pub(crate) fn host_run_inner() -> HostRun {
     let out = std::thread::spawn(move || read_all(stdout));
 
     let (anchor, anchor_slack, anchor_local, closed_first) = host_traffic(port);
-    // Polls run every 20 ms and events wait a short hold time: give synack
-    // time to see and report the TIME-WAIT sockets.
-    std::thread::sleep(Duration::from_millis(600));
+    // A TIME-WAIT socket is in the kernel's word only once a walk of the
+    // socket table has shown it, and walks are paced by what they cost: on
+    // the host's table (every bucket of it is walked, a few ms here) they
+    // come up to POLL_MAX apart. A user watching sees TIME-WAIT then; the
+    // test waits as long before it stops synack.
+    std::thread::sleep(synack::kernel::poll::POLL_MAX + Duration::from_millis(500));
     let before = Instant::now();
     let (ss, ss_text) = ss_time_wait(port);
     let ss_at = before + before.elapsed() / 2;

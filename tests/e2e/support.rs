@@ -161,12 +161,71 @@ pub fn read_all(mut r: impl Read) -> String {
     s
 }
 
-/// Parses JSON lines, failing with the offending line.
+/// Parses JSON lines, failing with the offending line. Every run's output
+/// read this way is held to the rules synack promises (one RFC 9293 path
+/// per socket, TIME-WAIT after the peer's FIN, the kernel's timers, time
+/// order: `synack::model::rules`), whatever the test then checks.
 pub fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
+    let events: Vec<Value> = text
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+        .collect();
+    let broken = rules_broken(&events);
+    assert!(
+        broken.is_empty(),
+        "the output breaks synack's rules:\n{}\n--- output:\n{text}",
+        broken.join("\n")
+    );
+    events
+}
+
+/// The rules of `synack::model::rules` that `--json` output breaks.
+pub fn rules_broken(events: &[Value]) -> Vec<String> {
+    use synack::model::rules::{Line, violations};
+    use synack::tcp::TcpState;
+    let state = |v: &Value| -> Option<TcpState> {
+        let name = v.as_str()?;
+        TcpState::ALL.into_iter().find(|s| s.as_str() == name)
+    };
+    let addr = |v: &Value| v.as_str().and_then(|s| s.parse().ok());
+    let lines: Vec<Line> = events
+        .iter()
+        .map(|e| {
+            let t = e["t"].as_f64().unwrap_or_default();
+            match e["kind"].as_str() {
+                Some("packet") if e["proto"] == "tcp" => Line::Packet {
+                    t,
+                    src: addr(&e["src"]).expect("packet src"),
+                    dst: addr(&e["dst"]).expect("packet dst"),
+                    fin: e["flags"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().any(|x| x == "FIN")),
+                },
+                Some("state") => Line::State {
+                    t,
+                    local: addr(&e["local"]).expect("state local"),
+                    remote: addr(&e["remote"]),
+                    from: state(&e["from"]),
+                    to: state(&e["to"]).expect("state to"),
+                    kernel: e["source"] == "kernel",
+                    noted: e["note"].is_string(),
+                    timer: e["timer"].as_f64(),
+                    endpoint: e["endpoint"].as_str().unwrap_or_default().to_owned(),
+                },
+                Some("state_check") => Line::Check {
+                    t,
+                    local: addr(&e["local"]).expect("check local"),
+                    remote: addr(&e["remote"]),
+                    shown: state(&e["state"]).expect("check state"),
+                    kernel: state(&e["actual"]).expect("check actual"),
+                    timer: e["timer"].as_f64(),
+                },
+                _ => Line::Other { t },
+            }
+        })
+        .collect();
+    violations(&lines)
 }
 
 pub fn kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
