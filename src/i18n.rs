@@ -97,6 +97,7 @@ pub struct Labels {
     pub withdrawn: String,
     pub withdrawn_by_packets: String,
     pub withdrawn_mark: String,
+    pub withdrawn_mark_packets: String,
     pub orphaned: String,
     pub fin_timeout: String,
     pub lost: String,

@@ -229,6 +229,51 @@ fn selecting_a_row_shows_that_moment() {
     assert!(s.contains("▌client ESTABLISHED"), "{s}");
 }
 
+/// The client closed by its program in FIN-WAIT-2: the row says so, and at
+/// that moment its card counts down the FIN timeout the kernel reported.
+#[test]
+fn an_orphaned_fin_wait_2_shows_its_fin_timeout() {
+    let mut app = demo_app("close", Lang::En, 80, 24, 3.2);
+    for _ in 0..200 {
+        key(&mut app, Key::Up);
+        let row = app.cursor.and_then(|r| app.timeline.get(r));
+        if matches!(row, Some(Event::Check(c)) if !c.withdraws()) {
+            break;
+        }
+    }
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("FIN-WAIT-2, closed: waits for the peer's FIN"),
+        "{s}"
+    );
+    let card = s
+        .lines()
+        .find(|l| l.contains("#1 FIN-WAIT-2") && l.starts_with('│'))
+        .unwrap_or_else(|| panic!("no FIN-WAIT-2 card:\n{s}"));
+    assert!(card.contains("60s FIN timeout"), "{card}\n{s}");
+    insta::assert_snapshot!(s);
+}
+
+/// Rootless backlog-abort: the packets implied ESTABLISHED; the SYN-ACK
+/// sent again takes it back. The row that showed it is marked, the check
+/// says what the socket is, and no arrow goes backwards.
+#[test]
+fn a_withdrawn_state_is_marked_not_reversed() {
+    let app = demo_app("rootless-backlog-abort", Lang::En, 120, 40, 1.5);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("✗ not ESTABLISHED: the packets now say SYN-RECEIVED"),
+        "{s}"
+    );
+    // (cut to its lane at 120 columns with four lanes)
+    assert!(
+        s.contains("✗ SYN-RECEIVED → ESTABLISHED (inferred) ✗ the packets"),
+        "{s}"
+    );
+    assert!(!s.contains("ESTABLISHED → SYN-RECEIVED"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
 /// The epoll loop in the server's lane: back to the epoll_wait that found two
 /// sockets ready, with the accept and epoll_ctl around it readable.
 #[test]

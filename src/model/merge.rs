@@ -110,6 +110,11 @@ pub struct States {
     changes: Vec<StateChange>,
     queue_changes: Vec<ListenerQueue>,
     socket_queue_changes: Vec<SocketQueues>,
+    /// Each endpoint's last kernel change placed, while no inferred change
+    /// of it was placed since: an inferred change that repeats it (its
+    /// packet came after the kernel's report) is that same change, and is
+    /// not held at all.
+    kernel_last: crate::hash::Map<(ConnId, Role), (TcpState, Timestamp)>,
     /// With the tracepoint, walks wait until its records up to their time
     /// have come (they come up to [`TRACE_LATE`] late): a walk must not show
     /// the end of a path whose steps the tracer is still to tell.
@@ -151,6 +156,7 @@ impl States {
             changes: Vec::new(),
             queue_changes: Vec::new(),
             socket_queue_changes: Vec::new(),
+            kernel_last: crate::hash::Map::default(),
             walks: std::collections::VecDeque::new(),
         }
     }
@@ -306,7 +312,6 @@ impl States {
         };
         if self.mode == KernelMode::Exact {
             self.walks.push_back(walk);
-            self.tick(ts);
         } else {
             self.apply_walk(walk);
         }
@@ -407,8 +412,10 @@ impl States {
             self.sockets.remove(&(c, Some(s))),
             self.sockets.remove(&(s, Some(c))),
         ]
-        .map(|o| o.map(|x| (x.state, x.source, x.reported)));
+        .map(|o| o.map(|x| (x.state, x.source, x.settled, x.reported)));
         self.conns.forget(conn, keep.then_some(shown), self.now);
+        self.kernel_last.remove(&(conn, Role::Client));
+        self.kernel_last.remove(&(conn, Role::Server));
         self.queues.forget((c, s));
         self.queues.forget((s, c));
     }
@@ -538,7 +545,9 @@ impl States {
         let Held { event, kind } = held;
         match (kind, event) {
             (Kind::Inferred { key }, Event::State(ev)) => {
-                self.twins.release(key, slot);
+                if self.mode != KernelMode::None {
+                    self.twins.release(key, slot);
+                }
                 match self.decide(&ev, slot.0) {
                     Verdict::Drop => {}
                     Verdict::Show(note) => {
@@ -588,14 +597,17 @@ impl States {
         if self.mode == KernelMode::None {
             return Verdict::Show(ev.note.clone());
         }
-        if self.mode == KernelMode::Exact && self.traced(ev) && self.now.0 >= at.0 + TRACE_LATE {
+        let word = self.view.word(ev.local, ev.remote);
+        let traced =
+            ev.from.is_some_and(|f| tracer_sees(f, ev.to)) && word.is_some_and(|w| w.traced);
+        if self.mode == KernelMode::Exact && traced && self.now.0 >= at.0 + TRACE_LATE {
             // The tracepoint reports every such change of this socket, and
             // had its time: had the socket made it, its report would have
             // replaced this one. (Let out sooner, under a flood, it is
             // shown, and the kernel's word follows.)
             return Verdict::Drop;
         }
-        let word = self.view.word(ev.local, ev.remote).filter(|w| w.at > at);
+        let word = word.filter(|w| w.at > at);
         match word {
             Some(w) if w.state == ev.to || TcpState::leads_to(ev.to, w.state) => {
                 Verdict::Show(ev.note.clone())
@@ -877,21 +889,27 @@ impl States {
         }
         self.conns
             .retired_shown(k.0, remote)
-            .map(|(state, source, reported)| Shown {
+            .map(|(state, source, settled, reported)| Shown {
                 state,
                 source,
                 at: reported,
                 reported,
-                // The kernel's word on an inferred state may still come.
-                settled: source == StateSource::Kernel,
+                settled,
             })
     }
 
-    fn set_shown(&mut self, k: Sock, v: Shown) {
+    fn set_shown(&mut self, k: Sock, mut v: Shown) {
+        if self.mode == KernelMode::None {
+            // No kernel's word will come.
+            v.settled = true;
+        }
+        if self.sockets.replace(&k, v) {
+            return;
+        }
         if let Some(r) = k.1.filter(|r| !self.conns.live(&(k.0, *r))) {
             if self
                 .conns
-                .set_retired_shown(k.0, r, (v.state, v.source, v.reported))
+                .set_retired_shown(k.0, r, (v.state, v.source, v.settled, v.reported))
             {
                 return;
             }
@@ -934,9 +952,10 @@ impl States {
     }
 
     fn kernel_change(&mut self, c: StateChange) {
+        let found = c.remote.and_then(|r| self.conns.conn_of(c.local, r));
         match c.remote {
-            Some(r) if self.conns.conn_of(c.local, r).is_none() => self.park.wait((c.local, r), c),
-            _ => self.emit_kernel(c),
+            Some(r) if found.is_none() => self.park.wait((c.local, r), c),
+            _ => self.emit_with(c, found),
         }
     }
 
@@ -945,6 +964,11 @@ impl States {
     /// never before what was already let out.
     fn emit_kernel(&mut self, c: StateChange) {
         let found = c.remote.and_then(|r| self.conns.conn_of(c.local, r));
+        self.emit_with(c, found);
+    }
+
+    /// [`States::emit_kernel`], the socket's connection already looked up.
+    fn emit_with(&mut self, c: StateChange, found: Option<(ConnId, Role)>) {
         let endpoint = match (c.remote, found) {
             (None, _) => "listener".to_owned(),
             (Some(_), Some((_, role))) => self.names.endpoint(c.local, role),
@@ -1058,6 +1082,9 @@ impl States {
             timer,
             note,
         });
+        if let Some((conn, role, state)) = key {
+            self.kernel_last.insert((conn, role), (state, ts));
+        }
         let kind = Kind::Kernel {
             reported: c.ts,
             view_from: from,
@@ -1112,11 +1139,20 @@ impl States {
             }.to_owned());
         }
         // The kernel shows the listener itself; a connection's socket was
-        // never listening. (An inferred change the kernel already reported
-        // is held all the same: when it leaves, the socket is in that state
-        // already and it shows nothing.)
-        if self.mode != KernelMode::None && t.to == TcpState::Listen {
-            return;
+        // never listening.
+        if self.mode != KernelMode::None {
+            if t.to == TcpState::Listen {
+                return;
+            }
+            // The kernel's report of this very change came first.
+            if self
+                .kernel_last
+                .get(&(conn, t.endpoint))
+                .is_some_and(|(s, at)| *s == t.to && at.0.abs_diff(ts.0) <= self.window)
+            {
+                return;
+            }
+            self.kernel_last.remove(&(conn, t.endpoint));
         }
         let ev = Event::State(StateEvent {
             ts,
@@ -1131,6 +1167,9 @@ impl States {
             note,
         });
         let slot = self.push(ts, ev, Kind::Inferred { key });
-        self.twins.hold(key, slot);
+        if self.mode != KernelMode::None {
+            // Without a kernel no report will come to replace it.
+            self.twins.hold(key, slot);
+        }
     }
 }

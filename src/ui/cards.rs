@@ -56,16 +56,19 @@ fn socket_lines(
         _ => pal.lane(lane).add_modifier(Modifier::BOLD),
     };
     // Only TIME-WAIT's timer counts down to a known end (2MSL); the other
-    // timers restart as they fire, so a frozen number would mislead.
+    // timers restart as they fire, so a frozen number would mislead. Whole
+    // seconds, rounded up, less a jiffy's slack (a timer read as 60.003 s
+    // is TIME-WAIT's 60).
+    let secs = |left: f64| (left - 0.005).max(0.0).ceil();
     let timer = match st.state {
         TcpState::TimeWait => st
             .timer_left(when)
-            .map(|left| format!(" {:.0}s", left.ceil()))
+            .map(|left| format!(" {:.0}s", secs(left)))
             .unwrap_or_default(),
         // An orphaned FIN-WAIT-2 also counts down to a known end.
         TcpState::FinWait2 if st.fin_timeout => st
             .timer_left(when)
-            .map(|left| format!(" {:.0}s {}", left.ceil(), t.fin_timeout))
+            .map(|left| format!(" {:.0}s {}", secs(left), t.fin_timeout))
             .unwrap_or_default(),
         _ => String::new(),
     };

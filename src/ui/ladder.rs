@@ -522,8 +522,12 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
     };
     // Withdrawn later: the row says what the socket was instead.
     let glyph = match app.withdrawn.get(&(s.local, s.remote, s.ts)) {
-        Some((actual, _)) => {
-            tag = format!("{tag} {}", fill(&t.withdrawn_mark, &[actual]));
+        Some((actual, source)) => {
+            let mark = match source {
+                StateSource::Kernel => &t.withdrawn_mark,
+                StateSource::Inferred => &t.withdrawn_mark_packets,
+            };
+            tag = format!("{tag} {}", fill(mark, &[actual]));
             "✗ "
         }
         None => glyph,

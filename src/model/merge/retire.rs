@@ -51,8 +51,9 @@ impl Machine {
     }
 }
 
-/// A socket's last state shown, and the time its report spoke of.
-pub type Brief = (TcpState, StateSource, Timestamp);
+/// A socket's last state shown, who said it, whether the kernel has had its
+/// word on it, and the time its report spoke of.
+pub type Brief = (TcpState, StateSource, bool, Timestamp);
 
 /// A forgotten connection, by a fingerprint of its two endpoints.
 #[derive(Clone, Copy, Debug)]

@@ -172,6 +172,19 @@ impl Sockets {
         self.shown.insert(k, s);
     }
 
+    /// Replaces the last shown state of a socket already known; false when
+    /// it is not.
+    pub fn replace(&mut self, k: &Sock, s: Shown) -> bool {
+        let Some(slot) = self.shown.get_mut(k) else {
+            return false;
+        };
+        *slot = s;
+        if s.source == StateSource::Inferred && !s.settled {
+            self.unsettled.push_back((s.at, *k));
+        }
+        true
+    }
+
     pub fn remove(&mut self, k: &Sock) -> Option<Shown> {
         self.shown.remove(k)
     }
