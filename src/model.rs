@@ -113,8 +113,8 @@ impl Model {
         self.take(input, out);
         // Connections the states forgot (finished a while ago) leave the
         // tracker too.
-        for (client, server) in self.states.take_retired() {
-            self.tracker.forget(client, server);
+        for (id, (client, server)) in self.states.take_retired() {
+            self.tracker.forget(client, server, id);
         }
     }
 

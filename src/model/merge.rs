@@ -194,8 +194,8 @@ impl States {
         self.conns.retired_conn(a, b)
     }
 
-    /// Connections forgotten since the last call, as (client, server).
-    pub fn take_retired(&mut self) -> impl Iterator<Item = Tuple> + '_ {
+    /// Connections forgotten since the last call, as (id, client, server).
+    pub fn take_retired(&mut self) -> impl Iterator<Item = (ConnId, Tuple)> + '_ {
         self.conns.take_retired()
     }
 
@@ -551,9 +551,10 @@ impl States {
                 match self.decide(&ev, slot.0) {
                     Verdict::Drop => {}
                     Verdict::Show(note) => {
-                        let k = (ev.local, ev.remote);
-                        let from = ev.from.unwrap_or(TcpState::Closed);
-                        let step = inferred_step(self.last_shown(k), from, ev.to);
+                        let Ok(last) = self.last_for(&ev, out) else {
+                            return;
+                        };
+                        let step = inferred_step(last, ev.from, ev.to);
                         let mut ev = ev;
                         ev.note = note;
                         self.apply(ev, step, slot.0, out);
@@ -568,13 +569,10 @@ impl States {
                 },
                 Event::State(ev),
             ) => {
-                let k = (ev.local, ev.remote);
-                let step = kernel_step(
-                    self.last_shown(k),
-                    view_from.map(|f| (f, from_seen)),
-                    ev.to,
-                    reported,
-                );
+                let Ok(last) = self.last_for(&ev, out) else {
+                    return;
+                };
+                let step = kernel_step(last, view_from.map(|f| (f, from_seen)), ev.to, reported);
                 self.apply_kernel(ev, step, reported, out);
             }
             (Kind::Check, Event::Check(c)) => self.let_out_check(c, out),
@@ -698,6 +696,54 @@ impl States {
         }
     }
 
+    /// The last state shown for `ev`'s socket. A socket of an older
+    /// connection on the same addresses is gone, since a 4-tuple is one
+    /// socket's at a time: if its end was not shown, it is shown now (the
+    /// kernel does not report every end: a RST to an orphan in FIN-WAIT-2
+    /// takes it away unreported). `Err`: news of an older connection's
+    /// socket, after a newer one's was shown.
+    fn last_for(&mut self, ev: &StateEvent, out: &mut Vec<Event>) -> Result<Option<Shown>, ()> {
+        let k = (ev.local, ev.remote);
+        let last = self.last_shown(k);
+        let Some((l, (was, now))) = last.and_then(|l| Some((l, l.conn.zip(ev.conn)?))) else {
+            return Ok(last);
+        };
+        if was == now {
+            return Ok(last);
+        }
+        if was > now {
+            return Err(());
+        }
+        if l.state == TcpState::Closed {
+            return Ok(last);
+        }
+        let end = StateEvent {
+            ts: ev.ts,
+            conn: Some(was),
+            endpoint: ev.endpoint.clone(),
+            local: ev.local,
+            remote: ev.remote,
+            from: Some(l.state),
+            to: TcpState::Closed,
+            source: StateSource::Inferred,
+            timer: None,
+            note: Some(
+                "gone unreported: a new connection took these addresses, so this socket had closed"
+                    .to_owned(),
+            ),
+        };
+        self.show(end, ev.ts, out);
+        if let Some(r) = ev.remote {
+            // Its brief, if it was forgotten, says so too.
+            self.conns.set_retired_shown(
+                ev.local,
+                r,
+                (TcpState::Closed, StateSource::Inferred, true, ev.ts),
+            );
+        }
+        Ok(self.last_shown(k))
+    }
+
     /// Shows a state change; it is now the socket's last state.
     fn show(&mut self, ev: StateEvent, reported: Timestamp, out: &mut Vec<Event>) {
         let k = (ev.local, ev.remote);
@@ -709,6 +755,7 @@ impl States {
                 at: ev.ts,
                 reported,
                 settled: false,
+                conn: ev.conn,
             },
         );
         if ev.remote.is_none() {
@@ -749,6 +796,7 @@ impl States {
                 at: ev.ts,
                 reported: ev.ts,
                 settled: true,
+                conn: last.conn,
             },
         );
         let mut event = Event::Check(check);
@@ -785,7 +833,8 @@ impl States {
         let Some(last) = self.last_shown(k) else {
             return;
         };
-        if last.state != c.shown {
+        if last.state != c.shown || last.conn.zip(c.conn).is_some_and(|(a, b)| a != b) {
+            // Not the state it speaks of, or another connection's socket.
             return;
         }
         if c.shown != c.actual && (last.source != StateSource::Inferred || last.at != c.shown_at) {
@@ -804,6 +853,7 @@ impl States {
                     c.ts
                 },
                 settled: true,
+                conn: last.conn,
             },
         );
         let mut event = Event::Check(c);
@@ -883,18 +933,18 @@ impl States {
         if let Some(s) = self.sockets.get(&k) {
             return Some(s);
         }
+        // A forgotten connection's (of an older one, when a newer one
+        // follows these addresses now).
         let remote = k.1?;
-        if self.conns.live(&(k.0, remote)) {
-            return None;
-        }
         self.conns
             .retired_shown(k.0, remote)
-            .map(|(state, source, settled, reported)| Shown {
+            .map(|(conn, (state, source, settled, reported))| Shown {
                 state,
                 source,
                 at: reported,
                 reported,
                 settled,
+                conn: Some(conn),
             })
     }
 
@@ -953,6 +1003,18 @@ impl States {
 
     fn kernel_change(&mut self, c: StateChange) {
         let found = c.remote.and_then(|r| self.conns.conn_of(c.local, r));
+        if let Some((conn, _)) = found {
+            if self
+                .conns
+                .get(conn)
+                .is_some_and(|m| m.first.0 > c.ts.0 + SKEW)
+            {
+                // Dated before the connection that holds these addresses
+                // now began: news of an earlier socket on them (a 4-tuple
+                // used again), gone since.
+                return;
+            }
+        }
         match c.remote {
             Some(r) if found.is_none() => self.park.wait((c.local, r), c),
             _ => self.emit_with(c, found),
@@ -1131,7 +1193,11 @@ impl States {
         let ts = t.at.max(self.hold.released_to());
         let key = (conn, t.endpoint, t.to);
         let mut note = t.note.map(|n| n.as_str().to_owned());
+        let mut from = Some(t.from);
         if matches!(t.cause, Cause::MidStream(_)) {
+            // Seen first in the middle of its life: where it came from is
+            // not known.
+            from = None;
             note = Some(if revived {
                 "packets of a connection synack had forgotten (finished, then quiet): the state is a guess"
             } else {
@@ -1160,7 +1226,7 @@ impl States {
             endpoint: self.names.endpoint(local, t.endpoint),
             local,
             remote: Some(remote),
-            from: Some(t.from),
+            from,
             to: t.to,
             source: StateSource::Inferred,
             timer: None,

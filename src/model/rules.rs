@@ -8,7 +8,8 @@
 //!    `state_check`, put it), never goes to the state it is already in, and
 //!    follows an RFC 9293 arrow ([`TcpState::rfc_arrow`]; any state may fall
 //!    to CLOSED). A path outside the diagram is shown only as the kernel's
-//!    word, with a note that says so.
+//!    word, with a note that says so. A socket that reached CLOSED is gone:
+//!    a later change on the same addresses is a new socket's.
 //! 2. **TIME-WAIT only after the peer's FIN.** A socket enters TIME-WAIT
 //!    only after a FIN from its peer is on the wire. (A socket first seen in
 //!    TIME-WAIT, `from` unknown, is exempt: its FIN came before synack looked.)
@@ -201,7 +202,13 @@ pub fn violations(lines: &[Line]) -> Vec<String> {
                         ));
                     }
                 }
-                now.insert(key, *to);
+                if *to == TcpState::Closed {
+                    // The socket is gone: a later line on the same
+                    // addresses is a new socket's (a 4-tuple used again).
+                    now.remove(&key);
+                } else {
+                    now.insert(key, *to);
+                }
             }
             Line::Check {
                 local,

@@ -913,12 +913,21 @@ impl KernelView {
                 if dated != Dated::Traced {
                     from_seen = e.seen_at.max(e.changed_at).min(ts);
                 }
-                let from = e.state;
+                // A closed socket's addresses taken by a new one, or a new
+                // socket born on them (a connect(), a passive open): the
+                // old one is gone (a 4-tuple is one socket's at a time;
+                // an orphan may go with no report, a RST to a FIN-WAIT-2
+                // mini-socket), and the tracer says where the new one came
+                // from.
+                let from = match from_if_new {
+                    Some(f) if e.state == TcpState::Closed || born(f, to) => f,
+                    _ => e.state,
+                };
                 e.state = to;
                 e.changed_at = ts;
                 e.seen_at = e.seen_at.max(ts);
                 e.orphan = false;
-                Some(from)
+                Some(from).filter(|f| *f != to)
             }
             None => {
                 self.entries.insert(
@@ -1028,6 +1037,15 @@ impl KernelView {
         // Those this snapshot did not show are gone.
         self.socket_queues.retain(|_, (_, _, at)| *at == ts);
     }
+}
+
+/// A socket's first step: connect() on a CLOSED socket, or a passive open
+/// from a listener's SYN.
+fn born(from: TcpState, to: TcpState) -> bool {
+    matches!(
+        (from, to),
+        (TcpState::Closed, TcpState::SynSent) | (TcpState::Listen, TcpState::SynReceived)
+    )
 }
 
 fn timer_secs(s: &SockInfo) -> Option<f64> {

@@ -345,12 +345,16 @@ impl Tracker {
     }
 
     /// Forgets the TCP connection between `a` and `b` (it is over).
-    pub fn forget(&mut self, a: SocketAddr, b: SocketAddr) {
-        self.conns.remove(&Key {
+    pub fn forget(&mut self, a: SocketAddr, b: SocketAddr, id: ConnId) {
+        let key = Key {
             proto: Proto::Tcp,
             lo: a.min(b),
             hi: a.max(b),
-        });
+        };
+        // Not a newer connection on the same addresses.
+        if self.conns.get(&key).is_some_and(|c| c.id == id) {
+            self.conns.remove(&key);
+        }
     }
 
     /// Analyses one segment.

@@ -31,7 +31,8 @@ pub(super) struct Machine {
     pub machine: ConnMachine,
     pub client: SocketAddr,
     pub server: SocketAddr,
-    /// The time of its last packet.
+    /// The time of its first packet, and of its last.
+    pub first: Timestamp,
     pub last: Timestamp,
     /// Finished and queued to be forgotten.
     retiring: bool,
@@ -97,8 +98,8 @@ pub(super) struct Conns {
     retire_due: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
     retired: Map<u64, Retired>,
     retired_order: VecDeque<(Timestamp, u64)>,
-    /// Connections forgotten since the caller last asked, as (client, server).
-    retired_now: Vec<Tuple>,
+    /// Connections forgotten since the caller last asked, as (id, (client, server)).
+    retired_now: Vec<(ConnId, Tuple)>,
     /// Without a kernel nothing else holds the events: SYNs not answered
     /// yet, by time (stale entries are skipped), hold what came from their
     /// time on, so that what the answer shows the SYN caused is placed
@@ -167,11 +168,18 @@ impl Conns {
         ts: Timestamp,
     ) -> &mut Machine {
         self.machines.entry(conn).or_insert_with(|| {
-            let revived = self.retired.remove(&fingerprint(client, server)).is_some();
+            // Its own brief (a new connection on the same addresses leaves
+            // the older one's: what was last shown of those sockets).
+            let fp = fingerprint(client, server);
+            let revived = self.retired.get(&fp).is_some_and(|r| r.conn == conn);
+            if revived {
+                self.retired.remove(&fp);
+            }
             Machine {
                 machine: ConnMachine::new(),
                 client,
                 server,
+                first: ts,
                 last: ts,
                 retiring: false,
                 scheduled: None,
@@ -327,7 +335,7 @@ impl Conns {
             },
         );
         self.retired_order.push_back((now, fp));
-        self.retired_now.push((c, s));
+        self.retired_now.push((conn, (c, s)));
         while self.retired.len() > MAX_RETIRED {
             let Some((at, fp)) = self.retired_order.pop_front() else {
                 break;
@@ -340,9 +348,9 @@ impl Conns {
     }
 
     /// The last state shown for a socket of a forgotten connection.
-    pub fn retired_shown(&self, local: SocketAddr, remote: SocketAddr) -> Option<Brief> {
+    pub fn retired_shown(&self, local: SocketAddr, remote: SocketAddr) -> Option<(ConnId, Brief)> {
         let r = self.retired.get(&fingerprint(local, remote))?;
-        r.shown[usize::from(local > remote)]
+        Some((r.conn, r.shown[usize::from(local > remote)]?))
     }
 
     /// Records the last state shown for a socket of a forgotten
@@ -357,8 +365,8 @@ impl Conns {
         }
     }
 
-    /// Connections forgotten since the last call, as (client, server).
-    pub fn take_retired(&mut self) -> std::vec::Drain<'_, Tuple> {
+    /// Connections forgotten since the last call, as (id, (client, server)).
+    pub fn take_retired(&mut self) -> std::vec::Drain<'_, (ConnId, Tuple)> {
         self.retired_now.drain(..)
     }
 

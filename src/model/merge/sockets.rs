@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use crate::event::StateSource;
 use crate::hash::Map;
 use crate::tcp::TcpState;
+use crate::tcp::track::ConnId;
 use crate::time::Timestamp;
 
 /// A socket: (local, remote); a listener has no remote.
@@ -27,6 +28,9 @@ pub struct Shown {
     /// An inferred state the kernel has had its word on (confirmed, moved
     /// on from, or withdrawn): nothing more to check.
     pub settled: bool,
+    /// The connection it was shown for (a 4-tuple may be used again by a
+    /// new one).
+    pub conn: Option<ConnId>,
 }
 
 /// What a report about a socket becomes, given what was shown of it.
@@ -57,6 +61,9 @@ pub fn kernel_step(
 ) -> Step {
     let seen_from = view_from;
     let view_from = view_from.map(|(f, _)| f);
+    // A socket that reached CLOSED is gone: a change on the same addresses
+    // is a new socket's (a 4-tuple used again).
+    let last = last.filter(|s| s.state != TcpState::Closed || to == TcpState::Closed);
     let Some(s) = last else {
         return match view_from {
             Some(f) if f != to && !TcpState::rfc_arrow(f, to) => Step::Noted { from: f },
@@ -117,10 +124,12 @@ fn arrow(from: TcpState, to: TcpState) -> Step {
 
 /// What an inferred change becomes, given what was shown.
 #[must_use]
-pub fn inferred_step(last: Option<Shown>, from: TcpState, to: TcpState) -> Step {
+pub fn inferred_step(last: Option<Shown>, from: Option<TcpState>, to: TcpState) -> Step {
+    // After CLOSED, a new socket on the same addresses.
+    let last = last.filter(|s| s.state != TcpState::Closed || to == TcpState::Closed);
     let Some(s) = last else {
         return Step::Change {
-            from: Some(from).filter(|f| *f != to),
+            from: from.filter(|f| *f != to),
         };
     };
     if s.state == to {
@@ -239,6 +248,7 @@ mod tests {
             at: ms(at),
             reported: ms(at),
             settled: false,
+            conn: None,
         })
     }
     /// Milliseconds (the clocks' skew is 2 ms).
@@ -343,6 +353,23 @@ mod tests {
     }
 
     #[test]
+    fn after_closed_the_same_addresses_are_a_new_socket() {
+        assert_eq!(
+            kernel_step(
+                shown(Closed, K, 5),
+                Some((Listen, ms(9))),
+                SynReceived,
+                ms(9)
+            ),
+            Step::Change { from: Some(Listen) }
+        );
+        assert_eq!(
+            inferred_step(shown(Closed, K, 5), Some(Closed), SynSent),
+            Step::Change { from: Some(Closed) }
+        );
+    }
+
+    #[test]
     fn a_kernel_path_outside_the_diagram_is_noted() {
         assert_eq!(
             kernel_step(
@@ -358,22 +385,22 @@ mod tests {
     #[test]
     fn inferred_changes_keep_to_the_diagram() {
         assert_eq!(
-            inferred_step(None, Listen, SynReceived),
+            inferred_step(None, Some(Listen), SynReceived),
             Step::Change { from: Some(Listen) }
         );
         assert_eq!(
-            inferred_step(shown(TimeWait, K, 1), FinWait2, TimeWait),
+            inferred_step(shown(TimeWait, K, 1), Some(FinWait2), TimeWait),
             Step::Skip
         );
         assert_eq!(
-            inferred_step(shown(Established, I, 1), Established, SynReceived),
+            inferred_step(shown(Established, I, 1), Some(Established), SynReceived),
             Step::Withdraw {
                 actual: SynReceived,
                 then: false
             }
         );
         assert_eq!(
-            inferred_step(shown(SynReceived, K, 1), Established, CloseWait),
+            inferred_step(shown(SynReceived, K, 1), Some(Established), CloseWait),
             Step::Skip
         );
     }
@@ -390,6 +417,7 @@ mod tests {
                 at: ms(10),
                 reported: ms(10),
                 settled: false,
+                conn: None,
             },
         );
         assert_eq!(s.unsettled(ms(20)).len(), 1);
@@ -403,6 +431,7 @@ mod tests {
                 at: ms(30),
                 reported: ms(30),
                 settled: false,
+                conn: None,
             },
         );
         assert!(s.unsettled(Timestamp(ms(30).0 + UNSETTLED_FOR)).is_empty());

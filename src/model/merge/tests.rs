@@ -137,7 +137,11 @@ impl Ladder {
         }
         model.finish(&mut out);
         let broken = crate::model::rules::violations(&crate::model::rules::lines_of(&out, ms(0)));
-        assert!(broken.is_empty(), "{broken:#?}");
+        assert!(
+            broken.is_empty(),
+            "{broken:#?}\n{:#?}",
+            out.iter().filter_map(line).collect::<Vec<_>>()
+        );
         out.iter().filter_map(line).collect()
     }
 }
@@ -374,4 +378,88 @@ fn a_late_confirmation_is_a_check_not_a_change_to_the_same_state() {
         !lines.iter().any(|l| l.contains("CLOSED → CLOSED")),
         "{lines:#?}"
     );
+}
+
+/// A flood's 4-tuple used again. The server closed first; its orphan in
+/// FIN-WAIT-2 was killed by the client's RST, which Linux does not report.
+/// A new connection on the same addresses is a new socket: it comes from
+/// LISTEN, not from the old one's FIN-WAIT-2.
+#[test]
+fn a_new_connection_on_used_addresses_is_a_new_socket() {
+    let mut l = handshake(Ladder::new(KernelMode::Exact))
+        .trace(10, true, Closed, SynSent)
+        .trace(10, true, SynSent, Established)
+        .trace(10, false, Listen, SynReceived)
+        .trace(10, false, SynReceived, Established)
+        .trace(20, false, Established, FinWait1)
+        .seg(20, false, fin_ack())
+        .trace(20, true, Established, CloseWait)
+        .seg(20, true, ACK)
+        .trace(20, false, FinWait1, FinWait2)
+        .trace(20, false, FinWait2, Closed)
+        .walk(25, &[(false, FinWait2, None), (true, CloseWait, None)])
+        .seg(30, true, Flags::RST)
+        .trace(30, true, CloseWait, Closed);
+    l.seq = [90_000, 70_000];
+    let lines = handshake_at(l, 2_000)
+        .trace(2_000, true, Closed, SynSent)
+        .trace(2_000, true, SynSent, Established)
+        .trace(2_000, false, Listen, SynReceived)
+        .trace(2_000, false, SynReceived, Established)
+        .seg(4_000, true, ACK)
+        .run();
+    let server: Vec<&String> = lines.iter().filter(|l| l.contains("server")).collect();
+    assert_eq!(
+        &server[server.len() - 3..],
+        [
+            "+30 server FIN-WAIT-2 → CLOSED [inferred]",
+            "+2000 server LISTEN → SYN-RECEIVED [kernel]",
+            "+2000 server SYN-RECEIVED → ESTABLISHED [kernel]",
+        ],
+        "{lines:#?}"
+    );
+}
+
+/// The same when the old socket's end was never shown (the tracer's
+/// records of it were lost under a flood): the new connection's SYN says
+/// it had gone, and its line ends there before the new one begins.
+#[test]
+fn an_old_socket_whose_end_was_not_shown_ends_when_its_addresses_are_taken() {
+    let mut l = Ladder::new(KernelMode::Exact)
+        .seg(10, true, SYN)
+        .trace(10, true, Closed, SynSent)
+        .seg(10, false, syn_ack())
+        .trace(10, true, SynSent, Established)
+        .trace(10, false, Listen, SynReceived)
+        .seg(10, true, ACK)
+        // Lost: the server's SYN-RECEIVED → ESTABLISHED and its → CLOSE.
+        .seg(20, true, Flags::RST)
+        .trace(20, true, Established, Closed);
+    l.seq = [90_000, 70_000];
+    let lines = handshake_at(l, 2_000)
+        .trace(2_000, true, Closed, SynSent)
+        .trace(2_000, true, SynSent, Established)
+        .trace(2_000, false, Listen, SynReceived)
+        .trace(2_000, false, SynReceived, Established)
+        .seg(4_000, true, ACK)
+        .run();
+    let server: Vec<&String> = lines.iter().filter(|l| l.contains("server")).collect();
+    assert_eq!(
+        server,
+        [
+            "+10 server LISTEN → SYN-RECEIVED [kernel]",
+            "+2000 server SYN-RECEIVED → CLOSED [inferred]",
+            // The tracer's view still had the old socket in SYN-RECEIVED:
+            // the new one's first step is the packets' word.
+            "+2000 server LISTEN → SYN-RECEIVED [inferred]",
+            "+2000 server SYN-RECEIVED → ESTABLISHED [kernel]",
+        ],
+        "{lines:#?}"
+    );
+}
+
+fn handshake_at(l: Ladder, at: u64) -> Ladder {
+    l.seg(at, true, SYN)
+        .seg(at, false, syn_ack())
+        .seg(at, true, ACK)
 }

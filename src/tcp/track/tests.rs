@@ -661,7 +661,10 @@ fn zero_length_probe_into_a_closed_window_is_a_zero_window_probe() {
 fn a_forgotten_connection_comes_back_under_its_id_and_roles() {
     let mut t = Tracker::new();
     t.track(&at(0., C, "S", 1, 0, 1, 0).segment(CLIENT, SERVER));
-    t.forget(sa(SERVER), sa(CLIENT));
+    // Another connection's id: a newer one on the same addresses stays.
+    t.forget(sa(SERVER), sa(CLIENT), ConnId(7));
+    assert!(!t.is_empty());
+    t.forget(sa(SERVER), sa(CLIENT), ConnId(1));
     assert!(t.is_empty());
     // The server's packet comes late: asked, the caller names connection 1.
     let late = at(9., S, "FA", 7, 2, 1, 0).segment(CLIENT, SERVER);
@@ -672,7 +675,7 @@ fn a_forgotten_connection_comes_back_under_its_id_and_roles() {
     assert_eq!((r.conn, r.from), (ConnId(1), S));
     assert_eq!(t.endpoints(ConnId(1)), Some((sa(CLIENT), sa(SERVER))));
     // A new SYN is a new connection: nobody is asked.
-    t.forget(sa(CLIENT), sa(SERVER));
+    t.forget(sa(CLIENT), sa(SERVER), ConnId(1));
     let syn = at(10., C, "S", 50, 0, 1, 0).segment(CLIENT, SERVER);
     let r = t.track_with(&syn, |_| panic!("asked about a SYN"));
     assert_eq!(r.conn, ConnId(2));
