@@ -282,7 +282,7 @@ mod tests {
     use super::reports::SockInfo;
     use super::{Input, Model};
     use crate::event::{Event, StateSource};
-    use crate::tcp::{Flags, Proto, Segment, TcpHeader, TcpState};
+    use crate::tcp::{Flags, Segment, TcpState};
     use crate::time::Timestamp;
 
     const CLIENT: &str = "127.0.0.1:40000";
@@ -303,23 +303,7 @@ mod tests {
             (sa(SERVER), sa(CLIENT))
         };
         Input::Segment {
-            seg: Segment {
-                ts: ms(at),
-                proto: Proto::Tcp,
-                src,
-                dst,
-                payload_len: 0,
-                tcp: Some(TcpHeader {
-                    seq,
-                    ack,
-                    flags,
-                    window: 65_000,
-                    urgent: 0,
-                    header_len: 20,
-                    options: crate::tcp::TcpOptions::default(),
-                }),
-                malformed: None,
-            },
+            seg: Segment::bare(ms(at), src, dst, flags, seq, ack),
             raw: None,
         }
     }
@@ -329,18 +313,7 @@ mod tests {
             ts: ms(at),
             socks: socks
                 .iter()
-                .map(|(l, r, state)| SockInfo {
-                    state: *state,
-                    local: sa(l),
-                    remote: sa(r),
-                    recv_q: 0,
-                    send_q: 0,
-                    timer: None,
-                    info: None,
-                    inode: 0,
-                    uid: 0,
-                    cookie: 0,
-                })
+                .map(|(l, r, state)| SockInfo::bare(*state, sa(l), sa(r)))
                 .collect(),
             counters: None,
             listeners_only: false,

@@ -329,6 +329,38 @@ pub struct Segment {
     pub malformed: Option<Malformed>,
 }
 
+#[cfg(test)]
+impl Segment {
+    /// A TCP segment with no payload or options (for tests).
+    #[must_use]
+    pub fn bare(
+        ts: Timestamp,
+        src: SocketAddr,
+        dst: SocketAddr,
+        flags: Flags,
+        seq: u32,
+        ack: u32,
+    ) -> Self {
+        Self {
+            ts,
+            proto: Proto::Tcp,
+            src,
+            dst,
+            payload_len: 0,
+            tcp: Some(TcpHeader {
+                seq,
+                ack,
+                flags,
+                window: 65_000,
+                urgent: 0,
+                header_len: 20,
+                options: TcpOptions::default(),
+            }),
+            malformed: None,
+        }
+    }
+}
+
 /// How frames are framed, as capture files name it (pcap LINKTYPE_*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LinkType {

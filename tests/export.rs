@@ -10,7 +10,7 @@
 //! - Hostile text (control bytes, markup, Mermaid's statement ends) cannot
 //!   break out of either.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use synack::event::{CallEvent, CallResult, Event, Narration, StepEvent};
 use synack::output::export::{
@@ -18,20 +18,12 @@ use synack::output::export::{
 };
 use synack::time::Timestamp;
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::fixtures;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixtures() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/fixtures"))
-        .expect("tests/fixtures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "inputs"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 15, "fixtures missing");
-    v
 }
 
 fn events(name: &str) -> Vec<Event> {

@@ -9,33 +9,16 @@
 //! (as root for the tracepoint; as an ordinary user for the rootless lab), or
 //! `synack read FILE --json --record …`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use synack::event::Event;
 use synack::i18n::Lang;
 use synack::model::Input;
 use synack::output::json_line;
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/fixtures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "inputs"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 15, "fixtures missing in {}", dir.display());
-    v
-}
-
-fn inputs(path: &Path) -> Vec<Input> {
-    std::fs::read_to_string(path)
-        .expect("fixture")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an input"))
-        .collect()
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::{fixtures, inputs};
 
 /// The rules of `synack::model::rules` the events break.
 fn rules(events: &[Event]) -> Vec<String> {

@@ -19,7 +19,7 @@
 //! each fixture gets (default 120).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use synack::event::Event;
 use synack::fuzz::Rng;
@@ -29,32 +29,20 @@ use synack::model::rules::{Line, lines_of, paths, violations};
 use synack::tcp::TcpState;
 use synack::time::Timestamp;
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::inputs;
+
 const MS: u64 = 1_000_000;
 
+/// The recorded runs (`SYNACK_TIMING_ONLY=NAME`: that one alone, to look
+/// at it).
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/fixtures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "inputs"))
-        .collect();
-    v.sort();
-    assert!(v.len() >= 15, "fixtures missing in {}", dir.display());
-    // `SYNACK_TIMING_ONLY=NAME`: that fixture alone (to look at one).
+    let mut v = fixtures::fixtures();
     if let Ok(only) = std::env::var("SYNACK_TIMING_ONLY") {
         v.retain(|p| p.file_stem().is_some_and(|s| s.to_string_lossy() == only));
     }
     v
-}
-
-fn inputs(path: &Path) -> Vec<Input> {
-    std::fs::read_to_string(path)
-        .expect("fixture")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("an input"))
-        .collect()
 }
 
 /// Which source delivered an input: each keeps its own order.

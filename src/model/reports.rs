@@ -96,6 +96,26 @@ pub struct SockInfo {
     pub cookie: u64,
 }
 
+#[cfg(test)]
+impl SockInfo {
+    /// A connection's socket in `state` with nothing queued (for tests).
+    #[must_use]
+    pub fn bare(state: TcpState, local: SocketAddr, remote: SocketAddr) -> Self {
+        Self {
+            state,
+            local,
+            remote,
+            recv_q: 0,
+            send_q: 0,
+            timer: None,
+            info: None,
+            inode: 0,
+            uid: 0,
+            cookie: 0,
+        }
+    }
+}
+
 /// One state change of one socket, as the kernel made it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transition {

@@ -1102,18 +1102,7 @@ mod tests {
     }
 
     fn sock(state: TcpState, local: &str, remote: &str) -> SockInfo {
-        SockInfo {
-            state,
-            local: addr(local),
-            remote: addr(remote),
-            recv_q: 0,
-            send_q: 0,
-            timer: None,
-            info: None,
-            inode: 0,
-            uid: 0,
-            cookie: 0,
-        }
+        SockInfo::bare(state, addr(local), addr(remote))
     }
 
     fn with_timer(mut s: SockInfo, kind: TimerKind, expires_ms: u32) -> SockInfo {

@@ -55,15 +55,7 @@ impl Hold {
     pub fn push(&mut self, ts: Timestamp, held: Held) -> Slot {
         self.arrivals += 1;
         let slot = (ts.max(self.released_to), self.arrivals);
-        let place = if let Some(i) = self.free.pop() {
-            self.places[i as usize] = Some(held);
-            i
-        } else {
-            self.places.push(Some(held));
-            u32::try_from(self.places.len() - 1).unwrap_or(u32::MAX)
-        };
-        self.queue.insert(slot, place);
-        slot
+        self.put_back(slot, held)
     }
 
     /// Holds `held` in a slot an event just taken out held (a kernel report

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use crate::event::{Event, StateSource};
 use crate::model::reports::{SockInfo, SockTimer, TimerKind, Transition};
 use crate::model::{Input, KernelMode, Model};
-use crate::tcp::{Flags, Proto, Segment, TcpHeader, TcpOptions, TcpState};
+use crate::tcp::{Flags, Segment, TcpState};
 use crate::time::Timestamp;
 
 use TcpState::{
@@ -57,23 +57,7 @@ impl Ladder {
             self.seq[me] += 1;
         }
         self.inputs.push(Input::Segment {
-            seg: Segment {
-                ts: ms(at),
-                proto: Proto::Tcp,
-                src,
-                dst,
-                payload_len: 0,
-                tcp: Some(TcpHeader {
-                    seq,
-                    ack,
-                    flags,
-                    window: 65_000,
-                    urgent: 0,
-                    header_len: 20,
-                    options: TcpOptions::default(),
-                }),
-                malformed: None,
-            },
+            seg: Segment::bare(ms(at), src, dst, flags, seq, ack),
             raw: None,
         });
         self
@@ -93,6 +77,15 @@ impl Ladder {
         self
     }
 
+    /// The tracepoint's records of a handshake at `at` ms: both sockets'
+    /// steps to ESTABLISHED.
+    fn traced_handshake(self, at: u64) -> Self {
+        self.trace(at, true, Closed, SynSent)
+            .trace(at, true, SynSent, Established)
+            .trace(at, false, Listen, SynReceived)
+            .trace(at, false, SynReceived, Established)
+    }
+
     /// A full walk that ended at `at` ms, showing these sockets (client's or
     /// server's, state, TIME-WAIT timer left in ms).
     fn walk(mut self, at: u64, socks: &[(bool, TcpState, Option<u32>)]) -> Self {
@@ -101,20 +94,12 @@ impl Ladder {
             .map(|(client, state, timer)| {
                 let (local, remote) = if *client { (C, S) } else { (S, C) };
                 SockInfo {
-                    state: *state,
-                    local: a(local),
-                    remote: a(remote),
-                    recv_q: 0,
-                    send_q: 0,
                     timer: timer.map(|expires_ms| SockTimer {
                         kind: TimerKind::TimeWait,
                         expires_ms,
                         retransmits: 0,
                     }),
-                    info: None,
-                    inode: 0,
-                    uid: 0,
-                    cookie: 0,
+                    ..SockInfo::bare(*state, a(local), a(remote))
                 }
             })
             .collect();
@@ -187,18 +172,13 @@ fn fin_ack() -> Flags {
 }
 
 fn handshake(l: Ladder) -> Ladder {
-    l.seg(10, true, SYN)
-        .seg(10, false, syn_ack())
-        .seg(10, true, ACK)
+    handshake_at(l, 10)
 }
 
 #[test]
 fn the_kernels_report_replaces_its_inferred_twin_and_keeps_its_own_time() {
     let lines = handshake(Ladder::new(KernelMode::Exact))
-        .trace(10, true, Closed, SynSent)
-        .trace(10, true, SynSent, Established)
-        .trace(10, false, Listen, SynReceived)
-        .trace(10, false, SynReceived, Established)
+        .traced_handshake(10)
         .walk(30, &[(true, Established, None), (false, Established, None)])
         .run();
     assert_eq!(
@@ -219,10 +199,7 @@ fn the_kernels_report_replaces_its_inferred_twin_and_keeps_its_own_time() {
 #[test]
 fn an_orphaned_fin_wait_2_enters_time_wait_only_at_the_peers_fin() {
     let lines = handshake(Ladder::new(KernelMode::Exact))
-        .trace(10, true, Closed, SynSent)
-        .trace(10, true, SynSent, Established)
-        .trace(10, false, Listen, SynReceived)
-        .trace(10, false, SynReceived, Established)
+        .traced_handshake(10)
         .trace(20, true, Established, FinWait1)
         .seg(20, true, fin_ack())
         .trace(20, false, Established, CloseWait)
@@ -331,10 +308,7 @@ fn an_inference_the_kernel_contradicts_late_is_withdrawn() {
 #[test]
 fn a_late_tracepoint_record_is_placed_at_its_time() {
     let lines = handshake(Ladder::new(KernelMode::Exact))
-        .trace(10, true, Closed, SynSent)
-        .trace(10, true, SynSent, Established)
-        .trace(10, false, Listen, SynReceived)
-        .trace(10, false, SynReceived, Established)
+        .traced_handshake(10)
         .seg(40, true, fin_ack())
         .seg(40, false, ACK)
         .walk(45, &[(true, FinWait2, None), (false, CloseWait, None)])
@@ -387,10 +361,7 @@ fn a_late_confirmation_is_a_check_not_a_change_to_the_same_state() {
 #[test]
 fn a_new_connection_on_used_addresses_is_a_new_socket() {
     let mut l = handshake(Ladder::new(KernelMode::Exact))
-        .trace(10, true, Closed, SynSent)
-        .trace(10, true, SynSent, Established)
-        .trace(10, false, Listen, SynReceived)
-        .trace(10, false, SynReceived, Established)
+        .traced_handshake(10)
         .trace(20, false, Established, FinWait1)
         .seg(20, false, fin_ack())
         .trace(20, true, Established, CloseWait)
@@ -402,10 +373,7 @@ fn a_new_connection_on_used_addresses_is_a_new_socket() {
         .trace(30, true, CloseWait, Closed);
     l.seq = [90_000, 70_000];
     let lines = handshake_at(l, 2_000)
-        .trace(2_000, true, Closed, SynSent)
-        .trace(2_000, true, SynSent, Established)
-        .trace(2_000, false, Listen, SynReceived)
-        .trace(2_000, false, SynReceived, Established)
+        .traced_handshake(2_000)
         .seg(4_000, true, ACK)
         .run();
     let server: Vec<&String> = lines.iter().filter(|l| l.contains("server")).collect();
@@ -437,10 +405,7 @@ fn an_old_socket_whose_end_was_not_shown_ends_when_its_addresses_are_taken() {
         .trace(20, true, Established, Closed);
     l.seq = [90_000, 70_000];
     let lines = handshake_at(l, 2_000)
-        .trace(2_000, true, Closed, SynSent)
-        .trace(2_000, true, SynSent, Established)
-        .trace(2_000, false, Listen, SynReceived)
-        .trace(2_000, false, SynReceived, Established)
+        .traced_handshake(2_000)
         .seg(4_000, true, ACK)
         .run();
     let server: Vec<&String> = lines.iter().filter(|l| l.contains("server")).collect();
