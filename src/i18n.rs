@@ -85,6 +85,7 @@ pub struct Labels {
     pub quiz_right: String,
     pub quiz_wrong: String,
     pub quiz_unseen: String,
+    pub quiz_corrected: String,
     pub quiz_watching: String,
     pub quiz_over: String,
     pub time: String,

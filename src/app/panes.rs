@@ -6,6 +6,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::App;
 use super::layout::wrap;
+use super::quiz::Answer;
 use crate::event::{CallResult, Event};
 use crate::explain;
 use crate::i18n::{Lang, fill, labels};
@@ -52,6 +53,10 @@ pub fn quiz_lines(app: &App, width: u16) -> Vec<(String, Look)> {
                     Look::Bad,
                 );
             }
+        }
+        if let Some(shown) = v.corrected {
+            let shown = Answer::State(shown).describe(zh);
+            push(&fill(&t.quiz_corrected, &[&shown]), Look::Unsure);
         }
     }
     if let Some(question) = q.current() {

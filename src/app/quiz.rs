@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::event::{CallResult, Event};
+use crate::event::{CallResult, CheckEvent, Event};
 use crate::lab::Script;
 use crate::lab::script::Endpoint;
 use crate::lab::script::{Action, Call, How};
@@ -292,6 +292,9 @@ pub struct Verdict {
     pub chosen: usize,
     /// What really happened; `None` when nothing in the events answered.
     pub truth: Option<Answer>,
+    /// The state first shown as the answer, withdrawn since (the kernel's
+    /// word replaced it): the verdict is the corrected state's.
+    pub corrected: Option<TcpState>,
 }
 
 impl Verdict {
@@ -328,6 +331,8 @@ pub struct Quiz {
     addrs: HashMap<String, HashSet<SocketAddr>>,
     /// Steps whose verdict was given (a step is judged once).
     judged: HashSet<usize>,
+    /// The state line that answered the last verdict: its socket and time.
+    answered_by: Option<(SocketAddr, Option<SocketAddr>, Timestamp)>,
 }
 
 impl Quiz {
@@ -391,6 +396,7 @@ impl Quiz {
                         .or_default()
                         .insert(s.local);
                 }
+                Event::Check(c) if c.withdraws() => self.correct(c),
                 _ => {}
             }
             if let Event::Step(s) = ev {
@@ -420,9 +426,38 @@ impl Quiz {
                 }
             };
             if let Some(truth) = truth {
-                self.judge(Some(truth));
+                if self.judge(Some(truth)) {
+                    self.answered_by = match ev {
+                        Event::State(s) => Some((s.local, s.remote, s.ts)),
+                        _ => None,
+                    };
+                }
             }
         }
+    }
+
+    /// The state that answered the last verdict was withdrawn: the verdict
+    /// (and the score) follow the state the socket was really in, as the
+    /// ladder does.
+    fn correct(&mut self, c: &CheckEvent) {
+        if self.answered_by != Some((c.local, c.remote, c.shown_at)) {
+            return;
+        }
+        let Some(v) = self.verdict.as_mut() else {
+            return;
+        };
+        if v.truth != Some(Answer::State(c.shown)) {
+            return;
+        }
+        let was_right = v.right();
+        v.truth = Some(Answer::State(c.actual));
+        v.corrected = Some(c.shown);
+        match (was_right, v.right()) {
+            (true, false) => self.right -= 1,
+            (false, true) => self.right += 1,
+            _ => {}
+        }
+        self.answered_by = None;
     }
 
     /// The first segment since the step began from a socket of the asked
@@ -454,18 +489,22 @@ impl Quiz {
         self.judge(truth);
     }
 
-    fn judge(&mut self, truth: Option<Answer>) {
+    /// Gives the verdict on the pending answer; false when there was none
+    /// to give (no answer pending, or its step judged already).
+    fn judge(&mut self, truth: Option<Answer>) -> bool {
         let Some(p) = self.pending.take() else {
-            return;
+            return false;
         };
         if !self.judged.insert(p.question.step) {
-            return;
+            return false;
         }
         let v = Verdict {
             question: p.question,
             chosen: p.chosen,
             truth,
+            corrected: None,
         };
+        self.answered_by = None;
         if v.truth.is_some() {
             self.asked += 1;
             if v.right() {
@@ -473,6 +512,7 @@ impl Quiz {
             }
         }
         self.verdict = Some(v);
+        true
     }
 
     /// Whether `ev` answers `q`.
@@ -515,5 +555,76 @@ impl Quiz {
     #[must_use]
     pub fn finished(&self) -> bool {
         self.pending.is_none() && self.next_step > self.questions.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{StateEvent, StateSource, StepEvent};
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp(1_700_000_000_000_000_000 + ms * 1_000_000)
+    }
+
+    /// backlog-abort's race as a quiz: the server's socket seemed to become
+    /// ESTABLISHED, and the kernel then said it was still SYN-RECEIVED. The
+    /// verdict and the score follow the kernel, as the ladder does.
+    #[test]
+    fn a_withdrawn_state_corrects_the_verdict_and_the_score() {
+        let local: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let remote: Option<SocketAddr> = "127.0.0.1:40000".parse().ok();
+        let mut quiz = Quiz::new(vec![Some(Question {
+            step: 1,
+            endpoint: "server".into(),
+            action: "client connect".into(),
+            ask: Ask::NewState,
+            choices: vec![
+                Answer::State(TcpState::Established),
+                Answer::State(TcpState::SynReceived),
+            ],
+        })]);
+        // The server's calls gave its socket this address.
+        quiz.addrs.entry("server".into()).or_default().insert(local);
+        assert!(quiz.answer(0));
+        quiz.observe(&[
+            Event::Step(StepEvent {
+                ts: at(0),
+                index: 1,
+                total: 1,
+                line: 1,
+                narration: None,
+            }),
+            Event::State(StateEvent {
+                ts: at(10),
+                conn: None,
+                endpoint: "server".into(),
+                local,
+                remote,
+                from: Some(TcpState::SynReceived),
+                to: TcpState::Established,
+                source: StateSource::Inferred,
+                timer: None,
+                note: None,
+            }),
+        ]);
+        assert_eq!((quiz.right, quiz.asked), (1, 1));
+        quiz.observe(&[Event::Check(CheckEvent {
+            ts: at(300),
+            conn: None,
+            endpoint: "server".into(),
+            local,
+            remote,
+            shown: TcpState::Established,
+            shown_at: at(10),
+            actual: TcpState::SynReceived,
+            source: StateSource::Kernel,
+            timer: None,
+            note: None,
+        })]);
+        let v = quiz.verdict.as_ref().expect("a verdict");
+        assert_eq!(v.truth, Some(Answer::State(TcpState::SynReceived)));
+        assert_eq!(v.corrected, Some(TcpState::Established));
+        assert_eq!((quiz.right, quiz.asked), (0, 1));
     }
 }
