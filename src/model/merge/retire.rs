@@ -375,3 +375,117 @@ impl Conns {
         (self.machines.len(), self.retired.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: &str = "127.0.0.1:40000";
+    const S: &str = "127.0.0.1:7000";
+    const MS: u64 = 1_000_000;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().expect("address")
+    }
+
+    fn t(ms: u64) -> Timestamp {
+        Timestamp(1_700_000_000_000_000_000 + ms * MS)
+    }
+
+    fn brief(state: TcpState, at: u64) -> Option<Brief> {
+        Some((state, StateSource::Kernel, true, t(at)))
+    }
+
+    /// A connection seen at `at` ms (a new machine: both ends CLOSED, so
+    /// finished at once).
+    fn seen(conns: &mut Conns, id: u32, at: u64) -> ConnId {
+        let conn = ConnId(id);
+        conns.learn(a(C), a(S), conn, Role::Client);
+        conns.machine(conn, a(C), a(S), t(at));
+        conns.after_packet(conn, t(at), true);
+        conn
+    }
+
+    #[test]
+    fn a_finished_connection_is_forgotten_after_its_last_packet_and_kept_in_brief() {
+        let mut conns = Conns::default();
+        let conn = seen(&mut conns, 1, 0);
+        let retire = RETIRE_AFTER / MS;
+        assert!(conns.due(t(retire - 1), true).is_empty());
+        // A packet at 100 ms puts it off.
+        conns.touch(conn, t(100));
+        assert!(conns.due(t(retire), true).is_empty());
+        assert_eq!(conns.due(t(100 + retire), true), [conn]);
+        let shown = [brief(TcpState::TimeWait, 90), brief(TcpState::Closed, 95)];
+        assert_eq!(
+            conns.forget(conn, Some(shown), t(100 + retire)),
+            Some((a(C), a(S)))
+        );
+        assert_eq!(conns.remembered(), (0, 1));
+        assert!(!conns.live(&(a(C), a(S))));
+        // The kernel's later reports still name it, and each end's role.
+        assert_eq!(conns.conn_of(a(S), a(C)), Some((conn, Role::Server)));
+        assert_eq!(conns.conn_of(a(C), a(S)), Some((conn, Role::Client)));
+        assert_eq!(
+            conns.retired_shown(a(C), a(S)),
+            Some((conn, shown[0].unwrap()))
+        );
+        assert_eq!(
+            conns.retired_shown(a(S), a(C)),
+            Some((conn, shown[1].unwrap()))
+        );
+        assert_eq!(
+            conns.take_retired().collect::<Vec<_>>(),
+            [(conn, (a(C), a(S)))]
+        );
+        // Kept for TIME-WAIT's length and a little more, then gone.
+        let kept = RETIRED_FOR / MS;
+        assert!(conns.due(t(100 + retire + kept - 1), true).is_empty());
+        assert_eq!(conns.remembered(), (0, 1));
+        conns.due(t(100 + retire + kept), true);
+        assert_eq!(conns.remembered(), (0, 0));
+        assert_eq!(conns.conn_of(a(C), a(S)), None);
+    }
+
+    #[test]
+    fn a_newer_connection_on_the_same_addresses_keeps_them() {
+        let mut conns = Conns::default();
+        let old = seen(&mut conns, 1, 0);
+        // A new SYN on the same 4-tuple before the old one is forgotten.
+        let new = seen(&mut conns, 2, 10);
+        assert!(conns.owns(new, (a(C), a(S))));
+        assert!(!conns.owns(old, (a(C), a(S))));
+        // Forgetting the old one leaves the new one's tuples, and no brief.
+        let shown = [brief(TcpState::Closed, 5), brief(TcpState::Closed, 5)];
+        assert_eq!(conns.forget(old, Some(shown), t(600)), None);
+        assert_eq!(conns.take_retired().count(), 0);
+        assert_eq!(conns.conn_of(a(S), a(C)), Some((new, Role::Server)));
+        assert_eq!(conns.remembered(), (1, 0));
+    }
+
+    #[test]
+    fn a_brief_is_its_own_connections_to_revive() {
+        let mut conns = Conns::default();
+        let old = seen(&mut conns, 1, 0);
+        let shown = [
+            brief(TcpState::FinWait2, 5),
+            brief(TcpState::SynReceived, 5),
+        ];
+        conns.forget(old, Some(shown), t(600));
+        // A new connection on the addresses: the old one's brief stays
+        // (what was last shown of the old sockets), and it is not revived.
+        let new = seen(&mut conns, 2, 700);
+        assert!(!conns.get(new).is_some_and(|m| m.revived));
+        assert_eq!(
+            conns.retired_shown(a(S), a(C)),
+            Some((old, shown[1].unwrap()))
+        );
+        // Late packets of a forgotten connection bring it back, revived.
+        let mut conns = Conns::default();
+        let old = seen(&mut conns, 1, 0);
+        conns.forget(old, Some(shown), t(600));
+        conns.learn(a(C), a(S), old, Role::Client);
+        assert!(conns.machine(old, a(C), a(S), t(700)).revived);
+        assert_eq!(conns.retired_shown(a(S), a(C)), None);
+    }
+}
