@@ -77,6 +77,13 @@ enum Verdict {
     Drop,
 }
 
+/// A timer read with `left` seconds at `read`, as it stood at `shown`: that
+/// much more (or less) then; one that ran out by then (a report placed
+/// later than it was read) is at 0, never below.
+fn timer_at(left: f64, read: Timestamp, shown: Timestamp) -> f64 {
+    (left + (read.0 as f64 - shown.0 as f64) / 1e9).max(0.0)
+}
+
 /// Whether the tracepoint reports this change when a socket makes it (it
 /// sees every change of a full socket; not the mini-sockets that stand in
 /// for TIME-WAIT and an orphaned FIN-WAIT-2, not request sockets, and a
@@ -1128,10 +1135,7 @@ impl States {
             }
             ts = floor;
         }
-        // The timer was read at the report's time: it had that much more
-        // (or less) at the time shown.
-        let shift = (c.ts.0 as f64 - ts.0 as f64) / 1e9;
-        let timer = c.timer.map(|t| t + shift);
+        let timer = c.timer.map(|t| timer_at(t, c.ts, ts));
         let ev = Event::State(StateEvent {
             ts,
             conn: found.map(|(conn, _)| conn),

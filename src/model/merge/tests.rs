@@ -428,3 +428,15 @@ fn handshake_at(l: Ladder, at: u64) -> Ladder {
         .seg(at, false, syn_ack())
         .seg(at, true, ACK)
 }
+
+/// A timer is shown as it stood at the line's time: more when the line is
+/// earlier than the reading, less when later, and never below 0 (a flood in
+/// `watch` showed a SYN-SENT timer of -0.000 s: read at 0 ms, placed later).
+#[test]
+fn a_timer_stands_as_at_its_lines_time_and_never_below_zero() {
+    use super::timer_at;
+    assert!((timer_at(59.9, ms(200), ms(100)) - 60.0).abs() < 1e-9);
+    assert!((timer_at(1.0, ms(200), ms(300)) - 0.9).abs() < 1e-9);
+    assert_eq!(timer_at(0.0, ms(200), ms(201)), 0.0);
+    assert_eq!(timer_at(0.05, ms(200), ms(3_000)), 0.0);
+}
