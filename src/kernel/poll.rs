@@ -145,10 +145,33 @@ const POLL_COST_SHARE: u32 = 200;
 
 /// The wait before the next read: [`POLL`], or longer when a read costs more
 /// (sock_diag walks the whole table: tens of thousands of TIME-WAIT sockets
-/// under a connection load make a read take milliseconds).
+/// under a connection load make a read take milliseconds). `read_cost` is
+/// the CPU time the read used, not the time it took: a read that waited for
+/// a CPU (a busy machine) or for the kernel to load its diag module cost
+/// little, and pushing the next one 200 times that far out left a whole
+/// demo without a full read (a server's TIME-WAIT then came out inferred).
 #[must_use]
-pub fn poll_interval(read_took: Duration) -> Duration {
-    (read_took * POLL_COST_SHARE).clamp(POLL, POLL_MAX)
+pub fn poll_interval(read_cost: Duration) -> Duration {
+    (read_cost * POLL_COST_SHARE).clamp(POLL, POLL_MAX)
+}
+
+/// The CPU time the calling thread has used (user and system: a netlink
+/// dump's walk runs in the reader's own system call), or `None` where the
+/// clock is unavailable.
+fn thread_cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through the pointer, which
+    // points to a live, writable timespec for the duration of the call.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    if r != 0 {
+        return None;
+    }
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec).ok()?;
+    Some(Duration::new(secs, nanos))
 }
 
 /// Reads the table every [`POLL`]: the whole of it when something happened
@@ -204,6 +227,7 @@ fn poll_loop(
         }
         seen = now_seen;
         last_full = started;
+        let cpu_before = thread_cpu_time();
         let walk = Timestamp::now();
         if let Err(e) = diag.dump(ports, &mut socks) {
             warn(
@@ -213,8 +237,11 @@ fn poll_loop(
             return;
         }
         // What grows with the table: the walk (the counters cost the same
-        // at any size).
-        let took = started.elapsed();
+        // at any size), in CPU time where the clock tells it.
+        let took = match (cpu_before, thread_cpu_time()) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => started.elapsed(),
+        };
         let ts = Timestamp::now();
         // The counters are told on listeners' queue reports: without a
         // listener they are read once, as the base a listener's report
@@ -275,5 +302,26 @@ mod tests {
             Duration::from_millis(400)
         );
         assert_eq!(poll_interval(Duration::from_millis(50)), POLL_MAX);
+    }
+
+    #[test]
+    fn a_reads_cost_is_the_cpu_it_used_not_the_time_it_waited() {
+        let before = thread_cpu_time().expect("the thread CPU clock");
+        std::thread::sleep(Duration::from_millis(100));
+        let slept = thread_cpu_time().expect("the thread CPU clock") - before;
+        assert!(
+            slept < Duration::from_millis(20),
+            "100 ms asleep counted as {slept:?} of CPU"
+        );
+        // Work does count (bounded, in case the clock never moves).
+        let wall = std::time::Instant::now();
+        let mut spins = 0u64;
+        while thread_cpu_time().expect("the thread CPU clock") - before < Duration::from_millis(2) {
+            spins = std::hint::black_box(spins + 1);
+            assert!(
+                wall.elapsed() < Duration::from_secs(20),
+                "the thread CPU clock did not advance while spinning"
+            );
+        }
     }
 }

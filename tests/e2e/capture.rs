@@ -107,6 +107,10 @@ fn capture_both(name: &str, ip: IpAddr) -> Captured {
             "256",
             "-B",
             "32768",
+            // Nanoseconds, as synack's own files: frames are compared in
+            // time order, and microseconds would tie frames synack orders.
+            "--time-stamp-precision",
+            "nano",
             "-w",
         ])
         .arg(&tcpdump_file)

@@ -285,7 +285,13 @@ pub struct TsharkPacket {
     pub win: u64,
 }
 
-/// Dissects a capture file with tshark (relative numbers, as its defaults).
+/// Dissects a capture file with tshark (relative numbers, as its defaults),
+/// in time order. A file holds frames in the order they reached the capture
+/// ring; with two CPUs that is not always the order of their timestamps (a
+/// frame is stamped when its CPU queues it, and another CPU's frame queued
+/// later may reach the ring first). synack shows time order, so the frames
+/// are sorted by time, keeping the file's order among equal times; compare
+/// nanosecond files (`--time-stamp-precision nano`), as synack's own are.
 pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
@@ -297,6 +303,8 @@ pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
             "fields",
             "-E",
             "separator=|",
+            "-e",
+            "frame.time_epoch",
             "-e",
             "ip.src",
             "-e",
@@ -327,11 +335,13 @@ pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
         "tshark failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
+    let mut dated: Vec<((u64, u64), TsharkPacket)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split('|').collect();
-            assert_eq!(f.len(), 11, "unexpected tshark line: {l}");
+            assert_eq!(f.len(), 12, "unexpected tshark line: {l}");
+            let time = epoch_nanos(f[0]).unwrap_or_else(|| panic!("bad frame time in {l}"));
+            let f = &f[1..];
             let addr = |v4: &str, v6: &str, port: &str| {
                 if v4.is_empty() {
                     format!("[{v6}]:{port}")
@@ -341,7 +351,7 @@ pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
             };
             let flags = flag_names(f[6]);
             let num = |s: &str| s.parse::<u64>().unwrap_or(0);
-            TsharkPacket {
+            let packet = TsharkPacket {
                 src: addr(f[0], f[1], f[2]),
                 dst: addr(f[3], f[4], f[5]),
                 // tshark prints the ack field even without the ACK flag; the contract says 0 then.
@@ -354,9 +364,23 @@ pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
                 seq: num(f[7]),
                 len: num(f[9]),
                 win: num(f[10]),
-            }
+            };
+            (time, packet)
         })
-        .collect()
+        .collect();
+    dated.sort_by_key(|(time, _)| *time);
+    dated.into_iter().map(|(_, p)| p).collect()
+}
+
+/// tshark's `frame.time_epoch` ("1796582431.398819871") as (seconds,
+/// nanoseconds), exactly.
+fn epoch_nanos(s: &str) -> Option<(u64, u64)> {
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = format!("{frac:0<9}").parse().ok()?;
+    Some((secs.parse().ok()?, nanos))
 }
 
 /// The same fields from synack's JSON packet events.
