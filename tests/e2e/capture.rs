@@ -195,28 +195,33 @@ fn check_against_tshark(name: &str, ip: IpAddr) {
     require_tool("tshark");
     let c = capture_both(name, ip);
     let ours = synack_packets(&c.live);
-    let theirs = tshark_packets(&c.tcpdump_file);
+    let written = tshark_dated(&c.written_file);
+    let theirs = tshark_dated(&c.tcpdump_file);
     // 4 connections of at least 3+4 packets each, plus the bulk transfer's segments.
     assert!(
         theirs.len() > 30,
         "tcpdump saw only {} packets",
         theirs.len()
     );
+    // synack's dissection is tshark's, frame for frame, in the same (time)
+    // order: the frames synack captured, as it wrote them (--write).
     assert_eq!(
         ours.len(),
-        theirs.len(),
-        "synack showed {} packets, tcpdump captured {}",
+        written.len(),
+        "synack showed {} packets and wrote {}",
         ours.len(),
-        theirs.len()
+        written.len()
     );
-    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+    for (i, (a, (_, b))) in ours.iter().zip(&written).enumerate() {
         assert_eq!(
             a,
             b,
-            "packet {} differs: synack {a:?} vs tshark {b:?}",
+            "packet {} differs: synack {a:?} vs tshark {b:?} (of synack's --write file)",
             i + 1
         );
     }
+    // tcpdump, capturing beside it, saw the same packets at the same times.
+    same_frames(&written, &theirs);
     // What the issue names must be there: handshakes, a RST, FINs, data.
     assert!(ours.iter().any(|p| p.flags == ["SYN"]));
     assert!(ours.iter().any(|p| p.flags.contains(&"RST".to_owned())));
@@ -234,14 +239,13 @@ fn check_against_tshark(name: &str, ip: IpAddr) {
         .collect();
     assert_eq!(conns.len(), 4, "expected 4 connections, got {conns:?}");
 
-    // `read` of tcpdump's capture gives the same events as the live run
-    // (tcpdump's timestamps come from its own ring, a few µs off ours).
-    same_packets(
-        &read_json(&c.tcpdump_file),
-        &c.live,
-        0.001,
-        "read of tcpdump's file",
-    );
+    // `read` of tcpdump's file dissects it as tshark does, in the same order.
+    let read = synack_packets(&read_json(&c.tcpdump_file));
+    let theirs: Vec<TsharkPacket> = theirs.into_iter().map(|(_, p)| p).collect();
+    assert_eq!(read.len(), theirs.len(), "read of tcpdump's file");
+    for (i, (a, b)) in read.iter().zip(&theirs).enumerate() {
+        assert_eq!(a, b, "read of tcpdump's file: packet {} differs", i + 1);
+    }
     // synack's own --write file reads back identically, timestamps included.
     same_packets(
         &read_json(&c.written_file),
@@ -249,11 +253,56 @@ fn check_against_tshark(name: &str, ip: IpAddr) {
         0.0,
         "read of the --write file",
     );
+}
+
+/// How far apart two captures beside each other may stamp one frame: each
+/// ring stamps a frame as it takes it (a few microseconds apart), and a
+/// frame waits its turn behind the other CPU's.
+const TWO_CAPTURES_APART_NS: u64 = 2_000_000;
+
+/// Two captures of the same traffic hold the same frames, each stamped
+/// within [`TWO_CAPTURES_APART_NS`] of its twin. Their orders may differ
+/// where two CPUs handed frames to the rings at once (each ring orders them
+/// as it took them, and stamps them then), so each frame is matched with
+/// the first unmatched equal frame of the other capture near its time.
+fn same_frames(ours: &[(FrameTime, TsharkPacket)], theirs: &[(FrameTime, TsharkPacket)]) {
     assert_eq!(
-        tshark_packets(&c.written_file),
-        theirs,
-        "tshark reads synack's file differently"
+        ours.len(),
+        theirs.len(),
+        "synack captured {} packets, tcpdump {}",
+        ours.len(),
+        theirs.len()
     );
+    let nanos = |(s, n): FrameTime| s * 1_000_000_000 + n;
+    let mut taken = vec![false; theirs.len()];
+    let mut from = 0;
+    for (i, (t, p)) in ours.iter().enumerate() {
+        let t = nanos(*t);
+        while from < theirs.len()
+            && (taken[from] || nanos(theirs[from].0) + TWO_CAPTURES_APART_NS < t)
+        {
+            assert!(
+                taken[from],
+                "tcpdump's packet {} ({:?}) has no twin in synack's capture near its time",
+                from + 1,
+                theirs[from].1
+            );
+            from += 1;
+        }
+        let twin = (from..theirs.len())
+            .take_while(|j| nanos(theirs[*j].0) <= t + TWO_CAPTURES_APART_NS)
+            .find(|j| !taken[*j] && theirs[*j].1 == *p);
+        let Some(j) = twin else {
+            panic!(
+                "synack's packet {} ({p:?}) has no twin in tcpdump's capture within {} ms; \
+                 tcpdump's packets there: {:#?}",
+                i + 1,
+                TWO_CAPTURES_APART_NS / 1_000_000,
+                theirs[from..].iter().take(6).collect::<Vec<_>>()
+            )
+        };
+        taken[j] = true;
+    }
 }
 
 /// A port that has a listener before the watch starts: its first `queue`

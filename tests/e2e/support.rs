@@ -286,13 +286,22 @@ pub struct TsharkPacket {
 }
 
 /// Dissects a capture file with tshark (relative numbers, as its defaults),
-/// in time order. A file holds frames in the order they reached the capture
-/// ring; with two CPUs that is not always the order of their timestamps (a
-/// frame is stamped when its CPU queues it, and another CPU's frame queued
-/// later may reach the ring first). synack shows time order, so the frames
-/// are sorted by time, keeping the file's order among equal times; compare
-/// nanosecond files (`--time-stamp-precision nano`), as synack's own are.
+/// in time order (see [`tshark_dated`]).
 pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
+    tshark_dated(file).into_iter().map(|(_, p)| p).collect()
+}
+
+/// A frame's time: (seconds, nanoseconds) since the epoch.
+pub type FrameTime = (u64, u64);
+
+/// tshark's dissection of a capture file, each frame with its time, in time
+/// order. A file holds frames in the order they reached the capture ring;
+/// with two CPUs that is not always their timestamps' order (a ring stamps
+/// a frame after taking its slot), and synack shows time order, so the
+/// frames are sorted by time, keeping the file's order among equal times.
+/// Compare nanosecond files (`--time-stamp-precision nano`), as synack's
+/// own are.
+pub fn tshark_dated(file: &Path) -> Vec<(FrameTime, TsharkPacket)> {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(file)
@@ -335,7 +344,7 @@ pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
         "tshark failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut dated: Vec<((u64, u64), TsharkPacket)> = String::from_utf8_lossy(&out.stdout)
+    let mut dated: Vec<(FrameTime, TsharkPacket)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split('|').collect();
@@ -369,12 +378,12 @@ pub fn tshark_packets(file: &Path) -> Vec<TsharkPacket> {
         })
         .collect();
     dated.sort_by_key(|(time, _)| *time);
-    dated.into_iter().map(|(_, p)| p).collect()
+    dated
 }
 
 /// tshark's `frame.time_epoch` ("1796582431.398819871") as (seconds,
 /// nanoseconds), exactly.
-fn epoch_nanos(s: &str) -> Option<(u64, u64)> {
+fn epoch_nanos(s: &str) -> Option<FrameTime> {
     let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
     if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
