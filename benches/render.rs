@@ -28,6 +28,7 @@ fn app(rows: usize) -> App {
         peers: vec!["client".into(), "client2".into(), "server".into()],
         paused: false,
         rootless: false,
+        pace: 0.0,
     });
     app.update(AppEvent::Started {
         kernel: KernelMode::Exact,

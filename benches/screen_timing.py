@@ -4,7 +4,10 @@
 - time to first frame of `synack demo handshake`: from exec to the first
   drawn header (the screen's own first bytes are its mode switches);
 - CPU of an idle screen: once the script is over (the lab stays up, TIME-WAIT
-  counts down), the CPU time synack's screen process uses in 10 s.
+  counts down), the CPU time synack's screen process uses in 10 s;
+- key to screen: in `demo close --step` at 80x24 (a projector), from a
+  Space on a quiet screen to the first bytes the screen draws in answer
+  (the title and the step's words; its rows follow as they come).
 
 Usage: python3 benches/screen_timing.py [path/to/synack]   (default: target/release/synack)
 Needs root, or unprivileged user namespaces, for the lab.
@@ -15,13 +18,37 @@ BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/synack"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def spawn(args):
+def spawn(args, rows=40, cols=120):
     pid, fd = pty.fork()
     if pid == 0:
         os.environ["TERM"] = "xterm-256color"
         os.execv(BIN, [BIN] + args)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     return pid, fd
+
+
+def quiet(fd, still=0.4, limit=5.0):
+    """Reads until nothing comes for `still` seconds (at most `limit`)."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], still)
+        if not r:
+            return True
+        try:
+            os.read(fd, 65536)
+        except OSError:
+            return False
+    return False
+
+
+def answer(fd, key, timeout=3.0):
+    """Sends `key`; seconds until the screen's first bytes in answer."""
+    start = time.monotonic()
+    os.write(fd, key)
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        raise SystemExit(f"no answer to {key!r} within {timeout}s")
+    return time.monotonic() - start
 
 
 def read_until(fd, needle, timeout):
@@ -81,3 +108,15 @@ drain(fd, 10.0)
 used = cpu_seconds(pid) - before
 quit(pid, fd)
 print(f"idle screen (lab up, TIME-WAIT counting down), 10 s: {used:.2f} s CPU = {used*10:.1f}% of one core")
+
+clicks = []
+for _ in range(3):
+    pid, fd = spawn(["demo", "close", "--step"], rows=24, cols=80)
+    read_until(fd, b"paused", 10)
+    for _ in range(6):
+        if quiet(fd):
+            clicks.append(answer(fd, b" "))
+    quit(pid, fd)
+clicks.sort()
+print(f"key to screen (Space in demo close --step at 80x24, {len(clicks)} clicks): "
+      f"median {statistics.median(clicks)*1000:.0f} ms, max {max(clicks)*1000:.0f} ms")

@@ -7,6 +7,7 @@ pub mod input;
 pub mod layout;
 pub mod panes;
 pub mod quiz;
+pub mod stops;
 pub mod timeline;
 
 use crate::event::{Event, LabAction, StateSource, StepEvent};
@@ -17,6 +18,7 @@ use crate::tcp::TcpState;
 use crate::tcp::track::ConnId;
 use crate::time::Timestamp;
 use quiz::Quiz;
+use stops::{Forward, Stops};
 
 pub use conns::{Connections, RowKey};
 pub use input::{AppEvent, Effect, Key, Mouse};
@@ -121,6 +123,10 @@ pub struct App {
     pub sockets: Sockets,
     /// The rows where each step began.
     pub steps: Vec<(RowId, StepEvent)>,
+    /// Which steps are shown: each narrated step is a stop.
+    stops: Stops,
+    /// A step the lab began that a click asked for, before its rows came.
+    ahead: Option<StepEvent>,
     pub lab: LabStatus,
     /// The selected row; `None` follows the newest.
     pub cursor: Option<RowId>,
@@ -211,6 +217,8 @@ impl App {
             lanes: Lanes::default(),
             sockets: Sockets::default(),
             steps: Vec::new(),
+            stops: Stops::default(),
+            ahead: None,
             lab: LabStatus::default(),
             cursor: None,
             top: 0,
@@ -244,11 +252,12 @@ impl App {
 
     /// A new run of a scenario: the timeline starts empty, with a lane for
     /// each of the script's peers.
-    fn start_demo(&mut self, name: &str, peers: &[String], paused: bool) {
+    fn start_demo(&mut self, name: &str, peers: &[String], paused: bool, pace: f64) {
         self.kind = RunKind::Demo {
             name: name.to_owned(),
         };
         self.clear_run();
+        self.stops = Stops::new(pace);
         self.lanes = Lanes::for_peers(peers.iter().map(String::as_str));
         self.lab.paused = paused;
         self.screen = Screen::Ladder;
@@ -265,6 +274,8 @@ impl App {
         self.sockets = Sockets::default();
         self.withdrawn.clear();
         self.steps.clear();
+        self.stops = Stops::default();
+        self.ahead = None;
         self.lab = LabStatus::default();
         self.cursor = None;
         self.top = 0;
@@ -286,17 +297,21 @@ impl App {
         let mut effects = Vec::new();
         match ev {
             AppEvent::Model(events) => {
-                if let Some(q) = &mut self.quiz {
-                    q.observe(&events);
-                    if events.iter().any(|e| matches!(e, Event::Step(_))) {
-                        self.quiz_waiting = false;
-                        self.quiz_step_at = Some(self.now);
-                    }
-                }
+                let before = self.shown_end();
                 for e in events {
                     self.ingest(e);
                 }
+                self.stops.advance(&self.steps, self.lab.paused, self.now);
+                self.shown_from(before);
                 self.dirty = true;
+            }
+            AppEvent::StepBegan(s) => {
+                // The step right after everything shown, that a click asked for.
+                let next = self.steps.len() + 1;
+                if self.stops.asked() && self.stops.shown() >= self.steps.len() && s.index == next {
+                    self.ahead = Some(s);
+                    self.dirty = true;
+                }
             }
             AppEvent::Key(k) => {
                 self.on_key(k, &mut effects);
@@ -317,6 +332,11 @@ impl App {
                     self.dirty = true;
                 }
                 self.now = now;
+                let before = self.shown_end();
+                if self.stops.advance(&self.steps, self.lab.paused, now) {
+                    self.shown_from(before);
+                    self.dirty = true;
+                }
                 self.quiz_tick(&mut effects);
             }
             AppEvent::Quiz(questions) => {
@@ -334,8 +354,9 @@ impl App {
                 peers,
                 paused,
                 rootless,
+                pace,
             } => {
-                self.start_demo(&name, &peers, paused);
+                self.start_demo(&name, &peers, paused, pace);
                 self.rootless = rootless;
             }
             AppEvent::LabDone { error } => {
@@ -351,7 +372,7 @@ impl App {
     /// and a step that asks nothing runs after [`QUIZ_PACE`].
     fn quiz_tick(&mut self, fx: &mut Vec<Effect>) {
         let now = self.now;
-        let running = self.is_demo() && !self.lab.ended && self.lab.paused;
+        let running = self.is_demo() && self.more_to_come() && self.lab.paused;
         let Some(q) = &mut self.quiz else {
             return;
         };
@@ -365,14 +386,14 @@ impl App {
             .is_none_or(|at| now.seconds_since(at) >= QUIZ_PACE);
         if running && due && !self.quiz_waiting && q.may_run_unasked() {
             self.quiz_waiting = true;
-            fx.push(Effect::Lab(LabControl::Next));
+            self.forward(fx);
         }
     }
 
     /// Quiz mode's keys: a digit answers the open question and runs its
     /// step. True when the key was the quiz's.
     fn quiz_key(&mut self, key: Key, fx: &mut Vec<Effect>) -> bool {
-        let running = self.is_demo() && !self.lab.ended;
+        let running = self.is_demo() && self.more_to_come();
         let Some(q) = &mut self.quiz else {
             return false;
         };
@@ -384,8 +405,7 @@ impl App {
                 let n = usize::from(c as u8 - b'1');
                 if q.answer(n) {
                     self.quiz_waiting = true;
-                    self.cursor = None;
-                    fx.push(Effect::Lab(LabControl::Next));
+                    self.forward(fx);
                 }
                 true
             }
@@ -555,15 +575,119 @@ impl App {
         match self.focus {
             Some(_) => self.focus_rows_kept().len(),
             None => {
-                let end = self.frozen.as_ref().map_or(self.timeline.end(), |f| f.end);
+                let end = self.shown_end();
                 usize::try_from(end.saturating_sub(self.timeline.first())).unwrap_or(usize::MAX)
             }
         }
     }
 
+    /// The end of the rows shown: the newest row, or where the table was
+    /// frozen, or the first row of a step still waiting for its turn.
+    #[must_use]
+    pub fn shown_end(&self) -> RowId {
+        let end = self.frozen.as_ref().map_or(self.timeline.end(), |f| f.end);
+        match self.stops.held_from(&self.steps) {
+            Some(held) if self.is_demo() => end.min(held),
+            _ => end,
+        }
+    }
+
+    /// The lab may still run steps, or steps it ran wait for their turn.
+    fn more_to_come(&self) -> bool {
+        !self.lab.ended || self.stops.shown() < self.steps.len()
+    }
+
+    /// The script is over and every step of it is shown.
+    #[must_use]
+    pub fn script_over(&self) -> bool {
+        self.lab.ended && self.stops.shown() >= self.steps.len()
+    }
+
+    /// Rows from `before` on have just been shown: the quiz sees them now
+    /// (it asks about what the class sees), and a step shown ends the wait.
+    fn shown_from(&mut self, before: RowId) {
+        let after = self.shown_end();
+        if self
+            .ahead
+            .as_ref()
+            .is_some_and(|a| a.index <= self.stops.shown())
+        {
+            self.ahead = None;
+        }
+        if after <= before {
+            return;
+        }
+        let Some(q) = &mut self.quiz else {
+            return;
+        };
+        let rows: Vec<Event> = (before.max(self.timeline.first())..after)
+            .filter_map(|r| self.timeline.get(r).cloned())
+            .collect();
+        q.observe(&rows);
+        if rows.iter().any(|e| matches!(e, Event::Step(_))) {
+            self.quiz_waiting = false;
+            self.quiz_step_at = Some(self.now);
+        }
+    }
+
+    /// A click forward: the next step the lab ran already is shown, or the
+    /// lab is asked to run one. The screen follows the newest row.
+    fn forward(&mut self, fx: &mut Vec<Effect>) {
+        let before = self.shown_end();
+        match self.stops.forward(&self.steps, self.now) {
+            Forward::Shown => self.shown_from(before),
+            Forward::AskLab => {
+                if !self.lab.ended {
+                    fx.push(Effect::Lab(LabControl::Next));
+                }
+            }
+        }
+        self.cursor = None;
+    }
+
+    /// Time travel to the first row of the step before the one shown (to
+    /// the first row from the first step).
+    fn back_a_step(&mut self) {
+        let shown = self.stops.shown().min(self.steps.len());
+        let Some(moment) = self.moment() else {
+            return;
+        };
+        // The step the moment is in, and the one before it.
+        let now = self.steps[..shown].partition_point(|(r, _)| *r <= moment);
+        let target = match now.checked_sub(2) {
+            Some(i) => self.steps[i].0,
+            None => self.timeline.first(),
+        };
+        self.select_row(target);
+    }
+
+    /// Looking back: time travel to the next step's first row, or follow
+    /// the newest once the moment is in the last step shown. False when
+    /// the screen already follows the newest row.
+    fn ahead_a_step(&mut self) -> bool {
+        let Some(cursor) = self.cursor else {
+            return false;
+        };
+        let shown = self.stops.shown().min(self.steps.len());
+        let next = self.steps[..shown].partition_point(|(r, _)| *r <= cursor);
+        match self.steps[..shown].get(next) {
+            Some((r, _)) => self.select_row(*r),
+            None => self.cursor = None,
+        }
+        true
+    }
+
+    /// → or PgDn in a demo: a step ahead when looking back, else (paused)
+    /// the next step.
+    fn click_forward(&mut self, running: bool, fx: &mut Vec<Effect>) {
+        if !self.ahead_a_step() && running && self.lab.paused {
+            self.forward(fx);
+        }
+    }
+
     fn focus_rows_kept(&self) -> &[RowId] {
         let first = self.timeline.first();
-        let end = self.frozen.as_ref().map_or(self.timeline.end(), |f| f.end);
+        let end = self.shown_end();
         let a = self.focus_rows.partition_point(|&r| r < first);
         let b = self.focus_rows.partition_point(|&r| r < end);
         &self.focus_rows[a..b]
@@ -612,6 +736,20 @@ impl App {
         }
     }
 
+    /// The step a click just began, while its rows are on their way (the
+    /// screen following the newest row).
+    #[must_use]
+    pub fn ahead_step(&self) -> Option<&StepEvent> {
+        self.ahead.as_ref().filter(|_| self.cursor.is_none())
+    }
+
+    /// The step the title names: the one a click just began, or the one
+    /// in effect at the moment shown.
+    #[must_use]
+    pub fn title_step(&self) -> Option<&StepEvent> {
+        self.ahead_step().or_else(|| self.step_at(self.moment()))
+    }
+
     /// The step in effect at the moment shown.
     #[must_use]
     pub fn step_at(&self, row: Option<RowId>) -> Option<&StepEvent> {
@@ -636,6 +774,9 @@ impl App {
     /// any narrated step, the scenario's summary (a paused `--step` start).
     #[must_use]
     pub fn banner_text(&self) -> Option<&str> {
+        if let Some(n) = self.ahead_step().and_then(|s| s.narration.as_ref()) {
+            return Some(n.text(self.lang));
+        }
         if let Some(n) = self.narration_at(self.moment()) {
             return Some(n.text(self.lang));
         }
@@ -755,6 +896,10 @@ impl App {
         };
         let new = pos.saturating_add_signed(delta).min(n - 1);
         self.cursor = self.visible_row(new);
+    }
+
+    fn select_row(&mut self, row: RowId) {
+        self.select_pos(self.visible_pos(row));
     }
 
     fn select_pos(&mut self, pos: usize) {
@@ -906,24 +1051,18 @@ impl App {
         matches!(self.kind, RunKind::Demo { .. })
     }
 
-    /// The selection is at the newest row (or follows it).
-    fn at_newest(&self) -> bool {
-        match self.cursor {
-            None => true,
-            Some(r) => self.visible_pos(r) + 1 >= self.visible_len(),
-        }
-    }
-
     fn on_ladder_key(&mut self, key: Key, fx: &mut Vec<Effect>) {
         if self.quiz_key(key, fx) {
             return;
         }
         let page = isize::try_from(self.ladder_height().saturating_sub(1).max(1)).unwrap_or(1);
         let demo = self.is_demo();
-        let running = demo && !self.lab.ended;
+        let running = demo && self.more_to_come();
         match key {
             Key::Up | Key::Char('k') if !(demo && key == Key::Char('k')) => self.move_cursor(-1),
             Key::Down | Key::Char('j') => self.move_cursor(1),
+            // A clicker's back keys: the step before, at its first row.
+            Key::Left | Key::PageUp if demo && !self.steps.is_empty() => self.back_a_step(),
             Key::Left => self.move_cursor(-1),
             Key::PageUp => self.move_cursor(-page),
             Key::Home => self.select_pos(0),
@@ -942,12 +1081,13 @@ impl App {
                     self.overlay = Overlay::Diagram;
                 }
             }
-            // Presentation clickers: → and PgDn go forward.
+            // Presentation clickers: → and PgDn go forward a step: to the
+            // next step's first row when looking back, else the next step.
+            Key::Right | Key::PageDown if demo && !self.steps.is_empty() => {
+                self.click_forward(running, fx);
+            }
             Key::Right | Key::PageDown => {
-                if running && self.lab.paused && (key == Key::Right || self.at_newest()) {
-                    fx.push(Effect::Lab(LabControl::Next));
-                    self.cursor = None;
-                } else if key == Key::PageDown {
+                if key == Key::PageDown {
                     self.move_cursor(page);
                 } else {
                     self.move_cursor(1);
@@ -955,8 +1095,7 @@ impl App {
             }
             Key::Char(' ') if running => {
                 if self.lab.paused {
-                    fx.push(Effect::Lab(LabControl::Next));
-                    self.cursor = None;
+                    self.forward(fx);
                 } else {
                     self.lab.paused = true;
                     fx.push(Effect::Lab(LabControl::Pause));

@@ -67,6 +67,12 @@ pub enum Msg {
     LabDone { run: u64, error: Option<String> },
     /// A file source read its last frame.
     SourceDone { run: u64, error: Option<String> },
+    /// The lab began a step: told to the screen at once (its `Step` event
+    /// comes through the model with the rows, later).
+    StepBegan {
+        run: u64,
+        step: crate::event::StepEvent,
+    },
     /// The terminal: a key, the mouse, a resize.
     Ui(AppEvent),
     /// The terminal is gone (its window closed): the run ends.
@@ -388,6 +394,12 @@ impl Session {
             // A socket call can change the table without a packet (accept()
             // empties the accept queue, read() the receive queue).
             lab_activity.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Event::Step(step) = &ev {
+                let _ = etx.send(Msg::StepBegan {
+                    run,
+                    step: step.clone(),
+                });
+            }
             eb.send(&etx, run, vec![Input::Event(ev)]);
         });
         let done = tx.clone();
@@ -710,7 +722,8 @@ async fn pump(
             *lab_error = error;
             true
         }
-        Msg::Ui(_) | Msg::TerminalGone => false,
+        // Headless views show each step as its rows come.
+        Msg::Ui(_) | Msg::TerminalGone | Msg::StepBegan { .. } => false,
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -56,6 +56,7 @@ fn demo_app(name: &str, lang: Lang, w: u16, h: u16, after: f64) -> App {
         peers: peers(&events),
         paused: false,
         rootless: false,
+        pace: 0.0,
     });
     app.update(AppEvent::Started {
         kernel: KernelMode::Exact,
@@ -518,6 +519,7 @@ fn max_rows_keeps_the_newest_and_says_how_many_went() {
         peers: peers(&events),
         paused: false,
         rootless: false,
+        pace: 0.0,
     });
     app.update(AppEvent::Resize {
         width: 120,
@@ -543,4 +545,130 @@ fn explain_pane_80x24_in_chinese() {
     key(&mut app, Key::Char('e'));
     assert!(app.explain);
     insta::assert_snapshot!(screen(&app, &dark()));
+}
+
+// ---- a clicker through the steps ------------------------------------------
+
+/// A recorded demo with `--step`: every event the lab made is in, and the
+/// steps wait for clicks.
+fn stepping_app(name: &str, w: u16, h: u16) -> App {
+    let events = fixture(name);
+    let mut app = App::new(Lang::En, RunKind::Idle, choices(), 100_000);
+    app.update(AppEvent::DemoStarted {
+        name: name.to_owned(),
+        peers: peers(&events),
+        paused: true,
+        rootless: false,
+        pace: 1.0,
+    });
+    app.update(AppEvent::Started {
+        kernel: KernelMode::Exact,
+    });
+    app.update(AppEvent::Resize {
+        width: w,
+        height: h,
+    });
+    app.update(AppEvent::Model(events));
+    app
+}
+
+/// The narrations of a recorded demo's steps, in order.
+fn narrations(name: &str) -> Vec<(usize, String)> {
+    fixture(name)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(s) => Some((s.index, s.narration.as_ref()?.text(Lang::En).to_owned())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `demo loss --step`: steps 6, 7 and 8 are written `+ STEP` (the lab runs
+/// them at once, the kernel does not wait), yet each one's words are on the
+/// screen, whole at 80x24, for a click of its own; ← goes back a step at a
+/// time and → forward again; `e` on a step's row shows that step's words.
+#[test]
+fn stepping_through_loss_shows_every_steps_words_in_turn() {
+    let mut app = stepping_app("loss", 80, 24);
+    let words = narrations("loss");
+    for chained in [6, 7, 8] {
+        assert!(
+            words.iter().any(|(i, _)| *i == chained),
+            "step {chained} has words: {words:?}"
+        );
+    }
+    // (A step without words goes with the one before it: all came at
+    // once here, as if every step had been written `+ STEP`.)
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..40 {
+        key(&mut app, Key::Char(' '));
+        let step = app.title_step().map(|s| s.index);
+        if let Some(b) = app.banner_text() {
+            if seen.last().is_none_or(|last| last != b) {
+                seen.push(b.to_owned());
+            }
+        }
+        // The whole narration is on the screen.
+        let text = screen(&app, &dark());
+        if let Some(b) = app.banner_text() {
+            // The banner's lines, their margin mark taken off, as one.
+            let flat: String = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("▌"))
+                .flat_map(str::split_whitespace)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                flat.contains(b),
+                "step {step:?}: the banner is cut at 80x24:\n{text}"
+            );
+        }
+    }
+    let texts: Vec<String> = words.iter().map(|(_, w)| w.clone()).collect();
+    assert_eq!(seen, texts, "each narrated step, once, in order");
+    let last = app.title_step().map_or(0, |s| s.index);
+    assert_eq!(
+        Some(last),
+        fixture("loss").iter().rev().find_map(|e| match e {
+            Event::Step(s) => Some(s.index),
+            _ => None,
+        })
+    );
+    // Back a step at a time, to the first; then forward again.
+    let mut back = Vec::new();
+    for _ in 0..last + 2 {
+        key(&mut app, Key::Left);
+        back.push(app.title_step().map_or(0, |s| s.index));
+    }
+    let expected: Vec<usize> = (1..last).rev().chain([1, 1, 1]).take(back.len()).collect();
+    assert_eq!(back, expected, "← goes back one step each time");
+    key(&mut app, Key::PageDown);
+    assert_eq!(
+        app.title_step().map(|s| s.index),
+        Some(2),
+        "PgDn: the next step"
+    );
+    key(&mut app, Key::PageUp);
+    assert_eq!(
+        app.title_step().map(|s| s.index),
+        Some(1),
+        "PgUp: the step before"
+    );
+    // `e` on step 6's row: its own words.
+    for _ in 0..5 {
+        key(&mut app, Key::Right);
+    }
+    assert_eq!(app.title_step().map(|s| s.index), Some(6));
+    key(&mut app, Key::Char('e'));
+    let six = &words
+        .iter()
+        .find(|(i, _)| *i == 6)
+        .expect("step 6 has words")
+        .1;
+    let pane: String = synack::app::panes::explain_lines(&app, 200)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(pane.contains(six.as_str()), "e on step 6: {pane}");
 }

@@ -62,7 +62,12 @@ pub enum AppEvent {
         peers: Vec<String>,
         paused: bool,
         rootless: bool,
+        /// Seconds between steps while playing.
+        pace: f64,
     },
+    /// The lab began a step (told at once, before its rows come through
+    /// the model): a click's answer shows in the title and the banner now.
+    StepBegan(crate::event::StepEvent),
     /// Quiz mode for the demo just started: a question (or none) per step.
     Quiz(Vec<Option<crate::app::quiz::Question>>),
     /// The lab thread returned; `error` when it failed.

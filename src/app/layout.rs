@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! ┌──────────────────────── header ───────────────────────────┐
-//! │ narration banner (1–4 lines)                               │
+//! │ narration banner (the whole text)                          │
 //! │ lane names                                  │              │
 //! │ ladder (time │ lanes)                       │  state       │
 //! │                                             │  diagram     │
@@ -104,7 +104,9 @@ pub fn ladder_layout(width: u16, height: u16, needs: LadderNeeds) -> LadderLayou
     let header = full(0, 1);
     let footer = full(height.saturating_sub(1), 1);
     let big = height >= 30;
-    let max_banner = if big { 4 } else { 3 };
+    // The narration is read whole: the banner grows to a third of the
+    // screen (7 lines at 80x24; the longest narration takes 5).
+    let max_banner = height.saturating_sub(2) / 3;
     let banner_h = needs.banner_lines.min(max_banner);
     let banner = full(1, banner_h);
     let body_top = 1 + banner_h;
@@ -260,7 +262,7 @@ mod tests {
                 ..LadderNeeds::default()
             },
         );
-        assert_eq!(l.banner.height, 3);
+        assert_eq!(l.banner.height, 5, "the whole narration");
         assert!(l.diagram.is_none(), "no room beside the ladder at 80x24");
         assert!(l.ladder.height >= 10, "{l:?}");
         assert_eq!(l.footer.y, 23);

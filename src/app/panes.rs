@@ -134,6 +134,19 @@ pub fn explain_lines(app: &App, width: u16) -> Vec<(String, Look)> {
     let meta = explain::meta(app.lang);
     let colon = if app.lang == Lang::Zh { "：" } else { ": " };
     let mut out = Vec::new();
+    // A step's row: that step's own words first (the banner may show a
+    // later step's while its rows come in), then what the scenario is.
+    if let Some(Event::Step(s)) = app.moment().and_then(|r| app.timeline.get(r)) {
+        if let Some(n) = &s.narration {
+            let t = labels(app.lang);
+            out.push((fill(&t.step, &[&s.index, &s.total]), Look::Heading));
+            out.extend(
+                wrap(n.text(app.lang), width)
+                    .into_iter()
+                    .map(|l| (l, Look::Body)),
+            );
+        }
+    }
     for e in explanations(app) {
         out.push((e.title.clone(), Look::Heading));
         out.extend(wrap(&e.what, width).into_iter().map(|l| (l, Look::Body)));

@@ -103,6 +103,7 @@ impl Runner {
             peers,
             paused: setup.step,
             rootless: setup.ns.rootless,
+            pace: setup.pace.as_secs_f64(),
         });
         if setup.quiz {
             app.update(AppEvent::Quiz(crate::app::quiz::questions(&script)));
@@ -404,7 +405,10 @@ fn take_msg(msg: Option<Msg>, app: &mut App, runner: &mut Runner) -> Result<Opti
                 app.update(AppEvent::LabDone { error: Some(e) });
             }
         }
-        Some(Msg::LabDone { .. } | Msg::SourceDone { .. }) => {}
+        Some(Msg::StepBegan { run, step }) if run == runner.run => {
+            app.update(AppEvent::StepBegan(step));
+        }
+        Some(Msg::LabDone { .. } | Msg::SourceDone { .. } | Msg::StepBegan { .. }) => {}
         Some(Msg::TerminalGone) => return Ok(Some(Ending::Interrupted)),
         Some(Msg::Ui(ev)) => {
             let effects = app.update(ev);

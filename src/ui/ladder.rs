@@ -98,11 +98,11 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
         RunKind::Read { file } => left.push(fill(&t.reading, &[file])),
         RunKind::Idle => {}
     }
-    if let Some(s) = app.step_at(app.moment()) {
+    if let Some(s) = app.title_step() {
         left.push(fill(&t.step, &[&s.index, &s.total]));
     }
     if matches!(app.kind, RunKind::Demo { .. }) {
-        left.push(if app.lab.ended {
+        left.push(if app.script_over() {
             t.script_over.clone()
         } else if app.lab.paused {
             t.paused.clone()
@@ -673,9 +673,12 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
     let mut v = Vec::new();
     match &app.kind {
         RunKind::Demo { .. } => {
-            if !app.lab.ended {
+            if !app.script_over() {
                 if app.lab.paused {
                     v.push(k("␣", &t.key_step));
+                    if app.steps.len() > 1 {
+                        v.push(k("←", &t.key_step_back));
+                    }
                     v.push(k("p", &t.key_play));
                 } else {
                     v.push(k("p", &t.key_pause));

@@ -715,3 +715,72 @@ fn tui_explain_pane_follows_the_selected_row_in_both_languages() {
     check_restored(&t, "0");
     wait_gone(&bin);
 }
+
+/// A clicker through `demo loss --step` at 80x24: steps 6, 7 and 8 are run
+/// by the lab at once (`+ STEP`), yet each one's words come on the screen
+/// for a click of their own, whole; ← goes back one step and → forward.
+#[test]
+fn tui_stepping_through_loss_shows_every_steps_words() {
+    if !require_lab("tui_stepping_through_loss_shows_every_steps_words") {
+        return;
+    }
+    let t = Tmux::start("clicker", 80, 24);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo loss --step; echo exit=$?",
+        bin.display()
+    ));
+    t.wait_for("paused", LONG);
+    // The end of each narrated step's words (the last words show that the
+    // whole text is on the screen).
+    let ends = [
+        (6, "the others are numbered dup ACKs."),
+        (7, "It is lost too."),
+        (8, "(at least 200 ms)."),
+    ];
+    let flat = |s: &str| -> String {
+        s.lines()
+            .filter_map(|l| l.strip_prefix("▌"))
+            .flat_map(str::split_whitespace)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // The title names the step (the ladder's step rows say it too).
+    let title = |step: usize| {
+        let want = format!("· step {step}/11 ·");
+        let start = Instant::now();
+        loop {
+            let s = t.screen();
+            if s.lines().next().is_some_and(|l| l.contains(&want)) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < LONG,
+                "the title did not say step {step}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for step in 1..=8 {
+        t.keys(&["Space"]);
+        title(step);
+        if let Some((_, end)) = ends.iter().find(|(i, _)| *i == step) {
+            // Its words stay until the next click (the kernel went on).
+            std::thread::sleep(Duration::from_millis(700));
+            let s = title(step);
+            assert!(
+                flat(&s).contains(end),
+                "step {step}'s words, whole, until the next click:\n{s}"
+            );
+        }
+    }
+    t.keys(&["Left"]);
+    title(7);
+    t.keys(&["PageUp"]);
+    title(6);
+    t.keys(&["Right"]);
+    title(7);
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
