@@ -576,6 +576,7 @@ impl States {
                 },
                 Event::State(ev),
             ) => {
+                self.end_if_reborn(&ev, view_from, reported, out);
                 let Ok(last) = self.last_for(&ev, out) else {
                     return;
                 };
@@ -724,9 +725,54 @@ impl States {
         if l.state == TcpState::Closed {
             return Ok(last);
         }
+        self.end_unreported(ev, l, Some(was), out);
+        Ok(self.last_shown(k))
+    }
+
+    /// The kernel reports a socket born on these addresses (LISTEN →
+    /// SYN-RECEIVED, CLOSED → SYN-SENT) after the last change shown of one
+    /// that is neither closed nor listening: a socket cannot go back, so a
+    /// new one took the addresses, and the old one had closed unreported.
+    /// (Where the packets that began the new connection were not seen — a
+    /// flood skipped them — nothing else tells.)
+    fn end_if_reborn(
+        &mut self,
+        ev: &StateEvent,
+        view_from: Option<TcpState>,
+        reported: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
+        let born = matches!(
+            (view_from, ev.to),
+            (Some(TcpState::Listen), TcpState::SynReceived)
+                | (Some(TcpState::Closed), TcpState::SynSent)
+        );
+        if !born {
+            return;
+        }
+        let Some(l) = self.last_shown((ev.local, ev.remote)) else {
+            return;
+        };
+        let settled_elsewhere =
+            matches!(l.state, TcpState::Closed | TcpState::Listen) || l.state == ev.to;
+        if settled_elsewhere || reported <= l.at {
+            return;
+        }
+        self.end_unreported(ev, l, l.conn, out);
+    }
+
+    /// Shows the end of a socket whose end the kernel did not report, as a
+    /// new connection takes its addresses.
+    fn end_unreported(
+        &mut self,
+        ev: &StateEvent,
+        l: Shown,
+        conn: Option<ConnId>,
+        out: &mut Vec<Event>,
+    ) {
         let end = StateEvent {
             ts: ev.ts,
-            conn: Some(was),
+            conn,
             endpoint: ev.endpoint.clone(),
             local: ev.local,
             remote: ev.remote,
@@ -748,7 +794,6 @@ impl States {
                 (TcpState::Closed, StateSource::Inferred, true, ev.ts),
             );
         }
-        Ok(self.last_shown(k))
     }
 
     /// Shows a state change; it is now the socket's last state.

@@ -440,3 +440,26 @@ fn a_timer_stands_as_at_its_lines_time_and_never_below_zero() {
     assert_eq!(timer_at(0.0, ms(200), ms(201)), 0.0);
     assert_eq!(timer_at(0.05, ms(200), ms(3_000)), 0.0);
 }
+
+/// A flood made synack skip the packets of a new connection on used
+/// addresses: only the tracepoint tells that a new socket was born there
+/// (LISTEN → SYN-RECEIVED after the old one's ESTABLISHED). The old one
+/// ends first; no backwards arrow.
+#[test]
+fn a_socket_born_on_used_addresses_without_its_packets_ends_the_old_one() {
+    let lines = handshake(Ladder::new(KernelMode::Exact))
+        .traced_handshake(10)
+        .trace(2_000, false, Listen, SynReceived)
+        .trace(2_000, false, SynReceived, Established)
+        .run();
+    let server: Vec<&String> = lines.iter().filter(|l| l.contains("server")).collect();
+    assert_eq!(
+        &server[server.len() - 3..],
+        [
+            "+2000 server ESTABLISHED → CLOSED [inferred]",
+            "+2000 server LISTEN → SYN-RECEIVED [kernel]",
+            "+2000 server SYN-RECEIVED → ESTABLISHED [kernel]",
+        ],
+        "{lines:#?}"
+    );
+}
