@@ -50,13 +50,24 @@ fn peers(events: &[Event]) -> Vec<String> {
 /// seconds past the last event.
 fn demo_app(name: &str, lang: Lang, w: u16, h: u16, after: f64) -> App {
     let events = fixture(name);
+    let last = events.last().map_or(Timestamp(0), Event::ts);
+    let mut app = recorded_app(name, lang, w, h, false, 0.0);
+    let now = Timestamp(last.0 + (after * 1e9) as u64);
+    app.update(AppEvent::Tick(now));
+    app
+}
+
+/// An app given every event of a recorded demo, started `paused` (as
+/// `--step`) or at `pace` seconds.
+fn recorded_app(name: &str, lang: Lang, w: u16, h: u16, paused: bool, pace: f64) -> App {
+    let events = fixture(name);
     let mut app = App::new(lang, RunKind::Idle, choices(), 100_000);
     app.update(AppEvent::DemoStarted {
         name: name.to_owned(),
         peers: peers(&events),
-        paused: false,
+        paused,
         rootless: false,
-        pace: 0.0,
+        pace,
     });
     app.update(AppEvent::Started {
         kernel: KernelMode::Exact,
@@ -65,10 +76,7 @@ fn demo_app(name: &str, lang: Lang, w: u16, h: u16, after: f64) -> App {
         width: w,
         height: h,
     });
-    let last = events.last().map_or(Timestamp(0), Event::ts);
     app.update(AppEvent::Model(events));
-    let now = Timestamp(last.0 + (after * 1e9) as u64);
-    app.update(AppEvent::Tick(now));
     app
 }
 
@@ -549,29 +557,6 @@ fn explain_pane_80x24_in_chinese() {
 
 // ---- a clicker through the steps ------------------------------------------
 
-/// A recorded demo with `--step`: every event the lab made is in, and the
-/// steps wait for clicks.
-fn stepping_app(name: &str, w: u16, h: u16) -> App {
-    let events = fixture(name);
-    let mut app = App::new(Lang::En, RunKind::Idle, choices(), 100_000);
-    app.update(AppEvent::DemoStarted {
-        name: name.to_owned(),
-        peers: peers(&events),
-        paused: true,
-        rootless: false,
-        pace: 1.0,
-    });
-    app.update(AppEvent::Started {
-        kernel: KernelMode::Exact,
-    });
-    app.update(AppEvent::Resize {
-        width: w,
-        height: h,
-    });
-    app.update(AppEvent::Model(events));
-    app
-}
-
 /// The narrations of a recorded demo's steps, in order.
 fn narrations(name: &str) -> Vec<(usize, String)> {
     fixture(name)
@@ -589,7 +574,7 @@ fn narrations(name: &str) -> Vec<(usize, String)> {
 /// time and → forward again; `e` on a step's row shows that step's words.
 #[test]
 fn stepping_through_loss_shows_every_steps_words_in_turn() {
-    let mut app = stepping_app("loss", 80, 24);
+    let mut app = recorded_app("loss", Lang::En, 80, 24, true, 1.0);
     let words = narrations("loss");
     for chained in [6, 7, 8] {
         assert!(
