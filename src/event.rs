@@ -107,9 +107,45 @@ pub struct CallEvent {
     /// The socket's own address once the call gave it one (bind, connect,
     /// accept): ties the call to the packets and states of that socket.
     pub local: Option<SocketAddr>,
+    /// How many calls in a row this one report stands for, each with this
+    /// result (a busy-poll loop's `read() = EAGAIN ×N`); `None` is one.
+    /// `ts` is when the last of them returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u64>,
+    /// The bytes a read, recv or recvfrom returned, as text (`\n`, `\xNN`
+    /// escapes), when there were at most [`CallEvent::DATA_MAX`] of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 impl CallEvent {
+    /// The most bytes a read's `data` shows: a lesson's messages, not a
+    /// bulk transfer's filler (which gets its count only).
+    pub const DATA_MAX: usize = 64;
+
+    /// The `data` of bytes a call returned: printable ASCII as it is, `\n`
+    /// `\r` `\t` `\\` `\"` escaped, any other byte as `\xNN`; `None`
+    /// for more than [`CallEvent::DATA_MAX`] bytes, or none.
+    #[must_use]
+    pub fn data_of(bytes: &[u8]) -> Option<String> {
+        if bytes.is_empty() || bytes.len() > Self::DATA_MAX {
+            return None;
+        }
+        let mut s = String::with_capacity(bytes.len());
+        for &b in bytes {
+            match b {
+                b'\n' => s.push_str("\\n"),
+                b'\r' => s.push_str("\\r"),
+                b'\t' => s.push_str("\\t"),
+                b'\\' => s.push_str("\\\\"),
+                b'"' => s.push_str("\\\""),
+                0x20..=0x7e => s.push(char::from(b)),
+                _ => s.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        Some(s)
+    }
+
     /// A blocking call that began and has not returned yet.
     #[must_use]
     pub fn is_start(&self) -> bool {

@@ -436,6 +436,12 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                 None => o.str("phase", "start"),
                 Some(r) => o.str("result", &r.as_contract()),
             }
+            if let Some(n) = c.times {
+                o.num("times", n);
+            }
+            if let Some(data) = &c.data {
+                o.str("data", data);
+            }
             if let Some(local) = c.local {
                 o.display("local", local);
             }
@@ -645,6 +651,12 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                     let _ = write!(out, " = {}", sanitize(&r.as_contract()));
                 }
             }
+            if let Some(n) = c.times {
+                let _ = write!(out, " ×{n}");
+            }
+            if let Some(data) = &c.data {
+                let _ = write!(out, " \"{}\"", sanitize(data));
+            }
             if let Some(local) = c.local {
                 let _ = write!(out, "  [{local}]");
             }
@@ -742,6 +754,7 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{CallEvent, CallResult};
     use crate::time::Timestamp;
 
     #[test]
@@ -764,6 +777,50 @@ mod tests {
         let mut whole = String::new();
         json_line(&mut whole, 2.0, &ev, Lang::En);
         assert!(whole.starts_with("{\"t\":2.0,"), "{whole}");
+    }
+
+    /// A busy loop's many calls in one report, and the bytes a read returned.
+    #[test]
+    fn a_call_says_how_many_times_and_what_it_read() {
+        let call = |result: &str, times, bytes: &[u8]| {
+            Event::Call(CallEvent {
+                ts: Timestamp(5),
+                endpoint: "server".into(),
+                call: "read".into(),
+                args: "65536".into(),
+                result: Some(CallResult::parse(result)),
+                local: None,
+                times,
+                data: CallEvent::data_of(bytes),
+            })
+        };
+        let spun = call("EAGAIN", Some(48211), b"");
+        let got = call("7", None, b"GET /\r\n");
+        let mut j = String::new();
+        json_line(&mut j, 0.5, &spun, Lang::En);
+        let v: serde_json::Value = serde_json::from_str(&j).expect(&j);
+        assert_eq!(
+            (v["result"].as_str(), v["times"].as_u64()),
+            (Some("EAGAIN"), Some(48211))
+        );
+        assert!(v.get("data").is_none(), "{j}");
+        let mut j = String::new();
+        json_line(&mut j, 0.5, &got, Lang::En);
+        let v: serde_json::Value = serde_json::from_str(&j).expect(&j);
+        assert_eq!(v["data"], "GET /\\r\\n");
+        assert!(v.get("times").is_none(), "{j}");
+        let mut t = String::new();
+        text_line(&mut t, 0.5, &spun, Lang::En);
+        assert!(t.ends_with("read(65536) = EAGAIN ×48211"), "{t}");
+        let mut t = String::new();
+        text_line(&mut t, 0.5, &got, Lang::En);
+        assert!(t.ends_with("read(65536) = 7 \"GET /\\r\\n\""), "{t}");
+        // Bulk reads show their count only; other bytes are escaped.
+        assert_eq!(CallEvent::data_of(&[b'a'; 65]), None);
+        assert_eq!(
+            CallEvent::data_of(&[0, 0xff, b'"']).as_deref(),
+            Some("\\x00\\xff\\\"")
+        );
     }
 
     #[test]

@@ -283,6 +283,8 @@ fn hostile_text_stays_text() {
             args: nasty.into(),
             result: Some(CallResult::Errno(nasty.into())),
             local: None,
+            times: None,
+            data: Some(nasty.into()),
         }),
     );
     events.insert(

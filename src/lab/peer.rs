@@ -5,13 +5,18 @@
 //! - stdin: [`Command`]s from the runner (`Hello` first).
 //! - stdout: [`Line`]s: a call event (`ts_ns`, `call`, `args`, then either
 //!   `phase: "start"` when a call has been blocking for a moment, or `result`
-//!   when it returned), `done: ID` when a command finished, or `warning`.
-//!   A forked child (`server fork`) writes to the same stdout with `child: true`.
+//!   when it returned; `times` when one line stands for many calls, `data`
+//!   for the bytes a read returned), `under_way` when a command loops without
+//!   blocking in one call (a busy read, a heartbeat), `done: ID` when a
+//!   command finished, or `warning`. A forked child (`server fork`) writes
+//!   to the same stdout with `child: true`.
 //!
 //! Threads: the main thread reads commands and applies `link` at once; socket
 //! calls run in order on a worker thread (`serve` adds an accept thread and one
-//! thread per connection; `serve epoll` adds one thread that runs the whole
-//! epoll loop); a ticker announces calls that block.
+//! thread per connection; `serve epoll` and `serve select` add one thread that
+//! runs the whole event loop; `read busy` and `heartbeat` loop on the worker
+//! itself, so the endpoint's next call waits for them); a ticker announces
+//! calls that block.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -24,8 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use super::filter;
 use super::script::{
-    Call, Endpoint, How, LinkRule, Payload, Proto, Serving, Side, SockOpt, Target,
+    Call, Endpoint, How, LinkRule, Payload, Proto, Ready, Serving, Side, SockOpt, Target,
 };
+use crate::event::CallEvent;
 
 /// Runner → peer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -60,7 +66,51 @@ pub struct Line {
     /// After `link drop`: the relative sequence numbers its filter drops at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_at: Option<Vec<u32>>,
+    /// A call reported for this many calls in a row with the same result
+    /// (a busy-poll loop's EAGAINs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u64>,
+    /// The bytes a read returned, as text (see `CallEvent::data_of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The command goes on without blocking in one call (a busy-poll loop,
+    /// a heartbeat): the runner may go to the next step, as it does when a
+    /// call reports it blocks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub under_way: bool,
 }
+
+/// Every call a peer reports (a `call` event's `call`): the explanations
+/// must cover each.
+pub const REPORTED_CALLS: [&str; 22] = [
+    "socket",
+    "bind",
+    "listen",
+    "connect",
+    "accept",
+    "read",
+    "recv",
+    "recvfrom",
+    "write",
+    "send",
+    "sendto",
+    "shutdown",
+    "close",
+    "fork",
+    "setsockopt",
+    "getsockopt",
+    "fcntl",
+    "poll",
+    "select",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+];
+
+/// The flags and options the new calls name in their args (`recv(4,
+/// MSG_PEEK)`, `fcntl(F_SETFL, O_NONBLOCK)`, `getsockopt(SO_ERROR)`), each
+/// explained too.
+pub const REPORTED_FLAGS: [&str; 3] = ["MSG_PEEK", "O_NONBLOCK", "SO_ERROR"];
 
 /// Environment variable carrying the runner's pid, checked after PR_SET_PDEATHSIG.
 pub const PARENT_PID_ENV: &str = "SYNACK_LAB_PARENT";
@@ -70,6 +120,14 @@ const BLOCKED_AFTER_NS: u64 = 15_000_000;
 
 /// The most events one `epoll_wait` of `serve epoll` returns.
 const EPOLL_MAX_EVENTS: usize = 16;
+
+/// How long `read busy` spins at most.
+const BUSY_LIMIT: Duration = Duration::from_secs(10);
+
+/// Whether select() can watch `fd` (an fd_set holds fds below FD_SETSIZE).
+fn fd_fits_select(fd: i32) -> bool {
+    usize::try_from(fd).is_ok_and(|f| f < libc::FD_SETSIZE)
+}
 
 /// The `__peer NAME` subcommand. Returns the process exit code.
 #[must_use]
@@ -552,37 +610,87 @@ impl Peer {
         local_of: Option<i32>,
         f: impl FnOnce() -> isize,
     ) -> (isize, i32) {
-        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
-        let begin = now_ns();
-        lock(&self.pending).insert(
-            slot,
-            Pending {
-                call: call.to_owned(),
-                args: args.to_owned(),
-                begin,
-                announced: false,
-                fd: local_of.filter(|&fd| fd >= 0),
-            },
-        );
+        let slot = self.begin_call(call, args, local_of.filter(|&fd| fd >= 0));
         let ret = f();
         let err = if ret < 0 { errno() } else { 0 };
-        let end = now_ns();
-        let mut pending = lock(&self.pending);
-        pending.remove(&slot);
         let local = match local_of {
             Some(-1) if ret >= 0 => local_addr(ret as i32),
             Some(fd) if fd >= 0 => local_addr(fd),
             _ => None,
         };
+        self.end_call(slot, call, args, result_of(ret, err, count), local, None);
+        (ret, err)
+    }
+
+    /// A reported call that fills `buf` (read, recv, recvfrom): its report
+    /// carries the bytes it returned as `data` when they are few.
+    fn syscall_into(
+        &self,
+        call: &str,
+        args: &str,
+        buf: &mut [u8],
+        f: impl FnOnce(&mut [u8]) -> isize,
+    ) -> (isize, i32) {
+        let slot = self.begin_call(call, args, None);
+        let ret = f(buf);
+        let err = if ret < 0 { errno() } else { 0 };
+        let data = usize::try_from(ret)
+            .ok()
+            .and_then(|n| buf.get(..n))
+            .and_then(CallEvent::data_of);
+        self.end_call(slot, call, args, result_of(ret, err, true), None, data);
+        (ret, err)
+    }
+
+    /// A call begins: the ticker reports it as blocking if it does not
+    /// return soon (with `fd`'s address, when given).
+    fn begin_call(&self, call: &str, args: &str, fd: Option<i32>) -> u64 {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
+        lock(&self.pending).insert(
+            slot,
+            Pending {
+                call: call.to_owned(),
+                args: args.to_owned(),
+                begin: now_ns(),
+                announced: false,
+                fd,
+            },
+        );
+        slot
+    }
+
+    /// The call of `slot` returned with `result`: reported, while the
+    /// ticker cannot announce it any more.
+    fn end_call(
+        &self,
+        slot: u64,
+        call: &str,
+        args: &str,
+        result: String,
+        local: Option<SocketAddr>,
+        data: Option<String>,
+    ) {
+        let end = now_ns();
+        let mut pending = lock(&self.pending);
+        pending.remove(&slot);
         self.emit(&Line {
             ts_ns: Some(end),
             call: Some(call.to_owned()),
             args: Some(args.to_owned()),
-            result: Some(result_of(ret, err, count)),
+            result: Some(result),
             local: local.map(|a| a.to_string()),
+            data,
             ..Line::default()
         });
-        (ret, err)
+    }
+
+    /// Tells the runner this command goes on (a loop that does not block
+    /// in one call): it may run the next step.
+    fn under_way(&self) {
+        self.emit(&Line {
+            under_way: true,
+            ..Line::default()
+        });
     }
 
     fn addr_of(&self, port: u16) -> SocketAddr {
@@ -761,11 +869,90 @@ impl Peer {
 
     fn read(&self, fd: i32, max: usize) -> isize {
         let mut buf = vec![0u8; max.max(1)];
-        // SAFETY: buf has room for max bytes.
-        self.syscall("read", &max.to_string(), true, || unsafe {
-            libc::read(fd, buf.as_mut_ptr().cast(), max)
+        self.read_into(fd, &mut buf[..max], &max.to_string()).0
+    }
+
+    /// read() into `buf` (all of it), reported with `args`.
+    fn read_into(&self, fd: i32, buf: &mut [u8], args: &str) -> (isize, i32) {
+        self.syscall_into("read", args, buf, |b| {
+            // SAFETY: b is a valid, writable buffer of b.len() bytes.
+            unsafe { libc::read(fd, b.as_mut_ptr().cast(), b.len()) }
         })
-        .0
+    }
+
+    /// `read [N] busy`: read() on a non-blocking socket until it returns
+    /// something other than EAGAIN, without waiting in between (a busy-poll
+    /// loop). One row for the first EAGAIN, one `EAGAIN ×N` for the N after
+    /// it, one for the call that ended the loop; gives up after [`BUSY_LIMIT`].
+    fn read_busy(&self, fd: i32, max: usize) {
+        let mut buf = vec![0u8; max];
+        let args = max.to_string();
+        let (first, err) = self.read_into(fd, &mut buf, &args);
+        if first >= 0 || err != libc::EAGAIN {
+            return;
+        }
+        self.under_way();
+        let give_up = now_ns().saturating_add(BUSY_LIMIT.as_nanos() as u64);
+        let mut again = 0u64;
+        let mut last_again = now_ns();
+        let (ret, err, ts) = loop {
+            // SAFETY: buf is a valid, writable buffer of buf.len() bytes.
+            let ret = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            let err = if ret < 0 { errno() } else { 0 };
+            let ts = now_ns();
+            if ret >= 0 || err != libc::EAGAIN {
+                break (ret, err, ts);
+            }
+            again += 1;
+            last_again = ts;
+            if ts >= give_up {
+                break (ret, err, ts);
+            }
+        };
+        if again > 0 {
+            self.emit(&Line {
+                ts_ns: Some(last_again),
+                call: Some("read".into()),
+                args: Some(args.clone()),
+                result: Some(result_of(-1, libc::EAGAIN, true)),
+                times: Some(again),
+                ..Line::default()
+            });
+        }
+        if ret >= 0 || err != libc::EAGAIN {
+            let data = usize::try_from(ret)
+                .ok()
+                .and_then(|n| buf.get(..n))
+                .and_then(CallEvent::data_of);
+            self.emit(&Line {
+                ts_ns: Some(ts),
+                call: Some("read".into()),
+                args: Some(args),
+                result: Some(result_of(ret, err, true)),
+                data,
+                ..Line::default()
+            });
+        } else {
+            self.warn(&format!(
+                "{}: read busy: still EAGAIN after {}; given up",
+                self.me,
+                super::runner::format_duration(BUSY_LIMIT)
+            ));
+        }
+    }
+
+    /// recv(), with MSG_PEEK when `peek`: reported as `recv(4, MSG_PEEK)`.
+    fn recv(&self, fd: i32, max: usize, peek: bool) {
+        let mut buf = vec![0u8; max.max(1)];
+        let (flags, args) = if peek {
+            (libc::MSG_PEEK, format!("{max}, MSG_PEEK"))
+        } else {
+            (0, max.to_string())
+        };
+        self.syscall_into("recv", &args, &mut buf[..max], |b| {
+            // SAFETY: b is a valid, writable buffer of b.len() bytes.
+            unsafe { libc::recv(fd, b.as_mut_ptr().cast(), b.len(), flags) }
+        });
     }
 
     fn write(&self, fd: i32, bytes: &[u8], args: &str) -> isize {
@@ -829,12 +1016,47 @@ impl Peer {
             }
             Call::Serve(Serving::Threads) => self.serve(),
             Call::Serve(Serving::Epoll) => self.serve_epoll(),
+            Call::Serve(Serving::Select) => self.serve_select(),
             Call::Read(max) => match self.current() {
                 Some((fd, _)) => {
                     self.read(fd, *max);
                 }
                 None => self.no_socket("read"),
             },
+            Call::ReadBusy(max) => match self.current() {
+                Some((fd, _)) => self.read_busy(fd, *max),
+                None => self.no_socket("read"),
+            },
+            Call::Recv { max, peek } => match self.current() {
+                Some((fd, _)) => self.recv(fd, *max, *peek),
+                None => self.no_socket("recv"),
+            },
+            Call::Fcntl { nonblock } => {
+                if let Some(fd) = self
+                    .current()
+                    .map(|(fd, _)| fd)
+                    .or_else(|| self.sock_or_new().map(|s| s.fd))
+                {
+                    self.fcntl(fd, *nonblock);
+                }
+            }
+            Call::Poll { ready, timeout } => match self.current() {
+                Some((fd, _)) => {
+                    self.poll_one(fd, *ready, *timeout);
+                }
+                None => self.no_socket("poll"),
+            },
+            Call::Select { ready, timeout } => match self.current() {
+                Some((fd, _)) => {
+                    self.select_on(&[fd], *ready, *timeout);
+                }
+                None => self.no_socket("select"),
+            },
+            Call::GetSockOptError => match self.current() {
+                Some((fd, _)) => self.so_error(fd),
+                None => self.no_socket("getsockopt"),
+            },
+            Call::Heartbeat { every, misses } => self.heartbeat(*every, *misses),
             Call::Drain(total) => match self.current() {
                 Some((fd, _)) => {
                     let mut got = 0usize;
@@ -885,27 +1107,10 @@ impl Peer {
                 }
                 None => self.no_socket("shutdown"),
             },
-            Call::Close => {
-                let taken = {
-                    let mut st = lock(&self.state);
-                    if let Some(c) = st.conn.take() {
-                        Some((c, "connection"))
-                    } else {
-                        st.sock.take().map(|s| {
-                            let what = match (s.listening, s.connected) {
-                                (true, _) => "listener",
-                                (false, true) => "connection",
-                                (false, false) => "socket",
-                            };
-                            (s.fd, what)
-                        })
-                    }
-                };
-                match taken {
-                    Some((fd, what)) => self.close(fd, what),
-                    None => self.no_socket("close"),
-                }
-            }
+            Call::Close => match self.take_current() {
+                Some((fd, what)) => self.close(fd, what),
+                None => self.no_socket("close"),
+            },
             Call::Fork => self.fork(),
             Call::SetSockOpt(opts) => {
                 let Some(fd) = self
@@ -978,16 +1183,18 @@ impl Peer {
         // SAFETY: sockaddr_storage is plain old data.
         let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        // SAFETY: buf, from and len are valid for the call.
-        let (n, _) = self.syscall("recvfrom", &max.to_string(), true, || unsafe {
-            libc::recvfrom(
-                fd,
-                buf.as_mut_ptr().cast(),
-                max,
-                0,
-                (&raw mut from).cast(),
-                &raw mut len,
-            )
+        let (n, _) = self.syscall_into("recvfrom", &max.to_string(), &mut buf[..max], |b| {
+            // SAFETY: b, from and len are valid for the call.
+            unsafe {
+                libc::recvfrom(
+                    fd,
+                    b.as_mut_ptr().cast(),
+                    b.len(),
+                    0,
+                    (&raw mut from).cast(),
+                    &raw mut len,
+                )
+            }
         });
         if n >= 0 {
             // SAFETY: the kernel filled `from` with `len` bytes of address.
@@ -1046,12 +1253,9 @@ impl Peer {
             while let Some(fd) = peer.accept(listener, "") {
                 let peer = Arc::clone(&peer);
                 std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 65536];
                     loop {
-                        let mut buf = vec![0u8; 65536];
-                        // SAFETY: buf has room for its length.
-                        let (n, _) = peer.syscall("read", "65536", true, || unsafe {
-                            libc::read(fd, buf.as_mut_ptr().cast(), buf.len())
-                        });
+                        let (n, _) = peer.read_into(fd, &mut buf, "65536");
                         if n <= 0 {
                             break;
                         }
@@ -1125,19 +1329,8 @@ impl Peer {
                     }
                     continue;
                 }
-                // SAFETY: buf has room for its length.
-                let (got, _) = self.syscall(
-                    "read",
-                    &format!("fd {fd}, {}", buf.len()),
-                    true,
-                    || unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) },
-                );
-                if got > 0 {
-                    let data = &buf[..got.unsigned_abs()];
-                    let args = format!("fd {fd}, {} bytes (echo)", data.len());
-                    if self.write(fd, data, &args) >= 0 {
-                        continue;
-                    }
+                if self.echo_once(fd, &mut buf) {
+                    continue;
                 }
                 self.epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd);
                 self.close(fd, &format!("fd {fd}"));
@@ -1162,6 +1355,263 @@ impl Peer {
             libc::epoll_ctl(ep, op, fd, &raw mut ev) as isize
         });
         ret == 0
+    }
+
+    /// An event loop serves a ready connection once: read(), and write the
+    /// bytes back. False at end of file or an error (the loop closes it).
+    fn echo_once(&self, fd: i32, buf: &mut [u8]) -> bool {
+        let args = format!("fd {fd}, {}", buf.len());
+        let (got, _) = self.read_into(fd, buf, &args);
+        if got <= 0 {
+            return false;
+        }
+        let data = &buf[..got.unsigned_abs()];
+        let args = format!("fd {fd}, {} bytes (echo)", data.len());
+        self.write(fd, data, &args) >= 0
+    }
+
+    /// `serve select`: listens first when needed, then one thread runs the
+    /// select loop for the peer's life (as `serve epoll` does).
+    fn serve_select(self: &Arc<Self>) {
+        let listening = lock(&self.state).sock.is_some_and(|s| s.listening);
+        if !listening && !self.listen(None) {
+            return;
+        }
+        let Some(listener) = lock(&self.state).sock.map(|s| s.fd) else {
+            return;
+        };
+        let peer = Arc::clone(self);
+        std::thread::spawn(move || peer.select_loop(listener));
+    }
+
+    /// The event loop of `serve select`: each turn builds the set of sockets
+    /// to read (the listener and every connection), select() sleeps until
+    /// some are ready and says how many, and the loop looks through the set
+    /// for them: the listener accepts, a connection is read and echoed, or
+    /// closed at end of file or an error. No timeout: select waits as long
+    /// as it takes.
+    fn select_loop(&self, listener: i32) {
+        let mut conns: Vec<i32> = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let mut watched = vec![listener];
+            watched.extend(&conns);
+            let (n, err, ready) = self.select_on(&watched, Ready::In, None);
+            if n < 0 {
+                if err == libc::EINTR {
+                    continue;
+                }
+                return self.warn(&format!("{}: the select loop stopped", self.me));
+            }
+            if ready.contains(&listener) {
+                if let Some(conn) = self.accept(listener, &format!("fd {listener}")) {
+                    if fd_fits_select(conn) {
+                        conns.push(conn);
+                    } else {
+                        self.warn(&format!("{}: fd {conn} is beyond FD_SETSIZE", self.me));
+                        self.close(conn, &format!("fd {conn}"));
+                    }
+                }
+            }
+            for fd in ready.into_iter().filter(|&fd| fd != listener) {
+                if !self.echo_once(fd, &mut buf) {
+                    conns.retain(|&c| c != fd);
+                    self.close(fd, &format!("fd {fd}"));
+                }
+            }
+        }
+    }
+
+    /// One reported select() on `fds` for `ready`, waiting at most
+    /// `timeout` (`None`: no limit): its return value, errno, and the fds
+    /// it marked ready. Reported as `nfds 6, readfds {3,5}, timeout 1s`.
+    fn select_on(
+        &self,
+        fds: &[i32],
+        ready: Ready,
+        timeout: Option<Duration>,
+    ) -> (isize, i32, Vec<i32>) {
+        let fds: Vec<i32> = fds
+            .iter()
+            .copied()
+            .filter(|&fd| fd_fits_select(fd))
+            .collect();
+        // SAFETY: fd_set is plain old data; FD_ZERO and FD_SET get fds below
+        // FD_SETSIZE only (filtered above).
+        let mut set: libc::fd_set = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::FD_ZERO(&raw mut set) };
+        for &fd in &fds {
+            // SAFETY: fd is below FD_SETSIZE.
+            unsafe { libc::FD_SET(fd, &raw mut set) };
+        }
+        let nfds = fds.iter().max().map_or(0, |m| m + 1);
+        let list: Vec<String> = fds.iter().map(i32::to_string).collect();
+        let set_name = match ready {
+            Ready::In => "readfds",
+            Ready::Out => "writefds",
+        };
+        let shown = timeout.map_or_else(|| "NULL".to_owned(), super::runner::format_duration);
+        let args = format!(
+            "nfds {nfds}, {set_name} {{{}}}, timeout {shown}",
+            list.join(",")
+        );
+        let mut tv = timeout.map(|d| libc::timeval {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_usec: libc::suseconds_t::from(d.subsec_micros() as i32),
+        });
+        let tvp = tv.as_mut().map_or(std::ptr::null_mut(), std::ptr::from_mut);
+        let setp = &raw mut set;
+        let (read_set, write_set) = match ready {
+            Ready::In => (setp, std::ptr::null_mut()),
+            Ready::Out => (std::ptr::null_mut(), setp),
+        };
+        // SAFETY: the sets and the timeval are valid (or null) for the call.
+        let (n, err) = self.syscall("select", &args, true, || unsafe {
+            libc::select(nfds, read_set, write_set, std::ptr::null_mut(), tvp) as isize
+        });
+        let marked = if n > 0 {
+            fds.iter()
+                .copied()
+                // SAFETY: fd is below FD_SETSIZE and the set is initialised.
+                .filter(|&fd| unsafe { libc::FD_ISSET(fd, &raw const set) })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (n, err, marked)
+    }
+
+    /// One reported poll() of `fd` for `ready`, at most `timeout`:
+    /// `poll(POLLIN, timeout 1000) = 1` (the timeout in milliseconds, as C
+    /// takes it; -1 waits as long as it takes). Returns what poll returned.
+    fn poll_one(&self, fd: i32, ready: Ready, timeout: Option<Duration>) -> isize {
+        let (events, name) = match ready {
+            Ready::In => (libc::POLLIN, "POLLIN"),
+            Ready::Out => (libc::POLLOUT, "POLLOUT"),
+        };
+        let ms = timeout.map_or(-1, |d| i32::try_from(d.as_millis()).unwrap_or(i32::MAX));
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd for the call.
+        self.syscall("poll", &format!("{name}, timeout {ms}"), true, || unsafe {
+            libc::poll(&raw mut pfd, 1, ms) as isize
+        })
+        .0
+    }
+
+    /// `fcntl nonblock|block`: fcntl(F_SETFL, O_NONBLOCK) or 0. A socket has
+    /// no other status flag set here, so the flags are set whole.
+    fn fcntl(&self, fd: i32, nonblock: bool) {
+        let (flags, args) = if nonblock {
+            (libc::O_NONBLOCK, "F_SETFL, O_NONBLOCK")
+        } else {
+            (0, "F_SETFL, 0")
+        };
+        // SAFETY: fcntl F_SETFL on our socket with an int argument.
+        self.syscall("fcntl", args, false, || unsafe {
+            libc::fcntl(fd, libc::F_SETFL, flags) as isize
+        });
+    }
+
+    /// `getsockopt error`: reads SO_ERROR (which also clears it) and reports
+    /// the error it held as the result: `0`, or its name. A non-blocking
+    /// connect that ended well (0) makes the socket a connection here too.
+    fn so_error(&self, fd: i32) {
+        let slot = self.begin_call("getsockopt", "SO_ERROR", None);
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: v and len are valid for the call.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut v).cast(),
+                &raw mut len,
+            )
+        };
+        let result = if r < 0 {
+            result_of(-1, errno(), false)
+        } else if v == 0 {
+            "0".to_owned()
+        } else {
+            result_of(-1, v, false)
+        };
+        self.end_call(slot, "getsockopt", "SO_ERROR", result, None, None);
+        if r == 0 && v == 0 && is_connected_tcp(fd) {
+            let was = lock(&self.state).sock.filter(|s| s.fd == fd);
+            if was.is_some_and(|s| !s.connected) {
+                if let Some(s) = lock(&self.state).sock.as_mut() {
+                    s.connected = true;
+                }
+                self.connected(fd);
+            }
+        }
+    }
+
+    /// `heartbeat EVERY MISSES`: the application's own keepalive, on this
+    /// thread until it ends. Each beat writes "ping" and polls for the
+    /// answer at most EVERY; an answer is read (an echo server sends the
+    /// ping back) and the next beat waits for the rest of EVERY. After
+    /// MISSES polls in a row found nothing, the connection is closed. A
+    /// failed write or read, or end of file, closes it too.
+    fn heartbeat(&self, every: Duration, misses: u32) {
+        let Some((fd, _)) = self.current() else {
+            return self.no_socket("heartbeat");
+        };
+        self.under_way();
+        let mut buf = vec![0u8; 65536];
+        let mut missed = 0u32;
+        let why = loop {
+            let beat = std::time::Instant::now();
+            if self.write(fd, b"ping", "\"ping\"") < 0 {
+                break None;
+            }
+            let n = self.poll_one(fd, Ready::In, Some(every));
+            if n < 0 {
+                break None;
+            }
+            if n == 0 {
+                missed += 1;
+                if missed >= misses {
+                    break Some(missed);
+                }
+                continue;
+            }
+            if self.read_into(fd, &mut buf, "65536").0 <= 0 {
+                break None;
+            }
+            missed = 0;
+            std::thread::sleep(every.saturating_sub(beat.elapsed()));
+        };
+        if let Some((fd, what)) = self.take_current().filter(|&(f, _)| f == fd) {
+            let what = match why {
+                Some(n) => format!("{what}: {n} pings unanswered"),
+                None => what.to_owned(),
+            };
+            self.close(fd, &what);
+        }
+    }
+
+    /// Takes the socket `close` acts on (the accepted connection, else our
+    /// socket) out of the state, with what it is.
+    fn take_current(&self) -> Option<(i32, &'static str)> {
+        let mut st = lock(&self.state);
+        if let Some(c) = st.conn.take() {
+            return Some((c, "connection"));
+        }
+        st.sock.take().map(|s| {
+            let what = match (s.listening, s.connected) {
+                (true, _) => "listener",
+                (false, true) => "connection",
+                (false, false) => "socket",
+            };
+            (s.fd, what)
+        })
     }
 
     /// fork(): the child shares every socket (as a fork-per-connection server

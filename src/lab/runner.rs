@@ -273,6 +273,9 @@ fn read_peer(
         if let Some(message) = line.warning {
             warn(sink, message);
         }
+        if line.under_way && !line.child {
+            let _ = tx.send(Msg::Start { peer });
+        }
         if let Some(call) = line.call {
             let start = line.phase.as_deref() == Some("start");
             if start && !line.child {
@@ -295,6 +298,8 @@ fn read_peer(
                 args: line.args.unwrap_or_default(),
                 result,
                 local: line.local.and_then(|l| l.parse().ok()),
+                times: line.times,
+                data: line.data,
             }));
         }
     }

@@ -26,8 +26,35 @@
 //!   - `listen [BACKLOG]` (also socket and bind first when not done yet)
 //!   - `connect [ENDPOINT|PORT]` (default: `server`; also socket first)
 //!   - `accept`, `serve` (accept loop, one thread per connection, echo),
-//!     `serve epoll` (one epoll loop on one thread serves every connection, echo)
+//!     `serve epoll` (one epoll loop on one thread serves every connection, echo),
+//!     `serve select` (the same loop with select(): each turn passes the set
+//!     of sockets to read, the listener and every connection; no timeout)
 //!   - `read [N]`, `drain N` (read until N bytes in all), `recvfrom [N]`
+//!   - `read [N] busy` — a busy-poll loop on a non-blocking socket: read()
+//!     again and again while it returns EAGAIN. Reported as three rows at
+//!     most: the first EAGAIN, one row `EAGAIN ×N` for the N calls after it
+//!     that also returned EAGAIN, and the call that got something else (the
+//!     bytes, 0, an error). The step goes on to the next while it spins; it
+//!     gives up after 10 s (the last row is then the `EAGAIN ×N`).
+//!   - `recv [peek] [N]` — recv(), with MSG_PEEK: copies the bytes waiting
+//!     in the receive queue and leaves them there (the next read gets them again)
+//!   - `fcntl nonblock|block` — fcntl(F_SETFL, O_NONBLOCK) (or 0): calls on
+//!     the socket return EAGAIN / EINPROGRESS instead of waiting. A socket
+//!     accept() returns is blocking again (Linux does not pass the flag on).
+//!   - `poll in|out [TIMEOUT]`, `select in|out [TIMEOUT]` — wait until the
+//!     socket is readable (in) or writable (out), at most TIMEOUT (`1s`,
+//!     `500ms`; default: no limit). The result is the number of ready
+//!     sockets: 1, or 0 when the time ran out.
+//!   - `getsockopt error` — getsockopt(SO_ERROR): the socket's pending error,
+//!     reported as the result (`0`, or its name: `ECONNREFUSED`). How a
+//!     non-blocking connect ended, once the socket is writable.
+//!   - `heartbeat INTERVAL MISSES` — the application's own keepalive: every
+//!     INTERVAL, write "ping" and poll() for the answer at most INTERVAL (an
+//!     echo server's answer is the ping coming back), then read it. After
+//!     MISSES answers in a row did not come, close the connection. Each
+//!     write, poll, read and the close is reported; the step goes on to the
+//!     next at once while the heartbeat keeps beating (`wait ENDPOINT` waits
+//!     for it to end).
 //!   - `write "text"`, `write N`, `send "text" [oob]`, `sendto "text" [ENDPOINT]`
 //!   - `shutdown rd|wr|rdwr`, `close`, `fork`
 //!   - `setsockopt NAME VALUE [NAME VALUE]…` with NAME one of `reuseaddr`,
@@ -334,6 +361,19 @@ pub enum Serving {
     /// `serve epoll`: one thread waits in epoll_wait for whichever socket
     /// is ready (the listener or a connection) and serves it.
     Epoll,
+    /// `serve select`: the same loop with select(), which is given the
+    /// whole set of sockets to watch on every call.
+    Select,
+}
+
+/// What `poll` and `select` wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ready {
+    /// Readable: bytes (or end of file, or an error) to read; a connection
+    /// to accept on a listener.
+    In,
+    /// Writable: room in the send buffer; a non-blocking connect has ended.
+    Out,
 }
 
 /// A socket call (or a short sequence, like `listen` on a fresh peer).
@@ -346,6 +386,12 @@ pub enum Call {
     Accept,
     Serve(Serving),
     Read(usize),
+    /// `read [N] busy`: read() in a loop while it returns EAGAIN.
+    ReadBusy(usize),
+    Recv {
+        max: usize,
+        peek: bool,
+    },
     Drain(usize),
     RecvFrom(usize),
     Write(Payload),
@@ -361,6 +407,24 @@ pub enum Call {
     Close,
     Fork,
     SetSockOpt(Vec<(SockOpt, i32)>),
+    /// `getsockopt error`: SO_ERROR, the socket's pending error.
+    GetSockOptError,
+    /// `fcntl nonblock` (true) or `fcntl block` (false).
+    Fcntl {
+        nonblock: bool,
+    },
+    Poll {
+        ready: Ready,
+        timeout: Option<Duration>,
+    },
+    Select {
+        ready: Ready,
+        timeout: Option<Duration>,
+    },
+    Heartbeat {
+        every: Duration,
+        misses: u32,
+    },
 }
 
 /// A script that cannot run, with where and why.
@@ -409,6 +473,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(3600);
 /// 16 MiB, far above any scenario, far below what would exhaust memory.
 pub const MAX_BYTES: usize = 16 << 20;
 const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+/// The shortest heartbeat interval (a shorter one would flood the ladder).
+const MIN_BEAT: Duration = Duration::from_millis(10);
 
 /// Parses a whole script; the first bad line stops it, before anything runs.
 ///
@@ -602,7 +668,7 @@ impl Words<'_> {
 const VERBS: &str =
     "an endpoint (client, server, client2 …), `kill`, `sleep`, `sysctl`, `link` or `wait`";
 /// Every call a script can make (`client connect`, `server serve` …).
-pub const CALL_NAMES: [&str; 16] = [
+pub const CALL_NAMES: [&str; 22] = [
     "socket",
     "bind",
     "listen",
@@ -610,6 +676,7 @@ pub const CALL_NAMES: [&str; 16] = [
     "accept",
     "serve",
     "read",
+    "recv",
     "drain",
     "recvfrom",
     "write",
@@ -619,6 +686,11 @@ pub const CALL_NAMES: [&str; 16] = [
     "close",
     "fork",
     "setsockopt",
+    "getsockopt",
+    "fcntl",
+    "poll",
+    "select",
+    "heartbeat",
 ];
 
 fn calls() -> String {
@@ -721,15 +793,45 @@ fn call(w: &mut Words<'_>) -> Result<Call, String> {
         "serve" => Call::Serve(match w.opt_bare().as_deref() {
             None | Some("threads") => Serving::Threads,
             Some("epoll") => Serving::Epoll,
+            Some("select") => Serving::Select,
             Some(other) => {
                 return Err(format!(
-                    "expected `threads`, `epoll` or the end of the line, found `{other}`"
+                    "expected `threads`, `epoll`, `select` or the end of the line, found `{other}`"
                 ));
             }
         }),
-        "read" => Call::Read(byte_count(
-            w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ),
-        )?),
+        "read" => {
+            let max = match w.peek() {
+                Some(Word::Bare(b)) if b == "busy" => DEFAULT_READ,
+                _ => byte_count(
+                    w.opt_number("a byte count or `busy`")?
+                        .unwrap_or(DEFAULT_READ),
+                )?,
+            };
+            match w.opt_bare().as_deref() {
+                None => Call::Read(max),
+                Some("busy") => Call::ReadBusy(max),
+                Some(other) => {
+                    return Err(format!(
+                        "expected `busy` or the end of the line, found `{other}`"
+                    ));
+                }
+            }
+        }
+        "recv" => {
+            let peek = match w.peek() {
+                Some(Word::Bare(b)) if b == "peek" => {
+                    w.pos += 1;
+                    true
+                }
+                _ => false,
+            };
+            let max = byte_count(
+                w.opt_number("a byte count (or `peek` before it)")?
+                    .unwrap_or(DEFAULT_READ),
+            )?;
+            Call::Recv { max, peek }
+        }
         "drain" => Call::Drain(w.number("a byte count")?),
         "recvfrom" => Call::RecvFrom(byte_count(
             w.opt_number("a byte count")?.unwrap_or(DEFAULT_READ),
@@ -782,6 +884,54 @@ fn call(w: &mut Words<'_>) -> Result<Call, String> {
                 }
             }
             Call::SetSockOpt(opts)
+        }
+        "getsockopt" => match w
+            .next_bare("an option to read (`error`: SO_ERROR)")?
+            .as_str()
+        {
+            "error" => Call::GetSockOptError,
+            other => {
+                return Err(format!(
+                    "expected an option to read (`error`: SO_ERROR), found `{other}`"
+                ));
+            }
+        },
+        "fcntl" => match w.next_bare("`nonblock` or `block`")?.as_str() {
+            "nonblock" => Call::Fcntl { nonblock: true },
+            "block" => Call::Fcntl { nonblock: false },
+            other => return Err(format!("expected `nonblock` or `block`, found `{other}`")),
+        },
+        "poll" | "select" => {
+            let ready = match w.next_bare("`in` or `out`")?.as_str() {
+                "in" => Ready::In,
+                "out" => Ready::Out,
+                other => return Err(format!("expected `in` or `out`, found `{other}`")),
+            };
+            let timeout = match w.opt_bare() {
+                None => None,
+                Some(d) => Some(duration(&d)?),
+            };
+            if verb == "poll" {
+                Call::Poll { ready, timeout }
+            } else {
+                Call::Select { ready, timeout }
+            }
+        }
+        "heartbeat" => {
+            let word = w.next_bare("an interval (1s, 500ms)")?;
+            let every = duration(&word)?;
+            if every < MIN_BEAT {
+                return Err(format!(
+                    "expected an interval of at least 10ms, found `{word}`"
+                ));
+            }
+            let misses: u32 = w.number("how many missed answers end it (a number)")?;
+            if !(1..=100).contains(&misses) {
+                return Err(format!(
+                    "expected from 1 to 100 missed answers, found `{misses}`"
+                ));
+            }
+            Call::Heartbeat { every, misses }
         }
         other => return Err(format!("expected {}, found `{other}`", calls())),
     })
@@ -907,6 +1057,50 @@ mod tests {
             Call::Serve(Serving::Threads)
         );
         assert_eq!(call_of("server serve epoll"), Call::Serve(Serving::Epoll));
+        assert_eq!(call_of("server serve select"), Call::Serve(Serving::Select));
+        assert_eq!(call_of("server read busy"), Call::ReadBusy(65536));
+        assert_eq!(call_of("server read 10 busy"), Call::ReadBusy(10));
+        assert_eq!(
+            call_of("server recv"),
+            Call::Recv {
+                max: 65536,
+                peek: false
+            }
+        );
+        assert_eq!(
+            call_of("server recv peek 4"),
+            Call::Recv { max: 4, peek: true }
+        );
+        assert_eq!(
+            call_of("client fcntl nonblock"),
+            Call::Fcntl { nonblock: true }
+        );
+        assert_eq!(
+            call_of("client fcntl block"),
+            Call::Fcntl { nonblock: false }
+        );
+        assert_eq!(
+            call_of("client poll out"),
+            Call::Poll {
+                ready: Ready::Out,
+                timeout: None
+            }
+        );
+        assert_eq!(
+            call_of("client select in 1500ms"),
+            Call::Select {
+                ready: Ready::In,
+                timeout: Some(Duration::from_millis(1500))
+            }
+        );
+        assert_eq!(call_of("client getsockopt error"), Call::GetSockOptError);
+        assert_eq!(
+            call_of("client heartbeat 1s 3"),
+            Call::Heartbeat {
+                every: Duration::from_secs(1),
+                misses: 3
+            }
+        );
         assert_eq!(call_of("server read"), Call::Read(65536));
         assert_eq!(call_of("server read 10"), Call::Read(10));
         assert_eq!(call_of("server drain 5000"), Call::Drain(5000));
@@ -1097,8 +1291,9 @@ mod tests {
     fn bad_scripts_say_where_and_what() {
         assert_eq!(
             err("server listen\nclient dance\n"),
-            "bad.txt:2: expected a call (socket, bind, listen, connect, accept, serve, read, drain, \
-             recvfrom, write, send, sendto, shutdown, close, fork, setsockopt), found `dance`"
+            "bad.txt:2: expected a call (socket, bind, listen, connect, accept, serve, read, recv, \
+             drain, recvfrom, write, send, sendto, shutdown, close, fork, setsockopt, getsockopt, \
+             fcntl, poll, select, heartbeat), found `dance`"
         );
         assert_eq!(
             err("jump client"),
@@ -1159,8 +1354,52 @@ mod tests {
             "bad.txt:1: expected the end of the line, found `now`"
         );
         assert_eq!(
-            err("server serve select"),
-            "bad.txt:1: expected `threads`, `epoll` or the end of the line, found `select`"
+            err("server serve poll"),
+            "bad.txt:1: expected `threads`, `epoll`, `select` or the end of the line, found `poll`"
+        );
+        assert_eq!(
+            err("server read 10 fast"),
+            "bad.txt:1: expected `busy` or the end of the line, found `fast`"
+        );
+        assert_eq!(
+            err("server read busy 10"),
+            "bad.txt:1: expected the end of the line, found `10`"
+        );
+        assert_eq!(
+            err("server recv peak"),
+            "bad.txt:1: expected a byte count (or `peek` before it), found `peak`"
+        );
+        assert_eq!(
+            err("client fcntl O_NONBLOCK"),
+            "bad.txt:1: expected `nonblock` or `block`, found `O_NONBLOCK`"
+        );
+        assert_eq!(
+            err("client poll"),
+            "bad.txt:1: expected `in` or `out`, found the end of the line"
+        );
+        assert_eq!(
+            err("client select both 1s"),
+            "bad.txt:1: expected `in` or `out`, found `both`"
+        );
+        assert_eq!(
+            err("client poll out forever"),
+            "bad.txt:1: expected a duration (200ms, 1s, 1.5s), found `forever`"
+        );
+        assert_eq!(
+            err("client getsockopt rcvbuf"),
+            "bad.txt:1: expected an option to read (`error`: SO_ERROR), found `rcvbuf`"
+        );
+        assert_eq!(
+            err("client heartbeat 5ms 3"),
+            "bad.txt:1: expected an interval of at least 10ms, found `5ms`"
+        );
+        assert_eq!(
+            err("client heartbeat 1s 0"),
+            "bad.txt:1: expected from 1 to 100 missed answers, found `0`"
+        );
+        assert_eq!(
+            err("client heartbeat 1s"),
+            "bad.txt:1: expected how many missed answers end it (a number), found the end of the line"
         );
         assert_eq!(
             err(r#"server serve "epoll""#),

@@ -479,6 +479,12 @@ impl Ladder {
                             let _ = write!(text, " = {}", sanitize(&r.as_contract()));
                         }
                     }
+                    if let Some(n) = c.times {
+                        let _ = write!(text, " ×{n}");
+                    }
+                    if let Some(data) = &c.data {
+                        let _ = write!(text, " \"{}\"", shorten(&sanitize(data), MAX_ARGS));
+                    }
                     if c.endpoint.ends_with("-child") {
                         text.push_str(" [child]");
                     }

@@ -468,12 +468,26 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
         Some(r) => {
             let result = r.as_contract();
             let rs = if r.is_error() { pal.error } else { pal.ok };
+            // A busy-poll loop's many calls in one row: `EAGAIN ×48211`.
+            let times = c.times.map(|n| format!(" ×{n}")).unwrap_or_default();
+            // What a read returned, when it is short: `= 4 "ping"`.
+            let data = c
+                .data
+                .as_deref()
+                .map(|d| format!(" \"{}\"", text::fit(d, 16)))
+                .unwrap_or_default();
             on_lane(
                 buf,
                 y,
                 geo,
                 lane,
-                &[(&call, pal.base), (" = ", pal.dim), (&result, rs)],
+                &[
+                    (&call, pal.base),
+                    (" = ", pal.dim),
+                    (&result, rs),
+                    (&times, rs),
+                    (&data, pal.dim),
+                ],
             );
         }
     }
@@ -481,12 +495,18 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
 
 /// Call arguments as the ladder shows them: the lab's loopback address
 /// dropped (`:7000`), epoll_ctl's op without its prefix (`ADD, fd 5,
-/// EPOLLIN`), long text cut.
+/// EPOLLIN`), select's set without the `nfds N, ` before it (`readfds
+/// {3,5}, timeout 1s`), long text cut.
 fn short_args(args: &str) -> String {
-    let a = args
+    let mut a = args
         .replace("127.0.0.1:", ":")
         .replace("[::1]:", ":")
         .replace("EPOLL_CTL_", "");
+    if let Some(rest) = a.strip_prefix("nfds ")
+        && let Some((_, sets)) = rest.split_once(", ")
+    {
+        a = sets.replace("timeout ", "");
+    }
     text::fit(&a, 22)
 }
 
