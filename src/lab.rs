@@ -107,7 +107,7 @@ macro_rules! scenario {
     };
 }
 
-const SOURCES: [(&str, &str); 20] = [
+const SOURCES: [(&str, &str); 25] = [
     scenario!("handshake"),
     scenario!("data"),
     scenario!("close"),
@@ -119,10 +119,15 @@ const SOURCES: [(&str, &str); 20] = [
     scenario!("backlog-abort"),
     scenario!("half-close"),
     scenario!("keepalive"),
+    scenario!("keepalive-reboot"),
+    scenario!("heartbeat"),
     scenario!("shared-fd"),
     scenario!("concurrent"),
     scenario!("epoll"),
+    scenario!("nonblocking"),
+    scenario!("select"),
     scenario!("urgent"),
+    scenario!("peek"),
     scenario!("zero-window"),
     scenario!("retransmit"),
     scenario!("loss"),
@@ -159,7 +164,7 @@ mod tests {
 
     #[test]
     fn every_bundled_scenario_parses_and_has_a_summary() {
-        assert_eq!(scenarios().len(), 20);
+        assert_eq!(scenarios().len(), 25);
         for s in scenarios() {
             let script = parse(&format!("{}.txt", s.name), s.text)
                 .unwrap_or_else(|e| panic!("{}: {e}", s.name));
@@ -168,5 +173,25 @@ mod tests {
         }
         assert!(scenario("handshake").is_some());
         assert!(scenario("nope").is_none());
+    }
+
+    /// A class can switch to Chinese (`l`) at any step: every narrated step
+    /// and every summary of a bundled scenario has its Chinese.
+    #[test]
+    fn every_bundled_narration_has_its_chinese() {
+        for s in scenarios() {
+            assert!(s.summary_zh.is_some(), "{}: no #zh summary", s.name);
+            let script = parse(s.name, s.text).expect("parses");
+            for step in &script.steps {
+                if let Some(n) = &step.narration {
+                    assert!(
+                        !n.en.is_empty() && n.zh.as_deref().is_some_and(|z| !z.is_empty()),
+                        "{}:{}: narration in one language only: {n:?}",
+                        s.name,
+                        step.line
+                    );
+                }
+            }
+        }
     }
 }
