@@ -56,6 +56,14 @@ pub enum Answer {
     Blocks,
     /// accept() returned a connection at once.
     Connection,
+    /// connect() returned 0: connected before it returned.
+    Connected,
+    /// select() or poll() returned a count above 0: sockets are ready.
+    Ready,
+    /// select() or poll() returned 0: the time ran out, nothing was ready.
+    TimedOut,
+    /// getsockopt(SO_ERROR) read 0: no error.
+    NoError,
     Errno(&'static str),
     State(TcpState),
 }
@@ -78,6 +86,10 @@ impl Answer {
             Answer::Success => ("success: the bytes are queued", "成功：数据进入发送缓冲区"),
             Answer::Blocks => ("it blocks: the process waits", "阻塞：进程在等待"),
             Answer::Connection => ("a connection, at once", "立即返回一个连接"),
+            Answer::Connected => ("0: connected at once", "0：立即连接成功"),
+            Answer::Ready => ("1: the socket is ready", "1：套接字已就绪"),
+            Answer::TimedOut => ("0: the time ran out", "0：超时，没有就绪的套接字"),
+            Answer::NoError => ("0: no error", "0：没有错误"),
             Answer::Errno(e) => (*e, *e),
             Answer::State(s) => (s.as_str(), s.as_str()),
         };
@@ -131,15 +143,33 @@ impl Question {
 /// nothing (socket, bind, sleep, a sysctl …).
 #[must_use]
 pub fn questions(script: &Script) -> Vec<Option<Question>> {
+    // The endpoints whose socket (the one their calls act on) is
+    // non-blocking at each step: `fcntl` sets it; accept() gives a new,
+    // blocking socket.
+    let mut nonblocking: HashSet<Endpoint> = HashSet::new();
     script
         .steps
         .iter()
         .enumerate()
-        .map(|(i, step)| question(i + 1, &step.action))
+        .map(|(i, step)| {
+            let q = question(i + 1, &step.action, &nonblocking);
+            if let Action::Call { endpoint, call } = &step.action {
+                match call {
+                    Call::Fcntl { nonblock: true } => {
+                        nonblocking.insert(*endpoint);
+                    }
+                    Call::Fcntl { nonblock: false } | Call::Accept => {
+                        nonblocking.remove(endpoint);
+                    }
+                    _ => {}
+                }
+            }
+            q
+        })
         .collect()
 }
 
-fn question(step: usize, action: &Action) -> Option<Question> {
+fn question(step: usize, action: &Action, nonblocking: &HashSet<Endpoint>) -> Option<Question> {
     let make = |endpoint: &Endpoint, words: String, ask: Ask, mut choices: Vec<Answer>| {
         // The likely answer is listed first above; the class must not learn
         // that "1" is always right: the order turns with the step.
@@ -173,6 +203,17 @@ fn question(step: usize, action: &Action) -> Option<Question> {
                         Answer::State(TcpState::SynReceived),
                     ],
                 ),
+                // A non-blocking connect returns before the handshake ends.
+                Call::Connect(_) if nonblocking.contains(e) => q(
+                    "connect",
+                    Ask::Returns("connect"),
+                    vec![
+                        Answer::Errno("EINPROGRESS"),
+                        Answer::Connected,
+                        Answer::Blocks,
+                        Answer::Errno("EAGAIN"),
+                    ],
+                ),
                 Call::Connect(_) => q(
                     "connect",
                     Ask::FirstPacket,
@@ -188,14 +229,56 @@ fn question(step: usize, action: &Action) -> Option<Question> {
                     Ask::FirstPacket,
                     vec![Answer::Fin, Answer::Rst, Answer::Nothing, Answer::Ack],
                 ),
-                Call::Read(_) => q(
-                    "read",
-                    Ask::Returns("read"),
+                Call::Read(_) | Call::Recv { .. } => {
+                    let name = if matches!(call, Call::Read(_)) {
+                        "read"
+                    } else {
+                        "recv"
+                    };
+                    // Nothing to read: a non-blocking socket says so at once.
+                    let waits = if nonblocking.contains(e) {
+                        Answer::Errno("EAGAIN")
+                    } else {
+                        Answer::Blocks
+                    };
+                    q(
+                        name,
+                        Ask::Returns(name),
+                        vec![
+                            Answer::Bytes,
+                            Answer::Eof,
+                            Answer::Errno("ECONNRESET"),
+                            waits,
+                        ],
+                    )
+                }
+                // Whether the time runs out is the lesson: the answer is
+                // the call's result, not that it waits.
+                Call::Select { .. } | Call::Poll { .. } => {
+                    let name = if matches!(call, Call::Select { .. }) {
+                        "select"
+                    } else {
+                        "poll"
+                    };
+                    q(
+                        name,
+                        Ask::Returns(name),
+                        vec![
+                            Answer::Ready,
+                            Answer::TimedOut,
+                            Answer::Errno("EAGAIN"),
+                            Answer::Errno("ETIMEDOUT"),
+                        ],
+                    )
+                }
+                Call::GetSockOptError => q(
+                    "getsockopt error",
+                    Ask::Returns("getsockopt"),
                     vec![
-                        Answer::Bytes,
-                        Answer::Eof,
-                        Answer::Errno("ECONNRESET"),
-                        Answer::Blocks,
+                        Answer::NoError,
+                        Answer::Errno("EINPROGRESS"),
+                        Answer::Errno("ECONNREFUSED"),
+                        Answer::Errno("EAGAIN"),
                     ],
                 ),
                 // accept() takes a connection the handshake has finished:
@@ -260,6 +343,10 @@ fn result_answer(call: &str, r: &CallResult) -> Answer {
         CallResult::Bytes(0) if call == "read" || call == "recv" => Answer::Eof,
         CallResult::Bytes(_) if call == "read" || call == "recv" => Answer::Bytes,
         CallResult::Ok if call == "accept" => Answer::Connection,
+        CallResult::Ok if call == "connect" => Answer::Connected,
+        CallResult::Bytes(0) if call == "select" || call == "poll" => Answer::TimedOut,
+        CallResult::Bytes(_) if call == "select" || call == "poll" => Answer::Ready,
+        CallResult::Bytes(0) if call == "getsockopt" => Answer::NoError,
         CallResult::Ok | CallResult::Bytes(_) => Answer::Success,
     }
 }
@@ -518,13 +605,15 @@ impl Quiz {
     /// Whether `ev` answers `q`.
     fn truth_in(&self, q: &Question, ev: &Event) -> Option<Answer> {
         match (&q.ask, ev) {
-            // A blocking call is reported when it begins to wait (no result).
+            // A blocking call is reported when it begins to wait (no result),
+            // which answers a question that offers "it blocks"; the others
+            // wait for the result.
             (Ask::Returns(call), Event::Call(c)) if c.endpoint == q.endpoint && c.call == *call => {
-                Some(
-                    c.result
-                        .as_ref()
-                        .map_or(Answer::Blocks, |r| result_answer(call, r)),
-                )
+                match &c.result {
+                    Some(r) => Some(result_answer(call, r)),
+                    None if q.choices.contains(&Answer::Blocks) => Some(Answer::Blocks),
+                    None => None,
+                }
             }
             // By address: a listener's states are the `listener`'s, not the server's.
             (Ask::NewState, Event::State(s))
@@ -565,6 +654,99 @@ mod tests {
 
     fn at(ms: u64) -> Timestamp {
         Timestamp(1_700_000_000_000_000_000 + ms * 1_000_000)
+    }
+
+    fn bundled(name: &str) -> Vec<Option<Question>> {
+        let s = crate::lab::scenario(name).expect("bundled");
+        questions(&crate::lab::parse(name, s.text).expect("parses"))
+    }
+
+    fn asked<'a>(qs: &'a [Option<Question>], action: &str) -> Vec<&'a Question> {
+        qs.iter().flatten().filter(|q| q.action == action).collect()
+    }
+
+    /// The non-blocking lesson's questions offer what a call may return
+    /// when it may not wait: EINPROGRESS for connect, EAGAIN for read.
+    #[test]
+    fn a_non_blocking_socket_changes_the_choices() {
+        let qs = bundled("nonblocking");
+        let connect = asked(&qs, "client connect");
+        assert_eq!(connect.len(), 1);
+        assert_eq!(connect[0].ask, Ask::Returns("connect"));
+        assert!(connect[0].choices.contains(&Answer::Errno("EINPROGRESS")));
+        // The first read of the accepted socket comes after its own fcntl.
+        let read = asked(&qs, "server read");
+        assert_eq!(read.len(), 1);
+        assert!(read[0].choices.contains(&Answer::Errno("EAGAIN")));
+        assert!(!read[0].choices.contains(&Answer::Blocks));
+        // The client's last read is non-blocking too.
+        assert!(
+            asked(&qs, "client read")[0]
+                .choices
+                .contains(&Answer::Errno("EAGAIN"))
+        );
+        // The busy loop asks nothing: its first EAGAIN is not its lesson.
+        assert!(asked(&qs, "server read busy").is_empty());
+        assert!(
+            asked(&qs, "client getsockopt error")[0]
+                .choices
+                .contains(&Answer::NoError)
+        );
+        // A blocking read elsewhere still offers "it blocks".
+        let close = bundled("half-close");
+        assert!(
+            close
+                .iter()
+                .flatten()
+                .filter(|q| q.ask == Ask::Returns("read"))
+                .all(|q| q.choices.contains(&Answer::Blocks))
+        );
+    }
+
+    /// A select with a timeout first reports that it waits; its question
+    /// is answered by what it returns: 0 when the time ran out.
+    #[test]
+    fn a_select_is_judged_by_its_result_not_its_wait() {
+        let qs = bundled("select");
+        let q = asked(&qs, "client2 select")[0].clone();
+        let step = q.step;
+        let mut quiz = Quiz::new(vec![None; step - 1].into_iter().chain([Some(q)]).collect());
+        quiz.next_step = step;
+        let n = quiz
+            .current()
+            .expect("asked")
+            .choices
+            .iter()
+            .position(|a| *a == Answer::TimedOut)
+            .expect("0 is a choice");
+        assert!(quiz.answer(n));
+        let call = |ms: u64, result: Option<CallResult>| {
+            Event::Call(crate::event::CallEvent {
+                ts: at(ms),
+                endpoint: "client2".into(),
+                call: "select".into(),
+                args: "nfds 4, readfds {3}, timeout 1s".into(),
+                result,
+                local: None,
+                times: None,
+                data: None,
+            })
+        };
+        quiz.observe(&[
+            Event::Step(StepEvent {
+                ts: at(0),
+                index: step,
+                total: step,
+                line: 1,
+                narration: None,
+            }),
+            call(1, None),
+        ]);
+        assert!(quiz.verdict.is_none(), "the wait does not answer");
+        quiz.observe(&[call(1001, Some(CallResult::Bytes(0)))]);
+        let v = quiz.verdict.as_ref().expect("judged");
+        assert_eq!(v.truth, Some(Answer::TimedOut));
+        assert!(v.right());
     }
 
     /// backlog-abort's race as a quiz: the server's socket seemed to become
