@@ -1556,6 +1556,524 @@ fn epoll_rootless() {
 }
 
 // ---------------------------------------------------------------------------
+// The lessons run both ways: as root here, and rootless through the
+// tests' runner (an ordinary user's lab in a user namespace).
+
+/// `synack demo NAME --json` as root, then as an ordinary user; each run
+/// checked by `check`.
+fn root_and_rootless(test: &str, name: &str, check: fn(&Demo)) {
+    if !require_capture(name) {
+        return;
+    }
+    check(&demo(name, &[]));
+    let Some(d) = crate::states::demo_rootless(test, name) else {
+        return;
+    };
+    check(&Demo {
+        what: format!("rootless synack demo {name} --json"),
+        ev: d.events,
+    });
+}
+
+/// The fds of a select's set: `nfds 6, readfds {3,4,5}, timeout NULL` → 3, 4, 5.
+fn fd_set_in(args: &str) -> Vec<u32> {
+    let Some((_, rest)) = args.split_once('{') else {
+        return Vec::new();
+    };
+    let inside = rest.split('}').next().unwrap_or_default();
+    inside
+        .split(',')
+        .filter_map(|f| f.trim().parse().ok())
+        .collect()
+}
+
+/// The `data` a read returned (the bytes, as text).
+fn data(e: &Value) -> &str {
+    s(e, "data")
+}
+
+/// A call's lines, its `start` included, in order.
+fn call_lines<'a>(d: &'a Demo, endpoint: &str, call: &str) -> Vec<&'a Value> {
+    d.ev.iter()
+        .filter(|e| e["kind"] == "call" && e["endpoint"] == endpoint && e["call"] == call)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// nonblocking
+
+fn check_nonblocking(d: &Demo) {
+    let p = d.tcp();
+    let syn = p
+        .iter()
+        .copied()
+        .find(|e| has(e, "SYN") && !has(e, "ACK"))
+        .unwrap_or_else(|| d.fail("no SYN"));
+    let fcntl = d.calls("server", "fcntl");
+    ensure!(
+        d,
+        fcntl.len() == 2
+            && fcntl
+                .iter()
+                .all(|e| s(e, "args") == "F_SETFL, O_NONBLOCK" && res(e) == "ok"),
+        "fcntl(F_SETFL, O_NONBLOCK) = ok expected twice on the server (the listener, then the accepted socket)"
+    );
+    let accepts = d.calls("server", "accept");
+    ensure!(
+        d,
+        accepts.len() == 2
+            && res(accepts[0]) == "EAGAIN"
+            && t(accepts[0]) < t(syn)
+            && res(accepts[1]) == "ok",
+        "accept() = EAGAIN on the empty queue before any SYN, then ok"
+    );
+    ensure!(
+        d,
+        t(fcntl[0]) < t(accepts[0]) && t(fcntl[1]) > t(accepts[1]),
+        "the listener is made non-blocking before the first accept, the accepted socket after the second"
+    );
+    let cfcntl = d.call("client", "fcntl");
+    let connect = d.call("client", "connect");
+    ensure!(
+        d,
+        res(cfcntl) == "ok" && t(cfcntl) < t(syn),
+        "the client's socket is non-blocking before its SYN"
+    );
+    ensure!(
+        d,
+        res(connect) == "EINPROGRESS" && t(syn) <= t(connect),
+        "connect() sends the SYN and returns EINPROGRESS, got {}",
+        res(connect)
+    );
+    let polls = d.calls("client", "poll");
+    let out = polls
+        .iter()
+        .copied()
+        .find(|e| s(e, "args").starts_with("POLLOUT"))
+        .unwrap_or_else(|| d.fail("no poll(POLLOUT)"));
+    let so_error = d.call_args("client", "getsockopt", "SO_ERROR");
+    ensure!(
+        d,
+        res(out) == "1" && t(out) > t(connect),
+        "poll(POLLOUT) = 1 after the connect"
+    );
+    ensure!(
+        d,
+        res(so_error) == "0" && t(so_error) > t(out),
+        "getsockopt(SO_ERROR) = 0 once writable, got {}",
+        res(so_error)
+    );
+    // The reads: EAGAIN; then the busy loop's first EAGAIN, one row for
+    // the N after it, and the 5 bytes. Never a row per call.
+    let reads = d.calls("server", "read");
+    let spun: Vec<&Value> = reads
+        .iter()
+        .copied()
+        .filter(|e| e.get("times").is_some())
+        .collect();
+    ensure!(
+        d,
+        spun.len() == 1 && res(spun[0]) == "EAGAIN" && n(spun[0], "times") > 0,
+        "one read() = EAGAIN ×N row with N > 0 expected"
+    );
+    let busy = n(spun[0], "times");
+    let data_pkt = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "client" && n(e, "len") == 5)
+        .unwrap_or_else(|| d.fail("no 5-byte data segment from the client"));
+    let got = reads
+        .iter()
+        .copied()
+        .find(|e| res(e) == "5")
+        .unwrap_or_else(|| d.fail("no read() = 5"));
+    ensure!(
+        d,
+        data(got) == "hello" && t(got) >= t(spun[0]) && t(got) > t(data_pkt),
+        "the loop's last read() gets \"hello\" after the EAGAIN ×{busy} row and the data segment"
+    );
+    let before: Vec<&Value> = reads
+        .iter()
+        .copied()
+        .filter(|e| t(e) < t(spun[0]))
+        .collect();
+    ensure!(
+        d,
+        reads.len() == 4
+            && before.len() == 2
+            && before
+                .iter()
+                .all(|e| res(e) == "EAGAIN" && t(e) < t(data_pkt)),
+        "four server read rows expected: EAGAIN, the loop's first EAGAIN, EAGAIN ×{busy}, 5"
+    );
+    let fin = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server" && has(e, "FIN"))
+        .unwrap_or_else(|| d.fail("no FIN from the server"));
+    let poll_in = polls
+        .iter()
+        .copied()
+        .find(|e| s(e, "args").starts_with("POLLIN"))
+        .unwrap_or_else(|| d.fail("no poll(POLLIN)"));
+    let eof = d.call("client", "read");
+    ensure!(
+        d,
+        res(poll_in) == "1" && t(poll_in) >= t(fin) && res(eof) == "0",
+        "after the server's FIN, poll(POLLIN) = 1 and read() = 0"
+    );
+}
+
+#[test]
+fn nonblocking_eagain_einprogress_so_error_and_a_counted_busy_loop() {
+    root_and_rootless(
+        "nonblocking_eagain_einprogress_so_error_and_a_counted_busy_loop",
+        "nonblocking",
+        check_nonblocking,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// select
+
+fn check_select(d: &Demo) {
+    let selects = d.calls("server", "select");
+    let counts: Vec<u64> = selects
+        .iter()
+        .filter_map(|e| res(e).parse::<u64>().ok())
+        .collect();
+    ensure!(
+        d,
+        !selects.is_empty()
+            && counts.len() == selects.len()
+            && selects
+                .iter()
+                .all(|e| s(e, "args").ends_with("timeout NULL")),
+        "the server's select() calls return counts and have no timeout: {counts:?}"
+    );
+    ensure!(
+        d,
+        counts.iter().all(|&c| c >= 1) && counts.contains(&2),
+        "without a timeout every select returns ≥ 1, and one finds 2 ready (the listener and the first connection): {counts:?}"
+    );
+    let sets: Vec<Vec<u32>> = selects.iter().map(|e| fd_set_in(s(e, "args"))).collect();
+    let lfd = sets[0]
+        .first()
+        .copied()
+        .unwrap_or_else(|| d.fail("the first select watches no fd"));
+    ensure!(
+        d,
+        sets[0] == [lfd] && s(selects[0], "args").starts_with(&format!("nfds {}, ", lfd + 1)),
+        "the first select watches the listener alone (nfds = its fd + 1)"
+    );
+    ensure!(
+        d,
+        sets.iter().any(|set| set.len() == 3 && set[0] == lfd),
+        "a later select watches the listener and both connections: {sets:?}"
+    );
+    let accepts = d.calls("server", "accept");
+    ensure!(
+        d,
+        accepts.len() == 2
+            && accepts
+                .iter()
+                .all(|e| res(e) == "ok" && fd_in(s(e, "args")) == Some(lfd)),
+        "2 accepts on the listener (fd {lfd})"
+    );
+    let r1 = d.call("client", "read");
+    ensure!(
+        d,
+        res(r1) == "3" && data(r1) == "one",
+        "client reads back \"one\""
+    );
+    // client2's own select: 0 after its 1 s timeout, then 1.
+    let lines = call_lines(d, "client2", "select");
+    let done: Vec<&Value> = lines
+        .iter()
+        .copied()
+        .filter(|e| e.get("phase").is_none())
+        .collect();
+    ensure!(
+        d,
+        done.len() == 2
+            && done
+                .iter()
+                .all(|e| s(e, "args").ends_with("readfds {3}, timeout 1s")),
+        "client2 selects twice on its socket with a 1 s timeout"
+    );
+    let (zero, one) = (done[0], done[1]);
+    let started = lines
+        .iter()
+        .copied()
+        .find(|e| e.get("phase").is_some() && t(e) < t(zero))
+        .unwrap_or_else(|| d.fail("client2's first select should be seen waiting"));
+    ensure!(
+        d,
+        res(zero) == "0" && t(zero) - t(started) >= 0.9,
+        "with nothing ready, select() returns 0 after its 1 s timeout (waited {:.3} s)",
+        t(zero) - t(started)
+    );
+    let c2_port = s(d.call("client2", "connect"), "local")
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        d,
+        !d.tcp().iter().any(|e| {
+            s(e, "dst").ends_with(&format!(":{c2_port}"))
+                && n(e, "len") > 0
+                && t(e) > t(started)
+                && t(e) < t(zero)
+        }),
+        "nothing arrived for client2 while its select waited"
+    );
+    let r2 = d.call("client2", "read");
+    ensure!(
+        d,
+        res(one) == "1" && t(one) > t(zero) && res(r2) == "3" && data(r2) == "two",
+        "after writing, client2's select() = 1 and it reads back \"two\""
+    );
+}
+
+#[test]
+fn select_returns_ready_counts_and_zero_on_timeout() {
+    root_and_rootless(
+        "select_returns_ready_counts_and_zero_on_timeout",
+        "select",
+        check_select,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// keepalive-reboot
+
+fn check_keepalive_reboot(d: &Demo) {
+    let p = d.tcp();
+    ensure!(
+        d,
+        res(d.call_args("server", "setsockopt", "SO_LINGER")) == "ok",
+        "SO_LINGER {{on, 0}} on the server's socket"
+    );
+    let cut = d.link("cut");
+    let restore = d.link("restore");
+    let kill = d.call("lab", "kill");
+    ensure!(
+        d,
+        t(cut) <= t(kill) && t(kill) <= t(restore),
+        "cut, kill, restore in that order"
+    );
+    let probes_before: Vec<&Value> = p
+        .iter()
+        .copied()
+        .filter(|e| t(e) < t(cut) && from(e) == "client" && note(e, "keepalive"))
+        .collect();
+    ensure!(
+        d,
+        !probes_before.is_empty()
+            && p.iter()
+                .any(|e| from(e) == "server" && t(e) > t(probes_before[0]) && t(e) < t(cut)),
+        "a keepalive probe answered by the server before the reboot"
+    );
+    // The dying server's RST is lost on the cut link.
+    let lost_rst = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "server" && has(e, "RST") && t(e) >= t(kill))
+        .unwrap_or_else(|| d.fail("no RST from the killed server"));
+    ensure!(
+        d,
+        note(lost_rst, "lost") && t(lost_rst) < t(restore),
+        "the killed server's RST should be lost on the cut link"
+    );
+    // After the restore: a probe, answered by the server kernel's RST.
+    let probe = p
+        .iter()
+        .copied()
+        .find(|e| t(e) > t(restore) && from(e) == "client" && note(e, "keepalive"))
+        .unwrap_or_else(|| d.fail("no keepalive probe after the restore"));
+    let rst = p
+        .iter()
+        .copied()
+        .find(|e| t(e) >= t(probe) && from(e) == "server" && has(e, "RST"))
+        .unwrap_or_else(|| d.fail("no RST answering the probe"));
+    ensure!(
+        d,
+        !note(probe, "lost") && !note(rst, "lost") && !has(rst, "SYN"),
+        "the probe and its RST both pass the restored link"
+    );
+    let read = d.call("client", "read");
+    ensure!(
+        d,
+        res(read) == "ECONNRESET" && t(read) >= t(rst),
+        "the blocked read() should fail with ECONNRESET after the RST, got {}",
+        res(read)
+    );
+    // Until that RST the client's socket was ESTABLISHED: nothing told it.
+    let client_changes: Vec<&Value> =
+        d.ev.iter()
+            .filter(|e| e["kind"] == "state" && e["endpoint"] == "client" && t(e) > t(cut))
+            .collect();
+    ensure!(
+        d,
+        client_changes
+            .first()
+            .is_some_and(|e| e["from"] == "ESTABLISHED" && e["to"] == "CLOSED" && t(e) >= t(rst)),
+        "the client should stay ESTABLISHED until the probe's RST"
+    );
+}
+
+#[test]
+fn keepalive_reboot_probe_gets_rst_and_econnreset() {
+    root_and_rootless(
+        "keepalive_reboot_probe_gets_rst_and_econnreset",
+        "keepalive-reboot",
+        check_keepalive_reboot,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// heartbeat
+
+fn check_heartbeat(d: &Demo) {
+    let cut = d.link("cut");
+    let writes = d.calls("client", "write");
+    let polls = d.calls("client", "poll");
+    let reads = d.calls("client", "read");
+    let before = |v: &[&Value]| v.iter().filter(|e| t(e) < t(cut)).count();
+    ensure!(
+        d,
+        before(&writes) >= 2
+            && writes
+                .iter()
+                .all(|e| s(e, "args") == "\"ping\"" && res(e) == "4"),
+        "the client should write \"ping\" every second (≥ 2 before the cut)"
+    );
+    ensure!(
+        d,
+        polls
+            .iter()
+            .filter(|e| t(e) < t(cut))
+            .all(|e| res(e) == "1" && s(e, "args") == "POLLIN, timeout 1000")
+            && before(&polls) >= 2,
+        "before the cut every poll(POLLIN, timeout 1000) = 1"
+    );
+    ensure!(
+        d,
+        before(&reads) >= 2 && reads.iter().all(|e| data(e) == "ping"),
+        "the client reads each echoed \"ping\""
+    );
+    ensure!(
+        d,
+        d.calls("server", "read").iter().any(|e| data(e) == "ping"),
+        "the echo server reads the pings"
+    );
+    let close = d.call("client", "close");
+    ensure!(
+        d,
+        s(close, "args").contains("3 pings unanswered") && res(close) == "ok",
+        "the heartbeat should close the connection after 3 missed answers"
+    );
+    let missed: Vec<&Value> = polls.iter().copied().filter(|e| t(e) > t(cut)).collect();
+    ensure!(
+        d,
+        missed.len() == 3
+            && missed.iter().all(|e| res(e) == "0" && t(e) <= t(close))
+            && missed.windows(2).all(|w| t(w[1]) - t(w[0]) >= 0.9),
+        "after the cut, three polls returning 0, a second apart, then the close"
+    );
+    let after = t(close) - t(cut);
+    ensure!(
+        d,
+        (2.0..5.0).contains(&after),
+        "the heartbeat should give up within a few seconds of the cut (took {after:.3} s)"
+    );
+    // TCP itself had noticed nothing: no keepalive probe, no error, and
+    // the client's socket ESTABLISHED until its program closed it.
+    ensure!(
+        d,
+        !d.tcp().iter().any(|e| note(e, "keepalive")),
+        "no keepalive probe: the kernel was not looking"
+    );
+    let first_change =
+        d.ev.iter()
+            .find(|e| e["kind"] == "state" && e["endpoint"] == "client" && t(e) > t(cut))
+            .unwrap_or_else(|| d.fail("no state change of the client after the cut"));
+    ensure!(
+        d,
+        first_change["from"] == "ESTABLISHED" && first_change["to"] == "FIN-WAIT-1",
+        "the client's socket goes from ESTABLISHED to FIN-WAIT-1 when the heartbeat closes it"
+    );
+    ensure!(
+        d,
+        !d.ev
+            .iter()
+            .any(|e| e["kind"] == "state" && e["endpoint"] == "server" && t(e) > t(cut)),
+        "the server's socket stays ESTABLISHED: it knows nothing"
+    );
+}
+
+#[test]
+fn heartbeat_gives_up_within_seconds_of_the_cut() {
+    root_and_rootless(
+        "heartbeat_gives_up_within_seconds_of_the_cut",
+        "heartbeat",
+        check_heartbeat,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// peek
+
+fn check_peek(d: &Demo) {
+    let write = d.call("client", "write");
+    let peek = d.call_args("server", "recv", "MSG_PEEK");
+    ensure!(
+        d,
+        s(peek, "args") == "4, MSG_PEEK" && res(peek) == "4" && data(peek) == "GET ",
+        "recv(4, MSG_PEEK) = 4 \"GET \" expected"
+    );
+    let read = d
+        .calls("server", "read")
+        .into_iter()
+        .find(|e| t(e) > t(peek))
+        .unwrap_or_else(|| d.fail("no read after the peek"));
+    ensure!(
+        d,
+        res(read) == "15" && data(read) == "GET /index.html" && data(read).starts_with(data(peek)),
+        "the read after the peek gets the same bytes from the start: \"GET /index.html\""
+    );
+    // The kernel's word on the receive queue: queues are reported when they
+    // change, so the last report before the read says what it held up to it.
+    let last =
+        d.ev.iter()
+            .rev()
+            .find(|e| {
+                e["kind"] == "socket_queues"
+                    && e["endpoint"] == "server"
+                    && t(e) > t(write)
+                    && t(e) < t(read)
+            })
+            .unwrap_or_else(|| {
+                d.fail("no report of the server's queues between the write and the read")
+            });
+    ensure!(
+        d,
+        n(last, "recv_q") == 15,
+        "the server's recv-q should still hold 15 bytes after the peek, until the read"
+    );
+}
+
+#[test]
+fn peek_leaves_the_bytes_for_the_next_read() {
+    root_and_rootless(
+        "peek_leaves_the_bytes_for_the_next_read",
+        "peek",
+        check_peek,
+    );
+}
+
+// ---------------------------------------------------------------------------
 // urgent
 
 #[test]
