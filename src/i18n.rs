@@ -156,6 +156,8 @@ pub struct Labels {
     pub picker_title: String,
     pub picker_help: String,
     pub picker_running: String,
+    /// Which scenarios the picker shows when they do not all fit: `1–20 of 25`.
+    pub picker_shown: String,
     pub help_title: String,
     pub help_close: String,
     pub help_demo: String,

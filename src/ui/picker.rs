@@ -34,6 +34,24 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .picker
         .saturating_sub(usize::from(list_h) / 2)
         .min(app.choices.len().saturating_sub(usize::from(list_h)));
+    // Not all fit (25 scenarios in a 24-line terminal): say which are
+    // shown, so the ones below the last line are not missed.
+    let shown = usize::from(list_h).min(app.choices.len());
+    if shown < app.choices.len() {
+        let count = fill(
+            &t.picker_shown,
+            &[&(first + 1), &(first + shown), &app.choices.len()],
+        );
+        let w = width(&count);
+        put(
+            buf,
+            area.right().saturating_sub(w + 1),
+            area.y,
+            &count,
+            w,
+            pal.header,
+        );
+    }
     for (i, c) in app
         .choices
         .iter()
