@@ -263,14 +263,15 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
     use synack::app::quiz::{Answer, Quiz, questions};
     use synack::tcp::TcpState;
 
-    let judge = |name: &str| -> Vec<(String, Option<Answer>)> {
+    // The verdicts of a recorded run (`file`) of scenario `name`.
+    let judge_file = |file: &str, name: &str| -> Vec<(String, Option<Answer>)> {
         let s = synack::lab::scenarios()
             .iter()
             .find(|s| s.name == name)
             .expect("scenario");
         let script = synack::lab::parse(name, s.text).expect("script");
         let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.inputs"));
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{file}.inputs"));
         let events = synack::run::replay(&path).unwrap();
         let mut quiz = Quiz::new(questions(&script));
         let mut verdicts = Vec::new();
@@ -293,6 +294,7 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
         }
         verdicts
     };
+    let judge = |name: &str| judge_file(name, name);
 
     let close = judge("close");
     assert_eq!(
@@ -342,5 +344,56 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
             Some(Answer::Errno("EPIPE"))
         ],
         "{kill:?}"
+    );
+    // Non-blocking: what each call returns when it may not wait.
+    for name in ["nonblocking", "rootless-nonblocking"] {
+        let nb = judge_file(name, "nonblocking");
+        assert_eq!(
+            nb,
+            [
+                (
+                    "server listen".into(),
+                    Some(Answer::State(TcpState::Listen))
+                ),
+                ("server accept".into(), Some(Answer::Errno("EAGAIN"))),
+                ("client connect".into(), Some(Answer::Errno("EINPROGRESS"))),
+                ("client poll".into(), Some(Answer::Ready)),
+                ("client getsockopt error".into(), Some(Answer::NoError)),
+                ("server accept".into(), Some(Answer::Connection)),
+                ("server read".into(), Some(Answer::Errno("EAGAIN"))),
+                ("client write".into(), Some(Answer::Success)),
+                ("server close".into(), Some(Answer::Fin)),
+                ("client poll".into(), Some(Answer::Ready)),
+                ("client read".into(), Some(Answer::Eof)),
+                ("client close".into(), Some(Answer::Fin)),
+            ],
+            "{name}"
+        );
+    }
+    // A select with a timeout: 0 when nothing came, then 1.
+    let sel = judge("select");
+    let selects: Vec<_> = sel.iter().filter(|(a, _)| a == "client2 select").collect();
+    assert_eq!(
+        selects,
+        [
+            &("client2 select".to_owned(), Some(Answer::TimedOut)),
+            &("client2 select".to_owned(), Some(Answer::Ready))
+        ],
+        "{sel:?}"
+    );
+    // A reboot's RST is the answer even though the link lost it; the read
+    // blocks first.
+    let reboot = judge("keepalive-reboot");
+    assert!(
+        reboot.contains(&("kill server".into(), Some(Answer::Rst)))
+            && reboot.contains(&("client read".into(), Some(Answer::Blocks))),
+        "{reboot:?}"
+    );
+    // The read after a peek gets bytes.
+    let peek = judge("peek");
+    assert!(
+        peek.contains(&("server recv".into(), Some(Answer::Bytes)))
+            && peek.contains(&("server read".into(), Some(Answer::Bytes))),
+        "{peek:?}"
     );
 }
