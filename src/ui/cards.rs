@@ -32,13 +32,16 @@ pub fn gauge(n: u32, of: u32, width: u32) -> String {
 }
 
 /// The lines of one socket's card entry: its state (and TIME-WAIT's
-/// countdown), and for a listener its accept queue.
+/// countdown), and for a listener its accept queue: on a line of its own,
+/// or when `tight` after the state on the same line, where it fits.
+#[allow(clippy::too_many_arguments)]
 fn socket_lines(
     s: &Socket,
     at: crate::app::RowId,
     when: crate::time::Timestamp,
     lane: usize,
     room: u16,
+    tight: bool,
     app: &App,
     pal: &Palette,
 ) -> Vec<Vec<(String, Style)>> {
@@ -120,12 +123,22 @@ fn socket_lines(
             .unwrap_or_default();
         let over = q.accept_queue > q.backlog;
         let style = if over { pal.warn } else { pal.base };
-        lines.push(vec![
-            ("  ".to_owned(), pal.dim),
-            (g, style),
-            (" ".to_owned(), style),
-            (text, style),
-        ]);
+        let queue = vec![(" ".to_owned(), style), (g, style), (" ".to_owned(), style)];
+        // Short of lines (80x24: a listener and a connection in 3), the
+        // gauge and its numbers follow the state, so the connection's card
+        // (its recv-q and send-q) still shows.
+        let head: u16 = lines[0].iter().map(|(t, _)| width(t)).sum();
+        let short = format!("{}/{}", q.accept_queue, q.backlog);
+        let queue_w: u16 = queue.iter().map(|(t, _)| width(t)).sum();
+        if tight && head + queue_w + width(&short) <= room {
+            lines[0].extend(queue);
+            lines[0].push((short, style));
+        } else {
+            let mut line = vec![(" ".to_owned(), pal.dim)];
+            line.extend(queue);
+            line.push((text, style));
+            lines.push(line);
+        }
     }
     lines
 }
@@ -175,11 +188,18 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
             put(buf, x + 1, a.y + 1, none, inner_w, pal.dim);
             continue;
         }
-        let groups: Vec<_> = socks
-            .iter()
-            .map(|s| socket_lines(s, at, when, i, inner_w, app, pal))
-            .collect();
-        let total: usize = groups.iter().map(Vec::len).sum();
+        let lines_of = |tight| -> Vec<_> {
+            socks
+                .iter()
+                .map(|s| socket_lines(s, at, when, i, inner_w, tight, app, pal))
+                .collect()
+        };
+        let mut groups: Vec<Vec<_>> = lines_of(false);
+        let mut total: usize = groups.iter().map(Vec::len).sum();
+        if total > room {
+            groups = lines_of(true);
+            total = groups.iter().map(Vec::len).sum();
+        }
         // When not everything fits, the last line says how many sockets are left out.
         let budget = if total <= room {
             room
