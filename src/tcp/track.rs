@@ -206,6 +206,9 @@ struct Flow {
     window: Option<u32>,
     /// Notes of this side's last segment (a keepalive ack answers a keepalive).
     last_notes: Notes,
+    /// This side's last segment was a RST: its window (0 by convention)
+    /// closes nothing.
+    last_rst: bool,
     fin: bool,
 }
 
@@ -595,9 +598,12 @@ fn analyse(
         }
         // Keepalive: 0 or 1 byte, one before the next expected seq. Linux's
         // zero-window probe (tcp_send_probe0) has the same shape — no data,
-        // seq one below snd_una — and is told apart by the peer's closed window.
+        // seq one below snd_una — and is told apart by the peer's closed
+        // window; a RST's window of 0 is not one (a rebooted peer's kernel
+        // answers a keepalive with RST, window 0, and the next probe is
+        // still a keepalive).
         if seglen <= 1 && !sfr && fwd.next_seq.is_some_and(|n| seq == n - 1) {
-            if rev.window == Some(0) {
+            if rev.window == Some(0) && !rev.last_rst {
                 notes.insert(Notes::ZERO_WINDOW_PROBE);
                 zwp = true;
             } else {
@@ -701,6 +707,7 @@ fn analyse(
         fl.last_ack_ts = ts;
     }
     fl.last_notes = *notes;
+    fl.last_rst = flags.rst();
 
     (seq.since(base), rel_ack, win, dup_ack)
 }

@@ -504,6 +504,26 @@ fn out_of_order_uses_the_handshake_rtt() {
     rows(60., N::RETRANSMISSION);
 }
 
+/// A rebooted peer's kernel answers a keepalive probe with a RST whose
+/// window is 0 (lost on the lab's cut link, say): the next probe, the same
+/// shape, is a keepalive still, not a probe of a closed window.
+#[test]
+fn a_rst_s_window_of_zero_does_not_make_a_keepalive_a_window_probe() {
+    run(&[
+        (at(0., C, "A", 1000, 5000, 100, 0), (1, C, 1, 1, 100, NONE)),
+        (at(1., S, "A", 5000, 1000, 100, 0), (1, S, 1, 1, 100, NONE)),
+        (
+            at(1000., C, "A", 999, 5000, 100, 0),
+            (1, C, 0, 1, 100, notes(&[N::KEEPALIVE])),
+        ),
+        (at(1001., S, "R", 5000, 0, 0, 0), (1, S, 1, 0, 0, NONE)),
+        (
+            at(2000., C, "A", 999, 5000, 100, 0),
+            (1, C, 0, 1, 100, notes(&[N::KEEPALIVE])),
+        ),
+    ]);
+}
+
 #[test]
 fn zero_window_probe_needs_a_closed_window() {
     run(&[
