@@ -1902,6 +1902,15 @@ fn check_keepalive_reboot(d: &Demo) {
         !note(probe, "lost") && !note(rst, "lost") && !has(rst, "SYN"),
         "the probe and its RST both pass the restored link"
     );
+    // Only the way into the client is cut: a probe that leaves between the
+    // kill and the restore reaches the server's kernel (its RST is what is
+    // lost), and every probe is a keepalive, even after a RST of window 0.
+    ensure!(
+        d,
+        !p.iter()
+            .any(|e| from(e) == "client" && (note(e, "lost") || note(e, "zero_window_probe"))),
+        "no segment from the client is lost, and none is taken for a zero-window probe"
+    );
     let read = d.call("client", "read");
     ensure!(
         d,
@@ -1929,6 +1938,45 @@ fn keepalive_reboot_probe_gets_rst_and_econnreset() {
         "keepalive_reboot_probe_gets_rst_and_econnreset",
         "keepalive-reboot",
         check_keepalive_reboot,
+    );
+}
+
+/// The reboot lasts 1.5 s instead of 0.2 s, so a probe leaves while the
+/// server is down: it reaches the server's kernel (only the way into the
+/// client is cut) and its RST is what the link loses. The next probe after
+/// the restore is still a keepalive, and ends the connection.
+#[test]
+fn keepalive_reboot_a_probe_during_the_reboot_gets_a_lost_rst() {
+    if !require_capture("keepalive-reboot, longer") {
+        return;
+    }
+    let dir = scratch("reboot-long");
+    let path = dir.join("reboot-long.txt");
+    let text = include_str!("../../assets/scenarios/keepalive-reboot.txt");
+    assert!(text.contains("+ sleep 200ms\n"), "the scenario changed");
+    std::fs::write(&path, text.replace("+ sleep 200ms\n", "+ sleep 1500ms\n")).unwrap();
+    let run = run_timeout(
+        synack().args(["demo", "--script"]).arg(&path).arg("--json"),
+        DEMO_LIMIT,
+    );
+    assert!(run.status.success(), "stderr:\n{}", run.stderr);
+    let d = parse_demo("keepalive-reboot with a 1.5 s reboot".into(), &run.stdout);
+    check_keepalive_reboot(&d);
+    let p = d.tcp();
+    let (kill, restore) = (t(d.call("lab", "kill")), t(d.link("restore")));
+    let probe = p
+        .iter()
+        .copied()
+        .find(|e| from(e) == "client" && note(e, "keepalive") && t(e) > kill && t(e) < restore)
+        .unwrap_or_else(|| d.fail("no probe while the server was down"));
+    ensure!(
+        d,
+        p.iter().any(|e| from(e) == "server"
+            && has(e, "RST")
+            && note(e, "lost")
+            && t(e) >= t(probe)
+            && t(e) < restore),
+        "the probe during the reboot should be answered by a RST the cut link loses"
     );
 }
 
