@@ -1588,9 +1588,10 @@ impl Peer {
             missed = 0;
             std::thread::sleep(every.saturating_sub(beat.elapsed()));
         };
+        // The close says why when the heartbeat gave up: `3 pings unanswered`.
         if let Some((fd, what)) = self.take_current().filter(|&(f, _)| f == fd) {
             let what = match why {
-                Some(n) => format!("{what}: {n} pings unanswered"),
+                Some(n) => format!("{n} pings unanswered"),
                 None => what.to_owned(),
             };
             self.close(fd, &what);
