@@ -357,13 +357,13 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
                 ),
                 ("server accept".into(), Some(Answer::Errno("EAGAIN"))),
                 ("client connect".into(), Some(Answer::Errno("EINPROGRESS"))),
-                ("client poll".into(), Some(Answer::Ready)),
+                ("client poll out".into(), Some(Answer::Ready)),
                 ("client getsockopt error".into(), Some(Answer::NoError)),
                 ("server accept".into(), Some(Answer::Connection)),
                 ("server read".into(), Some(Answer::Errno("EAGAIN"))),
                 ("client write".into(), Some(Answer::Success)),
                 ("server close".into(), Some(Answer::Fin)),
-                ("client poll".into(), Some(Answer::Ready)),
+                ("client poll in".into(), Some(Answer::Ready)),
                 ("client read".into(), Some(Answer::Eof)),
                 ("client close".into(), Some(Answer::Fin)),
             ],
@@ -372,12 +372,15 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
     }
     // A select with a timeout: 0 when nothing came, then 1.
     let sel = judge("select");
-    let selects: Vec<_> = sel.iter().filter(|(a, _)| a == "client2 select").collect();
+    let selects: Vec<_> = sel
+        .iter()
+        .filter(|(a, _)| a == "client2 select in 1s")
+        .collect();
     assert_eq!(
         selects,
         [
-            &("client2 select".to_owned(), Some(Answer::TimedOut)),
-            &("client2 select".to_owned(), Some(Answer::Ready))
+            &("client2 select in 1s".to_owned(), Some(Answer::TimedOut)),
+            &("client2 select in 1s".to_owned(), Some(Answer::Ready))
         ],
         "{sel:?}"
     );
@@ -392,7 +395,7 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
     // The read after a peek gets bytes.
     let peek = judge("peek");
     assert!(
-        peek.contains(&("server recv".into(), Some(Answer::Bytes)))
+        peek.contains(&("server recv peek 4".into(), Some(Answer::Bytes)))
             && peek.contains(&("server read".into(), Some(Answer::Bytes))),
         "{peek:?}"
     );

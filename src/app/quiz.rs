@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::event::{CallResult, CheckEvent, Event};
 use crate::lab::Script;
 use crate::lab::script::Endpoint;
-use crate::lab::script::{Action, Call, How};
+use crate::lab::script::{Action, Call, How, Ready};
 use crate::tcp::{Flags, TcpState};
 use crate::time::Timestamp;
 
@@ -230,10 +230,10 @@ fn question(step: usize, action: &Action, nonblocking: &HashSet<Endpoint>) -> Op
                     vec![Answer::Fin, Answer::Rst, Answer::Nothing, Answer::Ack],
                 ),
                 Call::Read(_) | Call::Recv { .. } => {
-                    let name = if matches!(call, Call::Read(_)) {
-                        "read"
-                    } else {
-                        "recv"
+                    let (name, words) = match call {
+                        Call::Recv { max, peek: true } => ("recv", format!("recv peek {max}")),
+                        Call::Recv { .. } => ("recv", "recv".to_owned()),
+                        _ => ("read", "read".to_owned()),
                     };
                     // Nothing to read: a non-blocking socket says so at once.
                     let waits = if nonblocking.contains(e) {
@@ -242,7 +242,7 @@ fn question(step: usize, action: &Action, nonblocking: &HashSet<Endpoint>) -> Op
                         Answer::Blocks
                     };
                     q(
-                        name,
+                        &words,
                         Ask::Returns(name),
                         vec![
                             Answer::Bytes,
@@ -254,14 +254,26 @@ fn question(step: usize, action: &Action, nonblocking: &HashSet<Endpoint>) -> Op
                 }
                 // Whether the time runs out is the lesson: the answer is
                 // the call's result, not that it waits.
-                Call::Select { .. } | Call::Poll { .. } => {
+                Call::Select { ready, timeout } | Call::Poll { ready, timeout } => {
                     let name = if matches!(call, Call::Select { .. }) {
                         "select"
                     } else {
                         "poll"
                     };
+                    // As the script says it: `client2 select in 1s`.
+                    let mut words = format!(
+                        "{name} {}",
+                        match ready {
+                            Ready::In => "in",
+                            Ready::Out => "out",
+                        }
+                    );
+                    if let Some(t) = timeout {
+                        words.push(' ');
+                        words.push_str(&crate::lab::runner::format_duration(*t));
+                    }
                     q(
-                        name,
+                        &words,
                         Ask::Returns(name),
                         vec![
                             Answer::Ready,
@@ -708,7 +720,7 @@ mod tests {
     #[test]
     fn a_select_is_judged_by_its_result_not_its_wait() {
         let qs = bundled("select");
-        let q = asked(&qs, "client2 select")[0].clone();
+        let q = asked(&qs, "client2 select in 1s")[0].clone();
         let step = q.step;
         let mut quiz = Quiz::new(vec![None; step - 1].into_iter().chain([Some(q)]).collect());
         quiz.next_step = step;
