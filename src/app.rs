@@ -1113,7 +1113,7 @@ impl App {
                     LabControl::Play
                 }));
             }
-            Key::Char('p') if !demo => self.toggle_freeze(),
+            Key::Char('p') if !demo && !self.reading() => self.toggle_freeze(),
             // The lab's answer shows as a new row: follow, so it is seen.
             Key::Char('k') if demo => {
                 let who = self.kill_target().unwrap_or_else(|| "server".to_owned());
@@ -1209,6 +1209,11 @@ impl App {
         }
     }
 
+    /// Reading a file: everything is there at once, nothing to freeze.
+    fn reading(&self) -> bool {
+        matches!(self.kind, RunKind::Read { .. })
+    }
+
     fn toggle_freeze(&mut self) {
         self.frozen = match self.frozen {
             Some(_) => None,
@@ -1239,7 +1244,7 @@ impl App {
             Key::Home => self.table_cursor = 0,
             Key::End => self.table_cursor = n.saturating_sub(1),
             Key::Char('/') => self.editing_filter = true,
-            Key::Char('p') => self.toggle_freeze(),
+            Key::Char('p') if !self.reading() => self.toggle_freeze(),
             Key::Esc => self.filter.clear(),
             Key::Enter => {
                 if let Some(RowKey::Conn(conn)) = self.table_rows().get(self.table_cursor).copied()

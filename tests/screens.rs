@@ -537,6 +537,73 @@ fn watch_filter_and_freeze() {
     );
 }
 
+/// Typing a filter the way `explain` takes names: case, `-`, `_` and
+/// spaces aside, TIME-WAIT is found however it is written; a filter that
+/// lets nothing through says so (not "no connections yet").
+#[test]
+fn table_filter_takes_a_state_however_it_is_written() {
+    let mut app = watch_app(100, 30);
+    assert_eq!(app.table_rows().len(), 4);
+    for typed in ["TIME_WAIT", "time-wait", "timewait", "Time Wait", "TIME-WAIT"] {
+        key(&mut app, Key::Char('/'));
+        for c in typed.chars() {
+            key(&mut app, Key::Char(c));
+        }
+        key(&mut app, Key::Enter);
+        assert_eq!(app.table_rows().len(), 3, "/{typed}: the three clients");
+        key(&mut app, Key::Esc);
+    }
+    key(&mut app, Key::Char('/'));
+    for c in "fin_wait".chars() {
+        key(&mut app, Key::Char(c));
+    }
+    key(&mut app, Key::Enter);
+    assert!(app.table_rows().is_empty());
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("No connection matches the filter “fin_wait” (Esc clears it)."),
+        "{s}"
+    );
+    assert!(!s.contains("No connections yet"), "{s}");
+}
+
+/// At 100 columns the column titles are whole; reading a file offers no
+/// freeze (nothing moves) and `p` does nothing.
+#[test]
+fn table_titles_fit_at_100_columns_and_read_has_no_freeze() {
+    let app = watch_app(100, 30);
+    let s = screen(&app, &dark());
+    let titles = s.lines().nth(1).unwrap_or_default();
+    for t in ["client end", "server end", "client / server state (~ inferred)", "pkts"] {
+        assert!(titles.contains(t), "{t:?} not whole in {titles:?}");
+    }
+    assert!(s.contains("freeze"), "watch offers freeze:\n{s}");
+    let mut read = App::new(
+        Lang::En,
+        RunKind::Read {
+            file: "close.pcap".into(),
+        },
+        choices(),
+        100_000,
+    );
+    read.update(AppEvent::Started {
+        kernel: KernelMode::None,
+    });
+    read.update(AppEvent::Resize {
+        width: 100,
+        height: 30,
+    });
+    read.update(AppEvent::Model(fixture("close")));
+    let s = screen(&read, &dark());
+    assert!(!s.contains("freeze"), "{s}");
+    key(&mut read, Key::Char('p'));
+    let s = screen(&read, &dark());
+    assert!(!s.contains("frozen") && !s.contains("freeze"), "{s}");
+    key(&mut read, Key::Char('?'));
+    let s = screen(&read, &dark());
+    assert!(!s.contains("freeze"), "help:\n{s}");
+}
+
 // ---- robustness ------------------------------------------------------------
 
 #[test]

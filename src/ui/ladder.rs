@@ -929,9 +929,12 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
                 },
             ));
         }
-        _ => {
+        kind => {
             v.push(k("Esc", &t.key_back));
-            v.push(k("p", &t.key_freeze));
+            // A file read whole does not move: nothing to freeze.
+            if !matches!(kind, RunKind::Read { .. }) {
+                v.push(k("p", &t.key_freeze));
+            }
             v.push(k("e", &t.key_explain));
             v.push(k("↵", &t.key_details));
         }
