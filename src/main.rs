@@ -408,7 +408,12 @@ fn explain(topic: Option<&str>, lang: Lang) -> Result<()> {
         writeln!(out, "{}{colon}", meta.heading)?;
         for kind in Kind::ALL {
             writeln!(out, "\n{} ({}){colon}", meta.kind(kind), kind.as_str())?;
-            let keys = synack::explain::keys(kind);
+            // Scenarios in the order `synack list` teaches them.
+            let keys: Vec<&str> = if kind == Kind::Scenario {
+                synack::lab::scenarios().iter().map(|s| s.name).collect()
+            } else {
+                synack::explain::keys(kind)
+            };
             for line in wrap(&keys.join("  "), 76) {
                 writeln!(out, "  {line}")?;
             }
