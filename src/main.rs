@@ -180,7 +180,8 @@ fn demo_headless(
 ) -> Result<Ending> {
     if ns.rootless {
         eprintln!(
-            "synack: lab in a user namespace (not root): kernel states come from polling and inference"
+            "synack: lab in a user namespace (not root): {}",
+            synack::kernel::POLLED
         );
     }
     if args.step {
@@ -232,7 +233,8 @@ fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Resul
             .and_then(|ns| {
                 if ns.rootless {
                     eprintln!(
-                        "synack: lab in a user namespace (not root): kernel states come from polling and inference"
+                        "synack: lab in a user namespace (not root): {}",
+                        synack::kernel::POLLED
                     );
                 }
                 if d.step {
