@@ -80,6 +80,19 @@ fn recorded_app(name: &str, lang: Lang, w: u16, h: u16, paused: bool, pace: f64)
     app
 }
 
+/// A line of the screen as its cells: a wide character, then an empty cell.
+fn cells(line: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for c in line.chars() {
+        v.push(c.to_string());
+        if UnicodeWidthStr::width(c.to_string().as_str()) == 2 {
+            v.push(String::new());
+        }
+    }
+    v.resize(v.len().max(200), " ".to_owned());
+    v
+}
+
 /// The screen as text, one line per row, wide characters counted once.
 fn screen(app: &App, pal: &Palette) -> String {
     let area = Rect::new(0, 0, app.width, app.height);
@@ -656,4 +669,87 @@ fn stepping_through_loss_shows_every_steps_words_in_turn() {
         .collect::<Vec<_>>()
         .join(" ");
     assert!(pane.contains(six.as_str()), "e on step 6: {pane}");
+}
+
+// ---- Chinese everywhere a word is shown ------------------------------------
+
+/// Moves the selection up from the newest row to the first row `pick`
+/// accepts; panics when there is none.
+fn select(app: &mut App, pick: impl Fn(&Event) -> bool) {
+    key(app, Key::End);
+    for _ in 0..app.visible_len() + 1 {
+        key(app, Key::Up);
+        if app
+            .cursor
+            .and_then(|r| app.timeline.get(r))
+            .is_some_and(&pick)
+        {
+            return;
+        }
+    }
+    panic!("no row to select");
+}
+
+/// A packet that acknowledges with SACK blocks (the receiver is missing a
+/// segment), from a window scaled by the handshake.
+fn sack_packet(e: &Event) -> bool {
+    matches!(e, Event::Packet(p)
+        if p.segment.tcp.is_some_and(|t| !t.options.sack_blocks().is_empty()
+            && u32::from(t.window) != p.win))
+}
+
+/// Names and values line up by cells on every field row of a details
+/// screen: each value starts at cell 29 and, when it fits its column, the
+/// bytes on the wire at cell 60.
+fn assert_details_columns(s: &str) {
+    let rows: Vec<Vec<String>> = s.lines().filter(|l| l.contains(" @")).map(cells).collect();
+    assert!(rows.len() > 5, "{s}");
+    for r in &rows {
+        let line: String = r.concat();
+        assert!(r[28] == " " && r[29] != " ", "value column: {line}\n{s}");
+        if r[59] == " " && r[60] != " " {
+            continue;
+        }
+        assert!(
+            r[29..60].iter().all(|c| c != " "),
+            "wire column: {line}\n{s}"
+        );
+    }
+}
+
+/// The details of a SACK from `demo loss` in Chinese: every field's name and
+/// value in Chinese, the columns straight (counted in cells), the SACK
+/// blocks relative like the seq and ack.
+#[test]
+fn details_80x24_in_chinese() {
+    let mut app = demo_app("loss", Lang::Zh, 80, 24, 1.0);
+    select(&mut app, sack_packet);
+    key(&mut app, Key::Enter);
+    assert_eq!(app.overlay, Overlay::Details);
+    // As it opens: the TCP header, seq and ack relative.
+    let s = screen(&app, &dark());
+    assert!(s.contains("▶ 源端口"), "{s}");
+    assert!(s.contains("序号") && s.contains("确认号"), "{s}");
+    assert!(s.contains("（相对 1）"), "{s}");
+    assert_details_columns(&s);
+    insta::assert_snapshot!(s);
+    // Down to the SACK option (the last field): the window scaled, the
+    // blocks relative.
+    let fields = app.packet_fields(app.detail.expect("details open"));
+    let sack = fields
+        .iter()
+        .position(|f| f.name == "SACK option")
+        .expect("a SACK option");
+    while app.detail_field < sack {
+        key(&mut app, Key::Down);
+    }
+    let s = screen(&app, &dark());
+    assert!(s.contains("（缩放后 "), "{s}");
+    let row = s
+        .lines()
+        .find(|l| l.contains("▶ SACK 选项"))
+        .unwrap_or_else(|| panic!("no SACK option selected:\n{s}"));
+    assert!(row.contains("sack=") && row.contains("（相对 "), "{row}");
+    assert_details_columns(&s);
+    insta::assert_snapshot!("details_sack_80x24_in_chinese", s);
 }
