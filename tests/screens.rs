@@ -753,3 +753,46 @@ fn details_80x24_in_chinese() {
     assert_details_columns(&s);
     insta::assert_snapshot!("details_sack_80x24_in_chinese", s);
 }
+
+/// The state diagram (`d`) of `demo loss` in Chinese at 80x24: the wide
+/// drawing with its labels in Chinese, both ends lit.
+#[test]
+fn diagram_80x24_in_chinese() {
+    let mut app = demo_app("loss", Lang::Zh, 80, 24, 1.0);
+    key(&mut app, Key::Char('d'));
+    assert_eq!(app.overlay, Overlay::Diagram);
+    let s = screen(&app, &dark());
+    for label in [
+        "TCP 状态图",
+        "2MSL 超时",
+        "收 SYN/发 SYN,ACK",
+        "收 FIN",
+        "close()",
+    ] {
+        assert!(s.contains(label), "{label}:\n{s}");
+    }
+    assert!(s.contains("▌client TIME-WAIT"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+/// UDP has no connection states: `d` in the `udp` demo says so, in both
+/// languages, instead of a TCP diagram with nothing lit.
+#[test]
+fn the_diagram_of_udp_says_there_are_no_states() {
+    for (lang, words) in [
+        (Lang::En, "UDP has no connection and so no states"),
+        (Lang::Zh, "UDP 没有连接，因此也没有状态"),
+    ] {
+        let mut app = demo_app("udp", lang, 80, 24, 1.0);
+        key(&mut app, Key::Char('d'));
+        let s = screen(&app, &dark());
+        assert!(s.contains(words), "{s}");
+        assert!(!s.contains("ESTABLISHED"), "no TCP diagram:\n{s}");
+        // Beside the ladder on a big screen too.
+        let app = demo_app("udp", lang, 120, 40, 1.0);
+        let s = screen(&app, &dark());
+        let flat: String = s.split_whitespace().collect();
+        assert!(flat.contains(&words.replace(' ', "")), "{s}");
+        assert!(!s.contains("LISTEN"), "{s}");
+    }
+}
