@@ -97,6 +97,8 @@ pub struct Labels {
     pub inferred: String,
     pub blocks: String,
     pub child_prefix: String,
+    /// A call that succeeded without a count (`connect() = ok`).
+    pub call_ok: String,
     pub confirmed: String,
     pub withdrawn: String,
     pub withdrawn_by_packets: String,

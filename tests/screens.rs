@@ -796,3 +796,349 @@ fn the_diagram_of_udp_says_there_are_no_states() {
         assert!(!s.contains("LISTEN"), "{s}");
     }
 }
+
+/// What a Chinese screen may show in Latin letters: names, not words.
+/// Protocols and their fields' and options' short names, flags, TCP states,
+/// analysis mnemonics the ladder's labels use (`seq=`, `win=`, `<mss=…,ts>`),
+/// socket calls (and listen()'s `backlog`), socket options, constants and
+/// errnos, kernel facilities, key caps, units, and synack's commands
+/// (`demo --quiz`). Anything else in Latin letters on a
+/// Chinese screen is an English word left untranslated.
+const NAMES: &[&str] = &[
+    // protocols, layers, headers
+    "TCP",
+    "UDP",
+    "IP",
+    "IPv4",
+    "IPv6",
+    "ICMP",
+    "MAC",
+    "VLAN",
+    "ARP",
+    "RFC",
+    "DSCP",
+    "ECN",
+    "Not-ECT",
+    "ECT",
+    "CE",
+    "DF",
+    "MF",
+    "TTL",
+    "NOP",
+    "MSS",
+    "SACK",
+    "D-SACK",
+    "MSL",
+    "CPU",
+    // flags
+    "SYN",
+    "ACK",
+    "FIN",
+    "RST",
+    "PSH",
+    "URG",
+    "ECE",
+    "CWR",
+    // states (the diagram abbreviates one)
+    "CLOSED",
+    "LISTEN",
+    "SYN-SENT",
+    "SYN-RECEIVED",
+    "SYN-RCVD",
+    "ESTABLISHED",
+    "FIN-WAIT-1",
+    "FIN-WAIT-2",
+    "CLOSE-WAIT",
+    "CLOSING",
+    "LAST-ACK",
+    "TIME-WAIT",
+    // the labels' and options' mnemonics
+    "seq",
+    "ack",
+    "win",
+    "len",
+    "urg",
+    "mss",
+    "ws",
+    "ts",
+    "sack",
+    "sack_perm",
+    "wscale",
+    "nop",
+    "eol",
+    "fd",
+    "pid",
+    // socket calls
+    "socket",
+    "bind",
+    "listen",
+    "accept",
+    "connect",
+    "read",
+    "write",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "close",
+    "shutdown",
+    "setsockopt",
+    "fork",
+    "kill",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "htons",
+    "htonl",
+    "ntohs",
+    "ntohl",
+    "backlog",
+    // constants, socket options, errnos, signals
+    "AF_INET",
+    "AF_INET6",
+    "SOCK_STREAM",
+    "SOCK_DGRAM",
+    "SO_LINGER",
+    "SO_REUSEADDR",
+    "SO_KEEPALIVE",
+    "SO_RCVBUF",
+    "SO_SNDBUF",
+    "SO_OOBINLINE",
+    "TCP_MAXSEG",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_KEEPCNT",
+    "TCP_NODELAY",
+    "MSG_OOB",
+    "SHUT_RD",
+    "SHUT_WR",
+    "SHUT_RDWR",
+    "EPOLLIN",
+    "EPOLL_CLOEXEC",
+    "ADD",
+    "DEL",
+    "ECONNRESET",
+    "ECONNREFUSED",
+    "ETIMEDOUT",
+    "EPIPE",
+    "ENOTCONN",
+    "EAGAIN",
+    "EADDRINUSE",
+    "EINPROGRESS",
+    "SIGKILL",
+    "SIGPIPE",
+    "sysctl",
+    "net",
+    "ipv4",
+    "tcp_rto_min_us",
+    "tcp_abort_on_overflow",
+    "tcp_keepalive_time",
+    // kernel facilities, the program
+    "sock_diag",
+    "tracepoint",
+    "synack",
+    "demo",
+    // key caps, the other language's name, units
+    "Esc",
+    "Enter",
+    "Space",
+    "Tab",
+    "PgUp",
+    "PgDn",
+    "Home",
+    "End",
+    "Ctrl-C",
+    "English",
+    "ms",
+    "KB",
+];
+
+/// The Latin words of a Chinese screen that are neither in [`NAMES`] nor in
+/// `own` (the run's own names: its scenario and its peers). Quoted text is
+/// data a peer sends; a hex dump's printable column is the packet's bytes:
+/// neither is read. `{on, 0}` is how the ladder writes a linger option. The
+/// narration (the banner's `▌` lines, written by the scenario's author) may
+/// gloss a term with its English name in brackets, as Chinese textbooks do:
+/// `全连接队列（accept queue）`.
+fn english_words(screen: &str, own: &[String]) -> Vec<String> {
+    let mut words = Vec::new();
+    for line in screen.lines() {
+        let line = if line.starts_with('▌') {
+            glosses_removed(line)
+        } else {
+            line.to_owned()
+        };
+        let cells: Vec<char> = line.chars().collect();
+        let hex_dump = cells.len() > 8
+            && cells[2..6].iter().all(char::is_ascii_hexdigit)
+            && cells[6..8] == [' ', ' '];
+        if hex_dump {
+            continue;
+        }
+        let line = line.replace("{on, 0}", "");
+        let unquoted: String = line
+            .split('"')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, s)| s)
+            .collect::<Vec<_>>()
+            .join(" ");
+        for token in unquoted.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        {
+            // A command-line option (`--quiz`) is a name.
+            if token.starts_with("--") {
+                continue;
+            }
+            // Numbers glued to a unit or a name: 200ms, 2MSL, 0x1b58.
+            let token = token.trim_matches('-');
+            if token.starts_with("0x") {
+                continue;
+            }
+            let word = token.trim_start_matches(|c: char| c.is_ascii_digit());
+            if word.chars().filter(char::is_ascii_alphabetic).count() < 2 {
+                continue;
+            }
+            // A multiplier (x128).
+            if word.starts_with('x') && word[1..].bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            if !NAMES.contains(&word) && !own.iter().any(|o| o == word) {
+                words.push(word.to_owned());
+            }
+        }
+    }
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// `s` without its bracketed glosses (`（…）`; a line's end closes one).
+fn glosses_removed(s: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in s.chars() {
+        match c {
+            '（' => depth += 1,
+            '）' => depth = 0.max(depth - 1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The names a recorded run brings: its scenario and its peers (the
+/// script's names, which the Chinese narration uses as they are).
+fn own_names(name: &str) -> Vec<String> {
+    let mut v = peers(&fixture(name));
+    v.push(name.to_owned());
+    v
+}
+
+/// Every screen of a recorded demo a Chinese class sees: the ladder at every
+/// position, the details of every packet (every field), the diagram at each
+/// step's end, the help.
+fn chinese_screens(name: &str, w: u16, h: u16) -> Vec<String> {
+    let mut app = demo_app(name, Lang::Zh, w, h, 1.0);
+    let mut out = Vec::new();
+    key(&mut app, Key::Home);
+    let rows = app.visible_len();
+    for pos in 0..rows {
+        let row = app.cursor.and_then(|r| app.timeline.get(r)).cloned();
+        if pos % 8 == 0 || pos + 1 == rows {
+            out.push(screen(&app, &dark()));
+            key(&mut app, Key::Char('d'));
+            out.push(screen(&app, &dark()));
+            key(&mut app, Key::Esc);
+        }
+        if let Some(Event::Packet(_)) = row {
+            key(&mut app, Key::Enter);
+            key(&mut app, Key::Home);
+            let fields = app.detail.map_or(0, |d| app.packet_fields(d).len());
+            for f in 0..fields {
+                if f % 6 == 0 || f + 1 == fields {
+                    out.push(screen(&app, &dark()));
+                }
+                key(&mut app, Key::Down);
+            }
+            key(&mut app, Key::Esc);
+        }
+        key(&mut app, Key::Down);
+    }
+    // The help's box only: beside it, the ladder shows cut words.
+    key(&mut app, Key::Char('?'));
+    let s = screen(&app, &dark());
+    let lines: Vec<&str> = s.lines().collect();
+    let top = lines
+        .iter()
+        .position(|l| l.contains("┌ 按键"))
+        .expect("the help's box");
+    let cells_of_top = cells(lines[top]);
+    let left = cells_of_top.iter().position(|c| c == "┌").unwrap_or(0);
+    let right = cells_of_top.iter().rposition(|c| c == "┐").unwrap_or(0);
+    let bottom = (top..lines.len())
+        .find(|&y| cells(lines[y])[left] == "└")
+        .unwrap_or(lines.len() - 1);
+    out.push(
+        lines[top..=bottom]
+            .iter()
+            .map(|l| cells(l)[left..=right].concat())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    out
+}
+
+#[test]
+fn the_english_word_check_catches_english_words() {
+    let own = own_names("loss");
+    assert_eq!(
+        english_words("│ 总长度  64 bytes（relative 1）  0x0040 @16–17 │", &own),
+        ["bytes", "relative"]
+    );
+    assert!(
+        english_words(
+            "SYN,ACK seq=0 ack=1 win=65483 <mss=65495,sack,ts,ws=10> write(\"hello there\") 200ms 2MSL 超时 ▌client TIME-WAIT",
+            &own
+        )
+        .is_empty()
+    );
+    // The English details view is full of them.
+    let mut app = demo_app("loss", Lang::En, 80, 24, 1.0);
+    select(&mut app, sack_packet);
+    key(&mut app, Key::Enter);
+    let words = english_words(&screen(&app, &dark()), &own);
+    for w in ["bytes", "relative", "port", "Sequence"] {
+        assert!(words.iter().any(|x| x == w), "{w} not caught: {words:?}");
+    }
+}
+
+/// The screens of the loss, retransmit and keepalive recordings in Chinese
+/// (ladder, every packet's details, the diagram, the help) show no English
+/// word: only names (see [`NAMES`]).
+#[test]
+fn chinese_screens_have_no_english_words() {
+    for name in ["loss", "retransmit", "keepalive"] {
+        let own = own_names(name);
+        for (w, h) in [(80, 24), (120, 40)] {
+            for s in chinese_screens(name, w, h) {
+                let words = english_words(&s, &own);
+                assert!(words.is_empty(), "{name} {w}x{h}: {words:?} in\n{s}");
+            }
+        }
+    }
+    // The two reviewed Chinese screens too.
+    for snap in [
+        "details_80x24_in_chinese",
+        "details_sack_80x24_in_chinese",
+        "diagram_80x24_in_chinese",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots")
+            .join(format!("screens__{snap}.snap"));
+        let text = std::fs::read_to_string(&path).expect("a reviewed snapshot");
+        let body = text.splitn(3, "---\n").nth(2).unwrap_or_default();
+        let words = english_words(body, &own_names("loss"));
+        assert!(words.is_empty(), "{snap}: {words:?}");
+    }
+}

@@ -12,8 +12,8 @@ use super::{Palette, cards, diagram};
 use crate::app::layout::{self, Area};
 use crate::app::{App, RowId, RunKind};
 use crate::event::{
-    CallEvent, CheckEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent,
-    StateSource, StepEvent,
+    CallEvent, CallResult, CheckEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent,
+    StateEvent, StateSource, StepEvent,
 };
 use crate::i18n::{Labels, call_args, fill, labels, note_tag};
 use crate::model::KernelMode;
@@ -466,7 +466,10 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
             on_lane(buf, y, geo, lane, &[(&call, pal.base), (&blocks, pal.dim)]);
         }
         Some(r) => {
-            let result = r.as_contract();
+            let result = match r {
+                CallResult::Ok => labels(app.lang).call_ok.clone(),
+                _ => r.as_contract().into_owned(),
+            };
             let rs = if r.is_error() { pal.error } else { pal.ok };
             on_lane(
                 buf,
