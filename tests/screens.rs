@@ -531,6 +531,217 @@ fn every_theme_renders() {
     }
 }
 
+// ---- themes keep their promise ---------------------------------------------
+
+/// The RGB of an xterm 256-colour code (16–255; 0–15 are the terminal
+/// profile's own, so they have none).
+fn xterm_rgb(c: Color) -> Option<[u8; 3]> {
+    let Color::Indexed(n) = c else { return None };
+    let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
+    match n {
+        16..=231 => {
+            let i = n - 16;
+            Some([level(i / 36), level(i / 6 % 6), level(i % 6)])
+        }
+        232..=255 => Some([8 + 10 * (n - 232); 3]),
+        _ => None,
+    }
+}
+
+/// WCAG 2 contrast ratio of two xterm colours (1 to 21).
+fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
+    let lum = |c: [u8; 3]| {
+        let lin = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+    };
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// What a cell shows: (text colour, background), swapped when reversed.
+fn shown(c: &ratatui::buffer::Cell) -> (Color, Color) {
+    if c.modifier.contains(ratatui::style::Modifier::REVERSED) {
+        (c.bg, c.fg)
+    } else {
+        (c.fg, c.bg)
+    }
+}
+
+/// The screens a theme must hold on: a demo's ladder with a row selected and
+/// the diagram beside it, the diagram, a packet's details, the help, the
+/// explanation pane, the scenario picker and a watch's table.
+fn theme_screens(pal: &Palette) -> Vec<Buffer> {
+    let render_app = |app: &App| {
+        let area = Rect::new(0, 0, app.width, app.height);
+        let mut buf = Buffer::empty(area);
+        render(&mut buf, area, app, pal);
+        buf
+    };
+    let mut out = Vec::new();
+    let mut app = demo_app("kill-peer", Lang::En, 120, 40, 1.0);
+    for _ in 0..6 {
+        key(&mut app, Key::Up);
+    }
+    out.push(render_app(&app));
+    let mut small = demo_app("kill-peer", Lang::Zh, 80, 24, 1.0);
+    key(&mut small, Key::Char('d'));
+    out.push(render_app(&small));
+    key(&mut small, Key::Esc);
+    select(&mut small, |e| matches!(e, Event::Packet(_)));
+    key(&mut small, Key::Enter);
+    out.push(render_app(&small));
+    key(&mut small, Key::Esc);
+    key(&mut small, Key::Char('?'));
+    out.push(render_app(&small));
+    key(&mut small, Key::Esc);
+    key(&mut small, Key::Char('e'));
+    out.push(render_app(&small));
+    let mut picker = App::new(Lang::En, RunKind::Idle, choices(), 1000);
+    picker.update(AppEvent::Resize {
+        width: 80,
+        height: 24,
+    });
+    out.push(render_app(&picker));
+    out.push(render_app(&watch_app(100, 30)));
+    out
+}
+
+/// dark: the terminal's own background everywhere but the bars (header,
+/// tags, the selection), its named colours, no black text on its background.
+#[test]
+fn dark_keeps_the_terminals_own_background() {
+    let pal = Palette::new(Theme::Dark, false);
+    for buf in theme_screens(&pal) {
+        let mut own = 0;
+        for c in buf.content() {
+            assert!(
+                matches!(c.bg, Color::Reset | Color::Cyan | Color::Yellow),
+                "{c:?}: dark paints only bars"
+            );
+            assert!(xterm_rgb(c.fg).is_none(), "{c:?}: a fixed colour");
+            if c.bg == Color::Reset {
+                own += 1;
+                assert_ne!(c.fg, Color::Black, "{c:?}: black on a dark terminal");
+            }
+        }
+        assert!(
+            own * 10 > buf.content().len() * 9,
+            "mostly the terminal's own"
+        );
+    }
+}
+
+/// light: its own white background under every cell but the bars, dark text
+/// in fixed colours, every cell at least 4.5:1 and nothing dim, whatever the
+/// terminal.
+#[test]
+fn light_paints_its_own_background_under_dark_text() {
+    use ratatui::style::Modifier;
+    let pal = Palette::new(Theme::Light, false);
+    let white = Color::Indexed(231);
+    for buf in theme_screens(&pal) {
+        let mut paper = 0;
+        for c in buf.content() {
+            assert!(!c.modifier.contains(Modifier::DIM), "{c:?}: dim");
+            let (fg, bg) = shown(c);
+            let (Some(f), Some(b)) = (xterm_rgb(fg), xterm_rgb(bg)) else {
+                panic!("{c:?}: a colour the terminal's profile decides");
+            };
+            let ratio = contrast(f, b);
+            assert!(ratio >= 4.5, "{c:?}: {ratio:.1}:1");
+            if c.bg == white {
+                paper += 1;
+            }
+        }
+        assert!(paper * 10 > buf.content().len() * 8, "mostly on white");
+    }
+}
+
+/// contrast (for projectors): its own black background under every cell
+/// but the bars, white and bright colours at least 7:1, no grey, nothing dim.
+#[test]
+fn contrast_has_no_grey_and_nothing_dim() {
+    use ratatui::style::Modifier;
+    let pal = Palette::new(Theme::Contrast, false);
+    let black = Color::Indexed(16);
+    for buf in theme_screens(&pal) {
+        let mut paper = 0;
+        for c in buf.content() {
+            assert!(!c.modifier.contains(Modifier::DIM), "{c:?}: dim");
+            let (fg, bg) = shown(c);
+            let (Some(f), Some(b)) = (xterm_rgb(fg), xterm_rgb(bg)) else {
+                panic!("{c:?}: a colour the terminal's profile decides");
+            };
+            let grey = f[0] == f[1] && f[1] == f[2] && f[0] != 0 && f[0] != 255;
+            assert!(!grey, "{c:?}: grey text");
+            let ratio = contrast(f, b);
+            assert!(ratio >= 7.0, "{c:?}: {ratio:.1}:1");
+            if c.bg == black {
+                paper += 1;
+            }
+        }
+        assert!(paper * 10 > buf.content().len() * 8, "mostly on black");
+    }
+}
+
+/// A screen with its styles: the text, then each style with a letter, then
+/// the letters cell by cell (a reviewable picture of a theme).
+fn styled(buf: &Buffer) -> String {
+    let marks: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    let mut styles: Vec<(Color, Color, ratatui::style::Modifier)> = Vec::new();
+    let mut grid = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let c = &buf[(x, y)];
+            let key = (c.fg, c.bg, c.modifier);
+            let i = styles.iter().position(|s| *s == key).unwrap_or_else(|| {
+                styles.push(key);
+                styles.len() - 1
+            });
+            grid.push(marks.get(i).copied().unwrap_or('?'));
+        }
+        grid.push('\n');
+    }
+    let legend: String = styles
+        .iter()
+        .enumerate()
+        .map(|(i, (fg, bg, m))| {
+            format!(
+                "{} fg={fg:?} bg={bg:?} {m:?}\n",
+                marks.get(i).copied().unwrap_or('?')
+            )
+        })
+        .collect();
+    format!("{}--- styles\n{legend}--- cells\n{grid}", buffer_text(buf))
+}
+
+/// Each theme on the handshake at 80x24, the SYN-ACK selected.
+#[test]
+fn each_theme_at_80x24() {
+    for (name, theme) in [
+        ("theme_dark_80x24", Theme::Dark),
+        ("theme_light_80x24", Theme::Light),
+        ("theme_contrast_80x24", Theme::Contrast),
+    ] {
+        let mut app = demo_app("handshake", Lang::En, 80, 24, 1.0);
+        select(
+            &mut app,
+            |e| matches!(e, Event::Packet(p) if p.segment.tcp.is_some_and(|t| t.flags.syn() && t.flags.ack())),
+        );
+        let area = Rect::new(0, 0, 80, 24);
+        let mut buf = Buffer::empty(area);
+        render(&mut buf, area, &app, &Palette::new(theme, false));
+        insta::assert_snapshot!(name, styled(&buf));
+    }
+}
+
 #[test]
 fn max_rows_keeps_the_newest_and_says_how_many_went() {
     let events = fixture("kill-peer");
