@@ -187,6 +187,9 @@ pub fn wrapped_lines(text: &str, width: u16) -> u16 {
     wrap(text, width).len().try_into().unwrap_or(u16::MAX)
 }
 
+/// Full-width punctuation a line may not begin with.
+const NO_LINE_START: &str = "、。，．：；！？）」』】〉》…";
+
 /// Wraps `text` at `width` columns.
 #[must_use]
 pub fn wrap(text: &str, width: u16) -> Vec<String> {
@@ -212,6 +215,15 @@ pub fn wrap(text: &str, width: u16) -> Vec<String> {
             space_before = true;
         } else if w > 1 {
             flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+            // Chinese punctuation that closes (、。，）…) never starts a
+            // line: it stays with what it follows.
+            if !space_before && NO_LINE_START.contains(c) {
+                if let Some(last) = tokens.last_mut() {
+                    last.0.push(c);
+                    last.1 += w;
+                    continue;
+                }
+            }
             word.push(c);
             word_w = w;
             flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
@@ -351,5 +363,15 @@ mod tests {
             "{zh:?}"
         );
         assert_eq!(wrapped_lines("", 20), 0);
+        // A line never begins with a comma or a full stop.
+        let zh = wrap(
+            "最高有效字节在前。htons()、htonl()、ntohs() 和 ntohl() 转换。",
+            16,
+        );
+        assert!(zh.iter().all(|l| !l.starts_with(['、', '。'])), "{zh:?}");
+        assert_eq!(
+            wrap("三次握手、四次挥手", 8),
+            vec!["三次握", "手、四次", "挥手"]
+        );
     }
 }

@@ -62,7 +62,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("──▶", &t.legend_packet),
                 ("──✗", &t.legend_lost),
                 (&t.blocks, &t.legend_blocking),
-                ("[tag]", &t.legend_tag),
+                (&t.legend_tag_mark, &t.legend_tag),
             ],
         ),
     ];

@@ -12,10 +12,10 @@ use super::{Palette, cards, diagram};
 use crate::app::layout::{self, Area};
 use crate::app::{App, RowId, RunKind};
 use crate::event::{
-    CallEvent, CheckEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent,
-    StateSource, StepEvent,
+    CallEvent, CallResult, CheckEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent,
+    StateEvent, StateSource, StepEvent,
 };
-use crate::i18n::{Labels, fill, labels};
+use crate::i18n::{Labels, call_args, fill, labels, note_tag};
 use crate::model::KernelMode;
 use crate::tcp::Flags;
 use crate::tcp::track::Notes;
@@ -476,8 +476,8 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
     let mut tags: Vec<String> = note_tags(p)
         .into_iter()
         .map(|n| match (n, p.dup_ack) {
-            ("dup_ack", Some(d)) => format!("[dup_ack #{}]", d.num),
-            _ => format!("[{n}]"),
+            ("dup_ack", Some(d)) => format!("[{} #{}]", note_tag(app.lang, n), d.num),
+            _ => format!("[{}]", note_tag(app.lang, n)),
         })
         .collect();
     if lost {
@@ -563,11 +563,11 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
         return;
     };
     let who = if c.endpoint.ends_with("-child") {
-        "child: "
+        labels(app.lang).child_prefix.as_str()
     } else {
         ""
     };
-    let args = short_args(&c.args);
+    let args = short_args(&call_args(app.lang, &c.args));
     let call = format!("{who}{}({args})", c.call);
     // In a narrow lane the arguments give way first: the result is the lesson.
     let bare = format!("{who}{}(…)", c.call);
@@ -586,7 +586,10 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
             );
         }
         Some(r) => {
-            let result = r.as_contract();
+            let result = match r {
+                CallResult::Ok => labels(app.lang).call_ok.clone(),
+                _ => r.as_contract().into_owned(),
+            };
             let rs = if r.is_error() { pal.error } else { pal.ok };
             on_lane_forms(
                 buf,
