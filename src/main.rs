@@ -249,8 +249,7 @@ fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Resul
                 || r.file.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            run::read_file(&r.file, false, cli.record.as_deref(), &mut view)
-                .map(|end| (name, end))
+            run::read_file(&r.file, false, cli.record.as_deref(), &mut view).map(|end| (name, end))
         }
         _ => unreachable!("--export is an option of demo and read only"),
     };

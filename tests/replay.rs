@@ -291,6 +291,14 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
                 }
             }
         }
+        // The screen's clock goes on after the run: what waited is judged.
+        let end = events.last().map_or(0, |e| e.ts().0);
+        quiz.tick(synack::time::Timestamp(end + 2_000_000_000));
+        if let Some(v) = &quiz.verdict {
+            if last.as_ref() != Some(v) {
+                verdicts.push((v.question.action.clone(), v.truth.clone()));
+            }
+        }
         verdicts
     };
 
@@ -306,9 +314,35 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
             ("server accept".into(), Some(Answer::Connection)),
             ("client close".into(), Some(Answer::Fin)),
             ("server read".into(), Some(Answer::Eof)),
-            ("server close".into(), Some(Answer::Fin)),
+            // The second close asks close's lesson: who ends in TIME-WAIT?
+            ("server close".into(), Some(Answer::End("client".into()))),
         ]
     );
+    // The end that closed first, whichever it is.
+    for (name, action, who) in [
+        (
+            "time-wait",
+            "client close",
+            Some(Answer::End("server".into())),
+        ),
+        (
+            "half-close",
+            "server close",
+            Some(Answer::End("client".into())),
+        ),
+        ("loss", "server close", Some(Answer::End("client".into()))),
+        (
+            "shared-fd",
+            "client close",
+            Some(Answer::End("server".into())),
+        ),
+    ] {
+        let verdicts = judge(name);
+        assert!(
+            verdicts.contains(&(action.into(), who.clone())),
+            "{name}: {verdicts:?}"
+        );
+    }
     // In the handshake accept() comes first: it waits for the handshake.
     let handshake = judge("handshake");
     assert!(

@@ -557,7 +557,13 @@ fn watch_filter_and_freeze() {
 fn table_filter_takes_a_state_however_it_is_written() {
     let mut app = watch_app(100, 30);
     assert_eq!(app.table_rows().len(), 4);
-    for typed in ["TIME_WAIT", "time-wait", "timewait", "Time Wait", "TIME-WAIT"] {
+    for typed in [
+        "TIME_WAIT",
+        "time-wait",
+        "timewait",
+        "Time Wait",
+        "TIME-WAIT",
+    ] {
         key(&mut app, Key::Char('/'));
         for c in typed.chars() {
             key(&mut app, Key::Char(c));
@@ -587,7 +593,12 @@ fn table_titles_fit_at_100_columns_and_read_has_no_freeze() {
     let app = watch_app(100, 30);
     let s = screen(&app, &dark());
     let titles = s.lines().nth(1).unwrap_or_default();
-    for t in ["client end", "server end", "client / server state (~ inferred)", "pkts"] {
+    for t in [
+        "client end",
+        "server end",
+        "client / server state (~ inferred)",
+        "pkts",
+    ] {
         assert!(titles.contains(t), "{t:?} not whole in {titles:?}");
     }
     assert!(s.contains("freeze"), "watch offers freeze:\n{s}");
