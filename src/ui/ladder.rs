@@ -261,15 +261,11 @@ fn rel(app: &App, ts: Timestamp) -> String {
 
 fn rows(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palette, t: &Labels) {
     if app.visible_len() == 0 {
-        put(
-            buf,
-            geo.left + 2,
-            a.y + 1,
-            &t.empty_ladder,
-            a.width,
-            pal.dim,
-        );
         draw_lane_lines(buf, a.y, a.height, geo, pal);
+        // Across every lane, as a row for the whole lab is.
+        if a.height > 1 {
+            ruled(buf, a.y + 1, geo, &[&t.empty_ladder], pal.dim, pal);
+        }
         return;
     }
     draw_lane_lines(buf, a.y, a.height, geo, pal);
