@@ -132,6 +132,7 @@ pub struct Labels {
     pub sysctl_row: String,
     pub by_you: String,
     pub warning: String,
+    pub warn_no_tracepoint: String,
     pub empty_ladder: String,
     pub dup_ack: String,
     pub listening: String,

@@ -322,6 +322,15 @@ fn draw_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, ev: &Event) {
         Event::Lab(l) => lab_row(buf, y, cx, l),
         Event::Step(s) => step_row(buf, y, geo, s, pal, t),
         Event::Warning { message, .. } => {
+            // The warning every rootless run begins with, in the screen's
+            // language (the others are the model's own words).
+            let message = if message.starts_with(crate::kernel::poll::NO_TRACEPOINT)
+                && app.lang == crate::i18n::Lang::Zh
+            {
+                t.warn_no_tracepoint.as_str()
+            } else {
+                message.as_str()
+            };
             let s = format!("⚠ {}: {message}", t.warning);
             put(buf, geo.left, y, &s, geo.right - geo.left, pal.warn);
         }
