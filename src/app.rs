@@ -796,10 +796,11 @@ impl App {
         let banner = self.banner_text().map_or(0, |n| {
             layout::wrapped_lines(n, self.width.saturating_sub(2))
         });
-        let card_lines = self.card_lines();
+        let (card_lines, card_sockets) = self.card_lines();
         let plain = LadderNeeds {
             banner_lines: banner,
             card_lines,
+            card_sockets,
             diagram: self.show_diagram,
             quiz_lines: 0,
             explain_lines: 0,
@@ -824,11 +825,13 @@ impl App {
         )
     }
 
-    /// The most sockets a lane's card lists at the moment shown.
+    /// The most lines a lane's card takes at the moment shown, and the most
+    /// it takes with one line per connection.
     #[must_use]
-    pub fn card_lines(&self) -> u16 {
+    pub fn card_lines(&self) -> (u16, u16) {
         let at = self.moment();
         let mut per_lane = vec![0u16; self.lanes.len().max(1)];
+        let mut socks = vec![0u16; self.lanes.len().max(1)];
         if let Some(at) = at {
             for s in self.sockets.all() {
                 if s.state_at(at).is_some() {
@@ -836,24 +839,25 @@ impl App {
                         continue;
                     }
                     if let Some(l) = s.lane(&self.lanes) {
+                        // A listener's queue and a connection's bytes take a
+                        // line of their own (cut short: a connection gets one).
+                        let state = s.state_at(at).map(|st| st.state);
+                        let queue = s.queue_at(at).is_some()
+                            && state.is_some_and(|st| st != TcpState::Closed);
+                        let bytes = s.bytes_at(at).is_some()
+                            && matches!(state, Some(TcpState::Established | TcpState::CloseWait));
                         if let Some(n) = per_lane.get_mut(l) {
-                            // A listener's queue and a connection's bytes
-                            // take a line of their own.
-                            let state = s.state_at(at).map(|st| st.state);
-                            let queue = s.queue_at(at).is_some()
-                                && state.is_some_and(|st| st != TcpState::Closed);
-                            let bytes = s.bytes_at(at).is_some()
-                                && matches!(
-                                    state,
-                                    Some(TcpState::Established | TcpState::CloseWait)
-                                );
                             *n += 1 + u16::from(queue) + u16::from(bytes);
+                        }
+                        if let Some(k) = socks.get_mut(l) {
+                            *k += 1 + u16::from(queue && s.is_listener());
                         }
                     }
                 }
             }
         }
-        per_lane.into_iter().max().unwrap_or(0).max(1)
+        let most = |v: Vec<u16>| v.into_iter().max().unwrap_or(0).max(1);
+        (most(per_lane), most(socks))
     }
 
     fn ladder_height(&self) -> usize {
@@ -1109,7 +1113,7 @@ impl App {
                     LabControl::Play
                 }));
             }
-            Key::Char('p') if !demo => self.toggle_freeze(),
+            Key::Char('p') if !demo && !self.reading() => self.toggle_freeze(),
             // The lab's answer shows as a new row: follow, so it is seen.
             Key::Char('k') if demo => {
                 let who = self.kill_target().unwrap_or_else(|| "server".to_owned());
@@ -1205,6 +1209,11 @@ impl App {
         }
     }
 
+    /// Reading a file: everything is there at once, nothing to freeze.
+    fn reading(&self) -> bool {
+        matches!(self.kind, RunKind::Read { .. })
+    }
+
     fn toggle_freeze(&mut self) {
         self.frozen = match self.frozen {
             Some(_) => None,
@@ -1235,7 +1244,7 @@ impl App {
             Key::Home => self.table_cursor = 0,
             Key::End => self.table_cursor = n.saturating_sub(1),
             Key::Char('/') => self.editing_filter = true,
-            Key::Char('p') => self.toggle_freeze(),
+            Key::Char('p') if !self.reading() => self.toggle_freeze(),
             Key::Esc => self.filter.clear(),
             Key::Enter => {
                 if let Some(RowKey::Conn(conn)) = self.table_rows().get(self.table_cursor).copied()

@@ -36,7 +36,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum)]
     pub lang: Option<Lang>,
 
-    /// Colours of the screen: dark or light terminal, or high contrast for projectors.
+    /// Colours of the screen (and of --export svg). For a projector: contrast.
     #[arg(long, global = true, value_enum, default_value_t = Theme::Dark)]
     pub theme: Theme,
 
@@ -51,8 +51,11 @@ pub struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Theme {
+    /// The terminal's own colours: a dark terminal profile on a monitor
     Dark,
+    /// Dark text on its own white background, on any terminal profile: a monitor in a bright room, paper
     Light,
+    /// White and bright colours on its own black background, no grey, nothing dim: projectors
     Contrast,
 }
 

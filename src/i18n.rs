@@ -1,6 +1,8 @@
 //! Languages of the interface. A leaf: the labels are data in
 //! `assets/i18n/`, compiled in.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A language synack speaks.
@@ -63,6 +65,10 @@ pub struct Labels {
     pub paused: String,
     pub script_over: String,
     pub kernel_exact: String,
+    pub kernel_exact_short: String,
+    pub kernel_poll_short: String,
+    pub kernel_none_short: String,
+    pub kernel_unknown_short: String,
     pub kernel_poll: String,
     pub kernel_none: String,
     pub kernel_unknown: String,
@@ -94,9 +100,13 @@ pub struct Labels {
     pub end_row: String,
     pub inferred: String,
     pub blocks: String,
+    pub child_prefix: String,
+    /// A call that succeeded without a count (`connect() = ok`).
+    pub call_ok: String,
     pub confirmed: String,
     pub withdrawn: String,
     pub withdrawn_by_packets: String,
+    pub withdrawn_short: String,
     pub withdrawn_mark: String,
     pub withdrawn_mark_packets: String,
     pub orphaned: String,
@@ -105,6 +115,12 @@ pub struct Labels {
     pub accept_queue: String,
     pub overflows: String,
     pub kill_row: String,
+    pub kill_dead_row: String,
+    pub kill_dead_short: String,
+    pub link_cut_short: String,
+    pub link_loss_short: String,
+    pub link_drop_short: String,
+    pub end_row_short: String,
     pub link_cut_row: String,
     pub link_cut_one_row: String,
     pub link_restored_row: String,
@@ -116,6 +132,7 @@ pub struct Labels {
     pub sysctl_row: String,
     pub by_you: String,
     pub warning: String,
+    pub warn_no_tracepoint: String,
     pub empty_ladder: String,
     pub dup_ack: String,
     pub listening: String,
@@ -192,6 +209,7 @@ pub struct Labels {
     pub legend_lost: String,
     pub legend_blocking: String,
     pub legend_tag: String,
+    pub legend_tag_mark: String,
     pub details_title: String,
     pub details_hint: String,
     pub details_order: String,
@@ -200,21 +218,115 @@ pub struct Labels {
     pub details_value: String,
     pub details_bytes: String,
     pub details_wire: String,
+    pub from_client: String,
+    pub from_server: String,
+    pub details_relative: String,
+    pub details_scaled: String,
     pub diagram_title: String,
     pub diagram_last: String,
     pub diagram_off_edge: String,
     pub diagram_at: String,
+    pub diagram_udp: String,
     pub col_proto: String,
     pub col_client: String,
     pub col_server: String,
     pub col_states: String,
+    pub col_states_short: String,
     pub col_packets: String,
     pub col_bytes: String,
     pub col_last: String,
     pub table_empty: String,
+    pub table_no_match: String,
     pub table_count: String,
     pub filter_prompt: String,
     pub evicted: String,
+    /// The ladder's tag of each analysis note, by its contract name.
+    pub notes: BTreeMap<String, String>,
+    /// The words of socket calls' arguments (see [`call_args`]).
+    pub args: ArgWords,
+    /// The details view's name of each header field, by the dissector's name.
+    pub fields: BTreeMap<String, String>,
+    /// The words of the header fields' values (`tcp::dissect`).
+    pub dissect: DissectWords,
+}
+
+/// How the screen words the arguments the lab reports for a socket call
+/// (`close(connection)`, `write(3 bytes (echo))`, `epoll_wait(max 16,
+/// timeout -1)`). Each `{}` is a number.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgWords {
+    pub connection: String,
+    pub listener: String,
+    pub bytes: String,
+    pub echo: String,
+    pub max: String,
+    pub timeout: String,
+    pub child_pid: String,
+}
+
+/// The words of header field values in the details view, filled by
+/// `tcp::dissect` (each `{}` in order, as [`fill`] does).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DissectWords {
+    /// A value and what it means: `6 (TCP)`.
+    pub named: String,
+    /// Between the items of a list.
+    pub sep: String,
+    pub bytes: String,
+    pub after_ip: String,
+    pub truncated: String,
+    pub truncated_of: String,
+    pub not_dissected: String,
+    pub not_ip: String,
+    pub not_ipv4: String,
+    pub not_ipv6: String,
+    pub short_header: String,
+    pub later_fragment: String,
+    pub too_many_extensions: String,
+    pub name_not_dissected: String,
+    pub protocol_not_dissected: String,
+    pub captured_of: String,
+    pub vlan: String,
+    pub none: String,
+    pub unknown: String,
+    pub little_endian: String,
+    pub big_endian: String,
+    pub nic_fills: String,
+    pub jumbogram: String,
+    pub shorter_than_header: String,
+    pub below_20: String,
+    pub fragment: String,
+    pub more_fragments: String,
+    pub last_fragment: String,
+    pub extension: String,
+    pub reserved_bit: String,
+    pub offset: String,
+    pub no_room: String,
+    pub bad_length: String,
+    pub past_header: String,
+    pub wscale_capped: String,
+    pub wrong_length: String,
+    pub option_kind: String,
+    pub to_us: String,
+    pub broadcast: String,
+    pub multicast: String,
+    pub to_another_host: String,
+    pub sent_by_us: String,
+    pub ethernet: String,
+    pub loopback: String,
+    pub ipv6_in_ipv4: String,
+    pub none_tun: String,
+    pub hop_by_hop: String,
+    pub routing: String,
+    pub fragment_name: String,
+    pub no_next_header: String,
+    pub destination_options: String,
+    pub md5: String,
+    pub user_timeout: String,
+    pub fast_open: String,
+    pub experimental: String,
 }
 
 /// The labels of `lang`, parsed once.
@@ -230,6 +342,91 @@ pub fn labels(lang: Lang) -> &'static Labels {
         Lang::Zh => (&ZH, include_str!("../assets/i18n/zh.toml")),
     };
     cell.get_or_init(|| toml::from_str(text).expect("compiled-in labels parse (tested)"))
+}
+
+/// The ladder's tag for an analysis note (its contract name in English, a
+/// word in Chinese); a name without an entry is shown as it is.
+#[must_use]
+pub fn note_tag(lang: Lang, name: &str) -> &str {
+    labels(lang).notes.get(name).map_or(name, String::as_str)
+}
+
+/// The details view's name for a header field (the dissector's English name
+/// when the language has none for it).
+#[must_use]
+pub fn field_name(lang: Lang, name: &'static str) -> &'static str {
+    labels(lang).fields.get(name).map_or(name, String::as_str)
+}
+
+/// A socket call's arguments as the lab reports them (the contract's
+/// `args`, in English), worded in `lang`. Only the lab's own words change
+/// (`connection`, `listener`, `N bytes`, `(echo)`, `max N`, `timeout N`,
+/// `child pid N`); names, numbers and quoted text (data a peer sends) stay
+/// as they are. In English the result is the input.
+#[must_use]
+pub fn call_args(lang: Lang, args: &str) -> String {
+    let w = &labels(lang).args;
+    // Split at the commas outside quotes and braces (`"a, b"`, `{on, 0}`).
+    let mut parts = Vec::new();
+    let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0);
+    for (i, c) in args.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '{' if !quoted => depth += 1,
+            '}' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(&args[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&args[start..]);
+    let number = |s: &str| {
+        !s.is_empty()
+            && s.trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+    };
+    let word = |part: &str| -> Option<String> {
+        let p = part.trim();
+        if p == "connection" {
+            return Some(w.connection.clone());
+        }
+        if p == "listener" {
+            return Some(w.listener.clone());
+        }
+        if let Some(n) = p.strip_suffix(" bytes (echo)").filter(|n| number(n)) {
+            return Some(fill(&w.echo, &[&n]));
+        }
+        if let Some(n) = p.strip_suffix(" bytes").filter(|n| number(n)) {
+            return Some(fill(&w.bytes, &[&n]));
+        }
+        if let Some(n) = p.strip_prefix("max ").filter(|n| number(n)) {
+            return Some(fill(&w.max, &[&n]));
+        }
+        if let Some(n) = p.strip_prefix("timeout ").filter(|n| number(n)) {
+            return Some(fill(&w.timeout, &[&n]));
+        }
+        if let Some(n) = p.strip_prefix("child pid ").filter(|n| number(n)) {
+            return Some(fill(&w.child_pid, &[&n]));
+        }
+        None
+    };
+    parts
+        .iter()
+        .map(|part| match word(part) {
+            // Keep the space the contract puts after each comma.
+            Some(text) => {
+                let lead = &part[..part.len() - part.trim_start().len()];
+                format!("{lead}{text}")
+            }
+            None => (*part).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Fills each `{}` of a label with the next argument.
@@ -262,17 +459,48 @@ mod tests {
         assert_eq!(Lang::from_locale(""), Lang::En);
     }
 
+    /// Every label as `table.key` → text (the tables flattened).
+    fn flat(l: Lang) -> BTreeMap<String, String> {
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, v, out);
+                    }
+                }
+                serde_json::Value::String(s) => {
+                    out.insert(prefix.to_owned(), s.clone());
+                }
+                other => panic!("label {prefix} is not text: {other:?}"),
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(
+            "",
+            &serde_json::to_value(labels(l)).expect("labels serialize"),
+            &mut out,
+        );
+        out
+    }
+
     #[test]
     fn both_languages_have_every_label_and_chinese_is_chinese() {
-        // Both files parse into every field (deny_unknown_fields: no extra key).
-        let as_map = |l: Lang| match serde_json::to_value(labels(l)) {
-            Ok(serde_json::Value::Object(m)) => m,
-            other => panic!("labels are not a table: {other:?}"),
-        };
-        let (en, zh) = (as_map(Lang::En), as_map(Lang::Zh));
+        // Both files parse into every field (deny_unknown_fields: no extra
+        // key); the open tables (notes, fields) have the same keys.
+        let (en, zh) = (flat(Lang::En), flat(Lang::Zh));
+        assert_eq!(
+            en.keys().collect::<Vec<_>>(),
+            zh.keys().collect::<Vec<_>>(),
+            "the languages label different things"
+        );
         let mut chinese = 0;
         for (k, e) in &en {
-            let (e, z) = (e.as_str().unwrap_or(""), zh[k].as_str().unwrap_or(""));
+            let z = &zh[k];
             assert!(!e.trim().is_empty(), "en label {k} is empty");
             assert!(!z.trim().is_empty(), "zh label {k} is empty");
             assert_eq!(
@@ -290,6 +518,41 @@ mod tests {
             "most zh labels must be Chinese: {chinese} of {}",
             en.len()
         );
+    }
+
+    #[test]
+    fn call_args_change_only_the_labs_own_words() {
+        let zh = |a: &str| call_args(Lang::Zh, a);
+        assert_eq!(zh("connection"), "连接");
+        assert_eq!(zh("listener"), "监听套接字");
+        assert_eq!(zh("3 bytes (echo)"), "3 字节（回显）");
+        assert_eq!(zh("fd 5, 3 bytes (echo)"), "fd 5, 3 字节（回显）");
+        assert_eq!(zh("max 16, timeout -1"), "最多 16, 超时 -1");
+        assert_eq!(zh("child pid 12900"), "子进程 pid 12900");
+        assert_eq!(zh("10000 bytes, MSG_OOB"), "10000 字节, MSG_OOB");
+        // Names, numbers, notation and what a peer sends stay as they are.
+        for kept in [
+            "AF_INET, SOCK_STREAM",
+            "SO_LINGER {on, 0}",
+            "127.0.0.1:7000",
+            "\"connection\"",
+            "\"a, 5 bytes\", :7000",
+            "\"say \\\"max 3\\\", listener\"",
+            "EPOLL_CTL_ADD, fd 5, EPOLLIN",
+            "65536",
+            "",
+        ] {
+            assert_eq!(zh(kept), kept);
+        }
+        // In English the contract's words are the screen's.
+        for a in [
+            "connection",
+            "fd 5, 3 bytes (echo)",
+            "max 16, timeout -1",
+            "child pid 7",
+        ] {
+            assert_eq!(call_args(Lang::En, a), a);
+        }
     }
 
     #[test]

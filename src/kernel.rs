@@ -10,6 +10,10 @@ pub mod netstat;
 pub mod poll;
 pub mod trace;
 
+/// Where states come from without the tracepoint (rootless, or no tracefs):
+/// one wording wherever synack says it.
+pub const POLLED: &str = "states come from sock_diag polls of the kernel's socket table, and what happens between two polls is inferred from the packets";
+
 use crate::tcp::TcpState;
 
 pub use poll::{KernelPoller, KernelReport};

@@ -180,7 +180,8 @@ fn demo_headless(
 ) -> Result<Ending> {
     if ns.rootless {
         eprintln!(
-            "synack: lab in a user namespace (not root): kernel states come from polling and inference"
+            "synack: lab in a user namespace (not root): {}",
+            synack::kernel::POLLED
         );
     }
     if args.step {
@@ -232,7 +233,8 @@ fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Resul
             .and_then(|ns| {
                 if ns.rootless {
                     eprintln!(
-                        "synack: lab in a user namespace (not root): kernel states come from polling and inference"
+                        "synack: lab in a user namespace (not root): {}",
+                        synack::kernel::POLLED
                     );
                 }
                 if d.step {
@@ -247,8 +249,7 @@ fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Resul
                 || r.file.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            run::read_file(&r.file, false, cli.record.as_deref(), &mut view)
-                .map(|end| (name, end))
+            run::read_file(&r.file, false, cli.record.as_deref(), &mut view).map(|end| (name, end))
         }
         _ => unreachable!("--export is an option of demo and read only"),
     };
@@ -408,7 +409,12 @@ fn explain(topic: Option<&str>, lang: Lang) -> Result<()> {
         writeln!(out, "{}{colon}", meta.heading)?;
         for kind in Kind::ALL {
             writeln!(out, "\n{} ({}){colon}", meta.kind(kind), kind.as_str())?;
-            let keys = synack::explain::keys(kind);
+            // Scenarios in the order `synack list` teaches them.
+            let keys: Vec<&str> = if kind == Kind::Scenario {
+                synack::lab::scenarios().iter().map(|s| s.name).collect()
+            } else {
+                synack::explain::keys(kind)
+            };
             for line in wrap(&keys.join("  "), 76) {
                 writeln!(out, "  {line}")?;
             }

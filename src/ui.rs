@@ -240,8 +240,14 @@ pub fn convert(ev: &ct::Event) -> Vec<AppEvent> {
     }
 }
 
-/// Draws the whole screen into `buf` (a terminal frame, or a test buffer).
+/// Draws the whole screen into `buf` (a terminal frame, or a test buffer),
+/// in the palette's theme.
 pub fn render(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
+    draw(buf, area, app, pal);
+    pal.finish(buf, area);
+}
+
+fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let t = labels(app.lang);
     buf.set_style(area, pal.base);
     if area.width < layout::MIN_WIDTH || area.height < layout::MIN_HEIGHT {

@@ -267,3 +267,31 @@ fn explain_of_an_unknown_name_fails_with_close_matches() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("errno:ECONNRESET"), "{err}");
 }
+
+/// `synack explain` names the scenarios in the order `synack list` does.
+#[test]
+fn explain_lists_scenarios_in_the_order_of_list() {
+    let list = synack(&["list"]);
+    assert!(list.status.success());
+    let listed: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    let out = synack(&["explain"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let section = text
+        .split("(scenario):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no scenario section:\n{text}"));
+    let explained: Vec<String> = section
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .flat_map(|l| l.split_whitespace())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(explained, listed);
+}

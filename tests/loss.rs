@@ -49,6 +49,23 @@ fn zero_window_and_window_full_match_tshark() {
     check("zero-window");
 }
 
+/// `demo keepalive`'s probes and answers: the answer to the first probe is
+/// a window update for tshark (its window differs from the SYN-ACK's,
+/// which is not scaled), the second a keep-alive ACK; synack says the same.
+#[test]
+fn keepalive_probes_and_answers_match_tshark() {
+    let recorded = std::fs::read_to_string(loss::fixture("keepalive", "tshark")).unwrap();
+    let n = loss::compare("keepalive", &recorded);
+    assert!(n >= 10, "keepalive: only {n} frames");
+    let notes: Vec<Vec<String>> = loss::synack_frames("keepalive")
+        .into_iter()
+        .map(|(f, _)| f.notes.into_iter().collect())
+        .collect();
+    let has = |i: usize, note: &str| notes[i].iter().any(|n| n == note);
+    assert!(has(3, "keepalive") && has(4, "window_update"), "{notes:?}");
+    assert!(has(5, "keepalive") && has(6, "keepalive_ack"), "{notes:?}");
+}
+
 /// Each capture holds what it was made for.
 #[test]
 fn captures_hold_the_cases() {

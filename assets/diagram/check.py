@@ -3,8 +3,11 @@
 
     python3 check.py            # exit status 0 when every check passes
 
-For each of tall (<= 48x28) and wide (<= 78x19) it verifies:
-  * size limits, and that only one-column characters are used;
+For each of tall (<= 48x28) and wide (<= 78x19), and their Chinese
+versions tall.zh and wide.zh (made by zh.py), it verifies:
+  * size limits in terminal cells, and that only one-column characters are
+    used (in the Chinese versions, also Chinese characters of two cells; the
+    mask gives such a character two cells);
   * .txt and the grid part of .mask (above the `---` line) have the same
     number of lines and the same length line by line;
   * each of the 11 state names occurs exactly once in the .txt (CLOSED at
@@ -18,14 +21,20 @@ For each of tall (<= 48x28) and wide (<= 78x19) it verifies:
   * every edge has at least one arrowhead (▶◀▲▼) among its cells, each of its
     arrowheads points straight at a border cell of its TO box, and the edge
     has a line cell (or, for a one-cell arrow, its arrowhead) next to its
-    FROM box.
+    FROM box;
+  * a Chinese version has the English one's boxes, lines and arrowheads in
+    the same cells.
 """
 import os
 import sys
+import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-SIZES = {'tall': (48, 28), 'wide': (78, 19)}
+SIZES = {'tall': (48, 28), 'wide': (78, 19), 'tall.zh': (48, 28), 'wide.zh': (78, 19)}
+# The second cell of a two-cell character, in a line read as cells.
+CONT = '\0'
+
 CLOSED_MAX = 1      # set to 2 if a second CLOSED box is ever drawn
 
 STATES = ['CLOSED', 'LISTEN', 'SYN-SENT', 'SYN-RCVD', 'ESTABLISHED',
@@ -52,6 +61,15 @@ TOP = {('┌', '┐'), ('╭', '╮')}
 BOTTOM = {('└', '┘'), ('╰', '╯')}
 
 
+def wide(ch):
+    return unicodedata.east_asian_width(ch) in ('W', 'F')
+
+
+def as_cells(line):
+    """The line with CONT after each two-cell character: one char per cell."""
+    return ''.join(ch + CONT if wide(ch) else ch for ch in line)
+
+
 def find_all(line, word):
     """Column of each whole-word occurrence of word in line."""
     out, start = [], 0
@@ -70,6 +88,7 @@ def check(stem):
     errs = []
     err = errs.append
     max_w, max_h = SIZES[stem]
+    chinese = stem.endswith('.zh')
     with open(os.path.join(HERE, stem + '.txt'), encoding='utf-8') as f:
         txt = f.read().split('\n')
     with open(os.path.join(HERE, stem + '.mask'), encoding='utf-8') as f:
@@ -78,6 +97,8 @@ def check(stem):
         txt.pop()
     if mask_all and mask_all[-1] == '':
         mask_all.pop()
+    raw = txt
+    txt = [as_cells(line) for line in txt]
 
     # ---- size and characters
     if len(txt) > max_h:
@@ -85,7 +106,8 @@ def check(stem):
     for r, line in enumerate(txt):
         if len(line) > max_w:
             err(f'row {r}: {len(line)} columns > {max_w}')
-        bad = sorted(set(ch for ch in line if ch not in ALLOWED))
+        bad = sorted(set(ch for ch in raw[r] if ch not in ALLOWED
+                         and not (chinese and wide(ch) and unicodedata.category(ch) == 'Lo')))
         if bad:
             err(f'row {r}: characters not allowed: {bad!r}')
 
@@ -154,6 +176,8 @@ def check(stem):
             mask_letters.add(ch)
             if at(r, c) == ' ':
                 err(f'mask ({r},{c}): letter {ch} on a blank drawing cell')
+            if at(r, c) == CONT and mat(r, c - 1) != ch:
+                err(f'mask ({r},{c}): the two cells of {txt[r][c - 1]!r} have other letters')
             if (r, c) in box_cells:
                 err(f'mask ({r},{c}): letter {ch} on a box cell {at(r, c)!r}')
 
@@ -207,6 +231,16 @@ def check(stem):
         if not any(in_box(frm, r + dr, c + dc) and at(r + dr, c + dc) in BOX_CHARS
                    for (r, c) in drawn for dr, dc in HEADS.values()):
             err(f'edge {letter} ({frm} -> {to}): no line cell touches the {frm} box')
+
+    # ---- a Chinese version draws the English one's frame
+    if chinese:
+        with open(os.path.join(HERE, stem[:-3] + '.txt'), encoding='utf-8') as f:
+            english = f.read().split('\n')
+        frame = BOX_CHARS | set(HEADS)
+        for r, line in enumerate(english):
+            for c, ch in enumerate(line):
+                if ch in frame and at(r, c) != ch:
+                    err(f'({r},{c}): {ch!r} in English, {at(r, c)!r} in Chinese')
     return errs
 
 

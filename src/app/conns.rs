@@ -192,14 +192,18 @@ impl Connections {
     }
 
     /// The rows to show, listeners first, then connections newest first,
-    /// keeping those whose text contains `filter` (case-insensitive).
+    /// keeping those whose text contains `filter` as `explain` compares
+    /// names: case, `-`, `_` and spaces aside (`time_wait`, `TIME-WAIT` and
+    /// `timewait` find the same rows).
     #[must_use]
     pub fn rows(&self, filter: &str) -> Vec<RowKey> {
-        let filter = filter.trim().to_lowercase();
+        let filter = crate::explain::normalize(filter);
         let mut rows: Vec<&Entry> = self
             .entries
             .values()
-            .filter(|e| filter.is_empty() || e.search_text().contains(&filter))
+            .filter(|e| {
+                filter.is_empty() || crate::explain::normalize(&e.search_text()).contains(&filter)
+            })
             .collect();
         rows.sort_by(|a, b| {
             let listener = |e: &Entry| matches!(e.key, RowKey::Listener(_));

@@ -79,8 +79,11 @@ pub struct LadderLayout {
 pub struct LadderNeeds {
     /// Lines the narration needs at the full width (0: no banner).
     pub banner_lines: u16,
-    /// The most sockets any lane's card lists.
+    /// The most lines any lane's card takes (a socket's state, its queue or bytes).
     pub card_lines: u16,
+    /// The most lines any lane's card takes with one line per connection
+    /// (a listener keeps its gauge's line).
+    pub card_sockets: u16,
     /// The user asked for the diagram (`d`).
     pub diagram: bool,
     /// Lines of text quiz mode's box holds (0: no box).
@@ -118,12 +121,19 @@ pub fn ladder_layout(width: u16, height: u16, needs: LadderNeeds) -> LadderLayou
         width
     };
     let diagram = side.then(|| Area::new(left_w, body_top, DIAGRAM_WIDTH, body_h));
-    // Cards: a border, then one line per socket (at most 3 on a small screen).
+    // Cards: a border, then each socket's lines (at most 3 on a small
+    // screen); when that is too few, one line per socket and one more line
+    // of the ladder's, so a server's connections show beside its listener.
     let max_lines = if big { 6 } else { 3 };
-    let cards_h = if needs.card_lines == 0 {
+    let lines = if needs.card_lines <= max_lines {
+        needs.card_lines
+    } else {
+        needs.card_sockets.clamp(max_lines, max_lines + 1)
+    };
+    let cards_h = if lines == 0 {
         0
     } else {
-        (needs.card_lines.min(max_lines) + 2).min(body_h / 3)
+        (lines + 2).min(body_h / 3)
     };
     let rows_h = body_h.saturating_sub(cards_h + 1);
     // The boxes take rows from the ladder (borders included), the quiz's
@@ -177,6 +187,9 @@ pub fn wrapped_lines(text: &str, width: u16) -> u16 {
     wrap(text, width).len().try_into().unwrap_or(u16::MAX)
 }
 
+/// Full-width punctuation a line may not begin with.
+const NO_LINE_START: &str = "、。，．：；！？）」』】〉》…";
+
 /// Wraps `text` at `width` columns.
 #[must_use]
 pub fn wrap(text: &str, width: u16) -> Vec<String> {
@@ -202,6 +215,15 @@ pub fn wrap(text: &str, width: u16) -> Vec<String> {
             space_before = true;
         } else if w > 1 {
             flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+            // Chinese punctuation that closes (、。，）…) never starts a
+            // line: it stays with what it follows.
+            if !space_before && NO_LINE_START.contains(c) {
+                if let Some(last) = tokens.last_mut() {
+                    last.0.push(c);
+                    last.1 += w;
+                    continue;
+                }
+            }
             word.push(c);
             word_w = w;
             flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
@@ -341,5 +363,15 @@ mod tests {
             "{zh:?}"
         );
         assert_eq!(wrapped_lines("", 20), 0);
+        // A line never begins with a comma or a full stop.
+        let zh = wrap(
+            "最高有效字节在前。htons()、htonl()、ntohs() 和 ntohl() 转换。",
+            16,
+        );
+        assert!(zh.iter().all(|l| !l.starts_with(['、', '。'])), "{zh:?}");
+        assert_eq!(
+            wrap("三次握手、四次挥手", 8),
+            vec!["三次握", "手、四次", "挥手"]
+        );
     }
 }

@@ -24,6 +24,10 @@ use crate::time::Timestamp;
 /// How long after a step began its answer may still arrive.
 pub const SETTLE: Duration = Duration::from_millis(1500);
 
+/// How long after one end entered the asked state the other may still
+/// follow (their FINs crossed).
+pub const BOTH_ENDS: Duration = Duration::from_millis(200);
+
 /// What a question asks about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ask {
@@ -33,6 +37,9 @@ pub enum Ask {
     Returns(&'static str),
     /// The state the endpoint's socket enters.
     NewState,
+    /// Which end of the connection enters this state (close's lesson:
+    /// TIME-WAIT is the end that closed first).
+    WhoEnters(TcpState),
 }
 
 /// One possible answer.
@@ -66,6 +73,12 @@ pub enum Answer {
     NoError,
     Errno(&'static str),
     State(TcpState),
+    /// That end (`client`, `server` …).
+    End(String),
+    /// Both ends.
+    Both,
+    /// Neither end.
+    Neither,
 }
 
 impl Answer {
@@ -92,6 +105,9 @@ impl Answer {
             Answer::NoError => ("0: no error", "0：没有错误"),
             Answer::Errno(e) => (*e, *e),
             Answer::State(s) => (s.as_str(), s.as_str()),
+            Answer::End(name) => return name.clone(),
+            Answer::Both => ("both ends", "两端都是"),
+            Answer::Neither => ("neither end", "两端都不是"),
         };
         if zh { cn.to_owned() } else { en.to_owned() }
     }
@@ -135,6 +151,12 @@ impl Question {
             (Ask::NewState, true) => {
                 format!("下一步：`{}`。{e} 的套接字进入哪个状态？", self.action)
             }
+            (Ask::WhoEnters(state), false) => {
+                format!("Next: `{}`. Which end ends up in {state}?", self.action)
+            }
+            (Ask::WhoEnters(state), true) => {
+                format!("下一步：`{}`。哪一端最后停留在 {state}？", self.action)
+            }
         }
     }
 }
@@ -147,12 +169,21 @@ pub fn questions(script: &Script) -> Vec<Option<Question>> {
     // non-blocking at each step: `fcntl` sets it; accept() gives a new,
     // blocking socket.
     let mut nonblocking: HashSet<Endpoint> = HashSet::new();
+    // The ends that have closed their sending side (close, shutdown wr), a
+    // forked child counted as its parent.
+    let mut closed: Vec<String> = Vec::new();
     script
         .steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let q = question(i + 1, &step.action, &nonblocking);
+            let asked = if step.at_once {
+                // Runs right after the step before: nobody can be asked.
+                None
+            } else {
+                second_close(i + 1, &step.action, &closed)
+                    .or_else(|| question(i + 1, &step.action, &nonblocking))
+            };
             if let Action::Call { endpoint, call } = &step.action {
                 match call {
                     Call::Fcntl { nonblock: true } => {
@@ -161,12 +192,67 @@ pub fn questions(script: &Script) -> Vec<Option<Question>> {
                     Call::Fcntl { nonblock: false } | Call::Accept => {
                         nonblocking.remove(endpoint);
                     }
+                    Call::Close | Call::Shutdown(How::Wr | How::RdWr) => {
+                        let end = end_of(endpoint);
+                        if !closed.contains(&end) {
+                            closed.push(end);
+                        }
+                    }
                     _ => {}
                 }
             }
-            q
+            asked
         })
         .collect()
+}
+
+/// The end an endpoint belongs to: `server-child` is the server's.
+fn end_of(e: &Endpoint) -> String {
+    e.to_string().trim_end_matches("-child").to_owned()
+}
+
+/// Whether two ends face each other: a client and a server.
+fn peers(a: &str, b: &str) -> bool {
+    let client = |s: &str| s.starts_with("client");
+    let server = |s: &str| s.starts_with("server");
+    (client(a) && server(b)) || (server(a) && client(b))
+}
+
+/// The close that sends the connection's second FIN (its peer closed
+/// first) asks close's lesson: which end ends up in TIME-WAIT?
+fn second_close(step: usize, action: &Action, closed: &[String]) -> Option<Question> {
+    let Action::Call {
+        endpoint,
+        call: call @ (Call::Close | Call::Shutdown(How::Wr | How::RdWr)),
+    } = action
+    else {
+        return None;
+    };
+    let me = end_of(endpoint);
+    if closed.contains(&me) {
+        return None;
+    }
+    let first = closed.iter().find(|c| peers(c, &me))?;
+    let words = if matches!(call, Call::Close) {
+        "close"
+    } else {
+        "shutdown"
+    };
+    let mut choices = vec![
+        Answer::End(first.clone()),
+        Answer::End(me.clone()),
+        Answer::Both,
+        Answer::Neither,
+    ];
+    let n = choices.len();
+    choices.rotate_left((step * 3 + 1) % n);
+    Some(Question {
+        step,
+        endpoint: endpoint.to_string(),
+        action: format!("{endpoint} {words}"),
+        ask: Ask::WhoEnters(TcpState::TimeWait),
+        choices,
+    })
 }
 
 fn question(step: usize, action: &Action, nonblocking: &HashSet<Endpoint>) -> Option<Question> {
@@ -413,6 +499,10 @@ struct Pending {
     /// Segments since then, by source: whose they are may be learnt later
     /// (connect() reports its address after its SYN has left).
     seen: Vec<(SocketAddr, Answer)>,
+    /// The ends whose sockets entered the asked state since then, and when
+    /// the first did.
+    entered: Vec<String>,
+    first_entered: Option<Timestamp>,
 }
 
 /// The quiz of one run.
@@ -475,6 +565,8 @@ impl Quiz {
             chosen: n,
             started: None,
             seen: Vec::new(),
+            entered: Vec::new(),
+            first_entered: None,
         });
         self.verdict = None;
         true
@@ -516,6 +608,25 @@ impl Quiz {
             if let Event::Packet(pk) = ev {
                 let answer = packet_answer(pk.segment.tcp.map(|t| t.flags), pk.segment.payload_len);
                 p.seen.push((pk.segment.src, answer));
+            }
+            if let Ask::WhoEnters(asked) = p.question.ask {
+                match ev {
+                    Event::State(s) if s.to == asked => {
+                        let end = s.endpoint.trim_end_matches("-child").to_owned();
+                        if !p.entered.contains(&end) {
+                            p.entered.push(end);
+                        }
+                        p.first_entered.get_or_insert(s.ts);
+                    }
+                    // Shown, then withdrawn: that end was not in it.
+                    Event::Check(c) if c.withdraws() && c.shown == asked => {
+                        let end = c.endpoint.trim_end_matches("-child");
+                        p.entered.retain(|e| e != end);
+                    }
+                    _ => {}
+                }
+                self.tick(ev.ts());
+                continue;
             }
             let truth = match &p.question.ask {
                 Ask::FirstPacket => self.first_packet(),
@@ -578,11 +689,21 @@ impl Quiz {
         let Some(started) = p.started else {
             return;
         };
-        if now.seconds_since(started) < SETTLE.as_secs_f64() {
+        // Who enters a state: the other end may follow the first a moment
+        // later (a simultaneous close), then the answer is in.
+        let settled = p
+            .first_entered
+            .is_some_and(|t| now.seconds_since(t) >= BOTH_ENDS.as_secs_f64());
+        if now.seconds_since(started) < SETTLE.as_secs_f64() && !settled {
             return;
         }
-        let truth = match p.question.ask {
+        let truth = match &p.question.ask {
             Ask::FirstPacket => Some(self.first_packet().unwrap_or(Answer::Nothing)),
+            Ask::WhoEnters(_) => Some(match p.entered.as_slice() {
+                [] => Answer::Neither,
+                [one] => Answer::End(one.clone()),
+                _ => Answer::Both,
+            }),
             Ask::Returns(_) | Ask::NewState => None,
         };
         self.judge(truth);
@@ -820,5 +941,90 @@ mod tests {
         assert_eq!(v.truth, Some(Answer::State(TcpState::SynReceived)));
         assert_eq!(v.corrected, Some(TcpState::Established));
         assert_eq!((quiz.right, quiz.asked), (0, 1));
+    }
+
+    fn script(name: &str) -> Script {
+        let s = crate::lab::scenarios()
+            .iter()
+            .find(|s| s.name == name)
+            .expect("scenario");
+        crate::lab::parse(name, s.text).expect("script")
+    }
+
+    fn who_enters(name: &str) -> Vec<String> {
+        questions(&script(name))
+            .into_iter()
+            .flatten()
+            .filter(|q| q.ask == Ask::WhoEnters(TcpState::TimeWait))
+            .map(|q| q.action)
+            .collect()
+    }
+
+    /// Close's lesson is asked where the second FIN of a connection goes
+    /// out; never between clients of different connections, never on a
+    /// step that runs at once after the one before.
+    #[test]
+    fn the_second_close_of_a_connection_asks_who_ends_in_time_wait() {
+        assert_eq!(who_enters("close"), ["server close"]);
+        assert_eq!(who_enters("time-wait"), ["client close"]);
+        assert_eq!(who_enters("shared-fd"), ["client close"]);
+        assert!(who_enters("concurrent").is_empty());
+        assert!(who_enters("epoll").is_empty());
+        let sim = questions(&script("simultaneous-close"));
+        let steps = script("simultaneous-close").steps;
+        for (q, step) in sim.iter().zip(&steps) {
+            assert!(!(step.at_once && q.is_some()), "{step:?} asks {q:?}");
+        }
+    }
+
+    /// Both ends entering TIME-WAIT within a moment of each other is "both".
+    #[test]
+    fn both_ends_entering_is_both() {
+        let local: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let q = Question {
+            step: 1,
+            endpoint: "server".into(),
+            action: "server close".into(),
+            ask: Ask::WhoEnters(TcpState::TimeWait),
+            choices: vec![
+                Answer::End("client".into()),
+                Answer::End("server".into()),
+                Answer::Both,
+                Answer::Neither,
+            ],
+        };
+        let state = |ms, endpoint: &str, l, r| {
+            Event::State(StateEvent {
+                ts: at(ms),
+                conn: None,
+                endpoint: endpoint.into(),
+                local: l,
+                remote: Some(r),
+                from: Some(TcpState::Closing),
+                to: TcpState::TimeWait,
+                source: StateSource::Kernel,
+                timer: Some(60.0),
+                note: None,
+            })
+        };
+        let mut quiz = Quiz::new(vec![Some(q)]);
+        assert!(quiz.answer(2));
+        quiz.observe(&[
+            Event::Step(StepEvent {
+                ts: at(0),
+                index: 1,
+                total: 1,
+                line: 1,
+                narration: None,
+            }),
+            state(5, "client", remote, local),
+            state(6, "server", local, remote),
+        ]);
+        assert!(quiz.verdict.is_none(), "the other end may still follow");
+        quiz.tick(at(400));
+        let v = quiz.verdict.as_ref().expect("judged");
+        assert_eq!(v.truth, Some(Answer::Both));
+        assert!(v.right());
     }
 }

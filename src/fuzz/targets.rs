@@ -203,6 +203,14 @@ fn run_frame(input: &[u8]) -> u64 {
         "bytes {covered}.. of {} belong to no field",
         frame.len()
     );
+    // The details view in Chinese: the same fields, other words.
+    let zh = dissect::dissect_in(link, frame, crate::i18n::Lang::Zh);
+    assert!(
+        zh.iter()
+            .map(|f| (f.name, &f.range))
+            .eq(fields.iter().map(|f| (f.name, &f.range))),
+        "the languages dissect differently"
+    );
     let rows = dissect::hex_rows(frame).count();
     assert_eq!(rows, frame.len().div_ceil(16));
     let wire = crate::capture::wire_len(link, frame);

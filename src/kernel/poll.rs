@@ -6,6 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+/// How the warning that the tracepoint is out of reach begins (the screen
+/// words it in the language shown).
+pub const NO_TRACEPOINT: &str = "exact state transitions unavailable";
+
 use super::diag::DiagSocket;
 use super::netstat;
 use super::trace::StateTracer;
@@ -73,7 +77,7 @@ impl KernelPoller {
         }) {
             Ok(t) => Some(t),
             Err(e) => {
-                warn(report, format!("exact state transitions unavailable: {e}"));
+                warn(report, format!("{NO_TRACEPOINT}: {e}"));
                 None
             }
         };

@@ -59,15 +59,18 @@ const READ_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 #[derive(Debug, thiserror::Error)]
 pub enum TraceUnavailable {
     #[error(
-        "state transitions need root (tracefs); run synack with sudo to see every transition, states now come from sock_diag polls only"
+        "state transitions need root (tracefs); run synack with sudo to see every transition. Until then {polled}",
+        polled = super::POLLED
     )]
     NotRoot,
     #[error(
-        "tracefs is not mounted and mounting it at {TRACEFS} failed ({0}); mount it (`mount -t tracefs nodev {TRACEFS}`) or states come from sock_diag polls only"
+        "tracefs is not mounted and mounting it at {TRACEFS} failed ({0}); mount it (`mount -t tracefs nodev {TRACEFS}`). Until then {polled}",
+        polled = super::POLLED
     )]
     NoTracefs(#[source] io::Error),
     #[error(
-        "this kernel has no sock:inet_sock_set_state tracepoint (Linux >= 4.16 with CONFIG_TRACEPOINTS); states come from sock_diag polls only"
+        "this kernel has no sock:inet_sock_set_state tracepoint (Linux >= 4.16 with CONFIG_TRACEPOINTS): {polled}",
+        polled = super::POLLED
     )]
     EventMissing,
     #[error("cannot set up the tracefs instance: {what} ({source})")]

@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use super::{Flags, LinkType};
+use crate::i18n::{DissectWords, Lang, fill, labels};
 
 /// Which protocol layer a field belongs to (the UI colours by layer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub enum Layer {
 pub struct Field {
     pub layer: Layer,
     /// Short English name as a student would see it: "Source port", "TTL", …
+    /// (one of [`FIELD_NAMES`]; the screen shows it through
+    /// `i18n::field_name`).
     pub name: &'static str,
     /// Byte range within the frame. Fields smaller than a byte (IPv4
     /// version and header length, flags and fragment offset, TCP data
@@ -35,6 +38,7 @@ pub struct Field {
     /// that contain them, so several fields may share bytes.
     pub range: Range<usize>,
     /// The decoded value as shown: "7000", "127.0.0.1", "0x4000 (DF)", "SYN, ACK", …
+    /// in the language asked for ([`dissect_in`]).
     pub value: String,
     /// The number read from the wire, in hex: "0x1b58" for port 7000 (the
     /// bytes `1b 58` in wire order, big-endian). `None` for addresses,
@@ -44,7 +48,65 @@ pub struct Field {
     pub raw_hex: Option<String>,
 }
 
-/// Every field of the frame that the captured bytes contain, in wire order.
+/// Every name a [`Field`] can have, in the order of the layers.
+pub const FIELD_NAMES: [&str; 53] = [
+    "Destination MAC",
+    "Source MAC",
+    "EtherType",
+    "VLAN tag",
+    "Packet type",
+    "Link-layer type",
+    "Address length",
+    "Link-layer address",
+    "Protocol",
+    "Reserved",
+    "Interface index",
+    "Address family",
+    "Version",
+    "Header length",
+    "DSCP/ECN",
+    "Total length",
+    "Identification",
+    "Flags / fragment offset",
+    "TTL",
+    "Header checksum",
+    "Source address",
+    "Destination address",
+    "IP options",
+    "Traffic class",
+    "Flow label",
+    "Payload length",
+    "Next header",
+    "Hop limit",
+    "Hop-by-hop options header",
+    "Routing header",
+    "Fragment header",
+    "Authentication header",
+    "Destination options header",
+    "Source port",
+    "Destination port",
+    "Sequence number",
+    "Acknowledgment number",
+    "Flags",
+    "Window",
+    "Checksum",
+    "Urgent pointer",
+    "Length",
+    "End of option list",
+    "Option padding",
+    "NOP",
+    "MSS option",
+    "Window scale option",
+    "SACK permitted option",
+    "SACK option",
+    "Timestamps option",
+    "Unknown option",
+    "Payload",
+    "Padding",
+];
+
+/// Every field of the frame that the captured bytes contain, in wire order,
+/// with values in English.
 ///
 /// A frame cut short (captures keep only the first bytes) gives the fields
 /// that fit, then the field the cut went through with a "truncated" value,
@@ -53,10 +115,19 @@ pub struct Field {
 /// field. Never panics, whatever the bytes.
 #[must_use]
 pub fn dissect(link: LinkType, bytes: &[u8]) -> Vec<Field> {
+    dissect_in(link, bytes, Lang::En)
+}
+
+/// [`dissect`] with the values' words in `lang` (`60 bytes`, `60 字节`):
+/// the same fields, names, ranges and raw numbers in every language.
+#[must_use]
+pub fn dissect_in(link: LinkType, bytes: &[u8], lang: Lang) -> Vec<Field> {
+    let w = &labels(lang).dissect;
     let mut d = Dissector {
         bytes,
         end: bytes.len(),
         fields: Vec::new(),
+        w,
     };
     // `None` only means the bytes ran out inside a header, whose captured
     // part is already a field: nothing is left to do either way.
@@ -66,7 +137,7 @@ pub fn dissect(link: LinkType, bytes: &[u8]) -> Vec<Field> {
             layer: Layer::Link,
             name: "Padding",
             range: d.end..bytes.len(),
-            value: format!("{} bytes after the IP packet", bytes.len() - d.end),
+            value: fill(&w.after_ip, &[&(bytes.len() - d.end)]),
             raw_hex: None,
         });
     }
@@ -99,6 +170,8 @@ struct Dissector<'a> {
     /// length field says less. Never beyond `bytes.len()`.
     end: usize,
     fields: Vec<Field>,
+    /// The words of the values.
+    w: &'static DissectWords,
 }
 
 impl<'a> Dissector<'a> {
@@ -144,7 +217,7 @@ impl<'a> Dissector<'a> {
             return self.bytes.get(at..stop);
         }
         if at < self.end {
-            let value = format!("truncated: {} of {len} bytes", self.end - at);
+            let value = fill(&self.w.truncated_of, &[&(self.end - at), &len]);
             self.push(layer, name, at..self.end, value, None);
         }
         None
@@ -182,13 +255,8 @@ impl<'a> Dissector<'a> {
     fn rest(&mut self, at: usize, why: &str) {
         if at < self.end {
             let n = self.end - at;
-            self.push(
-                Layer::Payload,
-                "Payload",
-                at..self.end,
-                format!("{n} bytes ({why})"),
-                None,
-            );
+            let value = fill(&self.w.not_dissected, &[&n, &why]);
+            self.push(Layer::Payload, "Payload", at..self.end, value, None);
         }
     }
 
@@ -198,8 +266,8 @@ impl<'a> Dissector<'a> {
         if at < self.end {
             let n = self.end - at;
             let value = match declared {
-                Some(d) if d > n => format!("{n} of {d} bytes captured"),
-                _ => format!("{n} bytes"),
+                Some(d) if d > n => fill(&self.w.captured_of, &[&n, &d]),
+                _ => fill(&self.w.bytes, &[&n]),
             };
             self.push(Layer::Payload, "Payload", at..self.end, value, None);
         }
@@ -224,7 +292,7 @@ impl<'a> Dissector<'a> {
             Some(Net::V4) => self.ipv4(at),
             Some(Net::V6) => self.ipv6(at),
             None => {
-                self.rest(at, "not IP: not dissected");
+                self.rest(at, &self.w.not_ip);
                 Some(())
             }
         }
@@ -235,35 +303,38 @@ impl<'a> Dissector<'a> {
     fn ethernet(&mut self) -> Option<(Option<Net>, usize)> {
         self.text(Layer::Link, "Destination MAC", 0, 6, mac)?;
         self.text(Layer::Link, "Source MAC", 6, 6, mac)?;
-        let mut ethertype = self.uint(Layer::Link, "EtherType", 12, 2, ethertype_text)?;
+        let w = self.w;
+        let mut ethertype = self.uint(Layer::Link, "EtherType", 12, 2, |n| ethertype_text(n, w))?;
         let mut at = 14;
         // Like the parser, one 802.1Q tag is looked through, not more.
         if ethertype == ETHERTYPE_VLAN {
             // Tag control: priority (3 bits), drop eligible (1), VLAN id (12).
             self.uint(Layer::Link, "VLAN tag", 14, 2, |tci| {
-                format!("VLAN {}, priority {}", tci & 0x0fff, tci >> 13)
+                fill(&w.vlan, &[&(tci & 0x0fff), &(tci >> 13)])
             })?;
-            ethertype = self.uint(Layer::Link, "EtherType", 16, 2, ethertype_text)?;
+            ethertype = self.uint(Layer::Link, "EtherType", 16, 2, |n| ethertype_text(n, w))?;
             at = 18;
         }
         Some((net_of_ethertype(ethertype), at))
     }
 
     fn sll(&mut self) -> Option<(Option<Net>, usize)> {
-        self.uint(Layer::Link, "Packet type", 0, 2, packet_type)?;
-        self.uint(Layer::Link, "Link-layer type", 2, 2, arphrd)?;
+        let w = self.w;
+        self.uint(Layer::Link, "Packet type", 0, 2, |n| packet_type(n, w))?;
+        self.uint(Layer::Link, "Link-layer type", 2, 2, |n| arphrd(n, w))?;
         let addr_len = self.uint(Layer::Link, "Address length", 4, 2, |n| n.to_string())?;
         self.link_addr(6, addr_len)?;
-        let proto = self.uint(Layer::Link, "Protocol", 14, 2, ethertype_text)?;
+        let proto = self.uint(Layer::Link, "Protocol", 14, 2, |n| ethertype_text(n, w))?;
         Some((net_of_ethertype(proto), 16))
     }
 
     fn sll2(&mut self) -> Option<(Option<Net>, usize)> {
-        let proto = self.uint(Layer::Link, "Protocol", 0, 2, ethertype_text)?;
+        let w = self.w;
+        let proto = self.uint(Layer::Link, "Protocol", 0, 2, |n| ethertype_text(n, w))?;
         self.uint(Layer::Link, "Reserved", 2, 2, |n| n.to_string())?;
         self.uint(Layer::Link, "Interface index", 4, 4, |n| n.to_string())?;
-        self.uint(Layer::Link, "Link-layer type", 8, 2, arphrd)?;
-        self.uint(Layer::Link, "Packet type", 10, 1, packet_type)?;
+        self.uint(Layer::Link, "Link-layer type", 8, 2, |n| arphrd(n, w))?;
+        self.uint(Layer::Link, "Packet type", 10, 1, |n| packet_type(n, w))?;
         let addr_len = self.uint(Layer::Link, "Address length", 11, 1, |n| n.to_string())?;
         self.link_addr(12, addr_len)?;
         Some((net_of_ethertype(proto), 20))
@@ -271,10 +342,11 @@ impl<'a> Dissector<'a> {
 
     /// The 8-byte address slot of SLL headers; only `len` bytes are used.
     fn link_addr(&mut self, at: usize, len: u32) -> Option<()> {
+        let w = self.w;
         self.text(Layer::Link, "Link-layer address", at, 8, |b| {
             let used = &b[..(len as usize).min(b.len())];
             if used.is_empty() {
-                "none".to_string()
+                w.none.clone()
             } else {
                 mac(used)
             }
@@ -293,10 +365,11 @@ impl<'a> Dissector<'a> {
         };
         let le = u32::from_le_bytes(bytes);
         let be = u32::from_be_bytes(bytes);
+        let w = self.w;
         let (n, net, value) = match (family(le), family(be)) {
-            (Some((net, name)), _) => (le, Some(net), format!("{le} ({name}, little-endian)")),
-            (None, Some((net, name))) => (be, Some(net), format!("{be} ({name}, big-endian)")),
-            (None, None) => (le, None, format!("{le} (unknown)")),
+            (Some((net, name)), _) => (le, Some(net), fill(&w.little_endian, &[&le, &name])),
+            (None, Some((net, name))) => (be, Some(net), fill(&w.big_endian, &[&be, &name])),
+            (None, None) => (le, None, fill(&w.named, &[&le, &w.unknown])),
         };
         self.push(
             Layer::Link,
@@ -325,8 +398,9 @@ impl<'a> Dissector<'a> {
 
     fn ipv4(&mut self, at: usize) -> Option<()> {
         let b0 = self.version(at)?;
+        let w = self.w;
         if b0 >> 4 != 4 {
-            self.rest(at + 1, "not IPv4: not dissected");
+            self.rest(at + 1, &w.not_ipv4);
             return Some(());
         }
         let ihl = usize::from(b0 & 0x0f) * 4;
@@ -334,27 +408,29 @@ impl<'a> Dissector<'a> {
             Layer::Ip,
             "Header length",
             at..at + 1,
-            header_len_text(ihl),
+            header_len_text(ihl, w),
             Some(format!("{:#x}", b0 & 0x0f)),
         );
-        self.uint(Layer::Ip, "DSCP/ECN", at + 1, 1, |n| dscp_ecn(n as u8))?;
+        self.uint(Layer::Ip, "DSCP/ECN", at + 1, 1, |n| dscp_ecn(n as u8, w))?;
         let total = self.uint(Layer::Ip, "Total length", at + 2, 2, |n| match n {
             // TSO: the NIC writes the length after the kernel hands the packet over.
-            0 => "0 (filled in later by the NIC)".to_string(),
-            n if (n as usize) < ihl => format!("{n} bytes (invalid: shorter than the header)"),
-            n => format!("{n} bytes"),
+            0 => w.nic_fills.clone(),
+            n if (n as usize) < ihl => fill(&w.shorter_than_header, &[&n]),
+            n => fill(&w.bytes, &[&n]),
         })? as usize;
         self.uint(Layer::Ip, "Identification", at + 4, 2, |n| n.to_string())?;
-        let frag = self.uint(Layer::Ip, "Flags / fragment offset", at + 6, 2, ipv4_flags)?;
+        let frag = self.uint(Layer::Ip, "Flags / fragment offset", at + 6, 2, |n| {
+            ipv4_flags(n, w)
+        })?;
         self.uint(Layer::Ip, "TTL", at + 8, 1, |n| n.to_string())?;
-        let proto = self.uint(Layer::Ip, "Protocol", at + 9, 1, |n| protocol(n as u8))? as u8;
+        let proto = self.uint(Layer::Ip, "Protocol", at + 9, 1, |n| protocol(n as u8, w))? as u8;
         self.uint(Layer::Ip, "Header checksum", at + 10, 2, |n| {
             format!("{n:#06x}")
         })?;
         self.text(Layer::Ip, "Source address", at + 12, 4, ipv4_addr)?;
         self.text(Layer::Ip, "Destination address", at + 16, 4, ipv4_addr)?;
         if ihl < 20 {
-            self.rest(at + 20, "header length below 20: not dissected");
+            self.rest(at + 20, &w.short_header);
             return Some(());
         }
         let declared = if total >= ihl {
@@ -366,11 +442,11 @@ impl<'a> Dissector<'a> {
         if ihl > 20 {
             let n = ihl - 20;
             self.text(Layer::Ip, "IP options", at + 20, n, |_| {
-                format!("{n} bytes")
+                fill(&w.bytes, &[&n])
             })?;
         }
         if frag & 0x1fff != 0 {
-            self.rest(at + ihl, "a later fragment: no transport header");
+            self.rest(at + ihl, &w.later_fragment);
             return Some(());
         }
         self.transport(proto, at + ihl, declared)
@@ -378,8 +454,9 @@ impl<'a> Dissector<'a> {
 
     fn ipv6(&mut self, at: usize) -> Option<()> {
         let b0 = self.version(at)?;
+        let w = self.w;
         if b0 >> 4 != 6 {
-            self.rest(at + 1, "not IPv6: not dissected");
+            self.rest(at + 1, &w.not_ipv6);
             return Some(());
         }
         // Traffic class: the low nibble of byte 0 and the high nibble of byte 1.
@@ -389,7 +466,7 @@ impl<'a> Dissector<'a> {
             Layer::Ip,
             "Traffic class",
             at..at + 2,
-            dscp_ecn(tc),
+            dscp_ecn(tc, w),
             Some(format!("{tc:#04x}")),
         );
         let fl = self.get(Layer::Ip, "Flow label", at + 1, 3)?;
@@ -403,10 +480,12 @@ impl<'a> Dissector<'a> {
             Some(flow),
         );
         let plen = self.uint(Layer::Ip, "Payload length", at + 4, 2, |n| match n {
-            0 => "0 (jumbogram, or filled in later by the NIC)".to_string(),
-            n => format!("{n} bytes"),
+            0 => w.jumbogram.clone(),
+            n => fill(&w.bytes, &[&n]),
         })? as usize;
-        let mut next = self.uint(Layer::Ip, "Next header", at + 6, 1, |n| protocol(n as u8))? as u8;
+        let mut next = self.uint(Layer::Ip, "Next header", at + 6, 1, |n| {
+            protocol(n as u8, w)
+        })? as u8;
         self.uint(Layer::Ip, "Hop limit", at + 7, 1, |n| n.to_string())?;
         self.text(Layer::Ip, "Source address", at + 8, 16, ipv6_addr)?;
         self.text(Layer::Ip, "Destination address", at + 24, 16, ipv6_addr)?;
@@ -426,14 +505,14 @@ impl<'a> Dissector<'a> {
                 _ => break,
             };
             if walked == MAX_IPV6_EXTENSIONS {
-                self.rest(off, "too many extension headers: not dissected");
+                self.rest(off, &w.too_many_extensions);
                 return Some(());
             }
             let len = if next == 44 {
                 8
             } else {
                 let Some(n) = self.byte(off + 1) else {
-                    self.note(Layer::Ip, name, off..off + 1, "truncated".to_string());
+                    self.note(Layer::Ip, name, off..off + 1, w.truncated.clone());
                     return None;
                 };
                 // The length byte counts differently per header (RFC 8200, RFC 4302).
@@ -444,26 +523,26 @@ impl<'a> Dissector<'a> {
                 }
             };
             let h = self.get(Layer::Ip, name, off, len)?;
-            let after = protocol(h[0]);
+            let after = protocol(h[0], w);
             let mut later_fragment = false;
             let value = if next == 44 {
                 let frag = u16::from_be_bytes([h[2], h[3]]);
                 later_fragment = frag >> 3 != 0;
                 let more = if frag & 1 != 0 {
-                    "more fragments"
+                    &w.more_fragments
                 } else {
-                    "last fragment"
+                    &w.last_fragment
                 };
-                format!("next header {after}, offset {}, {more}", (frag >> 3) * 8)
+                fill(&w.fragment, &[&after, &((frag >> 3) * 8), more])
             } else {
-                format!("{len} bytes, next header {after}")
+                fill(&w.extension, &[&len, &after])
             };
             self.push(Layer::Ip, name, off..off + len, value, None);
             next = h[0];
             off += len;
             walked += 1;
             if later_fragment {
-                self.rest(off, "a later fragment: no transport header");
+                self.rest(off, &w.later_fragment);
                 return Some(());
             }
         }
@@ -483,9 +562,10 @@ impl<'a> Dissector<'a> {
             6 => self.tcp(at, declared),
             17 => self.udp(at, declared),
             p => {
-                let why = match protocol_name(p) {
-                    Some(name) => format!("{name}: not dissected"),
-                    None => format!("protocol {p}: not dissected"),
+                let w = self.w;
+                let why = match protocol_name(p, w) {
+                    Some(name) => fill(&w.name_not_dissected, &[&name]),
+                    None => fill(&w.protocol_not_dissected, &[&p]),
                 };
                 self.rest(at, &why);
                 Some(())
@@ -503,11 +583,12 @@ impl<'a> Dissector<'a> {
         let b12 = self.get(l, "Header length", at + 12, 1)?[0];
         let hl = usize::from(b12 >> 4) * 4;
         let raw = format!("{:#x}", b12 >> 4);
+        let w = self.w;
         self.push(
             l,
             "Header length",
             at + 12..at + 13,
-            header_len_text(hl),
+            header_len_text(hl, w),
             Some(raw),
         );
         let flags = self.get(l, "Flags", at + 13, 1)?[0];
@@ -515,14 +596,14 @@ impl<'a> Dissector<'a> {
             l,
             "Flags",
             at + 13..at + 14,
-            flags_text(flags),
+            flags_text(flags, w),
             Some(hex(&[flags])),
         );
         self.uint(l, "Window", at + 14, 2, |n| n.to_string())?;
         self.uint(l, "Checksum", at + 16, 2, |n| format!("{n:#06x}"))?;
         self.uint(l, "Urgent pointer", at + 18, 2, |n| n.to_string())?;
         if hl < TCP_MIN_LEN {
-            self.rest(at + TCP_MIN_LEN, "header length below 20: not dissected");
+            self.rest(at + TCP_MIN_LEN, &w.short_header);
             return Some(());
         }
         self.tcp_options(at + TCP_MIN_LEN, at + hl)?;
@@ -535,6 +616,7 @@ impl<'a> Dissector<'a> {
     /// kind with the wrong length is shown as such and skipped.
     fn tcp_options(&mut self, start: usize, stop: usize) -> Option<()> {
         let l = Layer::Options;
+        let w = self.w;
         let mut i = start;
         while i < stop {
             let kind = self.byte(i)?;
@@ -549,7 +631,7 @@ impl<'a> Dissector<'a> {
                     );
                     let n = stop - i - 1;
                     if n > 0 {
-                        self.text(l, "Option padding", i + 1, n, |_| format!("{n} bytes"))?;
+                        self.text(l, "Option padding", i + 1, n, |_| fill(&w.bytes, &[&n]))?;
                     }
                     return Some(());
                 }
@@ -562,31 +644,26 @@ impl<'a> Dissector<'a> {
             }
             let name = option_name(kind);
             if i + 1 >= stop {
-                let value = format!("kind {kind} with no room for its length");
+                let value = fill(&w.no_room, &[&kind]);
                 self.note(l, name, i..stop, value);
                 return Some(());
             }
             let Some(len) = self.byte(i + 1) else {
-                self.note(l, name, i..i + 1, "truncated".into());
+                self.note(l, name, i..i + 1, w.truncated.clone());
                 return None;
             };
             let len = usize::from(len);
             if len < 2 {
-                let value = format!("invalid length {len}: the options after it cannot be read");
+                let value = fill(&w.bad_length, &[&len]);
                 self.note(l, name, i..stop, value);
                 return Some(());
             }
             if i + len > stop {
-                self.note(
-                    l,
-                    name,
-                    i..stop,
-                    format!("length {len} runs past the header"),
-                );
+                self.note(l, name, i..stop, fill(&w.past_header, &[&len]));
                 return Some(());
             }
             let b = self.get(l, name, i, len)?;
-            let (value, raw) = option_value(kind, b);
+            let (value, raw) = option_value(kind, b, w);
             self.push(l, name, i..i + len, value, raw);
             i += len;
         }
@@ -595,11 +672,12 @@ impl<'a> Dissector<'a> {
 
     fn udp(&mut self, at: usize, declared: Option<usize>) -> Option<()> {
         let l = Layer::Transport;
+        let w = self.w;
         self.uint(l, "Source port", at, 2, |n| n.to_string())?;
         self.uint(l, "Destination port", at + 2, 2, |n| n.to_string())?;
-        self.uint(l, "Length", at + 4, 2, |n| format!("{n} bytes"))?;
+        self.uint(l, "Length", at + 4, 2, |n| fill(&w.bytes, &[&n]))?;
         self.uint(l, "Checksum", at + 6, 2, |n| match n {
-            0 => "0x0000 (none)".to_string(),
+            0 => fill(&w.named, &[&"0x0000", &w.none]),
             n => format!("{n:#06x}"),
         })?;
         // Like the parser, the payload length comes from IP, not UDP's own field.
@@ -647,86 +725,92 @@ fn net_of_ethertype(ethertype: u32) -> Option<Net> {
     }
 }
 
-fn ethertype_text(n: u32) -> String {
-    let name = match n {
-        ETHERTYPE_IPV4 => " (IPv4)",
-        ETHERTYPE_IPV6 => " (IPv6)",
-        ETHERTYPE_VLAN => " (VLAN)",
-        0x0806 => " (ARP)",
-        _ => "",
-    };
-    format!("{n:#06x}{name}")
+/// `n` shown as `shown`, followed by what it means when it has a name:
+/// `0x0800 (IPv4)`, `6 (TCP)`.
+fn named(shown: &str, name: Option<&str>, w: &DissectWords) -> String {
+    match name {
+        Some(name) => fill(&w.named, &[&shown, &name]),
+        None => shown.to_owned(),
+    }
 }
 
-fn packet_type(n: u32) -> String {
+fn ethertype_text(n: u32, w: &DissectWords) -> String {
     let name = match n {
-        0 => " (to us)",
-        1 => " (broadcast)",
-        2 => " (multicast)",
-        3 => " (to another host)",
-        4 => " (sent by us)",
-        _ => "",
+        ETHERTYPE_IPV4 => Some("IPv4"),
+        ETHERTYPE_IPV6 => Some("IPv6"),
+        ETHERTYPE_VLAN => Some("VLAN"),
+        0x0806 => Some("ARP"),
+        _ => None,
     };
-    format!("{n}{name}")
+    named(&format!("{n:#06x}"), name, w)
+}
+
+fn packet_type(n: u32, w: &DissectWords) -> String {
+    let name = match n {
+        0 => Some(&w.to_us),
+        1 => Some(&w.broadcast),
+        2 => Some(&w.multicast),
+        3 => Some(&w.to_another_host),
+        4 => Some(&w.sent_by_us),
+        _ => None,
+    };
+    named(&n.to_string(), name.map(String::as_str), w)
 }
 
 /// Linux ARPHRD_* device types.
-fn arphrd(n: u32) -> String {
+fn arphrd(n: u32, w: &DissectWords) -> String {
     let name = match n {
-        1 => " (Ethernet)",
-        772 => " (loopback)",
-        776 => " (IPv6 in IPv4)",
-        778 => " (GRE)",
-        65534 => " (none: tun)",
-        _ => "",
+        1 => Some(w.ethernet.as_str()),
+        772 => Some(w.loopback.as_str()),
+        776 => Some(w.ipv6_in_ipv4.as_str()),
+        778 => Some("GRE"),
+        65534 => Some(w.none_tun.as_str()),
+        _ => None,
     };
-    format!("{n}{name}")
+    named(&n.to_string(), name, w)
 }
 
-fn protocol_name(n: u8) -> Option<&'static str> {
+fn protocol_name(n: u8, w: &DissectWords) -> Option<&str> {
     Some(match n {
-        0 => "hop-by-hop options",
+        0 => &w.hop_by_hop,
         1 => "ICMP",
         6 => "TCP",
         17 => "UDP",
         41 => "IPv6",
-        43 => "routing",
-        44 => "fragment",
+        43 => &w.routing,
+        44 => &w.fragment_name,
         50 => "ESP",
         51 => "AH",
         58 => "ICMPv6",
-        59 => "no next header",
-        60 => "destination options",
+        59 => &w.no_next_header,
+        60 => &w.destination_options,
         _ => return None,
     })
 }
 
-fn protocol(n: u8) -> String {
-    match protocol_name(n) {
-        Some(name) => format!("{n} ({name})"),
-        None => n.to_string(),
-    }
+fn protocol(n: u8, w: &DissectWords) -> String {
+    named(&n.to_string(), protocol_name(n, w), w)
 }
 
-fn header_len_text(len: usize) -> String {
+fn header_len_text(len: usize, w: &DissectWords) -> String {
     if len < 20 {
-        format!("{len} bytes (invalid: below 20)")
+        fill(&w.below_20, &[&len])
     } else {
-        format!("{len} bytes")
+        fill(&w.bytes, &[&len])
     }
 }
 
 /// IPv4 type of service / IPv6 traffic class: 6 bits DSCP, 2 bits ECN.
-fn dscp_ecn(b: u8) -> String {
+fn dscp_ecn(b: u8, w: &DissectWords) -> String {
     let ecn = ["Not-ECT", "ECT(1)", "ECT(0)", "CE"][usize::from(b & 3)];
-    format!("DSCP {}, ECN {ecn}", b >> 2)
+    format!("DSCP {}{}ECN {ecn}", b >> 2, w.sep)
 }
 
 /// 3 flag bits (reserved, DF, MF), then the offset in units of 8 bytes.
-fn ipv4_flags(n: u32) -> String {
+fn ipv4_flags(n: u32, w: &DissectWords) -> String {
     let mut parts = Vec::new();
     if n & 0x8000 != 0 {
-        parts.push("reserved bit".to_string());
+        parts.push(w.reserved_bit.clone());
     }
     if n & 0x4000 != 0 {
         parts.push("DF".to_string());
@@ -735,19 +819,20 @@ fn ipv4_flags(n: u32) -> String {
         parts.push("MF".to_string());
     }
     if n & 0x1fff != 0 {
-        parts.push(format!("offset {}", (n & 0x1fff) * 8));
+        parts.push(fill(&w.offset, &[&((n & 0x1fff) * 8)]));
     }
-    if parts.is_empty() {
-        format!("{n:#06x}")
-    } else {
-        format!("{n:#06x} ({})", parts.join(", "))
-    }
+    let list = parts.join(&w.sep);
+    named(
+        &format!("{n:#06x}"),
+        (!parts.is_empty()).then_some(&*list),
+        w,
+    )
 }
 
-fn flags_text(b: u8) -> String {
+fn flags_text(b: u8, w: &DissectWords) -> String {
     let names: Vec<_> = Flags(b).names().collect();
     if names.is_empty() {
-        "none".to_string()
+        w.none.clone()
     } else {
         names.join(", ")
     }
@@ -765,7 +850,7 @@ fn option_name(kind: u8) -> &'static str {
 }
 
 /// Value and raw hex of a whole option (kind and length bytes included).
-fn option_value(kind: u8, b: &[u8]) -> (String, Option<String>) {
+fn option_value(kind: u8, b: &[u8], w: &DissectWords) -> (String, Option<String>) {
     let len = b.len();
     let body = b.get(2..).unwrap_or_default();
     let be32 = |at: usize| {
@@ -782,9 +867,13 @@ fn option_value(kind: u8, b: &[u8]) -> (String, Option<String>) {
             let shift = body[0];
             // RFC 7323: a shift above 14 is used as 14.
             let value = if shift > 14 {
-                format!("wscale={shift} (above 14: used as 14)")
+                fill(&w.wscale_capped, &[&shift])
             } else {
-                format!("wscale={shift} (x{})", 1u32 << shift)
+                named(
+                    &format!("wscale={shift}"),
+                    Some(&format!("x{}", 1u32 << shift)),
+                    w,
+                )
             };
             (value, Some(hex(body)))
         }
@@ -799,18 +888,19 @@ fn option_value(kind: u8, b: &[u8]) -> (String, Option<String>) {
             format!("ts={}/{}", be32(0), be32(4)),
             Some(format!("{:#010x}/{:#010x}", be32(0), be32(4))),
         ),
-        (2..=5 | 8, _) => (format!("wrong length {len} for this kind"), None),
+        (2..=5 | 8, _) => (fill(&w.wrong_length, &[&len]), None),
         _ => {
             let known = match kind {
-                19 => " (MD5 signature)",
-                28 => " (user timeout)",
-                29 => " (TCP-AO)",
-                30 => " (MPTCP)",
-                34 => " (Fast Open)",
-                253 | 254 => " (experimental)",
-                _ => "",
+                19 => Some(w.md5.as_str()),
+                28 => Some(w.user_timeout.as_str()),
+                29 => Some("TCP-AO"),
+                30 => Some("MPTCP"),
+                34 => Some(w.fast_open.as_str()),
+                253 | 254 => Some(w.experimental.as_str()),
+                _ => None,
             };
-            (format!("kind={kind}{known} len={len}"), None)
+            let kind = named(&kind.to_string(), known, w);
+            (fill(&w.option_kind, &[&kind, &len]), None)
         }
     }
 }
@@ -1503,6 +1593,180 @@ mod tests {
             parsed > 100,
             "too few cross-checked with the parser: {parsed}"
         );
+    }
+
+    /// Words of Latin letters in `s` that are not names (protocols, flags,
+    /// option mnemonics, codepoints like `ECT(0)`, hex numbers): what a
+    /// Chinese value must not contain.
+    fn english_words(s: &str) -> Vec<String> {
+        const NAMES: [&str; 38] = [
+            "IP",
+            "IPv4",
+            "IPv6",
+            "TCP",
+            "UDP",
+            "ICMP",
+            "ICMPv6",
+            "ESP",
+            "AH",
+            "VLAN",
+            "ARP",
+            "GRE",
+            "DSCP",
+            "ECN",
+            "Not-ECT",
+            "ECT",
+            "CE",
+            "DF",
+            "MF",
+            "MSS",
+            "SACK",
+            "NOP",
+            "TTL",
+            "MAC",
+            "MPTCP",
+            "TCP-AO",
+            "MD5",
+            "TFO",
+            "tun",
+            "mss",
+            "wscale",
+            "sack_perm",
+            "sack",
+            "ts",
+            "eol",
+            "nop",
+            "pid",
+            "fd",
+        ];
+        let flags = ["SYN", "ACK", "FIN", "RST", "PSH", "URG", "ECE", "CWR"];
+        s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .filter(|w| w.chars().filter(char::is_ascii_alphabetic).count() >= 2)
+            .filter(|w| !NAMES.contains(w) && !flags.contains(w))
+            // Hex numbers (0x1b58, 0xabcde) and multipliers (x128).
+            .filter(|w| {
+                let multiplier = w.starts_with('x') && w[1..].bytes().all(|b| b.is_ascii_digit());
+                !(w.starts_with("0x") || multiplier)
+            })
+            .filter(|w| !w.bytes().all(|b| b.is_ascii_hexdigit() || b == b':'))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The same frame in Chinese: the same fields (names, ranges, raw
+    /// numbers), every value free of English words.
+    fn check_zh(link: LinkType, bytes: &[u8]) {
+        let en = dissect(link, bytes);
+        let zh = dissect_in(link, bytes, Lang::Zh);
+        assert_eq!(en.len(), zh.len());
+        for (e, z) in en.iter().zip(&zh) {
+            assert_eq!(
+                (e.name, &e.range, &e.raw_hex),
+                (z.name, &z.range, &z.raw_hex)
+            );
+            let words = english_words(&z.value);
+            assert!(words.is_empty(), "{}: {:?} has {words:?}", z.name, z.value);
+            assert!(
+                FIELD_NAMES.contains(&z.name),
+                "{} is not in FIELD_NAMES",
+                z.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_field_name_is_in_both_languages() {
+        use crate::i18n::field_name;
+        for name in FIELD_NAMES {
+            assert_eq!(field_name(Lang::En, name), name);
+            let zh = field_name(Lang::Zh, name);
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{name}: no Chinese name ({zh})"
+            );
+        }
+    }
+
+    #[test]
+    fn chinese_values_have_no_english_words() {
+        // The checker itself catches what it must.
+        assert_eq!(english_words("60 bytes"), ["bytes"]);
+        assert_eq!(english_words("3735928559 (relative 1)"), ["relative"]);
+        assert!(
+            english_words("0x4000（DF） 6（TCP） wscale=7（x128） 0x1b58 02:00:00:00:00:0a")
+                .is_empty()
+        );
+
+        let f = syn_frame();
+        for cut in 0..=f.len() {
+            check_zh(LinkType::Ethernet, &f[..cut]);
+        }
+        let ack = ipv6_ack_frame();
+        for cut in 0..=ack.len() {
+            check_zh(LinkType::RawIp, &ack[..cut]);
+        }
+        // Every link header, a VLAN tag, ARP, ICMP, a later fragment.
+        let ip_tcp = &syn_frame()[14..];
+        for (link, head) in [
+            (
+                LinkType::LinuxSll,
+                vec![0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00],
+            ),
+            (
+                LinkType::LinuxSll,
+                vec![0, 3, 0xff, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00],
+            ),
+            (LinkType::Null, 2u32.to_le_bytes().to_vec()),
+            (LinkType::Null, 2u32.to_be_bytes().to_vec()),
+            (LinkType::Null, 7u32.to_be_bytes().to_vec()),
+        ] {
+            let mut frame = head;
+            frame.extend_from_slice(ip_tcp);
+            check_zh(link, &frame);
+        }
+        let mut sll2 = vec![0x86, 0xdd, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 2, 0];
+        sll2.extend_from_slice(&[0; 8]);
+        sll2.extend_from_slice(&ipv6_ack_frame());
+        check_zh(LinkType::LinuxSll2, &sll2);
+        let mut vlan = syn_frame()[..12].to_vec();
+        vlan.extend_from_slice(&[0x81, 0x00, 0x20, 0x05, 0x08, 0x06]);
+        vlan.extend_from_slice(&[0; 28]);
+        check_zh(LinkType::Ethernet, &vlan);
+        let mut icmp = syn_frame()[..42].to_vec();
+        icmp[16..18].copy_from_slice(&28u16.to_be_bytes());
+        icmp[23] = 1;
+        check_zh(LinkType::Ethernet, &icmp);
+        let mut frag = syn_frame();
+        frag[20] = 0x20; // MF, offset 8 bytes later: no TCP header here
+        frag[21] = 1;
+        frag[14] = 0x46; // and 4 bytes of IP options
+        check_zh(LinkType::Ethernet, &frag);
+        // IPv6 extension headers, odd options, a UDP datagram with padding.
+        let mut ext = ack[..40].to_vec();
+        ext[6] = 0;
+        ext[5] += 16;
+        ext.extend_from_slice(&[43, 0, 0, 0, 0, 0, 0, 0, 44, 0, 0, 0x09, 0, 0, 0, 9]);
+        ext.extend_from_slice(&ack[40..]);
+        check_zh(LinkType::RawIp, &ext);
+        let mut opts = ipv6_ack_frame()[..72].to_vec();
+        opts[5] = 32;
+        opts[60..72].copy_from_slice(&[3, 4, 7, 0, 30, 4, 0, 0, 0, 0, 0, 0]);
+        check_zh(LinkType::RawIp, &opts);
+        for bad in [[3, 3, 15, 1], [19, 4, 0, 0], [5, 1, 0, 0], [253, 9, 0, 0]] {
+            let mut o = ipv6_ack_frame()[..64].to_vec();
+            o[5] = 24;
+            o[60..64].copy_from_slice(&bad);
+            check_zh(LinkType::RawIp, &o);
+        }
+        // Whatever the bytes.
+        let mut rng = Rng(0x0bad_cafe_dead_beef);
+        for _ in 0..3000 {
+            let len = (rng.next() % 100) as usize;
+            let g: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            for link in [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll2] {
+                check_zh(link, &g);
+            }
+        }
     }
 
     #[test]

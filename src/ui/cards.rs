@@ -194,37 +194,133 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
                 .map(|s| socket_lines(s, at, when, i, inner_w, tight, app, pal))
                 .collect()
         };
-        let mut groups: Vec<Vec<_>> = lines_of(false);
-        let mut total: usize = groups.iter().map(Vec::len).sum();
-        if total > room {
-            groups = lines_of(true);
-            total = groups.iter().map(Vec::len).sum();
-        }
-        // When not everything fits, the last line says how many sockets are left out.
-        let budget = if total <= room {
-            room
+        let groups: Vec<Vec<_>> = lines_of(false);
+        let total: usize = groups.iter().map(Vec::len).sum();
+        // Short of lines, a listener's queue first follows its state on one
+        // line, so a connection's queues below still show (peek's recv-q).
+        let tight: Vec<Vec<_>> = lines_of(true);
+        let tight_total: usize = tight.iter().map(Vec::len).sum();
+        let lines = if total <= room {
+            groups.into_iter().flatten().collect()
+        } else if tight_total <= room {
+            tight.into_iter().flatten().collect()
         } else {
-            room.saturating_sub(1)
-        };
-        let mut lines: Vec<Vec<(String, Style)>> = Vec::new();
-        let mut shown = 0;
-        for g in &groups {
-            if lines.len() + g.len() > budget {
-                break;
+            // Not all fits: one line per socket (a listener's queue in figures
+            // on its line); if still too many, the selected row's connection,
+            // the listeners and the open ones before the closed, and the last
+            // line says how many are left out. The server's connections are
+            // never hidden behind its listener's gauge.
+            // A listener keeps its gauge on a line of its own when that fits.
+            let medium: Vec<Vec<(String, Style)>> = socks
+                .iter()
+                .zip(&groups)
+                .flat_map(|(s, g)| {
+                    if s.is_listener() {
+                        g.clone()
+                    } else {
+                        g.iter().take(1).cloned().collect()
+                    }
+                })
+                .collect();
+            if medium.len() <= room {
+                medium
+            } else {
+                let compact: Vec<Vec<(String, Style)>> = socks
+                    .iter()
+                    .zip(&groups)
+                    .map(|(s, g)| one_line(s, g, at, inner_w, pal))
+                    .collect();
+                pick_lines(
+                    &socks,
+                    compact,
+                    at,
+                    room,
+                    selected_conn(app),
+                    &t.closed_sockets,
+                    pal,
+                )
             }
-            lines.extend(g.iter().cloned());
-            shown += 1;
-        }
-        if shown < groups.len() {
-            let more = fill(&t.closed_sockets, &[&(groups.len() - shown)]);
-            lines.push(vec![(more, pal.dim)]);
-        }
+        };
         for (j, line) in lines.iter().enumerate() {
             let y = a.y + 1 + u16::try_from(j).unwrap_or(0);
             let spans: Vec<(&str, Style)> = line.iter().map(|(s, st)| (s.as_str(), *st)).collect();
             put_spans(buf, x + 1, y, &spans, inner_w);
         }
     }
+}
+
+/// A socket's card entry on one line: its first line, with a listener's
+/// queue as `n/backlog` when it fits.
+fn one_line(
+    s: &Socket,
+    full: &[Vec<(String, Style)>],
+    at: crate::app::RowId,
+    room: u16,
+    pal: &Palette,
+) -> Vec<(String, Style)> {
+    let mut line = full.first().cloned().unwrap_or_default();
+    let used: u16 = line.iter().map(|(t, _)| width(t)).sum();
+    let open = s
+        .state_at(at)
+        .is_some_and(|st| st.state != TcpState::Closed);
+    if let Some(q) = s.queue_at(at).filter(|_| open) {
+        let n = format!(" {}/{}", q.accept_queue, q.backlog);
+        if used + width(&n) <= room {
+            let style = if q.accept_queue > q.backlog {
+                pal.warn
+            } else {
+                pal.base
+            };
+            line.push((n, style));
+        }
+    }
+    line
+}
+
+/// The connection of the selected row, if it belongs to one.
+fn selected_conn(app: &App) -> Option<crate::tcp::track::ConnId> {
+    use crate::event::Event;
+    match app.cursor.and_then(|r| app.timeline.get(r))? {
+        Event::Packet(p) => Some(p.conn),
+        Event::State(s) => s.conn,
+        Event::Check(c) => c.conn,
+        _ => None,
+    }
+}
+
+/// Which of a card's one-line entries to show in `room` lines, in their
+/// order: all when they fit; else the selected connection's, the listeners,
+/// then open before closed, and a last line counting the rest.
+fn pick_lines(
+    socks: &[&Socket],
+    lines: Vec<Vec<(String, Style)>>,
+    at: crate::app::RowId,
+    room: usize,
+    selected: Option<crate::tcp::track::ConnId>,
+    more: &str,
+    pal: &Palette,
+) -> Vec<Vec<(String, Style)>> {
+    if lines.len() <= room {
+        return lines;
+    }
+    let keep = room.saturating_sub(1);
+    let closed = |s: &Socket| s.state_at(at).is_none_or(|st| st.state == TcpState::Closed);
+    let mut order: Vec<usize> = (0..socks.len()).collect();
+    order.sort_by_key(|&j| {
+        let s = socks[j];
+        (
+            !(selected.is_some() && s.conn == selected),
+            !s.is_listener(),
+            closed(s),
+            j,
+        )
+    });
+    let mut chosen: Vec<usize> = order.into_iter().take(keep).collect();
+    chosen.sort_unstable();
+    let left_out = lines.len() - chosen.len();
+    let mut out: Vec<Vec<(String, Style)>> = chosen.iter().map(|&j| lines[j].clone()).collect();
+    out.push(vec![(fill(more, &[&left_out]), pal.dim)]);
+    out
 }
 
 #[cfg(test)]

@@ -10,12 +10,13 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::Palette;
 use super::ladder::packet_style;
-use super::text::{put, put_spans};
+use super::text::{pad, put, put_spans};
 use crate::app::App;
 use crate::app::layout::wrap;
-use crate::event::Event;
-use crate::i18n::{fill, labels};
+use crate::event::{Event, PacketEvent};
+use crate::i18n::{Labels, field_name, fill, labels};
 use crate::tcp::dissect::{self, Field, Layer};
+use crate::tcp::track::Role;
 
 fn layer_style(l: Layer, pal: &Palette) -> Style {
     match l {
@@ -54,10 +55,13 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .into_iter()
         .next()
         .unwrap_or_default();
+    let from = match p.from {
+        Role::Client => &t.from_client,
+        Role::Server => &t.from_server,
+    };
     let head = format!(
-        "{:.6}  {} {} → {}   ",
+        "{:.6}  {from} {} → {}   ",
         seg.ts.seconds_since(t0),
-        p.from.as_str(),
         seg.src,
         seg.dst
     );
@@ -84,7 +88,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         put(buf, x, y + 1, &t.details_no_bytes, w, pal.dim);
         return;
     };
-    let fields = dissect::dissect(raw.link, &raw.bytes);
+    let fields = dissect::dissect_in(raw.link, &raw.bytes, app.lang);
     let sel = app.detail_field.min(fields.len().saturating_sub(1));
     let hex_rows = raw.bytes.len().div_ceil(16);
     let room = body_bottom.saturating_sub(y);
@@ -94,10 +98,13 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .min(room / 2)
         .max(1);
     let fields_h = room.saturating_sub(hex_h + 2);
-    // Column titles.
+    // Column titles. Columns are counted in terminal cells: a Chinese
+    // character takes two.
     let cols = format!(
-        "  {:<24} {:<30} {}",
-        t.details_field, t.details_value, t.details_wire
+        "  {} {} {}",
+        pad(&t.details_field, NAME_W),
+        pad(&t.details_value, VALUE_W),
+        t.details_wire
     );
     put(
         buf,
@@ -135,8 +142,12 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
             1 => format!("{}", f.range.start),
             _ => format!("{}–{}", f.range.start, f.range.end - 1),
         };
-        let value = shown_value(f, p);
-        let line = format!("{marker}{:<24} {value:<30} {wire} @{bytes}", f.name);
+        let value = shown_value(f, p, t);
+        let line = format!(
+            "{marker}{} {} {wire} @{bytes}",
+            pad(field_name(app.lang, f.name), NAME_W),
+            pad(&value, VALUE_W)
+        );
         let s = if i == sel {
             style.add_modifier(Modifier::REVERSED)
         } else {
@@ -149,17 +160,43 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     hex_dump(buf, x, y, w, hex_h, &raw.bytes, &fields, sel, pal);
 }
 
+/// Columns of the field names and of the values.
+const NAME_W: u16 = 24;
+const VALUE_W: u16 = 30;
+
 /// A field's value, with what the ladder shows beside the wire's number:
-/// relative sequence numbers, the window after scaling.
-fn shown_value(f: &Field, p: &crate::event::PacketEvent) -> String {
-    let rel = |n: u32| format!("{} (relative {n})", f.value);
+/// relative sequence numbers (SACK blocks' too), the window after scaling.
+fn shown_value(f: &Field, p: &PacketEvent, t: &Labels) -> String {
+    let rel = |n: &dyn std::fmt::Display| fill(&t.details_relative, &[&f.value, n]);
+    let tcp = p.segment.tcp;
+    let acks = tcp.is_some_and(|t| t.flags.ack());
     match f.name {
-        "Sequence number" => rel(p.seq),
-        "Acknowledgment number" if p.segment.tcp.is_some_and(|t| t.flags.ack()) => rel(p.ack),
-        "Window" => match p.segment.tcp {
-            Some(t) if u32::from(t.window) != p.win => format!("{} (scaled: {})", f.value, p.win),
+        "Sequence number" => rel(&p.seq),
+        "Acknowledgment number" if acks => rel(&p.ack),
+        "Window" => match tcp {
+            Some(h) if u32::from(h.window) != p.win => fill(&t.details_scaled, &[&f.value, &p.win]),
             _ => f.value.clone(),
         },
+        // SACK blocks name bytes of the receiver's stream: relative to the
+        // same origin as the ACK beside them (the ACK's absolute minus its
+        // relative), as Wireshark shows them.
+        "SACK option" if acks && f.value.starts_with("sack=") => {
+            let Some(h) = tcp else {
+                return f.value.clone();
+            };
+            let base = h.ack.wrapping_sub(p.ack);
+            let blocks: Vec<String> = h
+                .options
+                .sack_blocks()
+                .iter()
+                .map(|(l, r)| format!("{}-{}", l.wrapping_sub(base), r.wrapping_sub(base)))
+                .collect();
+            if blocks.is_empty() {
+                f.value.clone()
+            } else {
+                rel(&blocks.join(" "))
+            }
+        }
         _ => f.value.clone(),
     }
 }

@@ -2,6 +2,9 @@
 //! drawing and a mask of the same shape whose letters mark each arrow's cells,
 //! with a legend naming each arrow's states. Both ends of the connection shown
 //! are lit in their lanes' colours; the arrow of the last change is marked.
+//! Each language has its drawings (the Chinese ones, `*.zh.*`, are the
+//! English ones with the labels' words in Chinese, made by `zh.py`). A UDP
+//! datagram has no states: the diagram says so instead of staying dark.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -10,19 +13,24 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
+use unicode_width::UnicodeWidthChar;
 
 use super::Palette;
 use super::text::{put, put_spans, width};
 use crate::app::{App, RowId};
 use crate::event::Event;
-use crate::i18n::{fill, labels};
-use crate::tcp::TcpState;
+use crate::i18n::{Lang, fill, labels};
 use crate::tcp::track::ConnId;
+use crate::tcp::{Proto, TcpState};
+
+/// The second cell of a character two cells wide, in [`Diagram::lines`].
+const CONT: char = '\0';
 
 /// A drawing with what the code needs to light it.
 #[derive(Debug)]
 pub struct Diagram {
-    /// The drawing, one `Vec<char>` per line (every char one column).
+    /// The drawing, one `Vec<char>` per line, one char per terminal cell: a
+    /// Chinese character is followed by [`CONT`] for its second cell.
     pub lines: Vec<Vec<char>>,
     /// Each state's box: (x, y, width, height), relative to the drawing.
     pub boxes: HashMap<TcpState, (u16, u16, u16, u16)>,
@@ -65,7 +73,17 @@ impl Diagram {
     /// What is wrong with the data (a missing box, an unknown state in the
     /// legend, a mask of another shape).
     pub fn parse(art: &str, mask: &str) -> Result<Self, String> {
-        let lines: Vec<Vec<char>> = art.lines().map(|l| l.chars().collect()).collect();
+        let lines: Vec<Vec<char>> = art
+            .lines()
+            .map(|l| {
+                l.chars()
+                    .flat_map(|c| match c.width() {
+                        Some(2) => vec![c, CONT],
+                        _ => vec![c],
+                    })
+                    .collect()
+            })
+            .collect();
         let (grid, legend) = mask
             .split_once("\n---\n")
             .ok_or("the mask has no `---` line before its legend")?;
@@ -75,6 +93,11 @@ impl Diagram {
                 "the mask has {} lines, the drawing {}",
                 mask.len(),
                 lines.len()
+            ));
+        }
+        if let Some(y) = (0..mask.len()).find(|&y| mask[y].len() != lines[y].len()) {
+            return Err(format!(
+                "line {y}: the mask and the drawing differ in width"
             ));
         }
         let mut boxes = HashMap::new();
@@ -130,29 +153,70 @@ impl Diagram {
     }
 }
 
-/// The tall drawing (side panel, ≤ 48×28) and the wide one (≤ 78×19).
-#[must_use]
-pub fn tall() -> &'static Diagram {
-    static D: OnceLock<Diagram> = OnceLock::new();
-    D.get_or_init(|| {
-        Diagram::parse(
-            include_str!("../../assets/diagram/tall.txt"),
-            include_str!("../../assets/diagram/tall.mask"),
-        )
-        .expect("the compiled-in diagram parses (tested)")
-    })
+/// A compiled-in drawing, parsed once.
+fn load(cell: &'static OnceLock<Diagram>, art: &str, mask: &str) -> &'static Diagram {
+    cell.get_or_init(|| Diagram::parse(art, mask).expect("the compiled-in diagram parses (tested)"))
 }
 
+/// The tall drawing (side panel, ≤ 48×28) in `lang`.
 #[must_use]
-pub fn wide() -> &'static Diagram {
-    static D: OnceLock<Diagram> = OnceLock::new();
-    D.get_or_init(|| {
-        Diagram::parse(
+pub fn tall(lang: Lang) -> &'static Diagram {
+    static EN: OnceLock<Diagram> = OnceLock::new();
+    static ZH: OnceLock<Diagram> = OnceLock::new();
+    match lang {
+        Lang::En => load(
+            &EN,
+            include_str!("../../assets/diagram/tall.txt"),
+            include_str!("../../assets/diagram/tall.mask"),
+        ),
+        Lang::Zh => load(
+            &ZH,
+            include_str!("../../assets/diagram/tall.zh.txt"),
+            include_str!("../../assets/diagram/tall.zh.mask"),
+        ),
+    }
+}
+
+/// The wide drawing (≤ 78×19) in `lang`.
+#[must_use]
+pub fn wide(lang: Lang) -> &'static Diagram {
+    static EN: OnceLock<Diagram> = OnceLock::new();
+    static ZH: OnceLock<Diagram> = OnceLock::new();
+    match lang {
+        Lang::En => load(
+            &EN,
             include_str!("../../assets/diagram/wide.txt"),
             include_str!("../../assets/diagram/wide.mask"),
-        )
-        .expect("the compiled-in diagram parses (tested)")
-    })
+        ),
+        Lang::Zh => load(
+            &ZH,
+            include_str!("../../assets/diagram/wide.zh.txt"),
+            include_str!("../../assets/diagram/wide.zh.mask"),
+        ),
+    }
+}
+
+/// Whether the moment shown is about UDP, which has no states: the selected
+/// row is a datagram, or datagrams are all there is (no TCP socket).
+fn about_udp(app: &App) -> bool {
+    match app.cursor.and_then(|r| app.timeline.get(r)) {
+        Some(Event::Packet(p)) => p.segment.proto == Proto::Udp,
+        _ => app.saw_udp && app.sockets.all().is_empty(),
+    }
+}
+
+/// In place of the drawing: why UDP has none.
+fn no_states(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
+    let t = labels(app.lang);
+    let w = area.width.saturating_sub(2);
+    for (i, line) in crate::app::layout::wrap(&t.diagram_udp, w)
+        .iter()
+        .take(usize::from(area.height.saturating_sub(1)))
+        .enumerate()
+    {
+        let y = area.y + 1 + u16::try_from(i).unwrap_or(0);
+        put(buf, area.x + 1, y, line, w, pal.base);
+    }
 }
 
 /// What the diagram lights at the moment shown.
@@ -233,7 +297,7 @@ pub fn lit(app: &App) -> Lit {
 fn draw_art(buf: &mut Buffer, x: u16, y: u16, d: &Diagram, lit: &Lit, pal: &Palette) {
     for (dy, line) in d.lines.iter().enumerate() {
         let yy = y + u16::try_from(dy).unwrap_or(0);
-        let s: String = line.iter().collect();
+        let s: String = line.iter().filter(|c| **c != CONT).collect();
         put(buf, x, yy, &s, d.width, pal.base);
     }
     if let Some((lane, from, to)) = lit.last {
@@ -327,8 +391,13 @@ fn frame(buf: &mut Buffer, area: Rect, title: &str, pal: &Palette) -> Rect {
 pub fn draw_panel(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let t = labels(app.lang);
     let inner = frame(buf, area, &t.diagram_title, pal);
-    let d = if tall().width <= inner.width && tall().height <= inner.height {
-        tall()
+    if about_udp(app) {
+        no_states(buf, inner, app, pal);
+        return;
+    }
+    let tall = tall(app.lang);
+    let d = if tall.width <= inner.width && tall.height <= inner.height {
+        tall
     } else {
         return;
     };
@@ -349,11 +418,15 @@ pub fn draw_overlay(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     Clear.render(area, buf);
     buf.set_style(area, pal.base);
     let inner = frame(buf, area, &t.diagram_title, pal);
+    if about_udp(app) {
+        no_states(buf, inner, app, pal);
+        return;
+    }
     let lit = lit(app);
-    let d = [wide(), tall()]
+    let d = [wide(app.lang), tall(app.lang)]
         .into_iter()
         .find(|d| d.width <= inner.width && d.height < inner.height)
-        .unwrap_or_else(wide);
+        .unwrap_or_else(|| wide(app.lang));
     let x = inner.x + inner.width.saturating_sub(d.width) / 2;
     draw_art(buf, x, inner.y, d, &lit, pal);
     let below = Rect::new(
@@ -372,7 +445,12 @@ mod tests {
 
     #[test]
     fn both_drawings_have_every_state_and_the_main_arrows() {
-        for (name, d) in [("tall", tall()), ("wide", wide())] {
+        for (name, d) in [
+            ("tall", tall(Lang::En)),
+            ("wide", wide(Lang::En)),
+            ("tall.zh", tall(Lang::Zh)),
+            ("wide.zh", wide(Lang::Zh)),
+        ] {
             assert_eq!(d.boxes.len(), 11, "{name}");
             for edge in [
                 (TcpState::Closed, TcpState::SynSent),
@@ -395,8 +473,43 @@ mod tests {
                 );
             }
         }
-        assert!(tall().width <= 48 && tall().height <= 28);
-        assert!(wide().width <= 78 && wide().height <= 19);
+        for lang in [Lang::En, Lang::Zh] {
+            assert!(tall(lang).width <= 48 && tall(lang).height <= 28);
+            assert!(wide(lang).width <= 78 && wide(lang).height <= 19);
+        }
+    }
+
+    /// The Chinese drawings are the English ones with other words: the same
+    /// size, the same boxes and the same cells for every arrow's frame.
+    #[test]
+    fn chinese_drawings_have_the_english_geometry() {
+        let frame = |c: char| "─│┌┐└┘╭╮╰╯▶◀▲▼".contains(c);
+        for (en, zh) in [
+            (tall(Lang::En), tall(Lang::Zh)),
+            (wide(Lang::En), wide(Lang::Zh)),
+        ] {
+            assert_eq!((en.width, en.height), (zh.width, zh.height));
+            assert_eq!(en.boxes, zh.boxes);
+            let mut keys: Vec<_> = en.edges.keys().collect();
+            keys.sort_by_key(|(a, b)| (a.as_str(), b.as_str()));
+            for k in keys {
+                let on_frame = |d: &Diagram| {
+                    let mut v: Vec<(u16, u16)> = d.edges[k]
+                        .iter()
+                        .copied()
+                        .filter(|&(x, y)| frame(en.lines[usize::from(y)][usize::from(x)]))
+                        .collect();
+                    v.sort_unstable();
+                    v
+                };
+                assert_eq!(on_frame(en), on_frame(zh), "{k:?}");
+            }
+            // Only Chinese words: no rcv, snd or timeout left.
+            let text: String = zh.lines.iter().flatten().collect();
+            for word in ["rcv", "snd", "timeout"] {
+                assert!(!text.contains(word), "{word} in the Chinese drawing");
+            }
+        }
     }
 
     #[test]

@@ -31,14 +31,17 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("1–4", &t.help_quiz),
             ],
         ),
-        (
-            &t.help_watch,
-            vec![
-                ("↵ Enter", &t.help_table_enter),
+        (&t.help_watch, {
+            let mut v = vec![
+                ("↵ Enter", t.help_table_enter.as_str()),
                 ("/", &t.help_slash),
-                ("p", &t.help_freeze),
-            ],
-        ),
+            ];
+            // A file read whole does not move: nothing to freeze.
+            if !matches!(app.kind, RunKind::Read { .. }) {
+                v.push(("p", &t.help_freeze));
+            }
+            v
+        }),
         (
             &t.help_all,
             vec![
@@ -59,7 +62,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("──▶", &t.legend_packet),
                 ("──✗", &t.legend_lost),
                 (&t.blocks, &t.legend_blocking),
-                ("[tag]", &t.legend_tag),
+                (&t.legend_tag_mark, &t.legend_tag),
             ],
         ),
     ];

@@ -12,10 +12,10 @@ use super::{Palette, cards, diagram};
 use crate::app::layout::{self, Area};
 use crate::app::{App, RowId, RunKind};
 use crate::event::{
-    CallEvent, CheckEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent, StateEvent,
-    StateSource, StepEvent,
+    CallEvent, CallResult, CheckEvent, Event, LabAction, LabEvent, Origin, PacketEvent, QueueEvent,
+    StateEvent, StateSource, StepEvent,
 };
-use crate::i18n::{Labels, fill, labels};
+use crate::i18n::{Labels, call_args, fill, labels, note_tag};
 use crate::model::KernelMode;
 use crate::tcp::Flags;
 use crate::tcp::track::Notes;
@@ -71,20 +71,51 @@ impl Geometry {
         Self { xs, left, right }
     }
 
+    /// The columns lane `i`'s text may take on each side of its line:
+    /// (left, right). A row's text stays in its own lane: it keeps one blank
+    /// column next to its own line and next to the neighbouring lane's.
+    fn rooms(&self, i: usize) -> (u16, u16) {
+        let x = self.xs[i];
+        let left_edge = if i == 0 {
+            self.left
+        } else {
+            self.xs[i - 1] + 2
+        };
+        // The last lane's right: one column short of the edge, where a panel may begin.
+        let right_edge = match self.xs.get(i + 1) {
+            Some(next) => next.saturating_sub(1),
+            None => self.right.saturating_sub(1),
+        };
+        (
+            x.saturating_sub(1).saturating_sub(left_edge),
+            right_edge.saturating_sub(x + 2),
+        )
+    }
+
     /// Where text `w` columns wide written on lane `i` goes: (start column,
-    /// room). To the right of the lane; on the last lane, and on a middle
-    /// lane when only the left has room for it, ending at the lane's left.
+    /// room). To the right of the lane's line; on the last lane, and on
+    /// another when only the left has room for it, ending left of the line.
+    /// Never past the neighbouring lanes' lines: what does not fit is cut.
     fn text_at(&self, i: usize, w: u16) -> (u16, u16) {
         let x = self.xs[i];
-        let right_room = self.right.saturating_sub(x + 2);
-        let left_room = x.saturating_sub(self.left + 1);
+        let (left_room, right_room) = self.rooms(i);
         let last = i + 1 == self.xs.len() && self.xs.len() > 1;
-        let leftward = last || (w > right_room && left_room > right_room);
+        let leftward = if last {
+            w <= left_room || left_room >= right_room
+        } else {
+            w > right_room && (w <= left_room || left_room > right_room)
+        };
         if leftward {
             (x.saturating_sub(w.min(left_room) + 1), left_room)
         } else {
             (x + 2, right_room)
         }
+    }
+
+    /// Whether text `w` columns wide fits whole on lane `i`, on either side.
+    fn fits(&self, i: usize, w: u16) -> bool {
+        let (l, r) = self.rooms(i);
+        w <= l.max(r)
     }
 }
 
@@ -119,40 +150,55 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
     if app.frozen.is_some() {
         left.push(t.frozen.clone());
     }
-    let mut kernel = match app.kernel {
-        Some(KernelMode::Exact) => t.kernel_exact.clone(),
-        Some(KernelMode::PollOnly) => t.kernel_poll.clone(),
-        Some(KernelMode::None) => t.kernel_none.clone(),
-        None if matches!(app.kind, RunKind::Read { .. }) => t.kernel_none.clone(),
-        None => t.kernel_unknown.clone(),
+    // Where the states come from, whole and short.
+    let (kernel, kernel_short) = match app.kernel {
+        Some(KernelMode::Exact) => (&t.kernel_exact, &t.kernel_exact_short),
+        Some(KernelMode::PollOnly) => (&t.kernel_poll, &t.kernel_poll_short),
+        Some(KernelMode::None) => (&t.kernel_none, &t.kernel_none_short),
+        None if matches!(app.kind, RunKind::Read { .. }) => (&t.kernel_none, &t.kernel_none_short),
+        None => (&t.kernel_unknown, &t.kernel_unknown_short),
     };
+    let (mut kernel, mut kernel_short) = (kernel.clone(), kernel_short.clone());
+    let bare_short = kernel_short.clone();
     if app.rootless && matches!(app.kind, RunKind::Demo { .. }) {
-        kernel.push(' ');
-        kernel.push_str(&t.rootless);
+        for k in [&mut kernel, &mut kernel_short] {
+            k.push(' ');
+            k.push_str(&t.rootless);
+        }
     }
-    let mut right = vec![kernel];
+    let mut warnings = Vec::new();
     if app.dropped_packets > 0 {
-        right.push(fill(&t.drops, &[&app.dropped_packets]));
+        warnings.push(fill(&t.drops, &[&app.dropped_packets]));
     }
     if app.rejected_frames > 0 {
-        right.push(fill(&t.rejected, &[&app.rejected_frames]));
+        warnings.push(fill(&t.rejected, &[&app.rejected_frames]));
     }
     if app.timeline.dropped() > 0 {
-        right.push(fill(&t.rows_dropped, &[&app.timeline.dropped()]));
+        warnings.push(fill(&t.rows_dropped, &[&app.timeline.dropped()]));
     }
-    let right = right.join(" · ");
-    // The right part (where states come from) is kept whole; the left gives way,
-    // the program's name first.
-    let rw = width(&right);
-    let room = a.width.saturating_sub(rw + 3);
-    let mut left_text = format!(" {}", left.join(" · "));
-    if width(&left_text) > room && left.len() > 1 {
-        left_text = format!(" {}", left[1..].join(" · "));
-    }
-    let lw = put(buf, a.x, a.y, &left_text, room.max(a.width / 2), pal.header);
+    let right = |k: &str| {
+        let mut v = vec![k.to_owned()];
+        v.extend(warnings.iter().cloned());
+        v.join(" · ")
+    };
+    // What is running, its step and whether it plays come first and whole;
+    // the program's name gives way, then the long form of where the states
+    // come from.
+    let lefts = [
+        format!(" {}", left.join(" · ")),
+        format!(" {}", left[1..].join(" · ")),
+    ];
+    let rights = [right(&kernel), right(&kernel_short), right(&bare_short)];
+    let tries = [(0, 0), (1, 0), (1, 1), (1, 2)];
+    let (l, r) = tries
+        .iter()
+        .map(|&(l, r)| (&lefts[l], &rights[r]))
+        .find(|(l, r)| width(l) + width(r) + 3 <= a.width)
+        .unwrap_or((&lefts[1], &rights[2]));
+    let lw = put(buf, a.x, a.y, l, a.width, pal.header);
     let room = a.width.saturating_sub(lw + 2);
     if room > 8 {
-        put_right(buf, a.x + a.width - 1, a.y, &right, room, pal.header);
+        put_right(buf, a.x + a.width - 1, a.y, r, room, pal.header);
     }
 }
 
@@ -215,15 +261,11 @@ fn rel(app: &App, ts: Timestamp) -> String {
 
 fn rows(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palette, t: &Labels) {
     if app.visible_len() == 0 {
-        put(
-            buf,
-            geo.left + 2,
-            a.y + 1,
-            &t.empty_ladder,
-            a.width,
-            pal.dim,
-        );
         draw_lane_lines(buf, a.y, a.height, geo, pal);
+        // Across every lane, as a row for the whole lab is.
+        if a.height > 1 {
+            ruled(buf, a.y + 1, geo, &[&t.empty_ladder], pal.dim, pal);
+        }
         return;
     }
     draw_lane_lines(buf, a.y, a.height, geo, pal);
@@ -277,20 +319,44 @@ fn draw_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, ev: &Event) {
         Event::Queue(q) => queue_row(buf, cx, y, row, q),
         // Not a row: the cards show them.
         Event::SocketQueues(_) => {}
-        Event::Lab(l) => lab_row(buf, y, geo, l, pal, t),
+        Event::Lab(l) => lab_row(buf, y, cx, l),
         Event::Step(s) => step_row(buf, y, geo, s, pal, t),
         Event::Warning { message, .. } => {
+            // The warning every rootless run begins with, in the screen's
+            // language (the others are the model's own words).
+            let message = if message.starts_with(crate::kernel::poll::NO_TRACEPOINT)
+                && app.lang == crate::i18n::Lang::Zh
+            {
+                t.warn_no_tracepoint.as_str()
+            } else {
+                message.as_str()
+            };
             let s = format!("⚠ {}: {message}", t.warning);
             put(buf, geo.left, y, &s, geo.right - geo.left, pal.warn);
         }
     }
 }
 
-/// Writes a row's text on lane `lane`, over the lane lines.
-fn on_lane(buf: &mut Buffer, y: u16, geo: &Geometry, lane: usize, spans: &[(&str, Style)]) {
+/// Writes a row's text on lane `lane`, over the lane lines: the first of
+/// `forms` (the whole text first, shorter forms after) that fits whole in
+/// the lane; the last cut to the room when none does.
+fn on_lane_forms(
+    buf: &mut Buffer,
+    y: u16,
+    geo: &Geometry,
+    lane: usize,
+    forms: &[&[(&str, Style)]],
+) {
     if lane >= geo.xs.len() {
         return;
     }
+    let Some(spans) = forms
+        .iter()
+        .find(|f| geo.fits(lane, spans_width(f)))
+        .or(forms.last())
+    else {
+        return;
+    };
     let (x, room) = geo.text_at(lane, spans_width(spans));
     put_spans(buf, x, y, spans, room);
     // A tick on the lane line points at the text.
@@ -415,27 +481,75 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
     let mut tags: Vec<String> = note_tags(p)
         .into_iter()
         .map(|n| match (n, p.dup_ack) {
-            ("dup_ack", Some(d)) => format!("[dup_ack #{}]", d.num),
-            _ => format!("[{n}]"),
+            ("dup_ack", Some(d)) => format!("[{} #{}]", note_tag(app.lang, n), d.num),
+            _ => format!("[{}]", note_tag(app.lang, n)),
         })
         .collect();
     if lost {
         tags.insert(0, format!("[{}]", t.lost));
     }
     let tag_text = tags.join("");
-    let room = reach.saturating_sub(4);
-    let tag_w = width(&tag_text).min(room);
-    let label = packet_labels(p)
+    // The label goes between lane lines: in the widest stretch of the arrow
+    // that no other lane's line crosses (the middlemost of equals).
+    let (from_x, to_x) = if rightward {
+        (lo + 1, lo + 1 + reach)
+    } else {
+        (hi - reach, hi)
+    };
+    let crossed: Vec<u16> = geo
+        .xs
+        .iter()
+        .copied()
+        .filter(|&x| x > from_x && x < to_x)
+        .collect();
+    let mid = (from_x + to_x) / 2;
+    let mut stretches = Vec::new();
+    // Between the arrow's first and last cells (its head is one of them).
+    let mut begin = from_x + 1;
+    for end in crossed.iter().copied().chain(std::iter::once(to_x - 1)) {
+        stretches.push((begin, end));
+        begin = end + 1;
+    }
+    let (seg_from, seg_to) = stretches
         .into_iter()
-        .find(|l| width(l) + tag_w + u16::from(tag_w > 0) <= room)
-        .unwrap_or_else(|| text::fit(&packet_labels(p).pop().unwrap_or_default(), room));
+        .max_by_key(|&(b, e)| {
+            (
+                e.saturating_sub(b),
+                std::cmp::Reverse(((b + e) / 2).abs_diff(mid)),
+            )
+        })
+        .unwrap_or((from_x, to_x));
+    let (seg_from, seg_to) = if crossed.is_empty() {
+        (from_x, to_x)
+    } else {
+        (seg_from, seg_to)
+    };
+    let seg = seg_to.saturating_sub(seg_from);
+    let room = if crossed.is_empty() {
+        reach.saturating_sub(4)
+    } else {
+        seg.saturating_sub(2)
+    };
+    // The longest label that fits beside the tags; when none does, the
+    // flags (the shortest) and the tags cut to what is left.
+    let forms = packet_labels(p);
+    let tag_full = width(&tag_text);
+    let gap = u16::from(tag_full > 0);
+    let label = forms
+        .iter()
+        .find(|l| width(l) + tag_full + gap <= room)
+        .cloned()
+        .unwrap_or_else(|| text::fit(forms.last().map_or("", String::as_str), room));
+    let tag_w = tag_full.min(room.saturating_sub(width(&label) + gap));
+    // A tag cut to a few cells says nothing.
+    let tag_w = if tag_w < 4 && tag_w < tag_full {
+        0
+    } else {
+        tag_w
+    };
     let lw = width(&label);
     let total = lw + if tag_w > 0 { tag_w + 1 } else { 0 };
-    let start = if rightward {
-        lo + 1 + (reach.saturating_sub(total)) / 2
-    } else {
-        hi - reach + (reach.saturating_sub(total)) / 2
-    };
+    let start = seg_from + seg.saturating_sub(total) / 2;
     let x = put(
         buf,
         start,
@@ -454,19 +568,33 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
         return;
     };
     let who = if c.endpoint.ends_with("-child") {
-        "child: "
+        labels(app.lang).child_prefix.as_str()
     } else {
         ""
     };
-    let args = short_args(&c.args);
+    let args = short_args(&call_args(app.lang, &c.args));
     let call = format!("{who}{}({args})", c.call);
+    // In a narrow lane the arguments give way first: the result is the lesson.
+    let bare = format!("{who}{}(…)", c.call);
     match &c.result {
         None => {
             let blocks = format!(" {}", labels(app.lang).blocks);
-            on_lane(buf, y, geo, lane, &[(&call, pal.base), (&blocks, pal.dim)]);
+            on_lane_forms(
+                buf,
+                y,
+                geo,
+                lane,
+                &[
+                    &[(&call, pal.base), (&blocks, pal.dim)],
+                    &[(&bare, pal.base), (&blocks, pal.dim)],
+                ],
+            );
         }
         Some(r) => {
-            let result = r.as_contract();
+            let result = match r {
+                CallResult::Ok => labels(app.lang).call_ok.clone(),
+                _ => r.as_contract().into_owned(),
+            };
             let rs = if r.is_error() { pal.error } else { pal.ok };
             // A busy-poll loop's many calls in one row: `EAGAIN ×48211`.
             let times = c.times.map(|n| format!(" ×{n}")).unwrap_or_default();
@@ -476,17 +604,33 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
                 .as_deref()
                 .map(|d| format!(" \"{}\"", text::fit(d, 16)))
                 .unwrap_or_default();
-            on_lane(
+            // Short of room: the arguments go first, then the bytes read.
+            on_lane_forms(
                 buf,
                 y,
                 geo,
                 lane,
                 &[
-                    (&call, pal.base),
-                    (" = ", pal.dim),
-                    (&result, rs),
-                    (&times, rs),
-                    (&data, pal.dim),
+                    &[
+                        (&call, pal.base),
+                        (" = ", pal.dim),
+                        (&result, rs),
+                        (&times, rs),
+                        (&data, pal.dim),
+                    ],
+                    &[
+                        (&bare, pal.base),
+                        (" = ", pal.dim),
+                        (&result, rs),
+                        (&times, rs),
+                        (&data, pal.dim),
+                    ],
+                    &[
+                        (&bare, pal.base),
+                        (" = ", pal.dim),
+                        (&result, rs),
+                        (&times, rs),
+                    ],
                 ],
             );
         }
@@ -552,16 +696,30 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
         }
         None => glyph,
     };
-    on_lane(
+    // In a narrow lane the state it left gives way first (the row above shows it).
+    let to_only = match s.from {
+        Some(f) if f == s.to => change.clone(),
+        _ => format!("{who}→ {}", s.to),
+    };
+    on_lane_forms(
         buf,
         y,
         geo,
         lane,
         &[
-            (glyph, style),
-            (&change, style),
-            (&timer, pal.dim),
-            (&tag, pal.inferred),
+            &[
+                (glyph, style),
+                (&change, style),
+                (&timer, pal.dim),
+                (&tag, pal.inferred),
+            ],
+            &[
+                (glyph, style),
+                (&to_only, style),
+                (&timer, pal.dim),
+                (&tag, pal.inferred),
+            ],
+            &[(glyph, style), (&to_only, style), (&timer, pal.dim)],
         ],
     );
 }
@@ -574,24 +732,34 @@ fn check_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &CheckEvent) 
     let Some(lane) = app.lanes.owner(c.local, row) else {
         return;
     };
-    let (glyph, text, style) = if c.withdraws() {
+    let (glyph, text, short, style) = if c.withdraws() {
         let label = match c.source {
             StateSource::Kernel => &t.withdrawn,
             StateSource::Inferred => &t.withdrawn_by_packets,
         };
-        ("✗ ", fill(label, &[&c.shown, &c.actual]), pal.warn)
+        (
+            "✗ ",
+            fill(label, &[&c.shown, &c.actual]),
+            fill(&t.withdrawn_short, &[&c.actual]),
+            pal.warn,
+        )
     } else if c.actual == crate::tcp::TcpState::FinWait2 && c.timer.is_some() {
-        ("◆ ", fill(&t.orphaned, &[&c.actual]), pal.state)
+        let text = fill(&t.orphaned, &[&c.actual]);
+        ("◆ ", text.clone(), text, pal.state)
     } else {
-        ("◆ ", fill(&t.confirmed, &[&c.actual]), pal.state)
+        let text = fill(&t.confirmed, &[&c.actual]);
+        ("◆ ", text.clone(), text, pal.state)
     };
     let timer = c.timer.map(|x| format!(" {x:.0}s")).unwrap_or_default();
-    on_lane(
+    on_lane_forms(
         buf,
         y,
         geo,
         lane,
-        &[(glyph, style), (&text, style), (&timer, pal.dim)],
+        &[
+            &[(glyph, style), (&text, style), (&timer, pal.dim)],
+            &[(glyph, style), (&short, style), (&timer, pal.dim)],
+        ],
     );
 }
 
@@ -609,33 +777,74 @@ fn queue_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, q: &QueueEvent) 
     };
     let full = q.accept_queue > q.backlog.max(1) || q.accept_queue >= q.backlog && q.backlog > 0;
     let style = if full { pal.warn } else { pal.dim };
-    on_lane(
+    let numbers = format!("{}/{}", q.accept_queue, q.backlog);
+    on_lane_forms(
         buf,
         y,
         geo,
         lane,
         &[
-            (&text, style),
-            (" ", style),
-            (&gauge, style),
-            (&over, pal.warn),
+            &[
+                (&text, style),
+                (" ", style),
+                (&gauge, style),
+                (&over, pal.warn),
+            ],
+            &[
+                (&gauge, style),
+                (" ", style),
+                (&numbers, style),
+                (&over, pal.warn),
+            ],
         ],
     );
 }
 
-fn lab_row(buf: &mut Buffer, y: u16, geo: &Geometry, l: &LabEvent, pal: &Palette, t: &Labels) {
-    let (text, style) = match &l.action {
-        LabAction::Kill { endpoint } => (fill(&t.kill_row, &[endpoint]), pal.error),
-        LabAction::LinkCut { only: None } => (t.link_cut_row.clone(), pal.lost),
-        LabAction::LinkCut { only: Some(who) } => (fill(&t.link_cut_one_row, &[who]), pal.lost),
-        LabAction::LinkRestored { .. } => (t.link_restored_row.clone(), pal.ok),
+fn lab_row(buf: &mut Buffer, y: u16, cx: &Cx<'_>, l: &LabEvent) {
+    let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
+    // The whole sentence, a short form for a narrow lane or screen, and the
+    // endpoint whose lane it belongs on (none: the whole lab).
+    let (text, short, style, who) = match &l.action {
+        LabAction::Kill { endpoint } if l.result.as_contract() == "ESRCH" => (
+            fill(&t.kill_dead_row, &[endpoint, endpoint]),
+            fill(&t.kill_dead_short, &[endpoint]),
+            pal.dim,
+            Some(endpoint),
+        ),
+        LabAction::Kill { endpoint } => {
+            let text = fill(&t.kill_row, &[endpoint]);
+            (text.clone(), text, pal.error, Some(endpoint))
+        }
+        LabAction::LinkCut { only: None } => (
+            t.link_cut_row.clone(),
+            t.link_cut_short.clone(),
+            pal.lost,
+            None,
+        ),
+        LabAction::LinkCut { only: Some(who) } => (
+            fill(&t.link_cut_one_row, &[who]),
+            t.link_cut_short.clone(),
+            pal.lost,
+            Some(who),
+        ),
+        LabAction::LinkRestored { .. } => (
+            t.link_restored_row.clone(),
+            t.link_restored_row.clone(),
+            pal.ok,
+            None,
+        ),
         LabAction::LinkLoss { per_10k, only } => {
             let share = crate::lab::script::LinkRule::format_percent(*per_10k);
             let text = match only {
                 None => fill(&t.link_loss_row, &[&share]),
                 Some(who) => fill(&t.link_loss_one_row, &[who, &share]),
             };
-            (text, pal.lost)
+            (
+                text,
+                fill(&t.link_loss_short, &[&share]),
+                pal.lost,
+                only.as_ref(),
+            )
         }
         LabAction::LinkDrop { segments, only, .. } => {
             let list: Vec<String> = segments.iter().map(u32::to_string).collect();
@@ -644,47 +853,81 @@ fn lab_row(buf: &mut Buffer, y: u16, geo: &Geometry, l: &LabEvent, pal: &Palette
                 None => fill(&t.link_drop_row, &[&list]),
                 Some(who) => fill(&t.link_drop_one_row, &[who, &list]),
             };
-            (text, pal.lost)
+            (
+                text,
+                fill(&t.link_drop_short, &[&list]),
+                pal.lost,
+                only.as_ref(),
+            )
         }
-        LabAction::Sleep(d) => (
-            fill(&t.sleep_row, &[&crate::lab::runner::format_duration(*d)]),
-            pal.dim,
+        LabAction::Sleep(d) => {
+            let text = fill(&t.sleep_row, &[&crate::lab::runner::format_duration(*d)]);
+            (text.clone(), text, pal.dim, None)
+        }
+        LabAction::Sysctl { name, value } => {
+            let text = fill(&t.sysctl_row, &[name, value]);
+            (text.clone(), text, pal.warn, None)
+        }
+        LabAction::Ended => (
+            format!("■ {}", t.end_row),
+            format!("■ {}", t.end_row_short),
+            pal.key,
+            None,
         ),
-        LabAction::Sysctl { name, value } => (fill(&t.sysctl_row, &[name, value]), pal.warn),
-        LabAction::Ended => (format!("■ {}", t.end_row), pal.key),
         LabAction::Closing => return,
     };
-    let mut text = fill(&t.lab_row, &[&text]);
-    if l.result.is_error() {
-        text.push_str(&format!(" = {}", l.result.as_contract()));
+    let dead = matches!(l.action, LabAction::Kill { .. }) && l.result.as_contract() == "ESRCH";
+    let finish = |s: &str, whole: bool| {
+        let mut s = if whole {
+            fill(&t.lab_row, &[&s])
+        } else {
+            s.to_owned()
+        };
+        if l.result.is_error() && !dead {
+            s.push_str(&format!(" = {}", l.result.as_contract()));
+        }
+        if l.origin == Origin::User && whole {
+            s.push(' ');
+            s.push_str(&t.by_you);
+        }
+        s
+    };
+    // Shorter and shorter: the short sentence, then without "lab:" and "(your key)".
+    let forms = [
+        finish(&text, true),
+        finish(&short, true),
+        finish(&short, false),
+    ];
+    match who.and_then(|w| app.lanes.peer(w)) {
+        Some(lane) => {
+            let spans: Vec<[(&str, Style); 1]> =
+                forms.iter().map(|f| [(f.as_str(), style)]).collect();
+            let forms: Vec<&[(&str, Style)]> = spans.iter().map(|s| s.as_slice()).collect();
+            on_lane_forms(buf, y, geo, lane, &forms);
+        }
+        None => ruled(buf, y, geo, &[&forms[0], &forms[1], &forms[2]], style, pal),
     }
-    if l.origin == Origin::User {
-        text.push(' ');
-        text.push_str(&t.by_you);
-    }
-    centered(buf, y, geo, &text, style);
 }
 
 fn step_row(buf: &mut Buffer, y: u16, geo: &Geometry, s: &StepEvent, pal: &Palette, t: &Labels) {
-    let text = format!(" {} ", fill(&t.step, &[&s.index, &s.total]));
-    let w = width(&text);
-    // One column short of the right edge: a panel may begin there.
-    let room = (geo.right - geo.left).saturating_sub(1);
-    hline(buf, geo.left, y, room, "┄", pal.dim);
-    put(
-        buf,
-        geo.left + room.saturating_sub(w) / 2,
-        y,
-        &text,
-        room,
-        pal.dim,
-    );
+    let text = fill(&t.step, &[&s.index, &s.total]);
+    ruled(buf, y, geo, &[&text], pal.dim, pal);
 }
 
-fn centered(buf: &mut Buffer, y: u16, geo: &Geometry, text: &str, style: Style) {
-    let room = geo.right - geo.left;
-    let w = width(text).min(room);
-    put(buf, geo.left + (room - w) / 2, y, text, room, style);
+/// A row for the whole lab (a step begins, the link is cut): a dotted rule
+/// across every lane with the first of `forms` that fits in its middle.
+fn ruled(buf: &mut Buffer, y: u16, geo: &Geometry, forms: &[&str], style: Style, pal: &Palette) {
+    // One column short of the right edge: a panel may begin there.
+    let room = (geo.right - geo.left).saturating_sub(1);
+    let text = forms
+        .iter()
+        .find(|f| width(f) + 2 <= room)
+        .or(forms.last())
+        .map(|f| format!(" {f} "))
+        .unwrap_or_default();
+    let w = width(&text).min(room);
+    hline(buf, geo.left, y, room, "┄", pal.dim);
+    put(buf, geo.left + (room - w) / 2, y, &text, room, style);
 }
 
 /// The footer: the keys that matter on this screen, as many as fit.
@@ -727,9 +970,12 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
                 },
             ));
         }
-        _ => {
+        kind => {
             v.push(k("Esc", &t.key_back));
-            v.push(k("p", &t.key_freeze));
+            // A file read whole does not move: nothing to freeze.
+            if !matches!(kind, RunKind::Read { .. }) {
+                v.push(k("p", &t.key_freeze));
+            }
             v.push(k("e", &t.key_explain));
             v.push(k("↵", &t.key_details));
         }

@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 
 use super::Palette;
 use super::ladder::{draw_keys, rect};
-use super::text::{put, put_right};
+use super::text::{put, put_right, width};
 use crate::app::conns::{Entry, RowKey};
 use crate::app::layout::table_layout;
 use crate::app::{App, RunKind};
@@ -45,24 +45,36 @@ struct Col {
     right: bool,
 }
 
-/// The columns: narrow (≤ 110 columns) or wide.
-fn columns(wide: bool) -> Vec<Col> {
+/// The columns: narrow (under 110 columns) or wide; the states column takes
+/// what the others leave of `width`.
+fn columns(wide: bool, width: u16) -> Vec<Col> {
     let c = |width, right| Col { width, right };
+    let fixed: &[u16] = if wide {
+        &[5, 22, 22, 6, 9, 8, 5]
+    } else {
+        &[22, 22, 5]
+    };
+    // One column of margin, one between each pair of columns.
+    let taken = 1 + fixed.iter().sum::<u16>() + u16::try_from(fixed.len()).unwrap_or(0);
+    let states = width.saturating_sub(taken).max(STATES_MIN);
     if wide {
         vec![
             c(5, false),
             c(22, false),
             c(22, false),
-            c(36, false),
+            c(states, false),
             c(6, true),
             c(9, true),
             c(8, true),
             c(5, false),
         ]
     } else {
-        vec![c(22, false), c(22, false), c(30, false), c(5, true)]
+        vec![c(22, false), c(22, false), c(states, false), c(5, true)]
     }
 }
+
+/// The states column's least width (`FIN-WAIT-2~ / CLOSE-WAIT~`).
+const STATES_MIN: u16 = 25;
 
 /// Draws cells into their columns, each cut or padded by display width.
 fn draw_cells(
@@ -76,7 +88,8 @@ fn draw_cells(
 ) {
     let mut cx = x;
     let end = x + max;
-    for (col, text) in columns(wide).iter().zip(cells) {
+    let cols = columns(wide, max + 1);
+    for (col, text) in cols.iter().zip(cells) {
         if cx >= end {
             break;
         }
@@ -89,7 +102,7 @@ fn draw_cells(
         cx += col.width + 1;
     }
     // What is left (a listener's queue) runs on past the last column.
-    if let Some(rest) = cells.get(columns(wide).len()) {
+    if let Some(rest) = cells.get(cols.len()) {
         if cx < end {
             put(buf, cx, y, rest, end - cx, style);
         }
@@ -188,12 +201,21 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     // Column titles, then rows.
     let tb = rect(lay.table);
     let wide = tb.width >= 110;
+    // The states column's title, shortened when the column is narrow.
+    let states_w = columns(wide, tb.width)
+        .get(if wide { 3 } else { 2 })
+        .map_or(0, |c| c.width);
+    let col_states = if width(&t.col_states) <= states_w {
+        &t.col_states
+    } else {
+        &t.col_states_short
+    };
     let titles: Vec<String> = if wide {
         [
             &t.col_proto,
             &t.col_client,
             &t.col_server,
-            &t.col_states,
+            col_states,
             &t.col_packets,
             &t.col_bytes,
             &t.col_last,
@@ -202,7 +224,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .cloned()
         .collect()
     } else {
-        [&t.col_client, &t.col_server, &t.col_states, &t.col_packets]
+        [&t.col_client, &t.col_server, col_states, &t.col_packets]
             .into_iter()
             .cloned()
             .collect()
@@ -218,14 +240,14 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     );
     let list_h = usize::from(tb.height.saturating_sub(1));
     if rows.is_empty() {
-        put(
-            buf,
-            tb.x + 1,
-            tb.y + 2,
-            &t.table_empty,
-            tb.width - 1,
-            pal.dim,
-        );
+        // Nothing yet, or nothing the filter lets through.
+        let filtered = !app.filter.trim().is_empty() && !app.conns.is_empty();
+        let empty = if filtered {
+            fill(&t.table_no_match, &[&app.filter.trim()])
+        } else {
+            t.table_empty.clone()
+        };
+        put(buf, tb.x + 1, tb.y + 2, &empty, tb.width - 1, pal.dim);
     }
     let cursor = app.table_cursor.min(rows.len().saturating_sub(1));
     let first = cursor.saturating_sub(list_h.saturating_sub(1));
@@ -270,20 +292,22 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         return;
     }
     let k = |key: &str, label: &str| (key.to_owned(), label.to_owned());
-    let keys = vec![
-        k("↵", &t.key_open),
-        k("/", &t.key_filter),
-        k(
+    let mut keys = vec![k("↵", &t.key_open), k("/", &t.key_filter)];
+    // A file read whole does not move: nothing to freeze.
+    if !matches!(app.kind, RunKind::Read { .. }) {
+        keys.push(k(
             "p",
             if app.frozen.is_some() {
                 &t.key_unfreeze
             } else {
                 &t.key_freeze
             },
-        ),
+        ));
+    }
+    keys.extend([
         k("l", &t.key_lang),
         k("?", &t.key_help),
         k("q", &t.key_quit),
-    ];
+    ]);
     draw_keys(buf, f, &keys, pal);
 }

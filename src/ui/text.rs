@@ -38,6 +38,18 @@ pub fn fit(s: &str, max: u16) -> String {
     out
 }
 
+/// `s` followed by spaces up to `w` terminal columns (as `{:<w}` does for
+/// characters one column wide; a Chinese character takes two). Longer text
+/// is left whole.
+#[must_use]
+pub fn pad(s: &str, w: u16) -> String {
+    let mut out = s.to_owned();
+    for _ in width(s)..w {
+        out.push(' ');
+    }
+    out
+}
+
 /// Writes `s` at (x, y), at most `max` columns; returns the columns written.
 pub fn put(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: Style) -> u16 {
     let area = buf.area;
@@ -115,6 +127,14 @@ mod tests {
         assert_eq!(fit("hello world", 6), "hello…");
         assert_eq!(width(&fit("三次握手三次握手", 7)), 7);
         assert_eq!(fit("x", 0), "");
+    }
+
+    #[test]
+    fn pad_counts_columns_not_characters() {
+        assert_eq!(pad("ab", 4), "ab  ");
+        assert_eq!(pad("序号", 6), "序号  ");
+        assert_eq!(width(&pad("首部校验和", 24)), 24);
+        assert_eq!(pad("longer", 3), "longer");
     }
 
     #[test]

@@ -1,18 +1,36 @@
 //! Colours and text attributes. Colour never carries meaning alone: every
 //! packet kind, lane and state also has its word or glyph, so the screen
 //! reads the same under `NO_COLOR`, on a light terminal and on a projector.
+//!
+//! What each theme promises (`tests/screens.rs` checks it on rendered
+//! screens):
+//! - dark: the terminal's own background and text colour, with its named
+//!   colours; only bars (the header, tags, the selection) paint a
+//!   background. For a dark terminal profile on a monitor.
+//! - light: its own white background under every cell and dark text in
+//!   fixed 256-colour codes (which terminal profiles do not remap), every
+//!   colour at least 4.5:1 against what is under it (WCAG AA) and nothing
+//!   dim (a terminal dims by mixing in the background), so it reads the same
+//!   on a dark or light profile: for a monitor in a bright room.
+//! - contrast: for projectors. Its own black background under every cell,
+//!   white and bright colours in fixed 256-colour codes at least 7:1 against
+//!   what is under them (WCAG AAA), no grey and nothing dim: a projector's
+//!   black is the lit screen, so mid-tones are what it loses first.
 
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
 /// `--theme`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Theme {
-    /// Light text on a dark terminal.
+    /// The terminal's own colours: a dark terminal profile on a monitor.
     #[default]
     Dark,
-    /// Dark text on a light terminal.
+    /// Dark text on its own white background: a monitor in a bright room.
     Light,
-    /// Bold, saturated colours on black: projectors wash out the rest.
+    /// White and bright colours on its own black background, no grey, nothing
+    /// dim: a projector.
     Contrast,
 }
 
@@ -44,11 +62,29 @@ pub struct Palette {
     pub time: Style,
     /// A highlighted box or edge of the diagram (with a lane's colour).
     pub mark: Style,
+    /// The theme's own background and text colour, under every cell drawn
+    /// (light, contrast); `None`: the terminal's (dark, `NO_COLOR`).
+    pub paper: Option<(Color, Color)>,
+    /// Whether text may be dim: only on the terminal's own colours (a dimmed
+    /// colour is mixed with the background, below the contrast promised).
+    pub dim_allowed: bool,
 }
 
 fn fg(c: Color) -> Style {
     Style::new().fg(c)
 }
+
+/// A colour of the xterm 256-colour palette: the same on every terminal
+/// profile (profiles remap the 16 named colours, not these).
+const fn xterm(n: u8) -> Color {
+    Color::Indexed(n)
+}
+
+// The light theme's colours (xterm codes and their RGB).
+/// #ffffff
+const WHITE: Color = xterm(231);
+/// #000000
+const BLACK: Color = xterm(16);
 
 impl Palette {
     #[must_use]
@@ -86,83 +122,97 @@ impl Palette {
                 lost: fg(Color::Red).add_modifier(Modifier::BOLD),
                 time: fg(Color::DarkGray),
                 mark: Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+                paper: None,
+                dim_allowed: true,
             },
-            Theme::Light => Self {
-                base: Style::new(),
-                dim: fg(Color::DarkGray),
-                header: Style::new()
-                    .fg(Color::White)
-                    .bg(Color::Blue)
-                    .add_modifier(Modifier::BOLD),
-                banner: fg(Color::Black).add_modifier(Modifier::BOLD),
-                selected: Style::new().add_modifier(Modifier::REVERSED),
-                border: fg(Color::DarkGray),
-                key: fg(Color::Blue).add_modifier(Modifier::BOLD),
-                lanes: [
-                    fg(Color::Blue),
-                    fg(Color::Magenta),
-                    fg(Color::Cyan),
-                    fg(Color::Red),
-                ],
-                syn: fg(Color::Green).add_modifier(Modifier::BOLD),
-                fin: fg(Color::Magenta).add_modifier(Modifier::BOLD),
-                rst: fg(Color::Red).add_modifier(Modifier::BOLD),
-                data: fg(Color::Blue),
-                ack: fg(Color::DarkGray),
-                udp: fg(Color::Cyan),
-                state: fg(Color::Black).add_modifier(Modifier::BOLD),
-                inferred: fg(Color::DarkGray).add_modifier(Modifier::ITALIC),
-                ok: fg(Color::Green),
-                error: fg(Color::Red).add_modifier(Modifier::BOLD),
-                warn: fg(Color::Red),
-                note: fg(Color::Black).bg(Color::LightYellow),
-                lost: fg(Color::Red).add_modifier(Modifier::BOLD),
-                time: fg(Color::DarkGray),
-                mark: Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
-            },
-            Theme::Contrast => {
-                let b = |c| fg(c).bg(Color::Black).add_modifier(Modifier::BOLD);
+            Theme::Light => {
+                let c = |n| fg(xterm(n));
+                let grey = c(240); // #585858, 7.0:1 on white
                 Self {
-                    base: b(Color::White),
-                    dim: b(Color::Gray),
+                    base: Style::new().fg(BLACK).bg(WHITE),
+                    dim: grey,
                     header: Style::new()
-                        .fg(Color::Black)
-                        .bg(Color::White)
+                        .fg(WHITE)
+                        .bg(xterm(25)) // #005faf, 6.4:1
                         .add_modifier(Modifier::BOLD),
-                    banner: b(Color::White),
-                    selected: Style::new()
-                        .fg(Color::Black)
-                        .bg(Color::LightYellow)
-                        .add_modifier(Modifier::BOLD),
-                    border: b(Color::White),
-                    key: b(Color::LightYellow),
+                    banner: fg(BLACK).add_modifier(Modifier::BOLD),
+                    selected: Style::new().add_modifier(Modifier::REVERSED),
+                    border: c(242), // #6c6c6c, 5.3:1
+                    key: c(25).add_modifier(Modifier::BOLD),
                     lanes: [
-                        b(Color::LightCyan),
-                        b(Color::LightYellow),
-                        b(Color::LightGreen),
-                        b(Color::LightMagenta),
+                        c(19),  // #0000af, 12.9:1
+                        c(90),  // #870087, 8.8:1
+                        c(23),  // #005f5f, 7.5:1
+                        c(124), // #af0000, 7.4:1
                     ],
-                    syn: b(Color::LightGreen),
-                    fin: b(Color::LightMagenta),
-                    rst: b(Color::LightRed),
-                    data: b(Color::LightCyan),
-                    ack: b(Color::White),
-                    udp: b(Color::LightBlue),
-                    state: b(Color::White),
-                    inferred: b(Color::Gray).add_modifier(Modifier::ITALIC),
-                    ok: b(Color::LightGreen),
-                    error: b(Color::LightRed),
-                    warn: b(Color::LightYellow),
+                    syn: c(28).add_modifier(Modifier::BOLD), // #008700, 4.7:1
+                    fin: c(127).add_modifier(Modifier::BOLD), // #af00af, 6.2:1
+                    rst: c(160).add_modifier(Modifier::BOLD), // #d70000, 5.4:1
+                    data: c(25),
+                    ack: grey,
+                    udp: c(23),
+                    state: fg(BLACK).add_modifier(Modifier::BOLD),
+                    inferred: grey.add_modifier(Modifier::ITALIC),
+                    ok: c(28),
+                    error: c(160).add_modifier(Modifier::BOLD),
+                    warn: c(130),                   // #af5f00, 4.7:1
+                    note: fg(BLACK).bg(xterm(229)), // on #ffffaf
+                    lost: c(160).add_modifier(Modifier::BOLD),
+                    time: grey,
+                    mark: Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+                    paper: Some((WHITE, BLACK)),
+                    dim_allowed: false,
+                }
+            }
+            Theme::Contrast => {
+                // Bold on black; secondary text (times, borders, hints) is
+                // white too, told apart by weight, not by grey.
+                let b = |n| fg(xterm(n)).bg(BLACK).add_modifier(Modifier::BOLD);
+                let plain = fg(WHITE).bg(BLACK).remove_modifier(Modifier::BOLD);
+                let yellow = xterm(226); // #ffff00, 19.6:1 on black
+                Self {
+                    base: b(231),
+                    dim: plain,
+                    header: Style::new()
+                        .fg(BLACK)
+                        .bg(WHITE)
+                        .add_modifier(Modifier::BOLD),
+                    banner: b(231),
+                    selected: Style::new()
+                        .fg(BLACK)
+                        .bg(yellow)
+                        .add_modifier(Modifier::BOLD),
+                    border: plain,
+                    key: b(226),
+                    lanes: [
+                        b(51),  // #00ffff, 18.2:1
+                        b(226), // #ffff00
+                        b(46),  // #00ff00, 15.3:1
+                        b(207), // #ff5fff, 8.3:1
+                    ],
+                    syn: b(46),
+                    fin: b(207),
+                    rst: b(210), // #ff8787, 9.1:1
+                    data: b(51),
+                    ack: b(231),
+                    udp: b(117), // #87d7ff, 13.2:1
+                    state: b(231),
+                    inferred: plain.add_modifier(Modifier::ITALIC),
+                    ok: b(46),
+                    error: b(210),
+                    warn: b(226),
                     note: Style::new()
-                        .fg(Color::Black)
-                        .bg(Color::LightYellow)
+                        .fg(BLACK)
+                        .bg(yellow)
                         .add_modifier(Modifier::BOLD),
-                    lost: b(Color::LightRed),
-                    time: b(Color::Gray),
+                    lost: b(210),
+                    time: plain,
                     mark: Style::new()
-                        .fg(Color::Black)
-                        .bg(Color::White)
+                        .fg(BLACK)
+                        .bg(WHITE)
                         .add_modifier(Modifier::BOLD),
+                    paper: Some((BLACK, WHITE)),
+                    dim_allowed: false,
                 }
             }
         };
@@ -202,6 +252,34 @@ impl Palette {
             lost: Style::new().add_modifier(Modifier::BOLD),
             time: strip(self.time),
             mark: Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            paper: None,
+            dim_allowed: self.dim_allowed,
+        }
+    }
+
+    /// Keeps the theme's promise on every cell of `area` once a screen is
+    /// drawn, whatever drew it: a theme with its own paper puts it under any
+    /// cell left without a background (a cleared one) and gives any cell
+    /// without a text colour its ink; where dim is not allowed, nothing is.
+    pub fn finish(&self, buf: &mut Buffer, area: Rect) {
+        let area = area.intersection(buf.area);
+        for y in area.top()..area.bottom() {
+            for x in area.left()..area.right() {
+                let Some(c) = buf.cell_mut((x, y)) else {
+                    continue;
+                };
+                if let Some((paper, ink)) = self.paper {
+                    if c.bg == Color::Reset {
+                        c.bg = paper;
+                    }
+                    if c.fg == Color::Reset {
+                        c.fg = ink;
+                    }
+                }
+                if !self.dim_allowed {
+                    c.modifier.remove(Modifier::DIM);
+                }
+            }
         }
     }
 

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The captures, without `.pcap`.
-pub const CAPTURES: [&str; 6] = [
+pub const CAPTURES: [&str; 7] = [
     "bulk",
     "gaps",
     "gaps-chat",
     "reorder",
     "spurious",
     "zero-window",
+    "keepalive",
 ];
 
 /// The fields expect.sh asks tshark for, in its order.

@@ -750,3 +750,18 @@ fn loss_notes_dup_ack_numbers_and_gaps() {
         N::RETRANSMISSION
     );
 }
+
+/// The screen tags every note: in English by its contract name, in Chinese
+/// by a word (`src/i18n.rs`, `[notes]`).
+#[test]
+fn every_note_has_a_tag_in_both_languages() {
+    use crate::i18n::{Lang, note_tag};
+    for (_, name) in Notes::NAMES {
+        assert_eq!(note_tag(Lang::En, name), name);
+        let zh = note_tag(Lang::Zh, name);
+        assert!(
+            zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{name}: no Chinese tag ({zh})"
+        );
+    }
+}
