@@ -67,6 +67,15 @@ impl Tmux {
         self.keys(&["Enter"]);
     }
 
+    /// Types text as it is (`-` and `_` too), without Enter.
+    fn type_text(&self, text: &str) {
+        let _ = self
+            .cmd()
+            .args(["send-keys", "-t", "main", "-l", text])
+            .status();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
     /// Sends keys by tmux name (`Enter`, `Space`, `Up`, `q` …), one at a
     /// time as a person types them.
     fn keys(&self, keys: &[&str]) {
@@ -865,4 +874,116 @@ fn tui_four_lanes_at_80x24_keep_their_text_in_their_lane() {
         check_restored(&t, "0");
         wait_gone(&bin);
     }
+}
+
+/// In Chinese, live at 80x24: a packet's details and the state diagram
+/// have none of the English words they used to show.
+#[test]
+fn tui_details_and_diagram_in_chinese_have_no_english_words() {
+    if !require_lab("tui_details_and_diagram_in_chinese_have_no_english_words") {
+        return;
+    }
+    let t = Tmux::start("zh-details", 80, 24);
+    let bin = own_binary(&t);
+    t.run(&format!(
+        "echo before-synack; {} demo close --lang zh --pace 0.1; echo exit=$?",
+        bin.display()
+    ));
+    t.wait_for("脚本结束", LONG);
+    let english = [
+        "Total length",
+        "Source port",
+        "bytes",
+        "relative",
+        "scaled",
+        "big-endian",
+        // (the diagram's calls keep their names: listen(), close())
+        "timeout",
+        "rcv ",
+        "snd ",
+        "(connection)",
+    ];
+    // Up to a packet row (the close's last ACK), then its details.
+    let start = Instant::now();
+    loop {
+        t.keys(&["Up"]);
+        std::thread::sleep(Duration::from_millis(150));
+        t.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let s = t.screen();
+        if s.contains("源端口") {
+            for w in english {
+                assert!(!s.contains(w), "`{w}` in the Chinese details:\n{s}");
+            }
+            assert!(s.contains("大端序") || s.contains("字节"), "{s}");
+            break;
+        }
+        t.keys(&["Escape"]);
+        assert!(start.elapsed() < LONG, "no packet's details:\n{s}");
+    }
+    t.keys(&["Escape"]);
+    t.keys(&["d"]);
+    let s = t.wait_for("ESTABLISHED", LONG);
+    let s = if s.contains("TIME-WAIT") {
+        s
+    } else {
+        t.wait_for("TIME-WAIT", LONG)
+    };
+    for w in english {
+        assert!(!s.contains(w), "`{w}` in the Chinese diagram:\n{s}");
+    }
+    assert!(s.contains("收") && s.contains("发"), "{s}");
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
+
+/// Reading a capture in tmux at 100x30: the filter takes a state however it
+/// is written, an empty result says so, the titles are whole, no freeze.
+#[test]
+fn tui_read_table_filter_titles_and_no_freeze() {
+    if !require_lab("tui_read_table_filter_titles_and_no_freeze") {
+        return;
+    }
+    let t = Tmux::start("read-filter", 100, 30);
+    let bin = own_binary(&t);
+    let pcap = t.dir.join("close.pcap");
+    let made = Command::new(&bin)
+        .args(["demo", "close", "--pace", "0", "--text", "--write"])
+        .arg(&pcap)
+        .output()
+        .expect("synack demo close --write");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let _ = Command::new("chmod").arg("644").arg(&pcap).status();
+    t.run(&format!(
+        "echo before-synack; {} read {}; echo exit=$?",
+        bin.display(),
+        pcap.display()
+    ));
+    let s = t.wait_for("client / server state (~ inferred)", LONG);
+    assert!(!s.contains("freeze"), "reading a file offers freeze:\n{s}");
+    for typed in ["TIME_WAIT", "time-wait", "timewait"] {
+        t.keys(&["/"]);
+        t.type_text(typed);
+        t.keys(&["Enter"]);
+        let s = t.wait_for(&format!("filter: {typed}"), LONG);
+        assert!(s.contains("TIME-WAIT"), "/{typed}:\n{s}");
+        assert!(!s.contains("No connection"), "/{typed}:\n{s}");
+        t.keys(&["Escape"]);
+    }
+    t.keys(&["/"]);
+    t.type_text("syn_sent");
+    t.keys(&["Enter"]);
+    t.wait_for("No connection matches the filter “syn_sent”", LONG);
+    t.keys(&["Escape"]);
+    t.keys(&["p"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!t.screen().contains("frozen"), "{}", t.screen());
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
 }
