@@ -263,6 +263,7 @@ pub struct ArgWords {
     pub max: String,
     pub timeout: String,
     pub child_pid: String,
+    pub unanswered: String,
 }
 
 /// The words of header field values in the details view, filled by
@@ -407,8 +408,13 @@ pub fn call_args(lang: Lang, args: &str) -> String {
         if let Some(n) = p.strip_prefix("max ").filter(|n| number(n)) {
             return Some(fill(&w.max, &[&n]));
         }
-        if let Some(n) = p.strip_prefix("timeout ").filter(|n| number(n)) {
+        // poll's milliseconds, select's `1s` or `NULL`.
+        if let Some(n) = p.strip_prefix("timeout ").filter(|n| !n.is_empty()) {
             return Some(fill(&w.timeout, &[&n]));
+        }
+        // A heartbeat that gave up: `3 pings unanswered`.
+        if let Some(n) = p.strip_suffix(" pings unanswered").filter(|n| number(n)) {
+            return Some(fill(&w.unanswered, &[&n]));
         }
         if let Some(n) = p.strip_prefix("child pid ").filter(|n| number(n)) {
             return Some(fill(&w.child_pid, &[&n]));
