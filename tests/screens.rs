@@ -798,57 +798,56 @@ fn dark_keeps_the_terminals_own_background() {
     }
 }
 
-/// light: its own white background under every cell but the bars, dark text
-/// in fixed colours, every cell at least 4.5:1 and nothing dim, whatever the
-/// terminal.
-#[test]
-fn light_paints_its_own_background_under_dark_text() {
+/// A theme that paints its own paper: on every screen of
+/// [`theme_screens`], nothing dim, every cell in fixed colours at least
+/// `ratio`:1, `also` holds for each cell's text colour, and most cells on
+/// `paper`.
+fn own_paper(
+    theme: Theme,
+    paper: Color,
+    ratio: f64,
+    also: impl Fn(&ratatui::buffer::Cell, [u8; 3]),
+) {
     use ratatui::style::Modifier;
-    let pal = Palette::new(Theme::Light, false);
-    let white = Color::Indexed(231);
+    let pal = Palette::new(theme, false);
     for buf in theme_screens(&pal) {
-        let mut paper = 0;
+        let mut on_paper = 0;
         for c in buf.content() {
             assert!(!c.modifier.contains(Modifier::DIM), "{c:?}: dim");
             let (fg, bg) = shown(c);
             let (Some(f), Some(b)) = (xterm_rgb(fg), xterm_rgb(bg)) else {
                 panic!("{c:?}: a colour the terminal's profile decides");
             };
-            let ratio = contrast(f, b);
-            assert!(ratio >= 4.5, "{c:?}: {ratio:.1}:1");
-            if c.bg == white {
-                paper += 1;
+            also(c, f);
+            let r = contrast(f, b);
+            assert!(r >= ratio, "{c:?}: {r:.1}:1");
+            if c.bg == paper {
+                on_paper += 1;
             }
         }
-        assert!(paper * 10 > buf.content().len() * 8, "mostly on white");
+        assert!(
+            on_paper * 10 > buf.content().len() * 8,
+            "{theme:?}: mostly on its paper"
+        );
     }
+}
+
+/// light: its own white background under every cell but the bars, dark text
+/// in fixed colours, every cell at least 4.5:1 and nothing dim, whatever the
+/// terminal.
+#[test]
+fn light_paints_its_own_background_under_dark_text() {
+    own_paper(Theme::Light, Color::Indexed(231), 4.5, |_, _| {});
 }
 
 /// contrast (for projectors): its own black background under every cell
 /// but the bars, white and bright colours at least 7:1, no grey, nothing dim.
 #[test]
 fn contrast_has_no_grey_and_nothing_dim() {
-    use ratatui::style::Modifier;
-    let pal = Palette::new(Theme::Contrast, false);
-    let black = Color::Indexed(16);
-    for buf in theme_screens(&pal) {
-        let mut paper = 0;
-        for c in buf.content() {
-            assert!(!c.modifier.contains(Modifier::DIM), "{c:?}: dim");
-            let (fg, bg) = shown(c);
-            let (Some(f), Some(b)) = (xterm_rgb(fg), xterm_rgb(bg)) else {
-                panic!("{c:?}: a colour the terminal's profile decides");
-            };
-            let grey = f[0] == f[1] && f[1] == f[2] && f[0] != 0 && f[0] != 255;
-            assert!(!grey, "{c:?}: grey text");
-            let ratio = contrast(f, b);
-            assert!(ratio >= 7.0, "{c:?}: {ratio:.1}:1");
-            if c.bg == black {
-                paper += 1;
-            }
-        }
-        assert!(paper * 10 > buf.content().len() * 8, "mostly on black");
-    }
+    own_paper(Theme::Contrast, Color::Indexed(16), 7.0, |c, f| {
+        let grey = f[0] == f[1] && f[1] == f[2] && f[0] != 0 && f[0] != 255;
+        assert!(!grey, "{c:?}: grey text");
+    });
 }
 
 /// A screen with its styles: the text, then each style with a letter, then
