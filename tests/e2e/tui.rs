@@ -315,6 +315,11 @@ fn tui_demo_handshake_keys_kill_details_picker_language_help() {
     let s = t.wait_for("Keys", LONG);
     assert!(s.contains("restart the scenario"), "{s}");
     t.keys(&["Escape"]);
+    // k again (f first: no row selected, so k means the server): the
+    // server is dead already, and the row says so in words.
+    t.keys(&["f", "k"]);
+    let s = t.wait_for("already dead", LONG);
+    assert!(!s.contains("ESRCH"), "{s}");
     // s: the picker.
     t.keys(&["s"]);
     t.wait_for("▶ handshake", LONG);
