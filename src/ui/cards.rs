@@ -205,12 +205,12 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
         } else if tight_total <= room {
             tight.into_iter().flatten().collect()
         } else {
-            // Not all fits: one line per socket (a listener's queue in figures
-            // on its line); if still too many, the selected row's connection,
-            // the listeners and the open ones before the closed, and the last
-            // line says how many are left out. The server's connections are
-            // never hidden behind its listener's gauge.
-            // A listener keeps its gauge on a line of its own when that fits.
+            // Still too many: a connection gets one line (a listener keeps
+            // its gauge's line when that fits); then every socket one line
+            // (a listener's queue in figures on its line); then the selected
+            // row's connection, the listeners and the open ones before the
+            // closed, and the last line says how many are left out. The
+            // server's connections are never hidden behind its listener.
             let medium: Vec<Vec<(String, Style)>> = socks
                 .iter()
                 .zip(&groups)
