@@ -188,9 +188,7 @@ fn read_json(file: &std::path::Path) -> Vec<serde_json::Value> {
 }
 
 fn check_against_tshark(name: &str, ip: IpAddr) {
-    if !require_capture(name) {
-        return;
-    }
+    require_capture(name);
     require_tool("tcpdump");
     require_tool("tshark");
     let c = capture_both(name, ip);
@@ -311,9 +309,7 @@ fn same_frames(ours: &[(FrameTime, TsharkPacket)], theirs: &[(FrameTime, TsharkP
 /// the one before it.
 #[test]
 fn watch_of_a_listening_port_shows_each_queue_line_once() {
-    if !require_capture("watch_of_a_listening_port_shows_each_queue_line_once") {
-        return;
-    }
+    require_capture("watch_of_a_listening_port_shows_each_queue_line_once");
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let addr = listener.local_addr().unwrap();
     let mut watch = synack()
@@ -446,9 +442,7 @@ fn watch_without_permission_says_what_to_do() {
 
 #[test]
 fn unknown_interface_lists_the_interfaces() {
-    if !require_capture("unknown_interface_lists_the_interfaces") {
-        return;
-    }
+    require_capture("unknown_interface_lists_the_interfaces");
     let out = synack()
         .args(["watch", "--iface", "nosuchif0", "--duration", "1"])
         .output()
@@ -613,9 +607,7 @@ fn loss_notes_match_tshark_run_now() {
 /// run does not show: the comparison covers the frames shown.
 #[test]
 fn live_capture_under_loss_gives_tsharks_notes() {
-    if !require_capture("live_capture_under_loss_gives_tsharks_notes") {
-        return;
-    }
+    require_capture("live_capture_under_loss_gives_tsharks_notes");
     require_tool("tshark");
     let dir = scratch("live-loss");
     let pcap = dir.join("loss.pcap");

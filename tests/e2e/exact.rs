@@ -142,9 +142,7 @@ fn trace_one_connection(listen: SocketAddr) {
 }
 
 pub fn demo_close_paths_as_root() {
-    if !require_kernel("demo_close_paths_as_root") {
-        return;
-    }
+    require_kernel("demo_close_paths_as_root");
     let d = demo_root("close");
     let (cl, srv) = conn_sockets(&d, "client");
     let client = of_socket(&d.states, &cl, Some(&srv));
@@ -189,9 +187,7 @@ pub fn demo_close_paths_as_root() {
 }
 
 pub fn demo_abort_closes_without_time_wait() {
-    if !require_kernel("demo_abort_closes_without_time_wait") {
-        return;
-    }
+    require_kernel("demo_abort_closes_without_time_wait");
     let d = demo_root("abort");
     let (cl, srv) = conn_sockets(&d, "client");
     let client = of_socket(&d.states, &cl, Some(&srv));
@@ -200,9 +196,7 @@ pub fn demo_abort_closes_without_time_wait() {
 }
 
 pub fn demo_simultaneous_close_closing_on_both_sides() {
-    if !require_kernel("demo_simultaneous_close_closing_on_both_sides") {
-        return;
-    }
+    require_kernel("demo_simultaneous_close_closing_on_both_sides");
     // Every run: both FINs cross and both sides go through CLOSING.
     let d = fins_cross_every_run(|| {
         let d = demo_root("simultaneous-close");
@@ -213,9 +207,7 @@ pub fn demo_simultaneous_close_closing_on_both_sides() {
 }
 
 pub fn watch_agrees_with_tracepoint() {
-    if !require_kernel("watch_agrees_with_tracepoint") {
-        return;
-    }
+    require_kernel("watch_agrees_with_tracepoint");
     let run = host_run();
     let expected = reference_expected(run);
     // The reference must have seen what the traffic did, or the test proves nothing.
@@ -266,9 +258,7 @@ pub fn watch_agrees_with_tracepoint() {
 
 /// The converse: no kernel-sourced state the kernel never entered.
 pub fn watch_kernel_states_were_made_by_the_kernel() {
-    if !require_kernel("watch_kernel_states_were_made_by_the_kernel") {
-        return;
-    }
+    require_kernel("watch_kernel_states_were_made_by_the_kernel");
     let run = host_run();
     let expected = reference_expected(run);
     assert!(

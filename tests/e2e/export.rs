@@ -49,9 +49,7 @@ fn run(args: &[&str], dir: &Path) -> Ran {
 
 #[test]
 fn demo_close_exports_an_svg_file_and_keeps_it() {
-    if !require_capture("demo_close_exports_an_svg_file_and_keeps_it") {
-        return;
-    }
+    require_capture("demo_close_exports_an_svg_file_and_keeps_it");
     let dir = scratch("export-svg");
     let args = ["demo", "close", "--export", "svg", "--output", "close.svg"];
     let ran = run(&args, &dir);
@@ -81,9 +79,7 @@ fn demo_close_exports_an_svg_file_and_keeps_it() {
 
 #[test]
 fn demo_close_prints_a_mermaid_diagram_and_read_draws_its_capture() {
-    if !require_capture("demo_close_prints_a_mermaid_diagram_and_read_draws_its_capture") {
-        return;
-    }
+    require_capture("demo_close_prints_a_mermaid_diagram_and_read_draws_its_capture");
     let dir = scratch("export-mermaid");
     let ran = run(
         &[

@@ -405,17 +405,13 @@ fn check_caused_states_follow_their_packet(d: &Demo, syn: &Value, synack: &Value
 
 #[test]
 fn handshake_ipv4() {
-    if !require_capture("handshake_ipv4") {
-        return;
-    }
+    require_capture("handshake_ipv4");
     check_handshake(&demo("handshake", &[]), false);
 }
 
 #[test]
 fn handshake_ipv6() {
-    if !require_capture("handshake_ipv6") {
-        return;
-    }
+    require_capture("handshake_ipv6");
     check_handshake(&demo("handshake", &["--ipv6"]), true);
 }
 
@@ -424,9 +420,7 @@ fn handshake_ipv6() {
 
 #[test]
 fn data_seq_and_ack_advance_by_the_bytes_sent() {
-    if !require_capture("data") {
-        return;
-    }
+    require_capture("data");
     let d = demo("data", &[]);
     let p = d.tcp();
     let end = d.end();
@@ -619,17 +613,13 @@ fn check_close(d: &Demo, v6: bool) {
 
 #[test]
 fn close_ipv4() {
-    if !require_capture("close_ipv4") {
-        return;
-    }
+    require_capture("close_ipv4");
     check_close(&demo("close", &[]), false);
 }
 
 #[test]
 fn close_ipv6() {
-    if !require_capture("close_ipv6") {
-        return;
-    }
+    require_capture("close_ipv6");
     check_close(&demo("close", &["--ipv6"]), true);
 }
 
@@ -638,9 +628,7 @@ fn close_ipv6() {
 
 #[test]
 fn time_wait_blocks_bind_until_reuseaddr() {
-    if !require_capture("time-wait") {
-        return;
-    }
+    require_capture("time-wait");
     let d = demo("time-wait", &[]);
     let p = d.tcp();
     let fins: Vec<&Value> = p.iter().copied().filter(|e| has(e, "FIN")).collect();
@@ -711,9 +699,7 @@ fn time_wait_blocks_bind_until_reuseaddr() {
 
 #[test]
 fn kill_peer_fin_then_rst_then_errors() {
-    if !require_capture("kill-peer") {
-        return;
-    }
+    require_capture("kill-peer");
     let d = demo("kill-peer", &[]);
     let p = d.tcp();
     let k1 = d.call_args("lab", "kill", "client");
@@ -881,9 +867,7 @@ fn check_one_name_per_socket(d: &Demo, peers: &[&str]) {
 
 #[test]
 fn kill_peer_and_backlog_name_each_socket_after_its_peer_only() {
-    if !require_capture("one name per socket") {
-        return;
-    }
+    require_capture("one name per socket");
     check_one_name_per_socket(&demo("kill-peer", &[]), &["client", "client2"]);
     check_one_name_per_socket(&demo("backlog", &[]), &["client", "client2", "client3"]);
 }
@@ -893,9 +877,7 @@ fn kill_peer_and_backlog_name_each_socket_after_its_peer_only() {
 
 #[test]
 fn abort_sends_rst_and_no_fin() {
-    if !require_capture("abort") {
-        return;
-    }
+    require_capture("abort");
     let d = demo("abort", &[]);
     let p = d.tcp();
     let linger = d.call_args("client", "setsockopt", "SO_LINGER");
@@ -939,9 +921,7 @@ fn abort_sends_rst_and_no_fin() {
 
 #[test]
 fn refused_gets_rst_ack_and_econnrefused() {
-    if !require_capture("refused") {
-        return;
-    }
+    require_capture("refused");
     let d = demo("refused", &[]);
     let p = d.tcp();
     ensure!(d, p.len() >= 2, "a SYN and its answer expected");
@@ -978,9 +958,7 @@ fn refused_gets_rst_ack_and_econnrefused() {
 
 #[test]
 fn backlog_full_queue_drops_syn_and_client_retransmits() {
-    if !require_capture("backlog") {
-        return;
-    }
+    require_capture("backlog");
     let d = demo("backlog", &[]);
     let p = d.tcp();
     let listen = d.call("server", "listen");
@@ -1044,9 +1022,7 @@ fn backlog_full_queue_drops_syn_and_client_retransmits() {
 
 #[test]
 fn backlog_abort_on_overflow_answers_rst() {
-    if !require_capture("backlog-abort") {
-        return;
-    }
+    require_capture("backlog-abort");
     let d = demo("backlog-abort", &[]);
     let p = d.tcp();
     let sysctl = d.call("lab", "sysctl");
@@ -1103,9 +1079,7 @@ fn backlog_abort_on_overflow_answers_rst() {
 
 #[test]
 fn half_close_still_receives_after_shutdown_wr() {
-    if !require_capture("half-close") {
-        return;
-    }
+    require_capture("half-close");
     let d = demo("half-close", &[]);
     let p = d.tcp();
     let shut = d.call("client", "shutdown");
@@ -1194,9 +1168,7 @@ fn half_close_still_receives_after_shutdown_wr() {
 
 #[test]
 fn keepalive_probes_then_etimedout() {
-    if !require_capture("keepalive") {
-        return;
-    }
+    require_capture("keepalive");
     let d = demo("keepalive", &[]);
     let p = d.tcp();
     ensure!(
@@ -1263,9 +1235,7 @@ fn keepalive_probes_then_etimedout() {
 
 #[test]
 fn shared_fd_only_the_last_close_sends_fin() {
-    if !require_capture("shared-fd") {
-        return;
-    }
+    require_capture("shared-fd");
     let d = demo("shared-fd", &[]);
     let p = d.tcp();
     let fork = d.call("server", "fork");
@@ -1318,9 +1288,7 @@ fn shared_fd_only_the_last_close_sends_fin() {
 
 #[test]
 fn concurrent_serves_three_clients_at_once() {
-    if !require_capture("concurrent") {
-        return;
-    }
+    require_capture("concurrent");
     let d = demo("concurrent", &[]);
     let p = d.tcp();
     let mut conns: Vec<u64> = p.iter().map(|e| n(e, "conn")).collect();
@@ -1538,17 +1506,13 @@ fn check_epoll(d: &Demo) {
 
 #[test]
 fn epoll_one_thread_serves_three_clients() {
-    if !require_capture("epoll") {
-        return;
-    }
+    require_capture("epoll");
     check_epoll(&demo("epoll", &[]));
 }
 
 #[test]
 fn epoll_rootless() {
-    let Some(d) = crate::states::demo_rootless("epoll_rootless", "epoll") else {
-        return;
-    };
+    let d = crate::states::demo_rootless("epoll_rootless", "epoll");
     check_epoll(&Demo {
         what: "rootless synack demo epoll --json".into(),
         ev: d.events,
@@ -1562,13 +1526,9 @@ fn epoll_rootless() {
 /// `synack demo NAME --json` as root, then as an ordinary user; each run
 /// checked by `check`.
 fn root_and_rootless(test: &str, name: &str, check: fn(&Demo)) {
-    if !require_capture(name) {
-        return;
-    }
+    require_capture(name);
     check(&demo(name, &[]));
-    let Some(d) = crate::states::demo_rootless(test, name) else {
-        return;
-    };
+    let d = crate::states::demo_rootless(test, name);
     check(&Demo {
         what: format!("rootless synack demo {name} --json"),
         ev: d.events,
@@ -1947,9 +1907,7 @@ fn keepalive_reboot_probe_gets_rst_and_econnreset() {
 /// the restore is still a keepalive, and ends the connection.
 #[test]
 fn keepalive_reboot_a_probe_during_the_reboot_gets_a_lost_rst() {
-    if !require_capture("keepalive-reboot, longer") {
-        return;
-    }
+    require_capture("keepalive-reboot, longer");
     let dir = scratch("reboot-long");
     let path = dir.join("reboot-long.txt");
     let text = include_str!("../../assets/scenarios/keepalive-reboot.txt");
@@ -2126,9 +2084,7 @@ fn peek_leaves_the_bytes_for_the_next_read() {
 
 #[test]
 fn urgent_sets_urg_and_pointer() {
-    if !require_capture("urgent") {
-        return;
-    }
+    require_capture("urgent");
     let d = demo("urgent", &[]);
     let p = d.tcp();
     let send = d.call_args("client", "send", "MSG_OOB");
@@ -2164,9 +2120,7 @@ fn urgent_sets_urg_and_pointer() {
 
 #[test]
 fn zero_window_probe_then_window_update() {
-    if !require_capture("zero-window") {
-        return;
-    }
+    require_capture("zero-window");
     let d = demo("zero-window", &[]);
     let p = d.tcp();
     let zw = p
@@ -2249,9 +2203,7 @@ fn zero_window_probe_then_window_update() {
 
 #[test]
 fn retransmit_backs_off_and_recovers() {
-    if !require_capture("retransmit") {
-        return;
-    }
+    require_capture("retransmit");
     let d = demo("retransmit", &[]);
     let p = d.tcp();
     let cut = d.link("cut");
@@ -2327,9 +2279,7 @@ fn retransmit_backs_off_and_recovers() {
 
 #[test]
 fn loss_shows_dup_acks_a_fast_retransmission_and_a_timeout() {
-    if !require_capture("loss") {
-        return;
-    }
+    require_capture("loss");
     let d = demo("loss", &[]);
     let p = d.tcp();
     let drop = d.link("drop 5 server");
@@ -2443,9 +2393,7 @@ fn loss_shows_dup_acks_a_fast_retransmission_and_a_timeout() {
 /// a segment noted lost must be sent again; nothing towards the client is lost.
 #[test]
 fn link_loss_notes_exactly_what_the_filter_dropped() {
-    if !require_capture("link_loss") {
-        return;
-    }
+    require_capture("link_loss");
     let dir = scratch("link-loss");
     let path = dir.join("loss20.txt");
     std::fs::write(
@@ -2527,9 +2475,7 @@ fn link_loss_notes_exactly_what_the_filter_dropped() {
 
 #[test]
 fn simultaneous_close_fins_cross() {
-    if !require_capture("simultaneous-close") {
-        return;
-    }
+    require_capture("simultaneous-close");
     let d = demo("simultaneous-close", &[]);
     let p = d.tcp();
     let cut = d.link("cut");
@@ -2604,9 +2550,7 @@ fn simultaneous_close_fins_cross() {
 
 #[test]
 fn udp_datagrams_only() {
-    if !require_capture("udp") {
-        return;
-    }
+    require_capture("udp");
     let d = demo("udp", &[]);
     let p = d.packets();
     ensure!(d, p.len() >= 2, "a datagram each way expected");
@@ -2690,9 +2634,7 @@ fn check_only_own_events(d: &Demo) {
 
 #[test]
 fn lab_runs_do_not_see_each_other() {
-    if !require_capture("isolation") {
-        return;
-    }
+    require_capture("isolation");
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let noise: Vec<_> = (0..2)
         .map(|_| {
@@ -2821,9 +2763,7 @@ fn unknown_scenario_lists_the_names() {
 
 #[test]
 fn default_run_without_terminal_shows_a_demo_and_the_list() {
-    if !require_capture("default run") {
-        return;
-    }
+    require_capture("default run");
     let run = run_timeout(&mut synack(), Duration::from_secs(30));
     let ctx = format!(
         "status {}, stderr:\n{}\nstdout:\n{}",
@@ -2938,9 +2878,7 @@ fn no_leftovers(tag: &str, scenario: &str, act: impl FnOnce(&mut std::process::C
 
 #[test]
 fn no_leftover_peers_after_normal_end() {
-    if !require_capture("no leftovers (normal end)") {
-        return;
-    }
+    require_capture("no leftovers (normal end)");
     no_leftovers("leftover-normal", "handshake", |child, _| {
         let st = wait_timeout(child, DEMO_LIMIT);
         assert!(st.success(), "the demo should end normally: {st}");
@@ -2949,9 +2887,7 @@ fn no_leftover_peers_after_normal_end() {
 
 #[test]
 fn no_leftover_peers_after_a_killed_peer() {
-    if !require_capture("no leftovers (kill-peer)") {
-        return;
-    }
+    require_capture("no leftovers (kill-peer)");
     no_leftovers("leftover-killpeer", "kill-peer", |child, _| {
         let st = wait_timeout(child, DEMO_LIMIT);
         assert!(st.success(), "the demo should end normally: {st}");
@@ -2960,9 +2896,7 @@ fn no_leftover_peers_after_a_killed_peer() {
 
 #[test]
 fn no_leftover_peers_after_ctrl_c() {
-    if !require_capture("no leftovers (Ctrl-C)") {
-        return;
-    }
+    require_capture("no leftovers (Ctrl-C)");
     no_leftovers("leftover-sigint", "keepalive", |child, _| {
         std::thread::sleep(Duration::from_millis(1000));
         assert!(
@@ -2982,9 +2916,7 @@ fn no_leftover_peers_after_ctrl_c() {
 
 #[test]
 fn no_leftover_peers_after_synack_is_killed() {
-    if !require_capture("no leftovers (SIGKILL)") {
-        return;
-    }
+    require_capture("no leftovers (SIGKILL)");
     no_leftovers("leftover-sigkill", "keepalive", |child, _| {
         std::thread::sleep(Duration::from_millis(1000));
         assert!(

@@ -112,9 +112,7 @@ fn tshark_count(file: &Path) -> usize {
 
 #[test]
 fn watch_through_sudo_runs_as_the_invoking_user_and_writes_their_file() {
-    if !require_capture("watch_through_sudo_runs_as_the_invoking_user_and_writes_their_file") {
-        return;
-    }
+    require_capture("watch_through_sudo_runs_as_the_invoking_user_and_writes_their_file");
     let dir = shared_dir("sudo-watch");
     let pcap = dir.join("watch.pcap");
     let port = free_port();
@@ -240,9 +238,7 @@ fn read_through_sudo_gives_up_root_before_parsing() {
 
 #[test]
 fn watch_with_file_capabilities_drops_every_one() {
-    if !require_capture("watch_with_file_capabilities_drops_every_one") {
-        return;
-    }
+    require_capture("watch_with_file_capabilities_drops_every_one");
     require_tool("setcap");
     require_tool("setpriv");
     let dir = shared_dir("setcap");
@@ -285,9 +281,7 @@ fn watch_with_file_capabilities_drops_every_one() {
 
 #[test]
 fn write_never_replaces_a_file_or_follows_a_link_unless_told() {
-    if !require_capture("write_never_replaces_a_file_or_follows_a_link_unless_told") {
-        return;
-    }
+    require_capture("write_never_replaces_a_file_or_follows_a_link_unless_told");
     let dir = scratch("write-safe");
     let existing = dir.join("kept.pcap");
     std::fs::write(&existing, b"precious").unwrap();

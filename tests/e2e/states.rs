@@ -30,10 +30,10 @@ use crate::support::*;
 // ---------------------------------------------------------------------------
 // What the tests need.
 
-/// True where the test may run (root, or root of the test namespace an
+/// The test may run here (root, or root of the test namespace an
 /// ordinary user's run enters); fails saying why otherwise.
-pub fn require_kernel(test: &str) -> bool {
-    require_capture(test)
+pub fn require_kernel(test: &str) {
+    require_capture(test);
 }
 
 /// Builds the command that runs `exe` with `args` as an unprivileged user.
@@ -41,8 +41,8 @@ pub(crate) type Runner = Box<dyn Fn(&Path, &str) -> std::process::Command>;
 
 /// How a rootless run is started here: `su nobody` as root, directly otherwise.
 /// Fails saying why when user namespaces are forbidden here.
-pub(crate) fn rootless_runner(test: &str) -> Option<Runner> {
-    let forbidden = |why: String| -> Option<Runner> {
+pub(crate) fn rootless_runner(test: &str) -> Runner {
+    let forbidden = |why: String| -> Runner {
         panic!("{test} cannot run: {why}. Allow unprivileged user namespaces.");
     };
     if std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
@@ -77,7 +77,7 @@ pub(crate) fn rootless_runner(test: &str) -> Option<Runner> {
         Err(e) => return forbidden(format!("cannot run `{probe}`: {e}")),
     }
     if is_root() {
-        Some(Box::new(|exe: &Path, args: &str| {
+        Box::new(|exe: &Path, args: &str| {
             let mut c = std::process::Command::new("su");
             c.args([
                 "nobody",
@@ -87,13 +87,13 @@ pub(crate) fn rootless_runner(test: &str) -> Option<Runner> {
                 &format!("{} {args}", exe.display()),
             ]);
             c
-        }))
+        })
     } else {
-        Some(Box::new(|exe: &Path, args: &str| {
+        Box::new(|exe: &Path, args: &str| {
             let mut c = std::process::Command::new(exe);
             c.args(args.split_whitespace());
             c
-        }))
+        })
     }
 }
 
@@ -506,9 +506,7 @@ pub(crate) fn check_simultaneous(d: &Demo, root: bool) {
 
 #[test]
 pub(crate) fn demo_time_wait_server_has_kernel_timer() {
-    if !require_kernel("demo_time_wait_server_has_kernel_timer") {
-        return;
-    }
+    require_kernel("demo_time_wait_server_has_kernel_timer");
     let d = demo_root("time-wait");
     let (cl, srv) = conn_sockets(&d, "client");
     let server = of_socket(&d.states, &srv, Some(&cl));
@@ -550,9 +548,7 @@ pub(crate) fn demo_time_wait_server_has_kernel_timer() {
 
 #[test]
 pub(crate) fn demo_backlog_queue_full_and_overflows() {
-    if !require_kernel("demo_backlog_queue_full_and_overflows") {
-        return;
-    }
+    require_kernel("demo_backlog_queue_full_and_overflows");
     let d = demo_root("backlog");
     let queues = kind(&d.events, "queue");
     let num = |q: &Value, k: &str| {
@@ -590,8 +586,8 @@ pub(crate) fn demo_backlog_queue_full_and_overflows() {
 // ---------------------------------------------------------------------------
 // 4. Rootless.
 
-pub(crate) fn demo_rootless(test: &str, name: &str) -> Option<Demo> {
-    let runner = rootless_runner(test)?;
+pub(crate) fn demo_rootless(test: &str, name: &str) -> Demo {
+    let runner = rootless_runner(test);
     let exe = private_synack(&format!("rootless-{name}"));
     let cmd = runner(&exe, &format!("demo {name} --json"));
     let d = run_demo(cmd, &format!("rootless synack demo {name} --json"));
@@ -616,7 +612,7 @@ pub(crate) fn demo_rootless(test: &str, name: &str) -> Option<Demo> {
         "rootless {name}: bad sources:\n{}",
         bad.join("\n")
     );
-    Some(d)
+    d
 }
 
 /// States a poll cannot catch must be marked inferred: SYN-SENT and LAST-ACK
@@ -636,9 +632,7 @@ pub(crate) fn assert_short_inferred(evs: &[&St], what: &str, all: &[St]) {
 
 #[test]
 pub(crate) fn rootless_close_paths() {
-    let Some(d) = demo_rootless("rootless_close_paths", "close") else {
-        return;
-    };
+    let d = demo_rootless("rootless_close_paths", "close");
     let (cl, srv) = conn_sockets(&d, "client");
     let client = of_socket(&d.states, &cl, Some(&srv));
     assert_path(
@@ -674,12 +668,8 @@ pub(crate) fn rootless_close_paths() {
 
 #[test]
 pub(crate) fn rootless_simultaneous_close() {
-    if demo_rootless("rootless_simultaneous_close", "simultaneous-close").is_none() {
-        return;
-    }
     let d = fins_cross_every_run(|| {
-        let d =
-            demo_rootless("rootless_simultaneous_close", "simultaneous-close").expect("ran before");
+        let d = demo_rootless("rootless_simultaneous_close", "simultaneous-close");
         check_simultaneous(&d, false);
         d
     });
@@ -693,9 +683,7 @@ pub(crate) fn rootless_simultaneous_close() {
 
 #[test]
 pub(crate) fn rootless_abort() {
-    let Some(d) = demo_rootless("rootless_abort", "abort") else {
-        return;
-    };
+    let d = demo_rootless("rootless_abort", "abort");
     let (cl, srv) = conn_sockets(&d, "client");
     let client = of_socket(&d.states, &cl, Some(&srv));
     check_abort(&d, &client, false);
@@ -1211,9 +1199,7 @@ pub(crate) fn reference_expected(run: &HostRun) -> Vec<RefT> {
 
 #[test]
 pub(crate) fn watch_time_wait_matches_ss() {
-    if !require_kernel("watch_time_wait_matches_ss") {
-        return;
-    }
+    require_kernel("watch_time_wait_matches_ss");
     let run = host_run();
     let ours: Vec<&St> = run
         .states
@@ -1283,9 +1269,7 @@ pub(crate) fn watch_time_wait_matches_ss() {
 
 #[test]
 pub(crate) fn read_of_capture_infers_states_only() {
-    if !require_kernel("read_of_capture_infers_states_only") {
-        return;
-    }
+    require_kernel("read_of_capture_infers_states_only");
     let run = host_run();
     let mut cmd = synack();
     cmd.args(["read", "--json"]).arg(&run.pcap);

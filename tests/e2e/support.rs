@@ -19,12 +19,12 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// True where capture works: root, or the root of the private namespace an
+/// Capture works here: root, or the root of the private namespace an
 /// ordinary user's test run enters (tests/common/userns.rs). Fails saying
-/// why otherwise; never returns false (the callers' `return` is for clarity).
-pub fn require_capture(test: &str) -> bool {
+/// why otherwise: a test that cannot run is a failure, never a pass.
+pub fn require_capture(test: &str) {
     if is_root() {
-        return true;
+        return;
     }
     panic!(
         "{test} cannot run: it needs CAP_NET_RAW to capture on lo. Run as root, or as a user \

@@ -200,17 +200,17 @@ fn check_restored(t: &Tmux, status: &str) {
     );
 }
 
-/// True when a lab can run here: as root, or as a user who may create user
+/// A lab can run here: as root, or as a user who may create user
 /// namespaces (the rootless lab); fails saying why otherwise.
-fn require_lab(test: &str) -> bool {
+fn require_lab(test: &str) {
     if is_root() {
-        return true;
+        return;
     }
     let probe = Command::new("unshare")
         .args(["--user", "--map-root-user", "--net", "true"])
         .output();
     let why = match probe {
-        Ok(o) if o.status.success() => return true,
+        Ok(o) if o.status.success() => return,
         Ok(o) => format!(
             "this user cannot create a user+net namespace for the lab ({})",
             String::from_utf8_lossy(&o.stderr).trim()
@@ -243,9 +243,7 @@ const LONG: Duration = Duration::from_secs(20);
 
 #[test]
 fn tui_plain_synack_opens_the_picker_and_q_restores_the_terminal() {
-    if !require_lab("tui_plain_synack_opens_the_picker_and_q_restores_the_terminal") {
-        return;
-    }
+    require_lab("tui_plain_synack_opens_the_picker_and_q_restores_the_terminal");
     let t = Tmux::start("picker", 100, 30);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -265,9 +263,7 @@ fn tui_plain_synack_opens_the_picker_and_q_restores_the_terminal() {
 
 #[test]
 fn tui_demo_handshake_keys_kill_details_picker_language_help() {
-    if !require_lab("tui_demo_handshake_keys_kill_details_picker_language_help") {
-        return;
-    }
+    require_lab("tui_demo_handshake_keys_kill_details_picker_language_help");
     let t = Tmux::start("keys", 100, 30);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -330,9 +326,7 @@ fn tui_demo_handshake_keys_kill_details_picker_language_help() {
 
 #[test]
 fn tui_step_shows_nothing_on_the_wire_until_space() {
-    if !require_lab("tui_step_shows_nothing_on_the_wire_until_space") {
-        return;
-    }
+    require_lab("tui_step_shows_nothing_on_the_wire_until_space");
     let t = Tmux::start("step", 100, 30);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -361,9 +355,7 @@ fn tui_step_shows_nothing_on_the_wire_until_space() {
 
 #[test]
 fn tui_sigterm_restores_the_terminal_and_leaves_no_process() {
-    if !require_lab("tui_sigterm_restores_the_terminal_and_leaves_no_process") {
-        return;
-    }
+    require_lab("tui_sigterm_restores_the_terminal_and_leaves_no_process");
     let t = Tmux::start("sigterm", 100, 30);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -386,9 +378,7 @@ fn tui_sigterm_restores_the_terminal_and_leaves_no_process() {
 
 #[test]
 fn tui_sighup_and_a_panic_restore_the_terminal_too() {
-    if !require_lab("tui_sighup_and_a_panic_restore_the_terminal_too") {
-        return;
-    }
+    require_lab("tui_sighup_and_a_panic_restore_the_terminal_too");
     let t = Tmux::start("sighup", 100, 30);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -422,9 +412,7 @@ fn tui_sighup_and_a_panic_restore_the_terminal_too() {
 
 #[test]
 fn tui_resize_to_tiny_and_back_and_restart() {
-    if !require_lab("tui_resize_to_tiny_and_back_and_restart") {
-        return;
-    }
+    require_lab("tui_resize_to_tiny_and_back_and_restart");
     let t = Tmux::start("resize", 100, 30);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -449,9 +437,7 @@ fn tui_resize_to_tiny_and_back_and_restart() {
 
 #[test]
 fn tui_rootless_says_sock_diag_and_inferred() {
-    if !require_lab("tui_rootless_says_sock_diag_and_inferred") {
-        return;
-    }
+    require_lab("tui_rootless_says_sock_diag_and_inferred");
     let t = Tmux::start("rootless", 100, 30);
     let bin = own_binary(&t);
     // As root the test becomes nobody; an ordinary user is rootless already.
@@ -477,9 +463,7 @@ fn tui_rootless_says_sock_diag_and_inferred() {
 /// end, and take its lab with it, not spin on the dead terminal.
 #[test]
 fn tui_a_closed_window_without_sighup_ends_the_run() {
-    if !require_lab("tui_a_closed_window_without_sighup_ends_the_run") {
-        return;
-    }
+    require_lab("tui_a_closed_window_without_sighup_ends_the_run");
     require_tool("setsid");
     let t = Tmux::start("hangup", 100, 30);
     let bin = own_binary(&t);
@@ -535,9 +519,7 @@ fn pane_title(t: &Tmux) -> String {
 
 #[test]
 fn tui_and_text_show_hostile_bytes_as_text() {
-    if !require_lab("tui_and_text_show_hostile_bytes_as_text") {
-        return;
-    }
+    require_lab("tui_and_text_show_hostile_bytes_as_text");
     let t = Tmux::start("hostile", 120, 40);
     let bin = own_binary(&t);
     let script = hostile_script(&t.dir);
@@ -642,9 +624,7 @@ fn quiz_digit(screen: &str, label: &str) -> String {
 
 #[test]
 fn tui_quiz_asks_before_each_step_and_the_real_stack_answers() {
-    if !require_lab("tui_quiz_asks_before_each_step_and_the_real_stack_answers") {
-        return;
-    }
+    require_lab("tui_quiz_asks_before_each_step_and_the_real_stack_answers");
     let t = Tmux::start("quiz", 80, 24);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -687,9 +667,7 @@ fn tui_quiz_asks_before_each_step_and_the_real_stack_answers() {
 
 #[test]
 fn tui_explain_pane_follows_the_selected_row_in_both_languages() {
-    if !require_lab("tui_explain_pane_follows_the_selected_row_in_both_languages") {
-        return;
-    }
+    require_lab("tui_explain_pane_follows_the_selected_row_in_both_languages");
     let t = Tmux::start("explain", 100, 30);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -743,9 +721,7 @@ fn tui_explain_pane_follows_the_selected_row_in_both_languages() {
 /// for a click of their own, whole; ← goes back one step and → forward.
 #[test]
 fn tui_stepping_through_loss_shows_every_steps_words() {
-    if !require_lab("tui_stepping_through_loss_shows_every_steps_words") {
-        return;
-    }
+    require_lab("tui_stepping_through_loss_shows_every_steps_words");
     let t = Tmux::start("clicker", 80, 24);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -832,9 +808,7 @@ fn ladder_rows(s: &str) -> Vec<Vec<char>> {
 /// a server, no row writes over another lane's line, at any step.
 #[test]
 fn tui_four_lanes_at_80x24_keep_their_text_in_their_lane() {
-    if !require_lab("tui_four_lanes_at_80x24_keep_their_text_in_their_lane") {
-        return;
-    }
+    require_lab("tui_four_lanes_at_80x24_keep_their_text_in_their_lane");
     for name in ["concurrent", "epoll"] {
         let t = Tmux::start(&format!("lanes-{name}"), 80, 24);
         let bin = own_binary(&t);
@@ -885,9 +859,7 @@ fn tui_four_lanes_at_80x24_keep_their_text_in_their_lane() {
 /// have none of the English words they used to show.
 #[test]
 fn tui_details_and_diagram_in_chinese_have_no_english_words() {
-    if !require_lab("tui_details_and_diagram_in_chinese_have_no_english_words") {
-        return;
-    }
+    require_lab("tui_details_and_diagram_in_chinese_have_no_english_words");
     let t = Tmux::start("zh-details", 80, 24);
     let bin = own_binary(&t);
     t.run(&format!(
@@ -947,9 +919,7 @@ fn tui_details_and_diagram_in_chinese_have_no_english_words() {
 /// is written, an empty result says so, the titles are whole, no freeze.
 #[test]
 fn tui_read_table_filter_titles_and_no_freeze() {
-    if !require_lab("tui_read_table_filter_titles_and_no_freeze") {
-        return;
-    }
+    require_lab("tui_read_table_filter_titles_and_no_freeze");
     let t = Tmux::start("read-filter", 100, 30);
     let bin = own_binary(&t);
     let pcap = t.dir.join("close.pcap");
