@@ -1,5 +1,5 @@
 //! Headless views of the event stream: `--json` (one object per line, the
-//! contract in DESIGN.md) and `--text` (one readable ladder line per event).
+//! contract in docs/events.md) and `--text` (one readable ladder line per event).
 //! Both are flushed per line so pipes see events as they happen.
 
 pub mod export;

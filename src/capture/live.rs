@@ -1,5 +1,5 @@
-//! Live capture from a Linux `AF_PACKET` socket, set up by hand (see
-//! DESIGN.md, "Measured pitfalls") and read through a `TPACKET_V3` ring, as
+//! Live capture from a Linux `AF_PACKET` socket, set up by hand (the
+//! steps below, each a pitfall measured here) and read through a `TPACKET_V3` ring, as
 //! libpcap reads it:
 //!
 //! 1. `socket(AF_PACKET, SOCK_RAW, 0)`: protocol 0, so nothing is queued
