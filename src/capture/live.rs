@@ -1,6 +1,6 @@
-//! Live capture from a Linux `AF_PACKET` socket, set up by hand (the
-//! steps below, each a pitfall measured here) and read through a `TPACKET_V3` ring, as
-//! libpcap reads it:
+//! Live capture from a Linux `AF_PACKET` socket, set up by hand (the steps
+//! below, each a pitfall measured here) and read through a `TPACKET_V3`
+//! ring, as libpcap reads it:
 //!
 //! 1. `socket(AF_PACKET, SOCK_RAW, 0)`: protocol 0, so nothing is queued
 //!    before the filter is attached (the bind to `ETH_P_ALL` starts delivery);
