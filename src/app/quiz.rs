@@ -785,6 +785,17 @@ mod tests {
     use super::*;
     use crate::event::{StateEvent, StateSource, StepEvent};
 
+    /// Step 1 of 1 begins at 0 ms.
+    fn first_step() -> Event {
+        Event::Step(StepEvent {
+            ts: at(0),
+            index: 1,
+            total: 1,
+            line: 1,
+            narration: None,
+        })
+    }
+
     fn at(ms: u64) -> Timestamp {
         Timestamp(1_700_000_000_000_000_000 + ms * 1_000_000)
     }
@@ -903,13 +914,7 @@ mod tests {
         quiz.addrs.entry("server".into()).or_default().insert(local);
         assert!(quiz.answer(0));
         quiz.observe(&[
-            Event::Step(StepEvent {
-                ts: at(0),
-                index: 1,
-                total: 1,
-                line: 1,
-                narration: None,
-            }),
+            first_step(),
             Event::State(StateEvent {
                 ts: at(10),
                 conn: None,
@@ -1011,13 +1016,7 @@ mod tests {
         let mut quiz = Quiz::new(vec![Some(q)]);
         assert!(quiz.answer(2));
         quiz.observe(&[
-            Event::Step(StepEvent {
-                ts: at(0),
-                index: 1,
-                total: 1,
-                line: 1,
-                narration: None,
-            }),
+            first_step(),
             state(5, "client", remote, local),
             state(6, "server", local, remote),
         ]);
