@@ -23,17 +23,17 @@ fn app(rows: usize) -> App {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kill-peer.inputs");
     let base = synack::run::replay(&path).expect("fixture");
     let mut app = App::new(Lang::En, RunKind::Idle, Vec::new(), rows.max(100));
-    app.update(AppEvent::DemoStarted {
+    let _ = app.update(AppEvent::DemoStarted {
         name: "kill-peer".into(),
         peers: vec!["client".into(), "client2".into(), "server".into()],
         paused: false,
         rootless: false,
         pace: 0.0,
     });
-    app.update(AppEvent::Started {
+    let _ = app.update(AppEvent::Started {
         kernel: KernelMode::Exact,
     });
-    app.update(AppEvent::Resize {
+    let _ = app.update(AppEvent::Resize {
         width: 120,
         height: 40,
     });
@@ -55,7 +55,7 @@ fn app(rows: usize) -> App {
         }
         round += 1;
     }
-    app.update(AppEvent::Model(events));
+    let _ = app.update(AppEvent::Model(events));
     app
 }
 
@@ -73,7 +73,7 @@ fn frame(c: &mut Criterion) {
         });
         // Time travel: a row in the middle selected.
         for _ in 0..rows / 2 {
-            a.update(AppEvent::Key(Key::Up));
+            let _ = a.update(AppEvent::Key(Key::Up));
         }
         c.bench_function(&format!("frame_120x40_{rows}_rows_selected"), |b| {
             b.iter(|| {

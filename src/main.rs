@@ -16,8 +16,9 @@ use synack::i18n::Lang;
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
 use synack::output::export::{self, Colours, ExportFormat, ExportOptions};
+use synack::output::sink::{Collect, Ending, Sink, View};
 use synack::privilege::{self, Dropped, Replace};
-use synack::run::{self, Collect, DemoSetup, Ending, Sink, Start, UiOptions, WatchSetup};
+use synack::run::{self, DemoSetup, Start, UiOptions, WatchSetup};
 use synack::ui;
 
 use cli::{Cli, Command, DemoArgs, ExportArgs, Theme};
@@ -43,48 +44,70 @@ const SCREEN_PACE: f64 = 0.8;
 fn main() -> ExitCode {
     keep_big_buffers_returnable();
     let cli = Cli::parse();
-    // A peer is already inside the lab: it must not enter another namespace.
-    if let Some(Command::Peer { name }) = &cli.command {
-        let code = lab::peer_main(name);
-        return ExitCode::from(u8::try_from(code).unwrap_or(1));
-    }
-    // Explanations are text from compiled-in data: no lab, no screen.
-    if let Some(Command::Explain(args)) = &cli.command {
-        return match explain(args.topic.as_deref(), cli.language()) {
-            Ok(()) => ExitCode::SUCCESS,
-            // A reader that stopped early (`| head`) is not an error.
-            Err(e)
-                if e.downcast_ref::<io::Error>()
-                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
-            {
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                report(&e);
-                ExitCode::FAILURE
-            }
-        };
-    }
     if let Some(why) = cli.export_conflict() {
         report(&anyhow::anyhow!(why));
         return ExitCode::from(2);
     }
-    // The screen only where there is a terminal to draw on, and not for a
-    // diagram.
-    let format = cli
-        .format()
-        .or_else(|| (!io::stdout().is_terminal()).then_some(Format::Text));
-    let result = match (cli.export(), format) {
-        (Some((kind, args, force)), _) => export(&cli, kind, args, force),
-        (None, Some(format)) => headless(&cli, format),
-        (None, None) => screen(&cli),
+    let lang = cli.language();
+    let out = Out::of(&cli);
+    let result = match &cli.command {
+        // A peer is already inside the lab: it must not enter another namespace.
+        Some(Command::Peer { name }) => {
+            let code = lab::peer_main(name);
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
+        // Explanations are text from compiled-in data: no lab, no screen.
+        Some(Command::Explain(args)) => explain(args.topic.as_deref(), lang).map(|()| Ending::Done),
+        Some(Command::List) => {
+            print_list(&mut io::stdout(), lang);
+            Ok(Ending::Done)
+        }
+        Some(Command::Watch(args)) => watch(&cli, args, out),
+        Some(Command::Read(args)) => read(&cli, args, out),
+        Some(Command::Demo(args)) => demo(&cli, args, out),
+        None => plain(&cli, out),
     };
     match result {
         Ok(Ending::Done | Ending::OutputClosed) => ExitCode::SUCCESS,
         Ok(Ending::Interrupted) => ExitCode::from(130),
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             report(&e);
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where a run's events go, decided once from the command line.
+#[derive(Clone, Copy)]
+enum Out<'a> {
+    /// The screen: there is a terminal to draw on.
+    Screen,
+    /// Printed as they happen (`--json`, `--text`, or stdout not a terminal).
+    Print(Format),
+    /// A diagram written when the run ends (`--export`, demo and read only).
+    Export {
+        kind: cli::Export,
+        args: &'a ExportArgs,
+        force: bool,
+    },
+}
+
+impl<'a> Out<'a> {
+    fn of(cli: &'a Cli) -> Self {
+        if let Some((kind, args, force)) = cli.export() {
+            return Self::Export { kind, args, force };
+        }
+        match cli.format() {
+            Some(format) => Self::Print(format),
+            None if io::stdout().is_terminal() => Self::Screen,
+            None => Self::Print(Format::Text),
         }
     }
 }
@@ -101,83 +124,153 @@ fn watch_setup(args: &cli::WatchArgs) -> WatchSetup {
     }
 }
 
-fn headless(cli: &Cli, format: Format) -> Result<Ending> {
-    let lang = cli.language();
-    let out = io::stdout();
-    match &cli.command {
-        Some(Command::Watch(args)) => {
-            let setup = watch_setup(args);
-            let mut sink = Sink::new(format, lang, out, args.count);
-            let announce = |dropped| {
-                eprintln!(
-                    "synack: capturing on {} ({}); Ctrl-C to stop",
-                    sanitize(&setup.iface),
-                    run::describe_filter(&setup.filter())
-                );
-                match dropped {
-                    Dropped::ToUser(u) => eprintln!(
-                        "synack: gave up root: running as uid {} gid {} (the user who ran sudo)",
-                        u.uid, u.gid
-                    ),
-                    Dropped::Capabilities => {
-                        eprintln!("synack: gave up its capabilities after opening the capture");
-                    }
-                    Dropped::Nothing | Dropped::KeptRoot => {}
-                }
-            };
-            let end = run::watch(&setup, cli.record.as_deref(), &mut sink, announce)?;
-            // Ctrl-C is how a watch ends.
-            Ok(match end {
-                Ending::Interrupted => Ending::Done,
-                other => other,
-            })
+/// `synack watch`.
+fn watch(cli: &Cli, args: &cli::WatchArgs, out: Out<'_>) -> Result<Ending> {
+    let setup = watch_setup(args);
+    let format = match out {
+        Out::Screen => return run::screen(Start::Watch(setup), &ui_options(cli)),
+        Out::Print(format) => format,
+        // The command line offers --export on demo and read only.
+        Out::Export { .. } => bail!("--export draws a demo or a capture file, not a watch"),
+    };
+    let mut sink = Sink::new(format, cli.language(), io::stdout(), args.count);
+    let announce = |dropped| {
+        eprintln!(
+            "synack: capturing on {} ({}); Ctrl-C to stop",
+            sanitize(&setup.iface),
+            run::describe_filter(&setup.filter())
+        );
+        match dropped {
+            Dropped::ToUser(u) => eprintln!(
+                "synack: gave up root: running as uid {} gid {} (the user who ran sudo)",
+                u.uid, u.gid
+            ),
+            Dropped::Capabilities => {
+                eprintln!("synack: gave up its capabilities after opening the capture");
+            }
+            Dropped::Nothing | Dropped::KeptRoot => {}
         }
-        Some(Command::Read(args)) => {
-            let mut sink = Sink::new(format, lang, out, None);
+    };
+    let end = run::watch(&setup, cli.record.as_deref(), &mut sink, announce)?;
+    // Ctrl-C is how a watch ends.
+    Ok(match end {
+        Ending::Interrupted => Ending::Done,
+        other => other,
+    })
+}
+
+/// `synack read FILE`.
+fn read(cli: &Cli, args: &cli::ReadArgs, out: Out<'_>) -> Result<Ending> {
+    match out {
+        Out::Screen => {
+            // Fail before the screen opens: the error is then readable.
+            synack::capture::FileCapture::open(&args.file)?;
+            run::screen(Start::Read(args.file.clone()), &ui_options(cli))
+        }
+        Out::Print(format) => {
+            let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
             // A recording keeps the packets' bytes for the screen's details view.
             let keep = cli.record.is_some();
             run::read_file(&args.file, keep, cli.record.as_deref(), &mut sink)
         }
-        Some(Command::List) => {
-            print_list(&mut io::stdout(), lang);
-            Ok(Ending::Done)
+        Out::Export {
+            kind,
+            args: e,
+            force,
+        } => {
+            let name = args.file.file_name().map_or_else(
+                || args.file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            export(cli, kind, e, force, |view| {
+                run::read_file(&args.file, false, cli.record.as_deref(), view)
+                    .map(|end| (name, end))
+            })
         }
-        Some(Command::Demo(args)) => {
+    }
+}
+
+/// `synack demo [NAME]`.
+fn demo(cli: &Cli, args: &DemoArgs, out: Out<'_>) -> Result<Ending> {
+    match out {
+        Out::Screen => {
+            let demo = match (&args.name, &args.script) {
+                (None, None) => None,
+                _ => Some(load_named(args)?),
+            };
+            let setup = demo_setup(args, lab::enter_lab()?, SCREEN_PACE);
+            let start = match demo {
+                Some((name, script)) => Start::Demo {
+                    name,
+                    script,
+                    setup,
+                },
+                None => Start::Picker { setup },
+            };
+            run::screen(start, &ui_options(cli))
+        }
+        Out::Print(format) => {
             if args.quiz {
                 bail!(
                     "--quiz asks the class on screen: run it on a terminal, without --json or --text"
                 );
             }
             let script = load_script(args)?;
-            let ns = lab::enter_lab()?;
-            demo_headless(cli, format, args, &script, ns)
+            let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
+            demo_headless(cli, args, &script, &mut sink)
         }
-        Some(Command::Peer { .. } | Command::Explain(_)) => unreachable!("handled in main"),
-        None => {
-            let args = DemoArgs {
-                name: Some(DEFAULT_DEMO.to_owned()),
-                ..DemoArgs::default()
-            };
-            let script = load_script(&args)?;
-            let ns = lab::enter_lab()?;
-            let r = demo_headless(cli, format, &args, &script, ns);
-            if r.is_ok() {
-                eprintln!();
-                eprintln!("That was `synack demo {DEFAULT_DEMO}`. Every scenario:");
-                print_list(&mut io::stderr(), lang);
-            }
-            r
+        Out::Export {
+            kind,
+            args: e,
+            force,
+        } => {
+            // Everything that can be refused is, before the lab starts.
+            let (name, script) = load_named(args)?;
+            export(cli, kind, e, force, |view| {
+                demo_headless(cli, args, &script, view)
+                    .map(|end| (format!("synack demo {name}"), end))
+            })
         }
     }
 }
 
+/// Plain `synack`: the picker on a terminal; printed, the default scenario
+/// and then the list of every scenario.
+fn plain(cli: &Cli, out: Out<'_>) -> Result<Ending> {
+    let args = DemoArgs {
+        name: Some(DEFAULT_DEMO.to_owned()),
+        ..DemoArgs::default()
+    };
+    match out {
+        Out::Screen => {
+            let setup = demo_setup(&args, lab::enter_lab()?, SCREEN_PACE);
+            run::screen(Start::Picker { setup }, &ui_options(cli))
+        }
+        Out::Print(format) => {
+            let script = load_script(&args)?;
+            let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
+            let r = demo_headless(cli, &args, &script, &mut sink);
+            if r.is_ok() {
+                eprintln!();
+                eprintln!("That was `synack demo {DEFAULT_DEMO}`. Every scenario:");
+                print_list(&mut io::stderr(), cli.language());
+            }
+            r
+        }
+        // The command line refuses --export without demo or read.
+        Out::Export { .. } => bail!("--export draws a demo or a capture file: name one"),
+    }
+}
+
+/// A demo without the screen: the lab's namespace entered, the run's
+/// events to `view`.
 fn demo_headless(
     cli: &Cli,
-    format: Format,
     args: &DemoArgs,
     script: &Script,
-    ns: LabNs,
+    view: &mut dyn View,
 ) -> Result<Ending> {
+    let ns = lab::enter_lab()?;
     if ns.rootless {
         eprintln!(
             "synack: lab in a user namespace (not root): {}",
@@ -188,8 +281,7 @@ fn demo_headless(
         eprintln!("synack: --step: press Enter for each step");
     }
     let setup = demo_setup(args, ns, 0.0);
-    let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
-    run::demo(script, &setup, cli.record.as_deref(), &mut sink)
+    run::demo(script, &setup, cli.record.as_deref(), view)
 }
 
 /// A demo's set-up from its options; `pace` when --pace is not given.
@@ -210,14 +302,16 @@ fn demo_setup(args: &DemoArgs, ns: LabNs, pace: f64) -> DemoSetup {
 /// few enough to keep a huge capture file from filling the memory.
 const EXPORT_LIMIT: usize = 200_000;
 
-/// `--export`: runs the demo or reads the file headless, keeping its events,
-/// and writes the diagram when the run ends.
-fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Result<Ending> {
-    // Everything that can be refused is, before the lab starts.
-    let demo = match &cli.command {
-        Some(Command::Demo(d)) => Some((d, load_named(d)?)),
-        _ => None,
-    };
+/// `--export`: runs the demo or reads the file headless (`ran`, which says
+/// the diagram's title), keeping its events, and writes the diagram when
+/// the run ends.
+fn export(
+    cli: &Cli,
+    kind: cli::Export,
+    args: &ExportArgs,
+    force: bool,
+    ran: impl FnOnce(&mut Collect) -> Result<(String, Ending)>,
+) -> Result<Ending> {
     let replace = if force { Replace::Yes } else { Replace::No };
     let mut file = match &args.output {
         Some(path) => Some((
@@ -227,33 +321,7 @@ fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Resul
         None => None,
     };
     let mut view = Collect::new(args.conn, EXPORT_LIMIT);
-    let ran = match (&cli.command, demo) {
-        (Some(Command::Demo(_)), Some((d, (name, script)))) => lab::enter_lab()
-            .map_err(anyhow::Error::from)
-            .and_then(|ns| {
-                if ns.rootless {
-                    eprintln!(
-                        "synack: lab in a user namespace (not root): {}",
-                        synack::kernel::POLLED
-                    );
-                }
-                if d.step {
-                    eprintln!("synack: --step: press Enter for each step");
-                }
-                let setup = demo_setup(d, ns, 0.0);
-                run::demo(&script, &setup, cli.record.as_deref(), &mut view)
-            })
-            .map(|end| (format!("synack demo {name}"), end)),
-        (Some(Command::Read(r)), _) => {
-            let name = r.file.file_name().map_or_else(
-                || r.file.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            run::read_file(&r.file, false, cli.record.as_deref(), &mut view).map(|end| (name, end))
-        }
-        _ => unreachable!("--export is an option of demo and read only"),
-    };
-    let checked = ran.and_then(|(title, end)| {
+    let checked = ran(&mut view).and_then(|(title, end)| {
         if let Some(n) = args.conn.filter(|n| !view.conns.contains(n)) {
             let have: Vec<String> = view.conns.iter().map(u32::to_string).collect();
             if have.is_empty() {
@@ -319,8 +387,9 @@ fn export(cli: &Cli, kind: cli::Export, args: &ExportArgs, force: bool) -> Resul
     Ok(end)
 }
 
-fn screen(cli: &Cli) -> Result<Ending> {
-    let options = UiOptions {
+/// How the screen looks, from the command line.
+fn ui_options(cli: &Cli) -> UiOptions {
+    UiOptions {
         lang: cli.language(),
         theme: match cli.theme {
             Theme::Dark => ui::Theme::Dark,
@@ -330,52 +399,7 @@ fn screen(cli: &Cli) -> Result<Ending> {
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         max_rows: usize::try_from(cli.max_rows).unwrap_or(usize::MAX),
         record: cli.record.clone(),
-    };
-    let start = match &cli.command {
-        Some(Command::Watch(args)) => Start::Watch(watch_setup(args)),
-        Some(Command::Read(args)) => {
-            // Fail before the screen opens: the error is then readable.
-            synack::capture::FileCapture::open(&args.file)?;
-            Start::Read(args.file.clone())
-        }
-        Some(Command::List) => {
-            print_list(&mut io::stdout(), options.lang);
-            return Ok(Ending::Done);
-        }
-        Some(Command::Demo(args)) => {
-            let demo = match (&args.name, &args.script) {
-                (None, None) => None,
-                _ => Some(load_named(args)?),
-            };
-            let ns = lab::enter_lab()?;
-            let setup = demo_setup(args, ns, SCREEN_PACE);
-            match demo {
-                Some((name, script)) => Start::Demo {
-                    name,
-                    script,
-                    setup,
-                },
-                None => Start::Picker { setup },
-            }
-        }
-        Some(Command::Peer { .. } | Command::Explain(_)) => unreachable!("handled in main"),
-        None => {
-            let ns = lab::enter_lab()?;
-            Start::Picker {
-                setup: DemoSetup {
-                    ipv6: false,
-                    step: false,
-                    pace: Duration::from_secs_f64(SCREEN_PACE),
-                    port: run::LAB_PORT,
-                    ns,
-                    write: None,
-                    force: false,
-                    quiz: false,
-                },
-            }
-        }
-    };
-    run::screen(start, &options)
+    }
 }
 
 fn print_list(out: &mut dyn io::Write, lang: Lang) {

@@ -3,6 +3,7 @@
 //! Both are flushed per line so pipes see events as they happen.
 
 pub mod export;
+pub mod sink;
 
 use std::fmt::Write as _;
 use std::io::{self, Write};

@@ -15,6 +15,7 @@ pub mod diagram;
 pub mod explain;
 pub mod help;
 pub mod ladder;
+pub mod parts;
 pub mod picker;
 pub mod quiz;
 pub mod table;
@@ -248,7 +249,7 @@ pub fn render(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
 }
 
 fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     buf.set_style(area, pal.base);
     if area.width < layout::MIN_WIDTH || area.height < layout::MIN_HEIGHT {
         let msg = fill(&t.too_small, &[&area.width, &area.height]);
@@ -270,7 +271,7 @@ fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         }
         return;
     }
-    match app.screen {
+    match app.screen() {
         Screen::Picker => picker::draw(buf, area, app, pal),
         Screen::Ladder => {
             ladder::draw(buf, area, app, pal);
@@ -279,7 +280,7 @@ fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         }
         Screen::Table => table::draw(buf, area, app, pal),
     }
-    match app.overlay {
+    match app.overlay() {
         Overlay::None => {}
         Overlay::Help => help::draw(buf, area, app, pal),
         Overlay::Diagram => diagram::draw_overlay(buf, area, app, pal),

@@ -53,7 +53,7 @@ fn demo_app(name: &str, lang: Lang, w: u16, h: u16, after: f64) -> App {
     let last = events.last().map_or(Timestamp(0), Event::ts);
     let mut app = recorded_app(name, lang, w, h, false, 0.0);
     let now = Timestamp(last.0 + (after * 1e9) as u64);
-    app.update(AppEvent::Tick(now));
+    let _ = app.update(AppEvent::Tick(now));
     app
 }
 
@@ -62,21 +62,21 @@ fn demo_app(name: &str, lang: Lang, w: u16, h: u16, after: f64) -> App {
 fn recorded_app(name: &str, lang: Lang, w: u16, h: u16, paused: bool, pace: f64) -> App {
     let events = fixture(name);
     let mut app = App::new(lang, RunKind::Idle, choices(), 100_000);
-    app.update(AppEvent::DemoStarted {
+    let _ = app.update(AppEvent::DemoStarted {
         name: name.to_owned(),
         peers: peers(&events),
         paused,
         rootless: false,
         pace,
     });
-    app.update(AppEvent::Started {
+    let _ = app.update(AppEvent::Started {
         kernel: KernelMode::Exact,
     });
-    app.update(AppEvent::Resize {
+    let _ = app.update(AppEvent::Resize {
         width: w,
         height: h,
     });
-    app.update(AppEvent::Model(events));
+    let _ = app.update(AppEvent::Model(events));
     app
 }
 
@@ -95,7 +95,7 @@ fn cells(line: &str) -> Vec<String> {
 
 /// The screen as text, one line per row, wide characters counted once.
 fn screen(app: &App, pal: &Palette) -> String {
-    let area = Rect::new(0, 0, app.width, app.height);
+    let area = Rect::new(0, 0, app.width(), app.height());
     let mut buf = Buffer::empty(area);
     render(&mut buf, area, app, pal);
     buffer_text(&buf)
@@ -125,7 +125,7 @@ fn dark() -> Palette {
 }
 
 fn key(app: &mut App, k: Key) {
-    app.update(AppEvent::Key(k));
+    let _ = app.update(AppEvent::Key(k));
 }
 
 // ---- demo screens --------------------------------------------------------
@@ -196,7 +196,7 @@ fn kill_peer_80x24() {
 /// the whole lab is a dotted rule across every lane).
 fn lanes_hold_their_own_text(name: &str, lang: Lang, w: u16, h: u16) {
     let mut app = demo_app(name, lang, w, h, 1.0);
-    let lanes = app.lanes.len();
+    let lanes = app.lanes().len();
     assert!(lanes >= 3, "{name}: {lanes} lanes");
     let mut seen = 0;
     for _ in 0..app.visible_len() + 1 {
@@ -298,7 +298,7 @@ fn selecting_a_row_shows_that_moment() {
     // Up until the selected row is the SYN-ACK.
     for _ in 0..200 {
         key(&mut app, Key::Up);
-        let row = app.cursor.and_then(|r| app.timeline.get(r));
+        let row = app.cursor().and_then(|r| app.timeline().get(r));
         if let Some(Event::Packet(p)) = row {
             if p.segment
                 .tcp
@@ -333,7 +333,7 @@ fn an_orphaned_fin_wait_2_shows_its_fin_timeout() {
     let mut app = demo_app("close", Lang::En, 80, 24, 3.2);
     for _ in 0..200 {
         key(&mut app, Key::Up);
-        let row = app.cursor.and_then(|r| app.timeline.get(r));
+        let row = app.cursor().and_then(|r| app.timeline().get(r));
         if matches!(row, Some(Event::Check(c)) if !c.withdraws()) {
             break;
         }
@@ -384,7 +384,7 @@ fn epoll_100x30_shows_the_loop_in_one_lane() {
     let mut app = demo_app("epoll", Lang::En, 100, 30, 1.0);
     for _ in 0..300 {
         key(&mut app, Key::Up);
-        let row = app.cursor.and_then(|r| app.timeline.get(r));
+        let row = app.cursor().and_then(|r| app.timeline().get(r));
         if let Some(Event::Call(c)) = row {
             if c.call == "epoll_wait" && c.result == Some(synack::event::CallResult::Bytes(2)) {
                 break;
@@ -404,7 +404,7 @@ fn epoll_100x30_shows_the_loop_in_one_lane() {
 #[test]
 fn picker_80x24() {
     let mut app = App::new(Lang::En, RunKind::Idle, choices(), 1000);
-    app.update(AppEvent::Resize {
+    let _ = app.update(AppEvent::Resize {
         width: 80,
         height: 24,
     });
@@ -422,7 +422,7 @@ fn details_80x24() {
     // Select the first packet (the SYN) and open its details.
     key(&mut app, Key::Home);
     key(&mut app, Key::Enter);
-    assert_eq!(app.overlay, Overlay::Details);
+    assert_eq!(app.overlay(), Overlay::Details);
     let s = screen(&app, &dark());
     assert!(s.contains("big-endian"), "{s}");
     assert!(s.contains("Source port"), "{s}");
@@ -436,14 +436,14 @@ fn x_asks_the_lab_for_loss_and_the_screen_says_it_is_on() {
     use synack::event::{CallResult, LabAction, LabEvent, Origin};
     use synack::lab::LabControl;
     let mut app = demo_app("retransmit", Lang::En, 120, 40, 0.5);
-    let fx = app.update(AppEvent::Key(Key::Char('x')));
+    let fx = app.update(AppEvent::Key(Key::Char('x'))).effects;
     assert!(
         fx.contains(&Effect::Lab(LabControl::ToggleLoss)),
         "x should ask the lab to toggle the loss: {fx:?}"
     );
     let last = fixture("retransmit").last().map_or(0, |e| e.ts().0);
     let ts = Timestamp(last + 1);
-    app.update(AppEvent::Model(vec![Event::Lab(LabEvent {
+    let _ = app.update(AppEvent::Model(vec![Event::Lab(LabEvent {
         ts,
         action: LabAction::LinkLoss {
             per_10k: 500,
@@ -453,7 +453,10 @@ fn x_asks_the_lab_for_loss_and_the_screen_says_it_is_on() {
         origin: Origin::User,
     })]));
     let text = screen(&app, &dark());
-    assert!(app.lab.link_lossy, "the app should know the link is lossy");
+    assert!(
+        app.lab().link_lossy,
+        "the app should know the link is lossy"
+    );
     assert!(text.contains("≈ lossy link"), "the header says so:\n{text}");
     assert!(
         text.contains("x no loss"),
@@ -483,16 +486,16 @@ fn watch_app(w: u16, h: u16) -> App {
         choices(),
         100_000,
     );
-    app.update(AppEvent::Started {
+    let _ = app.update(AppEvent::Started {
         kernel: KernelMode::Exact,
     });
-    app.update(AppEvent::Resize {
+    let _ = app.update(AppEvent::Resize {
         width: w,
         height: h,
     });
     let last = events.last().map_or(Timestamp(0), Event::ts);
-    app.update(AppEvent::Model(events));
-    app.update(AppEvent::Tick(Timestamp(last.0 + 1_000_000_000)));
+    let _ = app.update(AppEvent::Model(events));
+    let _ = app.update(AppEvent::Tick(Timestamp(last.0 + 1_000_000_000)));
     app
 }
 
@@ -541,7 +544,7 @@ fn watch_filter_and_freeze() {
             _ => {}
         }
     }
-    app.update(AppEvent::Model(later));
+    let _ = app.update(AppEvent::Model(later));
     assert_eq!(app.table_rows().len(), before, "frozen screen");
     key(&mut app, Key::Char('p'));
     assert!(
@@ -610,14 +613,14 @@ fn table_titles_fit_at_100_columns_and_read_has_no_freeze() {
         choices(),
         100_000,
     );
-    read.update(AppEvent::Started {
+    let _ = read.update(AppEvent::Started {
         kernel: KernelMode::None,
     });
-    read.update(AppEvent::Resize {
+    let _ = read.update(AppEvent::Resize {
         width: 100,
         height: 30,
     });
-    read.update(AppEvent::Model(fixture("close")));
+    let _ = read.update(AppEvent::Model(fixture("close")));
     let s = screen(&read, &dark());
     assert!(!s.contains("freeze"), "{s}");
     key(&mut read, Key::Char('p'));
@@ -739,7 +742,7 @@ fn shown(c: &ratatui::buffer::Cell) -> (Color, Color) {
 /// explanation pane, the scenario picker and a watch's table.
 fn theme_screens(pal: &Palette) -> Vec<Buffer> {
     let render_app = |app: &App| {
-        let area = Rect::new(0, 0, app.width, app.height);
+        let area = Rect::new(0, 0, app.width(), app.height());
         let mut buf = Buffer::empty(area);
         render(&mut buf, area, app, pal);
         buf
@@ -764,7 +767,7 @@ fn theme_screens(pal: &Palette) -> Vec<Buffer> {
     key(&mut small, Key::Char('e'));
     out.push(render_app(&small));
     let mut picker = App::new(Lang::En, RunKind::Idle, choices(), 1000);
-    picker.update(AppEvent::Resize {
+    let _ = picker.update(AppEvent::Resize {
         width: 80,
         height: 24,
     });
@@ -905,25 +908,25 @@ fn each_theme_at_80x24() {
 fn max_rows_keeps_the_newest_and_says_how_many_went() {
     let events = fixture("kill-peer");
     let mut app = App::new(Lang::En, RunKind::Idle, choices(), 100);
-    app.update(AppEvent::DemoStarted {
+    let _ = app.update(AppEvent::DemoStarted {
         name: "kill-peer".into(),
         peers: peers(&events),
         paused: false,
         rootless: false,
         pace: 0.0,
     });
-    app.update(AppEvent::Resize {
+    let _ = app.update(AppEvent::Resize {
         width: 120,
         height: 40,
     });
     for _ in 0..10 {
-        app.update(AppEvent::Model(events.clone()));
+        let _ = app.update(AppEvent::Model(events.clone()));
     }
     assert_eq!(app.visible_len(), 100, "the newest 100 rows are kept");
-    assert!(app.timeline.dropped() > 500);
+    assert!(app.timeline().dropped() > 500);
     let s = screen(&app, &dark());
     assert!(
-        s.contains(&format!("{} older rows dropped", app.timeline.dropped())),
+        s.contains(&format!("{} older rows dropped", app.timeline().dropped())),
         "{s}"
     );
 }
@@ -934,7 +937,7 @@ fn max_rows_keeps_the_newest_and_says_how_many_went() {
 fn explain_pane_80x24_in_chinese() {
     let mut app = demo_app("kill-peer", Lang::Zh, 80, 24, 1.0);
     key(&mut app, Key::Char('e'));
-    assert!(app.explain);
+    assert!(app.explain());
     insta::assert_snapshot!(screen(&app, &dark()));
 }
 
@@ -1050,8 +1053,8 @@ fn select(app: &mut App, pick: impl Fn(&Event) -> bool) {
     for _ in 0..app.visible_len() + 1 {
         key(app, Key::Up);
         if app
-            .cursor
-            .and_then(|r| app.timeline.get(r))
+            .cursor()
+            .and_then(|r| app.timeline().get(r))
             .is_some_and(&pick)
         {
             return;
@@ -1095,7 +1098,7 @@ fn details_80x24_in_chinese() {
     let mut app = demo_app("loss", Lang::Zh, 80, 24, 1.0);
     select(&mut app, sack_packet);
     key(&mut app, Key::Enter);
-    assert_eq!(app.overlay, Overlay::Details);
+    assert_eq!(app.overlay(), Overlay::Details);
     // As it opens: the TCP header, seq and ack relative.
     let s = screen(&app, &dark());
     assert!(s.contains("▶ 源端口"), "{s}");
@@ -1105,12 +1108,12 @@ fn details_80x24_in_chinese() {
     insta::assert_snapshot!(s);
     // Down to the SACK option (the last field): the window scaled, the
     // blocks relative.
-    let fields = app.packet_fields(app.detail.expect("details open"));
+    let fields = app.packet_fields(app.detail().expect("details open"));
     let sack = fields
         .iter()
         .position(|f| f.name == "SACK option")
         .expect("a SACK option");
-    while app.detail_field < sack {
+    while app.detail_field() < sack {
         key(&mut app, Key::Down);
     }
     let s = screen(&app, &dark());
@@ -1130,7 +1133,7 @@ fn details_80x24_in_chinese() {
 fn diagram_80x24_in_chinese() {
     let mut app = demo_app("loss", Lang::Zh, 80, 24, 1.0);
     key(&mut app, Key::Char('d'));
-    assert_eq!(app.overlay, Overlay::Diagram);
+    assert_eq!(app.overlay(), Overlay::Diagram);
     let s = screen(&app, &dark());
     for label in [
         "TCP 状态图",
@@ -1442,7 +1445,7 @@ fn chinese_screens(name: &str, w: u16, h: u16) -> Vec<String> {
     key(&mut app, Key::Home);
     let rows = app.visible_len();
     for pos in 0..rows {
-        let row = app.cursor.and_then(|r| app.timeline.get(r)).cloned();
+        let row = app.cursor().and_then(|r| app.timeline().get(r)).cloned();
         if pos % 8 == 0 || pos + 1 == rows {
             out.push(screen(&app, &dark()));
             key(&mut app, Key::Char('d'));
@@ -1452,7 +1455,7 @@ fn chinese_screens(name: &str, w: u16, h: u16) -> Vec<String> {
         if let Some(Event::Packet(_)) = row {
             key(&mut app, Key::Enter);
             key(&mut app, Key::Home);
-            let fields = app.detail.map_or(0, |d| app.packet_fields(d).len());
+            let fields = app.detail().map_or(0, |d| app.packet_fields(d).len());
             for f in 0..fields {
                 if f % 6 == 0 || f + 1 == fields {
                     out.push(screen(&app, &dark()));

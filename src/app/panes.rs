@@ -26,11 +26,11 @@ pub enum Look {
 /// Lines of the quiz box for `width` columns of text (empty: no box).
 #[must_use]
 pub fn quiz_lines(app: &App, width: u16) -> Vec<(String, Look)> {
-    let Some(q) = &app.quiz else {
+    let Some(q) = &app.quiz() else {
         return Vec::new();
     };
-    let t = labels(app.lang);
-    let zh = app.lang == Lang::Zh;
+    let t = labels(app.lang());
+    let zh = app.lang() == Lang::Zh;
     let mut out = Vec::new();
     let mut push = |text: &str, look| {
         out.extend(wrap(text, width).into_iter().map(|l| (l, look)));
@@ -94,12 +94,12 @@ pub fn quiz_lines(app: &App, width: u16) -> Vec<(String, Look)> {
 /// step's row.
 #[must_use]
 pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
-    let lang = app.lang;
-    let scenario = || match &app.kind {
+    let lang = app.lang();
+    let scenario = || match &app.kind() {
         super::RunKind::Demo { name } => explain::scenario(name, lang),
         _ => None,
     };
-    let Some(ev) = app.moment().and_then(|r| app.timeline.get(r)) else {
+    let Some(ev) = app.moment().and_then(|r| app.timeline().get(r)) else {
         return scenario().into_iter().collect();
     };
     let mut out = Vec::new();
@@ -128,20 +128,20 @@ pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
 /// Lines of the explanation pane for `width` columns (empty: no pane).
 #[must_use]
 pub fn explain_lines(app: &App, width: u16) -> Vec<(String, Look)> {
-    if !app.explain {
+    if !app.explain() {
         return Vec::new();
     }
-    let meta = explain::meta(app.lang);
-    let colon = if app.lang == Lang::Zh { "：" } else { ": " };
+    let meta = explain::meta(app.lang());
+    let colon = if app.lang() == Lang::Zh { "：" } else { ": " };
     let mut out = Vec::new();
     // A step's row: that step's own words first (the banner may show a
     // later step's while its rows come in), then what the scenario is.
-    if let Some(Event::Step(s)) = app.moment().and_then(|r| app.timeline.get(r)) {
+    if let Some(Event::Step(s)) = app.moment().and_then(|r| app.timeline().get(r)) {
         if let Some(n) = &s.narration {
-            let t = labels(app.lang);
+            let t = labels(app.lang());
             out.push((fill(&t.step, &[&s.index, &s.total]), Look::Heading));
             out.extend(
-                wrap(n.text(app.lang), width)
+                wrap(n.text(app.lang()), width)
                     .into_iter()
                     .map(|l| (l, Look::Body)),
             );

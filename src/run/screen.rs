@@ -1,6 +1,7 @@
-//! The TUI's loop: one funnel (sources, terminal input, ticks, signals)
-//! feeds [`App::update`]; its effects drive the lab; the screen is redrawn
-//! when something changed (and once a second while a countdown runs).
+//! The screen's side of the run loop ([`super::drive`]): keys and the
+//! mouse go to [`App::update`]; what it asks (a lab control, run a
+//! scenario, restart, quit) is done here; the screen is redrawn when
+//! something changed, at most once a frame unless a key asks.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,17 +10,15 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use super::{
-    Backlog, DRAIN_SLICE, DemoSetup, Ending, Funnel, Msg, Session, WatchSetup, frame_input, settled,
-};
-use crate::app::{App, AppEvent, Choice, Effect, RunKind};
+use super::drive::{self, Face, Feed};
+use super::{Backlog, DemoSetup, Ending, Funnel, Msg, Session, WatchSetup, frame_input};
+use crate::app::{App, AppEvent, Choice, Effect, RunKind, Update};
 use crate::capture::FileCapture;
+use crate::event::Event;
 use crate::i18n::Lang;
 use crate::lab::{self, LabControl, Script};
-use crate::model::pipeline::Pipeline;
 use crate::time::Timestamp;
 use crate::ui::{self, Palette, Theme, Tui};
 
@@ -50,33 +49,31 @@ pub enum Start {
     Read(PathBuf),
 }
 
-/// How often the loop wakes without input: held inputs are released and
-/// the clock moves.
-const TICK: Duration = Duration::from_millis(50);
 /// At most this often a burst of events redraws the screen.
 const FRAME: Duration = Duration::from_millis(33);
 
-/// The running sources and how to reach the lab.
-struct Runner {
-    run: u64,
+/// The screen in the loop: the app, the terminal, and the run's sources
+/// (which a key can stop, restart or replace).
+struct OnScreen {
+    app: App,
+    /// `None` until the terminal is entered (sources start before it).
+    tui: Option<Tui>,
+    palette: Palette,
     session: Option<Session>,
     control: Option<std_mpsc::Sender<LabControl>>,
-    pipeline: Pipeline,
     /// The scenario being shown (for `r`), and the demo settings.
     script: Option<(String, Script)>,
     setup: Option<DemoSetup>,
-    /// A file is read: no reordering wait.
-    file: bool,
     /// Reading the file stopped at damage.
     file_error: Option<String>,
-    deadline: Option<Instant>,
     tx: Funnel,
-    backlog: Backlog,
-    /// Where a recording goes (each run starts it over).
-    record: Option<PathBuf>,
+    /// What the screen shows changed since it was drawn.
+    redraw: bool,
+    last_draw: Instant,
 }
 
-impl Runner {
+impl OnScreen {
+    /// Stops the run's sources (the screen stays).
     fn stop(&mut self) {
         self.control = None;
         if let Some(mut s) = self.session.take() {
@@ -84,42 +81,87 @@ impl Runner {
         }
     }
 
+    /// Tells the app; does what it asks. `Some` when the screen should end.
+    fn tell(&mut self, ev: AppEvent, feed: &mut Feed) -> Result<Option<Ending>> {
+        let up = self.app.update(ev);
+        self.apply(up, feed)
+    }
+
+    /// Does what an update asked.
+    fn apply(&mut self, up: Update, feed: &mut Feed) -> Result<Option<Ending>> {
+        self.redraw |= up.redraw;
+        for fx in up.effects {
+            match fx {
+                Effect::Quit => return Ok(Some(Ending::Done)),
+                Effect::Lab(ctl) => {
+                    if let Some(c) = &self.control {
+                        let _ = c.send(ctl);
+                    }
+                }
+                Effect::Run(name) => {
+                    let script = lab::scenario(&name)
+                        .map(|s| lab::parse(&format!("{}.txt", s.name), s.text));
+                    match script {
+                        Some(Ok(script)) => self.start_demo(feed, &name, script)?,
+                        Some(Err(e)) => {
+                            let error = Some(e.to_string());
+                            if let Some(end) = self.tell(AppEvent::LabDone { error }, feed)? {
+                                return Ok(Some(end));
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                Effect::Restart => {
+                    if let Some((name, script)) = self.script.clone() {
+                        self.start_demo(feed, &name, script)?;
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Starts a scenario in a clean lab (a new network namespace).
-    fn start_demo(&mut self, app: &mut App, name: &str, script: Script) -> Result<()> {
+    fn start_demo(&mut self, feed: &mut Feed, name: &str, script: Script) -> Result<()> {
         self.stop();
-        let setup = self
+        let mut setup = self
             .setup
             .clone()
             .context("no lab settings (not a demo run)")?;
-        self.run += 1;
-        super::close_recording(&mut self.pipeline, self.record.as_deref())?;
-        self.pipeline = super::pipeline(self.record.as_deref())?;
+        feed.next_run()?;
         let peers: Vec<String> = script.endpoints().iter().map(ToString::to_string).collect();
         // The quiz holds each step until the class has answered.
-        let mut setup = setup;
         setup.step |= setup.quiz;
-        app.update(AppEvent::DemoStarted {
-            name: name.to_owned(),
-            peers,
-            paused: setup.step,
-            rootless: setup.ns.rootless,
-            pace: setup.pace.as_secs_f64(),
-        });
+        // What a run's start asks for is only a redraw.
+        self.tell(
+            AppEvent::DemoStarted {
+                name: name.to_owned(),
+                peers,
+                paused: setup.step,
+                rootless: setup.ns.rootless,
+                pace: setup.pace.as_secs_f64(),
+            },
+            feed,
+        )?;
         if setup.quiz {
-            app.update(AppEvent::Quiz(crate::app::quiz::questions(&script)));
+            self.tell(AppEvent::Quiz(crate::app::quiz::questions(&script)), feed)?;
         }
         let (session, control) = Session::demo(
-            self.run,
+            feed.run,
             &script,
             &setup,
             true,
             true,
             &self.tx,
-            &self.backlog,
+            &feed.backlog,
         )?;
-        app.update(AppEvent::Started {
-            kernel: session.kernel_mode,
-        });
+        self.tell(
+            AppEvent::Started {
+                kernel: session.kernel_mode,
+            },
+            feed,
+        )?;
         self.session = Some(session);
         self.control = Some(control);
         self.script = Some((name.to_owned(), script));
@@ -127,6 +169,74 @@ impl Runner {
         // does not replace it.
         if let Some(s) = &mut self.setup {
             s.write = None;
+        }
+        Ok(())
+    }
+}
+
+impl Face for OnScreen {
+    fn message(&mut self, msg: Msg, feed: &mut Feed) -> Result<Option<Ending>> {
+        match msg {
+            Msg::LabDone { run, error } if run == feed.run => {
+                self.tell(AppEvent::LabDone { error }, feed)
+            }
+            Msg::SourceDone { run, error } if run == feed.run => {
+                let events = feed.pipeline.finish().to_vec();
+                if let Some(end) = self.tell(AppEvent::Model(events), feed)? {
+                    return Ok(Some(end));
+                }
+                match error {
+                    Some(e) => {
+                        // Shown on screen now; said again, and the run fails, on leaving.
+                        self.file_error = Some(e.clone());
+                        self.tell(AppEvent::LabDone { error: Some(e) }, feed)
+                    }
+                    None => Ok(None),
+                }
+            }
+            Msg::StepBegan { run, step } if run == feed.run => {
+                self.tell(AppEvent::StepBegan(step), feed)
+            }
+            Msg::Ui(ev) => self.tell(ev, feed),
+            Msg::TerminalGone => Ok(Some(Ending::Interrupted)),
+            Msg::LabDone { .. }
+            | Msg::SourceDone { .. }
+            | Msg::StepBegan { .. }
+            | Msg::Inputs { .. } => Ok(None),
+        }
+    }
+
+    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>> {
+        // The model's events ask for nothing but a redraw.
+        let up = self.app.update(AppEvent::Model(events.to_vec()));
+        self.redraw |= up.redraw;
+        debug_assert!(
+            up.effects.is_empty(),
+            "the model's events asked for {:?}",
+            up.effects
+        );
+        Ok(None)
+    }
+
+    fn tick(&mut self, feed: &mut Feed) -> Result<Option<Ending>> {
+        self.tell(AppEvent::Tick(Timestamp::now()), feed)
+    }
+
+    fn deadline(&mut self) -> Option<Ending> {
+        // The sources stop; the screen stays for the user to look.
+        self.stop();
+        None
+    }
+
+    fn turn_end(&mut self, urgent: bool) -> Result<()> {
+        let Some(tui) = &mut self.tui else {
+            return Ok(());
+        };
+        if self.redraw && (urgent || self.last_draw.elapsed() >= FRAME) {
+            tui.draw(&self.app, &self.palette)
+                .context("drawing the screen")?;
+            self.redraw = false;
+            self.last_draw = Instant::now();
         }
         Ok(())
     }
@@ -215,59 +325,67 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
             file: p.display().to_string(),
         },
     };
-    let mut app = App::new(opts.lang, kind, Choice::all(), opts.max_rows);
-    let mut runner = Runner {
-        run: 0,
+    let mut feed = Feed::new(opts.record.clone())?;
+    let mut face = OnScreen {
+        app: App::new(opts.lang, kind, Choice::all(), opts.max_rows),
+        tui: None,
+        palette: Palette::new(opts.theme, opts.no_color),
         session: None,
         control: None,
-        pipeline: super::pipeline(opts.record.as_deref())?,
         script: None,
         setup: None,
-        file: false,
         file_error: None,
-        deadline: None,
         tx: tx.clone(),
-        backlog: Backlog::default(),
-        record: opts.record.clone(),
+        redraw: true,
+        // The first turn draws.
+        last_draw: Instant::now()
+            .checked_sub(FRAME)
+            .unwrap_or_else(Instant::now),
     };
     // Sources start before the terminal changes: their errors print plainly.
     match start {
         Start::Picker { setup } => {
-            runner.setup = Some(setup);
+            face.setup = Some(setup);
         }
         Start::Demo {
             name,
             script,
             setup,
         } => {
-            runner.setup = Some(setup);
-            runner.start_demo(&mut app, &name, script)?;
+            face.setup = Some(setup);
+            face.start_demo(&mut feed, &name, script)?;
         }
         Start::Watch(setup) => {
-            let session = Session::watch(0, &setup, true, &tx, &runner.backlog)?;
-            app.update(AppEvent::Started {
-                kernel: session.kernel_mode,
-            });
-            runner.deadline = setup
+            let session = Session::watch(0, &setup, true, &tx, &feed.backlog)?;
+            face.tell(
+                AppEvent::Started {
+                    kernel: session.kernel_mode,
+                },
+                &mut feed,
+            )?;
+            feed.deadline = setup
                 .duration
                 .map(|s| Instant::now() + Duration::from_secs_f64(s));
-            runner.session = Some(session);
+            face.session = Some(session);
         }
         Start::Read(path) => {
             let file = FileCapture::open(&path)?;
             // Nothing after opening the file needs privilege.
             crate::privilege::drop_privileges()?;
-            runner.file = true;
-            read_thread(0, file, tx.clone(), runner.backlog.clone());
+            feed.file = true;
+            read_thread(0, file, tx.clone(), feed.backlog.clone());
         }
     }
-    let palette = Palette::new(opts.theme, opts.no_color);
-    let mut tui = Tui::enter().context("opening the screen")?;
+    let tui = Tui::enter().context("opening the screen")?;
     let (w, h) = tui.size().context("reading the terminal's size")?;
-    app.update(AppEvent::Resize {
-        width: w,
-        height: h,
-    });
+    face.tui = Some(tui);
+    face.tell(
+        AppEvent::Resize {
+            width: w,
+            height: h,
+        },
+        &mut feed,
+    )?;
     // A test hook: a panic on another thread after this many milliseconds
     // (the end-to-end test checks that the terminal and the lab survive it).
     if let Some(ms) = std::env::var("SYNACK_TEST_PANIC_AFTER_MS")
@@ -284,170 +402,21 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
     let (ui_tx, mut ui_rx) = mpsc::unbounded_channel::<Msg>();
     let input = input_thread(ui_tx, Arc::clone(&stop_input));
     drop(tx);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let result = rt.block_on(event_loop(
+    let rt = drive::runtime()?;
+    let result = rt.block_on(drive::drive(
         &mut rx,
-        &mut ui_rx,
-        &mut app,
-        &mut runner,
-        &mut tui,
-        &palette,
+        Some(&mut ui_rx),
+        &mut feed,
+        &mut face,
     ));
     stop_input.store(true, Ordering::Relaxed);
-    runner.stop();
-    drop(tui);
+    face.stop();
+    drop(face.tui.take());
     let _ = input.join();
-    super::close_recording(&mut runner.pipeline, runner.record.as_deref())?;
-    if let Some(e) = runner.file_error.take() {
+    feed.close_recording()?;
+    if let Some(e) = face.file_error.take() {
         // The screen showed what was read before the damage; the run failed.
         return Err(anyhow::anyhow!(e));
     }
     result
-}
-
-async fn event_loop(
-    rx: &mut mpsc::UnboundedReceiver<Msg>,
-    ui_rx: &mut mpsc::UnboundedReceiver<Msg>,
-    app: &mut App,
-    runner: &mut Runner,
-    tui: &mut Tui,
-    palette: &Palette,
-) -> Result<Ending> {
-    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
-    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_draw = Instant::now() - FRAME;
-    // Inputs due and not yet fed: the next turn does not wait for news.
-    let mut more_due = false;
-    loop {
-        let mut urgent = false;
-        // Keys and signals first: under a flood the funnel holds seconds of
-        // packets, and a key must not wait behind them.
-        tokio::select! {
-            biased;
-            Some(msg) = ui_rx.recv() => {
-                urgent = true;
-                if let Some(end) = take_msg(Some(msg), app, runner)? {
-                    return Ok(end);
-                }
-            }
-            _ = term.recv() => return Ok(Ending::Interrupted),
-            _ = hup.recv() => return Ok(Ending::Interrupted),
-            _ = int.recv() => return Ok(Ending::Interrupted),
-            _ = tick.tick() => {
-                if runner.deadline.is_some_and(|d| Instant::now() >= d) {
-                    runner.deadline = None;
-                    runner.stop();
-                }
-                let effects = app.update(AppEvent::Tick(Timestamp::now()));
-                if let Some(end) = apply(effects, app, runner)? {
-                    return Ok(end);
-                }
-            }
-            msg = rx.recv() => {
-                if let Some(end) = take_msg(msg, app, runner)? {
-                    return Ok(end);
-                }
-            }
-            () = std::future::ready(()), if more_due => {}
-        }
-        // In slices, so that a key is never behind more than one of them.
-        let until = if runner.file {
-            Timestamp(u64::MAX)
-        } else {
-            settled()
-        };
-        let (events, more) = runner.pipeline.drain_some(until, DRAIN_SLICE);
-        more_due = more;
-        if !events.is_empty() {
-            app.update(AppEvent::Model(events.to_vec()));
-        }
-        if app.dirty && (urgent || last_draw.elapsed() >= FRAME) {
-            tui.draw(app, palette).context("drawing the screen")?;
-            app.dirty = false;
-            last_draw = Instant::now();
-        }
-        // Under a flood a message is always ready and the runtime would never
-        // get to its timers and signals: the deadline is checked here, and
-        // each turn lets the runtime poll them.
-        if runner.deadline.is_some_and(|d| Instant::now() >= d) {
-            runner.deadline = None;
-            runner.stop();
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Takes one message of the funnel (or of the terminal's channel); `Some`
-/// when the run is over.
-fn take_msg(msg: Option<Msg>, app: &mut App, runner: &mut Runner) -> Result<Option<Ending>> {
-    match msg {
-        Some(Msg::Inputs { run, inputs }) => {
-            runner.backlog.taken(inputs.len());
-            if run == runner.run {
-                runner.pipeline.push_all(inputs);
-            }
-        }
-        Some(Msg::LabDone { run, error }) if run == runner.run => {
-            app.update(AppEvent::LabDone { error });
-        }
-        Some(Msg::SourceDone { run, error }) if run == runner.run => {
-            let events = runner.pipeline.finish().to_vec();
-            app.update(AppEvent::Model(events));
-            if let Some(e) = error {
-                // Shown on screen now; said again, and the run fails, on leaving.
-                runner.file_error = Some(e.clone());
-                app.update(AppEvent::LabDone { error: Some(e) });
-            }
-        }
-        Some(Msg::StepBegan { run, step }) if run == runner.run => {
-            app.update(AppEvent::StepBegan(step));
-        }
-        Some(Msg::LabDone { .. } | Msg::SourceDone { .. } | Msg::StepBegan { .. }) => {}
-        Some(Msg::TerminalGone) => return Ok(Some(Ending::Interrupted)),
-        Some(Msg::Ui(ev)) => {
-            let effects = app.update(ev);
-            return apply(effects, app, runner);
-        }
-        None => return Ok(Some(Ending::Done)),
-    }
-    Ok(None)
-}
-
-/// Does what the app asked; `Some` when the screen should end.
-fn apply(effects: Vec<Effect>, app: &mut App, runner: &mut Runner) -> Result<Option<Ending>> {
-    for fx in effects {
-        match fx {
-            Effect::Quit => return Ok(Some(Ending::Done)),
-            Effect::Lab(ctl) => {
-                if let Some(c) = &runner.control {
-                    let _ = c.send(ctl);
-                }
-            }
-            Effect::Run(name) => {
-                let script =
-                    lab::scenario(&name).map(|s| lab::parse(&format!("{}.txt", s.name), s.text));
-                match script {
-                    Some(Ok(script)) => runner.start_demo(app, &name, script)?,
-                    Some(Err(e)) => app
-                        .update(AppEvent::LabDone {
-                            error: Some(e.to_string()),
-                        })
-                        .clear(),
-                    None => {}
-                }
-            }
-            Effect::Restart => {
-                if let Some((name, script)) = runner.script.clone() {
-                    runner.start_demo(app, &name, script)?;
-                }
-            }
-        }
-    }
-    Ok(None)
 }

@@ -8,28 +8,14 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::Palette;
-use super::ladder::Geometry;
 use super::text::{put, put_spans, width};
+use super::{Palette, parts};
 use crate::app::App;
 use crate::app::layout::Area;
 use crate::app::timeline::Socket;
 use crate::event::StateSource;
 use crate::i18n::{fill, labels};
 use crate::tcp::TcpState;
-
-/// `▮▮▯▯` for `n` of `of`, at most `width` cells (over-full shows all full).
-/// A listener's queue holds backlog + 1 connections on Linux (it is full
-/// when longer than the backlog), so callers pass that as `of`.
-#[must_use]
-pub fn gauge(n: u32, of: u32, width: u32) -> String {
-    let of = of.max(1);
-    let cells = width.min(of);
-    let full = (n.min(of) * cells).div_ceil(of);
-    let mut s = "▮".repeat(full as usize);
-    s.push_str(&"▯".repeat((cells - full) as usize));
-    s
-}
 
 /// The lines of one socket's card entry: its state (and TIME-WAIT's
 /// countdown), and for a listener its accept queue: on a line of its own,
@@ -45,7 +31,7 @@ fn socket_lines(
     app: &App,
     pal: &Palette,
 ) -> Vec<Vec<(String, Style)>> {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let Some(st) = s.state_at(at) else {
         return Vec::new();
     };
@@ -109,7 +95,7 @@ fn socket_lines(
         lines.push(vec![("  ".to_owned(), pal.dim), (text, style)]);
     }
     if let Some(q) = s.queue_at(at).filter(|_| st.state != TcpState::Closed) {
-        let g = gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
+        let g = parts::gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
         // The longest form that fits whole: a number cut short would lie.
         let forms = [
             fill(&t.queue_card, &[&q.accept_queue, &q.backlog]),
@@ -143,16 +129,16 @@ fn socket_lines(
     lines
 }
 
-pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette) {
-    if a.height < 3 || app.lanes.is_empty() {
+pub fn draw(buf: &mut Buffer, a: Area, app: &App, pal: &Palette) {
+    if a.height < 3 || app.lanes().is_empty() {
         return;
     }
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let Some(at) = app.moment() else { return };
     let when = app.moment_time();
-    let n = u16::try_from(app.lanes.len()).unwrap_or(1).max(1);
+    let n = u16::try_from(app.lanes().len()).unwrap_or(1).max(1);
     let w = a.width / n;
-    for (i, lane) in app.lanes.lanes().iter().enumerate() {
+    for (i, lane) in app.lanes().lanes().iter().enumerate() {
         let i16 = u16::try_from(i).unwrap_or(0);
         let x = a.x + i16 * w;
         let bw = if i16 + 1 == n { a.width - i16 * w } else { w };
@@ -166,12 +152,12 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
         let inner_w = bw.saturating_sub(2);
         let room = usize::from(a.height.saturating_sub(2));
         let mut socks: Vec<&Socket> = app
-            .sockets
+            .sockets()
             .all()
             .iter()
-            .filter(|s| s.lane(&app.lanes) == Some(i) && s.state_at(at).is_some())
+            .filter(|s| s.lane(app.lanes()) == Some(i) && s.state_at(at).is_some())
             // A watched connection's ladder shows that connection's sockets only.
-            .filter(|s| app.focus.is_none_or(|f| s.conn == Some(f)))
+            .filter(|s| app.focus().is_none_or(|f| s.conn == Some(f)))
             .collect();
         // Listeners first, then open connections in order, closed ones last.
         let closed = |s: &Socket| {
@@ -180,7 +166,7 @@ pub fn draw(buf: &mut Buffer, a: Area, _geo: &Geometry, app: &App, pal: &Palette
         };
         socks.sort_by_key(|s| (!s.is_listener(), closed(s), s.conn.map(|c| c.0)));
         if socks.is_empty() {
-            let none = if app.saw_udp {
+            let none = if app.saw_udp() {
                 &t.udp_no_state
             } else {
                 &t.no_sockets
@@ -280,7 +266,7 @@ fn one_line(
 /// The connection of the selected row, if it belongs to one.
 fn selected_conn(app: &App) -> Option<crate::tcp::track::ConnId> {
     use crate::event::Event;
-    match app.cursor.and_then(|r| app.timeline.get(r))? {
+    match app.cursor().and_then(|r| app.timeline().get(r))? {
         Event::Packet(p) => Some(p.conn),
         Event::State(s) => s.conn,
         Event::Check(c) => c.conn,
@@ -325,7 +311,7 @@ fn pick_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::gauge;
+    use super::super::parts::gauge;
 
     #[test]
     fn gauge_fills_against_the_backlog() {

@@ -9,7 +9,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::Palette;
-use super::ladder::packet_style;
+use super::parts::packet_style;
 use super::text::{pad, put, put_spans};
 use crate::app::App;
 use crate::app::layout::wrap;
@@ -29,9 +29,9 @@ fn layer_style(l: Layer, pal: &Palette) -> Style {
 }
 
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
-    let Some(row) = app.detail else { return };
-    let Some(Event::Packet(p)) = app.timeline.get(row) else {
+    let t = labels(app.lang());
+    let Some(row) = app.detail() else { return };
+    let Some(Event::Packet(p)) = app.timeline().get(row) else {
         return;
     };
     Clear.render(area, buf);
@@ -50,8 +50,8 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let mut y = inner.y;
     // Who sent it to whom, and its label as on the ladder.
     let seg = &p.segment;
-    let t0 = app.t0.unwrap_or(seg.ts);
-    let label = super::ladder::packet_labels(p)
+    let t0 = app.t0().unwrap_or(seg.ts);
+    let label = super::parts::packet_labels(p)
         .into_iter()
         .next()
         .unwrap_or_default();
@@ -88,8 +88,8 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         put(buf, x, y + 1, &t.details_no_bytes, w, pal.dim);
         return;
     };
-    let fields = dissect::dissect_in(raw.link, &raw.bytes, app.lang);
-    let sel = app.detail_field.min(fields.len().saturating_sub(1));
+    let fields = dissect::dissect_in(raw.link, &raw.bytes, app.lang());
+    let sel = app.detail_field().min(fields.len().saturating_sub(1));
     let hex_rows = raw.bytes.len().div_ceil(16);
     let room = body_bottom.saturating_sub(y);
     // The hex dump takes up to half the room; the fields the rest.
@@ -145,7 +145,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         let value = shown_value(f, p, t);
         let line = format!(
             "{marker}{} {} {wire} @{bytes}",
-            pad(field_name(app.lang, f.name), NAME_W),
+            pad(field_name(app.lang(), f.name), NAME_W),
             pad(&value, VALUE_W)
         );
         let s = if i == sel {

@@ -199,15 +199,15 @@ pub fn wide(lang: Lang) -> &'static Diagram {
 /// Whether the moment shown is about UDP, which has no states: the selected
 /// row is a datagram, or datagrams are all there is (no TCP socket).
 fn about_udp(app: &App) -> bool {
-    match app.cursor.and_then(|r| app.timeline.get(r)) {
+    match app.cursor().and_then(|r| app.timeline().get(r)) {
         Some(Event::Packet(p)) => p.segment.proto == Proto::Udp,
-        _ => app.saw_udp && app.sockets.all().is_empty(),
+        _ => app.saw_udp() && app.sockets().all().is_empty(),
     }
 }
 
 /// In place of the drawing: why UDP has none.
 fn no_states(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let w = area.width.saturating_sub(2);
     for (i, line) in crate::app::layout::wrap(&t.diagram_udp, w)
         .iter()
@@ -231,15 +231,15 @@ pub struct Lit {
 /// The connection the diagram follows: the selected row's, else the one
 /// that changed state last, at or before the moment shown.
 fn connection_at(app: &App, at: RowId) -> Option<ConnId> {
-    let of_row = |r: RowId| match app.timeline.get(r) {
+    let of_row = |r: RowId| match app.timeline().get(r) {
         Some(Event::Packet(p)) => Some(p.conn),
         Some(Event::State(s)) => s.conn,
         _ => None,
     };
-    if let Some(c) = app.cursor.and_then(of_row) {
+    if let Some(c) = app.cursor().and_then(of_row) {
         return Some(c);
     }
-    app.sockets
+    app.sockets()
         .all()
         .iter()
         .filter(|s| s.conn.is_some())
@@ -259,7 +259,7 @@ pub fn lit(app: &App) -> Lit {
     };
     let conn = connection_at(app, at);
     let socks: Vec<_> = app
-        .sockets
+        .sockets()
         .all()
         .iter()
         .filter(|s| match conn {
@@ -271,11 +271,11 @@ pub fn lit(app: &App) -> Lit {
     let mut last_row = None;
     for s in socks {
         let Some(st) = s.state_at(at) else { continue };
-        let Some(lane) = s.lane(&app.lanes) else {
+        let Some(lane) = s.lane(app.lanes()) else {
             continue;
         };
         let name = app
-            .lanes
+            .lanes()
             .lanes()
             .get(lane)
             .map(|l| l.name.clone())
@@ -325,7 +325,7 @@ fn draw_art(buf: &mut Buffer, x: u16, y: u16, d: &Diagram, lit: &Lit, pal: &Pale
 
 /// The legend under the drawing: each end's state, and the last change.
 fn legend(buf: &mut Buffer, area: Rect, app: &App, lit: &Lit, pal: &Palette, d: &Diagram) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     // Everything stays inside the area: a line that does not fit is cut.
     let put = |buf: &mut Buffer, x: u16, y: u16, s: &str, style: Style| {
         if y < area.bottom() && x < area.right() {
@@ -346,7 +346,11 @@ fn legend(buf: &mut Buffer, area: Rect, app: &App, lit: &Lit, pal: &Palette, d: 
     }
     if let Some((lane, from, to)) = lit.last {
         y += 1;
-        let who = app.lanes.lanes().get(lane).map_or("", |l| l.name.as_str());
+        let who = app
+            .lanes()
+            .lanes()
+            .get(lane)
+            .map_or("", |l| l.name.as_str());
         let text = if d.edges.contains_key(&(from, to)) || from == to {
             fill(&t.diagram_last, &[&who, &from, &to])
         } else {
@@ -365,7 +369,7 @@ fn legend(buf: &mut Buffer, area: Rect, app: &App, lit: &Lit, pal: &Palette, d: 
             );
         }
     }
-    if app.cursor.is_some() {
+    if app.cursor().is_some() {
         put_spans(
             buf,
             area.x,
@@ -389,13 +393,13 @@ fn frame(buf: &mut Buffer, area: Rect, title: &str, pal: &Palette) -> Rect {
 
 /// The diagram in the side panel beside the ladder.
 pub fn draw_panel(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let inner = frame(buf, area, &t.diagram_title, pal);
     if about_udp(app) {
         no_states(buf, inner, app, pal);
         return;
     }
-    let tall = tall(app.lang);
+    let tall = tall(app.lang());
     let d = if tall.width <= inner.width && tall.height <= inner.height {
         tall
     } else {
@@ -414,7 +418,7 @@ pub fn draw_panel(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
 
 /// The diagram over the whole screen (`d` on a small terminal).
 pub fn draw_overlay(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     Clear.render(area, buf);
     buf.set_style(area, pal.base);
     let inner = frame(buf, area, &t.diagram_title, pal);
@@ -423,10 +427,10 @@ pub fn draw_overlay(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         return;
     }
     let lit = lit(app);
-    let d = [wide(app.lang), tall(app.lang)]
+    let d = [wide(app.lang()), tall(app.lang())]
         .into_iter()
         .find(|d| d.width <= inner.width && d.height < inner.height)
-        .unwrap_or_else(|| wide(app.lang));
+        .unwrap_or_else(|| wide(app.lang()));
     let x = inner.x + inner.width.saturating_sub(d.width) / 2;
     draw_art(buf, x, inner.y, d, &lit, pal);
     let below = Rect::new(

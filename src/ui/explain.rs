@@ -13,7 +13,7 @@ pub fn draw(buf: &mut Buffer, app: &App, pal: &Palette) {
     let Some(a) = app.ladder_layout().explain else {
         return;
     };
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let lines = explain_lines(app, a.width.saturating_sub(4));
     super::quiz::boxed(
         buf,

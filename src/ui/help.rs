@@ -12,7 +12,7 @@ use crate::app::{App, RunKind};
 use crate::i18n::labels;
 
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let sections: [(&str, Vec<(&str, &str)>); 4] = [
         (
             &t.help_demo,
@@ -37,7 +37,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("/", &t.help_slash),
             ];
             // A file read whole does not move: nothing to freeze.
-            if !matches!(app.kind, RunKind::Read { .. }) {
+            if !matches!(app.kind(), RunKind::Read { .. }) {
                 v.push(("p", &t.help_freeze));
             }
             v
@@ -67,7 +67,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         ),
     ];
     // The sections for the screen in use, then the shared keys and the marks.
-    let demo = matches!(app.kind, RunKind::Demo { .. } | RunKind::Idle);
+    let demo = matches!(app.kind(), RunKind::Demo { .. } | RunKind::Idle);
     let shown: Vec<&(&str, Vec<(&str, &str)>)> = sections
         .iter()
         .enumerate()
@@ -116,7 +116,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     block.render(r, buf);
     let room = usize::from(inner.height.saturating_sub(1));
     let max_scroll = lines.len().saturating_sub(room);
-    let scroll = usize::from(app.help_scroll).min(max_scroll);
+    let scroll = usize::from(app.help_scroll()).min(max_scroll);
     for (i, (key, text, title)) in lines.iter().skip(scroll).take(room).enumerate() {
         let y = inner.y + u16::try_from(i).unwrap_or(0);
         if *title {

@@ -7,8 +7,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
+use super::parts::{draw_keys, packet_labels, packet_style, rect};
 use super::text::{self, cell, hline, put, put_right, put_spans, spans_width, width};
-use super::{Palette, cards, diagram};
+use super::{Palette, cards, diagram, parts};
 use crate::app::layout::{self, Area};
 use crate::app::{App, RowId, RunKind};
 use crate::event::{
@@ -17,26 +18,21 @@ use crate::event::{
 };
 use crate::i18n::{Labels, call_args, fill, labels, note_tag};
 use crate::model::KernelMode;
-use crate::tcp::Flags;
 use crate::tcp::track::Notes;
 use crate::time::Timestamp;
 
 /// Columns of the time at the left of each row (`  0.216347 `).
 pub const TIME_WIDTH: u16 = 11;
 
-pub fn rect(a: Area) -> Rect {
-    Rect::new(a.x, a.y, a.width, a.height)
-}
-
 pub fn draw(buf: &mut Buffer, _area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let lay = app.ladder_layout();
     header(buf, lay.header, app, pal, t);
     banner(buf, lay.banner, app, pal);
-    let geo = Geometry::new(lay.ladder, app.lanes.len());
+    let geo = Geometry::new(lay.ladder, app.lanes().len());
     lane_names(buf, lay.lane_names, &geo, app, pal, t);
     rows(buf, lay.ladder, &geo, app, pal, t);
-    cards::draw(buf, lay.cards, &geo, app, pal);
+    cards::draw(buf, lay.cards, app, pal);
     if let Some(d) = lay.diagram {
         diagram::draw_panel(buf, rect(d), app, pal);
     }
@@ -123,7 +119,7 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
     let r = rect(a);
     buf.set_style(r, pal.header);
     let mut left = vec![t.title.clone()];
-    match &app.kind {
+    match &app.kind() {
         RunKind::Demo { name } => left.push(name.clone()),
         RunKind::Watch { iface, filter } => left.push(fill(&t.watching, &[iface, filter])),
         RunKind::Read { file } => left.push(fill(&t.reading, &[file])),
@@ -132,49 +128,51 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
     if let Some(s) = app.title_step() {
         left.push(fill(&t.step, &[&s.index, &s.total]));
     }
-    if matches!(app.kind, RunKind::Demo { .. }) {
+    if matches!(app.kind(), RunKind::Demo { .. }) {
         left.push(if app.script_over() {
             t.script_over.clone()
-        } else if app.lab.paused {
+        } else if app.lab().paused {
             t.paused.clone()
         } else {
             t.playing.clone()
         });
-        if app.lab.link_cut {
+        if app.lab().link_cut {
             left.push(t.link_is_cut.clone());
         }
-        if app.lab.link_lossy {
+        if app.lab().link_lossy {
             left.push(t.link_is_lossy.clone());
         }
     }
-    if app.frozen.is_some() {
+    if app.frozen().is_some() {
         left.push(t.frozen.clone());
     }
     // Where the states come from, whole and short.
-    let (kernel, kernel_short) = match app.kernel {
+    let (kernel, kernel_short) = match app.kernel() {
         Some(KernelMode::Exact) => (&t.kernel_exact, &t.kernel_exact_short),
         Some(KernelMode::PollOnly) => (&t.kernel_poll, &t.kernel_poll_short),
         Some(KernelMode::None) => (&t.kernel_none, &t.kernel_none_short),
-        None if matches!(app.kind, RunKind::Read { .. }) => (&t.kernel_none, &t.kernel_none_short),
+        None if matches!(app.kind(), RunKind::Read { .. }) => {
+            (&t.kernel_none, &t.kernel_none_short)
+        }
         None => (&t.kernel_unknown, &t.kernel_unknown_short),
     };
     let (mut kernel, mut kernel_short) = (kernel.clone(), kernel_short.clone());
     let bare_short = kernel_short.clone();
-    if app.rootless && matches!(app.kind, RunKind::Demo { .. }) {
+    if app.rootless() && matches!(app.kind(), RunKind::Demo { .. }) {
         for k in [&mut kernel, &mut kernel_short] {
             k.push(' ');
             k.push_str(&t.rootless);
         }
     }
     let mut warnings = Vec::new();
-    if app.dropped_packets > 0 {
-        warnings.push(fill(&t.drops, &[&app.dropped_packets]));
+    if app.dropped_packets() > 0 {
+        warnings.push(fill(&t.drops, &[&app.dropped_packets()]));
     }
-    if app.rejected_frames > 0 {
-        warnings.push(fill(&t.rejected, &[&app.rejected_frames]));
+    if app.rejected_frames() > 0 {
+        warnings.push(fill(&t.rejected, &[&app.rejected_frames()]));
     }
-    if app.timeline.dropped() > 0 {
-        warnings.push(fill(&t.rows_dropped, &[&app.timeline.dropped()]));
+    if app.timeline().dropped() > 0 {
+        warnings.push(fill(&t.rows_dropped, &[&app.timeline().dropped()]));
     }
     let right = |k: &str| {
         let mut v = vec![k.to_owned()];
@@ -231,7 +229,7 @@ fn lane_names(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palett
         TIME_WIDTH,
         pal.dim,
     );
-    for (i, lane) in app.lanes.lanes().iter().enumerate() {
+    for (i, lane) in app.lanes().lanes().iter().enumerate() {
         let name = lane.name.as_str();
         let w = width(name).min(24);
         let x = if i + 1 == geo.xs.len() && geo.xs.len() > 1 {
@@ -255,7 +253,7 @@ fn lane_names(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palett
 
 /// Seconds since the first event, as the time column shows them.
 fn rel(app: &App, ts: Timestamp) -> String {
-    let t0 = app.t0.unwrap_or(ts);
+    let t0 = app.t0().unwrap_or(ts);
     format!("{:>10.6}", ts.seconds_since(t0))
 }
 
@@ -270,18 +268,18 @@ fn rows(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palette, t: 
     }
     draw_lane_lines(buf, a.y, a.height, geo, pal);
     for i in 0..a.height {
-        let pos = app.top + usize::from(i);
+        let pos = app.top() + usize::from(i);
         let Some(row) = app.visible_row(pos) else {
             break;
         };
-        let Some(ev) = app.timeline.get(row) else {
+        let Some(ev) = app.timeline().get(row) else {
             continue;
         };
         let y = a.y + i;
         put(buf, a.x, y, &rel(app, ev.ts()), TIME_WIDTH - 1, pal.time);
         let cx = Cx { geo, app, pal, t };
         draw_row(buf, &cx, y, row, ev);
-        if app.cursor == Some(row) {
+        if app.cursor() == Some(row) {
             buf.set_style(Rect::new(a.x, y, a.width, 1), pal.selected);
         }
     }
@@ -325,7 +323,7 @@ fn draw_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, ev: &Event) {
             // The warning every rootless run begins with, in the screen's
             // language (the others are the model's own words).
             let message = if message.starts_with(crate::kernel::poll::NO_TRACEPOINT)
-                && app.lang == crate::i18n::Lang::Zh
+                && app.lang() == crate::i18n::Lang::Zh
             {
                 t.warn_no_tracepoint.as_str()
             } else {
@@ -364,76 +362,6 @@ fn on_lane_forms(
     cell(buf, geo.xs[lane], y, tick, Style::new());
 }
 
-/// The style of a packet's kind.
-#[must_use]
-pub fn packet_style(p: &PacketEvent, pal: &Palette) -> Style {
-    let Some(tcp) = p.segment.tcp else {
-        return pal.udp;
-    };
-    let f = tcp.flags;
-    if f.rst() {
-        pal.rst
-    } else if f.syn() {
-        pal.syn
-    } else if f.fin() {
-        pal.fin
-    } else if p.segment.payload_len > 0 {
-        pal.data
-    } else {
-        pal.ack
-    }
-}
-
-/// A packet's label, shortest form last: flags, then seq/ack/len/win and
-/// options as room allows.
-#[must_use]
-pub fn packet_labels(p: &PacketEvent) -> Vec<String> {
-    let seg = &p.segment;
-    let Some(tcp) = seg.tcp else {
-        return vec![format!("UDP len={}", seg.payload_len), "UDP".to_owned()];
-    };
-    let flags = tcp.flags.to_string();
-    let mut core = format!("{flags} seq={}", p.seq);
-    if tcp.flags.ack() {
-        core.push_str(&format!(" ack={}", p.ack));
-    }
-    if seg.payload_len > 0 {
-        core.push_str(&format!(" len={}", seg.payload_len));
-    }
-    if tcp.flags.contains(Flags::URG) {
-        core.push_str(&format!(" urg={}", tcp.urgent));
-    }
-    // The window, when there is room; when it is the point (a SYN's, a
-    // closed or reopened one), in the short form too.
-    let with_win = format!("{core} win={}", p.win);
-    let win_matters = tcp.flags.syn() || p.win == 0 || p.notes.contains(Notes::WINDOW_UPDATE);
-    let short = if win_matters { with_win.clone() } else { core };
-    let mut full = with_win.clone();
-    let o = &tcp.options;
-    let mut opts = Vec::new();
-    if let Some(m) = o.mss {
-        opts.push(format!("mss={m}"));
-    }
-    if o.sack_perm {
-        opts.push("sack".to_owned());
-    }
-    if o.timestamps.is_some() && tcp.flags.syn() {
-        opts.push("ts".to_owned());
-    }
-    if let Some(ws) = o.wscale {
-        opts.push(format!("ws={ws}"));
-    }
-    if !o.sack_blocks().is_empty() {
-        opts.push(format!("sack×{}", o.sack_blocks().len()));
-    }
-    if !opts.is_empty() {
-        full.push_str(&format!(" <{}>", opts.join(",")));
-    }
-    let mut v = vec![full, with_win, short, flags];
-    v.dedup();
-    v
-}
-
 /// Note names as short tags.
 fn note_tags(p: &PacketEvent) -> Vec<&'static str> {
     p.notes.names().filter(|n| *n != "lost").collect()
@@ -442,7 +370,7 @@ fn note_tags(p: &PacketEvent) -> Vec<&'static str> {
 fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent) {
     let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
     let seg = &p.segment;
-    let Some((a, b)) = app.lanes.of_packet(seg.src, seg.dst, p.from, row) else {
+    let Some((a, b)) = app.lanes().of_packet(seg.src, seg.dst, p.from, row) else {
         return;
     };
     if a >= geo.xs.len() || b >= geo.xs.len() || a == b {
@@ -481,8 +409,8 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
     let mut tags: Vec<String> = note_tags(p)
         .into_iter()
         .map(|n| match (n, p.dup_ack) {
-            ("dup_ack", Some(d)) => format!("[{} #{}]", note_tag(app.lang, n), d.num),
-            _ => format!("[{}]", note_tag(app.lang, n)),
+            ("dup_ack", Some(d)) => format!("[{} #{}]", note_tag(app.lang(), n), d.num),
+            _ => format!("[{}]", note_tag(app.lang(), n)),
         })
         .collect();
     if lost {
@@ -564,21 +492,21 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
 }
 
 fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, pal: &Palette) {
-    let Some(lane) = app.lanes.peer(&c.endpoint) else {
+    let Some(lane) = app.lanes().peer(&c.endpoint) else {
         return;
     };
     let who = if c.endpoint.ends_with("-child") {
-        labels(app.lang).child_prefix.as_str()
+        labels(app.lang()).child_prefix.as_str()
     } else {
         ""
     };
-    let args = short_args(&call_args(app.lang, &c.args));
+    let args = short_args(&call_args(app.lang(), &c.args));
     let call = format!("{who}{}({args})", c.call);
     // In a narrow lane the arguments give way first: the result is the lesson.
     let bare = format!("{who}{}(…)", c.call);
     match &c.result {
         None => {
-            let blocks = format!(" {}", labels(app.lang).blocks);
+            let blocks = format!(" {}", labels(app.lang()).blocks);
             on_lane_forms(
                 buf,
                 y,
@@ -592,7 +520,7 @@ fn call_row(buf: &mut Buffer, y: u16, geo: &Geometry, app: &App, c: &CallEvent, 
         }
         Some(r) => {
             let result = match r {
-                CallResult::Ok => labels(app.lang).call_ok.clone(),
+                CallResult::Ok => labels(app.lang()).call_ok.clone(),
                 _ => r.as_contract().into_owned(),
             };
             let rs = if r.is_error() { pal.error } else { pal.ok };
@@ -656,7 +584,7 @@ fn short_args(args: &str) -> String {
 
 fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) {
     let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
-    let Some(lane) = app.lanes.owner(s.local, row) else {
+    let Some(lane) = app.lanes().owner(s.local, row) else {
         return;
     };
     let inferred = s.source == StateSource::Inferred;
@@ -685,7 +613,7 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
         String::new()
     };
     // Withdrawn later: the row says what the socket was instead.
-    let glyph = match app.withdrawn.get(&(s.local, s.remote, s.ts)) {
+    let glyph = match app.withdrawn().get(&(s.local, s.remote, s.ts)) {
         Some((actual, source)) => {
             let mark = match source {
                 StateSource::Kernel => &t.withdrawn_mark,
@@ -729,7 +657,7 @@ fn state_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, s: &StateEvent) 
 /// timer (an orphaned FIN-WAIT-2).
 fn check_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &CheckEvent) {
     let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
-    let Some(lane) = app.lanes.owner(c.local, row) else {
+    let Some(lane) = app.lanes().owner(c.local, row) else {
         return;
     };
     let (glyph, text, short, style) = if c.withdraws() {
@@ -765,10 +693,10 @@ fn check_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &CheckEvent) 
 
 fn queue_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, q: &QueueEvent) {
     let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
-    let Some(lane) = app.lanes.owner(q.local, row) else {
+    let Some(lane) = app.lanes().owner(q.local, row) else {
         return;
     };
-    let gauge = cards::gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
+    let gauge = parts::gauge(q.accept_queue, q.backlog.saturating_add(1), 6);
     let text = fill(&t.accept_queue, &[&q.accept_queue, &q.backlog]);
     let over = if q.overflows > 0 {
         format!(" {}", fill(&t.overflows, &[&q.overflows]))
@@ -898,7 +826,7 @@ fn lab_row(buf: &mut Buffer, y: u16, cx: &Cx<'_>, l: &LabEvent) {
         finish(&short, true),
         finish(&short, false),
     ];
-    match who.and_then(|w| app.lanes.peer(w)) {
+    match who.and_then(|w| app.lanes().peer(w)) {
         Some(lane) => {
             let spans: Vec<[(&str, Style); 1]> =
                 forms.iter().map(|f| [(f.as_str(), style)]).collect();
@@ -934,12 +862,12 @@ fn ruled(buf: &mut Buffer, y: u16, geo: &Geometry, forms: &[&str], style: Style,
 pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
     let k = |key: &str, label: &str| (key.to_owned(), label.to_owned());
     let mut v = Vec::new();
-    match &app.kind {
+    match &app.kind() {
         RunKind::Demo { .. } => {
             if !app.script_over() {
-                if app.lab.paused {
+                if app.lab().paused {
                     v.push(k("␣", &t.key_step));
-                    if app.steps.len() > 1 {
+                    if app.steps().len() > 1 {
                         v.push(k("←", &t.key_step_back));
                     }
                     v.push(k("p", &t.key_play));
@@ -950,7 +878,7 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
             v.push(k("k", &t.key_kill));
             v.push(k(
                 "c",
-                if app.lab.link_cut {
+                if app.lab().link_cut {
                     &t.key_restore
                 } else {
                     &t.key_cut
@@ -963,7 +891,7 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
             v.push(k("↵", &t.key_details));
             v.push(k(
                 "x",
-                if app.lab.link_lossy {
+                if app.lab().link_lossy {
                     &t.key_loss_off
                 } else {
                     &t.key_loss_on
@@ -980,7 +908,7 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
             v.push(k("↵", &t.key_details));
         }
     }
-    if app.cursor.is_some() {
+    if app.cursor().is_some() {
         v.push(k("f", &t.key_follow));
     }
     v.push(k("l", &t.key_lang));
@@ -989,37 +917,8 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
     v
 }
 
-/// Draws key hints in a row. When they do not all fit, the ones just
-/// before help and quit go first: `?` and `q` always stay (the help lists
-/// every key).
-pub fn draw_keys(buf: &mut Buffer, a: Area, keys: &[(String, String)], pal: &Palette) {
-    let w_of = |(key, label): &(String, String)| width(key) + 1 + width(label) + 2;
-    let kept_always = |k: &(String, String)| k.0 == "?" || k.0 == "q";
-    let mut shown: Vec<&(String, String)> = keys.iter().collect();
-    while shown.iter().map(|k| w_of(k)).sum::<u16>() + 1 > a.width {
-        match shown.iter().rposition(|k| !kept_always(k)) {
-            Some(i) => {
-                shown.remove(i);
-            }
-            None => break,
-        }
-    }
-    let mut x = a.x + 1;
-    let end = a.x + a.width;
-    for (key, label) in shown {
-        let w = width(key) + 1 + width(label) + 2;
-        if x + w > end {
-            break;
-        }
-        x += put(buf, x, a.y, key, w, pal.key);
-        x += 1;
-        x += put(buf, x, a.y, label, w, pal.dim);
-        x += 2;
-    }
-}
-
 fn footer(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
-    if let Some(err) = &app.lab.error {
+    if let Some(err) = &app.lab().error {
         put(
             buf,
             a.x + 1,
@@ -1031,8 +930,8 @@ fn footer(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
         return;
     }
     // Where the selection is, at the right: live, or row i/n; keys in the rest.
-    let pos = match app.cursor {
-        None if matches!(app.kind, RunKind::Read { .. }) => t.following_file.clone(),
+    let pos = match app.cursor() {
+        None if matches!(app.kind(), RunKind::Read { .. }) => t.following_file.clone(),
         None => t.following.clone(),
         Some(r) => fill(&t.row_of, &[&(app.visible_pos(r) + 1), &app.visible_len()]),
     };

@@ -10,7 +10,7 @@ use crate::app::{App, RunKind};
 use crate::i18n::{Lang, fill, labels};
 
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let header = Rect::new(area.x, area.y, area.width, 1);
     buf.set_style(header, pal.header);
     put(
@@ -22,7 +22,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         pal.header,
     );
     let name_w = app
-        .choices
+        .choices()
         .iter()
         .map(|c| width(&c.name))
         .max()
@@ -31,16 +31,16 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let list_top = area.y + 2;
     let list_h = area.height.saturating_sub(4);
     let first = app
-        .picker
+        .picker()
         .saturating_sub(usize::from(list_h) / 2)
-        .min(app.choices.len().saturating_sub(usize::from(list_h)));
+        .min(app.choices().len().saturating_sub(usize::from(list_h)));
     // Not all fit (25 scenarios in a 24-line terminal): say which are
     // shown, so the ones below the last line are not missed.
-    let shown = usize::from(list_h).min(app.choices.len());
-    if shown < app.choices.len() {
+    let shown = usize::from(list_h).min(app.choices().len());
+    if shown < app.choices().len() {
         let count = fill(
             &t.picker_shown,
-            &[&(first + 1), &(first + shown), &app.choices.len()],
+            &[&(first + 1), &(first + shown), &app.choices().len()],
         );
         let w = width(&count);
         put(
@@ -53,15 +53,15 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         );
     }
     for (i, c) in app
-        .choices
+        .choices()
         .iter()
         .enumerate()
         .skip(first)
         .take(usize::from(list_h))
     {
         let y = list_top + u16::try_from(i - first).unwrap_or(0);
-        let selected = i == app.picker;
-        let summary = match app.lang {
+        let selected = i == app.picker();
+        let summary = match app.lang() {
             Lang::Zh => c.summary_zh.as_deref().unwrap_or(&c.summary),
             Lang::En => &c.summary,
         };
@@ -92,7 +92,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         area.width - 2,
         pal.key,
     );
-    if let RunKind::Demo { name } = &app.kind {
+    if let RunKind::Demo { name } = &app.kind() {
         let s = fill(&t.picker_running, &[name]);
         put(
             buf,

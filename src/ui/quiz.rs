@@ -15,10 +15,10 @@ use crate::app::panes::{Look, quiz_lines};
 use crate::i18n::{fill, labels};
 
 pub fn draw(buf: &mut Buffer, app: &App, pal: &Palette) {
-    let (Some(a), Some(q)) = (app.ladder_layout().quiz, &app.quiz) else {
+    let (Some(a), Some(q)) = (app.ladder_layout().quiz, &app.quiz()) else {
         return;
     };
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let lines = quiz_lines(app, a.width.saturating_sub(4));
     let title = format!(" {} ", fill(&t.quiz_title, &[&q.right, &q.asked]));
     boxed(buf, a, &title, &lines, pal, pal.key);

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
 use super::Palette;
-use super::ladder::{draw_keys, rect};
+use super::parts::{draw_keys, rect};
 use super::text::{put, put_right, width};
 use crate::app::conns::{Entry, RowKey};
 use crate::app::layout::table_layout;
@@ -112,9 +112,9 @@ fn draw_cells(
 fn row_cells(e: &Entry, app: &App, t: &Labels, wide: bool) -> Vec<String> {
     // How long the connection has been quiet: against the clock when
     // watching, against the file's last packet when reading one.
-    let now = match app.kind {
-        RunKind::Watch { .. } => app.now.max(app.last_ts),
-        _ => app.last_ts,
+    let now = match app.kind() {
+        RunKind::Watch { .. } => app.now().max(app.last_ts()),
+        _ => app.last_ts(),
     };
     let last = format!("{:.1}s", now.seconds_since(e.last_seen).max(0.0));
     let mut cells = Vec::new();
@@ -155,12 +155,12 @@ fn row_cells(e: &Entry, app: &App, t: &Labels, wide: bool) -> Vec<String> {
 }
 
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
-    let t = labels(app.lang);
+    let t = labels(app.lang());
     let lay = table_layout(area.width, area.height);
     // Header: what is watched, counters, frozen.
     let h = rect(lay.header);
     buf.set_style(h, pal.header);
-    let what = match &app.kind {
+    let what = match &app.kind() {
         RunKind::Watch { iface, filter } => fill(&t.watching, &[iface, filter]),
         RunKind::Read { file } => fill(&t.reading, &[file]),
         _ => String::new(),
@@ -171,7 +171,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .filter(|k| matches!(k, RowKey::Listener(_)))
         .count();
     let mut left = format!(" {} · {what}", t.title);
-    if app.frozen.is_some() {
+    if app.frozen().is_some() {
         left.push_str(" · ");
         left.push_str(&t.frozen);
     }
@@ -180,14 +180,14 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         &t.table_count,
         &[&(rows.len() - listeners), &listeners],
     )];
-    if app.dropped_packets > 0 {
-        right.push(fill(&t.drops, &[&app.dropped_packets]));
+    if app.dropped_packets() > 0 {
+        right.push(fill(&t.drops, &[&app.dropped_packets()]));
     }
-    if app.rejected_frames > 0 {
-        right.push(fill(&t.rejected, &[&app.rejected_frames]));
+    if app.rejected_frames() > 0 {
+        right.push(fill(&t.rejected, &[&app.rejected_frames()]));
     }
-    if app.conns.evicted > 0 {
-        right.push(fill(&t.evicted, &[&app.conns.evicted]));
+    if app.conns().evicted > 0 {
+        right.push(fill(&t.evicted, &[&app.conns().evicted]));
     }
     let room = h.width.saturating_sub(lw + 2);
     put_right(
@@ -241,18 +241,18 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let list_h = usize::from(tb.height.saturating_sub(1));
     if rows.is_empty() {
         // Nothing yet, or nothing the filter lets through.
-        let filtered = !app.filter.trim().is_empty() && !app.conns.is_empty();
+        let filtered = !app.filter().trim().is_empty() && !app.conns().is_empty();
         let empty = if filtered {
-            fill(&t.table_no_match, &[&app.filter.trim()])
+            fill(&t.table_no_match, &[&app.filter().trim()])
         } else {
             t.table_empty.clone()
         };
         put(buf, tb.x + 1, tb.y + 2, &empty, tb.width - 1, pal.dim);
     }
-    let cursor = app.table_cursor.min(rows.len().saturating_sub(1));
+    let cursor = app.table_cursor().min(rows.len().saturating_sub(1));
     let first = cursor.saturating_sub(list_h.saturating_sub(1));
     for (i, key) in rows.iter().enumerate().skip(first).take(list_h) {
-        let Some(e) = app.conns.get(*key) else {
+        let Some(e) = app.conns().get(*key) else {
             continue;
         };
         let y = tb.y + 1 + u16::try_from(i - first).unwrap_or(0);
@@ -273,20 +273,20 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     }
     // Footer: what went wrong, the filter prompt while typing, else the keys.
     let f = lay.footer;
-    if let Some(err) = &app.lab.error {
+    if let Some(err) = &app.lab().error {
         let s = fill(&t.source_failed, &[err]);
         put(buf, f.x + 1, f.y, &s, f.width - 1, pal.error);
         return;
     }
-    if app.editing_filter || !app.filter.is_empty() {
+    if app.editing_filter() || !app.filter().is_empty() {
         let s = format!(
             "{}{}{}",
             t.filter_prompt,
-            app.filter,
-            if app.editing_filter { "▏" } else { "" }
+            app.filter(),
+            if app.editing_filter() { "▏" } else { "" }
         );
         put(buf, f.x + 1, f.y, &s, f.width - 1, pal.key);
-        if !app.editing_filter {
+        if !app.editing_filter() {
             return;
         }
         return;
@@ -294,10 +294,10 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let k = |key: &str, label: &str| (key.to_owned(), label.to_owned());
     let mut keys = vec![k("↵", &t.key_open), k("/", &t.key_filter)];
     // A file read whole does not move: nothing to freeze.
-    if !matches!(app.kind, RunKind::Read { .. }) {
+    if !matches!(app.kind(), RunKind::Read { .. }) {
         keys.push(k(
             "p",
-            if app.frozen.is_some() {
+            if app.frozen().is_some() {
                 &t.key_unfreeze
             } else {
                 &t.key_freeze
