@@ -1,15 +1,7 @@
 //! The peer process: `synack __peer NAME`, started by the runner inside the
 //! lab. It makes real libc socket calls and reports each one.
 //!
-//! Protocol, one JSON object per line:
-//! - stdin: [`Command`]s from the runner (`Hello` first).
-//! - stdout: [`Line`]s: a call event (`ts_ns`, `call`, `args`, then either
-//!   `phase: "start"` when a call has been blocking for a moment, or `result`
-//!   when it returned; `times` when one line stands for many calls, `data`
-//!   for the bytes a read returned), `under_way` when a command loops without
-//!   blocking in one call (a busy read, a heartbeat), `done: ID` when a
-//!   command finished, or `warning`. A forked child (`server fork`) writes
-//!   to the same stdout with `child: true`.
+//! - [`protocol`]: the lines between the runner and a peer.
 //!
 //! Threads: the main thread reads commands and applies `link` at once; socket
 //! calls run in order on a worker thread (`serve` adds an accept thread and one
@@ -18,6 +10,12 @@
 //! itself, so the endpoint's next call waits for them); a ticker announces
 //! calls that block.
 
+mod protocol;
+
+pub use protocol::{
+    Command, ERRNO_NAMES, Line, PARENT_PID_ENV, REPORTED_CALLS, REPORTED_FLAGS, errno_name,
+};
+
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -25,95 +23,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::filter;
 use super::script::{
     Call, Endpoint, How, LinkRule, Payload, Proto, Ready, Serving, Side, SockOpt, Target,
 };
 use crate::event::CallEvent;
-
-/// Runner → peer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Command {
-    Hello { ipv6: bool, port: u16 },
-    Call { id: u64, call: Call, child: bool },
-    Link { id: u64, rule: LinkRule },
-}
-
-/// Peer → runner.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Line {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ts_ns: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<String>,
-    /// The socket's own address once the call gave it one (bind, connect, accept).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub child: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub done: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
-    /// After `link drop`: the relative sequence numbers its filter drops at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drop_at: Option<Vec<u32>>,
-    /// A call reported for this many calls in a row with the same result
-    /// (a busy-poll loop's EAGAINs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub times: Option<u64>,
-    /// The bytes a read returned, as text (see `CallEvent::data_of`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
-    /// The command goes on without blocking in one call (a busy-poll loop,
-    /// a heartbeat): the runner may go to the next step, as it does when a
-    /// call reports it blocks.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub under_way: bool,
-}
-
-/// Every call a peer reports (a `call` event's `call`): the explanations
-/// must cover each.
-pub const REPORTED_CALLS: [&str; 22] = [
-    "socket",
-    "bind",
-    "listen",
-    "connect",
-    "accept",
-    "read",
-    "recv",
-    "recvfrom",
-    "write",
-    "send",
-    "sendto",
-    "shutdown",
-    "close",
-    "fork",
-    "setsockopt",
-    "getsockopt",
-    "fcntl",
-    "poll",
-    "select",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_wait",
-];
-
-/// The flags and options the new calls name in their args (`recv(4,
-/// MSG_PEEK)`, `fcntl(F_SETFL, O_NONBLOCK)`, `getsockopt(SO_ERROR)`), each
-/// explained too.
-pub const REPORTED_FLAGS: [&str; 3] = ["MSG_PEEK", "O_NONBLOCK", "SO_ERROR"];
-
-/// Environment variable carrying the runner's pid, checked after PR_SET_PDEATHSIG.
-pub const PARENT_PID_ENV: &str = "SYNACK_LAB_PARENT";
+use protocol::result_of;
 
 /// How long a call must block before its `start` is reported.
 const BLOCKED_AFTER_NS: u64 = 15_000_000;
@@ -314,66 +229,6 @@ fn now_ns() -> u64 {
 
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// The errno values a peer names, with their C names (what a call's
-/// `result` can be; the explanations must cover each).
-pub const ERRNO_NAMES: [(i32, &str); 39] = [
-    (libc::EPERM, "EPERM"),
-    (libc::ENOENT, "ENOENT"),
-    (libc::EINTR, "EINTR"),
-    (libc::EIO, "EIO"),
-    (libc::EBADF, "EBADF"),
-    (libc::EAGAIN, "EAGAIN"),
-    (libc::ENOMEM, "ENOMEM"),
-    (libc::EACCES, "EACCES"),
-    (libc::EFAULT, "EFAULT"),
-    (libc::EINVAL, "EINVAL"),
-    (libc::EMFILE, "EMFILE"),
-    (libc::ENFILE, "ENFILE"),
-    (libc::ENOSPC, "ENOSPC"),
-    (libc::EPIPE, "EPIPE"),
-    (libc::ENOTSOCK, "ENOTSOCK"),
-    (libc::EDESTADDRREQ, "EDESTADDRREQ"),
-    (libc::EMSGSIZE, "EMSGSIZE"),
-    (libc::EPROTOTYPE, "EPROTOTYPE"),
-    (libc::ENOPROTOOPT, "ENOPROTOOPT"),
-    (libc::EPROTONOSUPPORT, "EPROTONOSUPPORT"),
-    (libc::EOPNOTSUPP, "EOPNOTSUPP"),
-    (libc::EAFNOSUPPORT, "EAFNOSUPPORT"),
-    (libc::EADDRINUSE, "EADDRINUSE"),
-    (libc::EADDRNOTAVAIL, "EADDRNOTAVAIL"),
-    (libc::ENETDOWN, "ENETDOWN"),
-    (libc::ENETUNREACH, "ENETUNREACH"),
-    (libc::ENETRESET, "ENETRESET"),
-    (libc::ECONNABORTED, "ECONNABORTED"),
-    (libc::ECONNRESET, "ECONNRESET"),
-    (libc::ENOBUFS, "ENOBUFS"),
-    (libc::EISCONN, "EISCONN"),
-    (libc::ENOTCONN, "ENOTCONN"),
-    (libc::ESHUTDOWN, "ESHUTDOWN"),
-    (libc::ETIMEDOUT, "ETIMEDOUT"),
-    (libc::ECONNREFUSED, "ECONNREFUSED"),
-    (libc::EHOSTDOWN, "EHOSTDOWN"),
-    (libc::EHOSTUNREACH, "EHOSTUNREACH"),
-    (libc::EALREADY, "EALREADY"),
-    (libc::EINPROGRESS, "EINPROGRESS"),
-];
-
-/// The C name of an errno value.
-#[must_use]
-pub fn errno_name(e: i32) -> Option<&'static str> {
-    ERRNO_NAMES.iter().find(|(v, _)| *v == e).map(|&(_, n)| n)
-}
-
-fn result_of(ret: isize, err: i32, count: bool) -> String {
-    if ret < 0 {
-        errno_name(err).map_or_else(|| format!("errno {err}"), str::to_owned)
-    } else if count {
-        ret.to_string()
-    } else {
-        "ok".to_owned()
-    }
 }
 
 fn payload_bytes(p: &Payload) -> Vec<u8> {
@@ -1809,41 +1664,6 @@ fn child_loop(parent: i32, rd: i32, conn: i32, listener: Option<i32>) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn errno_names() {
-        assert_eq!(errno_name(libc::ECONNRESET), Some("ECONNRESET"));
-        assert_eq!(errno_name(libc::EPIPE), Some("EPIPE"));
-        assert_eq!(errno_name(libc::EADDRINUSE), Some("EADDRINUSE"));
-        assert_eq!(errno_name(libc::ECONNREFUSED), Some("ECONNREFUSED"));
-        assert_eq!(errno_name(libc::ETIMEDOUT), Some("ETIMEDOUT"));
-        assert_eq!(errno_name(99999), None);
-        assert_eq!(result_of(-1, libc::EPIPE, true), "EPIPE");
-        assert_eq!(result_of(0, 0, true), "0");
-        assert_eq!(result_of(0, 0, false), "ok");
-    }
-
-    #[test]
-    fn lines_round_trip() {
-        let l = Line {
-            ts_ns: Some(5),
-            call: Some("connect".into()),
-            args: Some("127.0.0.1:7000".into()),
-            phase: Some("start".into()),
-            ..Line::default()
-        };
-        let text = serde_json::to_string(&l).expect("serializes");
-        assert_eq!(
-            text,
-            r#"{"ts_ns":5,"call":"connect","args":"127.0.0.1:7000","phase":"start"}"#
-        );
-        assert_eq!(serde_json::from_str::<Line>(&text).expect("parses"), l);
-        let child: Line = serde_json::from_str(
-            r#"{"ts_ns":1,"call":"close","args":"connection","result":"ok","child":true}"#,
-        )
-        .expect("parses");
-        assert!(child.child);
-    }
 
     #[test]
     fn stack_line_formats_numbers() {
