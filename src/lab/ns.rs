@@ -7,6 +7,7 @@
 //! calling thread at any time (a restarted lab).
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::LabError;
 
@@ -102,6 +103,18 @@ pub fn fresh_net(ns: LabNs) -> Result<(), LabError> {
     Ok(())
 }
 
+/// A datagram socket to ask interface ioctls of; it closes when dropped.
+fn ioctl_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket() with constant arguments.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a socket just opened, owned by nothing else: OwnedFd
+    // closes it once.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// `ethtool -K lo tso off`, by ioctl.
 fn lo_tso_off() -> io::Result<()> {
     const ETHTOOL_STSO: u32 = 0x1f;
@@ -110,11 +123,7 @@ fn lo_tso_off() -> io::Result<()> {
         cmd: u32,
         data: u32,
     }
-    // SAFETY: socket() with constant arguments; the fd is closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = ioctl_socket()?;
     let mut value = EthtoolValue {
         cmd: ETHTOOL_STSO,
         data: 0,
@@ -126,15 +135,13 @@ fn lo_tso_off() -> io::Result<()> {
     }
     req.ifr_ifru.ifru_data = (&raw mut value).cast();
     // SAFETY: fd is a valid socket, req names `lo` and points at value.
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL, &mut req) };
-    let result = if rc == 0 {
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
+    // The error is read before `fd` closes (when it drops, after this).
+    if rc == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
-    };
-    // SAFETY: fd is ours and closed once.
-    unsafe { libc::close(fd) };
-    result
+    }
 }
 
 /// The sysctl giving namespaces made from this one a TCP hash table of their
@@ -189,34 +196,28 @@ fn apparmor_reason(e: &io::Error) -> String {
 
 /// `ip link set lo up`, by ioctl.
 fn bring_lo_up() -> io::Result<()> {
-    // SAFETY: socket() with constant arguments; the fd is closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = ioctl_socket()?;
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;
     }
     // SAFETY: fd is a valid socket and req a valid ifreq naming `lo`.
-    let mut rc = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) };
+    let mut rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) };
     if rc == 0 {
         // SAFETY: the union member ifru_flags is the one SIOCGIFFLAGS filled.
         unsafe {
             req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
         }
         // SAFETY: as above.
-        rc = unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) };
+        rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &req) };
     }
-    let result = if rc == 0 {
+    // The error is read before `fd` closes (when it drops, after this).
+    if rc == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
-    };
-    // SAFETY: fd is ours and closed once.
-    unsafe { libc::close(fd) };
-    result
+    }
 }
 
 /// Writes `value` to the lab's `/proc/sys/<name with dots as slashes>`.
