@@ -435,6 +435,90 @@ pub fn call_args(lang: Lang, args: &str) -> String {
         .join(",")
 }
 
+/// Full-width punctuation a line may not begin with.
+const NO_LINE_START: &str = "、。，．：；！？）」』】〉》…";
+
+/// Wraps `text` at `width` terminal columns: words stay whole where they
+/// fit (a longer one is cut), CJK characters take two columns and may break
+/// anywhere, and closing full-width punctuation never begins a line. The
+/// one wrapping of the screen, the handouts and `synack explain`.
+#[must_use]
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(1);
+    // Tokens: words between spaces; each wide (CJK) character is a token of
+    // its own, and needs no space before it.
+    let mut tokens: Vec<(String, usize, bool)> = Vec::new();
+    let mut space_before = false;
+    let mut word = String::new();
+    let mut word_w = 0;
+    let flush = |word: &mut String, word_w: &mut usize, space: &mut bool, tokens: &mut Vec<_>| {
+        if !word.is_empty() {
+            tokens.push((std::mem::take(word), *word_w, *space));
+            *word_w = 0;
+            *space = false;
+        }
+    };
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if c.is_whitespace() {
+            flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+            space_before = true;
+        } else if w > 1 {
+            flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+            // Chinese punctuation that closes (、。，）…) never starts a
+            // line: it stays with what it follows.
+            if !space_before && NO_LINE_START.contains(c) {
+                if let Some(last) = tokens.last_mut() {
+                    last.0.push(c);
+                    last.1 += w;
+                    continue;
+                }
+            }
+            word.push(c);
+            word_w = w;
+            flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+        } else {
+            word.push(c);
+            word_w += w;
+        }
+    }
+    flush(&mut word, &mut word_w, &mut space_before, &mut tokens);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut line_w = 0;
+    for (tok, tok_w, space) in tokens {
+        let gap = usize::from(space && line_w > 0);
+        if line_w > 0 && line_w + gap + tok_w > width {
+            lines.push(std::mem::take(&mut line));
+            line_w = 0;
+        }
+        if line_w > 0 && space {
+            line.push(' ');
+            line_w += 1;
+        }
+        if tok_w <= width - line_w {
+            line.push_str(&tok);
+            line_w += tok_w;
+            continue;
+        }
+        // A word longer than a line: cut it.
+        for c in tok.chars() {
+            let w = c.width().unwrap_or(0);
+            if line_w + w > width {
+                lines.push(std::mem::take(&mut line));
+                line_w = 0;
+            }
+            line.push(c);
+            line_w += w;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Fills each `{}` of a label with the next argument.
 #[must_use]
 pub fn fill(label: &str, args: &[&dyn std::fmt::Display]) -> String {
@@ -455,6 +539,20 @@ pub fn fill(label: &str, args: &[&dyn std::fmt::Display]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_keeps_lines_within_the_width_and_every_word() {
+        use unicode_width::UnicodeWidthStr;
+        let lines = wrap("the quick brown fox jumps over the lazy dog", 10);
+        assert!(lines.iter().all(|l| l.width() <= 10), "{lines:?}");
+        assert_eq!(
+            lines.join(" "),
+            "the quick brown fox jumps over the lazy dog"
+        );
+        let long = wrap("abcdefghijklmnop", 5);
+        assert_eq!(long, vec!["abcde", "fghij", "klmno", "p"]);
+        assert!(wrap("", 5).is_empty());
+    }
 
     #[test]
     fn locale_names_choose_the_language() {

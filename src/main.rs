@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use synack::event::sanitize;
 use synack::explain::Kind;
-use synack::i18n::Lang;
+use synack::i18n::{Lang, wrap};
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
 use synack::output::export::{self, Colours, ExportFormat, ExportOptions};
@@ -489,26 +489,6 @@ fn explain(topic: Option<&str>, lang: Lang) -> Result<()> {
         writeln!(out, "\n{}{colon} {}", meta.see_also, others.join(", "))?;
     }
     Ok(())
-}
-
-/// Breaks text at spaces into lines of at most `width` characters (a longer
-/// word gets a line of its own).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// The script a demo names, with the name shown for it.

@@ -7,8 +7,6 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
-
 use super::{ExportOptions, connections};
 use crate::app::timeline::{Lanes, Side};
 use crate::event::{Event, LabAction, Origin, PacketEvent, StateSource, sanitize};
@@ -249,32 +247,6 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
         out.push('…');
         out
     }
-}
-
-/// Wraps text at `width` columns (on spaces where it can).
-pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let wl = word.width();
-        if !line.is_empty() && line.width() + 1 + wl > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        // A word longer than a line is cut where it must be.
-        for c in word.chars() {
-            if line.width() + c.width().unwrap_or(0) > width {
-                lines.push(std::mem::take(&mut line));
-            }
-            line.push(c);
-        }
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 impl Ladder {
@@ -552,19 +524,6 @@ impl Ladder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wrap_keeps_lines_within_the_width() {
-        let lines = wrap("the quick brown fox jumps over the lazy dog", 10);
-        assert!(lines.iter().all(|l| l.width() <= 10), "{lines:?}");
-        assert_eq!(
-            lines.join(" "),
-            "the quick brown fox jumps over the lazy dog"
-        );
-        let long = wrap("abcdefghijklmnop", 5);
-        assert!(long.iter().all(|l| l.width() <= 5), "{long:?}");
-        assert_eq!(wrap("", 5), vec![String::new()]);
-    }
 
     #[test]
     fn shorten_cuts_by_characters() {

@@ -5,8 +5,9 @@
 use std::fmt::Write as _;
 
 use super::ExportOptions;
-use super::ladder::{Ladder, What, wrap};
+use super::ladder::{Ladder, What};
 use crate::event::{Event, sanitize};
+use crate::i18n::wrap;
 
 /// Text Mermaid shows as written: `#` and `;` end a statement, `<` `>` and
 /// `&` are read as markup; each becomes an entity code (`#59;`).

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::ladder::{Ladder, PacketKind, What, shorten, wrap};
+use super::ladder::{Ladder, PacketKind, What, shorten};
 use super::{Colours, ExportOptions};
 use crate::event::{Event, sanitize};
+use crate::i18n::wrap;
 
 /// The SVG's colours, by meaning: the screen's palette (src/ui/theme.rs) as
 /// a terminal shows its named colours.
