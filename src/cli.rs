@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+use synack::i18n::Theme;
 use synack::output::Format;
 
 #[derive(Debug, Parser)]
@@ -47,16 +48,6 @@ pub struct Cli {
     /// Internal: also write every event, bytes included, to FILE (recorded fixtures).
     #[arg(long, global = true, value_name = "FILE", hide = true)]
     pub record: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Theme {
-    /// The terminal's own colours: a dark terminal profile on a monitor
-    Dark,
-    /// Dark text on its own white background, on any terminal profile: a monitor in a bright room, paper
-    Light,
-    /// White and bright colours on its own black background, no grey, nothing dim: projectors
-    Contrast,
 }
 
 #[derive(Debug, Subcommand)]

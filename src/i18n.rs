@@ -13,6 +13,18 @@ pub enum Lang {
     Zh,
 }
 
+/// How the screen and the handouts are coloured (`--theme`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Theme {
+    /// The terminal's own colours: a dark terminal profile on a monitor
+    #[default]
+    Dark,
+    /// Dark text on its own white background, on any terminal profile: a monitor in a bright room, paper
+    Light,
+    /// White and bright colours on its own black background, no grey, nothing dim: projectors
+    Contrast,
+}
+
 impl Lang {
     /// The language the environment asks for: `LC_ALL`, then `LC_MESSAGES`,
     /// then `LANG` (the first that is set and not empty); Chinese for `zh*`,

@@ -15,13 +15,12 @@ use synack::explain::Kind;
 use synack::i18n::{Lang, wrap};
 use synack::lab::{self, LabNs, Script};
 use synack::output::Format;
-use synack::output::export::{self, Colours, ExportFormat, ExportOptions};
+use synack::output::export::{self, ExportFormat, ExportOptions};
 use synack::output::sink::{Collect, Ending, Sink, View};
 use synack::privilege::{self, Dropped, Replace};
 use synack::run::{self, DemoSetup, Start, UiOptions, WatchSetup};
-use synack::ui;
 
-use cli::{Cli, Command, DemoArgs, ExportArgs, Theme};
+use cli::{Cli, Command, DemoArgs, ExportArgs};
 
 /// Snapshots of a busy port's socket table are megabytes each, made on one
 /// thread and freed on another. glibc would raise its mmap threshold to their
@@ -356,11 +355,7 @@ fn export(
             None => title,
         },
         conn: args.conn,
-        colours: match cli.theme {
-            Theme::Dark => Colours::Dark,
-            Theme::Light => Colours::Light,
-            Theme::Contrast => Colours::Contrast,
-        },
+        theme: cli.theme,
         lang: cli.language(),
     };
     let format = match kind {
@@ -391,11 +386,7 @@ fn export(
 fn ui_options(cli: &Cli) -> UiOptions {
     UiOptions {
         lang: cli.language(),
-        theme: match cli.theme {
-            Theme::Dark => ui::Theme::Dark,
-            Theme::Light => ui::Theme::Light,
-            Theme::Contrast => ui::Theme::Contrast,
-        },
+        theme: cli.theme,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         max_rows: usize::try_from(cli.max_rows).unwrap_or(usize::MAX),
         record: cli.record.clone(),

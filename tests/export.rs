@@ -13,9 +13,8 @@
 use std::path::Path;
 
 use synack::event::{CallEvent, CallResult, Event, Narration, StepEvent};
-use synack::output::export::{
-    self, Colours, ExportFormat, ExportOptions, connections, mermaid, svg,
-};
+use synack::i18n::Theme;
+use synack::output::export::{self, ExportFormat, ExportOptions, connections, mermaid, svg};
 use synack::time::Timestamp;
 
 #[path = "common/fixtures.rs"]
@@ -177,7 +176,7 @@ fn recorded_runs_draw_their_golden_diagrams() {
         &mermaid(&handshake, &opts("synack demo handshake", None)),
     );
     let light = ExportOptions {
-        colours: Colours::Light,
+        theme: Theme::Light,
         ..opts("synack demo handshake", None)
     };
     golden("handshake-light.svg", &svg(&handshake, &light));
@@ -209,12 +208,12 @@ fn every_recorded_run_draws_each_packet_once_in_both_formats() {
         let events = synack::run::replay(&path).unwrap();
         let all = packets(&events, None);
         assert!(all > 0, "{name}: no packets");
-        for colours in [Colours::Dark, Colours::Light, Colours::Contrast] {
+        for theme in [Theme::Dark, Theme::Light, Theme::Contrast] {
             let o = ExportOptions {
-                colours,
+                theme,
                 ..opts(&name, None)
             };
-            assert_eq!(svg_packets(&svg(&events, &o)), all, "{name} {colours:?}");
+            assert_eq!(svg_packets(&svg(&events, &o)), all, "{name} {theme:?}");
         }
         assert_eq!(
             mermaid_messages(&mermaid(&events, &opts(&name, None))),

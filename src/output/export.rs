@@ -27,22 +27,13 @@ pub use svg::svg;
 use std::collections::HashSet;
 
 use crate::event::Event;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Theme};
 
 /// `--export`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
     Mermaid,
     Svg,
-}
-
-/// The SVG's colours: the screen's `--theme`s.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Colours {
-    #[default]
-    Dark,
-    Light,
-    Contrast,
 }
 
 /// What to draw and how.
@@ -52,7 +43,7 @@ pub struct ExportOptions {
     pub title: String,
     /// Only this connection (the `conn` number of the events).
     pub conn: Option<u32>,
-    pub colours: Colours,
+    pub theme: Theme,
     /// The narration's language.
     pub lang: Lang,
 }

@@ -21,18 +21,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
-/// `--theme`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Theme {
-    /// The terminal's own colours: a dark terminal profile on a monitor.
-    #[default]
-    Dark,
-    /// Dark text on its own white background: a monitor in a bright room.
-    Light,
-    /// White and bright colours on its own black background, no grey, nothing
-    /// dim: a projector.
-    Contrast,
-}
+pub use crate::i18n::Theme;
 
 /// The styles the screen uses, by meaning.
 #[derive(Clone, Debug)]

@@ -1,18 +1,19 @@
 //! The ladder as a standalone SVG drawing (`--export svg`): lanes, packets
 //! as arrows, states and calls boxed on their lanes, in the screen's
-//! colours for the chosen theme, every text escaped for XML.
+//! theme for the chosen theme, every text escaped for XML.
 
 use std::fmt::Write as _;
 
 use unicode_width::UnicodeWidthStr;
 
+use super::ExportOptions;
 use super::ladder::{Ladder, PacketKind, What, shorten};
-use super::{Colours, ExportOptions};
 use crate::event::{Event, sanitize};
+use crate::i18n::Theme;
 use crate::i18n::wrap;
 
-/// The SVG's colours, by meaning: the screen's palette (src/ui/theme.rs) as
-/// a terminal shows its named colours.
+/// The SVG's theme, by meaning: the screen's palette (src/ui/theme.rs) as
+/// a terminal shows its named theme.
 struct Paint {
     background: &'static str,
     text: &'static str,
@@ -27,9 +28,9 @@ struct Paint {
 }
 
 impl Paint {
-    fn of(c: Colours) -> Self {
+    fn of(c: Theme) -> Self {
         match c {
-            Colours::Dark => Paint {
+            Theme::Dark => Paint {
                 background: "#1e1e1e",
                 text: "#e5e5e5",
                 dim: "#a0a0a0",
@@ -41,7 +42,7 @@ impl Paint {
                 warn: "#e5e510",
                 bold: false,
             },
-            Colours::Light => Paint {
+            Theme::Light => Paint {
                 background: "#ffffff",
                 text: "#1f1f1f",
                 dim: "#666666",
@@ -53,7 +54,7 @@ impl Paint {
                 warn: "#cd3131",
                 bold: false,
             },
-            Colours::Contrast => Paint {
+            Theme::Contrast => Paint {
                 background: "#000000",
                 text: "#ffffff",
                 dim: "#c0c0c0",
@@ -68,26 +69,26 @@ impl Paint {
         }
     }
 
-    fn packet(&self, c: Colours, k: PacketKind) -> &'static str {
+    fn packet(&self, c: Theme, k: PacketKind) -> &'static str {
         match (c, k) {
-            (Colours::Dark, PacketKind::Syn) => "#23d18b",
-            (Colours::Dark, PacketKind::Fin) => "#d670d6",
-            (Colours::Dark, PacketKind::Rst) => "#f14c4c",
-            (Colours::Dark, PacketKind::Data) => "#29b8db",
-            (Colours::Dark, PacketKind::Ack) => "#b0b0b0",
-            (Colours::Dark, PacketKind::Udp) => "#3b8eea",
-            (Colours::Light, PacketKind::Syn) => "#00875a",
-            (Colours::Light, PacketKind::Fin) => "#bc05bc",
-            (Colours::Light, PacketKind::Rst) => "#cd3131",
-            (Colours::Light, PacketKind::Data) => "#0451a5",
-            (Colours::Light, PacketKind::Ack) => "#666666",
-            (Colours::Light, PacketKind::Udp) => "#0598bc",
-            (Colours::Contrast, PacketKind::Syn) => "#55ff55",
-            (Colours::Contrast, PacketKind::Fin) => "#ff55ff",
-            (Colours::Contrast, PacketKind::Rst) => "#ff5555",
-            (Colours::Contrast, PacketKind::Data) => "#55ffff",
-            (Colours::Contrast, PacketKind::Ack) => "#ffffff",
-            (Colours::Contrast, PacketKind::Udp) => "#7f9fff",
+            (Theme::Dark, PacketKind::Syn) => "#23d18b",
+            (Theme::Dark, PacketKind::Fin) => "#d670d6",
+            (Theme::Dark, PacketKind::Rst) => "#f14c4c",
+            (Theme::Dark, PacketKind::Data) => "#29b8db",
+            (Theme::Dark, PacketKind::Ack) => "#b0b0b0",
+            (Theme::Dark, PacketKind::Udp) => "#3b8eea",
+            (Theme::Light, PacketKind::Syn) => "#00875a",
+            (Theme::Light, PacketKind::Fin) => "#bc05bc",
+            (Theme::Light, PacketKind::Rst) => "#cd3131",
+            (Theme::Light, PacketKind::Data) => "#0451a5",
+            (Theme::Light, PacketKind::Ack) => "#666666",
+            (Theme::Light, PacketKind::Udp) => "#0598bc",
+            (Theme::Contrast, PacketKind::Syn) => "#55ff55",
+            (Theme::Contrast, PacketKind::Fin) => "#ff55ff",
+            (Theme::Contrast, PacketKind::Rst) => "#ff5555",
+            (Theme::Contrast, PacketKind::Data) => "#55ffff",
+            (Theme::Contrast, PacketKind::Ack) => "#ffffff",
+            (Theme::Contrast, PacketKind::Udp) => "#7f9fff",
         }
     }
 }
@@ -128,7 +129,7 @@ fn cols(s: &str) -> f64 {
 #[must_use]
 pub fn svg(events: &[Event], opts: &ExportOptions) -> String {
     let ladder = Ladder::build(events, opts);
-    let paint = Paint::of(opts.colours);
+    let paint = Paint::of(opts.theme);
     let n = ladder.lanes.len().max(1);
 
     // Labels cut to size, then the lanes spaced for them.
@@ -183,7 +184,7 @@ pub fn svg(events: &[Event], opts: &ExportOptions) -> String {
                 kind,
                 lost,
             } => {
-                let colour = paint.packet(opts.colours, *kind);
+                let colour = paint.packet(opts.theme, *kind);
                 let (x1, x2) = (xs[*from], xs[*to]);
                 let (y1, y2) = (top + 18.0, top + 34.0);
                 let label = shorten(label, MAX_LABEL);
@@ -369,7 +370,7 @@ pub fn svg(events: &[Event], opts: &ExportOptions) -> String {
             out,
             r#"<marker id="arrow-{}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{}"/></marker>"#,
             k.name(),
-            paint.packet(opts.colours, k)
+            paint.packet(opts.theme, k)
         );
     }
     out.push_str("</defs>\n");
