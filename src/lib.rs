@@ -15,6 +15,8 @@
 
 pub mod app;
 pub mod capture;
+pub mod config;
+pub mod doctor;
 pub mod event;
 pub mod explain;
 #[doc(hidden)]
