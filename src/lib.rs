@@ -17,8 +17,6 @@ pub mod app;
 pub mod capture;
 pub mod event;
 pub mod explain;
-#[doc(hidden)]
-pub mod fuzz;
 pub mod hash;
 pub mod i18n;
 pub mod kernel;

@@ -1,10 +1,11 @@
 //! A short fuzz run of every target (fixed seed, so it is reproducible), so
 //! `cargo test` fails when a parser panics or allocates from a length field.
-//! Long runs: `cargo run --profile fuzz --example fuzz -- all --execs 10000000`.
+//! Long runs: `cargo run --profile fuzz --example fuzz -- all --execs 10000000`
+//! (at the repository's root; this crate is a default member of its workspace).
 
 use std::path::PathBuf;
 
-use synack::fuzz::{self, CountingAlloc, Options, TARGETS};
+use synack_fuzz::{self as fuzz, CountingAlloc, Options, TARGETS};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -21,7 +22,7 @@ fn every_target_survives_a_short_fuzz_run() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     fuzz::counting_allocator_installed();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     for t in &TARGETS {
         let report = fuzz::run(
@@ -58,12 +59,13 @@ fn saved_inputs_pass() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     fuzz::counting_allocator_installed();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // This crate is the repository's fuzz/.
+    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     for t in &TARGETS {
         for dir in [
-            root.join("fuzz/corpus").join(t.name),
-            root.join("tests/fixtures/fuzz").join(t.name),
+            fuzz.join("corpus").join(t.name),
+            fuzz.join("../tests/fixtures/fuzz").join(t.name),
         ] {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;

@@ -6,11 +6,11 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use super::{LengthField, Target};
-use crate::capture::FileCapture;
-use crate::kernel::{diag, trace};
-use crate::lab::script::{self, Action, Call, Payload};
-use crate::tcp::{LinkType, dissect, parse};
-use crate::time::Timestamp;
+use synack::capture::FileCapture;
+use synack::kernel::{diag, trace};
+use synack::lab::script::{self, Action, Call, Payload};
+use synack::tcp::{LinkType, dissect, parse};
+use synack::time::Timestamp;
 
 /// Every target, in the order `all` runs them.
 pub static TARGETS: [Target; 6] = [
@@ -134,8 +134,11 @@ pub fn target(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)
 }
 
+/// The repository (this crate is its `fuzz/`).
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the fuzz crate is a folder of the repository")
 }
 
 fn sig(value: impl Hash) -> u64 {
@@ -177,7 +180,7 @@ fn run_frame(input: &[u8]) -> u64 {
             );
             if let Some(tcp) = seg.tcp {
                 assert!(tcp.header_len >= 20 && tcp.header_len <= 60);
-                assert!(tcp.options.sack_blocks().len() <= crate::tcp::MAX_SACK);
+                assert!(tcp.options.sack_blocks().len() <= synack::tcp::MAX_SACK);
             }
             (
                 3,
@@ -204,7 +207,7 @@ fn run_frame(input: &[u8]) -> u64 {
         frame.len()
     );
     // The details view in Chinese: the same fields, other words.
-    let zh = dissect::dissect_in(link, frame, crate::i18n::Lang::Zh);
+    let zh = dissect::dissect_in(link, frame, synack::i18n::Lang::Zh);
     assert!(
         zh.iter()
             .map(|f| (f.name, &f.range))
@@ -213,7 +216,7 @@ fn run_frame(input: &[u8]) -> u64 {
     );
     let rows = dissect::hex_rows(frame).count();
     assert_eq!(rows, frame.len().div_ceil(16));
-    let wire = crate::capture::wire_len(link, frame);
+    let wire = synack::capture::wire_len(link, frame);
     assert!(wire as usize >= frame.len().min(u32::MAX as usize));
     sig((
         sel % 5,
@@ -337,7 +340,7 @@ fn relink(eth: &[u8], link: LinkType) -> Option<Vec<u8>> {
 fn frame_input(link: LinkType, frame: &[u8]) -> Vec<u8> {
     let sel = LINKS.iter().position(|&l| l == link).unwrap_or(0) as u8;
     let mut input = vec![sel];
-    let wire = crate::capture::wire_len(link, frame);
+    let wire = synack::capture::wire_len(link, frame);
     input.extend_from_slice(&wire.to_le_bytes());
     input.extend_from_slice(frame);
     input
