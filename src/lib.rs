@@ -36,3 +36,8 @@ pub mod ui;
 mod test_userns;
 #[cfg(test)]
 enter_test_namespace_before_main!(test_userns::enter);
+
+// The pseudo-random source of every test and the fuzzer (one copy).
+#[cfg(test)]
+#[path = "../tests/common/rng.rs"]
+mod test_rng;

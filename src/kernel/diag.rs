@@ -426,6 +426,7 @@ fn parse_tcp_info(b: &[u8]) -> Option<TcpInfoLite> {
 mod tests {
     use super::*;
     use crate::tcp::TcpState;
+    use crate::test_rng::Rng;
     use std::collections::BTreeSet;
     use std::net::{TcpListener, TcpStream};
     use std::process::Command;
@@ -615,16 +616,9 @@ mod tests {
         assert!(parse_diag_msg(&m).unwrap().info.is_none());
         assert!(parse_diag_msg(&diag_msg(7, 1, v6, v6, true)).is_none());
         // Pseudo-random bytes.
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
-            let junk: Vec<u8> = (0..200)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x & 0xff) as u8
-                })
-                .collect();
+            let junk = rng.bytes(200);
             let _ = parse_datagram(&junk, 1, &mut out);
             parse_diag_msg(&junk);
         }

@@ -573,6 +573,7 @@ fn in_user_namespace() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     /// The format file of Linux 6.18 (fields part).
     const FORMAT: &str = "name: inet_sock_set_state
@@ -727,16 +728,9 @@ print fmt: \"family=%s protocol=%s ...\"
         for cut in 0..200 {
             parse_page(&p[..cut], &layout, 0, &mut out);
         }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
-            let mut junk: Vec<u8> = (0..256)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x & 0xff) as u8
-                })
-                .collect();
+            let mut junk = rng.bytes(256);
             parse_page(&junk, &layout, i64::MIN, &mut out);
             junk[8..16].copy_from_slice(&240u64.to_ne_bytes());
             parse_page(&junk, &layout, i64::MAX, &mut out);
