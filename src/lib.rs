@@ -41,3 +41,8 @@ enter_test_namespace_before_main!(test_userns::enter);
 #[cfg(test)]
 #[path = "../tests/common/rng.rs"]
 mod test_rng;
+// sock_diag answers and tracepoint records by hand, for kernel's tests and
+// the fuzzer's seeds.
+#[cfg(test)]
+#[path = "../tests/common/kernel_bytes.rs"]
+mod test_kernel_bytes;

@@ -16,6 +16,10 @@
 //! of synack's workspace, so that the `synack` library does not ship it; it
 //! reaches the parsers through synack's public modules.
 
+// Hand-built sock_diag answers and tracepoint records, seeds here and the
+// library's unit tests' inputs (one copy, in tests/common).
+#[path = "../../tests/common/kernel_bytes.rs"]
+mod kernel_bytes;
 mod mutate;
 // The pseudo-random source the tests use too (one copy, in tests/common).
 #[path = "../../tests/common/rng.rs"]
