@@ -151,20 +151,12 @@ fn sig(value: impl Hash) -> u64 {
 
 // ---- frame ----
 
-const LINKS: [LinkType; 5] = [
-    LinkType::Ethernet,
-    LinkType::RawIp,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::Null,
-];
-
 /// Input: link selector (1 byte), the wire length (u32 LE), the frame.
 fn run_frame(input: &[u8]) -> u64 {
     let Some((&sel, rest)) = input.split_first() else {
         return 0;
     };
-    let link = LINKS[usize::from(sel) % LINKS.len()];
+    let link = LinkType::ALL[usize::from(sel) % LinkType::ALL.len()];
     let (orig_len, frame) = match rest.split_first_chunk::<4>() {
         Some((len, frame)) => (u32::from_le_bytes(*len), frame),
         None => (0, rest),
@@ -340,7 +332,7 @@ fn relink(eth: &[u8], link: LinkType) -> Option<Vec<u8>> {
 }
 
 fn frame_input(link: LinkType, frame: &[u8]) -> Vec<u8> {
-    let sel = LINKS.iter().position(|&l| l == link).unwrap_or(0) as u8;
+    let sel = LinkType::ALL.iter().position(|&l| l == link).unwrap_or(0) as u8;
     let mut input = vec![sel];
     let wire = synack::capture::wire_len(link, frame);
     input.extend_from_slice(&wire.to_le_bytes());
@@ -354,9 +346,9 @@ fn seed_frames() -> Vec<Vec<u8>> {
     for (i, f) in eth.iter().enumerate() {
         // Every frame as Ethernet; a few of them behind every other link header.
         let links: &[LinkType] = if i % 8 == 0 || i + 2 >= eth.len() {
-            &LINKS
+            &LinkType::ALL
         } else {
-            &LINKS[..1]
+            &LinkType::ALL[..1]
         };
         for &link in links {
             if let Some(framed) = relink(f, link) {

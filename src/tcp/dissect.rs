@@ -1559,13 +1559,7 @@ mod tests {
                     f[21] = 0;
                 }
             }
-            for link in [
-                LinkType::Ethernet,
-                LinkType::RawIp,
-                LinkType::LinuxSll,
-                LinkType::LinuxSll2,
-                LinkType::Null,
-            ] {
+            for link in LinkType::ALL {
                 let d = check(link, &f);
                 if d.iter().any(|f| f.name == "Source port") {
                     reached += 1;

@@ -597,14 +597,6 @@ fn ip_length_problem_wins_over_option_problem() {
 
 // ----------------------------------------------------------------- robustness
 
-const LINKS: [LinkType; 5] = [
-    LinkType::Ethernet,
-    LinkType::RawIp,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::Null,
-];
-
 #[test]
 fn garbage_never_panics() {
     let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
@@ -620,7 +612,7 @@ fn garbage_never_panics() {
             f[23] = if round % 3 == 0 { 17 } else { 6 };
         }
         let orig = rng.below(70_000) as u32;
-        for link in LINKS {
+        for link in LinkType::ALL {
             if let Ok(Some(_)) = parse_frame(link, TS, &f, orig) {
                 shown += 1;
             }
