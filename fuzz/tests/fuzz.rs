@@ -16,12 +16,18 @@ const EXECS: u64 = 50_000;
 /// The allocation counters are global: the two tests take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn every_target_survives_a_short_fuzz_run() {
-    let _turn = ONE_AT_A_TIME
+/// Waits for this test's turn, then turns the allocation limits on.
+fn my_turn() -> std::sync::MutexGuard<'static, ()> {
+    let turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     fuzz::counting_allocator_installed();
+    turn
+}
+
+#[test]
+fn every_target_survives_a_short_fuzz_run() {
+    let _turn = my_turn();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     for t in &TARGETS {
@@ -55,10 +61,7 @@ fn every_target_survives_a_short_fuzz_run() {
 /// Every saved reproducer and corpus file still passes its target.
 #[test]
 fn saved_inputs_pass() {
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    fuzz::counting_allocator_installed();
+    let _turn = my_turn();
     // This crate is the repository's fuzz/.
     let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
