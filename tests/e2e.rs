@@ -21,6 +21,9 @@ mod capture;
 #[path = "common/loss.rs"]
 mod loss;
 
+#[path = "common/svg.rs"]
+mod svg;
+
 #[path = "e2e/lab.rs"]
 mod lab;
 

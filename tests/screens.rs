@@ -21,12 +21,9 @@ use synack::time::Timestamp;
 use synack::ui::{Palette, Theme, render};
 use unicode_width::UnicodeWidthStr;
 
-fn fixture(name: &str) -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.inputs"));
-    synack::run::replay(&path).unwrap_or_else(|e| panic!("{e:#}"))
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::replayed as fixture;
 
 fn choices() -> Vec<Choice> {
     Choice::all()
