@@ -41,5 +41,8 @@ mod rules;
 #[path = "e2e/privilege.rs"]
 mod privilege;
 
+#[path = "e2e/doctor.rs"]
+mod doctor;
+
 #[path = "e2e/export.rs"]
 mod export;
