@@ -41,6 +41,9 @@ enter_test_namespace_before_main!(test_userns::enter);
 
 // The pseudo-random source of every test and the fuzzer (one copy).
 #[cfg(test)]
+#[path = "../tests/common/names.rs"]
+mod test_names;
+#[cfg(test)]
 #[path = "../tests/common/rng.rs"]
 mod test_rng;
 // sock_diag answers and tracepoint records by hand, for kernel's tests and

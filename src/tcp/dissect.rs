@@ -907,6 +907,7 @@ fn option_value(kind: u8, b: &[u8], w: &DissectWords) -> (String, Option<String>
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
     use crate::tcp::parse::parse_frame;
     use crate::test_rng::Rng;
@@ -1583,50 +1584,11 @@ mod tests {
     /// option mnemonics, codepoints like `ECT(0)`, hex numbers): what a
     /// Chinese value must not contain.
     fn english_words(s: &str) -> Vec<String> {
-        const NAMES: [&str; 38] = [
-            "IP",
-            "IPv4",
-            "IPv6",
-            "TCP",
-            "UDP",
-            "ICMP",
-            "ICMPv6",
-            "ESP",
-            "AH",
-            "VLAN",
-            "ARP",
-            "GRE",
-            "DSCP",
-            "ECN",
-            "Not-ECT",
-            "ECT",
-            "CE",
-            "DF",
-            "MF",
-            "MSS",
-            "SACK",
-            "NOP",
-            "TTL",
-            "MAC",
-            "MPTCP",
-            "TCP-AO",
-            "MD5",
-            "TFO",
-            "tun",
-            "mss",
-            "wscale",
-            "sack_perm",
-            "sack",
-            "ts",
-            "eol",
-            "nop",
-            "pid",
-            "fd",
-        ];
-        let flags = ["SYN", "ACK", "FIN", "RST", "PSH", "URG", "ECE", "CWR"];
+        // The names a Chinese value may show, shared with tests/screens.rs.
+        use crate::test_names::NAMES;
         s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .filter(|w| w.chars().filter(char::is_ascii_alphabetic).count() >= 2)
-            .filter(|w| !NAMES.contains(w) && !flags.contains(w))
+            .filter(|w| !NAMES.contains(w))
             // Hex numbers (0x1b58, 0xabcde) and multipliers (x128).
             .filter(|w| {
                 let multiplier = w.starts_with('x') && w[1..].bytes().all(|b| b.is_ascii_digit());
