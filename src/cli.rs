@@ -3,10 +3,13 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use synack::i18n::{Lang, Theme};
 use synack::output::Format;
+
+pub mod generate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,6 +72,22 @@ pub enum Command {
     Watch(WatchArgs),
     /// Replay a capture file (pcap or pcapng).
     Read(ReadArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    #[command(
+        long_about = "Print a shell completion script: it completes the commands, their \
+                      options and the scenario names of `synack demo`. bash: add \
+                      `source <(synack completions bash)` to ~/.bashrc. zsh: \
+                      `synack completions zsh > DIR/_synack` for a DIR in $fpath. fish: \
+                      `synack completions fish > ~/.config/fish/completions/synack.fish`. \
+                      The .deb installs all three."
+    )]
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: generate::Shell,
+    },
+    /// Print the man page (roff): `synack man | man -l -`.
+    Man,
     /// Internal: a lab peer process (client or server), driven over stdin.
     #[command(name = "__peer", hide = true)]
     Peer { name: String },
@@ -78,6 +97,7 @@ pub enum Command {
 #[command(group(ArgGroup::new("files").args(["write", "output"]).multiple(true)))]
 pub struct DemoArgs {
     /// Scenario name (see `synack list`). Without it, on a terminal, the scenario picker opens.
+    #[arg(value_parser = ScenarioName, hide_possible_values = true)]
     pub name: Option<String>,
     /// Wait before each step: Space (on screen) or Enter (with --text/--json) runs it.
     #[arg(long)]
@@ -176,6 +196,34 @@ pub struct ReadArgs {
     pub force: bool,
     #[command(flatten)]
     pub export: ExportArgs,
+}
+
+/// A demo's scenario name. Any name parses: `main` answers an unknown one
+/// with the list of scenarios, as it does a name in a script. The built-in
+/// scenarios are its possible values only so that the shell completions
+/// offer them (`synack demo <TAB>`); `--help` does not list them.
+#[derive(Clone, Copy, Debug)]
+struct ScenarioName;
+
+impl TypedValueParser for ScenarioName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            synack::lab::scenarios()
+                .iter()
+                .map(|s| PossibleValue::new(s.name).help(s.summary)),
+        ))
+    }
 }
 
 fn parse_max_rows(s: &str) -> Result<u64, String> {

@@ -83,6 +83,11 @@ fn main() -> ExitCode {
             print_list(&mut io::stdout(), lang);
             Ok(Ending::Done)
         }
+        // Made from the command line's definition: for packages and shells.
+        Some(Command::Completions { shell }) => {
+            print_generated(Ok(cli::generate::completions(*shell)))
+        }
+        Some(Command::Man) => print_generated(cli::generate::man()),
         Some(Command::Watch(args)) => watch(&cli, args, out),
         Some(Command::Read(args)) => read(&cli, args, out),
         Some(Command::Demo(args)) => demo(&cli, args, out),
@@ -465,6 +470,15 @@ fn print_list(out: &mut dyn io::Write, lang: Lang) {
         out,
         "\nRun one with `synack demo NAME` (add --step to go step by step)."
     );
+}
+
+/// `synack completions SHELL`, `synack man`: the text to stdout (a reader
+/// that stops early is no error: `main` takes a broken pipe as the end).
+fn print_generated(text: io::Result<Vec<u8>>) -> Result<Ending> {
+    let mut out = io::stdout().lock();
+    out.write_all(&text?)?;
+    out.flush()?;
+    Ok(Ending::Done)
 }
 
 /// `synack explain [NAME]`: one entry, or the list of everything explained.

@@ -42,10 +42,19 @@ pub fn name(exe: &Path) -> String {
 /// namespaces (`synack doctor --apparmor-profile`).
 #[must_use]
 pub fn profile(exe: &Path) -> String {
-    let path = exe.to_string_lossy().replace('"', "");
+    let plain = exe.to_string_lossy().replace('"', "");
+    // AppArmor takes a bare path; one with spaces or globbing characters in quotes.
+    let path = if plain
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        plain.clone()
+    } else {
+        format!("\"{plain}\"")
+    };
     let name = name(exe);
     format!(
-        "# AppArmor profile for synack at {path}: it lets the binary create the\n\
+        "# AppArmor profile for synack at {plain}: it lets the binary create the\n\
          # user namespace its lab runs in without root, where\n\
          # kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 23.10 and later)\n\
          # forbids that to other programs. Install it as /etc/apparmor.d/{name} and\n\
@@ -53,7 +62,7 @@ pub fn profile(exe: &Path) -> String {
          abi <abi/4.0>,\n\
          include <tunables/global>\n\
          \n\
-         profile {name} \"{path}\" flags=(unconfined) {{\n  userns,\n\n  include if exists <local/{name}>\n}}\n"
+         profile {name} {path} flags=(unconfined) {{\n  userns,\n\n  include if exists <local/{name}>\n}}\n"
     )
 }
 
