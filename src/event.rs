@@ -41,6 +41,11 @@ pub struct PacketEvent {
     /// The captured bytes, when the view asked to keep them (the details view).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<RawFrame>,
+    /// A RST's reason, as the kernel names it (`NO_SOCKET`,
+    /// `TCP_ABORT_ON_CLOSE` …: the `tcp_send_reset` tracepoint, root only);
+    /// `None` for other packets and where the kernel did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rst_reason: Option<String>,
 }
 
 /// A packet's analysis reads as the packet's own: `p.conn`, `p.seq`,
@@ -477,6 +482,7 @@ mod tests {
                 link: crate::tcp::LinkType::RawIp,
                 bytes: Box::new([0x45, 0]),
             }),
+            rst_reason: None,
         };
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(

@@ -573,6 +573,7 @@ mod tests {
                 dup_ack: None,
             },
             raw: None,
+            rst_reason: None,
         }
     }
 

@@ -254,8 +254,13 @@ pub struct Labels {
     pub table_count: String,
     pub filter_prompt: String,
     pub evicted: String,
+    /// The name of a RST's reason as the kernel gave it (the details view, `--text`).
+    pub rst_reason: String,
     /// The ladder's tag of each analysis note, by its contract name.
     pub notes: BTreeMap<String, String>,
+    /// A few words for each reason the kernel gives for a reset, by its
+    /// name in the kernel (`NO_SOCKET`).
+    pub resets: BTreeMap<String, String>,
     /// The words of socket calls' arguments (see [`call_args`]).
     pub args: ArgWords,
     /// The details view's name of each header field, by the dissector's name.
@@ -364,6 +369,26 @@ pub fn labels(lang: Lang) -> &'static Labels {
 #[must_use]
 pub fn note_tag(lang: Lang, name: &str) -> &str {
     labels(lang).notes.get(name).map_or(name, String::as_str)
+}
+
+/// A few words for why the kernel sent a reset (`NO_SOCKET` → "nobody
+/// listens on this port"); `None` for a reason synack has no words for (a
+/// newer kernel's: its name is shown alone).
+#[must_use]
+pub fn rst_words(lang: Lang, reason: &str) -> Option<&'static str> {
+    labels(lang).resets.get(reason).map(String::as_str)
+}
+
+/// A reset's reason as the views write it beside its name:
+/// `NO_SOCKET (nobody listens on this port)`, or the name alone.
+#[must_use]
+pub fn rst_reason(lang: Lang, reason: &str) -> String {
+    let reason = crate::event::sanitize(reason);
+    match (rst_words(lang, &reason), lang) {
+        (Some(w), Lang::En) => format!("{reason} ({w})"),
+        (Some(w), Lang::Zh) => format!("{reason}（{w}）"),
+        (None, _) => reason.into_owned(),
+    }
 }
 
 /// The details view's name for a header field (the dissector's English name

@@ -33,7 +33,7 @@ use crate::tcp::{RawFrame, Segment};
 use crate::time::Timestamp;
 use link::LinkRule;
 use merge::States;
-use reports::{SockInfo, Transition as KernelTransition};
+use reports::{Reset, SockInfo, Transition as KernelTransition};
 
 /// What the sources feed the model. Serializable: a run's inputs, recorded
 /// in the order the model took them, replay to the same events.
@@ -66,6 +66,9 @@ pub enum Input {
     },
     /// A transition from the inet_sock_set_state tracepoint.
     Transition(KernelTransition),
+    /// A reset the kernel sent, and why (the tcp_send_reset tracepoint):
+    /// the RST packet it explains carries the reason.
+    Reset(Reset),
 }
 
 impl Input {
@@ -77,6 +80,7 @@ impl Input {
             Input::Event(e) => e.ts(),
             Input::KernelMode { ts, .. } | Input::Snapshot { ts, .. } => *ts,
             Input::Transition(t) => t.ts,
+            Input::Reset(r) => r.ts,
         }
     }
 }
@@ -144,6 +148,11 @@ impl Model {
             Input::Transition(t) => {
                 if !self.ended {
                     self.states.on_kernel_transition(&t, out);
+                }
+            }
+            Input::Reset(r) => {
+                if !self.ended {
+                    self.states.on_reset(r);
                 }
             }
             Input::Rejected { ts, why } => {
@@ -255,6 +264,8 @@ impl Model {
                 // after its first packets.
                 endpoint: None,
                 raw,
+                // Given as it leaves the merge: the kernel's report may come after it.
+                rst_reason: None,
             })),
             out,
         );

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use crate::event::{CheckEvent, Event, LabAction, Origin, PacketEvent, StateEvent, sanitize};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, labels};
 use crate::tcp::track::Role;
 use crate::tcp::{Proto, SeqNum, TcpOptions};
 use crate::time::Timestamp;
@@ -524,6 +524,9 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
         o.num("dup_ack_num", d.num);
         o.num("dup_ack_of", d.of);
     }
+    if let Some(why) = &p.rst_reason {
+        o.str("rst_reason", why);
+    }
 }
 
 fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
@@ -641,6 +644,14 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                     })
                     .collect();
                 let _ = write!(out, "  !{}", notes.join(" !"));
+            }
+            if let Some(why) = &p.rst_reason {
+                let _ = write!(
+                    out,
+                    "  {}: {}",
+                    labels(lang).rst_reason,
+                    crate::i18n::rst_reason(lang, why)
+                );
             }
         }
         Event::Call(c) => {
@@ -822,6 +833,64 @@ mod tests {
             CallEvent::data_of(&[0, 0xff, b'"']).as_deref(),
             Some("\\x00\\xff\\\"")
         );
+    }
+
+    /// A RST the kernel said why it sent: `rst_reason` in the JSON (the
+    /// kernel's name), the name and its words in the text; nothing for a
+    /// packet without one.
+    #[test]
+    fn a_rst_says_why_the_kernel_sent_it() {
+        use crate::tcp::track::{Analysis, ConnId, Notes, Role};
+        use crate::tcp::{Flags, Segment};
+        let packet = |why: Option<&str>| {
+            Event::Packet(Box::new(PacketEvent {
+                segment: Segment::bare(
+                    Timestamp(5),
+                    "127.0.0.1:7000".parse().unwrap(),
+                    "127.0.0.1:40000".parse().unwrap(),
+                    Flags::RST | Flags::ACK,
+                    0,
+                    1,
+                ),
+                analysis: Analysis {
+                    conn: ConnId(1),
+                    from: Role::Server,
+                    seq: 1,
+                    ack: 1,
+                    win: 0,
+                    notes: Notes::default(),
+                    dup_ack: None,
+                },
+                endpoint: None,
+                raw: None,
+                rst_reason: why.map(str::to_owned),
+            }))
+        };
+        let mut j = String::new();
+        json_line(&mut j, 0.0, &packet(Some("NO_SOCKET")), Lang::En);
+        assert!(
+            j.ends_with(r#""notes":[],"rst_reason":"NO_SOCKET"}"#),
+            "{j}"
+        );
+        let mut j = String::new();
+        json_line(&mut j, 0.0, &packet(None), Lang::En);
+        assert!(!j.contains("rst_reason"), "{j}");
+        let mut t = String::new();
+        text_line(&mut t, 0.0, &packet(Some("NO_SOCKET")), Lang::En);
+        assert!(
+            t.ends_with("  reset reason (kernel): NO_SOCKET (nobody listens on this port)"),
+            "{t}"
+        );
+        let mut t = String::new();
+        text_line(&mut t, 0.0, &packet(Some("TCP_ABORT_ON_CLOSE")), Lang::Zh);
+        assert!(
+            t.ends_with("重置原因（内核）: TCP_ABORT_ON_CLOSE（关闭时还有未读数据）"),
+            "{t}"
+        );
+        // A reason synack has no words for (a newer kernel's): its name.
+        let mut t = String::new();
+        text_line(&mut t, 0.0, &packet(Some("TCP_SOMETHING_NEW")), Lang::En);
+        assert!(t.ends_with(": TCP_SOMETHING_NEW"), "{t}");
     }
 
     #[test]

@@ -60,7 +60,7 @@ fn source(i: &Input) -> Source {
     match i {
         Input::Segment { .. } | Input::Rejected { .. } => Source::Capture,
         Input::Snapshot { .. } | Input::KernelMode { .. } => Source::Walks,
-        Input::Transition(_) => Source::Tracer,
+        Input::Transition(_) | Input::Reset(_) => Source::Tracer,
         Input::Event(_) => Source::Lab,
     }
 }

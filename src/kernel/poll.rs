@@ -13,7 +13,7 @@ pub const NO_TRACEPOINT: &str = "exact state transitions unavailable";
 use super::diag::DiagSocket;
 use super::netstat;
 use super::trace::StateTracer;
-use crate::model::reports::{KernelMode, ListenCounters, SockInfo, Transition};
+use crate::model::reports::{KernelMode, ListenCounters, Reset, SockInfo, Transition};
 use crate::time::Timestamp;
 
 /// How often the kernel's socket table is read.
@@ -34,6 +34,8 @@ pub enum KernelReport {
     },
     /// Transitions from the inet_sock_set_state tracepoint, in time order.
     Transitions(Vec<Transition>),
+    /// Resets the kernel sent and why (tcp_send_reset), in time order.
+    Resets(Vec<Reset>),
     /// Part of the kernel's view is unavailable, and why.
     Warning { ts: Timestamp, message: String },
 }
@@ -73,7 +75,12 @@ impl KernelPoller {
     ) -> Self {
         let r = Arc::clone(report);
         let tracer = match StateTracer::start(trace_ports, move |t| {
-            r(KernelReport::Transitions(t));
+            if !t.transitions.is_empty() {
+                r(KernelReport::Transitions(t.transitions));
+            }
+            if !t.resets.is_empty() {
+                r(KernelReport::Resets(t.resets));
+            }
         }) {
             Ok(t) => Some(t),
             Err(e) => {

@@ -1,9 +1,21 @@
-//! Exact state transitions from the tracepoint `sock:inet_sock_set_state`.
+//! Exact state transitions from the tracepoint `sock:inet_sock_set_state`,
+//! and why each reset was sent, from `tcp:tcp_send_reset`.
 //!
 //! The tracer works in a private tracefs instance (`instances/synack-<pid>`),
 //! never the global buffer another tool may be reading. The kernel filters the
-//! events by protocol and port; a thread reads the instance's per-CPU
+//! transitions by protocol and port; a thread reads the instance's per-CPU
 //! `trace_pipe_raw` files and decodes the binary records.
+//!
+//! Resets: the same instance and reader carry `tcp:tcp_send_reset` when the
+//! kernel has it with a `reason` (Linux 6.10 and later); without it the
+//! transitions go on alone. Its `format` file gives the fields' offsets and,
+//! in its print format, the name of each `enum sk_rst_reason` value, so a
+//! newer kernel's reasons show by their names. Its addresses and ports sit
+//! in two `struct sockaddr_in6`-sized byte arrays, which ftrace cannot filter
+//! on (6.18 accepts `saddr == 0` and then matches nothing): where the format
+//! has numeric `sport`/`dport` fields the kernel filters by port, otherwise
+//! the reader keeps the watched ports' records and drops the rest. Resets
+//! are rare (a refused connect, an abort), so that costs next to nothing.
 //!
 //! Why binary and not the `trace_pipe` text: the text format
 //! (`family=AF_INET protocol=IPPROTO_TCP sport=.. dport=.. saddr=.. ...
@@ -41,13 +53,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use super::linux_state;
-use crate::model::reports::Transition;
+use crate::model::reports::{Reset, Transition};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 const OLD_TRACEFS: &str = "/sys/kernel/debug/tracing";
 const EVENT: &str = "events/sock/inet_sock_set_state";
+const RESET_EVENT: &str = "events/tcp/tcp_send_reset";
 /// How long the reader sleeps in poll(2) before looking again (and checking
 /// whether it should stop).
 const POLL_MS: libc::c_int = 50;
@@ -86,17 +99,35 @@ fn setup_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> TraceUnavaila
     move |source| TraceUnavailable::Setup { what, source }
 }
 
-/// Reads exact transitions until dropped.
+/// What one read of the buffers found, each in time order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Traced {
+    pub transitions: Vec<Transition>,
+    pub resets: Vec<Reset>,
+}
+
+impl Traced {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.transitions.is_empty() && self.resets.is_empty()
+    }
+}
+
+/// Reads exact transitions (and resets, where the kernel says why) until dropped.
 pub struct StateTracer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     instance: PathBuf,
+    /// `tcp:tcp_send_reset` is enabled in the instance.
+    resets: bool,
 }
 
 impl StateTracer {
     /// Starts tracing transitions of TCP sockets whose local or remote port is
-    /// in `ports` (every TCP socket when empty); `on_transition` runs on the
-    /// reader thread for each one, in time order within each batch.
+    /// in `ports` (every TCP socket when empty), and the resets the kernel
+    /// sends from or to those ports with their reasons (where the kernel
+    /// has `tcp:tcp_send_reset` with a reason); `on_batch` runs on the
+    /// reader thread for each read that found any, in time order.
     ///
     /// Root only. Mounts tracefs at `/sys/kernel/tracing` if it is not mounted.
     ///
@@ -105,7 +136,7 @@ impl StateTracer {
     /// instance could not be set up.
     pub fn start(
         ports: &[u16],
-        on_transition: impl FnMut(Vec<Transition>) + Send + 'static,
+        on_batch: impl FnMut(Traced) + Send + 'static,
     ) -> Result<Self, TraceUnavailable> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 || in_user_namespace() {
@@ -123,6 +154,11 @@ impl StateTracer {
             source: io::Error::from(io::ErrorKind::InvalidData),
         })?;
 
+        // Optional: without it (an older kernel, no reason field) the
+        // transitions go on alone.
+        let reset_format = fs::read_to_string(root.join(RESET_EVENT).join("format")).ok();
+        let reset_layout = reset_format.as_deref().and_then(ResetLayout::parse);
+
         remove_stale_instances(&root.join("instances"));
         let instance = root.join(instance_name(NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)));
         fs::create_dir(&instance).map_err(setup_err(format!("mkdir {}", instance.display())))?;
@@ -130,13 +166,28 @@ impl StateTracer {
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
             instance,
+            resets: false,
         };
-        let offset = tracer.configure(ports)?;
+        let reset_filter = reset_format
+            .as_deref()
+            .and_then(|f| kernel_port_filter(f, ports));
+        let reset_layout = reset_layout.filter(|_| tracer.enable_resets(reset_filter.as_deref()));
+        tracer.configure(ports)?;
         let cpus = tracer.open_cpu_buffers()?;
         let stop = Arc::clone(&tracer.stop);
+        let decoders = Decoders {
+            states: layout,
+            resets: reset_layout,
+            // The kernel kept only these ports' resets when it could.
+            reset_ports: if reset_filter.is_some() {
+                Vec::new()
+            } else {
+                ports.to_vec()
+            },
+        };
         let thread = std::thread::Builder::new()
             .name("synack-trace".into())
-            .spawn(move || read_loop(&cpus, &layout, offset, &stop, on_transition))
+            .spawn(move || read_loop(&cpus, &decoders, &stop, on_batch))
             .map_err(setup_err("spawning the reader thread"))?;
         tracer.thread = Some(thread);
         Ok(tracer)
@@ -148,17 +199,31 @@ impl StateTracer {
         &self.instance
     }
 
-    /// Sets clock, wake-up threshold and filter, enables the event; returns the
-    /// offset from the trace clock (CLOCK_MONOTONIC) to CLOCK_REALTIME in ns.
-    fn configure(&self, ports: &[u16]) -> Result<i64, TraceUnavailable> {
+    /// Whether the instance traces resets now: the reset event's filter
+    /// (`None`: none, every reset is recorded) and enable written. A failure
+    /// leaves the transitions alone.
+    fn enable_resets(&mut self, filter: Option<&str>) -> bool {
+        let ok = filter.is_none_or(|f| self.write(&format!("{RESET_EVENT}/filter"), f).is_ok())
+            && self.write(&format!("{RESET_EVENT}/enable"), "1").is_ok();
+        self.resets = ok;
+        ok
+    }
+
+    /// Whether the resets' reasons are traced (the kernel has the event with a reason).
+    #[must_use]
+    pub fn traces_resets(&self) -> bool {
+        self.resets
+    }
+
+    /// Sets clock, wake-up threshold and filter, enables the event and
+    /// turns tracing on.
+    fn configure(&self, ports: &[u16]) -> Result<(), TraceUnavailable> {
         self.write("trace_clock", "mono")?;
         // Wake a poller on any data, not when the buffer is half full (the default).
         self.write("buffer_percent", "0")?;
         self.write(&format!("{EVENT}/filter"), &filter_expr(ports))?;
-        let offset = realtime_minus_monotonic();
         self.write(&format!("{EVENT}/enable"), "1")?;
-        self.write("tracing_on", "1")?;
-        Ok(offset)
+        self.write("tracing_on", "1")
     }
 
     fn write(&self, file: &str, value: &str) -> Result<(), TraceUnavailable> {
@@ -202,6 +267,9 @@ impl Drop for StateTracer {
         }
         // Best effort: disable, then remove the instance (needs the buffers closed, done above).
         let _ = self.write(&format!("{EVENT}/enable"), "0");
+        if self.resets {
+            let _ = self.write(&format!("{RESET_EVENT}/enable"), "0");
+        }
         let _ = fs::remove_dir(&self.instance);
     }
 }
@@ -260,6 +328,23 @@ fn tracefs_root() -> Result<PathBuf, TraceUnavailable> {
     Ok(PathBuf::from(TRACEFS))
 }
 
+/// The kernel-side filter of an event whose format is `format`, by port:
+/// `Some` when the format has numeric `sport` and `dport` fields and ports
+/// are given; `None` when it cannot say (`tcp_send_reset` keeps its ports in
+/// sockaddr byte arrays since Linux 6.10) or every port is wanted.
+fn kernel_port_filter(format: &str, ports: &[u16]) -> Option<String> {
+    let fields = format_fields(format)?.1;
+    let numeric = |name: &str| fields.iter().any(|(n, _, size)| n == name && *size == 2);
+    if ports.is_empty() || !numeric("sport") || !numeric("dport") {
+        return None;
+    }
+    let alts: Vec<String> = ports
+        .iter()
+        .map(|p| format!("sport == {p} || dport == {p}"))
+        .collect();
+    Some(alts.join(" || "))
+}
+
 /// The kernel-side filter: TCP, and a watched port on either side.
 fn filter_expr(ports: &[u16]) -> String {
     if ports.is_empty() {
@@ -292,12 +377,30 @@ fn realtime_minus_monotonic() -> i64 {
     real - (before + (after - before) / 2)
 }
 
+/// What the reader decodes: the transitions, and the resets when the
+/// instance traces them (kept only when from or to one of `reset_ports`,
+/// when the kernel could not filter them: all when empty).
+struct Decoders {
+    states: Layout,
+    resets: Option<ResetLayout>,
+    reset_ports: Vec<u16>,
+}
+
+impl Decoders {
+    fn wanted(&self, r: &Reset) -> bool {
+        self.reset_ports.is_empty()
+            || self
+                .reset_ports
+                .iter()
+                .any(|&p| r.src.port() == p || r.dst.port() == p)
+    }
+}
+
 fn read_loop(
     cpus: &[OwnedFd],
-    layout: &Layout,
-    _offset_at_start: i64,
+    decoders: &Decoders,
     stop: &AtomicBool,
-    mut on_transitions: impl FnMut(Vec<Transition>),
+    mut on_batch: impl FnMut(Traced),
 ) {
     let mut pollfds: Vec<libc::pollfd> = cpus
         .iter()
@@ -309,7 +412,7 @@ fn read_loop(
         .collect();
     // One sub-buffer per read; 64 KiB covers any buffer_subbuf_size_kb we set (default 4).
     let mut page = vec![0u8; 64 * 1024];
-    let mut batch = Vec::new();
+    let mut batch = Traced::default();
     let mut last_read = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // SAFETY: `pollfds` is a valid array of that many pollfd entries.
@@ -339,13 +442,73 @@ fn read_loop(
                 if n <= 0 {
                     break;
                 }
-                parse_page(&page[..n.unsigned_abs()], layout, offset, &mut batch);
+                parse_records(
+                    &page[..n.unsigned_abs()],
+                    &decoders.states,
+                    decoders.resets.as_ref(),
+                    offset,
+                    &mut batch,
+                );
+                batch.resets.retain(|r| decoders.wanted(r));
             }
         }
-        batch.sort_by_key(|t: &Transition| t.ts);
+        batch.transitions.sort_by_key(|t: &Transition| t.ts);
+        batch.resets.sort_by_key(|r: &Reset| r.ts);
         if !batch.is_empty() {
-            on_transitions(std::mem::take(&mut batch));
+            on_batch(std::mem::take(&mut batch));
         }
+    }
+}
+
+/// A format file's field: (name, offset, size).
+type Field = (String, usize, usize);
+
+/// Each field of a format file, and its `ID`; `None` when a field line
+/// cannot be read.
+fn format_fields(format: &str) -> Option<(Option<u16>, Vec<Field>)> {
+    let mut id = None;
+    let mut fields = Vec::new();
+    for line in format.lines() {
+        let line = line.trim();
+        if let Some(v) = line.strip_prefix("ID:") {
+            id = v.trim().parse().ok();
+        }
+        let Some(rest) = line.strip_prefix("field:") else {
+            continue;
+        };
+        let mut parts = rest.split(';').map(str::trim);
+        let decl = parts.next()?;
+        let name = decl.rsplit([' ', '*']).next()?;
+        let name = name.split('[').next()?;
+        let mut offset = None;
+        let mut size = None;
+        for p in parts {
+            if let Some(v) = p.strip_prefix("offset:") {
+                offset = v.parse::<usize>().ok();
+            } else if let Some(v) = p.strip_prefix("size:") {
+                size = v.parse::<usize>().ok();
+            }
+        }
+        fields.push((name.to_owned(), offset?, size?));
+    }
+    Some((id, fields))
+}
+
+/// Finds fields by name and size, and the smallest record that holds every
+/// field found so far.
+struct FieldFinder<'a> {
+    fields: &'a [Field],
+    min_len: usize,
+}
+
+impl FieldFinder<'_> {
+    /// The offset of `name`, when it has that size.
+    fn at(&mut self, name: &str, size: usize) -> Option<usize> {
+        let (_, off, sz) = self.fields.iter().find(|(n, _, _)| n == name)?;
+        (*sz == size).then_some(())?;
+        // An offset near usize::MAX would wrap (found by fuzzing).
+        self.min_len = self.min_len.max(off.checked_add(*sz)?);
+        Some(*off)
     }
 }
 
@@ -375,56 +538,28 @@ impl Layout {
     /// missing or has another size.
     #[must_use]
     pub fn parse(format: &str) -> Option<Self> {
-        let mut id = None;
-        let mut fields = Vec::new();
-        for line in format.lines() {
-            let line = line.trim();
-            if let Some(v) = line.strip_prefix("ID:") {
-                id = v.trim().parse().ok();
-            }
-            let Some(rest) = line.strip_prefix("field:") else {
-                continue;
-            };
-            let mut parts = rest.split(';').map(str::trim);
-            let decl = parts.next()?;
-            let name = decl.rsplit([' ', '*']).next()?;
-            let name = name.split('[').next()?;
-            let mut offset = None;
-            let mut size = None;
-            for p in parts {
-                if let Some(v) = p.strip_prefix("offset:") {
-                    offset = v.parse::<usize>().ok();
-                } else if let Some(v) = p.strip_prefix("size:") {
-                    size = v.parse::<usize>().ok();
-                }
-            }
-            fields.push((name.to_owned(), offset?, size?));
-        }
-        let mut min_len = 0;
-        let mut field = |name: &str, size: usize| -> Option<usize> {
-            let (_, off, sz) = fields.iter().find(|(n, _, _)| n == name)?;
-            (*sz == size).then_some(())?;
-            // An offset near usize::MAX would wrap (found by fuzzing).
-            min_len = min_len.max(off.checked_add(*sz)?);
-            Some(*off)
+        let (id, fields) = format_fields(format)?;
+        let mut f = FieldFinder {
+            fields: &fields,
+            min_len: 0,
         };
         let mut layout = Self {
             id: id?,
-            common_type: field("common_type", 2)?,
-            skaddr: field("skaddr", 8)?,
-            oldstate: field("oldstate", 4)?,
-            newstate: field("newstate", 4)?,
-            sport: field("sport", 2)?,
-            dport: field("dport", 2)?,
-            family: field("family", 2)?,
-            protocol: field("protocol", 2)?,
-            saddr: field("saddr", 4)?,
-            daddr: field("daddr", 4)?,
-            saddr_v6: field("saddr_v6", 16)?,
-            daddr_v6: field("daddr_v6", 16)?,
+            common_type: f.at("common_type", 2)?,
+            skaddr: f.at("skaddr", 8)?,
+            oldstate: f.at("oldstate", 4)?,
+            newstate: f.at("newstate", 4)?,
+            sport: f.at("sport", 2)?,
+            dport: f.at("dport", 2)?,
+            family: f.at("family", 2)?,
+            protocol: f.at("protocol", 2)?,
+            saddr: f.at("saddr", 4)?,
+            daddr: f.at("daddr", 4)?,
+            saddr_v6: f.at("saddr_v6", 16)?,
+            daddr_v6: f.at("daddr_v6", 16)?,
             min_len: 0,
         };
-        layout.min_len = min_len;
+        layout.min_len = f.min_len;
         Some(layout)
     }
 
@@ -456,6 +591,136 @@ impl Layout {
             skaddr: u64::from_ne_bytes(rec.get(self.skaddr..self.skaddr + 8)?.try_into().ok()?),
         })
     }
+}
+
+/// Where `tcp:tcp_send_reset`'s fields are in a record, and the names of
+/// its reasons (from its `format` file, Linux 6.10 and later).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResetLayout {
+    id: u16,
+    common_type: usize,
+    reason: usize,
+    /// The RST's source and destination, each a `struct sockaddr_in` or
+    /// `sockaddr_in6` in a byte array of the latter's size.
+    saddr: usize,
+    daddr: usize,
+    min_len: usize,
+    /// Each reason's number and name, from the print format's
+    /// `__print_symbolic(REC->reason, { 0, "NOT_SPECIFIED" }, …)`.
+    names: Vec<(u32, String)>,
+}
+
+/// `sizeof(struct sockaddr_in6)`: the size of the reset event's address arrays.
+const SOCKADDR_IN6: usize = 28;
+
+impl ResetLayout {
+    /// Parses the event's fields (`reason`, and `saddr`/`daddr` as
+    /// sockaddr arrays) and its reasons' names; `None` when a field is
+    /// missing or has another size (an older kernel, without a reason).
+    #[must_use]
+    pub fn parse(format: &str) -> Option<Self> {
+        let (id, fields) = format_fields(format)?;
+        let mut f = FieldFinder {
+            fields: &fields,
+            min_len: 0,
+        };
+        let mut layout = Self {
+            id: id?,
+            common_type: f.at("common_type", 2)?,
+            reason: f.at("reason", 4)?,
+            saddr: f.at("saddr", SOCKADDR_IN6)?,
+            daddr: f.at("daddr", SOCKADDR_IN6)?,
+            min_len: 0,
+            names: symbols(format, "reason"),
+        };
+        layout.min_len = f.min_len;
+        Some(layout)
+    }
+
+    /// The reasons the format names, by number.
+    #[must_use]
+    pub fn names(&self) -> &[(u32, String)] {
+        &self.names
+    }
+
+    /// The name of reason `n`: the format's, or the number when it names none.
+    #[must_use]
+    pub fn name(&self, n: u32) -> String {
+        self.names
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map_or_else(|| n.to_string(), |(_, name)| name.clone())
+    }
+
+    /// Decodes one record; `None` for another event or an address family
+    /// other than IPv4 and IPv6.
+    fn decode(&self, rec: &[u8], mono_ns: u64, offset: i64) -> Option<Reset> {
+        if rec.len() < self.min_len || u16_at(rec, self.common_type)? != self.id {
+            return None;
+        }
+        let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
+        Some(Reset {
+            ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
+            src: sockaddr_at(rec, self.saddr)?,
+            dst: sockaddr_at(rec, self.daddr)?,
+            reason: self.name(u32_at(rec, self.reason)?),
+        })
+    }
+}
+
+/// The `{ value, "NAME" }` pairs of `__print_symbolic(REC->field, …)` in a
+/// format's print format. Values the kernel did not resolve to numbers, and
+/// names that are not plain identifiers, are left out.
+fn symbols(format: &str, field: &str) -> Vec<(u32, String)> {
+    let key = format!("__print_symbolic(REC->{field},");
+    let Some(at) = format.find(&key) else {
+        return Vec::new();
+    };
+    let mut rest = &format[at + key.len()..];
+    let mut out = Vec::new();
+    loop {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        let Some(body) = rest.strip_prefix('{') else {
+            break; // `)`: the table ends
+        };
+        let Some(end) = body.find('}') else {
+            break;
+        };
+        let (entry, after) = (&body[..end], &body[end + 1..]);
+        rest = after;
+        let Some((value, name)) = entry.split_once(',') else {
+            continue;
+        };
+        let value = value.trim();
+        let value = match value.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => value.parse().ok(),
+        };
+        let name = name
+            .trim()
+            .strip_prefix('"')
+            .and_then(|n| n.strip_suffix('"'))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        if let (Some(v), Some(name)) = (value, name) {
+            if !out.iter().any(|(k, _)| *k == v) {
+                out.push((v, name.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// A `struct sockaddr_in` or `sockaddr_in6` (the family in native order,
+/// the port in network order). An IPv4-mapped address is returned as IPv4,
+/// as everywhere else in synack.
+fn sockaddr_at(b: &[u8], at: usize) -> Option<SocketAddr> {
+    let port = u16::from_be_bytes(b.get(at + 2..at + 4)?.try_into().ok()?);
+    let ip = match i32::from(u16_at(b, at)?) {
+        libc::AF_INET => v4_at(b, at + 4)?,
+        libc::AF_INET6 => v6_at(b, at + 8)?,
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -494,6 +759,29 @@ const TS_SHIFT: u32 = 27;
 /// Anything that does not fit ends the page; nothing here can panic.
 /// `offset` is added to the records' CLOCK_MONOTONIC stamps.
 pub fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Transition>) {
+    walk_page(page, |rec, ts| out.extend(layout.decode(rec, ts, offset)));
+}
+
+/// Decodes one page of transitions and, with `resets`, of resets, appending
+/// each to its list in `out`. As [`parse_page`].
+pub fn parse_records(
+    page: &[u8],
+    layout: &Layout,
+    resets: Option<&ResetLayout>,
+    offset: i64,
+    out: &mut Traced,
+) {
+    walk_page(page, |rec, ts| {
+        if let Some(t) = layout.decode(rec, ts, offset) {
+            out.transitions.push(t);
+        } else if let Some(r) = resets.and_then(|l| l.decode(rec, ts, offset)) {
+            out.resets.push(r);
+        }
+    });
+}
+
+/// Calls `each` with every record of a page and its CLOCK_MONOTONIC stamp.
+fn walk_page(page: &[u8], mut each: impl FnMut(&[u8], u64)) {
     let (Some(ts), Some(commit)) = (
         page.get(..8)
             .and_then(|b| b.try_into().ok())
@@ -540,7 +828,7 @@ pub fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Trans
                 ts = ts.wrapping_add(delta);
                 let start = at + 8;
                 if let Some(rec) = page.get(start..start.saturating_add(len).min(end)) {
-                    out.extend(layout.decode(rec, ts, offset));
+                    each(rec, ts);
                 }
                 start.saturating_add((len + 3) & !3)
             }
@@ -549,7 +837,7 @@ pub fn parse_page(page: &[u8], layout: &Layout, offset: i64, out: &mut Vec<Trans
                 ts = ts.wrapping_add(delta);
                 let start = at + 4;
                 if let Some(rec) = page.get(start..(start + len).min(end)) {
-                    out.extend(layout.decode(rec, ts, offset));
+                    each(rec, ts);
                 }
                 start + len
             }
@@ -573,7 +861,7 @@ fn in_user_namespace() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_kernel_bytes::{TRACE_FORMAT, trace_record};
+    use crate::test_kernel_bytes::{RESET_FORMAT, TRACE_FORMAT, reset_record, trace_record};
     use crate::test_rng::Rng;
 
     #[test]
@@ -679,6 +967,157 @@ mod tests {
             parse_page(&junk, &layout, i64::MAX, &mut out);
             layout.decode(&junk, u64::MAX, i64::MAX);
         }
+    }
+
+    /// The kernel's own format file of `tcp:tcp_send_reset` on 6.18: the
+    /// fields' offsets, and every reason's name from the print format (the
+    /// socket states' table before it is another field's).
+    #[test]
+    fn parses_the_reset_format_file_and_its_reason_names() {
+        let l = ResetLayout::parse(RESET_FORMAT).unwrap();
+        assert_eq!(
+            (l.id, l.common_type, l.reason, l.saddr, l.daddr, l.min_len),
+            (2280, 0, 28, 32, 60, 88)
+        );
+        let names: Vec<&str> = l.names().iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names.len(), 26, "{names:?}");
+        assert_eq!(l.names()[0], (0, "NOT_SPECIFIED".to_owned()));
+        assert_eq!(l.name(1), "NO_SOCKET");
+        assert_eq!(l.name(11), "TCP_ABORT_ON_CLOSE");
+        assert_eq!(l.name(12), "TCP_ABORT_ON_LINGER");
+        assert_eq!(l.name(14), "TCP_STATE");
+        assert_eq!(l.name(15), "TCP_KEEPALIVE_TIMEOUT");
+        assert_eq!(l.name(24), "ERROR");
+        assert!(!names.contains(&"TCP_ESTABLISHED"), "{names:?}");
+        // A number the format does not name is shown as the number.
+        assert_eq!(l.name(99), "99");
+        // A newer kernel's reason shows by its name: the names are read,
+        // not known in advance.
+        let newer = RESET_FORMAT.replace(
+            "{ 25, \"MAX\" }",
+            "{ 25, \"TCP_SOMETHING_NEW\" }, { 26, \"MAX\" }",
+        );
+        assert_ne!(newer, RESET_FORMAT);
+        let n = ResetLayout::parse(&newer).unwrap();
+        assert_eq!(
+            (n.name(25).as_str(), n.name(26).as_str()),
+            ("TCP_SOMETHING_NEW", "MAX")
+        );
+        // The same fields at other offsets, as another build may lay them out.
+        let moved = RESET_FORMAT
+            .replace("reason;\toffset:28;", "reason;\toffset:92;")
+            .replace("saddr[28];\toffset:32;", "saddr[28];\toffset:96;");
+        let m = ResetLayout::parse(&moved).unwrap();
+        assert_eq!((m.reason, m.saddr, m.min_len), (92, 96, 124));
+        // An older kernel's event (no reason; ports and addresses in fields
+        // of their own) is not this decoder's.
+        assert!(ResetLayout::parse(TRACE_FORMAT).is_none());
+        assert!(ResetLayout::parse(&RESET_FORMAT.replace(" reason;", " why;")).is_none());
+        assert!(ResetLayout::parse(&RESET_FORMAT.replace("size:28;", "size:16;")).is_none());
+    }
+
+    #[test]
+    fn reason_tables_are_read_whatever_their_spelling() {
+        let fmt =
+            |table: &str| format!("print fmt: \"%s\", __print_symbolic(REC->reason, {table})");
+        assert_eq!(
+            symbols(&fmt("{ 0, \"A\" }, { 0x1f, \"B_2\" }"), "reason"),
+            [(0, "A".to_owned()), (31, "B_2".to_owned())]
+        );
+        // Unresolved enum values, names that are not identifiers, a cut table.
+        assert_eq!(
+            symbols(
+                &fmt("{ SK_RST_REASON_X, \"X\" }, { 2, \"a\\x1b[2J\" }, { 3, \"C\" }, { 4,"),
+                "reason"
+            ),
+            [(3, "C".to_owned())]
+        );
+        assert!(symbols("print fmt: \"%d\", REC->reason", "reason").is_empty());
+        assert!(symbols(&fmt(""), "reason").is_empty());
+    }
+
+    #[test]
+    fn decodes_resets_with_and_without_a_socket() {
+        let states = Layout::parse(TRACE_FORMAT).unwrap();
+        let resets = ResetLayout::parse(RESET_FORMAT).unwrap();
+        let lo4: IpAddr = Ipv4Addr::LOCALHOST.into();
+        let lo6: IpAddr = Ipv6Addr::LOCALHOST.into();
+        let mapped: IpAddr = Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().into();
+        let p = page(&[
+            // A SYN to a closed port: no socket, the addresses from the SYN, reversed.
+            (10, reset_record(1, 0, 0, (lo4, 7000), (lo4, 44728))),
+            (5, trace_record(2, 1, 7, 44736, 7000, lo4, lo4)),
+            // SO_LINGER 0 on an IPv6 socket; a dual-stack socket's IPv4 peer.
+            (
+                5,
+                reset_record(14, 0xffff_8881_0000_1000, 1, (lo6, 40000), (lo6, 7000)),
+            ),
+            (
+                5,
+                reset_record(11, 0xffff_8881_0000_2000, 7, (mapped, 7000), (mapped, 5)),
+            ),
+            // Another family: skipped.
+            (5, {
+                let mut r = reset_record(1, 0, 0, (lo4, 1), (lo4, 2));
+                r[32..34].copy_from_slice(&1u16.to_ne_bytes());
+                r
+            }),
+        ]);
+        let mut out = Traced::default();
+        parse_records(&p, &states, Some(&resets), 1_000, &mut out);
+        assert_eq!(out.transitions.len(), 1, "{out:#?}");
+        let r = &out.resets;
+        assert_eq!(r.len(), 3, "{out:#?}");
+        assert_eq!(r[0].ts, Timestamp(1_000_000 + 10 + 1_000));
+        assert_eq!(r[0].reason, "NO_SOCKET");
+        assert_eq!(r[0].src, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(r[0].dst, "127.0.0.1:44728".parse().unwrap());
+        assert_eq!(r[1].reason, "TCP_STATE");
+        assert_eq!(r[1].src, "[::1]:40000".parse().unwrap());
+        assert_eq!(r[2].reason, "TCP_ABORT_ON_CLOSE");
+        assert_eq!(r[2].src, "10.0.0.1:7000".parse().unwrap());
+        // Without the reset layout the same page gives the transitions alone.
+        let mut alone = Traced::default();
+        parse_records(&p, &states, None, 1_000, &mut alone);
+        assert_eq!((alone.transitions.len(), alone.resets.len()), (1, 0));
+        // Junk never panics.
+        let mut rng = Rng::new(7);
+        for _ in 0..2000 {
+            let junk = rng.bytes(200);
+            resets.decode(&junk, u64::MAX, i64::MIN);
+            parse_records(&junk, &states, Some(&resets), 0, &mut alone);
+        }
+    }
+
+    #[test]
+    fn resets_are_kept_for_the_watched_ports_where_the_kernel_cannot_filter() {
+        // 6.18's event keeps its ports in sockaddr arrays: no kernel filter.
+        assert_eq!(kernel_port_filter(RESET_FORMAT, &[7000]), None);
+        // A format with numeric port fields is filtered in the kernel.
+        assert_eq!(
+            kernel_port_filter(TRACE_FORMAT, &[80, 443]).as_deref(),
+            Some("sport == 80 || dport == 80 || sport == 443 || dport == 443")
+        );
+        assert_eq!(kernel_port_filter(TRACE_FORMAT, &[]), None);
+        let d = Decoders {
+            states: Layout::parse(TRACE_FORMAT).unwrap(),
+            resets: ResetLayout::parse(RESET_FORMAT),
+            reset_ports: vec![7000],
+        };
+        let reset = |src: &str, dst: &str| Reset {
+            ts: Timestamp(0),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            reason: "NO_SOCKET".into(),
+        };
+        assert!(d.wanted(&reset("127.0.0.1:7000", "127.0.0.1:5")));
+        assert!(d.wanted(&reset("127.0.0.1:5", "127.0.0.1:7000")));
+        assert!(!d.wanted(&reset("127.0.0.1:22", "127.0.0.1:5")));
+        let all = Decoders {
+            reset_ports: Vec::new(),
+            ..d
+        };
+        assert!(all.wanted(&reset("127.0.0.1:22", "127.0.0.1:5")));
     }
 
     #[test]

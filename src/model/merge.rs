@@ -26,6 +26,7 @@ mod hold;
 mod names;
 mod park;
 mod queues;
+mod resets;
 mod retire;
 pub mod sockets;
 mod twins;
@@ -39,12 +40,13 @@ use hold::{Held, Hold, Kind, Slot};
 use names::Names;
 use park::{Park, Tuple};
 use queues::Queues;
+use resets::Resets;
 use retire::Conns;
 use sockets::{SKEW, Shown, Sock, Sockets, Step, inferred_step, kernel_step};
 pub use twins::TwinKey;
 use twins::Twins;
 
-use super::reports::{SockInfo, Transition as KernelTransition};
+use super::reports::{Reset, SockInfo, Transition as KernelTransition};
 use super::view::{
     Dated, KernelView, ListenerQueue, Orphaned, SocketQueues, StateChange, TRACE_LATE,
 };
@@ -106,6 +108,8 @@ pub struct States {
     hold: Hold,
     twins: Twins,
     sockets: Sockets,
+    /// The kernel's reasons for the resets it sent, waiting for their RSTs.
+    resets: Resets,
     now: Timestamp,
     /// When the last full walk ended, and the match window that the gaps
     /// between walks call for (at least [`MATCH_WINDOW`]).
@@ -156,6 +160,7 @@ impl States {
             hold: Hold::default(),
             twins: Twins::default(),
             sockets: Sockets::default(),
+            resets: Resets::default(),
             now: Timestamp(0),
             last_snapshot: None,
             window: MATCH_WINDOW,
@@ -293,6 +298,14 @@ impl States {
             }
         }
         self.settle(out);
+    }
+
+    /// Why the kernel sent a reset (the tcp_send_reset tracepoint): the RST
+    /// it explains takes the reason when it leaves the hold. The tracepoint
+    /// sees every namespace; a report no packet of ours matches is dropped.
+    pub fn on_reset(&mut self, r: Reset) {
+        self.resets.expire(self.now);
+        self.resets.push(r);
     }
 
     /// A sock_diag walk that began at `started` and ended at `ts` (with the
@@ -586,6 +599,11 @@ impl States {
             (Kind::Check, Event::Check(c)) => self.let_out_check(c, out),
             (_, mut event) => {
                 self.names.name_owner(&mut event);
+                if let Event::Packet(p) = &mut event {
+                    if p.segment.tcp.is_some_and(|h| h.flags.rst()) {
+                        p.rst_reason = self.resets.take(p.segment.src, p.segment.dst, p.segment.ts);
+                    }
+                }
                 if let Event::Queue(q) = &event {
                     if self.queues.repeats(q) {
                         // The listener's last line said exactly this.

@@ -22,7 +22,10 @@ pub const MAX_WAITING: usize = 8_192;
 fn lane(input: &Input) -> usize {
     match input {
         Input::Segment { .. } | Input::Rejected { .. } => 0,
-        Input::Snapshot { .. } | Input::Transition(_) | Input::KernelMode { .. } => 1,
+        Input::Snapshot { .. }
+        | Input::Transition(_)
+        | Input::Reset(_)
+        | Input::KernelMode { .. } => 1,
         Input::Event(_) => 2,
     }
 }

@@ -1,6 +1,7 @@
 //! What the kernel reports, as the model takes it: sockets from a sock_diag
 //! walk ([`SockInfo`]), transitions from the `sock:inet_sock_set_state`
-//! tracepoint ([`Transition`]), what a run's kernel can tell ([`KernelMode`])
+//! tracepoint ([`Transition`]), the resets the kernel sent and why ([`Reset`],
+//! the `tcp:tcp_send_reset` tracepoint), what a run's kernel can tell ([`KernelMode`])
 //! and the namespace's listen counters. Plain values: the sources in
 //! `crate::kernel` fill them, the model reads them, recordings keep them.
 
@@ -129,4 +130,22 @@ pub struct Transition {
     /// The kernel address of the socket: stable for the socket's life, so it
     /// ties the port-0 SYN-SENT to the rest of the connection.
     pub skaddr: u64,
+}
+
+/// A reset the kernel sent, and why: the `tcp:tcp_send_reset` tracepoint
+/// (root only). It fires just before the RST leaves, so its time is a little
+/// before the captured packet's.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reset {
+    /// Wall-clock time (CLOCK_REALTIME, like packet timestamps).
+    pub ts: Timestamp,
+    /// The RST's source address: the socket that sent it, or, when no
+    /// socket did (`NO_SOCKET`: the segment it answers found none), the
+    /// address that segment was sent to.
+    pub src: SocketAddr,
+    /// The RST's destination.
+    pub dst: SocketAddr,
+    /// The kernel's name for why (`NO_SOCKET`, `TCP_ABORT_ON_CLOSE` …), as
+    /// the event's format file names it; the number when it names none.
+    pub reason: String,
 }

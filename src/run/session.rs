@@ -57,6 +57,7 @@ fn kernel_inputs(r: KernelReport) -> Vec<Input> {
             started: Some(started),
         }],
         KernelReport::Transitions(ts) => ts.into_iter().map(Input::Transition).collect(),
+        KernelReport::Resets(rs) => rs.into_iter().map(Input::Reset).collect(),
         KernelReport::Warning { ts, message } => vec![Input::Event(Event::Warning { ts, message })],
     }
 }

@@ -1,5 +1,7 @@
-//! What the kernel hands synack, built by hand: sock_diag's netlink answers
-//! and the `sock:inet_sock_set_state` tracepoint's format file and records.
+//! What the kernel hands synack, built by hand: sock_diag's netlink answers,
+//! the `sock:inet_sock_set_state` tracepoint's format file and records, and
+//! `tcp:tcp_send_reset`'s (its format file is the kernel's own, in
+//! `tests/fixtures/kernel/`).
 //! Included with `#[path]` by the library's unit tests of `kernel::diag` and
 //! `kernel::trace` (`crate::test_kernel_bytes`) and by the fuzzer's seeds
 //! (`fuzz/`), so both read the same bytes. Native byte order, as the kernel
@@ -133,5 +135,50 @@ pub fn trace_record(
         }
         _ => panic!("a record's two addresses are of one family"),
     }
+    r
+}
+
+// ---- tcp:tcp_send_reset ----
+
+/// The `tcp:tcp_send_reset` event's format file on Linux 6.18, as the
+/// kernel wrote it (`/sys/kernel/tracing/events/tcp/tcp_send_reset/format`):
+/// the reason's names are in its print format.
+pub const RESET_FORMAT: &str = include_str!("../fixtures/kernel/tcp_send_reset-6.18.format");
+
+/// A `struct sockaddr_in` or `sockaddr_in6` in the event's 28-byte array.
+fn sockaddr(ip: IpAddr, port: u16) -> [u8; 28] {
+    let mut a = [0u8; 28];
+    a[2..4].copy_from_slice(&port.to_be_bytes());
+    match ip {
+        IpAddr::V4(v4) => {
+            a[0..2].copy_from_slice(&2u16.to_ne_bytes());
+            a[4..8].copy_from_slice(&v4.octets());
+        }
+        IpAddr::V6(v6) => {
+            a[0..2].copy_from_slice(&10u16.to_ne_bytes());
+            a[8..24].copy_from_slice(&v6.octets());
+        }
+    }
+    a
+}
+
+/// A record of [`RESET_FORMAT`] (88 bytes): a reset from `src` to `dst`
+/// for reason number `reason`, by the socket `skaddr` (0: none, as for
+/// `NO_SOCKET`) in Linux state `state` (0: unknown).
+pub fn reset_record(
+    reason: u32,
+    skaddr: u64,
+    state: i32,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+) -> Vec<u8> {
+    let mut r = vec![0u8; 88];
+    r[0..2].copy_from_slice(&2280u16.to_ne_bytes());
+    r[8..16].copy_from_slice(&0xffff_8881_0bad_5c00u64.to_ne_bytes());
+    r[16..24].copy_from_slice(&skaddr.to_ne_bytes());
+    r[24..28].copy_from_slice(&state.to_ne_bytes());
+    r[28..32].copy_from_slice(&reason.to_ne_bytes());
+    r[32..60].copy_from_slice(&sockaddr(src.0, src.1));
+    r[60..88].copy_from_slice(&sockaddr(dst.0, dst.1));
     r
 }

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use synack::kernel::trace::StateTracer;
+use synack::kernel::trace::{StateTracer, Traced};
 use synack::model::reports::Transition;
 use synack::tcp::TcpState;
 use synack::time::Timestamp;
@@ -60,8 +60,8 @@ fn trace_one_connection(listen: SocketAddr) {
     let port = addr.port();
     let (tx, rx) = mpsc::channel();
     let started = Timestamp::now();
-    let tracer = StateTracer::start(&[port], move |t| {
-        let _ = tx.send(t);
+    let tracer = StateTracer::start(&[port], move |t: Traced| {
+        let _ = tx.send(t.transitions);
     })
     .unwrap_or_else(|e| panic!("tracer unavailable as the host's root: {e}"));
     let instance = tracer.instance().to_owned();

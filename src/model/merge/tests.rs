@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use crate::event::{Event, StateSource};
-use crate::model::reports::{SockInfo, SockTimer, TimerKind, Transition};
+use crate::model::reports::{Reset, SockInfo, SockTimer, TimerKind, Transition};
 use crate::model::{Input, KernelMode, Model};
 use crate::tcp::{Flags, Segment, TcpState};
 use crate::time::Timestamp;
@@ -111,6 +111,43 @@ impl Ladder {
             started: Some(ms(at)),
         });
         self
+    }
+
+    /// The tcp_send_reset tracepoint's report at `at` ms: a reset from the
+    /// client (`true`) or the server, for `reason`.
+    fn reset(mut self, at: u64, from_client: bool, reason: &str) -> Self {
+        let (src, dst) = if from_client { (C, S) } else { (S, C) };
+        self.inputs.push(Input::Reset(Reset {
+            ts: ms(at),
+            src: a(src),
+            dst: a(dst),
+            reason: reason.to_owned(),
+        }));
+        self
+    }
+
+    /// The packets the model shows, as `+ms FLAGS why` (`-`: no reason).
+    fn packets(self) -> Vec<String> {
+        let mut model = Model::new();
+        let mut out = Vec::new();
+        for i in self.inputs {
+            model.ingest(i, &mut out);
+        }
+        model.finish(&mut out);
+        out.iter()
+            .filter_map(|e| match e {
+                Event::Packet(p) => Some(format!(
+                    "+{} {} {}",
+                    p.segment.ts.seconds_since(ms(0)) * 1e3,
+                    p.segment
+                        .tcp
+                        .map(|h| h.flags.to_string())
+                        .unwrap_or_default(),
+                    p.rst_reason.as_deref().unwrap_or("-")
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The states and checks the model shows, as lines.
@@ -462,4 +499,42 @@ fn a_socket_born_on_used_addresses_without_its_packets_ends_the_old_one() {
         ],
         "{lines:#?}"
     );
+}
+
+/// The kernel says why it sent each reset (tcp_send_reset): the RST it
+/// explains carries the reason, whether the report reached the model before
+/// the packet (as the tracepoint fires) or after it (a late tracer batch).
+/// Nothing else gets one: not another RST, not a RST the kernel said
+/// nothing of, not a packet of another pair.
+#[test]
+fn a_rst_carries_the_reason_the_kernel_gave_for_it() {
+    let rst = Flags::RST | Flags::ACK;
+    let packets = handshake(Ladder::new(KernelMode::Exact))
+        .traced_handshake(10)
+        // The client aborts (SO_LINGER 0): the report first, as it fires.
+        .reset(20, true, "TCP_STATE")
+        .seg(20, true, rst)
+        // A report of the other direction, no RST of which is captured: nobody's.
+        .reset(30, false, "NO_SOCKET")
+        .packets();
+    assert_eq!(&packets[3..], ["+20 ACK,RST TCP_STATE"], "{packets:#?}");
+
+    // The report after its packet (its batch came late): still its.
+    let packets = handshake(Ladder::new(KernelMode::Exact))
+        .seg(20, false, rst)
+        .reset(20, false, "TCP_ABORT_ON_CLOSE")
+        // A second RST the kernel gave no report for: no reason.
+        .seg(400, false, Flags::RST)
+        .packets();
+    assert_eq!(
+        &packets[3..],
+        ["+20 ACK,RST TCP_ABORT_ON_CLOSE", "+400 RST -"],
+        "{packets:#?}"
+    );
+
+    // Rootless: no tracer, no reason; nothing is made up.
+    let packets = handshake(Ladder::new(KernelMode::PollOnly))
+        .seg(20, true, rst)
+        .packets();
+    assert_eq!(&packets[3..], ["+20 ACK,RST -"], "{packets:#?}");
 }
