@@ -1,8 +1,9 @@
 //! Faithful under any timing: every recorded run (tests/fixtures/*.inputs)
 //! replayed with its sources' reports delayed as real machines delay them,
 //! thousands of times with seeded random delays, must keep the rules of
-//! `synack::model::rules` and show each socket the same path of states as
-//! the undisturbed replay.
+//! `synack::model::rules`, show each socket the same path of states as the
+//! undisturbed replay, and give each RST the same reason (the kernel's
+//! tcp_send_reset report, which may now reach synack after its packet).
 //!
 //! How a real machine perturbs the inputs, and how it is simulated here:
 //! - the socket table is walked later (a slow or huge table: walks up to
@@ -189,6 +190,23 @@ fn seeds() -> Vec<u64> {
     (1..=n).collect()
 }
 
+/// Each RST as `src → dst seq=N: REASON` (`-`: none), in order.
+fn reasons(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Packet(p) if p.segment.tcp.is_some_and(|h| h.flags.rst()) => Some(format!(
+                "{} → {} seq={}: {}",
+                p.segment.src,
+                p.segment.dst,
+                p.seq,
+                p.rst_reason.as_deref().unwrap_or("-")
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 fn show(paths: &BTreeMap<String, Vec<TcpState>>) -> String {
     paths
         .iter()
@@ -224,6 +242,7 @@ fn every_recorded_run_keeps_the_rules_and_its_paths_under_perturbed_timing() {
             dump(&name, 0, &undisturbed);
         }
         let reference = paths(&lines(&undisturbed));
+        let reference_reasons = reasons(&undisturbed);
         let mut broken_seeds = 0;
         for &seed in &seeds {
             let events = run(deliver(&recorded, Some(seed)));
@@ -233,7 +252,8 @@ fn every_recorded_run_keeps_the_rules_and_its_paths_under_perturbed_timing() {
             let lines = lines(&events);
             let broken = violations(&lines);
             let got = paths(&lines);
-            if broken.is_empty() && got == reference {
+            let got_reasons = reasons(&events);
+            if broken.is_empty() && got == reference && got_reasons == reference_reasons {
                 continue;
             }
             broken_seeds += 1;
@@ -251,6 +271,11 @@ fn every_recorded_run_keeps_the_rules_and_its_paths_under_perturbed_timing() {
                     "{name}, seed {seed}: the paths differ from the undisturbed replay's\nundisturbed:\n{}perturbed:\n{}",
                     show(&reference),
                     show(&got)
+                ));
+            }
+            if got_reasons != reference_reasons {
+                failed.push(format!(
+                    "{name}, seed {seed}: the RSTs' reasons differ from the undisturbed replay's\nundisturbed: {reference_reasons:#?}\nperturbed: {got_reasons:#?}"
                 ));
             }
         }
