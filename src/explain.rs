@@ -11,7 +11,8 @@
 //! (`TIME-WAIT`), a packet kind from [`classify`] (`SYN-ACK`), a packet note
 //! as the contract writes it (`zero_window`) or a state note's
 //! [`Note::key`], a call (`connect`) or socket option (`SO_REUSEADDR`), an
-//! errno (`ECONNRESET`), a [`LabAction::kind`], a scenario's name, a topic.
+//! errno (`ECONNRESET`), a reset's reason as the kernel names it
+//! (`NO_SOCKET`), a [`LabAction::kind`], a scenario's name, a topic.
 //! Lookups ignore case, `-`, `_` and spaces, so `time_wait`, `TIME-WAIT` and
 //! `timewait` are the same key; entries may list more names in `also`.
 
@@ -35,6 +36,8 @@ pub enum Kind {
     Note,
     Call,
     Errno,
+    /// Why the kernel sent a RST (`rst:NO_SOCKET`).
+    Rst,
     Action,
     Scenario,
 }
@@ -42,12 +45,13 @@ pub enum Kind {
 impl Kind {
     /// In the order a list shows them; a bare name that several kinds know
     /// is looked up in [`Kind::PREFERENCE`] order instead.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::State,
         Kind::Packet,
         Kind::Note,
         Kind::Call,
         Kind::Errno,
+        Kind::Rst,
         Kind::Action,
         Kind::Scenario,
         Kind::Topic,
@@ -55,11 +59,12 @@ impl Kind {
 
     /// Which entry a bare name means when several kinds have it: a topic
     /// (`keepalive`) says the most, a scenario the least.
-    pub const PREFERENCE: [Kind; 8] = [
+    pub const PREFERENCE: [Kind; 9] = [
         Kind::Topic,
         Kind::State,
         Kind::Packet,
         Kind::Errno,
+        Kind::Rst,
         Kind::Call,
         Kind::Note,
         Kind::Action,
@@ -77,6 +82,7 @@ impl Kind {
             Kind::Note => "note",
             Kind::Call => "call",
             Kind::Errno => "errno",
+            Kind::Rst => "rst",
             Kind::Action => "action",
             Kind::Scenario => "scenario",
         }
@@ -85,6 +91,9 @@ impl Kind {
     fn from_word(word: &str) -> Option<Kind> {
         let w = word.to_ascii_lowercase();
         let w = w.strip_suffix('s').unwrap_or(&w);
+        if w == "reset" {
+            return Some(Kind::Rst);
+        }
         Kind::ALL.into_iter().find(|k| k.as_str() == w)
     }
 }
@@ -125,6 +134,7 @@ pub struct Meta {
     pub note: String,
     pub call: String,
     pub errno: String,
+    pub rst: String,
     pub action: String,
     pub scenario: String,
     pub topic: String,
@@ -141,6 +151,7 @@ impl Meta {
             Kind::Note => &self.note,
             Kind::Call => &self.call,
             Kind::Errno => &self.errno,
+            Kind::Rst => &self.rst,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -164,6 +175,8 @@ struct File {
     #[serde(default)]
     errno: HashMap<String, Entry>,
     #[serde(default)]
+    rst: HashMap<String, Entry>,
+    #[serde(default)]
     action: HashMap<String, Entry>,
     #[serde(default)]
     scenario: HashMap<String, Entry>,
@@ -178,6 +191,7 @@ impl File {
             Kind::Note => &self.note,
             Kind::Call => &self.call,
             Kind::Errno => &self.errno,
+            Kind::Rst => &self.rst,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -358,6 +372,14 @@ pub fn call(name: &str, lang: Lang) -> Option<&'static Entry> {
 #[must_use]
 pub fn errno(name: &str, lang: Lang) -> Option<&'static Entry> {
     get(Kind::Errno, name, lang)
+}
+
+/// Why the kernel sent a RST, by the kernel's name for the reason
+/// (`NO_SOCKET`; `SK_RST_REASON_NO_SOCKET` too). `None` for a reason synack
+/// does not know (a newer kernel's).
+#[must_use]
+pub fn rst_reason(name: &str, lang: Lang) -> Option<&'static Entry> {
+    get(Kind::Rst, name, lang)
 }
 
 /// A lab action's explanation.

@@ -1,8 +1,10 @@
 //! The explanations cover everything synack can show: every name the code can
 //! emit has a non-empty entry in English and in Chinese (and the Chinese one is
 //! Chinese). The lists come from the code itself, so a new state, note, call,
-//! errno, lab action or scenario without its explanation fails here. Also the
-//! `synack explain` command, run as a real binary.
+//! errno, lab action or scenario without its explanation fails here; the
+//! reasons for a reset come from the kernel's own format file of
+//! `tcp:tcp_send_reset` (tests/fixtures/kernel/). Also the `synack explain`
+//! command, run as a real binary.
 
 use std::process::Command;
 use std::time::Duration;
@@ -15,6 +17,9 @@ use synack::lab::script::{CALL_NAMES, SockOpt};
 use synack::tcp::TcpState;
 use synack::tcp::state::Note;
 use synack::tcp::track::Notes;
+
+#[path = "common/kernel_bytes.rs"]
+mod kernel_bytes;
 
 const LANGS: [Lang; 2] = [Lang::En, Lang::Zh];
 
@@ -114,6 +119,44 @@ fn every_errno_a_peer_names_is_explained() {
         .collect();
     missing.extend(covered("EWOULDBLOCK", |l| explain::errno("EWOULDBLOCK", l)));
     assert_none_missing(&missing);
+}
+
+/// Every reason the kernel names in its format file (but `MAX`, the enum's
+/// end, never sent) is explained, and has its few words for the ladder, in
+/// both languages.
+#[test]
+fn every_reset_reason_the_kernel_names_is_explained() {
+    let layout = synack::kernel::trace::ResetLayout::parse(kernel_bytes::RESET_FORMAT)
+        .expect("the kernel's format parses");
+    let names: Vec<&str> = layout
+        .names()
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .filter(|n| *n != "MAX")
+        .collect();
+    assert!(names.len() >= 24, "{names:?}");
+    let mut missing: Vec<_> = names
+        .iter()
+        .flat_map(|&n| covered(n, |l| explain::rst_reason(n, l)))
+        .collect();
+    for &n in &names {
+        for lang in LANGS {
+            if synack::i18n::rst_words(lang, n).is_none_or(|w| w.trim().is_empty()) {
+                missing.push(format!("{n}: no words in assets/i18n/{}.toml", lang.code()));
+            }
+        }
+    }
+    // Nothing explained that the kernel does not name.
+    for key in explain::keys(Kind::Rst) {
+        if !names.contains(&key) {
+            missing.push(format!("rst:{key} is not a reason of the kernel's format"));
+        }
+    }
+    assert_none_missing(&missing);
+    assert_eq!(
+        explain::canonical(Kind::Rst, "sk_rst_reason_no_socket"),
+        Some("NO_SOCKET")
+    );
 }
 
 #[test]
@@ -236,6 +279,12 @@ fn explain_examples_work() {
         (&["explain", "backlog"][..], "accept queue"),
         (&["explain", "--lang", "zh", "syn"][..], "三次握手"),
         (&["explain", "state:syn_sent"][..], "SYN-SENT"),
+        (&["explain", "NO_SOCKET"][..], "[rst:NO_SOCKET]"),
+        (&["explain", "rst:no_socket"][..], "nobody listens"),
+        (
+            &["explain", "--lang", "zh", "rst:TCP_ABORT_ON_CLOSE"][..],
+            "未读数据",
+        ),
     ] {
         let out = synack(args);
         assert!(out.status.success(), "{args:?}: {out:?}");

@@ -90,8 +90,8 @@ pub fn quiz_lines(app: &App, width: u16) -> Vec<(String, Look)> {
 }
 
 /// What the row at the moment shown means: the entries of its state,
-/// packet kind and notes, call and errno, lab action, or the scenario at a
-/// step's row.
+/// packet kind and notes (a RST's reason first: why the kernel sent it),
+/// call and errno, lab action, or the scenario at a step's row.
 #[must_use]
 pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
     let lang = app.lang();
@@ -105,6 +105,9 @@ pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
     let mut out = Vec::new();
     match ev {
         Event::Packet(p) => {
+            if let Some(why) = &p.rst_reason {
+                out.extend(explain::rst_reason(why, lang));
+            }
             out.extend(explain::packet(p, lang));
             for n in p.notes.names() {
                 out.extend(explain::packet_note(n, lang));
