@@ -303,3 +303,23 @@ fn hostile_text_stays_text() {
         "the title reads as written: {title:?}"
     );
 }
+
+/// A RST the kernel said why it sent (as root): its arrow says why, in the
+/// handout's language.
+#[test]
+fn a_rst_says_why_in_the_handout() {
+    let ev = events("rst-kill-peer");
+    let m = mermaid(&ev, &opts("kill-peer", None));
+    assert!(
+        m.contains("ACK,RST seq=1 ack=25 · closed with unread data"),
+        "{m}"
+    );
+    assert!(m.contains("· data arrived after close"), "{m}");
+    let zh = ExportOptions {
+        lang: synack::i18n::Lang::Zh,
+        ..opts("kill-peer", None)
+    };
+    let s = svg(&events("rst-refused"), &zh);
+    svg_packets(&s);
+    assert!(s.contains("· 此端口无人监听"), "{s}");
+}

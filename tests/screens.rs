@@ -1378,3 +1378,79 @@ fn chinese_screens_have_no_english_words() {
         assert!(words.is_empty(), "{snap}: {words:?}");
     }
 }
+
+// ---- why the kernel sent a RST (as root) ------------------------------------
+
+/// Selects the newest RST row.
+fn select_rst(app: &mut App) {
+    select(
+        app,
+        |e| matches!(e, Event::Packet(p) if p.segment.tcp.is_some_and(|h| h.flags.rst())),
+    );
+}
+
+/// `demo refused` as root: the RST's label says why in words, in the
+/// language shown; the details view has the kernel's name for it; `e`
+/// explains it first.
+#[test]
+fn a_rst_says_why_the_kernel_sent_it() {
+    let app = demo_app("rst-refused", Lang::En, 80, 24, 1.0);
+    let s = screen(&app, &dark());
+    assert!(s.contains("· nobody listens on this port"), "{s}");
+    insta::assert_snapshot!(s);
+    let app = demo_app("rst-refused", Lang::Zh, 80, 24, 1.0);
+    let s = screen(&app, &dark());
+    assert!(s.contains("· 此端口无人监听"), "{s}");
+
+    let mut app = demo_app("rst-refused", Lang::En, 80, 24, 1.0);
+    select_rst(&mut app);
+    key(&mut app, Key::Enter);
+    assert_eq!(app.overlay(), Overlay::Details);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("reset reason (kernel): NO_SOCKET (nobody listens on this port)"),
+        "{s}"
+    );
+    key(&mut app, Key::Esc);
+    key(&mut app, Key::Char('e'));
+    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    assert_eq!(
+        pane.first().map(String::as_str),
+        Some("NO_SOCKET: no socket for this segment"),
+        "{pane:#?}"
+    );
+    assert!(
+        pane.iter().any(|l| l.starts_with("RST-ACK")),
+        "the packet's own entry follows: {pane:#?}"
+    );
+}
+
+/// kill-peer as root: the first RST answers data sent to the killed
+/// client's closed socket, the second is the second client dying with data
+/// unread; each row says so (cut where its arrow is short, never left out).
+#[test]
+fn kill_peers_resets_say_why() {
+    let mut app = demo_app("rst-kill-peer", Lang::En, 160, 40, 1.0);
+    select_rst(&mut app);
+    let s = screen(&app, &dark());
+    assert!(s.contains("· closed with unread data"), "{s}");
+    let mut zh = demo_app("rst-kill-peer", Lang::Zh, 160, 40, 1.0);
+    select_rst(&mut zh);
+    let s = screen(&zh, &dark());
+    assert!(s.contains("· 关闭时还有未读数据"), "{s}");
+    // Three lanes and the diagram at 120 columns: the words are cut.
+    let mut narrow = demo_app("rst-kill-peer", Lang::En, 120, 40, 1.0);
+    select_rst(&mut narrow);
+    let s = screen(&narrow, &dark());
+    assert!(s.contains("ACK,RST · closed with …"), "{s}");
+    // The first RST, further up.
+    select(
+        &mut app,
+        |e| matches!(e, Event::Packet(p) if p.rst_reason.as_deref() == Some("TCP_ABORT_ON_DATA")),
+    );
+    let s = screen(&app, &dark());
+    assert!(s.contains("· data arrived after close"), "{s}");
+}

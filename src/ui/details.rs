@@ -51,7 +51,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     // Who sent it to whom, and its label as on the ladder.
     let seg = &p.segment;
     let t0 = app.t0().unwrap_or(seg.ts);
-    let label = super::parts::packet_labels(p)
+    let label = super::parts::packet_labels(p, app.lang())
         .into_iter()
         .next()
         .unwrap_or_default();
@@ -73,6 +73,24 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         w,
     );
     y += 1;
+    // Not in its bytes: the kernel's word on why it sent it (as root).
+    if let Some(why) = &p.rst_reason {
+        let field = format!("{}: ", t.rst_reason);
+        put_spans(
+            buf,
+            x,
+            y,
+            &[
+                (&field, pal.dim),
+                (
+                    &crate::i18n::rst_reason(app.lang(), why),
+                    packet_style(p, pal),
+                ),
+            ],
+            w,
+        );
+        y += 1;
+    }
     let bottom = inner.bottom();
     // The note on byte order and the key hints at the bottom.
     let note = wrap(&t.details_order, w);

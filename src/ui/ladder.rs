@@ -460,7 +460,7 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
     };
     // The longest label that fits beside the tags; when none does, the
     // flags (the shortest) and the tags cut to what is left.
-    let forms = packet_labels(p);
+    let forms = packet_labels(p, app.lang());
     let tag_full = width(&tag_text);
     let gap = u16::from(tag_full > 0);
     let label = forms

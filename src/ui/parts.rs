@@ -9,7 +9,8 @@ use ratatui::style::Style;
 use super::Palette;
 use super::text::{put, width};
 use crate::app::layout::Area;
-use crate::event::PacketEvent;
+use crate::event::{PacketEvent, sanitize};
+use crate::i18n::{Lang, rst_words};
 use crate::tcp::Flags;
 use crate::tcp::track::Notes;
 
@@ -69,9 +70,20 @@ pub fn packet_style(p: &PacketEvent, pal: &Palette) -> Style {
 }
 
 /// A packet's label, shortest form last: flags, then seq/ack/len/win and
-/// options as room allows.
+/// options as room allows. A RST the kernel said why it sent carries the
+/// reason in words in every form: the numbers give way first, and where
+/// even the flags and the words do not fit, the words are cut, not left out.
 #[must_use]
-pub fn packet_labels(p: &PacketEvent) -> Vec<String> {
+pub fn packet_labels(p: &PacketEvent, lang: Lang) -> Vec<String> {
+    let forms = plain_labels(p);
+    let Some(why) = &p.rst_reason else {
+        return forms;
+    };
+    let words = rst_words(lang, why).map_or_else(|| sanitize(why).into_owned(), str::to_owned);
+    forms.iter().map(|l| format!("{l} · {words}")).collect()
+}
+
+fn plain_labels(p: &PacketEvent) -> Vec<String> {
     let seg = &p.segment;
     let Some(tcp) = seg.tcp else {
         return vec![format!("UDP len={}", seg.payload_len), "UDP".to_owned()];

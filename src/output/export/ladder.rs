@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use super::{ExportOptions, connections};
 use crate::app::timeline::{Lanes, Side};
 use crate::event::{Event, LabAction, Origin, PacketEvent, StateSource, sanitize};
+use crate::i18n::{Lang, rst_words};
 use crate::output::{lab_call, shown};
 use crate::tcp::track::{Notes, Role};
 use crate::tcp::{Flags, Proto};
@@ -204,8 +205,9 @@ impl Placer {
 }
 
 /// A packet's label: flags, relative seq, ack when it acknowledges, length
-/// when it carries data, and what the analysis noticed.
-fn packet_label(p: &PacketEvent, prefix: &str) -> String {
+/// when it carries data, what the analysis noticed, and why the kernel sent
+/// a RST (in `lang`, as the screen words it).
+fn packet_label(p: &PacketEvent, prefix: &str, lang: Lang) -> String {
     let seg = &p.segment;
     let mut s = prefix.to_owned();
     match (seg.proto, seg.tcp) {
@@ -232,6 +234,9 @@ fn packet_label(p: &PacketEvent, prefix: &str) -> String {
     let notes: Vec<_> = p.notes.names().collect();
     if !notes.is_empty() {
         let _ = write!(s, " ({})", notes.join(", ").replace('_', " "));
+    }
+    if let Some(why) = &p.rst_reason {
+        let _ = write!(s, " · {}", rst_words(lang, why).unwrap_or(why));
     }
     s
 }
@@ -318,7 +323,8 @@ impl Ladder {
                     What::Packet {
                         from,
                         to,
-                        label: sanitize(&packet_label(p, &prefix(p.conn.0))).into_owned(),
+                        label: sanitize(&packet_label(p, &prefix(p.conn.0), opts.lang))
+                            .into_owned(),
                         kind: PacketKind::of(p),
                         lost: p.notes.contains(Notes::LOST),
                     }
