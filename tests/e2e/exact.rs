@@ -33,6 +33,23 @@ pub const TESTS: &[(&str, fn())] = &[
     ),
     ("watch_agrees_with_tracepoint", watch_agrees_with_tracepoint),
     (
+        "tracer_reports_why_the_kernel_reset",
+        tracer_reports_why_the_kernel_reset,
+    ),
+    (
+        "demo_refused_rst_says_no_socket",
+        demo_refused_rst_says_no_socket,
+    ),
+    ("demo_kill_peer_rsts_say_why", demo_kill_peer_rsts_say_why),
+    (
+        "demo_abort_rst_says_tcp_state",
+        demo_abort_rst_says_tcp_state,
+    ),
+    (
+        "demo_keepalive_rst_says_keepalive_timeout",
+        demo_keepalive_rst_says_keepalive_timeout,
+    ),
+    (
         "watch_kernel_states_were_made_by_the_kernel",
         watch_kernel_states_were_made_by_the_kernel,
     ),
@@ -287,5 +304,189 @@ pub fn watch_kernel_states_were_made_by_the_kernel() {
         invented.join("\n"),
         dump(&run.states),
         run.trace_text
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Why each RST was sent (tcp:tcp_send_reset).
+
+/// The tracer alone: a connect to a port where nobody listens, on IPv4 and
+/// IPv6. The kernel's reset has no socket; its addresses are the SYN's,
+/// reversed, and its reason is NO_SOCKET. Another port's reset does not
+/// come back.
+pub fn tracer_reports_why_the_kernel_reset() {
+    for any in ["127.0.0.1:0", "[::1]:0"] {
+        let any: SocketAddr = any.parse().unwrap();
+        // A port nobody listens on: bound, never listened.
+        let closed = std::net::TcpListener::bind(any).unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let other = std::net::TcpListener::bind(any).unwrap();
+        let other_addr = other.local_addr().unwrap();
+        drop(other);
+        let (tx, rx) = mpsc::channel();
+        let tracer = StateTracer::start(&[addr.port()], move |t: Traced| {
+            let _ = tx.send(t.resets);
+        })
+        .unwrap_or_else(|e| panic!("tracer unavailable as the host's root: {e}"));
+        assert!(
+            tracer.traces_resets(),
+            "this kernel has tcp_send_reset with a reason"
+        );
+        let started = Timestamp::now();
+        let refused = TcpStream::connect(other_addr);
+        assert!(refused.is_err(), "{other_addr}: {refused:?}");
+        let refused = TcpStream::connect(addr);
+        assert!(refused.is_err(), "{addr}: {refused:?}");
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while got.is_empty() && std::time::Instant::now() < deadline {
+            got.extend(
+                rx.recv_timeout(Duration::from_millis(100))
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        drop(tracer);
+        got.extend(rx.try_iter().flatten());
+        let ours: Vec<_> = got.iter().filter(|r| r.src == addr).collect();
+        assert_eq!(ours.len(), 1, "{got:#?}");
+        let r = ours[0];
+        assert_eq!(r.reason, "NO_SOCKET", "{r:?}");
+        assert_eq!(r.dst.ip(), addr.ip(), "{r:?}");
+        assert!(
+            r.dst.port() != 0 && started <= r.ts && r.ts <= Timestamp::now(),
+            "{r:?}"
+        );
+        assert!(
+            got.iter()
+                .all(|r| r.src.port() == addr.port() || r.dst.port() == addr.port()),
+            "another port's reset came back: {got:#?}"
+        );
+    }
+}
+
+/// The RST packets of a run, as (src, dst, reason), each with the line
+/// that showed it; fails unless every RST says why.
+fn rst_reasons(d: &Demo, name: &str) -> Vec<(String, String, String)> {
+    let rsts: Vec<&serde_json::Value> = kind(&d.events, "packet")
+        .into_iter()
+        .filter(|p| {
+            p["flags"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x == "RST"))
+        })
+        .collect();
+    assert!(
+        !rsts.is_empty(),
+        "{name}: no RST at all:\n{}",
+        dump(&d.states)
+    );
+    let missing: Vec<String> = rsts
+        .iter()
+        .filter(|p| !p["rst_reason"].is_string())
+        .map(|p| format!("  {p}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{name}: as root every RST says why the kernel sent it; these do not:\n{}\nstderr:\n{}",
+        missing.join("\n"),
+        d.stderr
+    );
+    rsts.iter()
+        .map(|p| {
+            let s = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+            (s("src"), s("dst"), s("rst_reason"))
+        })
+        .collect()
+}
+
+/// `demo refused`: the SYN to a closed port is answered by a reset with no
+/// socket behind it.
+pub fn demo_refused_rst_says_no_socket() {
+    require_kernel("demo_refused_rst_says_no_socket");
+    let d = demo_root("refused");
+    let reasons = rst_reasons(&d, "refused");
+    let client = connect_local_or_syn(&d);
+    assert_eq!(
+        reasons,
+        [("127.0.0.1:7000".to_owned(), client, "NO_SOCKET".to_owned())],
+        "refused"
+    );
+}
+
+/// The client's address: its SYN's source (a refused connect() reports none).
+fn connect_local_or_syn(d: &Demo) -> String {
+    kind(&d.events, "packet")
+        .into_iter()
+        .find(|p| {
+            p["flags"]
+                .as_array()
+                .is_some_and(|f| f.len() == 1 && f[0] == "SYN")
+        })
+        .and_then(|p| p["src"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no SYN:\n{}", dump(&d.states)))
+}
+
+/// `demo kill-peer`: the first act's RST answers the server's data at the
+/// killed client's closed socket (TCP_ABORT_ON_DATA: data after close); the
+/// second act's is the second client dying with data it never read
+/// (TCP_ABORT_ON_CLOSE).
+pub fn demo_kill_peer_rsts_say_why() {
+    require_kernel("demo_kill_peer_rsts_say_why");
+    let d = demo_root("kill-peer");
+    let reasons = rst_reasons(&d, "kill-peer");
+    let client = connect_local(&d.events, "client");
+    let client2 = connect_local(&d.events, "client2");
+    let of = |who: &str| -> Vec<&str> {
+        reasons
+            .iter()
+            .filter(|(src, _, _)| src == who)
+            .map(|(_, _, why)| why.as_str())
+            .collect()
+    };
+    assert_eq!(
+        of(&client),
+        ["TCP_ABORT_ON_DATA"],
+        "kill-peer: {reasons:#?}"
+    );
+    assert_eq!(
+        of(&client2),
+        ["TCP_ABORT_ON_CLOSE"],
+        "kill-peer: {reasons:#?}"
+    );
+}
+
+/// `demo abort`: close() with SO_LINGER {on, 0} on an established socket is
+/// the kernel's TCP_STATE (an abort in a synchronized state), not
+/// TCP_ABORT_ON_LINGER (which is TCP_LINGER2 < 0).
+pub fn demo_abort_rst_says_tcp_state() {
+    require_kernel("demo_abort_rst_says_tcp_state");
+    let d = demo_root("abort");
+    let reasons = rst_reasons(&d, "abort");
+    let client = connect_local(&d.events, "client");
+    assert_eq!(
+        reasons,
+        [(client, "127.0.0.1:7000".to_owned(), "TCP_STATE".to_owned())],
+        "abort"
+    );
+}
+
+/// `demo keepalive`: with the link cut, the client's kernel gives up after
+/// its unanswered probes and resets: TCP_KEEPALIVE_TIMEOUT.
+pub fn demo_keepalive_rst_says_keepalive_timeout() {
+    require_kernel("demo_keepalive_rst_says_keepalive_timeout");
+    let d = demo_root("keepalive");
+    let reasons = rst_reasons(&d, "keepalive");
+    let client = connect_local(&d.events, "client");
+    assert_eq!(
+        reasons,
+        [(
+            client,
+            "127.0.0.1:7000".to_owned(),
+            "TCP_KEEPALIVE_TIMEOUT".to_owned()
+        )],
+        "keepalive"
     );
 }

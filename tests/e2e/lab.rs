@@ -1687,6 +1687,51 @@ fn nonblocking_eagain_einprogress_so_error_and_a_counted_busy_loop() {
 }
 
 // ---------------------------------------------------------------------------
+// Why each RST was sent: the kernel's word, or nothing
+
+/// Whether the run had the kernel's tracepoint (no warning that exact
+/// transitions are unavailable).
+fn traced(d: &Demo) -> bool {
+    !d.ev.iter().any(|e| {
+        e["kind"] == "warning" && s(e, "message").contains("exact state transitions unavailable")
+    })
+}
+
+fn check_rst_reasons(d: &Demo) {
+    let rsts: Vec<&Value> = d.tcp().into_iter().filter(|p| has(p, "RST")).collect();
+    ensure!(d, !rsts.is_empty(), "a RST expected");
+    for p in rsts {
+        let why = p.get("rst_reason");
+        if traced(d) {
+            ensure!(
+                d,
+                why.is_some_and(|w| w == "NO_SOCKET"),
+                "with the tracepoint the refusal's RST says NO_SOCKET: {}",
+                line(p)
+            );
+        } else {
+            ensure!(
+                d,
+                why.is_none(),
+                "without the tracepoint no RST may carry a reason (nothing is guessed): {}",
+                line(p)
+            );
+        }
+    }
+}
+
+/// The refusal's RST says why (NO_SOCKET) only where the kernel said so:
+/// as the host's root; rootless (no tracefs) it shows as before, bare.
+#[test]
+fn a_rst_carries_a_reason_only_from_the_kernel() {
+    root_and_rootless(
+        "a_rst_carries_a_reason_only_from_the_kernel",
+        "refused",
+        check_rst_reasons,
+    );
+}
+
+// ---------------------------------------------------------------------------
 // select
 
 fn check_select(d: &Demo) {
