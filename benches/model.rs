@@ -3,7 +3,10 @@
 //! 130,000 tracepoint transitions, 167 sock_diag snapshots listing up to
 //! thousands of TIME-WAIT sockets), replayed through tracking, notes, state
 //! inference and the kernel/inferred merge; then the JSON writer over the
-//! events it made; and its packets alone, as a capture file gives them.
+//! events it made; its packets alone, as a capture file gives them; and the
+//! flood with the kernel's reason for each of its RSTs (a tcp_send_reset
+//! report just before each, as root on Linux 6.10+ gives them: the flood
+//! was recorded before synack read them).
 //! Parsing frames is `benches/track.rs`.
 //!
 //!     cargo bench --bench model
@@ -60,6 +63,17 @@ fn bench_model(c: &mut Criterion) {
             BatchSize::PerIteration,
         );
     });
+    let with_reasons = with_reset_reports(&inputs);
+    group.bench_function(
+        "recorded flood with a reset reason per RST, per packet",
+        |b| {
+            b.iter_batched(
+                || with_reasons.clone(),
+                |inputs| black_box(run(inputs, false).len()),
+                BatchSize::PerIteration,
+            );
+        },
+    );
     // The packets alone, as `synack read FILE` sees them: no kernel view,
     // every state inferred.
     let packets: Vec<Input> = inputs
@@ -93,6 +107,25 @@ fn bench_model(c: &mut Criterion) {
         });
     });
     group.finish();
+}
+
+/// The flood with a tcp_send_reset report 5 µs before each RST segment.
+fn with_reset_reports(inputs: &[Input]) -> Vec<Input> {
+    let mut out = Vec::with_capacity(inputs.len() + inputs.len() / 8);
+    for i in inputs {
+        if let Input::Segment { seg, .. } = i {
+            if seg.tcp.is_some_and(|h| h.flags.rst()) {
+                out.push(Input::Reset(synack::model::reports::Reset {
+                    ts: synack::time::Timestamp(seg.ts.0.saturating_sub(5_000)),
+                    src: seg.src,
+                    dst: seg.dst,
+                    reason: "TCP_STATE".to_owned(),
+                }));
+            }
+        }
+        out.push(i.clone());
+    }
+    out
 }
 
 criterion_group!(benches, bench_model);

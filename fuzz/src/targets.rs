@@ -6,7 +6,9 @@ use std::io::Cursor;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use super::kernel_bytes::{TRACE_FORMAT, diag_msg, nlmsg, trace_record};
+use super::kernel_bytes::{
+    RESET_FORMAT, TRACE_FORMAT, diag_msg, nlmsg, reset_record, trace_record,
+};
 use super::{LengthField, Target};
 use synack::capture::FileCapture;
 use synack::kernel::{diag, trace};
@@ -98,7 +100,7 @@ pub static TARGETS: [Target; 6] = [
     },
     Target {
         name: "trace",
-        about: "a trace_pipe_raw page of sock:inet_sock_set_state records: kernel::trace::parse_page",
+        about: "a trace_pipe_raw page of sock:inet_sock_set_state and tcp:tcp_send_reset records: kernel::trace::parse_records",
         run: run_trace,
         seeds: seed_trace,
         dictionary: &[
@@ -111,7 +113,7 @@ pub static TARGETS: [Target; 6] = [
     },
     Target {
         name: "trace-format",
-        about: "a tracepoint format file: kernel::trace::Layout::parse, then pages decoded with it",
+        about: "a tracepoint format file: kernel::trace::Layout::parse and ResetLayout::parse (its reasons' names too), then pages decoded with them",
         run: run_trace_format,
         seeds: seed_trace_format,
         dictionary: &[
@@ -125,6 +127,9 @@ pub static TARGETS: [Target; 6] = [
             b"4294967296",
             b"skaddr",
             b"saddr_v6[16]",
+            b"__print_symbolic(REC->reason, ",
+            b"{ 1, \"NO_SOCKET\" }",
+            b"saddr[28]",
         ],
         length_fields: None,
     },
@@ -761,27 +766,42 @@ fn layout() -> &'static trace::Layout {
     LAYOUT.get_or_init(|| trace::Layout::parse(TRACE_FORMAT).expect("the 6.18 format parses"))
 }
 
-fn decode_page(layout: &trace::Layout, page: &[u8]) -> u64 {
-    let mut out = Vec::new();
-    trace::parse_page(page, layout, 1_000, &mut out);
+fn reset_layout() -> &'static trace::ResetLayout {
+    static LAYOUT: std::sync::OnceLock<trace::ResetLayout> = std::sync::OnceLock::new();
+    LAYOUT.get_or_init(|| {
+        trace::ResetLayout::parse(RESET_FORMAT).expect("the 6.18 reset format parses")
+    })
+}
+
+fn decode_page(layout: &trace::Layout, resets: Option<&trace::ResetLayout>, page: &[u8]) -> u64 {
+    let mut out = trace::Traced::default();
+    trace::parse_records(page, layout, resets, 1_000, &mut out);
+    let records = out.transitions.len() + out.resets.len();
     assert!(
-        out.len() <= page.len() / 8,
-        "{} transitions from a {}-byte page",
-        out.len(),
+        records <= page.len() / 8,
+        "{records} records from a {}-byte page",
         page.len()
     );
     sig((
-        out.len().min(8),
-        out.iter()
+        out.transitions.len().min(8),
+        out.transitions
+            .iter()
             .map(|t| (t.from as u8, t.to as u8))
             .take(4)
             .collect::<Vec<_>>(),
-        out.iter().any(|t| t.local.is_ipv6()),
+        out.transitions.iter().any(|t| t.local.is_ipv6()),
+        out.resets.len().min(8),
+        out.resets
+            .iter()
+            .map(|r| r.reason.len())
+            .take(4)
+            .collect::<Vec<_>>(),
+        out.resets.iter().any(|r| r.src.is_ipv6()),
     ))
 }
 
 fn run_trace(input: &[u8]) -> u64 {
-    decode_page(layout(), input)
+    decode_page(layout(), Some(reset_layout()), input)
 }
 
 fn trace_length_fields(input: &[u8]) -> Vec<LengthField> {
@@ -848,6 +868,7 @@ fn seed_trace() -> Vec<Vec<u8>> {
     let v6 = |old, new, port| trace_record(10, old, new, port, 5999, lo6, lo6);
     let mut padded = trace_page(&[v4(7, 2, 0), v4(2, 1, 40000)]);
     padded.resize(4096, 0xaa);
+    let reset4 = |reason, sk| reset_record(reason, sk, 1, (lo4, 5999), (lo4, 40000));
     vec![
         trace_page(&[
             v4(7, 2, 0),
@@ -858,19 +879,43 @@ fn seed_trace() -> Vec<Vec<u8>> {
         ]),
         trace_page(&[v6(1, 8, 5999), v4(4, 5, 1), v4(5, 7, 1)]),
         padded,
+        trace_page(&[
+            reset4(1, 0),
+            v4(1, 7, 40000),
+            reset4(14, 0xffff_8881_0000_1000),
+            reset_record(11, 7, 8, (lo6, 5999), (lo6, 40000)),
+            reset4(99, 0),
+        ]),
     ]
 }
 
 fn run_trace_format(input: &[u8]) -> u64 {
     let text = String::from_utf8_lossy(input);
-    let Some(layout) = trace::Layout::parse(&text) else {
-        return 0;
-    };
+    let resets = trace::ResetLayout::parse(&text);
+    if let Some(r) = &resets {
+        // Names are identifiers, each number named once.
+        for (i, (n, name)) in r.names().iter().enumerate() {
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                "{name:?}"
+            );
+            assert!(!r.names()[..i].iter().any(|(m, _)| m == n), "{n} twice");
+        }
+    }
+    let parsed = trace::Layout::parse(&text);
     let pages = trace_pages();
-    sig(pages
-        .iter()
-        .map(|p| decode_page(&layout, p))
-        .collect::<Vec<_>>())
+    let states = match &parsed {
+        Some(l) => l,
+        None if resets.is_some() => layout(),
+        None => return 0,
+    };
+    sig((
+        resets.as_ref().map(|r| r.names().len()),
+        pages
+            .iter()
+            .map(|p| decode_page(states, resets.as_ref(), p))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn trace_pages() -> &'static [Vec<u8>] {
@@ -881,6 +926,7 @@ fn trace_pages() -> &'static [Vec<u8>] {
 fn seed_trace_format() -> Vec<Vec<u8>> {
     vec![
         TRACE_FORMAT.as_bytes().to_vec(),
+        RESET_FORMAT.as_bytes().to_vec(),
         // Fields in another order and at other offsets, as another kernel may lay them out.
         TRACE_FORMAT
             .replace("offset:8;\tsize:8", "offset:64;\tsize:8")
