@@ -1,9 +1,10 @@
 //! Kernel socket states: the socket table (sock_diag), exact transitions
-//! (the `sock:inet_sock_set_state` tracepoint) and the listen-queue counters.
+//! (the `sock:inet_sock_set_state` tracepoint), why each reset was sent
+//! (`tcp:tcp_send_reset`) and the listen-queue counters.
 //!
 //! These are sources: they do I/O and hand back small owned values
-//! ([`diag::SockInfo`], [`trace::Transition`], defined with the model that
-//! takes them: `crate::model::reports`); the model turns them into events.
+//! (sockets, transitions and resets, defined with the model that takes
+//! them: `crate::model::reports`); the model turns them into events.
 
 pub mod diag;
 pub mod netstat;

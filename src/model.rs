@@ -10,7 +10,7 @@
 //! ```
 //!
 //! - [`reports`]: the kernel's reports as plain values (sock_diag sockets,
-//!   tracepoint transitions, the kernel mode).
+//!   tracepoint transitions and resets, the kernel mode).
 //! - [`view`]: the kernel's two reports reconciled into one state per socket.
 //! - [`merge`]: each socket's one timeline from the kernel and the packets.
 //! - [`reorder`], [`pipeline`]: time order across sources that report late.

@@ -19,8 +19,9 @@
 //! The parts: [`hold`] (holding and releasing), [`twins`] (matching kernel
 //! reports to inferences), [`names`] (naming peers), [`queues`] (listener
 //! and socket queues), [`retire`] (the connections followed, and forgetting
-//! them), [`park`] (kernel reports waiting to be known as ours), [`sockets`]
-//! (each socket's timeline as shown).
+//! them), [`park`] (kernel reports waiting to be known as ours), [`resets`]
+//! (the kernel's reasons for its RSTs, waiting for their packets),
+//! [`sockets`] (each socket's timeline as shown).
 
 mod hold;
 mod names;
