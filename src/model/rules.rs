@@ -15,7 +15,8 @@
 //!    TIME-WAIT, `from` unknown, is exempt: its FIN came before synack looked.)
 //! 3. **`kernel` means the kernel said it.** Checked where the output can
 //!    show it: a kernel timer is never longer than the state allows (TIME-WAIT:
-//!    60 s on Linux) nor negative.
+//!    60 s on Linux) nor negative; the kernel's reason for a reset is on a
+//!    RST, never on another packet.
 //! 4. **Time order.** Lines never go back in time.
 //!
 //! The checks read [`Line`]s, made from the model's events here
@@ -36,12 +37,15 @@ pub const TIME_WAIT_MAX: f64 = 60.05;
 /// What the rules need of one line of output.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Line {
-    /// A TCP packet (`fin`: it carries FIN).
+    /// A TCP packet (`fin`: it carries FIN; `rst`: RST; `reason`: it
+    /// carries the kernel's reason for a reset).
     Packet {
         t: f64,
         src: SocketAddr,
         dst: SocketAddr,
         fin: bool,
+        rst: bool,
+        reason: bool,
     },
     /// A socket's state changed.
     State {
@@ -97,6 +101,8 @@ pub fn lines_of(events: &[Event], t0: Timestamp) -> Vec<Line> {
                         src: p.segment.src,
                         dst: p.segment.dst,
                         fin: h.flags.fin(),
+                        rst: h.flags.rst(),
+                        reason: p.rst_reason.is_some(),
                     },
                     None => Line::Other { t },
                 },
@@ -144,9 +150,22 @@ pub fn violations(lines: &[Line]) -> Vec<String> {
         }
         last_t = last_t.max(t);
         match line {
-            Line::Packet { src, dst, fin, .. } => {
+            Line::Packet {
+                src,
+                dst,
+                fin,
+                rst,
+                reason,
+                ..
+            } => {
                 if *fin {
                     fins.insert((*src, *dst));
+                }
+                if *reason && !*rst {
+                    out.push(format!(
+                        "rule 3 (the kernel's word): line {n} ({src}→{dst}): a reset's reason \
+                         on a packet that is no RST"
+                    ));
                 }
             }
             Line::State {
@@ -324,6 +343,8 @@ mod tests {
             src: a(from),
             dst: a(to),
             fin: true,
+            rst: false,
+            reason: false,
         }
     }
 
@@ -431,5 +452,28 @@ mod tests {
         assert!(TcpState::leads_to(FinWait1, TimeWait));
         assert!(!TcpState::leads_to(Established, SynReceived));
         assert!(!TcpState::leads_to(TimeWait, FinWait2));
+    }
+
+    #[test]
+    fn a_resets_reason_is_on_a_rst_only() {
+        let packet = |rst, reason| Line::Packet {
+            t: 0.0,
+            src: a(S),
+            dst: a(C),
+            fin: false,
+            rst,
+            reason,
+        };
+        assert!(
+            violations(&[
+                packet(true, true),
+                packet(true, false),
+                packet(false, false)
+            ])
+            .is_empty()
+        );
+        let broken = violations(&[packet(false, true)]);
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(broken[0].starts_with("rule 3"), "{broken:?}");
     }
 }

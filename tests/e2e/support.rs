@@ -230,6 +230,10 @@ pub fn rules_broken(events: &[Value]) -> Vec<String> {
                     fin: e["flags"]
                         .as_array()
                         .is_some_and(|f| f.iter().any(|x| x == "FIN")),
+                    rst: e["flags"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().any(|x| x == "RST")),
+                    reason: e.get("rst_reason").is_some(),
                 },
                 Some("state") => Line::State {
                     t,
