@@ -18,22 +18,23 @@ type Key = (Timestamp, u64);
 /// packets and kernel reports a second), far more than a lab makes.
 pub const MAX_WAITING: usize = 8_192;
 
-/// Which queue an input waits in.
+/// Which queue an input waits in. The tracer's resets have a queue of
+/// their own: they come in their own time order, but after the transitions
+/// of the same read, so in the transitions' queue each would land inside
+/// it (moving part of a chunk of a flood's transitions, microseconds each).
 fn lane(input: &Input) -> usize {
     match input {
         Input::Segment { .. } | Input::Rejected { .. } => 0,
-        Input::Snapshot { .. }
-        | Input::Transition(_)
-        | Input::Reset(_)
-        | Input::KernelMode { .. } => 1,
+        Input::Snapshot { .. } | Input::Transition(_) | Input::KernelMode { .. } => 1,
         Input::Event(_) => 2,
+        Input::Reset(_) => 3,
     }
 }
 
 /// A time-ordered holding area. Inputs with equal timestamps leave in arrival order.
 #[derive(Default)]
 pub struct Reorder {
-    lanes: [SortedQueue<Key, Input>; 3],
+    lanes: [SortedQueue<Key, Input>; 4],
     arrivals: u64,
     /// The latest time released so far.
     released: Timestamp,
