@@ -171,8 +171,9 @@ impl StateTracer {
         let reset_filter = reset_format
             .as_deref()
             .and_then(|f| kernel_port_filter(f, ports));
-        let reset_layout = reset_layout.filter(|_| tracer.enable_resets(reset_filter.as_deref()));
         tracer.configure(ports)?;
+        // After the clock is set (setting it empties the buffers).
+        let reset_layout = reset_layout.filter(|_| tracer.enable_resets(reset_filter.as_deref()));
         let cpus = tracer.open_cpu_buffers()?;
         let stop = Arc::clone(&tracer.stop);
         let decoders = Decoders {
