@@ -40,3 +40,6 @@ mod privilege;
 
 #[path = "e2e/export.rs"]
 mod export;
+
+#[path = "e2e/replay.rs"]
+mod replay;
