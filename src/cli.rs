@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-use synack::i18n::Theme;
+use synack::i18n::{Lang, Theme};
 use synack::output::Format;
 
 #[derive(Debug, Parser)]
@@ -33,17 +33,21 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub text: bool,
 
-    /// Language of the screen and the narration (default: from LC_ALL / LANG).
+    /// Language of the screen and the narration (default: the defaults file's, else from LC_ALL / LANG).
     #[arg(long, global = true, value_enum)]
     pub lang: Option<Lang>,
 
-    /// Colours of the screen (and of --export svg). For a projector: contrast.
-    #[arg(long, global = true, value_enum, default_value_t = Theme::Dark)]
-    pub theme: Theme,
+    /// Colours of the screen (and of --export svg). For a projector: contrast. [default: the defaults file's, else dark]
+    #[arg(long, global = true, value_enum)]
+    pub theme: Option<Theme>,
 
-    /// Rows the screen keeps; older ones are dropped (and it says so).
-    #[arg(long, global = true, value_name = "N", default_value_t = 100_000, value_parser = parse_max_rows)]
-    pub max_rows: u64,
+    /// Rows the screen keeps; older ones are dropped (and it says so). [default: the defaults file's, else 100000]
+    #[arg(long, global = true, value_name = "N", value_parser = parse_max_rows)]
+    pub max_rows: Option<u64>,
+
+    /// The defaults file's pace, for a demo on screen without --pace.
+    #[arg(skip)]
+    pub screen_pace: Option<f64>,
 
     /// Also record the run to FILE: every event with each packet's bytes, after a header
     /// (what ran, where, when). `synack replay FILE` plays it anywhere, without a lab.
@@ -67,6 +71,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the built-in scenarios.
     List,
+    /// Say what this machine lets synack do (lab, capture, tracepoint, terminal) and how to unlock the rest.
+    Doctor(DoctorArgs),
     /// Explain a state, packet, note, call, errno, lab action, scenario or topic
     /// (without a name: list them all).
     Explain(ExplainArgs),
@@ -135,21 +141,6 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Lang {
-    En,
-    Zh,
-}
-
-impl From<Lang> for synack::i18n::Lang {
-    fn from(l: Lang) -> Self {
-        match l {
-            Lang::En => synack::i18n::Lang::En,
-            Lang::Zh => synack::i18n::Lang::Zh,
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Interface to capture on.
@@ -173,6 +164,14 @@ pub struct WatchArgs {
     /// Let --write replace an existing file.
     #[arg(long, requires = "write")]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the AppArmor profile that lets this binary's rootless lab make
+    /// its user namespace (Ubuntu 23.10+), to install in /etc/apparmor.d/.
+    #[arg(long)]
+    pub apparmor_profile: bool,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +249,9 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Rows the screen keeps unless told.
+pub const DEFAULT_MAX_ROWS: u64 = 100_000;
+
 impl Cli {
     /// `--json` or `--text`: the headless format asked for, if any.
     #[must_use]
@@ -312,9 +314,30 @@ impl Cli {
 
     /// `--lang`, else the environment's language.
     #[must_use]
-    pub fn language(&self) -> synack::i18n::Lang {
-        self.lang
-            .map_or_else(synack::i18n::Lang::from_env, Into::into)
+    pub fn language(&self) -> Lang {
+        self.lang.unwrap_or_else(Lang::from_env)
+    }
+
+    /// `--theme`, else dark.
+    #[must_use]
+    pub fn theme(&self) -> Theme {
+        self.theme.unwrap_or_default()
+    }
+
+    /// `--max-rows`, else 100,000.
+    #[must_use]
+    pub fn max_rows(&self) -> u64 {
+        self.max_rows.unwrap_or(DEFAULT_MAX_ROWS)
+    }
+
+    /// What the command line did not say, from the defaults file: flags win.
+    /// The file's pace is a screen's (a printed demo runs as fast as its
+    /// script unless --pace says otherwise).
+    pub fn fill_in(&mut self, d: &synack::config::Defaults) {
+        self.lang = self.lang.or(d.lang);
+        self.theme = self.theme.or(d.theme);
+        self.max_rows = self.max_rows.or(d.max_rows);
+        self.screen_pace = d.pace;
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::i18n::Lang;
-use crate::tcp::track::{ConnId, DupAck, Notes, Role};
+use crate::tcp::track::{Analysis, ConnId};
 use crate::tcp::{RawFrame, Segment, TcpState};
 use crate::time::Timestamp;
 
@@ -28,17 +28,12 @@ pub type EndpointName = String;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PacketEvent {
     pub segment: Segment,
-    pub conn: ConnId,
-    pub from: Role,
-    /// Relative sequence and acknowledgment numbers (each direction's ISN is 0).
-    pub seq: u32,
-    pub ack: u32,
-    /// Window scaled by the sender's window scale once the handshake set it.
-    pub win: u32,
-    pub notes: Notes,
-    /// On a `dup_ack`: which duplicate it is and of which packet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dup_ack: Option<DupAck>,
+    /// Its connection, direction, relative numbers, scaled window, notes
+    /// and duplicate ACK, as the tracker found them (the model may add
+    /// `lost` to the notes). Serialized among the packet's own fields, and
+    /// read through as if they were (`p.seq`, see the `Deref` below).
+    #[serde(flatten)]
+    pub analysis: Analysis,
     /// The lab peer whose socket sent it (`client2` …), when a peer owns
     /// the source address; `None` in a watch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +41,21 @@ pub struct PacketEvent {
     /// The captured bytes, when the view asked to keep them (the details view).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<RawFrame>,
+}
+
+/// A packet's analysis reads as the packet's own: `p.conn`, `p.seq`,
+/// `p.notes` (the fields are defined once, in [`Analysis`]).
+impl std::ops::Deref for PacketEvent {
+    type Target = Analysis;
+    fn deref(&self) -> &Analysis {
+        &self.analysis
+    }
+}
+
+impl std::ops::DerefMut for PacketEvent {
+    fn deref_mut(&mut self) -> &mut Analysis {
+        &mut self.analysis
+    }
 }
 
 /// What a socket call returned.
@@ -436,6 +446,54 @@ pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tcp::track::{DupAck, Notes, Role};
+
+    /// A packet event as recordings and `--record` write it: the analysis's
+    /// fields among the packet's own, in this order.
+    #[test]
+    fn a_packet_event_serializes_its_fields_in_order_and_reads_back() {
+        let seg = Segment {
+            ts: Timestamp(1_500),
+            proto: crate::tcp::Proto::Tcp,
+            src: "127.0.0.1:40000".parse().unwrap(),
+            dst: "127.0.0.1:7000".parse().unwrap(),
+            payload_len: 5,
+            tcp: None,
+            malformed: None,
+        };
+        let mut p = PacketEvent {
+            segment: seg,
+            analysis: Analysis {
+                conn: ConnId(3),
+                from: Role::Server,
+                seq: 1,
+                ack: 6,
+                win: 65_535,
+                notes: Notes::LOST,
+                dup_ack: Some(DupAck { num: 2, of: 9 }),
+            },
+            endpoint: Some("server".to_owned()),
+            raw: Some(RawFrame {
+                link: crate::tcp::LinkType::RawIp,
+                bytes: Box::new([0x45, 0]),
+            }),
+        };
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            json,
+            r#"{"segment":{"ts":1500,"proto":"Tcp","src":"127.0.0.1:40000","dst":"127.0.0.1:7000","payload_len":5,"tcp":null,"malformed":null},"conn":3,"from":"Server","seq":1,"ack":6,"win":65535,"notes":2048,"dup_ack":{"num":2,"of":9},"endpoint":"server","raw":{"link":"RawIp","bytes":"4500"}}"#
+        );
+        assert_eq!(serde_json::from_str::<PacketEvent>(&json).unwrap(), p);
+        p.analysis.dup_ack = None;
+        p.endpoint = None;
+        p.raw = None;
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            json,
+            r#"{"segment":{"ts":1500,"proto":"Tcp","src":"127.0.0.1:40000","dst":"127.0.0.1:7000","payload_len":5,"tcp":null,"malformed":null},"conn":3,"from":"Server","seq":1,"ack":6,"win":65535,"notes":2048}"#
+        );
+        assert_eq!(serde_json::from_str::<PacketEvent>(&json).unwrap(), p);
+    }
 
     #[test]
     fn call_results_round_trip_through_the_contract_strings() {

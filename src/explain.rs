@@ -479,7 +479,7 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::track::{ConnId, Role};
+    use crate::tcp::track::{Analysis, ConnId, Role};
     use crate::tcp::{Flags, Proto, Segment, TcpHeader};
     use crate::time::Timestamp;
 
@@ -563,13 +563,15 @@ mod tests {
                 malformed: None,
             },
             endpoint: None,
-            conn: ConnId(1),
-            from: Role::Client,
-            seq: 0,
-            ack: 0,
-            win: 0,
-            notes,
-            dup_ack: None,
+            analysis: Analysis {
+                conn: ConnId(1),
+                from: Role::Client,
+                seq: 0,
+                ack: 0,
+                win: 0,
+                notes,
+                dup_ack: None,
+            },
             raw: None,
         }
     }

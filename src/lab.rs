@@ -8,6 +8,7 @@
 //! - [`peer`]: the peer process: real libc socket calls, one JSON line each.
 //! - [`runner`]: spawns the peers, plays a script, turns their lines into events.
 
+pub mod apparmor;
 pub mod filter;
 pub mod ns;
 pub mod peer;
@@ -31,13 +32,17 @@ pub enum LabError {
     )]
     UserNsDenied { reason: String },
     #[error(
-        "the lab's user namespace was created but has no capabilities ({reason}): AppArmor \
-         restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, \
-         Ubuntu 23.10+). Run synack with sudo, or `sudo sysctl \
-         kernel.apparmor_restrict_unprivileged_userns=0`. Without a lab, `synack replay NAME` \
-         plays a recording of each built-in scenario made on a real lab (`synack replay handshake`)"
+        "AppArmor keeps synack's lab from its user namespace ({reason}): \
+         kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 23.10 and later) gives \
+         programs without a profile a namespace with no capabilities. Three ways out: \
+         (1) install synack's AppArmor profile for this binary: `{install}`; \
+         (2) lift the restriction for every program until the next boot: \
+         `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; \
+         (3) run synack with sudo. `synack doctor` says what this machine allows. Without a \
+         lab, `synack replay NAME` plays a recording of each built-in scenario made on a real \
+         lab (`synack replay handshake`)"
     )]
-    AppArmorRestricted { reason: String },
+    AppArmorRestricted { reason: String, install: String },
     #[error(
         "cannot create the lab's network namespace: {0}. Run synack with sudo, or from a \
          single-threaded start (enter_lab must run before any thread exists). Without a lab, \

@@ -15,10 +15,10 @@
 
 pub mod app;
 pub mod capture;
+pub mod config;
+pub mod doctor;
 pub mod event;
 pub mod explain;
-#[doc(hidden)]
-pub mod fuzz;
 pub mod hash;
 pub mod i18n;
 pub mod kernel;
@@ -39,3 +39,16 @@ pub mod ui;
 mod test_userns;
 #[cfg(test)]
 enter_test_namespace_before_main!(test_userns::enter);
+
+// The pseudo-random source of every test and the fuzzer (one copy).
+#[cfg(test)]
+#[path = "../tests/common/names.rs"]
+mod test_names;
+#[cfg(test)]
+#[path = "../tests/common/rng.rs"]
+mod test_rng;
+// sock_diag answers and tracepoint records by hand, for kernel's tests and
+// the fuzzer's seeds.
+#[cfg(test)]
+#[path = "../tests/common/kernel_bytes.rs"]
+mod test_kernel_bytes;

@@ -5,6 +5,7 @@
 mod cli;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -42,7 +43,30 @@ const SCREEN_PACE: f64 = 0.8;
 
 fn main() -> ExitCode {
     keep_big_buffers_returnable();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // A peer is already inside the lab: it must not enter another namespace.
+    if let Some(Command::Peer { name }) = &cli.command {
+        let code = lab::peer_main(name);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    // The defaults file fills in what the command line did not say.
+    let defaults = synack::config::path().map(|p| {
+        let found = synack::config::load(&p);
+        (p, found)
+    });
+    let config = match defaults {
+        Some((path, Ok(d))) => {
+            if let Some(d) = &d {
+                cli.fill_in(d);
+            }
+            Some((path, d.is_some()))
+        }
+        Some((_, Err(e))) => {
+            report(&e.into());
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
     if let Some(why) = cli.export_conflict() {
         report(&anyhow::anyhow!(why));
         return ExitCode::from(2);
@@ -50,11 +74,9 @@ fn main() -> ExitCode {
     let lang = cli.language();
     let out = Out::of(&cli);
     let result = match &cli.command {
-        // A peer is already inside the lab: it must not enter another namespace.
-        Some(Command::Peer { name }) => {
-            let code = lab::peer_main(name);
-            return ExitCode::from(u8::try_from(code).unwrap_or(1));
-        }
+        Some(Command::Peer { .. }) => bail_exit("a peer runs only inside the lab"),
+        // Before any thread: it forks to try the lab.
+        Some(Command::Doctor(args)) => return doctor(&cli, args, config),
         // Explanations are text from compiled-in data: no lab, no screen.
         Some(Command::Explain(args)) => explain(args.topic.as_deref(), lang).map(|()| Ending::Done),
         Some(Command::List) => {
@@ -81,6 +103,39 @@ fn main() -> ExitCode {
             report(&e);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error for a command that cannot be here.
+fn bail_exit(why: &str) -> Result<Ending> {
+    Err(anyhow::anyhow!(why.to_owned()))
+}
+
+/// `synack doctor`: what this machine allows; exits 0 when `synack demo`
+/// can run, 1 when it cannot.
+fn doctor(cli: &Cli, args: &cli::DoctorArgs, config: Option<(PathBuf, bool)>) -> ExitCode {
+    use synack::doctor;
+    let mut out = io::stdout().lock();
+    if args.apparmor_profile {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/bin/synack"));
+        let _ = out.write_all(synack::lab::apparmor::profile(&exe).as_bytes());
+        return ExitCode::SUCCESS;
+    }
+    let found = doctor::decide(&doctor::probe(config));
+    let written = if cli.json {
+        serde_json::to_writer_pretty(&mut out, &found)
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else {
+        doctor::write_text(&mut out, &found)
+    };
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            report(&e.into());
+            ExitCode::FAILURE
+        }
+        _ if found.demo_runs => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }
 
@@ -437,7 +492,7 @@ fn export(
             None => title,
         },
         conn: args.conn,
-        theme: cli.theme,
+        theme: cli.theme(),
         lang: cli.language(),
     };
     let format = match kind {
@@ -468,9 +523,9 @@ fn export(
 fn ui_options(cli: &Cli) -> UiOptions {
     UiOptions {
         lang: cli.language(),
-        theme: cli.theme,
+        theme: cli.theme(),
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-        max_rows: usize::try_from(cli.max_rows).unwrap_or(usize::MAX),
+        max_rows: usize::try_from(cli.max_rows()).unwrap_or(usize::MAX),
         record: cli.record_to(),
     }
 }

@@ -28,7 +28,7 @@ pub mod view;
 pub use reports::{KernelMode, ListenCounters};
 
 use crate::event::{CallEvent, CallResult, Event, LabAction, LabEvent, PacketEvent};
-use crate::tcp::track::{Notes, Tracker};
+use crate::tcp::track::{Analysis, Notes, Tracker};
 use crate::tcp::{RawFrame, Segment};
 use crate::time::Timestamp;
 use link::LinkRule;
@@ -250,13 +250,7 @@ impl Model {
         self.states.hold(
             Event::Packet(Box::new(PacketEvent {
                 segment: seg,
-                conn: a.conn,
-                from: a.from,
-                seq: a.seq,
-                ack: a.ack,
-                win: a.win,
-                notes,
-                dup_ack: a.dup_ack,
+                analysis: Analysis { notes, ..a },
                 // Named as it leaves the merge: a connect()'s report comes
                 // after its first packets.
                 endpoint: None,

@@ -832,7 +832,7 @@ mod tests {
             let s = format!("{r}");
             if s.contains('.') { s } else { s + ".0" }
         };
-        let mut x: u64 = 12345;
+        let mut rng = crate::test_rng::Rng::new(12345);
         let mut values = vec![
             0.0,
             1.0,
@@ -844,9 +844,7 @@ mod tests {
             -0.25,
         ];
         for _ in 0..20_000 {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            let x = rng.next_u64();
             values.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 9) as i32 - 3));
         }
         for v in values {

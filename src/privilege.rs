@@ -213,6 +213,19 @@ fn capset_empty() -> io::Result<()> {
     Ok(())
 }
 
+/// Whether this process may open a capture without root: `CAP_NET_RAW` and
+/// `CAP_NET_ADMIN` permitted (as `setcap cap_net_raw,cap_net_admin+eip`
+/// on the binary gives).
+#[must_use]
+pub fn capture_capabilities() -> bool {
+    const CAP_NET_ADMIN: u32 = 12;
+    const CAP_NET_RAW: u32 = 13;
+    capget().is_ok_and(|d| {
+        let p = d[0].permitted;
+        p & (1 << CAP_NET_RAW) != 0 && p & (1 << CAP_NET_ADMIN) != 0
+    })
+}
+
 fn has_ambient() -> bool {
     // Capability numbers run up to CAP_LAST_CAP (40 on current kernels).
     (0..64).any(|cap| {

@@ -377,6 +377,16 @@ pub enum LinkType {
 }
 
 impl LinkType {
+    /// Every link type synack reads, in declaration order (tests and the
+    /// fuzzer walk it).
+    pub const ALL: [LinkType; 5] = [
+        LinkType::Ethernet,
+        LinkType::RawIp,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Null,
+    ];
+
     /// The link type for a pcap/pcapng LINKTYPE number, if synack reads it.
     #[must_use]
     pub fn from_linktype(n: u32) -> Option<LinkType> {

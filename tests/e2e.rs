@@ -21,6 +21,9 @@ mod capture;
 #[path = "common/loss.rs"]
 mod loss;
 
+#[path = "common/svg.rs"]
+mod svg;
+
 #[path = "e2e/lab.rs"]
 mod lab;
 
@@ -37,6 +40,9 @@ mod rules;
 
 #[path = "e2e/privilege.rs"]
 mod privilege;
+
+#[path = "e2e/doctor.rs"]
+mod doctor;
 
 #[path = "e2e/export.rs"]
 mod export;

@@ -19,15 +19,12 @@ use synack::time::Timestamp;
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
-use fixtures::fixtures;
+use fixtures::{fixtures, replay, replayed as events};
+#[path = "common/svg.rs"]
+mod svg_doc;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn events(name: &str) -> Vec<Event> {
-    let path = root().join(format!("tests/fixtures/{name}.inputs"));
-    synack::run::replay(&path).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn opts(title: &str, conn: Option<u32>) -> ExportOptions {
@@ -70,13 +67,8 @@ fn golden(name: &str, actual: &str) {
 
 /// The packet arrows of an SVG, after checking it is well-formed SVG.
 fn svg_packets(text: &str) -> usize {
-    let doc = roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("not XML: {e}"));
+    let doc = svg_doc::document(text);
     let root = doc.root_element();
-    assert_eq!(root.tag_name().name(), "svg");
-    assert_eq!(
-        root.tag_name().namespace(),
-        Some("http://www.w3.org/2000/svg")
-    );
     for a in ["width", "height", "viewBox"] {
         assert!(root.attribute(a).is_some(), "the svg has no {a}");
     }
@@ -85,13 +77,7 @@ fn svg_packets(text: &str) -> usize {
             assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
         }
     }
-    doc.descendants()
-        .filter(|n| {
-            n.has_tag_name("g")
-                && n.attribute("class")
-                    .is_some_and(|c| c.split(' ').next() == Some("packet"))
-        })
-        .count()
+    svg_doc::packet_arrows(&doc)
 }
 
 /// Text Mermaid shows as written: `;` and `#` would end the statement, `<`
@@ -205,7 +191,7 @@ fn recorded_runs_draw_their_golden_diagrams() {
 fn every_recorded_run_draws_each_packet_once_in_both_formats() {
     for path in fixtures() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let events = synack::run::replay(&path).unwrap();
+        let events = replay(&path);
         let all = packets(&events, None);
         assert!(all > 0, "{name}: no packets");
         for theme in [Theme::Dark, Theme::Light, Theme::Contrast] {

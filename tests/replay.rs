@@ -18,7 +18,7 @@ use synack::output::json_line;
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
-use fixtures::{fixtures, inputs};
+use fixtures::{fixtures, inputs, replay, replayed};
 
 /// The rules of `synack::model::rules` the events break.
 fn rules(events: &[Event]) -> Vec<String> {
@@ -49,7 +49,7 @@ fn json_lines(events: &[Event]) -> String {
 fn every_recorded_run_replays_to_its_golden_events() {
     for path in fixtures() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let events = synack::run::replay(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let events = replay(&path);
         insta::assert_snapshot!(name, json_lines(&events));
     }
 }
@@ -60,7 +60,7 @@ fn every_packet_is_shown_once_and_events_keep_time_order_per_socket() {
     for path in fixtures() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let inputs = inputs(&path);
-        let events = synack::run::replay(&path).unwrap();
+        let events = replay(&path);
         // Packets before the lab's teardown are shown, each once.
         let closing = events.iter().position(
             |e| matches!(e, Event::Lab(l) if l.action == synack::event::LabAction::Closing),
@@ -270,9 +270,7 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
             .find(|s| s.name == name)
             .expect("scenario");
         let script = synack::lab::parse(name, s.text).expect("script");
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{file}.inputs"));
-        let events = synack::run::replay(&path).unwrap();
+        let events = replayed(file);
         let mut quiz = Quiz::new(questions(&script));
         let mut verdicts = Vec::new();
         let mut last = None;

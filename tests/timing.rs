@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use synack::event::Event;
-use synack::fuzz::Rng;
 use synack::model::Input;
 use synack::model::pipeline::{HOLD, Pipeline};
 use synack::model::rules::{Line, lines_of, paths, violations};
@@ -32,6 +31,9 @@ use synack::time::Timestamp;
 #[path = "common/fixtures.rs"]
 mod fixtures;
 use fixtures::inputs;
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const MS: u64 = 1_000_000;
 

@@ -426,6 +426,8 @@ fn parse_tcp_info(b: &[u8]) -> Option<TcpInfoLite> {
 mod tests {
     use super::*;
     use crate::tcp::TcpState;
+    use crate::test_kernel_bytes::{diag_msg, nlmsg};
+    use crate::test_rng::Rng;
     use std::collections::BTreeSet;
     use std::net::{TcpListener, TcpStream};
     use std::process::Command;
@@ -492,63 +494,31 @@ mod tests {
         assert_eq!(u32_ne(&req, 20), Some(1 << 10), "TCPF_LISTEN only");
     }
 
-    /// A hand-built `inet_diag_msg` for an IPv6 socket, with a tcp_info attribute.
-    fn diag_msg(family: u8, state: u8, src: [u8; 16], dst: [u8; 16], with_info: bool) -> Vec<u8> {
-        let mut m = vec![0u8; DIAG_MSG_LEN];
-        m[0] = family;
-        m[1] = state;
-        m[2] = 3; // TIME-WAIT timer
-        m[3] = 0;
-        m[4..6].copy_from_slice(&7000u16.to_be_bytes());
-        m[6..8].copy_from_slice(&45678u16.to_be_bytes());
-        m[8..24].copy_from_slice(&src);
-        m[24..40].copy_from_slice(&dst);
-        m[44..48].copy_from_slice(&0xdead_beefu32.to_ne_bytes());
-        m[48..52].copy_from_slice(&1u32.to_ne_bytes());
-        m[52..56].copy_from_slice(&59_000u32.to_ne_bytes());
-        m[56..60].copy_from_slice(&3u32.to_ne_bytes());
-        m[60..64].copy_from_slice(&128u32.to_ne_bytes());
-        m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
-        m[68..72].copy_from_slice(&4242u32.to_ne_bytes());
-        if with_info {
-            let mut info = vec![0u8; 232];
-            info[2] = 1;
-            info[16..20].copy_from_slice(&1448u32.to_ne_bytes());
-            info[68..72].copy_from_slice(&55u32.to_ne_bytes());
-            info[80..84].copy_from_slice(&10u32.to_ne_bytes());
-            info[100..104].copy_from_slice(&2u32.to_ne_bytes());
-            m.extend_from_slice(&(4 + info.len() as u16).to_ne_bytes());
-            m.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
-            m.extend_from_slice(&info);
-        }
-        m
-    }
-
-    fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
-        b.extend_from_slice(&kind.to_ne_bytes());
-        b.extend_from_slice(&2u16.to_ne_bytes());
-        b.extend_from_slice(&seq.to_ne_bytes());
-        b.extend_from_slice(&0u32.to_ne_bytes());
-        b.extend_from_slice(payload);
-        b.resize(align4(b.len()), 0);
-        b
-    }
-
     #[test]
     fn parses_hand_built_answers() {
         let v6 = Ipv6Addr::LOCALHOST.octets();
         let mapped = Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().octets();
         let mut v4 = [0u8; 16];
         v4[..4].copy_from_slice(&[127, 0, 0, 1]);
-        let mut buf = nlmsg(SOCK_DIAG_BY_FAMILY, 5, &diag_msg(10, 6, v6, mapped, false));
-        buf.extend(nlmsg(SOCK_DIAG_BY_FAMILY, 5, &diag_msg(2, 1, v4, v4, true)));
-        buf.extend(nlmsg(SOCK_DIAG_BY_FAMILY, 4, &diag_msg(2, 1, v4, v4, true))); // other dump
+        let mut buf = nlmsg(
+            SOCK_DIAG_BY_FAMILY,
+            5,
+            &diag_msg(10, 6, 3, v6, mapped, false),
+        );
         buf.extend(nlmsg(
             SOCK_DIAG_BY_FAMILY,
             5,
-            &diag_msg(2, 99, v4, v4, true),
+            &diag_msg(2, 1, 3, v4, v4, true),
+        ));
+        buf.extend(nlmsg(
+            SOCK_DIAG_BY_FAMILY,
+            4,
+            &diag_msg(2, 1, 3, v4, v4, true),
+        )); // other dump
+        buf.extend(nlmsg(
+            SOCK_DIAG_BY_FAMILY,
+            5,
+            &diag_msg(2, 99, 3, v4, v4, true),
         )); // unknown state
         let mut out = Vec::new();
         assert_eq!(parse_datagram(&buf, 5, &mut out), Parsed::More);
@@ -592,7 +562,7 @@ mod tests {
     #[test]
     fn truncated_and_garbage_answers_do_not_panic() {
         let v6 = Ipv6Addr::LOCALHOST.octets();
-        let good = nlmsg(SOCK_DIAG_BY_FAMILY, 1, &diag_msg(10, 1, v6, v6, true));
+        let good = nlmsg(SOCK_DIAG_BY_FAMILY, 1, &diag_msg(10, 1, 3, v6, v6, true));
         let mut out = Vec::new();
         for cut in 0..good.len() {
             let mut b = good[..cut].to_vec();
@@ -604,27 +574,20 @@ mod tests {
             }
         }
         // Attribute length too large, too small, and a short tcp_info.
-        let mut m = diag_msg(2, 1, v6, v6, false);
+        let mut m = diag_msg(2, 1, 3, v6, v6, false);
         m.extend_from_slice(&[0xff, 0xff, 2, 0, 1, 2, 3, 4]);
         assert!(parse_diag_msg(&m).unwrap().info.is_none());
-        let mut m = diag_msg(2, 1, v6, v6, false);
+        let mut m = diag_msg(2, 1, 3, v6, v6, false);
         m.extend_from_slice(&[1, 0, 2, 0]);
         assert!(parse_diag_msg(&m).unwrap().info.is_none());
-        let mut m = diag_msg(2, 1, v6, v6, false);
+        let mut m = diag_msg(2, 1, 3, v6, v6, false);
         m.extend_from_slice(&[12, 0, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
         assert!(parse_diag_msg(&m).unwrap().info.is_none());
-        assert!(parse_diag_msg(&diag_msg(7, 1, v6, v6, true)).is_none());
+        assert!(parse_diag_msg(&diag_msg(7, 1, 3, v6, v6, true)).is_none());
         // Pseudo-random bytes.
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
-            let junk: Vec<u8> = (0..200)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x & 0xff) as u8
-                })
-                .collect();
+            let junk = rng.bytes(200);
             let _ = parse_datagram(&junk, 1, &mut out);
             parse_diag_msg(&junk);
         }

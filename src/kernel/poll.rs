@@ -195,6 +195,7 @@ fn poll_loop(
     let mut next_full = std::time::Instant::now();
     let mut last_full = next_full;
     let mut seen = u64::MAX;
+    let mut costs = RecentCosts::default();
     while !stop.load(Ordering::Relaxed) {
         let started = std::time::Instant::now();
         // A fresh vector each time: the snapshot is handed over, not copied.
@@ -276,8 +277,36 @@ fn poll_loop(
         if !report(snapshot) {
             return;
         }
-        next_full = started + poll_interval(took);
+        costs.push(took);
+        next_full = started + poll_interval(costs.least());
         sleep_until(started + POLL, next_full, stop);
+    }
+}
+
+/// The CPU cost of the last few full reads. The pace follows the cheapest
+/// of them: a big table makes every read dear, while one dear read among
+/// cheap ones is the machine's doing (a busy CPU's cache, an interrupt), and
+/// pushing the next read 200 times that far out left a lesson's step
+/// without a read for half a second (`peek`'s receive queue went unseen).
+#[derive(Default)]
+struct RecentCosts {
+    last: [Option<Duration>; 4],
+    next: usize,
+}
+
+impl RecentCosts {
+    fn push(&mut self, cost: Duration) {
+        self.last[self.next] = Some(cost);
+        self.next = (self.next + 1) % self.last.len();
+    }
+
+    fn least(&self) -> Duration {
+        self.last
+            .iter()
+            .flatten()
+            .min()
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -297,6 +326,20 @@ fn sleep_until(tick: std::time::Instant, full: std::time::Instant, stop: &Atomic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_dear_read_among_cheap_ones_does_not_space_the_reads_out() {
+        let mut c = RecentCosts::default();
+        assert_eq!(poll_interval(c.least()), POLL);
+        c.push(Duration::from_micros(50));
+        c.push(Duration::from_millis(3));
+        assert_eq!(poll_interval(c.least()), POLL);
+        // A big table: every read is dear.
+        for _ in 0..4 {
+            c.push(Duration::from_millis(3));
+        }
+        assert_eq!(poll_interval(c.least()), Duration::from_millis(600));
+    }
 
     #[test]
     fn reads_that_cost_more_come_less_often() {

@@ -573,34 +573,12 @@ fn in_user_namespace() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The format file of Linux 6.18 (fields part).
-    const FORMAT: &str = "name: inet_sock_set_state
-ID: 2287
-format:
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;
-\tfield:int oldstate;\toffset:16;\tsize:4;\tsigned:1;
-\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;
-\tfield:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;
-\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;
-\tfield:__u16 family;\toffset:28;\tsize:2;\tsigned:0;
-\tfield:__u16 protocol;\toffset:30;\tsize:2;\tsigned:0;
-\tfield:__u8 saddr[4];\toffset:32;\tsize:4;\tsigned:0;
-\tfield:__u8 daddr[4];\toffset:36;\tsize:4;\tsigned:0;
-\tfield:__u8 saddr_v6[16];\toffset:40;\tsize:16;\tsigned:0;
-\tfield:__u8 daddr_v6[16];\toffset:56;\tsize:16;\tsigned:0;
-
-print fmt: \"family=%s protocol=%s ...\"
-";
+    use crate::test_kernel_bytes::{TRACE_FORMAT, trace_record};
+    use crate::test_rng::Rng;
 
     #[test]
     fn parses_the_format_file() {
-        let l = Layout::parse(FORMAT).unwrap();
+        let l = Layout::parse(TRACE_FORMAT).unwrap();
         assert_eq!(
             (l.id, l.skaddr, l.oldstate, l.sport, l.family),
             (2287, 8, 16, 24, 28)
@@ -608,55 +586,21 @@ print fmt: \"family=%s protocol=%s ...\"
         assert_eq!((l.saddr, l.daddr_v6, l.min_len), (32, 56, 72));
         // A field with an unexpected size, or a missing one, is refused.
         assert!(
-            Layout::parse(&FORMAT.replace("size:16;\tsigned:0;\n\n", "size:8;\tsigned:0;\n\n"))
-                .is_none()
+            Layout::parse(
+                &TRACE_FORMAT.replace("size:16;\tsigned:0;\n\n", "size:8;\tsigned:0;\n\n")
+            )
+            .is_none()
         );
-        assert!(Layout::parse(&FORMAT.replace("skaddr", "sk")).is_none());
+        assert!(Layout::parse(&TRACE_FORMAT.replace("skaddr", "sk")).is_none());
         assert!(Layout::parse("").is_none());
         // Found by fuzzing: an offset whose end does not fit a usize
         // overflowed (a panic in debug builds, a wrapped minimum length in release).
-        let huge = FORMAT.replace(
+        let huge = TRACE_FORMAT.replace(
             "common_type;\toffset:0;",
             "common_type;\toffset:018446744073709551615;",
         );
-        assert_ne!(huge, FORMAT);
+        assert_ne!(huge, TRACE_FORMAT);
         assert!(Layout::parse(&huge).is_none());
-    }
-
-    /// A record as the kernel writes it (native endianness, ports host order).
-    fn record(
-        family: u16,
-        old: i32,
-        new: i32,
-        sport: u16,
-        dport: u16,
-        src: IpAddr,
-        dst: IpAddr,
-    ) -> Vec<u8> {
-        let mut r = vec![0u8; 72];
-        r[0..2].copy_from_slice(&2287u16.to_ne_bytes());
-        r[8..16].copy_from_slice(&0xffff_8881_00da_ca00u64.to_ne_bytes());
-        r[16..20].copy_from_slice(&old.to_ne_bytes());
-        r[20..24].copy_from_slice(&new.to_ne_bytes());
-        r[24..26].copy_from_slice(&sport.to_ne_bytes());
-        r[26..28].copy_from_slice(&dport.to_ne_bytes());
-        r[28..30].copy_from_slice(&family.to_ne_bytes());
-        r[30..32].copy_from_slice(&6u16.to_ne_bytes());
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                r[32..36].copy_from_slice(&s.octets());
-                r[36..40].copy_from_slice(&d.octets());
-                r[40..56].copy_from_slice(&s.to_ipv6_mapped().octets());
-                r[56..72].copy_from_slice(&d.to_ipv6_mapped().octets());
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                r[32..36].copy_from_slice(&[127, 0, 0, 6]); // garbage, as the kernel leaves it
-                r[40..56].copy_from_slice(&s.octets());
-                r[56..72].copy_from_slice(&d.octets());
-            }
-            _ => unreachable!(),
-        }
-        r
     }
 
     fn page(events: &[(u32, Vec<u8>)]) -> Vec<u8> {
@@ -685,14 +629,14 @@ print fmt: \"family=%s protocol=%s ...\"
 
     #[test]
     fn decodes_v4_and_v6_records_from_a_page() {
-        let layout = Layout::parse(FORMAT).unwrap();
+        let layout = Layout::parse(TRACE_FORMAT).unwrap();
         let lo4: IpAddr = Ipv4Addr::LOCALHOST.into();
         let lo6: IpAddr = Ipv6Addr::LOCALHOST.into();
         let p = page(&[
-            (10, record(2, 7, 2, 0, 5999, lo4, lo4)),
-            (200_000_000, record(2, 2, 1, 54756, 5999, lo4, lo4)),
-            (5, record(10, 10, 3, 5999, 39782, lo6, lo6)),
-            (5, record(10, 5, 12345, 5999, 39782, lo6, lo6)), // unknown state: skipped
+            (10, trace_record(2, 7, 2, 0, 5999, lo4, lo4)),
+            (200_000_000, trace_record(2, 2, 1, 54756, 5999, lo4, lo4)),
+            (5, trace_record(10, 10, 3, 5999, 39782, lo6, lo6)),
+            (5, trace_record(10, 5, 12345, 5999, 39782, lo6, lo6)), // unknown state: skipped
         ]);
         let mut out = Vec::new();
         parse_page(&p, &layout, 1_000, &mut out);
@@ -717,26 +661,19 @@ print fmt: \"family=%s protocol=%s ...\"
 
     #[test]
     fn truncated_and_garbage_pages_do_not_panic() {
-        let layout = Layout::parse(FORMAT).unwrap();
+        let layout = Layout::parse(TRACE_FORMAT).unwrap();
         let lo4: IpAddr = Ipv4Addr::LOCALHOST.into();
         let p = page(&[
-            (1, record(2, 1, 4, 1, 2, lo4, lo4)),
-            (1 << 28, record(2, 4, 5, 1, 2, lo4, lo4)),
+            (1, trace_record(2, 1, 4, 1, 2, lo4, lo4)),
+            (1 << 28, trace_record(2, 4, 5, 1, 2, lo4, lo4)),
         ]);
         let mut out = Vec::new();
         for cut in 0..200 {
             parse_page(&p[..cut], &layout, 0, &mut out);
         }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
-            let mut junk: Vec<u8> = (0..256)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x & 0xff) as u8
-                })
-                .collect();
+            let mut junk = rng.bytes(256);
             parse_page(&junk, &layout, i64::MIN, &mut out);
             junk[8..16].copy_from_slice(&240u64.to_ne_bytes());
             parse_page(&junk, &layout, i64::MAX, &mut out);

@@ -41,11 +41,13 @@ pub fn enter_lab() -> Result<LabNs, LabError> {
                 },
             });
         }
+        let knob = super::apparmor::knob();
         let write = |path: &str, text: String| {
             std::fs::write(path, text).map_err(|source| {
-                if source.raw_os_error() == Some(libc::EPERM) && apparmor_restricts() {
+                if super::apparmor::restricts(source.raw_os_error(), knob.as_deref()) {
                     LabError::AppArmorRestricted {
                         reason: format!("writing {path}: {source}"),
+                        install: install_hint(),
                     }
                 } else {
                     LabError::Setup {
@@ -85,9 +87,16 @@ pub fn fresh_net(ns: LabNs) -> Result<(), LabError> {
     // This namespace's children (a restarted lab) get a small table too.
     let _ = std::fs::write(CHILD_EHASH, LAB_EHASH_BUCKETS);
     if let Err(e) = bring_lo_up() {
-        if ns.rootless && e.raw_os_error() == Some(libc::EPERM) {
+        // Without the knob, EPERM here is still the restriction's doing
+        // on kernels that apply it without saying so.
+        let knob = super::apparmor::knob();
+        if ns.rootless
+            && (super::apparmor::restricts(e.raw_os_error(), knob.as_deref())
+                || e.raw_os_error() == Some(libc::EPERM))
+        {
             return Err(LabError::AppArmorRestricted {
-                reason: apparmor_reason(&e),
+                reason: apparmor_reason(&e, knob.as_deref()),
+                install: install_hint(),
             });
         }
         return Err(LabError::Setup {
@@ -180,13 +189,14 @@ fn userns_reason(e: &io::Error) -> String {
     why
 }
 
-fn apparmor_restricts() -> bool {
-    read_knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+/// The commands that install synack's AppArmor profile for this binary.
+fn install_hint() -> String {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/usr/bin/synack".into());
+    super::apparmor::install(&exe)
 }
 
-fn apparmor_reason(e: &io::Error) -> String {
-    let knob = read_knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
-    match knob.as_deref() {
+fn apparmor_reason(e: &io::Error, knob: Option<&str>) -> String {
+    match knob {
         Some(v) => {
             format!("bringing lo up: {e}; kernel.apparmor_restrict_unprivileged_userns is {v}")
         }

@@ -161,16 +161,15 @@ mod tests {
         // the same as a stable sort of what went in minus what came out.
         let mut q = SortedQueue::new();
         let mut model: Vec<(u64, u32)> = Vec::new();
-        let mut x: u64 = 7;
+        let mut rng = crate::test_rng::Rng::new(7);
         for i in 0..20_000u32 {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let late = (x >> 33) % 1000;
+            let late = rng.below(1000) as u64;
             let key = u64::from(i).saturating_sub(if late < 50 { late * 40 } else { 0 });
             q.insert(key, i);
             model.push((key, i));
             if late > 990 {
                 // Equal keys leave in insertion order: the earliest goes.
-                let target = model[(x as usize >> 7) % model.len()].0;
+                let target = model[rng.below(model.len())].0;
                 let at = model.iter().position(|(k, _)| *k == target).unwrap();
                 assert_eq!(q.remove(&target), Some(model[at].1));
                 model.remove(at);

@@ -907,8 +907,10 @@ fn option_value(kind: u8, b: &[u8], w: &DissectWords) -> (String, Option<String>
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
     use crate::tcp::parse::parse_frame;
+    use crate::test_rng::Rng;
     use crate::time::Timestamp;
 
     /// Dissects and checks what must hold for any input: every range lies
@@ -1539,25 +1541,14 @@ mod tests {
         );
     }
 
-    /// xorshift64*: deterministic garbage without a dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
-
     #[test]
     fn garbage_never_panics() {
-        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let mut rng = Rng::new(0x0123_4567_89ab_cdef);
         let mut reached = 0;
         let mut parsed = 0;
         for round in 0..20_000 {
-            let len = (rng.next() % 100) as usize;
-            let mut f: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let len = rng.below(100);
+            let mut f = rng.bytes(len);
             // Steer half the rounds towards IP and TCP so deep branches are reached.
             if round % 2 == 0 && f.len() > 34 {
                 let v4 = round % 4 == 0;
@@ -1569,13 +1560,7 @@ mod tests {
                     f[21] = 0;
                 }
             }
-            for link in [
-                LinkType::Ethernet,
-                LinkType::RawIp,
-                LinkType::LinuxSll,
-                LinkType::LinuxSll2,
-                LinkType::Null,
-            ] {
+            for link in LinkType::ALL {
                 let d = check(link, &f);
                 if d.iter().any(|f| f.name == "Source port") {
                     reached += 1;
@@ -1599,50 +1584,11 @@ mod tests {
     /// option mnemonics, codepoints like `ECT(0)`, hex numbers): what a
     /// Chinese value must not contain.
     fn english_words(s: &str) -> Vec<String> {
-        const NAMES: [&str; 38] = [
-            "IP",
-            "IPv4",
-            "IPv6",
-            "TCP",
-            "UDP",
-            "ICMP",
-            "ICMPv6",
-            "ESP",
-            "AH",
-            "VLAN",
-            "ARP",
-            "GRE",
-            "DSCP",
-            "ECN",
-            "Not-ECT",
-            "ECT",
-            "CE",
-            "DF",
-            "MF",
-            "MSS",
-            "SACK",
-            "NOP",
-            "TTL",
-            "MAC",
-            "MPTCP",
-            "TCP-AO",
-            "MD5",
-            "TFO",
-            "tun",
-            "mss",
-            "wscale",
-            "sack_perm",
-            "sack",
-            "ts",
-            "eol",
-            "nop",
-            "pid",
-            "fd",
-        ];
-        let flags = ["SYN", "ACK", "FIN", "RST", "PSH", "URG", "ECE", "CWR"];
+        // The names a Chinese value may show, shared with tests/screens.rs.
+        use crate::test_names::NAMES;
         s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .filter(|w| w.chars().filter(char::is_ascii_alphabetic).count() >= 2)
-            .filter(|w| !NAMES.contains(w) && !flags.contains(w))
+            .filter(|w| !NAMES.contains(w))
             // Hex numbers (0x1b58, 0xabcde) and multipliers (x128).
             .filter(|w| {
                 let multiplier = w.starts_with('x') && w[1..].bytes().all(|b| b.is_ascii_digit());
@@ -1759,10 +1705,10 @@ mod tests {
             check_zh(LinkType::RawIp, &o);
         }
         // Whatever the bytes.
-        let mut rng = Rng(0x0bad_cafe_dead_beef);
+        let mut rng = Rng::new(0x0bad_cafe_dead_beef);
         for _ in 0..3000 {
-            let len = (rng.next() % 100) as usize;
-            let g: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let len = rng.below(100);
+            let g = rng.bytes(len);
             for link in [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll2] {
                 check_zh(link, &g);
             }

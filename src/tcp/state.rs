@@ -32,6 +32,7 @@
 use std::time::Duration;
 
 use crate::tcp::Flags;
+use crate::tcp::SeqNum;
 use crate::tcp::TcpHeader;
 use crate::tcp::TcpState;
 use crate::tcp::track::Role;
@@ -262,13 +263,13 @@ impl Default for Config {
 struct Endpoint {
     state: TcpState,
     /// Sequence number of its SYN.
-    iss: Option<u32>,
+    iss: Option<SeqNum>,
     /// One past the highest sequence number it sent (SYN and FIN count one).
-    snd_nxt: Option<u32>,
+    snd_nxt: Option<SeqNum>,
     /// Sequence number its FIN occupies.
-    fin_seq: Option<u32>,
+    fin_seq: Option<SeqNum>,
     /// The highest ACK it sent: its RCV.NXT as far as the wire shows.
-    rcv_nxt: Option<u32>,
+    rcv_nxt: Option<SeqNum>,
     /// Its last advertised window, in bytes (scaled when the scale is known).
     window: u32,
     sent_syn: bool,
@@ -306,32 +307,20 @@ impl Endpoint {
 
     /// `ack` acknowledges its SYN: ISS < ack =< SND.NXT (RFC 9293 §3.10.7.3).
     fn syn_acked_by(&self, ack: u32) -> bool {
+        let ack = SeqNum(ack);
         let Some(iss) = self.iss else { return false };
-        after(ack, iss) && self.snd_nxt.is_none_or(|nxt| !after(ack, nxt))
+        ack.gt(iss) && self.snd_nxt.is_none_or(|nxt| ack.le(nxt))
     }
 
     /// `ack` acknowledges its FIN: ack ≥ FIN's seq + 1.
     fn fin_acked_by(&self, ack: u32) -> bool {
-        self.fin_seq.is_some_and(|fin| after(ack, fin))
+        self.fin_seq.is_some_and(|fin| SeqNum(ack).gt(fin))
     }
 }
 
-/// `a - b` on the sequence circle (RFC 9293 §3.4: arithmetic modulo 2^32).
-fn seq_diff(a: u32, b: u32) -> i32 {
-    a.wrapping_sub(b) as i32
-}
-
-/// `a` comes after `b` on the sequence circle.
-fn after(a: u32, b: u32) -> bool {
-    seq_diff(a, b) > 0
-}
-
-/// The later of two sequence numbers; `b` when there is no `a`.
-fn later(a: Option<u32>, b: u32) -> u32 {
-    match a {
-        Some(a) if after(a, b) => a,
-        _ => b,
-    }
+/// The later of two sequence numbers on the circle; `b` when there is no `a`.
+fn later(a: Option<SeqNum>, b: SeqNum) -> SeqNum {
+    a.map_or(b, |a| a.max(b))
 }
 
 fn index(who: Role) -> usize {
@@ -504,8 +493,8 @@ impl ConnMachine {
             // number tells where it was (ISS = ack - 1).
             let peer = from.peer();
             let p = &mut self.ends[index(peer)];
-            p.iss = Some(seg.ack.wrapping_sub(1));
-            p.snd_nxt = Some(seg.ack);
+            p.iss = Some(SeqNum(seg.ack) - 1);
+            p.snd_nxt = Some(SeqNum(seg.ack));
             p.sent_syn = true;
             let cause = Cause::MidStream(seg);
             self.set_state(peer, TcpState::SynSent, cause, None, now, out);
@@ -606,7 +595,9 @@ impl ConnMachine {
                 S::SynSent => self.set_state(from, S::SynReceived, sent, None, now, out),
                 // §3.10.7.4 SYN-RECEIVED is the only state that retransmits its
                 // SYN-ACK: the ACK that seemed to establish it was dropped.
-                S::Established if self.ends[i].passive && self.ends[i].iss == Some(seg.seq) => {
+                S::Established
+                    if self.ends[i].passive && self.ends[i].iss == Some(SeqNum(seg.seq)) =>
+                {
                     self.set_state(
                         from,
                         S::SynReceived,
@@ -640,7 +631,7 @@ impl ConnMachine {
     /// The peer's ISN, learned from a SYN it received.
     fn note_peer_syn(&mut self, who: Role, syn: SegSummary) {
         let e = &mut self.ends[index(who)];
-        e.rcv_nxt = Some(later(e.rcv_nxt, syn.seq.wrapping_add(1)));
+        e.rcv_nxt = Some(later(e.rcv_nxt, SeqNum(syn.seq) + 1));
     }
 
     /// Numbers the sender revealed: how far it sent, what it acknowledged, its
@@ -650,19 +641,18 @@ impl ConnMachine {
         let shift = self.window_shift(from);
         let e = &mut self.ends[index(from)];
         if f.syn() {
-            e.iss = Some(seg.seq);
+            e.iss = Some(SeqNum(seg.seq));
             e.sent_syn = true;
             e.wscale = hdr.options.wscale;
         }
-        let syn = u32::from(f.syn());
-        let fin_at = seg.seq.wrapping_add(syn).wrapping_add(seg.len);
+        let fin_at = SeqNum(seg.seq) + u32::from(f.syn()) + seg.len;
         if f.fin() && e.fin_seq.is_none() {
             e.fin_seq = Some(fin_at);
         }
-        let end = fin_at.wrapping_add(u32::from(f.fin()));
+        let end = fin_at + u32::from(f.fin());
         e.snd_nxt = Some(later(e.snd_nxt, end));
         if f.ack() {
-            e.rcv_nxt = Some(later(e.rcv_nxt, seg.ack));
+            e.rcv_nxt = Some(later(e.rcv_nxt, SeqNum(seg.ack)));
             // RFC 7323 §2.2: the window in a SYN is never scaled.
             let scale = if f.syn() { 0 } else { shift };
             e.window = u32::from(hdr.window) << scale;
@@ -822,6 +812,7 @@ impl ConnMachine {
     /// §3.10.7.4 / RFC 5961 §3.2: SEG.SEQ = RCV.NXT). Also the sender's FIN's
     /// own number, as Linux accepts after a FIN (`tcp_reset_check`).
     fn rst_exact(&self, to: Role, seq: u32) -> bool {
+        let seq = SeqNum(seq);
         let (me, peer) = (&self.ends[index(to)], &self.ends[index(to.peer())]);
         me.rcv_nxt == Some(seq) || peer.snd_nxt == Some(seq) || peer.fin_seq == Some(seq)
     }
@@ -837,7 +828,7 @@ impl ConnMachine {
         };
         // RCV.NXT =< SEG.SEQ < RCV.NXT + RCV.WND (a zero window admits only
         // the exact number, checked above).
-        let offset = seq_diff(seq, rcv_nxt);
+        let offset = SeqNum(seq) - rcv_nxt;
         let in_window = offset >= 0 && offset.unsigned_abs() < me.window;
         if in_window {
             RstVerdict::Accept(Some(Note::RstInWindow))

@@ -128,8 +128,9 @@ const FAST_RETRANSMISSION_NS: u64 = 20_000_000;
 /// RFC 7323 §2.3: a shift above 14 is treated as 14.
 const MAX_WSCALE: u8 = 14;
 
-/// What the tracker made of one segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the tracker made of one segment. A packet event carries it whole
+/// (`event::PacketEvent`), its fields written among the packet's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Analysis {
     pub conn: ConnId,
     pub from: Role,
@@ -141,6 +142,7 @@ pub struct Analysis {
     pub win: u32,
     pub notes: Notes,
     /// Set on a `dup_ack`: which duplicate it is and of which packet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dup_ack: Option<DupAck>,
 }
 

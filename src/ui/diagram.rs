@@ -48,22 +48,8 @@ fn box_name(s: TcpState) -> &'static str {
     }
 }
 
-const STATES: [TcpState; 11] = [
-    TcpState::Closed,
-    TcpState::Listen,
-    TcpState::SynSent,
-    TcpState::SynReceived,
-    TcpState::Established,
-    TcpState::FinWait1,
-    TcpState::FinWait2,
-    TcpState::CloseWait,
-    TcpState::Closing,
-    TcpState::LastAck,
-    TcpState::TimeWait,
-];
-
 fn state_named(name: &str) -> Option<TcpState> {
-    STATES.into_iter().find(|s| box_name(*s) == name)
+    TcpState::ALL.into_iter().find(|s| box_name(*s) == name)
 }
 
 impl Diagram {
@@ -101,7 +87,7 @@ impl Diagram {
             ));
         }
         let mut boxes = HashMap::new();
-        for s in STATES {
+        for s in TcpState::ALL {
             let name: Vec<char> = box_name(s).chars().collect();
             let found = lines.iter().enumerate().find_map(|(y, l)| {
                 l.windows(name.len())

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use synack::event::Event;
 use synack::model::Input;
 
 /// Every recorded run, in name order.
@@ -20,6 +21,20 @@ pub fn fixtures() -> Vec<PathBuf> {
     v.sort();
     assert!(v.len() >= 15, "fixtures missing in {}", dir.display());
     v
+}
+
+/// A recorded run replayed through the model: its events.
+pub fn replay(path: &Path) -> Vec<Event> {
+    synack::run::replay(path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+}
+
+/// The events of tests/fixtures/NAME.inputs.
+pub fn replayed(name: &str) -> Vec<Event> {
+    replay(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(format!("{name}.inputs")),
+    )
 }
 
 /// A recorded run's inputs, in the order the model took them.

@@ -88,6 +88,44 @@ struct Captured {
     written_file: std::path::PathBuf,
 }
 
+/// `synack watch` capturing on lo, its stdout and stderr read as it runs.
+struct Watch {
+    child: std::process::Child,
+    stderr: std::thread::JoinHandle<String>,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl Watch {
+    /// Starts `synack watch …` (`cmd`) and waits until it says it captures on lo.
+    fn start(cmd: &mut std::process::Command) -> Watch {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start synack watch");
+        let stderr = wait_stderr(&mut child, "capturing on lo", Duration::from_secs(10));
+        let stdout = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || read_all(stdout));
+        Watch {
+            child,
+            stderr,
+            stdout,
+        }
+    }
+
+    /// Waits for it to end (10 s at most), checks that it succeeded and
+    /// returns what it printed.
+    fn finish(mut self) -> String {
+        let st = wait_timeout(&mut self.child, Duration::from_secs(10));
+        let w_err = self.stderr.join().unwrap();
+        assert!(
+            st.success(),
+            "synack watch exited with {st}; stderr:\n{w_err}"
+        );
+        self.stdout.join().unwrap()
+    }
+}
+
 /// Captures the traffic with synack (--json, --write) and tcpdump at once.
 fn capture_both(name: &str, ip: IpAddr) -> Captured {
     let dir = scratch(name);
@@ -120,27 +158,17 @@ fn capture_both(name: &str, ip: IpAddr) -> Captured {
         .spawn()
         .expect("start tcpdump");
     let td_err = wait_stderr(&mut tcpdump, "listening on", Duration::from_secs(10));
-    let mut watch = synack()
-        .args(["watch", "--json", "--port", &port.to_string(), "--write"])
-        .arg(&written_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start synack watch");
-    let w_err = wait_stderr(&mut watch, "capturing on lo", Duration::from_secs(10));
-    let stdout = watch.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || read_all(stdout));
+    let watch = Watch::start(
+        synack()
+            .args(["watch", "--json", "--port", &port.to_string(), "--write"])
+            .arg(&written_file),
+    );
 
     make_traffic(ip, port);
 
-    interrupt(&watch);
+    interrupt(&watch.child);
     interrupt(&tcpdump);
-    let st = wait_timeout(&mut watch, Duration::from_secs(10));
-    let w_err = w_err.join().unwrap();
-    assert!(
-        st.success(),
-        "synack watch exited with {st}; stderr:\n{w_err}"
-    );
+    let printed = watch.finish();
     wait_timeout(&mut tcpdump, Duration::from_secs(10));
     let td_err = td_err.join().unwrap_or_default();
     assert!(
@@ -149,7 +177,7 @@ fn capture_both(name: &str, ip: IpAddr) -> Captured {
             .any(|l| l.trim() == "0 packets dropped by kernel"),
         "tcpdump lost packets, the comparison would be meaningless:\n{td_err}"
     );
-    let live = json_lines(&reader.join().unwrap());
+    let live = json_lines(&printed);
     // In the test namespace of an ordinary user's run there is no tracepoint,
     // and synack says so; no other warning is expected anywhere.
     let warnings: Vec<_> = kind(&live, "warning")
@@ -312,16 +340,11 @@ fn watch_of_a_listening_port_shows_each_queue_line_once() {
     require_capture("watch_of_a_listening_port_shows_each_queue_line_once");
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let addr = listener.local_addr().unwrap();
-    let mut watch = synack()
-        .args(["watch", "--json", "--duration", "2", "--port"])
-        .arg(addr.port().to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start synack watch");
-    let w_err = wait_stderr(&mut watch, "capturing on lo", Duration::from_secs(10));
-    let stdout = watch.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || read_all(stdout));
+    let watch = Watch::start(
+        synack()
+            .args(["watch", "--json", "--duration", "2", "--port"])
+            .arg(addr.port().to_string()),
+    );
     std::thread::sleep(Duration::from_millis(300));
     // Two connections wait in the accept queue, then are taken.
     let a = TcpStream::connect(addr).unwrap();
@@ -330,13 +353,7 @@ fn watch_of_a_listening_port_shows_each_queue_line_once() {
     let taken: Vec<_> = (0..2).map(|_| listener.accept().unwrap()).collect();
     std::thread::sleep(Duration::from_millis(300));
     drop((a, b, taken));
-    let st = wait_timeout(&mut watch, Duration::from_secs(10));
-    let w_err = w_err.join().unwrap();
-    assert!(
-        st.success(),
-        "synack watch exited with {st}; stderr:\n{w_err}"
-    );
-    let live = json_lines(&reader.join().unwrap());
+    let live = json_lines(&watch.finish());
     let queues: Vec<String> = kind(&live, "queue").iter().map(|q| q.to_string()).collect();
     assert!(
         queues.len() >= 2,

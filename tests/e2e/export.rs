@@ -11,21 +11,7 @@ const LIMIT: Duration = Duration::from_secs(45);
 
 /// The packet arrows of a well-formed SVG document.
 fn svg_arrows(text: &str) -> usize {
-    let doc = roxmltree::Document::parse(text)
-        .unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{text}"));
-    let root = doc.root_element();
-    assert_eq!(root.tag_name().name(), "svg", "{text}");
-    assert_eq!(
-        root.tag_name().namespace(),
-        Some("http://www.w3.org/2000/svg")
-    );
-    doc.descendants()
-        .filter(|n| {
-            n.has_tag_name("g")
-                && n.attribute("class")
-                    .is_some_and(|c| c.split(' ').next() == Some("packet"))
-        })
-        .count()
+    crate::svg::packet_arrows(&crate::svg::document(text))
 }
 
 /// Mermaid messages: `A->>B: …` or `A-x B: …` lines.

@@ -45,15 +45,8 @@ fn demo(name: &str, extra: &[&str]) -> Demo {
 fn demo_with(exe: &Path, name: &str, extra: &[&str]) -> Demo {
     let mut cmd = Command::new(exe);
     cmd.args(["demo", name, "--json"]).args(extra);
-    let run = run_timeout(&mut cmd, DEMO_LIMIT);
     let what = format!("synack demo {name} --json {}", extra.join(" "));
-    assert!(
-        run.status.success(),
-        "`{what}` failed ({}).\nstderr:\n{}\nstdout:\n{}",
-        run.status,
-        run.stderr,
-        run.stdout
-    );
+    let run = run_ok(&mut cmd, &what, DEMO_LIMIT);
     parse_demo(what, &run.stdout)
 }
 

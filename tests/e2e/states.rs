@@ -275,14 +275,7 @@ pub(crate) struct Demo {
 }
 
 pub(crate) fn run_demo(mut cmd: std::process::Command, what: &str) -> Demo {
-    let ran = run_timeout(&mut cmd, Duration::from_secs(30));
-    assert!(
-        ran.status.success(),
-        "{what} exited with {}\nstderr:\n{}\nstdout:\n{}",
-        ran.status,
-        ran.stderr,
-        ran.stdout
-    );
+    let ran = run_ok(&mut cmd, what, Duration::from_secs(30));
     let events = json_lines(&ran.stdout);
     let states = state_events(&events);
     Demo {

@@ -504,6 +504,20 @@ pub fn run_timeout(cmd: &mut Command, timeout: Duration) -> Ran {
     }
 }
 
+/// [`run_timeout`] of a command that must succeed: else it fails, naming
+/// the command as `what` and showing what it printed.
+pub fn run_ok(cmd: &mut Command, what: &str, timeout: Duration) -> Ran {
+    let ran = run_timeout(cmd, timeout);
+    assert!(
+        ran.status.success(),
+        "`{what}` failed ({}).\nstderr:\n{}\nstdout:\n{}",
+        ran.status,
+        ran.stderr,
+        ran.stdout
+    );
+    ran
+}
+
 /// A private copy of the synack binary in its own scratch directory (mode 755,
 /// directory too, so `nobody` can run it). Processes started from it can be
 /// told apart from every other synack run by their command line.

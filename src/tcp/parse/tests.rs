@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use super::parse_frame;
 use crate::tcp::{Flags, LinkType, MAX_UNKNOWN, Malformed, Proto, Segment};
+use crate::test_rng::Rng;
 use crate::time::Timestamp;
 
 const TS: Timestamp = Timestamp(1_000);
@@ -596,32 +597,13 @@ fn ip_length_problem_wins_over_option_problem() {
 
 // ----------------------------------------------------------------- robustness
 
-/// xorshift64*: deterministic garbage without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-const LINKS: [LinkType; 5] = [
-    LinkType::Ethernet,
-    LinkType::RawIp,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::Null,
-];
-
 #[test]
 fn garbage_never_panics() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut shown = 0;
     for round in 0..20_000 {
-        let len = (rng.next() % 160) as usize;
-        let mut f: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let len = rng.below(160);
+        let mut f = rng.bytes(len);
         // Steer half the rounds towards IP so deeper branches are reached.
         if round % 2 == 0 && f.len() > 34 {
             f[12] = if round % 4 == 0 { 0x08 } else { 0x86 };
@@ -629,8 +611,8 @@ fn garbage_never_panics() {
             f[14] = if round % 4 == 0 { 0x45 } else { 0x60 };
             f[23] = if round % 3 == 0 { 17 } else { 6 };
         }
-        let orig = (rng.next() % 70_000) as u32;
-        for link in LINKS {
+        let orig = rng.below(70_000) as u32;
+        for link in LinkType::ALL {
             if let Ok(Some(_)) = parse_frame(link, TS, &f, orig) {
                 shown += 1;
             }

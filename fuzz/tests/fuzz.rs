@@ -1,10 +1,11 @@
 //! A short fuzz run of every target (fixed seed, so it is reproducible), so
 //! `cargo test` fails when a parser panics or allocates from a length field.
-//! Long runs: `cargo run --profile fuzz --example fuzz -- all --execs 10000000`.
+//! Long runs: `cargo run --profile fuzz --example fuzz -- all --execs 10000000`
+//! (at the repository's root; this crate is a default member of its workspace).
 
 use std::path::PathBuf;
 
-use synack::fuzz::{self, CountingAlloc, Options, TARGETS};
+use synack_fuzz::{self as fuzz, CountingAlloc, Options, TARGETS};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -15,13 +16,19 @@ const EXECS: u64 = 50_000;
 /// The allocation counters are global: the two tests take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn every_target_survives_a_short_fuzz_run() {
-    let _turn = ONE_AT_A_TIME
+/// Waits for this test's turn, then turns the allocation limits on.
+fn my_turn() -> std::sync::MutexGuard<'static, ()> {
+    let turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     fuzz::counting_allocator_installed();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    turn
+}
+
+#[test]
+fn every_target_survives_a_short_fuzz_run() {
+    let _turn = my_turn();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     for t in &TARGETS {
         let report = fuzz::run(
@@ -54,16 +61,14 @@ fn every_target_survives_a_short_fuzz_run() {
 /// Every saved reproducer and corpus file still passes its target.
 #[test]
 fn saved_inputs_pass() {
-    let _turn = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    fuzz::counting_allocator_installed();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let _turn = my_turn();
+    // This crate is the repository's fuzz/.
+    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     for t in &TARGETS {
         for dir in [
-            root.join("fuzz/corpus").join(t.name),
-            root.join("tests/fixtures/fuzz").join(t.name),
+            fuzz.join("corpus").join(t.name),
+            fuzz.join("../tests/fixtures/fuzz").join(t.name),
         ] {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;

@@ -11,10 +11,19 @@
 //! execution that runs longer than the hang limit is a finding: the input is
 //! saved under the crash directory as `TARGET-<hash>.bin`.
 //!
-//! Used by `examples/fuzz.rs` (long runs) and `tests/fuzz.rs` (a short run of
-//! every target under `cargo test`). Not part of synack's API.
+//! Used by `fuzz/examples/fuzz.rs` (long runs) and `fuzz/tests/fuzz.rs` (a
+//! short run of every target under `cargo test`). A crate of its own, a member
+//! of synack's workspace, so that the `synack` library does not ship it; it
+//! reaches the parsers through synack's public modules.
 
+// Hand-built sock_diag answers and tracepoint records, seeds here and the
+// library's unit tests' inputs (one copy, in tests/common).
+#[path = "../../tests/common/kernel_bytes.rs"]
+mod kernel_bytes;
 mod mutate;
+// The pseudo-random source the tests use too (one copy, in tests/common).
+#[path = "../../tests/common/rng.rs"]
+mod rng;
 mod targets;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -26,7 +35,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
-pub use mutate::{Rng, mutate};
+pub use mutate::mutate;
+pub use rng::Rng;
 pub use targets::{TARGETS, target};
 
 /// Bytes one execution may have allocated at its peak (with

@@ -3,14 +3,16 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Cursor;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use super::kernel_bytes::{TRACE_FORMAT, diag_msg, nlmsg, trace_record};
 use super::{LengthField, Target};
-use crate::capture::FileCapture;
-use crate::kernel::{diag, trace};
-use crate::lab::script::{self, Action, Call, Payload};
-use crate::tcp::{LinkType, dissect, parse};
-use crate::time::Timestamp;
+use synack::capture::FileCapture;
+use synack::kernel::{diag, trace};
+use synack::lab::script::{self, Action, Call, Payload};
+use synack::tcp::{LinkType, dissect, parse};
+use synack::time::Timestamp;
 
 /// Every target, in the order `all` runs them.
 pub static TARGETS: [Target; 6] = [
@@ -134,8 +136,11 @@ pub fn target(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)
 }
 
+/// The repository (this crate is its `fuzz/`).
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the fuzz crate is a folder of the repository")
 }
 
 fn sig(value: impl Hash) -> u64 {
@@ -146,20 +151,12 @@ fn sig(value: impl Hash) -> u64 {
 
 // ---- frame ----
 
-const LINKS: [LinkType; 5] = [
-    LinkType::Ethernet,
-    LinkType::RawIp,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::Null,
-];
-
 /// Input: link selector (1 byte), the wire length (u32 LE), the frame.
 fn run_frame(input: &[u8]) -> u64 {
     let Some((&sel, rest)) = input.split_first() else {
         return 0;
     };
-    let link = LINKS[usize::from(sel) % LINKS.len()];
+    let link = LinkType::ALL[usize::from(sel) % LinkType::ALL.len()];
     let (orig_len, frame) = match rest.split_first_chunk::<4>() {
         Some((len, frame)) => (u32::from_le_bytes(*len), frame),
         None => (0, rest),
@@ -177,7 +174,7 @@ fn run_frame(input: &[u8]) -> u64 {
             );
             if let Some(tcp) = seg.tcp {
                 assert!(tcp.header_len >= 20 && tcp.header_len <= 60);
-                assert!(tcp.options.sack_blocks().len() <= crate::tcp::MAX_SACK);
+                assert!(tcp.options.sack_blocks().len() <= synack::tcp::MAX_SACK);
             }
             (
                 3,
@@ -204,7 +201,7 @@ fn run_frame(input: &[u8]) -> u64 {
         frame.len()
     );
     // The details view in Chinese: the same fields, other words.
-    let zh = dissect::dissect_in(link, frame, crate::i18n::Lang::Zh);
+    let zh = dissect::dissect_in(link, frame, synack::i18n::Lang::Zh);
     assert!(
         zh.iter()
             .map(|f| (f.name, &f.range))
@@ -213,7 +210,7 @@ fn run_frame(input: &[u8]) -> u64 {
     );
     let rows = dissect::hex_rows(frame).count();
     assert_eq!(rows, frame.len().div_ceil(16));
-    let wire = crate::capture::wire_len(link, frame);
+    let wire = synack::capture::wire_len(link, frame);
     assert!(wire as usize >= frame.len().min(u32::MAX as usize));
     sig((
         sel % 5,
@@ -335,9 +332,9 @@ fn relink(eth: &[u8], link: LinkType) -> Option<Vec<u8>> {
 }
 
 fn frame_input(link: LinkType, frame: &[u8]) -> Vec<u8> {
-    let sel = LINKS.iter().position(|&l| l == link).unwrap_or(0) as u8;
+    let sel = LinkType::ALL.iter().position(|&l| l == link).unwrap_or(0) as u8;
     let mut input = vec![sel];
-    let wire = crate::capture::wire_len(link, frame);
+    let wire = synack::capture::wire_len(link, frame);
     input.extend_from_slice(&wire.to_le_bytes());
     input.extend_from_slice(frame);
     input
@@ -349,9 +346,9 @@ fn seed_frames() -> Vec<Vec<u8>> {
     for (i, f) in eth.iter().enumerate() {
         // Every frame as Ethernet; a few of them behind every other link header.
         let links: &[LinkType] = if i % 8 == 0 || i + 2 >= eth.len() {
-            &LINKS
+            &LinkType::ALL
         } else {
-            &LINKS[..1]
+            &LinkType::ALL[..1]
         };
         for &link in links {
             if let Some(framed) = relink(f, link) {
@@ -738,57 +735,9 @@ fn diag_length_fields(input: &[u8]) -> Vec<LengthField> {
     out
 }
 
-/// A netlink message as the kernel sends it (native byte order).
-fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
-    b.extend_from_slice(&kind.to_ne_bytes());
-    b.extend_from_slice(&2u16.to_ne_bytes());
-    b.extend_from_slice(&seq.to_ne_bytes());
-    b.extend_from_slice(&4242u32.to_ne_bytes());
-    b.extend_from_slice(payload);
-    b.resize(b.len().div_ceil(4) * 4, 0);
-    b
-}
-
-fn diag_msg(family: u8, state: u8, timer: u8, src: [u8; 16], dst: [u8; 16], info: bool) -> Vec<u8> {
-    let mut m = vec![0u8; 72];
-    m[0] = family;
-    m[1] = state;
-    m[2] = timer;
-    m[3] = 1;
-    m[4..6].copy_from_slice(&7000u16.to_be_bytes());
-    m[6..8].copy_from_slice(&45678u16.to_be_bytes());
-    m[8..24].copy_from_slice(&src);
-    m[24..40].copy_from_slice(&dst);
-    m[44..48].copy_from_slice(&0xdead_beefu32.to_ne_bytes());
-    m[52..56].copy_from_slice(&59_000u32.to_ne_bytes());
-    m[56..60].copy_from_slice(&3u32.to_ne_bytes());
-    m[60..64].copy_from_slice(&128u32.to_ne_bytes());
-    m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
-    m[68..72].copy_from_slice(&4242u32.to_ne_bytes());
-    // An attribute synack skips (INET_DIAG_SHUTDOWN, 1 byte, padded).
-    m.extend_from_slice(&5u16.to_ne_bytes());
-    m.extend_from_slice(&8u16.to_ne_bytes());
-    m.extend_from_slice(&[3, 0, 0, 0]);
-    if info {
-        let mut tcp_info = vec![0u8; 232];
-        tcp_info[2] = 1;
-        tcp_info[16..20].copy_from_slice(&1448u32.to_ne_bytes());
-        tcp_info[68..72].copy_from_slice(&55u32.to_ne_bytes());
-        tcp_info[80..84].copy_from_slice(&10u32.to_ne_bytes());
-        m.extend_from_slice(&(4 + tcp_info.len() as u16).to_ne_bytes());
-        m.extend_from_slice(&2u16.to_ne_bytes()); // INET_DIAG_INFO
-        m.extend_from_slice(&tcp_info);
-    }
-    m
-}
-
 fn seed_diag() -> Vec<Vec<u8>> {
-    let v6 = std::net::Ipv6Addr::LOCALHOST.octets();
-    let mapped = std::net::Ipv4Addr::new(10, 0, 0, 1)
-        .to_ipv6_mapped()
-        .octets();
+    let v6 = Ipv6Addr::LOCALHOST.octets();
+    let mapped = Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().octets();
     let mut v4 = [0u8; 16];
     v4[..4].copy_from_slice(&[127, 0, 0, 1]);
     let mut dump = nlmsg(20, 7, &diag_msg(10, 6, 3, v6, mapped, false));
@@ -806,30 +755,6 @@ fn seed_diag() -> Vec<Vec<u8>> {
 }
 
 // ---- tracepoint ----
-
-/// The event's format file on Linux 6.18.
-pub const TRACE_FORMAT: &str = "name: inet_sock_set_state
-ID: 2287
-format:
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
-\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;
-\tfield:int oldstate;\toffset:16;\tsize:4;\tsigned:1;
-\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;
-\tfield:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;
-\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;
-\tfield:__u16 family;\toffset:28;\tsize:2;\tsigned:0;
-\tfield:__u16 protocol;\toffset:30;\tsize:2;\tsigned:0;
-\tfield:__u8 saddr[4];\toffset:32;\tsize:4;\tsigned:0;
-\tfield:__u8 daddr[4];\toffset:36;\tsize:4;\tsigned:0;
-\tfield:__u8 saddr_v6[16];\toffset:40;\tsize:16;\tsigned:0;
-\tfield:__u8 daddr_v6[16];\toffset:56;\tsize:16;\tsigned:0;
-
-print fmt: \"family=%s protocol=%s sport=%hu dport=%hu ...\"
-";
 
 fn layout() -> &'static trace::Layout {
     static LAYOUT: std::sync::OnceLock<trace::Layout> = std::sync::OnceLock::new();
@@ -878,29 +803,6 @@ fn trace_length_fields(input: &[u8]) -> Vec<LengthField> {
     out
 }
 
-/// A record of the 6.18 layout.
-fn trace_record(family: u16, old: i32, new: i32, sport: u16, v6: bool) -> Vec<u8> {
-    let mut r = vec![0u8; 72];
-    r[0..2].copy_from_slice(&2287u16.to_ne_bytes());
-    r[8..16].copy_from_slice(&0xffff_8881_00da_ca00u64.to_ne_bytes());
-    r[16..20].copy_from_slice(&old.to_ne_bytes());
-    r[20..24].copy_from_slice(&new.to_ne_bytes());
-    r[24..26].copy_from_slice(&sport.to_ne_bytes());
-    r[26..28].copy_from_slice(&5999u16.to_ne_bytes());
-    r[28..30].copy_from_slice(&family.to_ne_bytes());
-    r[30..32].copy_from_slice(&6u16.to_ne_bytes());
-    r[32..36].copy_from_slice(&[127, 0, 0, 1]);
-    r[36..40].copy_from_slice(&[127, 0, 0, 1]);
-    if v6 {
-        r[55] = 1;
-        r[71] = 1;
-    } else {
-        r[40..56].copy_from_slice(&std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped().octets());
-        r[56..72].copy_from_slice(&std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped().octets());
-    }
-    r
-}
-
 /// A ring-buffer page: each record in the short form (type_len = words), the
 /// long form (type_len 0), after a time extend, an absolute stamp or padding.
 fn trace_page(records: &[Vec<u8>]) -> Vec<u8> {
@@ -941,8 +843,9 @@ fn trace_page(records: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn seed_trace() -> Vec<Vec<u8>> {
-    let v4 = |old, new, port| trace_record(2, old, new, port, false);
-    let v6 = |old, new, port| trace_record(10, old, new, port, true);
+    let (lo4, lo6) = (Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into());
+    let v4 = |old, new, port| trace_record(2, old, new, port, 5999, lo4, lo4);
+    let v6 = |old, new, port| trace_record(10, old, new, port, 5999, lo6, lo6);
     let mut padded = trace_page(&[v4(7, 2, 0), v4(2, 1, 40000)]);
     padded.resize(4096, 0xaa);
     vec![

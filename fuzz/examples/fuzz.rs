@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use synack::fuzz::{self, CountingAlloc, Options, TARGETS};
+use synack_fuzz::{self as fuzz, CountingAlloc, Options, TARGETS};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -44,7 +44,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    // This crate is the repository's fuzz/.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut opts = Options {
         execs: 1_000_000,
         progress: true,

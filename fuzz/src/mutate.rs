@@ -1,42 +1,6 @@
-//! The pseudo-random source and the mutations.
+//! The mutations.
 
-use super::Target;
-
-/// SplitMix64: tiny, fast, and every seed gives a good sequence.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    #[must_use]
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            return 0;
-        }
-        // Multiply-shift: no modulo bias worth caring about here.
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    pub fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next_u64() as u8
-    }
-}
+use super::{Rng, Target};
 
 const INTERESTING_8: [u8; 9] = [0, 1, 0x7f, 0x80, 0xff, 0xfe, 0x10, 0x20, 0x40];
 const INTERESTING_32: [u32; 16] = [

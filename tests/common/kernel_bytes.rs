@@ -1,0 +1,137 @@
+//! What the kernel hands synack, built by hand: sock_diag's netlink answers
+//! and the `sock:inet_sock_set_state` tracepoint's format file and records.
+//! Included with `#[path]` by the library's unit tests of `kernel::diag` and
+//! `kernel::trace` (`crate::test_kernel_bytes`) and by the fuzzer's seeds
+//! (`fuzz/`), so both read the same bytes. Native byte order, as the kernel
+//! writes them.
+
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+
+// ---- sock_diag ----
+
+/// A netlink message: the 16-byte header, then `payload`, padded to 4 bytes.
+pub fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+    b.extend_from_slice(&kind.to_ne_bytes());
+    b.extend_from_slice(&2u16.to_ne_bytes()); // NLM_F_MULTI
+    b.extend_from_slice(&seq.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    b.extend_from_slice(payload);
+    b.resize(b.len().div_ceil(4) * 4, 0);
+    b
+}
+
+/// A `struct inet_diag_msg` (72 bytes) of a socket 7000 → 45678: cookie
+/// 0x1_dead_beef, its `timer` kind expiring in 59 s, Recv-Q 3, Send-Q 128,
+/// uid 1000, inode 4242; then an attribute synack skips (INET_DIAG_SHUTDOWN)
+/// and, `with_info`, a `tcp_info` (INET_DIAG_INFO: 1 retransmit, MSS 1448,
+/// RTT 55 µs, cwnd 10, 2 retransmitted in all).
+pub fn diag_msg(
+    family: u8,
+    state: u8,
+    timer: u8,
+    src: [u8; 16],
+    dst: [u8; 16],
+    with_info: bool,
+) -> Vec<u8> {
+    let mut m = vec![0u8; 72];
+    m[0] = family;
+    m[1] = state;
+    m[2] = timer;
+    m[3] = 0; // the timer's retransmits
+    m[4..6].copy_from_slice(&7000u16.to_be_bytes());
+    m[6..8].copy_from_slice(&45678u16.to_be_bytes());
+    m[8..24].copy_from_slice(&src);
+    m[24..40].copy_from_slice(&dst);
+    m[44..48].copy_from_slice(&0xdead_beefu32.to_ne_bytes());
+    m[48..52].copy_from_slice(&1u32.to_ne_bytes());
+    m[52..56].copy_from_slice(&59_000u32.to_ne_bytes());
+    m[56..60].copy_from_slice(&3u32.to_ne_bytes());
+    m[60..64].copy_from_slice(&128u32.to_ne_bytes());
+    m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
+    m[68..72].copy_from_slice(&4242u32.to_ne_bytes());
+    // INET_DIAG_SHUTDOWN: 1 byte, padded.
+    m.extend_from_slice(&5u16.to_ne_bytes());
+    m.extend_from_slice(&8u16.to_ne_bytes());
+    m.extend_from_slice(&[3, 0, 0, 0]);
+    if with_info {
+        let mut info = vec![0u8; 232];
+        info[2] = 1;
+        info[16..20].copy_from_slice(&1448u32.to_ne_bytes());
+        info[68..72].copy_from_slice(&55u32.to_ne_bytes());
+        info[80..84].copy_from_slice(&10u32.to_ne_bytes());
+        info[100..104].copy_from_slice(&2u32.to_ne_bytes());
+        m.extend_from_slice(&(4 + info.len() as u16).to_ne_bytes());
+        m.extend_from_slice(&2u16.to_ne_bytes()); // INET_DIAG_INFO
+        m.extend_from_slice(&info);
+    }
+    m
+}
+
+// ---- the tracepoint ----
+
+/// The event's format file on Linux 6.18 (the print format cut short).
+pub const TRACE_FORMAT: &str = "name: inet_sock_set_state
+ID: 2287
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:int oldstate;\toffset:16;\tsize:4;\tsigned:1;
+\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;
+\tfield:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;
+\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;
+\tfield:__u16 family;\toffset:28;\tsize:2;\tsigned:0;
+\tfield:__u16 protocol;\toffset:30;\tsize:2;\tsigned:0;
+\tfield:__u8 saddr[4];\toffset:32;\tsize:4;\tsigned:0;
+\tfield:__u8 daddr[4];\toffset:36;\tsize:4;\tsigned:0;
+\tfield:__u8 saddr_v6[16];\toffset:40;\tsize:16;\tsigned:0;
+\tfield:__u8 daddr_v6[16];\toffset:56;\tsize:16;\tsigned:0;
+
+print fmt: \"family=%s protocol=%s sport=%hu dport=%hu ...\"
+";
+
+/// A record of [`TRACE_FORMAT`] (72 bytes; ports in host order, skaddr
+/// 0xffff_8881_00da_ca00). A v4 socket's addresses are in both the v4 and
+/// the (mapped) v6 fields; a v6 one's v4 field holds garbage, as the kernel
+/// leaves it.
+pub fn trace_record(
+    family: u16,
+    old: i32,
+    new: i32,
+    sport: u16,
+    dport: u16,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Vec<u8> {
+    let mut r = vec![0u8; 72];
+    r[0..2].copy_from_slice(&2287u16.to_ne_bytes());
+    r[8..16].copy_from_slice(&0xffff_8881_00da_ca00u64.to_ne_bytes());
+    r[16..20].copy_from_slice(&old.to_ne_bytes());
+    r[20..24].copy_from_slice(&new.to_ne_bytes());
+    r[24..26].copy_from_slice(&sport.to_ne_bytes());
+    r[26..28].copy_from_slice(&dport.to_ne_bytes());
+    r[28..30].copy_from_slice(&family.to_ne_bytes());
+    r[30..32].copy_from_slice(&6u16.to_ne_bytes());
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            r[32..36].copy_from_slice(&s.octets());
+            r[36..40].copy_from_slice(&d.octets());
+            r[40..56].copy_from_slice(&s.to_ipv6_mapped().octets());
+            r[56..72].copy_from_slice(&d.to_ipv6_mapped().octets());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            r[32..36].copy_from_slice(&[127, 0, 0, 6]);
+            r[40..56].copy_from_slice(&s.octets());
+            r[56..72].copy_from_slice(&d.octets());
+        }
+        _ => panic!("a record's two addresses are of one family"),
+    }
+    r
+}
