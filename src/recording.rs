@@ -32,6 +32,9 @@ pub const FORMAT: &str = "synack-recording";
 /// field, a field that changed meaning); fields added with a default keep it.
 pub const VERSION: u32 = 1;
 
+/// A script has no more steps than this (a damaged count is refused).
+const MAX_STEPS: usize = 1_000_000;
+
 /// A decompressed recording is refused past this size (a gzip bomb).
 const MAX_BYTES: u64 = 1 << 30;
 
@@ -385,6 +388,13 @@ fn parse_text(bytes: &[u8], file: String) -> Result<Recording, FormatError> {
             return Ok(Recording { header, events });
         }
         match serde_json::from_str::<Event>(text) {
+            Ok(Event::Step(s)) if s.index == 0 || s.index > s.total || s.total > MAX_STEPS => {
+                return Err(FormatError::Corrupt {
+                    file,
+                    line: no,
+                    why: format!("step {} of {}: a damaged step", s.index, s.total),
+                });
+            }
             Ok(ev) => events.push(ev),
             Err(e) if cut || e.is_eof() => {
                 return Err(FormatError::Truncated { file, line: no });
@@ -765,6 +775,10 @@ mod tests {
         let bad = text.replace("\"listen\"", "42");
         let e = error(bad.as_bytes());
         assert!(e.starts_with("x.synack:3: not an event"), "{e}");
+        // A step that cannot be.
+        let bad = text.replace("\"index\":1,\"total\":1", "\"index\":3,\"total\":1");
+        let e = error(bad.as_bytes());
+        assert!(e.starts_with("x.synack:2: step 3 of 1"), "{e}");
         // A line lost: the end line's count says so.
         let lost = format!("{}\n{}\n{}\n", lines[0], lines[1], lines[3]);
         let e = error(lost.as_bytes());
