@@ -127,8 +127,20 @@ impl KernelPoller {
         self.mode
     }
 
-    pub fn stop(&mut self) {
+    /// Tells the poll thread and the tracer to stop, without waiting for
+    /// them: a run that stops several sources asks them all first, then
+    /// waits for each ([`KernelPoller::stop`]), so their waits overlap.
+    pub fn request_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = &self.tracer {
+            t.request_stop();
+        }
+    }
+
+    /// Stops both threads and waits for them (the tracer's wait overlaps
+    /// the poll thread's).
+    pub fn stop(&mut self) {
+        self.request_stop();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
