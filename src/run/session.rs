@@ -331,6 +331,14 @@ impl Session {
                 let _ = t.join();
             }
         }
+        // Every thread is told first, then each is waited for: their
+        // waits overlap instead of adding up.
+        if let Some(c) = &self.capture {
+            c.request_stop();
+        }
+        if let Some(k) = &self.kernel {
+            k.request_stop();
+        }
         if let Some(mut c) = self.capture.take() {
             c.stop();
         }
