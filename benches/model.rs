@@ -1,4 +1,4 @@
-//! The model's throughput on a recorded flood: `synack watch --record` of
+//! The model's throughput on a recorded flood: `synack watch --record-inputs` of
 //! 0.3 s of `examples/loadgen` (4,500 short connections: 40,880 packets,
 //! 130,000 tracepoint transitions, 167 sock_diag snapshots listing up to
 //! thousands of TIME-WAIT sockets), replayed through tracking, notes, state

@@ -107,6 +107,22 @@ pub struct LabStatus {
     pub error: Option<String>,
 }
 
+/// A recording played (`synack replay`): where and when it was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replayed {
+    /// The kernel release it ran on (`6.1.0-31-amd64`).
+    pub kernel: String,
+    /// The day it was recorded (`2025-03-01`).
+    pub date: String,
+}
+
+/// A word for the user, shown until the next key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A key that acts on the lab (`k`, `c`, `x`, `r`), pressed in a replay.
+    NeedsLab(char),
+}
+
 /// Inferred states later withdrawn, by (local, remote, time shown): what the
 /// socket was instead, by whose word.
 pub type Withdrawn = std::collections::HashMap<
@@ -188,6 +204,10 @@ pub struct App {
     quiz_waiting: bool,
     /// When the last step began (quiz mode runs unasked steps at a pace).
     quiz_step_at: Option<Timestamp>,
+    /// A recording is played, not a live run: the lab's keys are not there.
+    replay: Option<Replayed>,
+    /// Said until the next key.
+    notice: Option<Notice>,
     /// Something changed during this update (or since the app was made).
     dirty: bool,
 }
@@ -263,6 +283,8 @@ impl App {
             quiz: None,
             quiz_waiting: false,
             quiz_step_at: None,
+            replay: None,
+            notice: None,
             dirty: true,
         }
     }
@@ -331,6 +353,7 @@ impl App {
                 }
             }
             AppEvent::Key(k) => {
+                self.notice = None;
                 self.on_key(k, &mut effects);
                 self.dirty = true;
             }
@@ -375,6 +398,10 @@ impl App {
             } => {
                 self.start_demo(&name, &peers, paused, pace);
                 self.rootless = rootless;
+            }
+            AppEvent::Replaying { kernel, date } => {
+                self.replay = Some(Replayed { kernel, date });
+                self.dirty = true;
             }
             AppEvent::LabDone { error } => {
                 self.lab.error = error;

@@ -52,9 +52,20 @@ pub struct Cli {
     #[arg(skip)]
     pub screen_pace: Option<f64>,
 
-    /// Internal: also write every event, bytes included, to FILE (recorded fixtures).
-    #[arg(long, global = true, value_name = "FILE", hide = true)]
+    /// Also record the run to FILE: every event with each packet's bytes, after a header
+    /// (what ran, where, when). `synack replay FILE` plays it anywhere, without a lab.
+    #[arg(long, global = true, value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    /// Internal: also write the model's inputs to FILE (the tests' recorded fixtures).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        hide = true,
+        conflicts_with = "record"
+    )]
+    pub record_inputs: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +83,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Replay a capture file (pcap or pcapng).
     Read(ReadArgs),
+    /// Play a session recording (made with --record), or the built-in recording of a
+    /// scenario (`synack replay handshake`): no lab, no privilege needed.
+    Replay(ReplayArgs),
     /// Print a shell completion script (bash, zsh or fish).
     #[command(
         long_about = "Print a shell completion script: it completes the commands, their \
@@ -226,6 +240,27 @@ impl TypedValueParser for ScenarioName {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A recording made with --record, or a scenario's name for its built-in recording.
+    #[arg(value_name = "FILE|NAME")]
+    pub recording: PathBuf,
+    /// Wait before each step: Space (on screen) or Enter (with --text/--json) plays it.
+    #[arg(long)]
+    pub step: bool,
+    /// Seconds between steps on screen (default: 0.8; 0 = as fast as recorded).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_pace)]
+    pub pace: Option<f64>,
+    /// Quiz the class: before each step, guess what the recorded stack did (1–4), then watch.
+    #[arg(long, conflicts_with = "export")]
+    pub quiz: bool,
+    /// Let --output replace an existing file.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
 fn parse_max_rows(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(n) if n >= 100 => Ok(n),
@@ -285,6 +320,7 @@ impl Cli {
         let (args, force) = match &self.command {
             Some(Command::Demo(d)) => (&d.export, d.force),
             Some(Command::Read(r)) => (&r.export, r.force),
+            Some(Command::Replay(r)) => (&r.export, r.force),
             _ => return None,
         };
         args.export.map(|e| (e, args, force))
@@ -307,6 +343,21 @@ impl Cli {
             },
             name(other)
         ))
+    }
+
+    /// Where `--record` (or `--record-inputs`) writes the run.
+    #[must_use]
+    pub fn record_to(&self) -> Option<synack::run::RecordTo> {
+        let (path, inputs) = match (&self.record, &self.record_inputs) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) => (p, true),
+            (None, None) => return None,
+        };
+        Some(synack::run::RecordTo {
+            path: path.clone(),
+            inputs,
+            lang: self.language(),
+        })
     }
 
     /// `--lang`, else the environment's language.

@@ -91,6 +91,14 @@ pub struct Labels {
     pub link_is_lossy: String,
     pub following: String,
     pub following_file: String,
+    /// A replay following its newest row.
+    pub following_replay: String,
+    /// A replay: `recorded on Linux {kernel} on {date}`.
+    pub recorded: String,
+    /// The same, short of room: `recorded {date}`.
+    pub recorded_short: String,
+    /// A lab key pressed in a replay: `{key}`, the scenario's name.
+    pub needs_lab: String,
     pub row_of: String,
     pub rows_dropped: String,
     pub frozen: String,

@@ -26,7 +26,9 @@ pub enum LabError {
     #[error(
         "cannot create a user namespace for the lab ({reason}). Run synack with sudo, or allow \
          unprivileged user namespaces: `sudo sysctl kernel.unprivileged_userns_clone=1` (Debian, \
-         older Ubuntu) and/or `sudo sysctl user.max_user_namespaces=15000`"
+         older Ubuntu) and/or `sudo sysctl user.max_user_namespaces=15000`. Without a lab, \
+         `synack replay NAME` plays a recording of each built-in scenario made on a real lab \
+         (`synack replay handshake`)"
     )]
     UserNsDenied { reason: String },
     #[error(
@@ -36,12 +38,16 @@ pub enum LabError {
          (1) install synack's AppArmor profile for this binary: `{install}`; \
          (2) lift the restriction for every program until the next boot: \
          `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; \
-         (3) run synack with sudo. `synack doctor` says what this machine allows"
+         (3) run synack with sudo. `synack doctor` says what this machine allows. Without a \
+         lab, `synack replay NAME` plays a recording of each built-in scenario made on a real \
+         lab (`synack replay handshake`)"
     )]
     AppArmorRestricted { reason: String, install: String },
     #[error(
         "cannot create the lab's network namespace: {0}. Run synack with sudo, or from a \
-         single-threaded start (enter_lab must run before any thread exists)"
+         single-threaded start (enter_lab must run before any thread exists). Without a lab, \
+         `synack replay NAME` plays a recording of each built-in scenario made on a real lab \
+         (`synack replay handshake`)"
     )]
     NetNs(std::io::Error),
     #[error("cannot set up the lab namespace ({what}): {source}")]

@@ -26,6 +26,7 @@ pub mod lab;
 pub mod model;
 pub mod output;
 pub mod privilege;
+pub mod recording;
 pub mod run;
 pub mod tcp;
 pub mod time;

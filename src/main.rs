@@ -91,6 +91,7 @@ fn main() -> ExitCode {
         Some(Command::Watch(args)) => watch(&cli, args, out),
         Some(Command::Read(args)) => read(&cli, args, out),
         Some(Command::Demo(args)) => demo(&cli, args, out),
+        Some(Command::Replay(args)) => replay(&cli, args, out),
         None => plain(&cli, out),
     };
     match result {
@@ -210,7 +211,7 @@ fn watch(cli: &Cli, args: &cli::WatchArgs, out: Out<'_>) -> Result<Ending> {
             Dropped::Nothing | Dropped::KeptRoot => {}
         }
     };
-    let end = run::watch(&setup, cli.record.as_deref(), &mut sink, announce)?;
+    let end = run::watch(&setup, cli.record_to().as_ref(), &mut sink, announce)?;
     // Ctrl-C is how a watch ends.
     Ok(match end {
         Ending::Interrupted => Ending::Done,
@@ -229,8 +230,8 @@ fn read(cli: &Cli, args: &cli::ReadArgs, out: Out<'_>) -> Result<Ending> {
         Out::Print(format) => {
             let mut sink = Sink::new(format, cli.language(), io::stdout(), None);
             // A recording keeps the packets' bytes for the screen's details view.
-            let keep = cli.record.is_some();
-            run::read_file(&args.file, keep, cli.record.as_deref(), &mut sink)
+            let keep = cli.record_to().is_some();
+            run::read_file(&args.file, keep, cli.record_to().as_ref(), &mut sink)
         }
         Out::Export {
             kind,
@@ -242,7 +243,7 @@ fn read(cli: &Cli, args: &cli::ReadArgs, out: Out<'_>) -> Result<Ending> {
                 |n| n.to_string_lossy().into_owned(),
             );
             export(cli, kind, e, force, |view| {
-                run::read_file(&args.file, false, cli.record.as_deref(), view)
+                run::read_file(&args.file, false, cli.record_to().as_ref(), view)
                     .map(|end| (name, end))
             })
         }
@@ -288,6 +289,81 @@ fn demo(cli: &Cli, args: &DemoArgs, out: Out<'_>) -> Result<Ending> {
             export(cli, kind, e, force, |view| {
                 demo_headless(cli, args, &script, view)
                     .map(|end| (format!("synack demo {name}"), end))
+            })
+        }
+    }
+}
+
+/// `synack replay FILE|NAME`: a session recording, or a scenario's built-in
+/// one, played as its run was shown. No lab and no privilege: any user.
+fn replay(cli: &Cli, args: &cli::ReplayArgs, out: Out<'_>) -> Result<Ending> {
+    if cli.record.is_some() || cli.record_inputs.is_some() {
+        bail!("a replay is not recorded again: the recording is already a file (copy it)");
+    }
+    let rec = synack::recording::find(&args.recording)?;
+    // The recording's language unless --lang says otherwise.
+    let lang = cli.lang.map_or_else(|| rec.header.language(), Into::into);
+    let about = format!(
+        "{}, {} (synack {})",
+        rec.header.source.describe(),
+        rec.header.mark(),
+        rec.header.synack
+    );
+    match out {
+        Out::Screen => {
+            let setup = run::ReplaySetup {
+                step: args.step,
+                pace: Duration::from_secs_f64(args.pace.unwrap_or(SCREEN_PACE)),
+                quiz: args.quiz,
+            };
+            if args.quiz && !matches!(rec.header.source, synack::recording::Source::Demo { .. }) {
+                bail!(
+                    "--quiz asks about a demo's steps; this recording is of a {}",
+                    about
+                );
+            }
+            let start = Start::Replay {
+                recording: Box::new(rec),
+                setup,
+            };
+            run::screen(
+                start,
+                &UiOptions {
+                    lang,
+                    ..ui_options(cli)
+                },
+            )
+        }
+        Out::Print(format) => {
+            if args.quiz {
+                bail!(
+                    "--quiz asks the class on screen: run it on a terminal, without --json or --text"
+                );
+            }
+            // --json prints what the recorded run printed, and nothing else.
+            match format {
+                Format::Text => println!("# synack replay: {}", sanitize(&about)),
+                Format::Json => eprintln!("synack: replaying {}", sanitize(&about)),
+            }
+            if args.step {
+                eprintln!("synack: --step: press Enter for each step");
+            }
+            let mut sink = Sink::new(format, lang, io::stdout(), None);
+            run::replay_headless(rec, args.step, &mut sink)
+        }
+        Out::Export {
+            kind,
+            args: e,
+            force,
+        } => {
+            // The title the recorded run's own --export had.
+            let title = match &rec.header.source {
+                synack::recording::Source::Demo { name, .. } => format!("synack demo {name}"),
+                synack::recording::Source::Read { file } => file.clone(),
+                synack::recording::Source::Watch { iface, .. } => format!("synack watch {iface}"),
+            };
+            export(cli, kind, e, force, |view| {
+                run::replay_headless(rec, false, view).map(|end| (title, end))
             })
         }
     }
@@ -340,7 +416,13 @@ fn demo_headless(
         eprintln!("synack: --step: press Enter for each step");
     }
     let setup = demo_setup(args, ns, 0.0);
-    run::demo(script, &setup, cli.record.as_deref(), view)
+    run::demo(
+        &demo_name(args),
+        script,
+        &setup,
+        cli.record_to().as_ref(),
+        view,
+    )
 }
 
 /// A demo's set-up from its options; `pace` when --pace is not given.
@@ -449,7 +531,7 @@ fn ui_options(cli: &Cli) -> UiOptions {
         theme: cli.theme(),
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         max_rows: usize::try_from(cli.max_rows()).unwrap_or(usize::MAX),
-        record: cli.record.clone(),
+        record: cli.record_to(),
     }
 }
 
@@ -553,12 +635,16 @@ fn explain(topic: Option<&str>, lang: Lang) -> Result<()> {
 
 /// The script a demo names, with the name shown for it.
 fn load_named(args: &DemoArgs) -> Result<(String, Script)> {
-    let name = match (&args.script, &args.name) {
+    Ok((demo_name(args), load_script(args)?))
+}
+
+/// The name shown for a demo: the scenario's, or its script's path.
+fn demo_name(args: &DemoArgs) -> String {
+    match (&args.script, &args.name) {
         (Some(path), _) => path.display().to_string(),
         (None, Some(name)) => name.clone(),
         (None, None) => String::new(),
-    };
-    Ok((name, load_script(args)?))
+    }
 }
 
 /// Loads the script (errors before anything runs).

@@ -327,19 +327,31 @@ impl<'a> Obj<'a> {
 /// `n` in decimal (what `write!` does, without its machinery: this runs
 /// several times per packet).
 fn push_u64(out: &mut String, mut n: u64) {
+    // Two digits at a time, written into a buffer and appended at once (one
+    // capacity check instead of one per digit).
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// An address as `Display` writes it; IPv4 without the formatter.
@@ -768,6 +780,23 @@ mod tests {
     use super::*;
     use crate::event::{CallEvent, CallResult};
     use crate::time::Timestamp;
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let mut values: Vec<u64> = (0..1_000).collect();
+        let mut p = 1u64;
+        while let Some(next) = p.checked_mul(10) {
+            values.extend([p - 1, p, p + 1, next - 1]);
+            p = next;
+        }
+        values.extend([u64::MAX, u64::MAX - 1, 4_294_967_295, 65_535]);
+        let mut out = String::new();
+        for v in values {
+            out.clear();
+            push_u64(&mut out, v);
+            assert_eq!(out, v.to_string());
+        }
+    }
 
     #[test]
     fn json_lines_are_json_whatever_the_text() {

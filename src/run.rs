@@ -11,10 +11,12 @@
 //! ```
 //!
 //! `session` starts and stops the sources, `drive` is the loop, `record`
-//! writes and replays `--record` files, `screen` is the screen's side of
-//! the loop (keys, effects, drawing).
+//! writes `--record` files, `player` plays one on the screen (`synack
+//! replay`), `screen` is the screen's side of the loop (keys, effects,
+//! drawing).
 
 pub mod drive;
+pub mod player;
 pub mod record;
 pub mod screen;
 pub mod session;
@@ -39,10 +41,11 @@ use crate::time::Timestamp;
 use drive::{Face, Feed};
 use session::captured_input;
 
-pub use record::replay;
-pub use screen::{Start, UiOptions, screen};
+pub use record::{RecordTo, replay};
+pub use screen::{ReplaySetup, Start, UiOptions, screen};
 
 use crate::output::sink::{Ending, View};
+use crate::recording::Source;
 use record::{close_recording, pipeline};
 use session::Session;
 
@@ -71,6 +74,9 @@ pub enum Msg {
         run: u64,
         step: crate::event::StepEvent,
     },
+    /// Events made whole elsewhere: a recording played (`synack replay`).
+    /// They skip the model, which made them when the run was recorded.
+    Events { run: u64, events: Vec<Event> },
     /// The terminal: a key, the mouse, a resize.
     Ui(AppEvent),
     /// The terminal is gone (its window closed): the run ends.
@@ -166,13 +172,18 @@ pub fn settled() -> Timestamp {
 pub fn read_file(
     path: &Path,
     keep_bytes: bool,
-    record: Option<&Path>,
+    record: Option<&RecordTo>,
     view: &mut dyn View,
 ) -> Result<Ending> {
     let mut file = FileCapture::open(path)?;
     // Nothing after opening the file needs privilege.
     privilege::drop_privileges()?;
-    let mut pipeline = pipeline(record)?;
+    let header = crate::recording::Header::new(
+        read_source(path),
+        record.map_or_else(Default::default, |r| r.lang),
+        crate::model::KernelMode::None,
+    );
+    let mut pipeline = pipeline(record, &header, false)?;
     loop {
         let frame = match file.next_frame() {
             Ok(Some(f)) => f,
@@ -200,6 +211,76 @@ pub fn read_file(
     Ok(end)
 }
 
+/// What a session recording says a `read` was: the file's name.
+#[must_use]
+pub fn read_source(path: &Path) -> Source {
+    Source::Read {
+        file: path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    }
+}
+
+/// What a session recording says a `watch` was.
+#[must_use]
+pub fn watch_source(setup: &WatchSetup) -> Source {
+    Source::Watch {
+        iface: setup.iface.clone(),
+        filter: describe_filter(&setup.filter()),
+    }
+}
+
+/// What a session recording says a demo was: `name` and its script, the
+/// peers that get a lane, how the lab ran.
+#[must_use]
+pub fn demo_source(name: &str, script: &Script, setup: &DemoSetup) -> Source {
+    Source::Demo {
+        name: name.to_owned(),
+        script: script.text.clone(),
+        peers: script.endpoints().iter().map(ToString::to_string).collect(),
+        rootless: setup.ns.rootless,
+        ipv6: setup.ipv6,
+    }
+}
+
+/// Shows a recording's events to a headless view (`synack replay --json`,
+/// `--text`, `--export`): the events the recorded run showed, as they were.
+/// With `step`, each step waits for a line on stdin (Enter), as a demo's.
+///
+/// # Errors
+/// The view fails.
+pub fn replay_headless(
+    rec: crate::recording::Recording,
+    step: bool,
+    view: &mut dyn View,
+) -> Result<Ending> {
+    let chained: Vec<bool> = match &rec.header.source {
+        Source::Demo { name, script, .. } => crate::lab::parse(name, script)
+            .map(|s| s.steps.iter().map(|s| s.at_once).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut from = 0;
+    for (i, e) in rec.events.iter().enumerate() {
+        let Event::Step(s) = e else { continue };
+        let gated = !(s.index >= 2 && chained.get(s.index - 1) == Some(&true));
+        if !step || !gated {
+            continue;
+        }
+        if let Some(end) = view.show(&rec.events[from..i])? {
+            return Ok(end);
+        }
+        from = i;
+        let mut line = String::new();
+        if io::stdin().read_line(&mut line).is_ok_and(|n| n == 0) {
+            // Stdin is closed: the rest plays at once.
+            break;
+        }
+    }
+    Ok(view.show(&rec.events[from..])?.unwrap_or(Ending::Done))
+}
+
 /// A headless view in the loop: it takes events, and the run ends when
 /// the lab or the file is done.
 struct Headless<'a> {
@@ -217,7 +298,11 @@ impl Face for Headless<'_> {
                 Some(Ending::Done)
             }
             // Each step shows as its rows come; no terminal here.
-            Msg::StepBegan { .. } | Msg::Ui(_) | Msg::TerminalGone | Msg::Inputs { .. } => None,
+            Msg::StepBegan { .. }
+            | Msg::Ui(_)
+            | Msg::TerminalGone
+            | Msg::Inputs { .. }
+            | Msg::Events { .. } => None,
         })
     }
 
@@ -265,14 +350,18 @@ fn headless(
 /// The capture cannot be opened (with what to do), or the output fails.
 pub fn watch(
     setup: &WatchSetup,
-    record: Option<&Path>,
+    record: Option<&RecordTo>,
     view: &mut dyn View,
     announce: impl FnOnce(Dropped),
 ) -> Result<Ending> {
-    let mut feed = Feed::new(record.map(Path::to_owned))?;
+    let mut feed = Feed::new(record.cloned())?;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut session = Session::watch(0, setup, false, &tx, &feed.backlog)?;
+    // A session recording keeps the packets' bytes: a replay's details
+    // view shows them.
+    let keep_bytes = record.is_some_and(|r| !r.inputs);
+    let mut session = Session::watch(0, setup, keep_bytes, &tx, &feed.backlog)?;
     drop(tx);
+    feed.begin_recording(watch_source(setup), session.kernel_mode)?;
     announce(session.dropped);
     feed.deadline = setup
         .duration
@@ -301,18 +390,20 @@ pub fn describe_filter(f: &Filter) -> String {
 /// # Errors
 /// Capture cannot start; a peer cannot start; the output fails.
 pub fn demo(
+    name: &str,
     script: &Script,
     setup: &DemoSetup,
-    record: Option<&Path>,
+    record: Option<&RecordTo>,
     view: &mut dyn View,
 ) -> Result<Ending> {
-    let mut feed = Feed::new(record.map(Path::to_owned))?;
+    let mut feed = Feed::new(record.cloned())?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     // A recording keeps the packets' bytes: the screen's details view replays them.
     let keep_bytes = record.is_some();
     let (mut session, control) =
         Session::demo(0, script, setup, false, keep_bytes, &tx, &feed.backlog)?;
     drop(tx);
+    feed.begin_recording(demo_source(name, script, setup), session.kernel_mode)?;
     if setup.step {
         // Enter runs the next step; the thread ends with stdin or the lab.
         std::thread::spawn(move || {

@@ -46,3 +46,6 @@ mod doctor;
 
 #[path = "e2e/export.rs"]
 mod export;
+
+#[path = "e2e/replay.rs"]
+mod replay;

@@ -116,11 +116,15 @@ fn bash_completes_commands_and_scenario_names() {
     for c in commands() {
         assert!(offered.contains(&c), "{c}: {offered:?}");
     }
-    // What the command line hides stays hidden: the lab's peer, --record.
+    // What the command line hides stays hidden: the lab's peer, the test
+    // fixtures' --record-inputs; --record (a session file) is offered.
     assert!(
-        !offered.iter().any(|w| w == "__peer" || w == "--record"),
+        !offered
+            .iter()
+            .any(|w| w == "__peer" || w == "--record-inputs"),
         "{offered:?}"
     );
+    assert!(offered.iter().any(|w| w == "--record"), "{offered:?}");
     let offered = bash_completes(&["synack", "completions", ""]);
     let shells: Vec<&String> = offered.iter().filter(|w| !w.starts_with('-')).collect();
     assert_eq!(shells, ["bash", "zsh", "fish"], "{offered:?}");
@@ -138,7 +142,7 @@ fn zsh_and_fish_scripts_name_every_command() {
     }
     for script in [&zsh, &fish] {
         assert!(script.contains("handshake") && script.contains("simultaneous-close"));
-        assert!(!script.contains("__peer") && !script.contains("record"));
+        assert!(!script.contains("__peer") && !script.contains("record-inputs"));
     }
 }
 
@@ -200,7 +204,7 @@ fn the_man_page_renders_and_names_every_command() {
         "{page}"
     );
     assert!(
-        !page.contains("__peer") && !page.contains("--record"),
+        !page.contains("__peer") && !page.contains("--record-inputs"),
         "{page}"
     );
 }

@@ -5,9 +5,9 @@
 //! (tests/snapshots/replay__NAME.snap). A change to the model that changes
 //! what a user sees shows up here as a diff to read.
 //!
-//! Record one: `synack demo NAME --json --record tests/fixtures/NAME.inputs`
+//! Record one: `synack demo NAME --json --record-inputs tests/fixtures/NAME.inputs`
 //! (as root for the tracepoint; as an ordinary user for the rootless lab), or
-//! `synack read FILE --json --record …`.
+//! `synack read FILE --json --record-inputs …`.
 
 use std::path::Path;
 
@@ -154,7 +154,7 @@ fn every_packet_is_shown_once_and_events_keep_time_order_per_socket() {
 }
 
 /// The recorded flood (tests/fixtures/load/watch-flood.inputs.gz: `synack
-/// watch --record` of 0.3 s of `examples/loadgen`, as root), replayed. Its
+/// watch --record-inputs` of 0.3 s of `examples/loadgen`, as root), replayed. Its
 /// events are too many for a golden copy; what a user would check is: every
 /// packet shown once, each socket's states continuing one another, the
 /// kernel's word on nearly every change, and a summary that stays the same.

@@ -1,6 +1,6 @@
 //! The screens a student sees, rendered from recorded runs into a test buffer
 //! and compared with reviewed snapshots (tests/snapshots/). A recording
-//! (tests/fixtures/NAME.inputs, written by `synack demo NAME --json --record
+//! (tests/fixtures/NAME.inputs, written by `synack demo NAME --json --record-inputs
 //! FILE`) holds what the model took from the sources; replayed, it gives the
 //! run's events again, with every time fixed, so the screens are the same on
 //! every machine.

@@ -70,6 +70,12 @@ pub enum AppEvent {
     StepBegan(crate::event::StepEvent),
     /// Quiz mode for the demo just started: a question (or none) per step.
     Quiz(Vec<Option<crate::app::quiz::Question>>),
+    /// The run is a recording played (`synack replay`), made on Linux
+    /// `kernel` on `date`: the screen says so, and the lab's keys are not there.
+    Replaying {
+        kernel: String,
+        date: String,
+    },
     /// The lab thread returned; `error` when it failed.
     LabDone {
         error: Option<String>,

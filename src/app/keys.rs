@@ -3,8 +3,8 @@
 //! [`App::update`].
 
 use super::{
-    App, Effect, Event, Forward, Frozen, Key, LabControl, Lanes, Mouse, Overlay, RowId, RowKey,
-    RunKind, Screen, layout, row_conn,
+    App, Effect, Event, Forward, Frozen, Key, LabControl, Lanes, Mouse, Notice, Overlay, RowId,
+    RowKey, RunKind, Screen, layout, row_conn,
 };
 use crate::tcp::track::ConnId;
 
@@ -263,6 +263,10 @@ impl App {
         let demo = self.is_demo();
         let running = demo && self.more_to_come();
         match key {
+            // A replay has no lab to kill, cut, make lossy or restart: say so.
+            Key::Char(c @ ('k' | 'c' | 'x' | 'r')) if demo && self.replay.is_some() => {
+                self.notice = Some(Notice::NeedsLab(c));
+            }
             Key::Up | Key::Char('k') if !(demo && key == Key::Char('k')) => self.move_cursor(-1),
             Key::Down | Key::Char('j') => self.move_cursor(1),
             // A clicker's back keys: the step before, at its first row.

@@ -60,6 +60,18 @@ impl App {
         self.kernel
     }
 
+    /// The recording played, when this is a replay.
+    #[must_use]
+    pub fn replay(&self) -> Option<&super::Replayed> {
+        self.replay.as_ref()
+    }
+
+    /// What the screen says until the next key.
+    #[must_use]
+    pub fn notice(&self) -> Option<super::Notice> {
+        self.notice
+    }
+
     /// The lab runs in a user namespace (no tracepoint).
     #[must_use]
     pub fn rootless(&self) -> bool {

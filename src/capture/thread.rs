@@ -73,9 +73,16 @@ impl CaptureThread {
         })
     }
 
+    /// Tells the thread to stop after its current read, without waiting:
+    /// a run that stops several sources asks them all first, then waits for
+    /// each ([`CaptureThread::stop`]), so their waits overlap.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
     /// Stops the thread after its current read (at most one read timeout).
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.request_stop();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

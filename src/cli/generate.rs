@@ -61,7 +61,7 @@ fn fish_positionals(cmd: &clap::Command) -> String {
     lines
 }
 
-/// `cmd` without what it hides (the lab's internal `__peer`, `--record`):
+/// `cmd` without what it hides (the lab's internal `__peer`, `--record-inputs`):
 /// clap_complete's scripts would offer hidden commands and options too.
 /// Built again from the parts, since a clap command cannot drop one.
 fn shown(cmd: &clap::Command) -> clap::Command {
@@ -244,7 +244,7 @@ mod tests {
             let script = String::from_utf8(completions(shell)).unwrap();
             assert!(script.contains("handshake"), "{shell:?}");
             assert!(
-                !script.contains("__peer") && !script.contains("record"),
+                !script.contains("__peer") && !script.contains("record-inputs"),
                 "{shell:?}"
             );
         }
@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(page.matches("\n.TH ").count(), 1);
         assert!(page.contains(".SS \"synack demo\""), "{page}");
         assert!(
-            !page.contains("__peer") && !page.contains("record"),
+            !page.contains("__peer") && !page.contains("record-inputs"),
             "{page}"
         );
     }

@@ -74,8 +74,12 @@ impl KernelPoller {
         activity: Arc<AtomicU64>,
     ) -> Self {
         let r = Arc::clone(report);
+        let seen = Arc::clone(&activity);
         let tracer = match StateTracer::start(trace_ports, move |t| {
             if !t.transitions.is_empty() {
+                // A transition is news: the poll thread reads the table soon
+                // after (a listener born or closed sends no packet).
+                seen.fetch_add(1, Ordering::Relaxed);
                 r(KernelReport::Transitions(t.transitions));
             }
             if !t.resets.is_empty() {
@@ -101,12 +105,13 @@ impl KernelPoller {
             (Some(_), None) => KernelMode::PollOnly,
             (Some(_), Some(_)) => KernelMode::Exact,
         };
+        let exact = mode == KernelMode::Exact;
         let handle = diag.and_then(|diag| {
             let stop = Arc::clone(&stop);
             let report = Arc::clone(report);
             std::thread::Builder::new()
                 .name("kernel".into())
-                .spawn(move || poll_loop(diag, &ports, &report, &stop, &activity))
+                .spawn(move || poll_loop(diag, &ports, &report, &stop, &activity, exact))
                 .ok()
         });
         Self {
@@ -129,8 +134,20 @@ impl KernelPoller {
         self.mode
     }
 
-    pub fn stop(&mut self) {
+    /// Tells the poll thread and the tracer to stop, without waiting for
+    /// them: a run that stops several sources asks them all first, then
+    /// waits for each ([`KernelPoller::stop`]), so their waits overlap.
+    pub fn request_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = &self.tracer {
+            t.request_stop();
+        }
+    }
+
+    /// Stops both threads and waits for them (the tracer's wait overlaps
+    /// the poll thread's).
+    pub fn stop(&mut self) {
+        self.request_stop();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
@@ -187,15 +204,25 @@ fn thread_cpu_time() -> Option<Duration> {
 
 /// Reads the table every [`POLL`]: the whole of it when something happened
 /// since the last full read (or [`IDLE_FULL_EVERY`] passed) and its adaptive
-/// interval allows; otherwise the listeners alone (a walk that costs the same
-/// at any table size), so a listener's life is seen even when full reads are
-/// rare.
+/// interval allows; otherwise, while things happen, the listeners alone (a
+/// walk that costs the same at any table size), so a listener's life is seen
+/// even when full reads are rare.
+///
+/// While nothing happens the listener walks stop or slow down: each one costs
+/// what a walk of the kernel's whole listening hash costs (its buckets are
+/// shared by every namespace), and fifty a second were most of an idle
+/// screen's CPU. With the tracepoint (`exact`) a listener's birth and death
+/// are transitions, which count as activity, and its accept queue fills
+/// with packets: the full reads of the idle period see the rest. Without it
+/// the listener walks back off (see [`quiet_listen_every`]) while they find
+/// the listeners as they were.
 fn poll_loop(
     mut diag: DiagSocket,
     ports: &[u16],
     report: &Report,
     stop: &AtomicBool,
     activity: &AtomicU64,
+    exact: bool,
 ) {
     let mut counters_ok = true;
     let mut counters_read = false;
@@ -203,30 +230,45 @@ fn poll_loop(
     let mut last_full = next_full;
     let mut seen = u64::MAX;
     let mut costs = RecentCosts::default();
+    // What the last walk of either kind found listening, and the quiet
+    // listener walks' pace (rootless).
+    let mut listeners: Vec<SockInfo> = Vec::new();
+    let mut listen_every = POLL;
+    let mut next_listen = next_full;
     while !stop.load(Ordering::Relaxed) {
         let started = std::time::Instant::now();
-        // A fresh vector each time: the snapshot is handed over, not copied.
-        let mut socks = Vec::new();
         let now_seen = activity.load(Ordering::Relaxed);
-        let quiet = now_seen == seen && started < last_full + IDLE_FULL_EVERY;
-        if started < next_full || quiet {
-            let walk = Timestamp::now();
-            if let Err(e) = diag.dump_listeners(ports, &mut socks) {
-                warn(
-                    report,
-                    format!("reading the kernel's listening sockets failed: {e}"),
-                );
-                return;
+        let active = now_seen != seen;
+        let full = started >= next_full && (active || started >= last_full + IDLE_FULL_EVERY);
+        if !full {
+            if active {
+                listen_every = POLL;
             }
-            let snapshot = KernelReport::Snapshot {
-                ts: Timestamp::now(),
-                socks,
-                counters: None,
-                listeners_only: true,
-                started: walk,
-            };
-            if !report(snapshot) {
-                return;
+            let walk_listeners = active || (!exact && started >= next_listen);
+            if walk_listeners {
+                // A fresh vector each time: the snapshot is handed over, not copied.
+                let mut socks = Vec::new();
+                let walk = Timestamp::now();
+                if let Err(e) = diag.dump_listeners(ports, &mut socks) {
+                    warn(
+                        report,
+                        format!("reading the kernel's listening sockets failed: {e}"),
+                    );
+                    return;
+                }
+                listen_every = quiet_listen_every(listen_every, socks == listeners);
+                next_listen = started + listen_every;
+                listeners.clone_from(&socks);
+                let snapshot = KernelReport::Snapshot {
+                    ts: Timestamp::now(),
+                    socks,
+                    counters: None,
+                    listeners_only: true,
+                    started: walk,
+                };
+                if !report(snapshot) {
+                    return;
+                }
             }
             // A full read already due waits for news, or for the idle period.
             let full = if next_full > started {
@@ -239,6 +281,7 @@ fn poll_loop(
         }
         seen = now_seen;
         last_full = started;
+        let mut socks = Vec::new();
         let cpu_before = thread_cpu_time();
         let walk = Timestamp::now();
         if let Err(e) = diag.dump(ports, &mut socks) {
@@ -255,12 +298,22 @@ fn poll_loop(
             _ => started.elapsed(),
         };
         let ts = Timestamp::now();
+        // A listener born or gone (or its queue moved) without a packet or a
+        // transition: the quiet listener walks start again at full pace.
+        let now_listening: Vec<SockInfo> = socks
+            .iter()
+            .filter(|s| s.state == crate::tcp::TcpState::Listen)
+            .cloned()
+            .collect();
+        if now_listening != listeners {
+            listeners = now_listening;
+            listen_every = POLL;
+            next_listen = started + POLL;
+        }
         // The counters are told on listeners' queue reports: without a
         // listener they are read once, as the base a listener's report
         // starts from, and not again (a read formats all of /proc/net/netstat).
-        let any_listener = socks
-            .iter()
-            .any(|s| s.state == crate::tcp::TcpState::Listen);
+        let any_listener = !listeners.is_empty();
         let counters = if counters_ok && (any_listener || !counters_read) {
             counters_read = true;
             match netstat::listen_counters() {
@@ -317,6 +370,21 @@ impl RecentCosts {
     }
 }
 
+/// The pace of the listener walks while nothing happens (no packet, no
+/// socket call) and no tracepoint tells a listener's birth and death: it
+/// doubles each time a walk finds the listeners as they were, from [`POLL`]
+/// to four times [`IDLE_FULL_EVERY`] (by then the idle period's full reads
+/// see the listeners first, unless a big table spaces them out). A walk that
+/// finds a change goes back to [`POLL`].
+#[must_use]
+pub fn quiet_listen_every(every: Duration, unchanged: bool) -> Duration {
+    if unchanged {
+        (every * 2).min(IDLE_FULL_EVERY * 4)
+    } else {
+        POLL
+    }
+}
+
 /// Sleeps until the earlier of `tick` and `full`, in short slices so that a
 /// stop is seen within 50 ms.
 fn sleep_until(tick: std::time::Instant, full: std::time::Instant, stop: &AtomicBool) {
@@ -346,6 +414,18 @@ mod tests {
             c.push(Duration::from_millis(3));
         }
         assert_eq!(poll_interval(c.least()), Duration::from_millis(600));
+    }
+
+    #[test]
+    fn quiet_listener_walks_back_off_until_something_changes() {
+        let mut every = POLL;
+        let mut paces = Vec::new();
+        for _ in 0..8 {
+            every = quiet_listen_every(every, true);
+            paces.push(every.as_millis());
+        }
+        assert_eq!(paces, [40, 80, 160, 320, 640, 800, 800, 800]);
+        assert_eq!(quiet_listen_every(every, false), POLL);
     }
 
     #[test]

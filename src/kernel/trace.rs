@@ -123,6 +123,12 @@ pub struct StateTracer {
 }
 
 impl StateTracer {
+    /// Tells the reader thread to stop at its next wake-up (within
+    /// `POLL_MS`), without waiting for it; dropping the tracer waits.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
     /// Starts tracing transitions of TCP sockets whose local or remote port is
     /// in `ports` (every TCP socket when empty), and the resets the kernel
     /// sends from or to those ports with their reasons (where the kernel
@@ -261,7 +267,7 @@ impl StateTracer {
 
 impl Drop for StateTracer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.request_stop();
         if let Some(thread) = self.thread.take() {
             // The thread exits within POLL_MS; a panic in the callback is not ours to rethrow.
             let _ = thread.join();

@@ -92,6 +92,9 @@ use crate::event::Narration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
     pub steps: Vec<Step>,
+    /// The script as it was written (a session recording keeps it, so that
+    /// a replay can quiz on its steps).
+    pub text: String,
 }
 
 impl Script {
@@ -536,7 +539,10 @@ pub fn parse(name_for_errors: &str, text: &str) -> Result<Script, ScriptError> {
             action,
         });
     }
-    Ok(Script { steps })
+    Ok(Script {
+        steps,
+        text: text.to_owned(),
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

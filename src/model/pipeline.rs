@@ -18,6 +18,9 @@ pub const HOLD: Duration = Duration::from_millis(150);
 /// (`--record FILE` writes them out; replayed they give the same events).
 pub trait Recorder {
     fn record(&mut self, input: &Input);
+    /// Events the model made, in the order it made them (`--record FILE`
+    /// keeps these: a session recording).
+    fn events(&mut self, _events: &[Event]) {}
     /// The run is over: whatever the recorder still holds is written.
     ///
     /// # Errors
@@ -105,7 +108,17 @@ impl Pipeline {
             let Some(input) = next else { break };
             self.feed(input);
         }
+        self.told();
         &self.buf
+    }
+
+    /// The recorder sees the events made since the buffer was cleared.
+    fn told(&mut self) {
+        if let Some(r) = &mut self.recorder {
+            if !self.buf.is_empty() {
+                r.events(&self.buf);
+            }
+        }
     }
 
     /// Like [`Pipeline::drain`], but feeds at most `max` inputs; the flag
@@ -115,10 +128,12 @@ impl Pipeline {
         self.buf.clear();
         for _ in 0..max {
             let Some(input) = self.reorder.pop_until(until) else {
+                self.told();
                 return (&self.buf, false);
             };
             self.feed(input);
         }
+        self.told();
         (&self.buf, true)
     }
 
@@ -129,6 +144,7 @@ impl Pipeline {
             self.feed(input);
         }
         self.model.finish(&mut self.buf);
+        self.told();
         &self.buf
     }
 

@@ -8,13 +8,13 @@
 //! events; the screen also takes keys (on a channel of their own, read
 //! first), ticks (its countdowns and the quiz), and draws after each turn.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use super::record::RecordTo;
 use super::{Backlog, Msg, settled};
 use crate::event::Event;
 use crate::model::pipeline::Pipeline;
@@ -45,23 +45,46 @@ pub struct Feed {
     /// `--duration`: when the sources stop.
     pub deadline: Option<Instant>,
     /// Where each run's recording goes (`--record`).
-    pub record: Option<PathBuf>,
+    pub record: Option<RecordTo>,
+    /// A run of this feed made the recording's file already (a restart
+    /// replaces it).
+    recorded: bool,
 }
 
 impl Feed {
-    /// A feed for run 0.
+    /// A feed for run 0. Its recording begins with [`Feed::begin_recording`],
+    /// once the run's sources say what they are.
     ///
     /// # Errors
-    /// The recording cannot be created.
-    pub fn new(record: Option<PathBuf>) -> Result<Self> {
+    /// None yet (the recording's file is made when it begins).
+    pub fn new(record: Option<RecordTo>) -> Result<Self> {
         Ok(Self {
             run: 0,
-            pipeline: super::record::pipeline(record.as_deref())?,
+            pipeline: Pipeline::new(),
             backlog: Backlog::default(),
             file: false,
             deadline: None,
             record,
+            recorded: false,
         })
+    }
+
+    /// Begins the run's recording (`--record`), with its header. Called
+    /// before the loop takes the run's first input.
+    ///
+    /// # Errors
+    /// The recording cannot be created.
+    pub fn begin_recording(
+        &mut self,
+        source: crate::recording::Source,
+        kernel: crate::model::KernelMode,
+    ) -> Result<()> {
+        if let Some(to) = &self.record {
+            let header = crate::recording::Header::new(source, to.lang, kernel);
+            self.pipeline = super::record::pipeline(Some(to), &header, self.recorded)?;
+            self.recorded = true;
+        }
+        Ok(())
     }
 
     /// Flushes the recording.
@@ -69,18 +92,18 @@ impl Feed {
     /// # Errors
     /// Writing it failed (at any point of the run).
     pub fn close_recording(&mut self) -> Result<()> {
-        super::record::close_recording(&mut self.pipeline, self.record.as_deref())
+        super::record::close_recording(&mut self.pipeline, self.record.as_ref())
     }
 
     /// Starts a new run: what the old one still sends is dropped, and its
-    /// recording is closed and begun again.
+    /// recording is closed (the new run's begins with its sources).
     ///
     /// # Errors
-    /// The recording cannot be written or created.
+    /// The recording cannot be written.
     pub fn next_run(&mut self) -> Result<()> {
         self.run += 1;
         self.close_recording()?;
-        self.pipeline = super::record::pipeline(self.record.as_deref())?;
+        self.pipeline = Pipeline::new();
         Ok(())
     }
 

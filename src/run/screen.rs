@@ -13,12 +13,15 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
 use super::drive::{self, Face, Feed};
+use super::record::RecordTo;
 use super::{Backlog, DemoSetup, Ending, Funnel, Msg, Session, WatchSetup, frame_input};
 use crate::app::{App, AppEvent, Choice, Effect, RunKind, Update};
 use crate::capture::FileCapture;
 use crate::event::Event;
 use crate::i18n::Lang;
 use crate::lab::{self, LabControl, Script};
+use crate::model::KernelMode;
+use crate::recording::{Recording, Source};
 use crate::time::Timestamp;
 use crate::ui::{self, Palette, Theme, Tui};
 
@@ -29,8 +32,19 @@ pub struct UiOptions {
     pub theme: Theme,
     pub no_color: bool,
     pub max_rows: usize,
-    /// Also record the model's inputs to this file (replayable fixtures).
-    pub record: Option<PathBuf>,
+    /// Also record the run (`--record`; `--record-inputs` for fixtures).
+    pub record: Option<RecordTo>,
+}
+
+/// How `synack replay` plays a recording on the screen.
+#[derive(Clone, Debug)]
+pub struct ReplaySetup {
+    /// Start paused: each step waits for a click (`--step`).
+    pub step: bool,
+    /// Between steps while playing.
+    pub pace: Duration,
+    /// `--quiz`: each step waits for the class's answer.
+    pub quiz: bool,
 }
 
 /// What the screen opens on.
@@ -47,6 +61,11 @@ pub enum Start {
     },
     Watch(WatchSetup),
     Read(PathBuf),
+    /// A session recording, played as its run was shown (no lab, no capture).
+    Replay {
+        recording: Box<Recording>,
+        setup: ReplaySetup,
+    },
 }
 
 /// At most this often a burst of events redraws the screen.
@@ -64,6 +83,8 @@ struct OnScreen {
     /// The scenario being shown (for `r`), and the demo settings.
     script: Option<(String, Script)>,
     setup: Option<DemoSetup>,
+    /// A replay's settings: the screen plays recordings, it runs no lab.
+    replay: Option<ReplaySetup>,
     /// Reading the file stopped at damage.
     file_error: Option<String>,
     tx: Funnel,
@@ -96,6 +117,19 @@ impl OnScreen {
                 Effect::Lab(ctl) => {
                     if let Some(c) = &self.control {
                         let _ = c.send(ctl);
+                    }
+                }
+                Effect::Run(name) if self.replay.is_some() => {
+                    // The picker of a replay plays the scenario's recording.
+                    match crate::recording::builtin(&name) {
+                        Some(Ok(rec)) => self.start_replay(feed, rec)?,
+                        Some(Err(e)) => {
+                            let error = Some(e.to_string());
+                            if let Some(end) = self.tell(AppEvent::LabDone { error }, feed)? {
+                                return Ok(Some(end));
+                            }
+                        }
+                        None => {}
                     }
                 }
                 Effect::Run(name) => {
@@ -162,6 +196,10 @@ impl OnScreen {
             },
             feed,
         )?;
+        feed.begin_recording(
+            super::demo_source(name, &script, &setup),
+            session.kernel_mode,
+        )?;
         self.session = Some(session);
         self.control = Some(control);
         self.script = Some((name.to_owned(), script));
@@ -170,6 +208,70 @@ impl OnScreen {
         if let Some(s) = &mut self.setup {
             s.write = None;
         }
+        Ok(())
+    }
+    /// Plays a recording (`synack replay`): the app is told what the run
+    /// was (a demo's name, lanes and quiz), then the player thread plays it.
+    fn start_replay(&mut self, feed: &mut Feed, rec: Recording) -> Result<()> {
+        self.stop();
+        let setup = self.replay.clone().context("not a replay")?;
+        feed.next_run()?;
+        let header = rec.header;
+        let mut chained = Vec::new();
+        let paused = setup.step || setup.quiz;
+        if let Source::Demo {
+            name,
+            script,
+            peers,
+            rootless,
+            ..
+        } = &header.source
+        {
+            let parsed = lab::parse(name, script);
+            self.tell(
+                AppEvent::DemoStarted {
+                    name: name.clone(),
+                    peers: peers.clone(),
+                    paused,
+                    rootless: *rootless,
+                    pace: setup.pace.as_secs_f64(),
+                },
+                feed,
+            )?;
+            if let Ok(script) = &parsed {
+                chained = script.steps.iter().map(|s| s.at_once).collect();
+            }
+            if setup.quiz {
+                let script = parsed.with_context(|| {
+                    format!("--quiz: the recording's script cannot be read ({name})")
+                })?;
+                self.tell(AppEvent::Quiz(crate::app::quiz::questions(&script)), feed)?;
+            }
+        }
+        self.tell(
+            AppEvent::Replaying {
+                kernel: header.kernel.clone(),
+                date: header.date().to_owned(),
+            },
+            feed,
+        )?;
+        self.tell(
+            AppEvent::Started {
+                kernel: header.kernel_states,
+            },
+            feed,
+        )?;
+        let play = super::player::Play {
+            pace: setup.pace,
+            paused,
+            chained,
+            whole: matches!(header.source, Source::Read { .. }),
+        };
+        let (session, control) =
+            Session::replay(feed.run, rec.events, play, header.kernel_states, &self.tx)?;
+        self.session = Some(session);
+        self.control = Some(control);
+        self.script = None;
         Ok(())
     }
 }
@@ -197,11 +299,13 @@ impl Face for OnScreen {
             Msg::StepBegan { run, step } if run == feed.run => {
                 self.tell(AppEvent::StepBegan(step), feed)
             }
+            Msg::Events { run, events } if run == feed.run => self.show(&events),
             Msg::Ui(ev) => self.tell(ev, feed),
             Msg::TerminalGone => Ok(Some(Ending::Interrupted)),
             Msg::LabDone { .. }
             | Msg::SourceDone { .. }
             | Msg::StepBegan { .. }
+            | Msg::Events { .. }
             | Msg::Inputs { .. } => Ok(None),
         }
     }
@@ -324,6 +428,14 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         Start::Read(p) => RunKind::Read {
             file: p.display().to_string(),
         },
+        Start::Replay { recording, .. } => match &recording.header.source {
+            Source::Demo { name, .. } => RunKind::Demo { name: name.clone() },
+            Source::Watch { iface, filter } => RunKind::Watch {
+                iface: iface.clone(),
+                filter: filter.clone(),
+            },
+            Source::Read { file } => RunKind::Read { file: file.clone() },
+        },
     };
     let mut feed = Feed::new(opts.record.clone())?;
     let mut face = OnScreen {
@@ -334,6 +446,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
         control: None,
         script: None,
         setup: None,
+        replay: None,
         file_error: None,
         tx: tx.clone(),
         redraw: true,
@@ -366,6 +479,7 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
             feed.deadline = setup
                 .duration
                 .map(|s| Instant::now() + Duration::from_secs_f64(s));
+            feed.begin_recording(super::watch_source(&setup), session.kernel_mode)?;
             face.session = Some(session);
         }
         Start::Read(path) => {
@@ -373,7 +487,12 @@ pub fn screen(start: Start, opts: &UiOptions) -> Result<Ending> {
             // Nothing after opening the file needs privilege.
             crate::privilege::drop_privileges()?;
             feed.file = true;
+            feed.begin_recording(super::read_source(&path), KernelMode::None)?;
             read_thread(0, file, tx.clone(), feed.backlog.clone());
+        }
+        Start::Replay { recording, setup } => {
+            face.replay = Some(setup);
+            face.start_replay(&mut feed, *recording)?;
         }
     }
     let tui = Tui::enter().context("opening the screen")?;

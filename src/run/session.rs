@@ -291,6 +291,38 @@ impl Session {
         Ok((session, control))
     }
 
+    /// Plays a recording's events (`synack replay`) on a thread that takes
+    /// the lab's place: the same controls, the steps gated the same way.
+    ///
+    /// # Errors
+    /// The thread cannot start.
+    pub fn replay(
+        run: u64,
+        events: Vec<Event>,
+        play: super::player::Play,
+        kernel_mode: KernelMode,
+        tx: &Funnel,
+    ) -> Result<(Self, std_mpsc::Sender<LabControl>)> {
+        let (control, control_rx) = std_mpsc::channel();
+        let tx = tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("replay".into())
+            .spawn(move || super::player::play(run, events, &play, control_rx, &tx))
+            .context("starting the replay's thread")?;
+        let session = Self {
+            run,
+            kernel_mode,
+            dropped: Dropped::Nothing,
+            capture: None,
+            kernel: None,
+            lab: Some(LabHandle {
+                control: control.clone(),
+                thread: Some(thread),
+            }),
+        };
+        Ok((session, control))
+    }
+
     /// Stops every source: the lab first (it tears down its peers), then the
     /// capture and the kernel threads.
     pub fn stop(&mut self) {
@@ -299,6 +331,14 @@ impl Session {
             if let Some(t) = lab.thread.take() {
                 let _ = t.join();
             }
+        }
+        // Every thread is told first, then each is waited for: their
+        // waits overlap instead of adding up.
+        if let Some(c) = &self.capture {
+            c.request_stop();
+        }
+        if let Some(k) = &self.kernel {
+            k.request_stop();
         }
         if let Some(mut c) = self.capture.take() {
             c.stop();

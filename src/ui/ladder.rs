@@ -182,17 +182,27 @@ fn header(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
     // What is running, its step and whether it plays come first and whole;
     // the program's name gives way, then the long form of where the states
     // come from.
-    let lefts = [
-        format!(" {}", left.join(" · ")),
-        format!(" {}", left[1..].join(" · ")),
-    ];
+    // A replay says when and where it was recorded, short of room the day.
+    let (mark, mark_short) = match app.replay() {
+        Some(r) => (
+            vec![fill(&t.recorded, &[&r.kernel, &r.date])],
+            vec![fill(&t.recorded_short, &[&r.date])],
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let with = |from: usize, mark: &[String]| {
+        let mut v: Vec<&str> = left[from..].iter().map(String::as_str).collect();
+        v.extend(mark.iter().map(String::as_str));
+        format!(" {}", v.join(" · "))
+    };
+    let lefts = [with(0, &mark), with(1, &mark), with(1, &mark_short)];
     let rights = [right(&kernel), right(&kernel_short), right(&bare_short)];
-    let tries = [(0, 0), (1, 0), (1, 1), (1, 2)];
+    let tries = [(0, 0), (1, 0), (1, 1), (1, 2), (2, 2)];
     let (l, r) = tries
         .iter()
         .map(|&(l, r)| (&lefts[l], &rights[r]))
         .find(|(l, r)| width(l) + width(r) + 3 <= a.width)
-        .unwrap_or((&lefts[1], &rights[2]));
+        .unwrap_or((&lefts[2], &rights[2]));
     let lw = put(buf, a.x, a.y, l, a.width, pal.header);
     let room = a.width.saturating_sub(lw + 2);
     if room > 8 {
@@ -796,6 +806,13 @@ fn lab_row(buf: &mut Buffer, y: u16, cx: &Cx<'_>, l: &LabEvent) {
             let text = fill(&t.sysctl_row, &[name, value]);
             (text.clone(), text, pal.warn, None)
         }
+        // A replay has no lab that stays up.
+        LabAction::Ended if app.replay().is_some() => (
+            format!("■ {}", t.end_row_short),
+            format!("■ {}", t.end_row_short),
+            pal.key,
+            None,
+        ),
         LabAction::Ended => (
             format!("■ {}", t.end_row),
             format!("■ {}", t.end_row_short),
@@ -875,28 +892,34 @@ pub fn footer_keys(app: &App, t: &Labels) -> Vec<(String, String)> {
                     v.push(k("p", &t.key_pause));
                 }
             }
-            v.push(k("k", &t.key_kill));
-            v.push(k(
-                "c",
-                if app.lab().link_cut {
-                    &t.key_restore
-                } else {
-                    &t.key_cut
-                },
-            ));
-            v.push(k("r", &t.key_restart));
+            // A replay has no lab: its keys are not offered.
+            let lab = app.replay().is_none();
+            if lab {
+                v.push(k("k", &t.key_kill));
+                v.push(k(
+                    "c",
+                    if app.lab().link_cut {
+                        &t.key_restore
+                    } else {
+                        &t.key_cut
+                    },
+                ));
+                v.push(k("r", &t.key_restart));
+            }
             v.push(k("s", &t.key_scenarios));
             v.push(k("d", &t.key_diagram));
             v.push(k("e", &t.key_explain));
             v.push(k("↵", &t.key_details));
-            v.push(k(
-                "x",
-                if app.lab().link_lossy {
-                    &t.key_loss_off
-                } else {
-                    &t.key_loss_on
-                },
-            ));
+            if lab {
+                v.push(k(
+                    "x",
+                    if app.lab().link_lossy {
+                        &t.key_loss_off
+                    } else {
+                        &t.key_loss_on
+                    },
+                ));
+            }
         }
         kind => {
             v.push(k("Esc", &t.key_back));
@@ -929,9 +952,25 @@ fn footer(buf: &mut Buffer, a: Area, app: &App, pal: &Palette, t: &Labels) {
         );
         return;
     }
+    if let Some(crate::app::Notice::NeedsLab(key)) = app.notice() {
+        let name = match app.kind() {
+            RunKind::Demo { name } => name.as_str(),
+            _ => "NAME",
+        };
+        put(
+            buf,
+            a.x + 1,
+            a.y,
+            &fill(&t.needs_lab, &[&key, &name]),
+            a.width - 1,
+            pal.warn,
+        );
+        return;
+    }
     // Where the selection is, at the right: live, or row i/n; keys in the rest.
     let pos = match app.cursor() {
         None if matches!(app.kind(), RunKind::Read { .. }) => t.following_file.clone(),
+        None if app.replay().is_some() => t.following_replay.clone(),
         None => t.following.clone(),
         Some(r) => fill(&t.row_of, &[&(app.visible_pos(r) + 1), &app.visible_len()]),
     };

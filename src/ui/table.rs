@@ -171,6 +171,10 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         .filter(|k| matches!(k, RowKey::Listener(_)))
         .count();
     let mut left = format!(" {} · {what}", t.title);
+    if let Some(r) = app.replay() {
+        left.push_str(" · ");
+        left.push_str(&fill(&t.recorded, &[&r.kernel, &r.date]));
+    }
     if app.frozen().is_some() {
         left.push_str(" · ");
         left.push_str(&t.frozen);

@@ -962,3 +962,141 @@ fn tui_read_table_filter_titles_and_no_freeze() {
     check_restored(&t, "0");
     wait_gone(&bin);
 }
+
+/// The ladder's rows of a screen, without the time column (a replay shows
+/// each step when it plays it, so its times are its own).
+fn rows_without_time(screen: &str) -> Vec<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some(start) = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("time "))
+    else {
+        return Vec::new();
+    };
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('┌'))
+        .map(|l| l.chars().skip(11).collect::<String>().trim_end().to_owned())
+        .collect()
+}
+
+/// What the library's screen shows for these events at this size once a
+/// replay of them is over: the rows a replay must show.
+fn replay_screen(rec: &synack::recording::Recording, w: u16, h: u16) -> String {
+    use synack::app::{App, AppEvent, Choice, RunKind};
+    use synack::recording::Source;
+    let Source::Demo {
+        name,
+        peers,
+        rootless,
+        ..
+    } = &rec.header.source
+    else {
+        panic!("not a demo: {:?}", rec.header.source);
+    };
+    let mut app = App::new(
+        synack::i18n::Lang::En,
+        RunKind::Idle,
+        Choice::all(),
+        100_000,
+    );
+    for ev in [
+        AppEvent::DemoStarted {
+            name: name.clone(),
+            peers: peers.clone(),
+            paused: false,
+            rootless: *rootless,
+            pace: 0.0,
+        },
+        AppEvent::Replaying {
+            kernel: rec.header.kernel.clone(),
+            date: rec.header.date().to_owned(),
+        },
+        AppEvent::Started {
+            kernel: rec.header.kernel_states,
+        },
+        AppEvent::Resize {
+            width: w,
+            height: h,
+        },
+        AppEvent::Model(rec.events.clone()),
+    ] {
+        let _ = app.update(ev);
+    }
+    let area = ratatui::layout::Rect::new(0, 0, w, h);
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    synack::ui::render(
+        &mut buf,
+        area,
+        &app,
+        &synack::ui::Palette::new(synack::ui::Theme::Dark, false),
+    );
+    let mut out = String::new();
+    for y in 0..h {
+        let mut skip = 0usize;
+        for x in 0..w {
+            let sym = buf[(x, y)].symbol();
+            if skip == 0 {
+                out.push_str(sym);
+                skip = unicode_width::UnicodeWidthStr::width(sym).max(1);
+            }
+            skip -= 1;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn tui_replay_of_a_recorded_demo_shows_its_rows_as_nobody() {
+    require_lab("tui_replay_of_a_recorded_demo_shows_its_rows_as_nobody");
+    let t = Tmux::start("replay", 100, 30);
+    let bin = own_binary(&t);
+    // Recorded on the real stack by whoever runs the tests...
+    let file = t.dir.join("kill-peer.synack");
+    let rec = crate::support::run_timeout(
+        crate::support::synack()
+            .args(["demo", "kill-peer", "--json", "--record"])
+            .arg(&file),
+        LONG * 3,
+    );
+    assert!(
+        rec.status.success(),
+        "the recording run failed:\n{}",
+        rec.stderr
+    );
+    let _ = Command::new("chmod").arg("644").arg(&file).status();
+    let recording = synack::recording::open(&file).expect("the recording reads");
+    // ... and played by nobody, with no lab and no privilege.
+    let replay = format!("{} replay {} --pace 0", bin.display(), file.display());
+    let line = if is_root() {
+        format!("su nobody -s /bin/sh -c '{replay}'")
+    } else {
+        replay
+    };
+    t.run(&format!("echo before-synack; {line}; echo exit=$?"));
+    let s = t.wait_for("■ end of the script", LONG);
+    assert!(s.contains("kill-peer") && s.contains("recorded "), "{s}");
+    assert!(s.contains("● replay"), "{s}");
+    // The rows the recorded events make, at this size.
+    let shown = rows_without_time(&s);
+    let expected = rows_without_time(&replay_screen(&recording, 100, 30));
+    assert!(shown.len() > 10, "{s}");
+    assert_eq!(shown, expected, "the replay's rows differ:\n{s}");
+    // The lab's keys say they need a lab.
+    t.keys(&["k"]);
+    t.wait_for("not available in a replay", LONG);
+    t.keys(&["c"]);
+    t.wait_for("c: not available in a replay", LONG);
+    // Enter: the packet's bytes, recorded with it.
+    t.keys(&["Up", "Up", "Enter"]);
+    let s = t.wait_for("big-endian", LONG);
+    assert!(s.contains("0000  "), "no hex dump:\n{s}");
+    t.keys(&["Escape"]);
+    // Time travel: back a step, then a step ahead.
+    t.keys(&["f", "Left"]);
+    t.wait_for("row ", LONG);
+    t.keys(&["q"]);
+    check_restored(&t, "0");
+    wait_gone(&bin);
+}
