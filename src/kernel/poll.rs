@@ -72,6 +72,7 @@ impl KernelPoller {
         trace_ports: &[u16],
         report: &Report,
         activity: Arc<AtomicU64>,
+        table: Table,
     ) -> Self {
         let r = Arc::clone(report);
         let seen = Arc::clone(&activity);
@@ -111,7 +112,7 @@ impl KernelPoller {
             let report = Arc::clone(report);
             std::thread::Builder::new()
                 .name("kernel".into())
-                .spawn(move || poll_loop(diag, &ports, &report, &stop, &activity, exact))
+                .spawn(move || poll_loop(diag, &ports, &report, &stop, &activity, exact, table))
                 .ok()
         });
         Self {
@@ -223,6 +224,7 @@ fn poll_loop(
     stop: &AtomicBool,
     activity: &AtomicU64,
     exact: bool,
+    table: Table,
 ) {
     let mut counters_ok = true;
     let mut counters_read = false;
@@ -338,8 +340,36 @@ fn poll_loop(
             return;
         }
         costs.push(took);
-        next_full = started + poll_interval(costs.least());
+        next_full = started + table.full_read_every(costs.least());
         sleep_until(started + POLL, next_full, stop);
+    }
+}
+
+/// Whose socket table the poller reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// The lab's namespace: a table of its own, small (1,024 buckets) and
+    /// holding only the lab's sockets.
+    Lab,
+    /// The host's (`watch`): as big as the host's load makes it.
+    Host,
+}
+
+/// The most a lab's full reads are spaced out: a lesson's step (a peek
+/// that leaves bytes in a queue, half a second) must see one.
+pub const LAB_POLL_MAX: Duration = Duration::from_millis(100);
+
+impl Table {
+    /// The wait before the next full read, from what reads cost: the host's
+    /// as [`poll_interval`] says; a lab's never longer than [`LAB_POLL_MAX`]
+    /// (its table cannot be big: a read that cost much was the machine's
+    /// doing — a busy VM counts the host's preemption as the thread's CPU).
+    #[must_use]
+    pub fn full_read_every(self, read_cost: Duration) -> Duration {
+        match self {
+            Self::Lab => poll_interval(read_cost).min(LAB_POLL_MAX),
+            Self::Host => poll_interval(read_cost),
+        }
     }
 }
 
@@ -401,6 +431,17 @@ fn sleep_until(tick: std::time::Instant, full: std::time::Instant, stop: &Atomic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_labs_full_reads_come_at_least_every_100_ms() {
+        let dear = Duration::from_millis(3);
+        assert_eq!(
+            Table::Host.full_read_every(dear),
+            Duration::from_millis(600)
+        );
+        assert_eq!(Table::Lab.full_read_every(dear), LAB_POLL_MAX);
+        assert_eq!(Table::Lab.full_read_every(Duration::ZERO), POLL);
+    }
 
     #[test]
     fn one_dear_read_among_cheap_ones_does_not_space_the_reads_out() {

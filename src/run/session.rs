@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use super::{Backlog, DemoSetup, Funnel, Msg, WatchSetup};
 use crate::capture::{self, CaptureThread, Captured, Filter, LiveCapture, PcapWriter};
 use crate::event::{Event, EventSink};
+use crate::kernel::poll::Table;
 use crate::kernel::{KernelPoller, KernelReport};
 use crate::lab::{LabControl, LabError, LabOptions, Script};
 use crate::model::{Input, KernelMode};
@@ -69,6 +70,7 @@ fn start_kernel(
     tx: &Funnel,
     backlog: &Backlog,
     activity: &Arc<std::sync::atomic::AtomicU64>,
+    table: Table,
 ) -> KernelPoller {
     let ktx = tx.clone();
     let kb = backlog.clone();
@@ -99,7 +101,7 @@ fn start_kernel(
         }
         kb.send(&ktx, run, inputs)
     });
-    let poller = KernelPoller::start(ports, trace_ports, &report, Arc::clone(activity));
+    let poller = KernelPoller::start(ports, trace_ports, &report, Arc::clone(activity), table);
     let mode = Input::KernelMode {
         ts: Timestamp::now(),
         mode: poller.mode(),
@@ -187,6 +189,7 @@ impl Session {
             tx,
             backlog,
             &activity,
+            Table::Host,
         );
         if sudo.is_some() {
             let instances: Vec<PathBuf> = kernel
@@ -242,7 +245,15 @@ impl Session {
         // The lab's namespace holds only the lab's sockets: poll them all; the
         // tracepoint sees every namespace, so it is narrowed to the lab's ports.
         let trace_ports: Vec<u16> = (0..10).map(|i| setup.port.saturating_add(i)).collect();
-        let kernel = start_kernel(run, Vec::new(), &trace_ports, tx, backlog, &activity);
+        let kernel = start_kernel(
+            run,
+            Vec::new(),
+            &trace_ports,
+            tx,
+            backlog,
+            &activity,
+            Table::Lab,
+        );
         let (control, control_rx) = std_mpsc::channel();
         let opts = LabOptions {
             ipv6: setup.ipv6,
