@@ -57,7 +57,7 @@ impl Ladder {
             self.seq[me] += 1;
         }
         self.inputs.push(Input::Segment {
-            seg: Segment::bare(ms(at), src, dst, flags, seq, ack),
+            seg: Box::new(Segment::bare(ms(at), src, dst, flags, seq, ack)),
             raw: None,
         });
         self
