@@ -306,14 +306,22 @@ impl<'a> Obj<'a> {
         self.key(k).push_str("null");
     }
 
-    fn strs<'s>(&mut self, k: &str, vs: impl IntoIterator<Item = &'s str>) {
+    /// One of synack's own words (`packet`, `SYN-SENT`, `client` …):
+    /// written as it is, without looking for what JSON must escape.
+    fn word(&mut self, k: &str, v: &'static str) {
+        let out = self.key(k);
+        push_word(out, v);
+    }
+
+    /// A list of synack's own words (flags, notes).
+    fn words(&mut self, k: &str, vs: impl IntoIterator<Item = &'static str>) {
         let out = self.key(k);
         out.push('[');
         for (i, v) in vs.into_iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            json_str(out, v);
+            push_word(out, v);
         }
         out.push(']');
     }
@@ -350,8 +358,11 @@ fn push_u64(out: &mut String, mut n: u64) {
         i -= 1;
         buf[i] = b'0' + n as u8;
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    // ASCII digits, pushed one by one: cheaper than checking them as UTF-8.
+    out.reserve(buf.len() - i);
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
 }
 
 /// An address as `Display` writes it; IPv4 without the formatter.
@@ -371,6 +382,19 @@ fn push_addr(out: &mut String, a: SocketAddr) {
             let _ = write!(out, "{a}");
         }
     }
+}
+
+/// A word of synack's own vocabulary, quoted: none holds a character JSON
+/// escapes (the debug build checks).
+fn push_word(out: &mut String, w: &'static str) {
+    debug_assert!(
+        !w.bytes()
+            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f),
+        "{w:?} is not a plain word"
+    );
+    out.push('"');
+    out.push_str(w);
+    out.push('"');
 }
 
 fn json_str(out: &mut String, s: &str) {
@@ -441,7 +465,7 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
     match event {
         Event::Packet(p) => packet_json(&mut o, p),
         Event::Call(c) => {
-            o.str("kind", "call");
+            o.word("kind", "call");
             o.str("endpoint", &c.endpoint);
             o.str("call", &c.call);
             o.str("args", &c.args);
@@ -461,7 +485,7 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
         }
         Event::Lab(l) => {
             let (call, args) = lab_call(&l.action);
-            o.str("kind", "call");
+            o.word("kind", "call");
             o.str("endpoint", "lab");
             o.str("call", call);
             o.str("args", &args);
@@ -471,7 +495,7 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
             }
         }
         Event::Step(s) => {
-            o.str("kind", "narration");
+            o.word("kind", "narration");
             o.num("step", s.index as u64);
             o.num("of", s.total as u64);
             o.num("line", s.line as u64);
@@ -480,7 +504,7 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
         Event::State(s) => state_json(&mut o, s),
         Event::Check(c) => check_json(&mut o, t, c),
         Event::Queue(q) => {
-            o.str("kind", "queue");
+            o.word("kind", "queue");
             o.display("local", q.local);
             o.num("accept_queue", q.accept_queue);
             o.num("backlog", q.backlog);
@@ -488,7 +512,7 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
             o.num("drops", q.drops);
         }
         Event::SocketQueues(q) => {
-            o.str("kind", "socket_queues");
+            o.word("kind", "socket_queues");
             match q.conn {
                 Some(c) => o.num("conn", c.0),
                 None => o.null("conn"),
@@ -500,7 +524,7 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
             o.num("send_q", q.send_q);
         }
         Event::Warning { message, .. } => {
-            o.str("kind", "warning");
+            o.word("kind", "warning");
             o.str("message", message);
         }
     }
@@ -509,17 +533,17 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
 
 fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     let seg = &p.segment;
-    o.str("kind", "packet");
+    o.word("kind", "packet");
     o.num("conn", p.conn.0);
-    o.str("proto", seg.proto.as_str());
+    o.word("proto", seg.proto.as_str());
     o.addr("src", seg.src);
     o.addr("dst", seg.dst);
-    o.str("from", p.from.as_str());
+    o.word("from", p.from.as_str());
     if let Some(name) = &p.endpoint {
         o.str("endpoint", name);
     }
     if let (Proto::Tcp, Some(tcp)) = (seg.proto, seg.tcp) {
-        o.strs("flags", tcp.flags.names());
+        o.words("flags", tcp.flags.names());
         o.num("seq", p.seq);
         o.num("ack", p.ack);
         o.num("len", seg.payload_len);
@@ -531,7 +555,7 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     } else {
         o.num("len", seg.payload_len);
     }
-    o.strs("notes", p.notes.names());
+    o.words("notes", p.notes.names());
     if let Some(d) = p.dup_ack {
         o.num("dup_ack_num", d.num);
         o.num("dup_ack_of", d.of);
@@ -542,7 +566,7 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
 }
 
 fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
-    o.str("kind", "state");
+    o.word("kind", "state");
     match s.conn {
         Some(c) => o.num("conn", c.0),
         None => o.null("conn"),
@@ -555,11 +579,11 @@ fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
     }
     // null: the socket was first seen in `to` (it existed before synack looked).
     match s.from {
-        Some(f) => o.str("from", f.as_str()),
+        Some(f) => o.word("from", f.as_str()),
         None => o.null("from"),
     }
-    o.str("to", s.to.as_str());
-    o.str("source", s.source.as_str());
+    o.word("to", s.to.as_str());
+    o.word("source", s.source.as_str());
     if let Some(timer) = s.timer {
         o.float("timer", timer);
     }
@@ -569,7 +593,7 @@ fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
 }
 
 fn check_json(o: &mut Obj<'_>, t: f64, c: &CheckEvent) {
-    o.str("kind", "state_check");
+    o.word("kind", "state_check");
     match c.conn {
         Some(n) => o.num("conn", n.0),
         None => o.null("conn"),
