@@ -211,6 +211,7 @@ fn the_recorded_flood_replays_whole_and_the_same() {
             Event::Warning { message, .. } => format!("warning: {message}"),
             Event::Queue(_) => "listener queue".to_owned(),
             Event::SocketQueues(_) => "socket queues".to_owned(),
+            Event::Congestion(c) => format!("congestion {} {}", c.source.as_str(), c.state.name()),
             Event::Call(_) | Event::Lab(_) | Event::Step(_) => "lab".to_owned(),
         };
         *summary.entry(kind).or_default() += 1;
