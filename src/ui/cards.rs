@@ -31,7 +31,7 @@ pub(crate) fn sends(state: TcpState) -> bool {
 }
 
 /// `cwnd 14 · ssthresh 7 · Recovery (TCP_INFO)`, or the longest shorter
-/// form that fits `room`: the window and threshold in segments (∞: no
+/// form that fits `room` (`cwnd 14/7 · Recovery`, `14/7`): the window and threshold in segments (∞: no
 /// loss yet), the congestion state, who told them.
 pub(super) fn cong_text(c: &CongSnap, room: u16, app: &App) -> String {
     let t = labels(app.lang());
@@ -48,8 +48,9 @@ pub(super) fn cong_text(c: &CongSnap, room: u16, app: &App) -> String {
             fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state])
         ),
         fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state]),
+        format!("cwnd {cwnd}/{ssthresh} · {state}"),
         fill(&t.cwnd_card_short, &[&cwnd, &ssthresh]),
-        cwnd.clone(),
+        format!("{cwnd}/{ssthresh}"),
     ];
     forms
         .into_iter()
