@@ -825,6 +825,9 @@ fn congestion_text(out: &mut String, c: &CongestionEvent) {
         Some(from) if c.is_change() => {
             let _ = write!(out, "{} → {}", from.name(), c.state.name());
         }
+        None if c.is_change() => {
+            let _ = write!(out, "→ {}", c.state.name());
+        }
         _ => out.push_str(&c.state.name()),
     }
     if let Some(v) = c.cwnd {

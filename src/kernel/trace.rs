@@ -23,8 +23,9 @@
 //! (`%u`), so the values are the kernel's documented `enum tcp_ca_state`
 //! (Open 0 … Loss 4); a format that names them is read instead. It fires
 //! for each `tcp_set_ca_state` call, also when the state does not change
-//! (each timeout sets Loss again): the reader keeps the last state of each
-//! socket and passes on changes only, with the state left.
+//! (each timeout sets Loss again, each new connection gets Open): the
+//! reader keeps the last state of each open socket (forgotten when the
+//! socket closes) and passes on changes only, with the state left.
 //!
 //! Why binary and not the `trace_pipe` text: the text format
 //! (`family=AF_INET protocol=IPPROTO_TCP sport=.. dport=.. saddr=.. ...
@@ -515,6 +516,7 @@ fn read_loop(
         batch.resets.sort_by_key(|r: &Reset| r.ts);
         batch.cong.sort_by_key(|c| c.ts);
         cong_states.changes(&mut batch.cong);
+        cong_states.closed(&batch.transitions);
         if !batch.is_empty() {
             on_batch(std::mem::take(&mut batch));
         }
@@ -829,7 +831,10 @@ struct CongStates {
 
 impl CongStates {
     /// Keeps the records of `batch` (in time order) that change their
-    /// socket's state, and fills their `from`.
+    /// socket's state, and fills their `from`. A socket's first record is
+    /// a change unless it is Open, where every connection begins (the
+    /// kernel sets Open on each new connection: under a load of short
+    /// connections that is one record per connection, and nothing to show).
     fn changes(&mut self, batch: &mut Vec<CongestionEvent>) {
         batch.retain_mut(|c| {
             if self.last.len() >= CONG_SOCKETS {
@@ -837,8 +842,19 @@ impl CongStates {
             }
             let before = self.last.insert((c.local, c.remote), c.state);
             c.from = before;
-            before != Some(c.state)
+            c.is_change()
         });
+    }
+
+    /// Sockets that closed: their states are forgotten (the table stays as
+    /// big as the open connections).
+    fn closed(&mut self, transitions: &[Transition]) {
+        if self.last.is_empty() {
+            return;
+        }
+        for t in transitions.iter().filter(|t| t.to == TcpState::Closed) {
+            self.last.remove(&(t.local, t.remote));
+        }
     }
 }
 
@@ -1369,8 +1385,9 @@ mod tests {
             .iter()
             .map(|c| (c.local.port(), c.from, c.state))
             .collect();
-        // The second Loss (another timeout) is no change; the first
-        // record of each socket has no state before it.
+        // The second Loss (another timeout) is no change; the first record
+        // of a socket has no state before it, and is no change when it is
+        // Open (each new connection's).
         assert_eq!(
             told,
             [
@@ -1378,15 +1395,24 @@ mod tests {
                 (40000, Some(CaState::Disorder), CaState::Recovery),
                 (40000, Some(CaState::Recovery), CaState::Loss),
                 (40000, Some(CaState::Loss), CaState::Open),
-                (7000, None, CaState::Open),
             ]
         );
         assert!(
             out.cong
                 .iter()
-                .all(|c| c.source == CongSource::Kernel && c.cwnd.is_none())
+                .all(|c| c.source == CongSource::Kernel && c.cwnd.is_none() && c.is_change())
         );
-        assert!(out.cong[0].is_change() && !out.cong[4].is_change());
+        // The server's socket closes: forgotten.
+        assert_eq!(seen.last.len(), 2);
+        seen.closed(&[Transition {
+            ts: Timestamp(0),
+            local: SocketAddr::from(srv),
+            remote: SocketAddr::from(me),
+            from: TcpState::LastAck,
+            to: TcpState::Closed,
+            skaddr: 1,
+        }]);
+        assert_eq!(seen.last.len(), 1);
         // Cut records and garbage decode to nothing, without a panic.
         let mut cut = cong_record(3, me, srv);
         cut.truncate(40);

@@ -711,9 +711,12 @@ fn cong_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &crate::event:
         return;
     };
     let state = c.state.name();
-    let from = c.from.map(crate::event::CaState::name).unwrap_or_default();
-    let change = fill(&t.cong_row, &[&from, &state]);
     let short = fill(&t.cong_row_short, &[&state]);
+    // A first report that is not Open: where it came from is not known.
+    let change = match c.from {
+        Some(from) => fill(&t.cong_row, &[&from.name(), &state]),
+        None => short.clone(),
+    };
     let window = match (c.cwnd, c.ssthresh) {
         (Some(w), Some(s)) => format!(" cwnd {w}/{s}"),
         (Some(w), None) => format!(" cwnd {w}"),

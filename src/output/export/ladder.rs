@@ -369,8 +369,14 @@ impl Ladder {
                         continue;
                     };
                     let mut text = c.conn.map(|c| prefix(c.0)).unwrap_or_default();
-                    let from = c.from.map(crate::event::CaState::name).unwrap_or_default();
-                    let _ = write!(text, "congestion {from} → {}", c.state.name());
+                    match c.from {
+                        Some(from) => {
+                            let _ = write!(text, "congestion {} → {}", from.name(), c.state.name());
+                        }
+                        None => {
+                            let _ = write!(text, "congestion → {}", c.state.name());
+                        }
+                    }
                     if let Some(w) = c.cwnd {
                         let _ = write!(text, " (cwnd {w}");
                         if let Some(s) = c.ssthresh {
