@@ -333,6 +333,11 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
         ),
         ("loss", "server close", Some(Answer::End("client".into()))),
         (
+            "congestion",
+            "server close",
+            Some(Answer::End("client".into())),
+        ),
+        (
             "shared-fd",
             "client close",
             Some(Answer::End("server".into())),

@@ -1540,5 +1540,20 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
             text.contains(kernel),
             "{lang:?}: the tracepoint's row:\n{text}"
         );
+        // A packet's details: the sender's window when it left.
+        select(&mut app, |e| {
+            matches!(e, Event::Packet(p) if p.endpoint.as_deref() == Some("client")
+                && p.notes.names().any(|n| n == "retransmission"))
+        });
+        key(&mut app, Key::Enter);
+        let text = screen(&app, &dark());
+        let field = match lang {
+            Lang::En => "the sender's congestion: cwnd ",
+            Lang::Zh => "发送方的拥塞状态: 拥塞窗口 ",
+        };
+        assert!(
+            text.contains(field) && text.contains("Loss"),
+            "{lang:?}: the details of the timeout's retransmission:\n{text}"
+        );
     }
 }
