@@ -493,6 +493,30 @@ impl App {
             let sock = self.sockets.get_or_add(q.local, Some(q.remote), q.conn, at);
             sock.bytes.push((at, (q.recv_q, q.send_q)));
         }
+        if let Event::Congestion(c) = &ev {
+            // A change is a row of its own: the card shows it from that
+            // row; a report of the window alone, from the newest row.
+            let at = if c.is_change() {
+                self.timeline.end()
+            } else {
+                self.timeline.end().saturating_sub(1)
+            };
+            let sock = self.sockets.get_or_add(c.local, Some(c.remote), c.conn, at);
+            // The tracepoint tells the state alone: the window stays as
+            // the socket last told it.
+            let last = sock.cong.last().map(|(_, s)| *s);
+            let snap = timeline::CongSnap {
+                state: c.state,
+                cwnd: c.cwnd.or(last.and_then(|s| s.cwnd)),
+                ssthresh: if c.cwnd.is_some() {
+                    c.ssthresh
+                } else {
+                    last.and_then(|s| s.ssthresh)
+                },
+                source: c.source,
+            };
+            sock.cong.push((at, snap));
+        }
         if !Timeline::is_row(&ev) {
             return;
         }

@@ -387,6 +387,140 @@ pub struct SocketQueuesEvent {
     pub send_q: u32,
 }
 
+/// A TCP socket's congestion state (the kernel's `tcp_ca_state`: what its
+/// sender believes about the path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CaState {
+    /// Nothing wrong: ACKs come in order.
+    Open,
+    /// Duplicate ACKs or SACKs came: something may be lost or reordered.
+    Disorder,
+    /// The window was cut without a loss (ECN, local congestion).
+    Cwr,
+    /// Fast retransmission: a loss seen by duplicate ACKs/SACKs is repaired.
+    Recovery,
+    /// The retransmission timer ran out: everything in flight is taken as lost.
+    Loss,
+    /// A value this synack does not know (a newer kernel's).
+    Other(u8),
+}
+
+impl CaState {
+    /// Every state synack names, for lists and coverage tests.
+    pub const NAMED: [CaState; 5] = [
+        CaState::Open,
+        CaState::Disorder,
+        CaState::Cwr,
+        CaState::Recovery,
+        CaState::Loss,
+    ];
+
+    /// From the kernel's number (`TCP_CA_Open` = 0 … `TCP_CA_Loss` = 4).
+    #[must_use]
+    pub fn from_kernel(v: u8) -> Self {
+        match v {
+            0 => CaState::Open,
+            1 => CaState::Disorder,
+            2 => CaState::Cwr,
+            3 => CaState::Recovery,
+            4 => CaState::Loss,
+            n => CaState::Other(n),
+        }
+    }
+
+    /// The contract's name: the kernel's without `TCP_CA_` (`Open`,
+    /// `Disorder`, `CWR`, `Recovery`, `Loss`); a number the kernel has no
+    /// name for here is `state N`.
+    #[must_use]
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            CaState::Open => "Open".into(),
+            CaState::Disorder => "Disorder".into(),
+            CaState::Cwr => "CWR".into(),
+            CaState::Recovery => "Recovery".into(),
+            CaState::Loss => "Loss".into(),
+            CaState::Other(n) => format!("state {n}").into(),
+        }
+    }
+}
+
+/// Who told a socket's congestion state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CongSource {
+    /// The socket's own report: its program read `TCP_INFO` (the lab's
+    /// peers, after each call and while a transfer runs). A sample: a state
+    /// shorter than the time between two reads is not seen.
+    Socket,
+    /// The kernel's tracepoint (`tcp:tcp_cong_state_set`, root): every
+    /// change, at its time; the state only.
+    Kernel,
+}
+
+impl CongSource {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CongSource::Socket => "socket",
+            CongSource::Kernel => "kernel",
+        }
+    }
+
+    /// How `--text` and handouts name it: the socket's own report is never
+    /// passed off as the kernel's tracepoint.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            CongSource::Socket => "socket's TCP_INFO",
+            CongSource::Kernel => "kernel tracepoint",
+        }
+    }
+}
+
+/// A connected socket's congestion window and state, as its source told
+/// them. `from` is the state the same source told last for this socket
+/// (`None`: it told none before): a row on the ladder is a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CongestionEvent {
+    pub ts: Timestamp,
+    pub conn: Option<ConnId>,
+    pub endpoint: EndpointName,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub source: CongSource,
+    pub state: CaState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<CaState>,
+    /// The congestion window, in segments (`tcpi_snd_cwnd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwnd: Option<u32>,
+    /// The slow-start threshold, in segments; `None` while it is infinite
+    /// (no loss yet) or not told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssthresh: Option<u32>,
+    /// The smoothed round-trip time, in microseconds (`tcpi_rtt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_us: Option<u32>,
+    /// Retransmission timeouts in a row not yet answered (`tcpi_retransmits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retransmits: Option<u8>,
+    /// Every segment the socket has retransmitted (`tcpi_total_retrans`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_retrans: Option<u32>,
+}
+
+impl CongestionEvent {
+    /// The state changed (a row of its own on the ladder): the same source
+    /// told another state last, or told none and this one is not Open
+    /// (where every connection begins).
+    #[must_use]
+    pub fn is_change(&self) -> bool {
+        match self.from {
+            Some(f) => f != self.state,
+            None => self.state != CaState::Open,
+        }
+    }
+}
+
 /// Everything that reaches the views, in one type. Each kind is boxed: an
 /// event moves through the reorder window, the merge's hold and the views'
 /// queues, and a small one moves cheaply (a packet's is 280 bytes, a
@@ -401,7 +535,13 @@ pub enum Event {
     Check(Box<CheckEvent>),
     Queue(Box<QueueEvent>),
     SocketQueues(Box<SocketQueuesEvent>),
-    Warning { ts: Timestamp, message: String },
+    /// A socket's congestion window and state (TCP_INFO or the kernel's
+    /// tracepoint).
+    Congestion(Box<CongestionEvent>),
+    Warning {
+        ts: Timestamp,
+        message: String,
+    },
 }
 
 impl Event {
@@ -416,6 +556,7 @@ impl Event {
             Event::Check(c) => c.ts,
             Event::Queue(q) => q.ts,
             Event::SocketQueues(q) => q.ts,
+            Event::Congestion(c) => c.ts,
             Event::Warning { ts, .. } => *ts,
         }
     }
@@ -432,6 +573,7 @@ impl Event {
             Event::Check(c) => c.ts = ts,
             Event::Queue(q) => q.ts = ts,
             Event::SocketQueues(q) => q.ts = ts,
+            Event::Congestion(c) => c.ts = ts,
             Event::Warning { ts: t, .. } => *t = ts,
         }
     }

@@ -38,6 +38,8 @@ pub enum Kind {
     Errno,
     /// Why the kernel sent a RST (`rst:NO_SOCKET`).
     Rst,
+    /// A socket's congestion state (`cong:Recovery`).
+    Cong,
     Action,
     Scenario,
 }
@@ -45,13 +47,14 @@ pub enum Kind {
 impl Kind {
     /// In the order a list shows them; a bare name that several kinds know
     /// is looked up in [`Kind::PREFERENCE`] order instead.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::State,
         Kind::Packet,
         Kind::Note,
         Kind::Call,
         Kind::Errno,
         Kind::Rst,
+        Kind::Cong,
         Kind::Action,
         Kind::Scenario,
         Kind::Topic,
@@ -59,12 +62,13 @@ impl Kind {
 
     /// Which entry a bare name means when several kinds have it: a topic
     /// (`keepalive`) says the most, a scenario the least.
-    pub const PREFERENCE: [Kind; 9] = [
+    pub const PREFERENCE: [Kind; 10] = [
         Kind::Topic,
         Kind::State,
         Kind::Packet,
         Kind::Errno,
         Kind::Rst,
+        Kind::Cong,
         Kind::Call,
         Kind::Note,
         Kind::Action,
@@ -83,6 +87,7 @@ impl Kind {
             Kind::Call => "call",
             Kind::Errno => "errno",
             Kind::Rst => "rst",
+            Kind::Cong => "cong",
             Kind::Action => "action",
             Kind::Scenario => "scenario",
         }
@@ -93,6 +98,9 @@ impl Kind {
         let w = w.strip_suffix('s').unwrap_or(&w);
         if w == "reset" {
             return Some(Kind::Rst);
+        }
+        if w == "congestion" {
+            return Some(Kind::Cong);
         }
         Kind::ALL.into_iter().find(|k| k.as_str() == w)
     }
@@ -135,6 +143,7 @@ pub struct Meta {
     pub call: String,
     pub errno: String,
     pub rst: String,
+    pub cong: String,
     pub action: String,
     pub scenario: String,
     pub topic: String,
@@ -152,6 +161,7 @@ impl Meta {
             Kind::Call => &self.call,
             Kind::Errno => &self.errno,
             Kind::Rst => &self.rst,
+            Kind::Cong => &self.cong,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -177,6 +187,8 @@ struct File {
     #[serde(default)]
     rst: HashMap<String, Entry>,
     #[serde(default)]
+    cong: HashMap<String, Entry>,
+    #[serde(default)]
     action: HashMap<String, Entry>,
     #[serde(default)]
     scenario: HashMap<String, Entry>,
@@ -192,6 +204,7 @@ impl File {
             Kind::Call => &self.call,
             Kind::Errno => &self.errno,
             Kind::Rst => &self.rst,
+            Kind::Cong => &self.cong,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -380,6 +393,13 @@ pub fn errno(name: &str, lang: Lang) -> Option<&'static Entry> {
 #[must_use]
 pub fn rst_reason(name: &str, lang: Lang) -> Option<&'static Entry> {
     get(Kind::Rst, name, lang)
+}
+
+/// A congestion state's explanation (`Open`, `Disorder`, `CWR`,
+/// `Recovery`, `Loss`).
+#[must_use]
+pub fn cong_state(state: crate::event::CaState, lang: Lang) -> Option<&'static Entry> {
+    get(Kind::Cong, &state.name(), lang)
 }
 
 /// A lab action's explanation.

@@ -162,6 +162,18 @@ pub struct Labels {
     pub queue_card_short: String,
     pub bytes_card: String,
     pub bytes_card_short: String,
+    /// A card's congestion line: cwnd, ssthresh, the state.
+    pub cwnd_card: String,
+    pub cwnd_card_short: String,
+    /// Who told the congestion state: the socket's own TCP_INFO or the
+    /// kernel's tracepoint.
+    pub cong_by_socket: String,
+    pub cong_by_kernel: String,
+    /// A congestion-state change's row: the state it left, the new one.
+    pub cong_row: String,
+    pub cong_row_short: String,
+    /// The details view's line for the sender's window when a packet left.
+    pub cong_field: String,
     pub no_sockets: String,
     pub udp_no_state: String,
     pub closed_sockets: String,

@@ -117,7 +117,7 @@ macro_rules! scenario {
     };
 }
 
-const SOURCES: [(&str, &str); 25] = [
+const SOURCES: [(&str, &str); 26] = [
     scenario!("handshake"),
     scenario!("data"),
     scenario!("close"),
@@ -141,6 +141,7 @@ const SOURCES: [(&str, &str); 25] = [
     scenario!("zero-window"),
     scenario!("retransmit"),
     scenario!("loss"),
+    scenario!("congestion"),
     scenario!("simultaneous-close"),
     scenario!("udp"),
 ];
@@ -174,7 +175,7 @@ mod tests {
 
     #[test]
     fn every_bundled_scenario_parses_and_has_a_summary() {
-        assert_eq!(scenarios().len(), 25);
+        assert_eq!(scenarios().len(), 26);
         for s in scenarios() {
             let script = parse(&format!("{}.txt", s.name), s.text)
                 .unwrap_or_else(|e| panic!("{}: {e}", s.name));

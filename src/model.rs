@@ -177,10 +177,20 @@ impl Model {
                     );
                 }
             }
-            Input::Event(ev) => {
-                match &ev {
+            Input::Event(mut ev) => {
+                match &mut ev {
                     Event::Call(c) => self.on_call(c),
                     Event::Lab(l) => self.on_lab(l),
+                    // A socket's congestion report names its connection by
+                    // its addresses (its packets came before it).
+                    Event::Congestion(c) if c.conn.is_none() => {
+                        let (conn, endpoint) = self.states.socket_of(c.local, c.remote);
+                        c.conn = conn;
+                        // The tracepoint does not know whose socket it is.
+                        if c.endpoint.is_empty() {
+                            c.endpoint = endpoint;
+                        }
+                    }
                     _ => {}
                 }
                 self.states.hold(ev, out);

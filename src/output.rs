@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use crate::event::{CheckEvent, Event, LabAction, Origin, PacketEvent, StateEvent, sanitize};
+use crate::event::{
+    CheckEvent, CongestionEvent, Event, LabAction, Origin, PacketEvent, StateEvent, sanitize,
+};
 use crate::i18n::{Lang, labels};
 use crate::tcp::track::Role;
 use crate::tcp::{Proto, SeqNum, TcpOptions};
@@ -523,12 +525,44 @@ pub fn json_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
             o.num("recv_q", q.recv_q);
             o.num("send_q", q.send_q);
         }
+        Event::Congestion(c) => congestion_json(&mut o, c),
         Event::Warning { message, .. } => {
             o.word("kind", "warning");
             o.str("message", message);
         }
     }
     o.end();
+}
+
+fn congestion_json(o: &mut Obj<'_>, c: &CongestionEvent) {
+    o.str("kind", "congestion");
+    match c.conn {
+        Some(n) => o.num("conn", n.0),
+        None => o.null("conn"),
+    }
+    o.str("endpoint", &c.endpoint);
+    o.display("local", c.local);
+    o.display("remote", c.remote);
+    o.str("source", c.source.as_str());
+    o.str("state", &c.state.name());
+    if let Some(from) = c.from {
+        o.str("from", &from.name());
+    }
+    if let Some(v) = c.cwnd {
+        o.num("cwnd", v);
+    }
+    if let Some(v) = c.ssthresh {
+        o.num("ssthresh", v);
+    }
+    if let Some(v) = c.rtt_us {
+        o.num("rtt_us", v);
+    }
+    if let Some(v) = c.retransmits {
+        o.num("retransmits", v);
+    }
+    if let Some(v) = c.total_retrans {
+        o.num("total_retrans", v);
+    }
 }
 
 fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
@@ -793,10 +827,49 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                 q.send_q
             );
         }
+        Event::Congestion(c) => congestion_text(out, c),
         Event::Warning { message, .. } => {
             let _ = write!(out, "     warning: {}", sanitize(message));
         }
     }
+}
+
+/// `#1   client   127.0.0.1:40000 congestion Open → Recovery cwnd=14 ssthresh=14 rtt=52us retrans=1 [socket's TCP_INFO]`:
+/// a change says where it came from; a report of the window alone says
+/// the state it stays in.
+fn congestion_text(out: &mut String, c: &CongestionEvent) {
+    match c.conn {
+        Some(n) => {
+            let _ = write!(out, "#{:<3} ", n.0);
+        }
+        None => out.push_str("     "),
+    }
+    let _ = write!(out, "{:<8} {} congestion ", sanitize(&c.endpoint), c.local);
+    match c.from {
+        Some(from) if c.is_change() => {
+            let _ = write!(out, "{} → {}", from.name(), c.state.name());
+        }
+        None if c.is_change() => {
+            let _ = write!(out, "→ {}", c.state.name());
+        }
+        _ => out.push_str(&c.state.name()),
+    }
+    if let Some(v) = c.cwnd {
+        let _ = write!(out, " cwnd={v}");
+    }
+    if let Some(v) = c.ssthresh {
+        let _ = write!(out, " ssthresh={v}");
+    }
+    if let Some(v) = c.rtt_us {
+        let _ = write!(out, " rtt={v}us");
+    }
+    if let Some(v) = c.total_retrans {
+        let _ = write!(out, " retrans={v}");
+    }
+    if let Some(v) = c.retransmits.filter(|&v| v > 0) {
+        let _ = write!(out, " timeouts={v}");
+    }
+    let _ = write!(out, " [{}]", c.source.label());
 }
 
 #[cfg(test)]

@@ -540,7 +540,7 @@ macro_rules! builtin {
     };
 }
 
-const BUILTIN: [(&str, &[u8]); 25] = [
+const BUILTIN: [(&str, &[u8]); 26] = [
     builtin!("handshake"),
     builtin!("data"),
     builtin!("close"),
@@ -564,6 +564,7 @@ const BUILTIN: [(&str, &[u8]); 25] = [
     builtin!("zero-window"),
     builtin!("retransmit"),
     builtin!("loss"),
+    builtin!("congestion"),
     builtin!("simultaneous-close"),
     builtin!("udp"),
 ];

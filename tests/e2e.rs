@@ -35,6 +35,11 @@ mod states;
 #[path = "e2e/tui.rs"]
 mod tui;
 
+// Its root test runs in tests/host_root.rs.
+#[allow(dead_code)]
+#[path = "e2e/congestion.rs"]
+mod congestion;
+
 #[path = "e2e/rules.rs"]
 mod rules;
 

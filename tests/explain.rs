@@ -159,6 +159,39 @@ fn every_reset_reason_the_kernel_names_is_explained() {
     );
 }
 
+/// Every congestion state synack names (the kernel's documented
+/// `enum tcp_ca_state`) is explained in both languages, with the topic a
+/// congestion row also shows, and nothing else is under `cong`.
+#[test]
+fn every_congestion_state_is_explained() {
+    use synack::event::CaState;
+    let mut missing: Vec<String> = CaState::NAMED
+        .into_iter()
+        .flat_map(|s| covered(&s.name(), |l| explain::cong_state(s, l)))
+        .collect();
+    missing.extend(covered("topic:congestion-window", |l| {
+        explain::topic("congestion-window", l)
+    }));
+    let names: Vec<String> = CaState::NAMED
+        .iter()
+        .map(|s| s.name().into_owned())
+        .collect();
+    for key in explain::keys(Kind::Cong) {
+        if !names.iter().any(|n| n == key) {
+            missing.push(format!("cong:{key} is no congestion state"));
+        }
+    }
+    // Every value the kernel's tracepoint can print is named, in order.
+    for (n, s) in CaState::NAMED.into_iter().enumerate() {
+        assert_eq!(CaState::from_kernel(n as u8), s);
+    }
+    assert_none_missing(&missing);
+    assert_eq!(
+        explain::canonical(Kind::Cong, "tcp_ca_recovery"),
+        Some("Recovery")
+    );
+}
+
 #[test]
 fn every_lab_action_is_explained() {
     let examples = [

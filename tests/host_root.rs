@@ -16,6 +16,9 @@ mod support;
 #[path = "e2e/states.rs"]
 mod states;
 
+#[path = "e2e/congestion.rs"]
+mod congestion;
+
 #[path = "e2e/exact.rs"]
 mod exact;
 

@@ -211,6 +211,7 @@ fn the_recorded_flood_replays_whole_and_the_same() {
             Event::Warning { message, .. } => format!("warning: {message}"),
             Event::Queue(_) => "listener queue".to_owned(),
             Event::SocketQueues(_) => "socket queues".to_owned(),
+            Event::Congestion(c) => format!("congestion {} {}", c.source.as_str(), c.state.name()),
             Event::Call(_) | Event::Lab(_) | Event::Step(_) => "lab".to_owned(),
         };
         *summary.entry(kind).or_default() += 1;
@@ -331,6 +332,11 @@ fn quiz_answers_come_from_what_the_recorded_run_did() {
             Some(Answer::End("client".into())),
         ),
         ("loss", "server close", Some(Answer::End("client".into()))),
+        (
+            "congestion",
+            "server close",
+            Some(Answer::End("client".into())),
+        ),
         (
             "shared-fd",
             "client close",

@@ -1454,3 +1454,106 @@ fn kill_peers_resets_say_why() {
     let s = screen(&app, &dark());
     assert!(s.contains("· data arrived after close"), "{s}");
 }
+
+// ---- the congestion window ---------------------------------------------------
+
+/// `demo congestion`, recorded as root: each change of congestion state is
+/// a row on the client's lane saying who told it (the socket's TCP_INFO or
+/// the kernel's tracepoint); with such a row selected, the client's card
+/// shows the window and threshold its socket reported last; `e` explains
+/// the state. In Chinese too.
+#[test]
+fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
+    use synack::event::{CaState, CongSource};
+    let events = fixture("congestion");
+    let changes: Vec<(CongSource, CaState)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Congestion(c) if c.is_change() => Some((c.source, c.state)),
+            _ => None,
+        })
+        .collect();
+    for (source, state) in [
+        (CongSource::Socket, CaState::Recovery),
+        (CongSource::Socket, CaState::Loss),
+        (CongSource::Kernel, CaState::Recovery),
+        (CongSource::Kernel, CaState::Loss),
+    ] {
+        assert!(
+            changes.contains(&(source, state)),
+            "the recording has {state:?} from {source:?}: {changes:?}"
+        );
+    }
+    for lang in [Lang::En, Lang::Zh] {
+        let mut app = demo_app("congestion", lang, 120, 40, 1.0);
+        select(
+            &mut app,
+            |e| matches!(e, Event::Congestion(c) if c.source == CongSource::Socket && c.state == CaState::Recovery),
+        );
+        let Some(Event::Congestion(c)) = app.cursor().and_then(|r| app.timeline().get(r)).cloned()
+        else {
+            panic!("a congestion row is selected");
+        };
+        let text = screen(&app, &dark());
+        let (w, s) = (c.cwnd.unwrap_or_default(), c.ssthresh.unwrap_or_default());
+        // The card's form that fits its width at 120 columns.
+        let card = format!("cwnd {w}/{s} · Recovery");
+        let (row, source) = match lang {
+            Lang::En => ("congestion Open → Recovery", "(TCP_INFO)"),
+            Lang::Zh => ("拥塞状态 Open → Recovery", "（TCP_INFO）"),
+        };
+        assert!(
+            text.contains(row),
+            "{lang:?}: the row says the change:\n{text}"
+        );
+        assert!(
+            text.contains(&card),
+            "{lang:?}: the card shows `{card}`:\n{text}"
+        );
+        assert!(text.contains(source), "{lang:?}: who told it:\n{text}");
+        key(&mut app, Key::Char('e'));
+        let pane: String = synack::app::panes::explain_lines(&app, 200)
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let title = synack::explain::cong_state(CaState::Recovery, lang)
+            .expect("Recovery is explained")
+            .title
+            .as_str();
+        assert!(
+            pane.contains(title),
+            "{lang:?}: e explains Recovery: {pane}"
+        );
+        // The kernel's row says it is the kernel's.
+        key(&mut app, Key::Char('e'));
+        select(
+            &mut app,
+            |e| matches!(e, Event::Congestion(c) if c.source == CongSource::Kernel && c.state == CaState::Loss),
+        );
+        let text = screen(&app, &dark());
+        let kernel = match lang {
+            Lang::En => "(kernel)",
+            Lang::Zh => "（内核）",
+        };
+        assert!(
+            text.contains(kernel),
+            "{lang:?}: the tracepoint's row:\n{text}"
+        );
+        // A packet's details: the sender's window when it left.
+        select(&mut app, |e| {
+            matches!(e, Event::Packet(p) if p.endpoint.as_deref() == Some("client")
+                && p.notes.names().any(|n| n == "retransmission"))
+        });
+        key(&mut app, Key::Enter);
+        let text = screen(&app, &dark());
+        let field = match lang {
+            Lang::En => "the sender's congestion: cwnd ",
+            Lang::Zh => "发送方的拥塞状态: 拥塞窗口 ",
+        };
+        assert!(
+            text.contains(field) && text.contains("Loss"),
+            "{lang:?}: the details of the timeout's retransmission:\n{text}"
+        );
+    }
+}

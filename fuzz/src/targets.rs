@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::kernel_bytes::{
-    RESET_FORMAT, TRACE_FORMAT, diag_msg, nlmsg, reset_record, trace_record,
+    CONG_FORMAT, RESET_FORMAT, TRACE_FORMAT, cong_record, diag_msg, nlmsg, reset_record,
+    trace_record,
 };
 use super::{LengthField, Target};
 use synack::capture::FileCapture;
@@ -100,7 +101,7 @@ pub static TARGETS: [Target; 6] = [
     },
     Target {
         name: "trace",
-        about: "a trace_pipe_raw page of sock:inet_sock_set_state and tcp:tcp_send_reset records: kernel::trace::parse_records",
+        about: "a trace_pipe_raw page of sock:inet_sock_set_state, tcp:tcp_send_reset and tcp:tcp_cong_state_set records: kernel::trace::parse_all",
         run: run_trace,
         seeds: seed_trace,
         dictionary: &[
@@ -113,7 +114,7 @@ pub static TARGETS: [Target; 6] = [
     },
     Target {
         name: "trace-format",
-        about: "a tracepoint format file: kernel::trace::Layout::parse and ResetLayout::parse (its reasons' names too), then pages decoded with them",
+        about: "a tracepoint format file: kernel::trace::Layout::parse, ResetLayout::parse (its reasons' names too) and CongLayout::parse, then pages decoded with them",
         run: run_trace_format,
         seeds: seed_trace_format,
         dictionary: &[
@@ -773,10 +774,22 @@ fn reset_layout() -> &'static trace::ResetLayout {
     })
 }
 
-fn decode_page(layout: &trace::Layout, resets: Option<&trace::ResetLayout>, page: &[u8]) -> u64 {
+fn cong_layout() -> &'static trace::CongLayout {
+    static LAYOUT: std::sync::OnceLock<trace::CongLayout> = std::sync::OnceLock::new();
+    LAYOUT.get_or_init(|| {
+        trace::CongLayout::parse(CONG_FORMAT).expect("the 6.18 congestion format parses")
+    })
+}
+
+fn decode_page(
+    layout: &trace::Layout,
+    resets: Option<&trace::ResetLayout>,
+    cong: Option<&trace::CongLayout>,
+    page: &[u8],
+) -> u64 {
     let mut out = trace::Traced::default();
-    trace::parse_records(page, layout, resets, 1_000, &mut out);
-    let records = out.transitions.len() + out.resets.len();
+    trace::parse_all(page, layout, resets, cong, 1_000, &mut out);
+    let records = out.transitions.len() + out.resets.len() + out.cong.len();
     assert!(
         records <= page.len() / 8,
         "{records} records from a {}-byte page",
@@ -797,11 +810,16 @@ fn decode_page(layout: &trace::Layout, resets: Option<&trace::ResetLayout>, page
             .take(4)
             .collect::<Vec<_>>(),
         out.resets.iter().any(|r| r.src.is_ipv6()),
+        out.cong
+            .iter()
+            .map(|c| c.state.name().len())
+            .take(4)
+            .collect::<Vec<_>>(),
     ))
 }
 
 fn run_trace(input: &[u8]) -> u64 {
-    decode_page(layout(), Some(reset_layout()), input)
+    decode_page(layout(), Some(reset_layout()), Some(cong_layout()), input)
 }
 
 fn trace_length_fields(input: &[u8]) -> Vec<LengthField> {
@@ -886,12 +904,23 @@ fn seed_trace() -> Vec<Vec<u8>> {
             reset_record(11, 7, 8, (lo6, 5999), (lo6, 40000)),
             reset4(99, 0),
         ]),
+        trace_page(&[
+            cong_record(1, (Ipv4Addr::LOCALHOST, 40000), (Ipv4Addr::LOCALHOST, 5999)),
+            v4(1, 4, 40000),
+            cong_record(3, (Ipv4Addr::LOCALHOST, 40000), (Ipv4Addr::LOCALHOST, 5999)),
+            cong_record(
+                200,
+                (Ipv4Addr::LOCALHOST, 40000),
+                (Ipv4Addr::LOCALHOST, 5999),
+            ),
+        ]),
     ]
 }
 
 fn run_trace_format(input: &[u8]) -> u64 {
     let text = String::from_utf8_lossy(input);
     let resets = trace::ResetLayout::parse(&text);
+    let cong = trace::CongLayout::parse(&text);
     if let Some(r) = &resets {
         // Names are identifiers, each number named once.
         for (i, (n, name)) in r.names().iter().enumerate() {
@@ -906,14 +935,15 @@ fn run_trace_format(input: &[u8]) -> u64 {
     let pages = trace_pages();
     let states = match &parsed {
         Some(l) => l,
-        None if resets.is_some() => layout(),
+        None if resets.is_some() || cong.is_some() => layout(),
         None => return 0,
     };
     sig((
         resets.as_ref().map(|r| r.names().len()),
+        cong.is_some(),
         pages
             .iter()
-            .map(|p| decode_page(states, resets.as_ref(), p))
+            .map(|p| decode_page(states, resets.as_ref(), cong.as_ref(), p))
             .collect::<Vec<_>>(),
     ))
 }
@@ -927,6 +957,7 @@ fn seed_trace_format() -> Vec<Vec<u8>> {
     vec![
         TRACE_FORMAT.as_bytes().to_vec(),
         RESET_FORMAT.as_bytes().to_vec(),
+        CONG_FORMAT.as_bytes().to_vec(),
         // Fields in another order and at other offsets, as another kernel may lay them out.
         TRACE_FORMAT
             .replace("offset:8;\tsize:8", "offset:64;\tsize:8")

@@ -123,6 +123,10 @@ pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
         }
         Event::Lab(l) => out.extend(explain::action(&l.action, lang)),
         Event::Queue(_) => out.extend(explain::topic("backlog", lang)),
+        Event::Congestion(c) => {
+            out.extend(explain::cong_state(c.state, lang));
+            out.extend(explain::topic("congestion-window", lang));
+        }
         Event::Step(_) | Event::SocketQueues(_) | Event::Warning { .. } => out.extend(scenario()),
     }
     out

@@ -448,8 +448,10 @@ impl App {
                             && state.is_some_and(|st| st != TcpState::Closed);
                         let bytes = s.bytes_at(at).is_some()
                             && matches!(state, Some(TcpState::Established | TcpState::CloseWait));
+                        let cong =
+                            s.cong_at(at).is_some() && state.is_some_and(crate::ui::cards::sends);
                         if let Some(n) = per_lane.get_mut(l) {
-                            *n += 1 + u16::from(queue) + u16::from(bytes);
+                            *n += 1 + u16::from(queue) + u16::from(bytes) + u16::from(cong);
                         }
                         if let Some(k) = socks.get_mut(l) {
                             *k += 1 + u16::from(queue && s.is_listener());

@@ -40,6 +40,7 @@ impl Timeline {
         match ev {
             Event::Lab(l) => !matches!(l.action, LabAction::Closing),
             Event::SocketQueues(_) => false,
+            Event::Congestion(c) => c.is_change(),
             _ => true,
         }
     }
@@ -346,6 +347,15 @@ pub struct QueueSnap {
     pub overflows: u64,
 }
 
+/// A socket's congestion window and state at some moment (its card).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CongSnap {
+    pub state: crate::event::CaState,
+    pub cwnd: Option<u32>,
+    pub ssthresh: Option<u32>,
+    pub source: crate::event::CongSource,
+}
+
 /// A socket and its history, for the endpoint cards.
 #[derive(Clone, Debug)]
 pub struct Socket {
@@ -360,6 +370,8 @@ pub struct Socket {
     pub queue: Vec<(RowId, QueueSnap)>,
     /// A connected socket's (Recv-Q, Send-Q), with the row each was current at.
     pub bytes: Vec<(RowId, (u32, u32))>,
+    /// Its congestion window and state, with the row each was current at.
+    pub cong: Vec<(RowId, CongSnap)>,
 }
 
 impl Socket {
@@ -375,6 +387,13 @@ impl Socket {
     pub fn bytes_at(&self, at: RowId) -> Option<(u32, u32)> {
         let n = self.bytes.partition_point(|(r, _)| *r <= at);
         n.checked_sub(1).map(|i| self.bytes[i].1)
+    }
+
+    /// Its congestion window and state at row `at`.
+    #[must_use]
+    pub fn cong_at(&self, at: RowId) -> Option<&CongSnap> {
+        let n = self.cong.partition_point(|(r, _)| *r <= at);
+        n.checked_sub(1).map(|i| &self.cong[i].1)
     }
 
     #[must_use]
@@ -434,6 +453,7 @@ impl Sockets {
                 states: Vec::new(),
                 queue: Vec::new(),
                 bytes: Vec::new(),
+                cong: Vec::new(),
             });
         }
         let i = self.index[&(local, remote)];
@@ -505,6 +525,7 @@ impl Sockets {
             trim(&mut s.states, first);
             trim(&mut s.queue, first);
             trim(&mut s.bytes, first);
+            trim(&mut s.cong, first);
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum KernelReport {
     Transitions(Vec<Transition>),
     /// Resets the kernel sent and why (tcp_send_reset), in time order.
     Resets(Vec<Reset>),
+    /// Congestion-state changes (tcp_cong_state_set), in time order.
+    Congestion(Vec<crate::event::CongestionEvent>),
     /// Part of the kernel's view is unavailable, and why.
     Warning { ts: Timestamp, message: String },
 }
@@ -85,6 +87,9 @@ impl KernelPoller {
             }
             if !t.resets.is_empty() {
                 r(KernelReport::Resets(t.resets));
+            }
+            if !t.cong.is_empty() {
+                r(KernelReport::Congestion(t.cong));
             }
         }) {
             Ok(t) => Some(t),

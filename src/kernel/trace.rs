@@ -17,6 +17,16 @@
 //! the reader keeps the watched ports' records and drops the rest. Resets
 //! are rare (a refused connect, an abort), so that costs next to nothing.
 //!
+//! Congestion states: the same instance and reader carry
+//! `tcp:tcp_cong_state_set` when the kernel has it (Linux 6.2 and later),
+//! filtered by port in the kernel. Its `cong_state` is printed as a number
+//! (`%u`), so the values are the kernel's documented `enum tcp_ca_state`
+//! (Open 0 … Loss 4); a format that names them is read instead. It fires
+//! for each `tcp_set_ca_state` call, also when the state does not change
+//! (each timeout sets Loss again, each new connection gets Open): the
+//! reader keeps the last state of each open socket (forgotten when the
+//! socket closes) and passes on changes only, with the state left.
+//!
 //! Why binary and not the `trace_pipe` text: the text format
 //! (`family=AF_INET protocol=IPPROTO_TCP sport=.. dport=.. saddr=.. ...
 //! oldstate=TCP_SYN_SENT newstate=TCP_ESTABLISHED`) does not print `skaddr`,
@@ -53,6 +63,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use super::linux_state;
+use crate::event::{CaState, CongSource, CongestionEvent};
 use crate::model::reports::{Reset, Transition};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
@@ -61,6 +72,12 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 const OLD_TRACEFS: &str = "/sys/kernel/debug/tracing";
 const EVENT: &str = "events/sock/inet_sock_set_state";
 const RESET_EVENT: &str = "events/tcp/tcp_send_reset";
+const CONG_EVENT: &str = "events/tcp/tcp_cong_state_set";
+
+/// Sockets whose last congestion state the reader keeps; past it the
+/// table starts afresh (a socket's next change then shows as from its
+/// unknown state).
+const CONG_SOCKETS: usize = 65_536;
 /// How long the reader sleeps in poll(2) before looking again (and checking
 /// whether it should stop).
 const POLL_MS: libc::c_int = 50;
@@ -104,12 +121,15 @@ fn setup_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> TraceUnavaila
 pub struct Traced {
     pub transitions: Vec<Transition>,
     pub resets: Vec<Reset>,
+    /// Congestion-state changes (`tcp_cong_state_set`), the endpoint and
+    /// connection left for the model to name.
+    pub cong: Vec<CongestionEvent>,
 }
 
 impl Traced {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty() && self.resets.is_empty()
+        self.transitions.is_empty() && self.resets.is_empty() && self.cong.is_empty()
     }
 }
 
@@ -120,6 +140,8 @@ pub struct StateTracer {
     instance: PathBuf,
     /// `tcp:tcp_send_reset` is enabled in the instance.
     resets: bool,
+    /// `tcp:tcp_cong_state_set` is enabled in the instance.
+    cong: bool,
 }
 
 impl StateTracer {
@@ -164,6 +186,8 @@ impl StateTracer {
         // transitions go on alone.
         let reset_format = fs::read_to_string(root.join(RESET_EVENT).join("format")).ok();
         let reset_layout = reset_format.as_deref().and_then(ResetLayout::parse);
+        let cong_format = fs::read_to_string(root.join(CONG_EVENT).join("format")).ok();
+        let cong_layout = cong_format.as_deref().and_then(CongLayout::parse);
 
         remove_stale_instances(&root.join("instances"));
         let instance = root.join(instance_name(NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)));
@@ -173,6 +197,7 @@ impl StateTracer {
             thread: None,
             instance,
             resets: false,
+            cong: false,
         };
         let reset_filter = reset_format
             .as_deref()
@@ -180,11 +205,21 @@ impl StateTracer {
         tracer.configure(ports)?;
         // After the clock is set (setting it empties the buffers).
         let reset_layout = reset_layout.filter(|_| tracer.enable_resets(reset_filter.as_deref()));
+        // Fires per state change of a sender, never per packet: filtered by
+        // port in the kernel (its sport and dport are plain numbers).
+        let cong_filter = cong_format
+            .as_deref()
+            .and_then(|f| kernel_port_filter(f, ports));
+        let cong_layout = cong_layout.filter(|_| {
+            (ports.is_empty() || cong_filter.is_some())
+                && tracer.enable_cong(cong_filter.as_deref())
+        });
         let cpus = tracer.open_cpu_buffers()?;
         let stop = Arc::clone(&tracer.stop);
         let decoders = Decoders {
             states: layout,
             resets: reset_layout,
+            cong: cong_layout,
             // The kernel kept only these ports' resets when it could.
             reset_ports: if reset_filter.is_some() {
                 Vec::new()
@@ -214,6 +249,21 @@ impl StateTracer {
             && self.write(&format!("{RESET_EVENT}/enable"), "1").is_ok();
         self.resets = ok;
         ok
+    }
+
+    /// Whether the congestion states are traced now: `tcp_cong_state_set`'s
+    /// filter (`None`: every port) and enable written.
+    fn enable_cong(&mut self, filter: Option<&str>) -> bool {
+        let ok = filter.is_none_or(|f| self.write(&format!("{CONG_EVENT}/filter"), f).is_ok())
+            && self.write(&format!("{CONG_EVENT}/enable"), "1").is_ok();
+        self.cong = ok;
+        ok
+    }
+
+    /// Whether congestion-state changes are traced.
+    #[must_use]
+    pub fn traces_cong(&self) -> bool {
+        self.cong
     }
 
     /// Whether the resets' reasons are traced (the kernel has the event with a reason).
@@ -390,6 +440,7 @@ fn realtime_minus_monotonic() -> i64 {
 struct Decoders {
     states: Layout,
     resets: Option<ResetLayout>,
+    cong: Option<CongLayout>,
     reset_ports: Vec<u16>,
 }
 
@@ -420,6 +471,7 @@ fn read_loop(
     // One sub-buffer per read; 64 KiB covers any buffer_subbuf_size_kb we set (default 4).
     let mut page = vec![0u8; 64 * 1024];
     let mut batch = Traced::default();
+    let mut cong_states = CongStates::default();
     let mut last_read = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // SAFETY: `pollfds` is a valid array of that many pollfd entries.
@@ -449,10 +501,11 @@ fn read_loop(
                 if n <= 0 {
                     break;
                 }
-                parse_records(
+                parse_all(
                     &page[..n.unsigned_abs()],
                     &decoders.states,
                     decoders.resets.as_ref(),
+                    decoders.cong.as_ref(),
                     offset,
                     &mut batch,
                 );
@@ -461,6 +514,9 @@ fn read_loop(
         }
         batch.transitions.sort_by_key(|t: &Transition| t.ts);
         batch.resets.sort_by_key(|r: &Reset| r.ts);
+        batch.cong.sort_by_key(|c| c.ts);
+        cong_states.changes(&mut batch.cong);
+        cong_states.closed(&batch.transitions);
         if !batch.is_empty() {
             on_batch(std::mem::take(&mut batch));
         }
@@ -675,6 +731,133 @@ impl ResetLayout {
     }
 }
 
+/// Where `tcp:tcp_cong_state_set`'s fields are in a record (from its
+/// `format` file), and the names of its states when the format prints them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CongLayout {
+    id: u16,
+    common_type: usize,
+    sport: usize,
+    dport: usize,
+    family: usize,
+    saddr: usize,
+    daddr: usize,
+    saddr_v6: usize,
+    daddr_v6: usize,
+    cong_state: usize,
+    min_len: usize,
+    /// `__print_symbolic(REC->cong_state, …)`, when the format has one.
+    names: Vec<(u32, String)>,
+}
+
+impl CongLayout {
+    /// Parses the event's fields; `None` when one is missing or has
+    /// another size.
+    #[must_use]
+    pub fn parse(format: &str) -> Option<Self> {
+        let (id, fields) = format_fields(format)?;
+        let mut f = FieldFinder {
+            fields: &fields,
+            min_len: 0,
+        };
+        let mut layout = Self {
+            id: id?,
+            common_type: f.at("common_type", 2)?,
+            sport: f.at("sport", 2)?,
+            dport: f.at("dport", 2)?,
+            family: f.at("family", 2)?,
+            saddr: f.at("saddr", 4)?,
+            daddr: f.at("daddr", 4)?,
+            saddr_v6: f.at("saddr_v6", 16)?,
+            daddr_v6: f.at("daddr_v6", 16)?,
+            cong_state: f.at("cong_state", 1)?,
+            min_len: 0,
+            names: symbols(format, "cong_state"),
+        };
+        layout.min_len = f.min_len;
+        Some(layout)
+    }
+
+    /// State `n`: by the format's name for it when it prints names
+    /// (`TCP_CA_Recovery` or `Recovery`), else the documented value.
+    #[must_use]
+    pub fn state(&self, n: u8) -> CaState {
+        let Some((_, name)) = self.names.iter().find(|(k, _)| *k == u32::from(n)) else {
+            return CaState::from_kernel(n);
+        };
+        let bare = name.strip_prefix("TCP_CA_").unwrap_or(name);
+        CaState::NAMED
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(bare))
+            .unwrap_or(CaState::Other(n))
+    }
+
+    /// Decodes one record (the state it entered; `from` is filled by the
+    /// reader); `None` for another event or family.
+    fn decode(&self, rec: &[u8], mono_ns: u64, offset: i64) -> Option<CongestionEvent> {
+        if rec.len() < self.min_len || u16_at(rec, self.common_type)? != self.id {
+            return None;
+        }
+        let (src, dst) = match i32::from(u16_at(rec, self.family)?) {
+            libc::AF_INET => (v4_at(rec, self.saddr)?, v4_at(rec, self.daddr)?),
+            libc::AF_INET6 => (v6_at(rec, self.saddr_v6)?, v6_at(rec, self.daddr_v6)?),
+            _ => return None,
+        };
+        let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
+        Some(CongestionEvent {
+            ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
+            conn: None,
+            endpoint: String::new(),
+            local: SocketAddr::new(src, u16_at(rec, self.sport)?),
+            remote: SocketAddr::new(dst, u16_at(rec, self.dport)?),
+            source: CongSource::Kernel,
+            state: self.state(*rec.get(self.cong_state)?),
+            from: None,
+            cwnd: None,
+            ssthresh: None,
+            rtt_us: None,
+            retransmits: None,
+            total_retrans: None,
+        })
+    }
+}
+
+/// The last congestion state the tracepoint told of each socket, so that
+/// only changes go on, each with the state it left.
+#[derive(Default)]
+struct CongStates {
+    last: std::collections::HashMap<(SocketAddr, SocketAddr), CaState>,
+}
+
+impl CongStates {
+    /// Keeps the records of `batch` (in time order) that change their
+    /// socket's state, and fills their `from`. A socket's first record is
+    /// a change unless it is Open, where every connection begins (the
+    /// kernel sets Open on each new connection: under a load of short
+    /// connections that is one record per connection, and nothing to show).
+    fn changes(&mut self, batch: &mut Vec<CongestionEvent>) {
+        batch.retain_mut(|c| {
+            if self.last.len() >= CONG_SOCKETS {
+                self.last.clear();
+            }
+            let before = self.last.insert((c.local, c.remote), c.state);
+            c.from = before;
+            c.is_change()
+        });
+    }
+
+    /// Sockets that closed: their states are forgotten (the table stays as
+    /// big as the open connections).
+    fn closed(&mut self, transitions: &[Transition]) {
+        if self.last.is_empty() {
+            return;
+        }
+        for t in transitions.iter().filter(|t| t.to == TcpState::Closed) {
+            self.last.remove(&(t.local, t.remote));
+        }
+    }
+}
+
 /// The `{ value, "NAME" }` pairs of `__print_symbolic(REC->field, …)` in a
 /// format's print format. Values the kernel did not resolve to numbers, and
 /// names that are not plain identifiers, are left out.
@@ -787,6 +970,27 @@ pub fn parse_records(
     });
 }
 
+/// As [`parse_records`], and with `cong`, the congestion-state records too
+/// (each as the kernel wrote it: [`CongStates`] keeps the changes).
+pub fn parse_all(
+    page: &[u8],
+    layout: &Layout,
+    resets: Option<&ResetLayout>,
+    cong: Option<&CongLayout>,
+    offset: i64,
+    out: &mut Traced,
+) {
+    walk_page(page, |rec, ts| {
+        if let Some(t) = layout.decode(rec, ts, offset) {
+            out.transitions.push(t);
+        } else if let Some(r) = resets.and_then(|l| l.decode(rec, ts, offset)) {
+            out.resets.push(r);
+        } else if let Some(c) = cong.and_then(|l| l.decode(rec, ts, offset)) {
+            out.cong.push(c);
+        }
+    });
+}
+
 /// Calls `each` with every record of a page and its CLOCK_MONOTONIC stamp.
 fn walk_page(page: &[u8], mut each: impl FnMut(&[u8], u64)) {
     let (Some(ts), Some(commit)) = (
@@ -868,7 +1072,9 @@ fn in_user_namespace() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_kernel_bytes::{RESET_FORMAT, TRACE_FORMAT, reset_record, trace_record};
+    use crate::test_kernel_bytes::{
+        CONG_FORMAT, RESET_FORMAT, TRACE_FORMAT, cong_record, reset_record, trace_record,
+    };
     use crate::test_rng::Rng;
 
     #[test]
@@ -1109,6 +1315,7 @@ mod tests {
         let d = Decoders {
             states: Layout::parse(TRACE_FORMAT).unwrap(),
             resets: ResetLayout::parse(RESET_FORMAT),
+            cong: None,
             reset_ports: vec![7000],
         };
         let reset = |src: &str, dst: &str| Reset {
@@ -1134,5 +1341,81 @@ mod tests {
             filter_expr(&[80, 443]),
             "protocol == 6 && (sport == 80 || dport == 80 || sport == 443 || dport == 443)"
         );
+    }
+
+    #[test]
+    fn parses_the_congestion_format_and_keeps_each_sockets_changes() {
+        let l = CongLayout::parse(CONG_FORMAT).unwrap();
+        assert_eq!(
+            (l.id, l.sport, l.dport, l.cong_state, l.min_len),
+            (2271, 16, 18, 62, 63)
+        );
+        // 6.18 prints a number: the documented values name it.
+        assert!(l.names.is_empty());
+        assert_eq!(l.state(3), CaState::Recovery);
+        assert_eq!(l.state(9), CaState::Other(9));
+        // A kernel that prints names is read by them.
+        let named = CONG_FORMAT.replace(
+            "REC->cong_state\n",
+            "__print_symbolic(REC->cong_state, { 0, \"TCP_CA_Open\" }, { 4, \"TCP_CA_Loss\" }, { 7, \"TCP_CA_Later\" })",
+        );
+        let n = CongLayout::parse(&named).unwrap();
+        assert_eq!(n.state(4), CaState::Loss);
+        assert_eq!(n.state(7), CaState::Other(7));
+        assert!(CongLayout::parse(&CONG_FORMAT.replace("cong_state;", "state;")).is_none());
+        assert!(CongLayout::parse(&CONG_FORMAT.replace("size:1;", "size:4;")).is_none());
+        assert!(CongLayout::parse(RESET_FORMAT).is_none());
+
+        let me = (std::net::Ipv4Addr::LOCALHOST, 40000);
+        let srv = (std::net::Ipv4Addr::LOCALHOST, 7000);
+        let recs: Vec<(u32, Vec<u8>)> = [1u8, 3, 4, 4, 0]
+            .into_iter()
+            .map(|s| (1_000, cong_record(s, me, srv)))
+            .chain([(1_000, cong_record(0, srv, me))])
+            .collect();
+        let mut out = Traced::default();
+        let states = Layout::parse(TRACE_FORMAT).unwrap();
+        parse_all(&page(&recs), &states, None, Some(&l), 0, &mut out);
+        assert_eq!(out.cong.len(), 6);
+        assert!(out.transitions.is_empty());
+        let mut seen = CongStates::default();
+        seen.changes(&mut out.cong);
+        let told: Vec<(u16, Option<CaState>, CaState)> = out
+            .cong
+            .iter()
+            .map(|c| (c.local.port(), c.from, c.state))
+            .collect();
+        // The second Loss (another timeout) is no change; the first record
+        // of a socket has no state before it, and is no change when it is
+        // Open (each new connection's).
+        assert_eq!(
+            told,
+            [
+                (40000, None, CaState::Disorder),
+                (40000, Some(CaState::Disorder), CaState::Recovery),
+                (40000, Some(CaState::Recovery), CaState::Loss),
+                (40000, Some(CaState::Loss), CaState::Open),
+            ]
+        );
+        assert!(
+            out.cong
+                .iter()
+                .all(|c| c.source == CongSource::Kernel && c.cwnd.is_none() && c.is_change())
+        );
+        // The server's socket closes: forgotten.
+        assert_eq!(seen.last.len(), 2);
+        seen.closed(&[Transition {
+            ts: Timestamp(0),
+            local: SocketAddr::from(srv),
+            remote: SocketAddr::from(me),
+            from: TcpState::LastAck,
+            to: TcpState::Closed,
+            skaddr: 1,
+        }]);
+        assert_eq!(seen.last.len(), 1);
+        // Cut records and garbage decode to nothing, without a panic.
+        let mut cut = cong_record(3, me, srv);
+        cut.truncate(40);
+        assert!(l.decode(&cut, 0, 0).is_none());
     }
 }

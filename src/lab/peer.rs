@@ -21,7 +21,8 @@ mod protocol;
 mod sys;
 
 pub use protocol::{
-    Command, ERRNO_NAMES, Line, PARENT_PID_ENV, REPORTED_CALLS, REPORTED_FLAGS, errno_name,
+    Command, ERRNO_NAMES, InfoLine, Line, PARENT_PID_ENV, REPORTED_CALLS, REPORTED_FLAGS,
+    errno_name,
 };
 
 use std::io::BufRead;
@@ -80,9 +81,14 @@ pub fn peer_main(name: &str) -> i32 {
     {
         let peer = Arc::clone(&peer);
         std::thread::spawn(move || {
-            loop {
+            // TCP_INFO is read every 10th tick (50 ms): a few times a
+            // second while a transfer runs, reported only when it changed.
+            for tick in 0u64.. {
                 std::thread::sleep(Duration::from_millis(5));
                 peer.announce_blocked();
+                if tick % 10 == 9 {
+                    peer.report_infos();
+                }
             }
         });
     }

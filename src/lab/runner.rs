@@ -9,10 +9,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::LabError;
-use super::peer::{Command, Line, PARENT_PID_ENV, errno_name};
+use super::peer::{Command, InfoLine, Line, PARENT_PID_ENV, errno_name};
 use super::script::{Action, Endpoint, LinkRule, Script};
 use crate::event::{
-    CallEvent, CallResult, EndpointName, Event, EventSink, LabAction, LabEvent, Origin, StepEvent,
+    CaState, CallEvent, CallResult, CongSource, CongestionEvent, EndpointName, Event, EventSink,
+    LabAction, LabEvent, Origin, StepEvent,
 };
 use crate::time::Timestamp;
 
@@ -273,6 +274,15 @@ fn read_peer(
         if let Some(message) = line.warning {
             warn(sink, message);
         }
+        if let Some(info) = line.info {
+            match congestion_event(name, line.ts_ns, &info) {
+                Some(ev) => sink(ev),
+                None => warn(
+                    sink,
+                    format!("{name}: a TCP_INFO report without its addresses"),
+                ),
+            }
+        }
         if line.under_way && !line.child {
             let _ = tx.send(Msg::Start { peer });
         }
@@ -304,6 +314,26 @@ fn read_peer(
         }
     }
     let _ = tx.send(Msg::Exited { peer });
+}
+
+/// A peer's TCP_INFO report as the contract's event: the socket's own
+/// report (`None` when its addresses do not parse).
+fn congestion_event(name: &str, ts_ns: Option<u64>, info: &InfoLine) -> Option<Event> {
+    Some(Event::Congestion(Box::new(CongestionEvent {
+        ts: Timestamp(ts_ns.unwrap_or_else(|| Timestamp::now().0)),
+        conn: None,
+        endpoint: name.to_owned(),
+        local: info.local.parse().ok()?,
+        remote: info.remote.parse().ok()?,
+        source: CongSource::Socket,
+        state: CaState::from_kernel(info.ca_state),
+        from: info.from.map(CaState::from_kernel),
+        cwnd: Some(info.cwnd),
+        ssthresh: info.ssthresh,
+        rtt_us: Some(info.rtt_us),
+        retransmits: Some(info.retransmits),
+        total_retrans: Some(info.total_retrans),
+    })))
 }
 
 struct Lab {

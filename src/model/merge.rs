@@ -1258,6 +1258,16 @@ impl States {
         }
     }
 
+    /// The connection a socket of these addresses belongs to, if followed,
+    /// and its endpoint's name (the lab peer's, else its role's).
+    #[must_use]
+    pub fn socket_of(&self, local: SocketAddr, remote: SocketAddr) -> (Option<ConnId>, String) {
+        match self.conns.conn_of(local, remote) {
+            Some((c, role)) => (Some(c), self.names.endpoint(local, role)),
+            None => (None, self.names.endpoint(local, Role::Client)),
+        }
+    }
+
     fn socket_queues_event(&mut self, q: SocketQueues) {
         let found = self.conns.conn_of(q.local, q.remote);
         let endpoint = match found {

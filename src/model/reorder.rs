@@ -22,10 +22,17 @@ pub const MAX_WAITING: usize = 8_192;
 /// their own: they come in their own time order, but after the transitions
 /// of the same read, so in the transitions' queue each would land inside
 /// it (moving part of a chunk of a flood's transitions, microseconds each).
+/// So do the tracer's congestion states, which would land inside the lab's
+/// calls.
 fn lane(input: &Input) -> usize {
     match input {
         Input::Segment { .. } | Input::Rejected { .. } => 0,
         Input::Snapshot { .. } | Input::Transition(_) | Input::KernelMode { .. } => 1,
+        Input::Event(crate::event::Event::Congestion(c))
+            if c.source == crate::event::CongSource::Kernel =>
+        {
+            4
+        }
         Input::Event(_) => 2,
         Input::Reset(_) => 3,
     }
@@ -34,7 +41,7 @@ fn lane(input: &Input) -> usize {
 /// A time-ordered holding area. Inputs with equal timestamps leave in arrival order.
 #[derive(Default)]
 pub struct Reorder {
-    lanes: [SortedQueue<Key, Input>; 4],
+    lanes: [SortedQueue<Key, Input>; 5],
     arrivals: u64,
     /// The latest time released so far.
     released: Timestamp,

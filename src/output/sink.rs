@@ -117,6 +117,10 @@ impl View for Collect {
                 (Event::Packet(p), Some(c)) => p.conn.0 != c,
                 (Event::State(s), Some(c)) => s.conn.is_some_and(|x| x.0 != c),
                 (Event::SocketQueues(_) | Event::Queue(_), _) => true,
+                // A handout draws a congestion state's changes only.
+                (Event::Congestion(c), conn) => {
+                    !c.is_change() || conn.is_some_and(|n| c.conn.map(|c| c.0) != Some(n))
+                }
                 _ => false,
             };
             if other {

@@ -59,6 +59,10 @@ fn kernel_inputs(r: KernelReport) -> Vec<Input> {
         }],
         KernelReport::Transitions(ts) => ts.into_iter().map(Input::Transition).collect(),
         KernelReport::Resets(rs) => rs.into_iter().map(Input::Reset).collect(),
+        KernelReport::Congestion(cs) => cs
+            .into_iter()
+            .map(|c| Input::Event(Event::Congestion(Box::new(c))))
+            .collect(),
         KernelReport::Warning { ts, message } => vec![Input::Event(Event::Warning { ts, message })],
     }
 }

@@ -12,10 +12,58 @@ use super::text::{put, put_spans, width};
 use super::{Palette, parts};
 use crate::app::App;
 use crate::app::layout::Area;
-use crate::app::timeline::Socket;
-use crate::event::StateSource;
+use crate::app::timeline::{CongSnap, Socket};
+use crate::event::{CaState, CongSource, StateSource};
 use crate::i18n::{fill, labels};
 use crate::tcp::TcpState;
+
+/// The states in which a socket may still send data (its congestion
+/// window means something).
+pub(crate) fn sends(state: TcpState) -> bool {
+    matches!(
+        state,
+        TcpState::Established
+            | TcpState::CloseWait
+            | TcpState::FinWait1
+            | TcpState::LastAck
+            | TcpState::Closing
+    )
+}
+
+/// `cwnd 14 · ssthresh 7 · Recovery (TCP_INFO)`, or the longest shorter
+/// form that fits `room` (`cwnd 14/7 · Recovery`, `14/7`): the window and threshold in segments (∞: no
+/// loss yet), the congestion state, who told them.
+pub(super) fn cong_text(c: &CongSnap, room: u16, app: &App) -> String {
+    let t = labels(app.lang());
+    let cwnd = c.cwnd.map_or_else(|| "?".to_owned(), |v| v.to_string());
+    let ssthresh = c.ssthresh.map_or_else(|| "∞".to_owned(), |v| v.to_string());
+    let state = c.state.name();
+    let source = match c.source {
+        CongSource::Socket => &t.cong_by_socket,
+        CongSource::Kernel => &t.cong_by_kernel,
+    };
+    let forms = [
+        format!(
+            "{} {source}",
+            fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state])
+        ),
+        fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state]),
+        format!("cwnd {cwnd}/{ssthresh} · {state}"),
+        fill(&t.cwnd_card_short, &[&cwnd, &ssthresh]),
+        format!("{cwnd}/{ssthresh}"),
+    ];
+    forms
+        .into_iter()
+        .find(|f| width(f) <= room)
+        .unwrap_or_default()
+}
+
+fn cong_style(c: &CongSnap, pal: &Palette) -> Style {
+    match c.state {
+        CaState::Open => pal.dim,
+        _ => pal.warn,
+    }
+}
 
 /// The lines of one socket's card entry: its state (and TIME-WAIT's
 /// countdown), and for a listener its accept queue: on a line of its own,
@@ -93,6 +141,15 @@ fn socket_lines(
             pal.dim
         };
         lines.push(vec![("  ".to_owned(), pal.dim), (text, style)]);
+    }
+    if let Some(c) = s.cong_at(at).filter(|_| sends(st.state)) {
+        lines.push(vec![
+            ("  ".to_owned(), pal.dim),
+            (
+                cong_text(c, room.saturating_sub(2), app),
+                cong_style(c, pal),
+            ),
+        ]);
     }
     if let Some(q) = s.queue_at(at).filter(|_| st.state != TcpState::Closed) {
         let g = parts::gauge(q.accept_queue, q.backlog.saturating_add(1), 6);

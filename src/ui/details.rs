@@ -91,6 +91,20 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         );
         y += 1;
     }
+    // Not in its bytes either: the sender's congestion window when it left
+    // (its socket's own report, or the kernel's state).
+    let sender = app
+        .sockets()
+        .all()
+        .iter()
+        .rev()
+        .find(|s| s.local == seg.src && s.remote == Some(seg.dst));
+    if let Some(c) = sender.and_then(|s| s.cong_at(row)) {
+        let field = format!("{}: ", t.cong_field);
+        let value = super::cards::cong_text(c, w.saturating_sub(super::text::width(&field)), app);
+        put_spans(buf, x, y, &[(&field, pal.dim), (&value, pal.base)], w);
+        y += 1;
+    }
     let bottom = inner.bottom();
     // The note on byte order and the key hints at the bottom.
     let note = wrap(&t.details_order, w);

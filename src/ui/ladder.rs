@@ -327,6 +327,7 @@ fn draw_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, ev: &Event) {
         Event::Queue(q) => queue_row(buf, cx, y, row, q),
         // Not a row: the cards show them.
         Event::SocketQueues(_) => {}
+        Event::Congestion(c) => cong_row(buf, cx, y, row, c),
         Event::Lab(l) => lab_row(buf, y, cx, l),
         Event::Step(s) => step_row(buf, y, geo, s, pal, t),
         Event::Warning { message, .. } => {
@@ -697,6 +698,54 @@ fn check_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &CheckEvent) 
         &[
             &[(glyph, style), (&text, style), (&timer, pal.dim)],
             &[(glyph, style), (&short, style), (&timer, pal.dim)],
+        ],
+    );
+}
+
+/// A congestion-state change on the sending socket's lane: `▲ congestion
+/// Open → Recovery cwnd 14 (TCP_INFO)`; narrower lanes drop the window,
+/// then the source, then the state left.
+fn cong_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &crate::event::CongestionEvent) {
+    let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
+    let Some(lane) = app.lanes().owner(c.local, row) else {
+        return;
+    };
+    let state = c.state.name();
+    let short = fill(&t.cong_row_short, &[&state]);
+    // A first report that is not Open: where it came from is not known.
+    let change = match c.from {
+        Some(from) => fill(&t.cong_row, &[&from.name(), &state]),
+        None => short.clone(),
+    };
+    let window = match (c.cwnd, c.ssthresh) {
+        (Some(w), Some(s)) => format!(" cwnd {w}/{s}"),
+        (Some(w), None) => format!(" cwnd {w}"),
+        _ => String::new(),
+    };
+    let source = match c.source {
+        crate::event::CongSource::Socket => format!(" {}", t.cong_by_socket),
+        crate::event::CongSource::Kernel => format!(" {}", t.cong_by_kernel),
+    };
+    let style = match c.state {
+        crate::event::CaState::Open => pal.state,
+        _ => pal.warn,
+    };
+    on_lane_forms(
+        buf,
+        y,
+        geo,
+        lane,
+        &[
+            &[
+                ("▲ ", style),
+                (&change, style),
+                (&window, pal.dim),
+                (&source, pal.dim),
+            ],
+            &[("▲ ", style), (&change, style), (&source, pal.dim)],
+            &[("▲ ", style), (&change, style)],
+            &[("▲ ", style), (&short, style)],
+            &[("▲ ", style), (&state, style)],
         ],
     );
 }

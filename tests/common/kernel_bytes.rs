@@ -182,3 +182,26 @@ pub fn reset_record(
     r[60..88].copy_from_slice(&sockaddr(dst.0, dst.1));
     r
 }
+
+/// `tcp:tcp_cong_state_set`'s format file, as Linux 6.18 writes it (the
+/// state printed as a number).
+pub const CONG_FORMAT: &str = include_str!("../fixtures/kernel/tcp_cong_state_set-6.18.format");
+
+/// A record of [`CONG_FORMAT`] (64 bytes, ID 2271): the IPv4 socket
+/// `local` → `remote` entered congestion state `state`.
+pub fn cong_record(
+    state: u8,
+    local: (std::net::Ipv4Addr, u16),
+    remote: (std::net::Ipv4Addr, u16),
+) -> Vec<u8> {
+    let mut r = vec![0u8; 64];
+    r[0..2].copy_from_slice(&2271u16.to_ne_bytes());
+    r[8..16].copy_from_slice(&0xffff_8881_0bad_5c00u64.to_ne_bytes());
+    r[16..18].copy_from_slice(&local.1.to_ne_bytes());
+    r[18..20].copy_from_slice(&remote.1.to_ne_bytes());
+    r[20..22].copy_from_slice(&2u16.to_ne_bytes());
+    r[22..26].copy_from_slice(&local.0.octets());
+    r[26..30].copy_from_slice(&remote.0.octets());
+    r[62] = state;
+    r
+}

@@ -53,6 +53,10 @@ pub const TESTS: &[(&str, fn())] = &[
         "watch_kernel_states_were_made_by_the_kernel",
         watch_kernel_states_were_made_by_the_kernel,
     ),
+    (
+        "demo_congestion_states_come_in_order_as_root",
+        crate::congestion::demo_congestion_states_come_in_order_as_root,
+    ),
 ];
 
 /// The tracer alone, on one connection per address family: each side's

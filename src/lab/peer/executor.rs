@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::protocol::{Line, result_of};
-use super::sys::{errno, fd_fits_select, is_connected_tcp, local_addr, set_filter};
+use super::protocol::{InfoLine, Line, result_of};
+use super::sys::{
+    CongSample, cong_sample, errno, fd_fits_select, is_connected_tcp, local_addr, peer_addr,
+    set_filter,
+};
 use crate::event::CallEvent;
 use crate::lab::script::{
     Call, Endpoint, How, LinkRule, Payload, Proto, Ready, Serving, Side, SockOpt, Target,
@@ -73,6 +76,9 @@ pub(super) struct Peer {
     next_slot: AtomicU64,
     /// What the link does to segments arriving at our sockets.
     rule: Mutex<LinkRule>,
+    /// What each held socket's TCP_INFO said when it was last reported, by
+    /// fd (with its addresses: an fd number used again is another socket).
+    infos: Mutex<HashMap<i32, (SocketAddr, SocketAddr, CongSample)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -109,7 +115,52 @@ impl Peer {
             pending: Mutex::new(HashMap::new()),
             next_slot: AtomicU64::new(0),
             rule: Mutex::new(LinkRule::Open),
+            infos: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Reads TCP_INFO of every socket we hold and reports each one whose
+    /// congestion state, window, threshold or retransmissions changed since
+    /// its last report (after each call, and from the ticker while a
+    /// transfer runs).
+    pub(super) fn report_infos(&self) {
+        let fds = lock(&self.state).held.clone();
+        for fd in fds {
+            self.report_info(fd);
+        }
+    }
+
+    fn report_info(&self, fd: i32) {
+        let Some(now) = cong_sample(fd).filter(CongSample::sends) else {
+            return;
+        };
+        let (Some(local), Some(remote)) = (local_addr(fd), peer_addr(fd)) else {
+            return;
+        };
+        let mut infos = lock(&self.infos);
+        let before = infos
+            .get(&fd)
+            .filter(|(l, r, _)| *l == local && *r == remote)
+            .map(|(_, _, s)| *s);
+        if before.is_some_and(|b| !now.differs(&b)) {
+            return;
+        }
+        infos.insert(fd, (local, remote, now));
+        self.emit(&Line {
+            ts_ns: Some(now_ns()),
+            info: Some(Box::new(InfoLine {
+                local: local.to_string(),
+                remote: remote.to_string(),
+                ca_state: now.ca_state,
+                from: before.map(|b| b.ca_state),
+                cwnd: now.cwnd,
+                ssthresh: now.ssthresh,
+                rtt_us: now.rtt_us,
+                retransmits: now.retransmits,
+                total_retrans: now.total_retrans,
+            })),
+            ..Line::default()
+        });
     }
 
     /// Writes one protocol line to stdout, whole.
@@ -254,6 +305,8 @@ impl Peer {
             data,
             ..Line::default()
         });
+        drop(pending);
+        self.report_infos();
     }
 
     /// Tells the runner this command goes on (a loop that does not block
@@ -536,6 +589,8 @@ impl Peer {
     }
 
     fn close(&self, fd: i32, what: &str) {
+        // The socket's last word before it goes (what a transfer's end left).
+        self.report_info(fd);
         self.release(fd);
         // SAFETY: fd is ours; it is forgotten whatever close returns.
         self.syscall("close", what, false, || unsafe { libc::close(fd) as isize });

@@ -63,6 +63,29 @@ pub struct Line {
     /// call reports it blocks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub under_way: bool,
+    /// What a connected socket's `TCP_INFO` said, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<Box<InfoLine>>,
+}
+
+/// A connected TCP socket's own report (`getsockopt(TCP_INFO)`): its
+/// congestion state and window, read by the peer that holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfoLine {
+    pub local: String,
+    pub remote: String,
+    /// `tcpi_ca_state`: 0 Open … 4 Loss.
+    pub ca_state: u8,
+    /// The state this peer reported last for the socket (none: its first report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<u8>,
+    pub cwnd: u32,
+    /// `None`: infinite (no loss yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssthresh: Option<u32>,
+    pub rtt_us: u32,
+    pub retransmits: u8,
+    pub total_retrans: u32,
 }
 
 /// Every call a peer reports (a `call` event's `call`): the explanations
@@ -177,6 +200,27 @@ mod tests {
         assert_eq!(result_of(-1, libc::EPIPE, true), "EPIPE");
         assert_eq!(result_of(0, 0, true), "0");
         assert_eq!(result_of(0, 0, false), "ok");
+    }
+
+    #[test]
+    fn info_lines_round_trip() {
+        let l = Line {
+            ts_ns: Some(9),
+            info: Some(Box::new(InfoLine {
+                local: "127.0.0.1:40000".into(),
+                remote: "127.0.0.1:7000".into(),
+                ca_state: 3,
+                from: Some(0),
+                cwnd: 14,
+                ssthresh: Some(14),
+                rtt_us: 52,
+                retransmits: 0,
+                total_retrans: 1,
+            })),
+            ..Line::default()
+        };
+        let text = serde_json::to_string(&l).expect("serializes");
+        assert_eq!(serde_json::from_str::<Line>(&text).expect("parses"), l);
     }
 
     #[test]

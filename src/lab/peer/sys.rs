@@ -27,6 +27,71 @@ pub(super) fn local_addr(fd: i32) -> Option<SocketAddr> {
     (addr.port() != 0).then_some(addr)
 }
 
+/// The address a connected socket's peer has (getpeername), if any.
+pub(super) fn peer_addr(fd: i32) -> Option<SocketAddr> {
+    // SAFETY: the fd is borrowed for the duration of the call only and is not closed.
+    let sock = std::mem::ManuallyDrop::new(unsafe {
+        <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(fd)
+    });
+    sock.peer_addr().ok()?.as_socket()
+}
+
+/// What a TCP socket's `TCP_INFO` says of its congestion control.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct CongSample {
+    /// `tcpi_state` (the kernel's TCP_ESTABLISHED = 1 …).
+    pub state: u8,
+    pub ca_state: u8,
+    pub cwnd: u32,
+    /// `None` while infinite.
+    pub ssthresh: Option<u32>,
+    pub rtt_us: u32,
+    pub retransmits: u8,
+    pub total_retrans: u32,
+}
+
+impl CongSample {
+    /// The kernel's `TCP_INFINITE_SSTHRESH`.
+    const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
+
+    /// Whether a report of `self` after `before` tells something new (the
+    /// round-trip time alone moves all the time and does not count).
+    pub fn differs(&self, before: &CongSample) -> bool {
+        (self.ca_state, self.cwnd, self.ssthresh, self.retransmits)
+            != (
+                before.ca_state,
+                before.cwnd,
+                before.ssthresh,
+                before.retransmits,
+            )
+            || self.total_retrans != before.total_retrans
+    }
+
+    /// Whether the socket is one with a sender worth reporting: connected,
+    /// or closing with data possibly still in flight (not a listener, not
+    /// a SYN-SENT, not FIN-WAIT-2 or TIME-WAIT).
+    pub fn sends(&self) -> bool {
+        // ESTABLISHED, FIN_WAIT1, CLOSE_WAIT, LAST_ACK, CLOSING.
+        matches!(self.state, 1 | 4 | 8 | 9 | 11)
+    }
+}
+
+/// A TCP socket's congestion control, from `getsockopt(TCP_INFO)`; `None`
+/// for another socket or a kernel whose answer is too short.
+pub(super) fn cong_sample(fd: i32) -> Option<CongSample> {
+    let info = tcp_info(fd)?;
+    Some(CongSample {
+        state: info.tcpi_state,
+        ca_state: info.tcpi_ca_state,
+        cwnd: info.tcpi_snd_cwnd,
+        ssthresh: (info.tcpi_snd_ssthresh < CongSample::INFINITE_SSTHRESH)
+            .then_some(info.tcpi_snd_ssthresh),
+        rtt_us: info.tcpi_rtt,
+        retransmits: info.tcpi_retransmits,
+        total_retrans: info.tcpi_total_retrans,
+    })
+}
+
 fn attach(fd: i32, prog: &mut [libc::sock_filter]) {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
@@ -79,7 +144,7 @@ fn set_int(fd: i32, level: i32, name: i32, v: i32) -> bool {
     }
 }
 
-fn bytes_received(fd: i32) -> Option<u64> {
+fn tcp_info(fd: i32) -> Option<libc::tcp_info> {
     // SAFETY: tcp_info is plain old data.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -93,8 +158,11 @@ fn bytes_received(fd: i32) -> Option<u64> {
             &raw mut len,
         )
     };
-    (r == 0 && len as usize >= std::mem::size_of::<libc::tcp_info>())
-        .then_some(info.tcpi_bytes_received)
+    (r == 0 && len as usize >= std::mem::size_of::<libc::tcp_info>()).then_some(info)
+}
+
+fn bytes_received(fd: i32) -> Option<u64> {
+    tcp_info(fd).map(|info| info.tcpi_bytes_received)
 }
 
 /// Where a connected TCP socket's incoming stream began (the peer's initial

@@ -74,6 +74,7 @@ impl Names {
             Event::State(s) if s.remote.is_some() => (s.local, &mut s.endpoint),
             Event::Check(c) if c.remote.is_some() => (c.local, &mut c.endpoint),
             Event::SocketQueues(q) => (q.local, &mut q.endpoint),
+            Event::Congestion(c) => (c.local, &mut c.endpoint),
             Event::Packet(p) => {
                 p.endpoint = self.owner_of(p.segment.src).cloned();
                 return;

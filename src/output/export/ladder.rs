@@ -361,6 +361,36 @@ impl Ladder {
                         inferred,
                     }
                 }
+                Event::Congestion(c) => {
+                    if !c.is_change() || opts.conn.is_some_and(|n| c.conn.map(|c| c.0) != Some(n)) {
+                        continue;
+                    }
+                    let Some(lane) = placer.socket(c.local, row) else {
+                        continue;
+                    };
+                    let mut text = c.conn.map(|c| prefix(c.0)).unwrap_or_default();
+                    match c.from {
+                        Some(from) => {
+                            let _ = write!(text, "congestion {} → {}", from.name(), c.state.name());
+                        }
+                        None => {
+                            let _ = write!(text, "congestion → {}", c.state.name());
+                        }
+                    }
+                    if let Some(w) = c.cwnd {
+                        let _ = write!(text, " (cwnd {w}");
+                        if let Some(s) = c.ssthresh {
+                            let _ = write!(text, ", ssthresh {s}");
+                        }
+                        text.push(')');
+                    }
+                    let _ = write!(text, " [{}]", c.source.label());
+                    What::State {
+                        lane,
+                        text,
+                        inferred: false,
+                    }
+                }
                 Event::Check(c) => {
                     if opts.conn.is_some_and(|n| c.conn.map(|c| c.0) != Some(n)) {
                         continue;
