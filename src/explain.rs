@@ -38,6 +38,8 @@ pub enum Kind {
     Errno,
     /// Why the kernel sent a RST (`rst:NO_SOCKET`).
     Rst,
+    /// Why the kernel dropped a segment (`drop:TCP_LISTEN_OVERFLOW`).
+    Drop,
     Action,
     Scenario,
 }
@@ -45,13 +47,14 @@ pub enum Kind {
 impl Kind {
     /// In the order a list shows them; a bare name that several kinds know
     /// is looked up in [`Kind::PREFERENCE`] order instead.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::State,
         Kind::Packet,
         Kind::Note,
         Kind::Call,
         Kind::Errno,
         Kind::Rst,
+        Kind::Drop,
         Kind::Action,
         Kind::Scenario,
         Kind::Topic,
@@ -59,12 +62,13 @@ impl Kind {
 
     /// Which entry a bare name means when several kinds have it: a topic
     /// (`keepalive`) says the most, a scenario the least.
-    pub const PREFERENCE: [Kind; 9] = [
+    pub const PREFERENCE: [Kind; 10] = [
         Kind::Topic,
         Kind::State,
         Kind::Packet,
         Kind::Errno,
         Kind::Rst,
+        Kind::Drop,
         Kind::Call,
         Kind::Note,
         Kind::Action,
@@ -83,6 +87,7 @@ impl Kind {
             Kind::Call => "call",
             Kind::Errno => "errno",
             Kind::Rst => "rst",
+            Kind::Drop => "drop",
             Kind::Action => "action",
             Kind::Scenario => "scenario",
         }
@@ -135,6 +140,7 @@ pub struct Meta {
     pub call: String,
     pub errno: String,
     pub rst: String,
+    pub drop: String,
     pub action: String,
     pub scenario: String,
     pub topic: String,
@@ -152,6 +158,7 @@ impl Meta {
             Kind::Call => &self.call,
             Kind::Errno => &self.errno,
             Kind::Rst => &self.rst,
+            Kind::Drop => &self.drop,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -177,6 +184,8 @@ struct File {
     #[serde(default)]
     rst: HashMap<String, Entry>,
     #[serde(default)]
+    drop: HashMap<String, Entry>,
+    #[serde(default)]
     action: HashMap<String, Entry>,
     #[serde(default)]
     scenario: HashMap<String, Entry>,
@@ -192,6 +201,7 @@ impl File {
             Kind::Call => &self.call,
             Kind::Errno => &self.errno,
             Kind::Rst => &self.rst,
+            Kind::Drop => &self.drop,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -380,6 +390,25 @@ pub fn errno(name: &str, lang: Lang) -> Option<&'static Entry> {
 #[must_use]
 pub fn rst_reason(name: &str, lang: Lang) -> Option<&'static Entry> {
     get(Kind::Rst, name, lang)
+}
+
+/// Why the kernel dropped a segment, by the kernel's name for the reason
+/// (`TCP_LISTEN_OVERFLOW`; `SKB_DROP_REASON_TCP_LISTEN_OVERFLOW` too).
+/// `None` for a reason synack does not know (a newer kernel's).
+#[must_use]
+pub fn drop_reason(name: &str, lang: Lang) -> Option<&'static Entry> {
+    get(Kind::Drop, name, lang)
+}
+
+/// What the kernel says of a retransmission (`kernel_retransmission`,
+/// `inferred_only_retransmission`: notes of their own).
+#[must_use]
+pub fn retransmit(w: crate::event::RetransmitWitness, lang: Lang) -> Option<&'static Entry> {
+    let key = match w {
+        crate::event::RetransmitWitness::Kernel => "kernel_retransmission",
+        crate::event::RetransmitWitness::InferredOnly => "inferred_only_retransmission",
+    };
+    get(Kind::Note, key, lang)
 }
 
 /// A lab action's explanation.
@@ -596,6 +625,8 @@ mod tests {
             },
             raw: None,
             rst_reason: None,
+            drop_reason: None,
+            retransmit: None,
         }
     }
 

@@ -269,6 +269,17 @@ pub struct Labels {
     /// A few words for each reason the kernel gives for a reset, by its
     /// name in the kernel (`NO_SOCKET`).
     pub resets: BTreeMap<String, String>,
+    /// The name of a drop's reason as the kernel gave it (the details view, `--text`).
+    pub drop_reason: String,
+    /// What the kernel says of a retransmission (the details view, `--text`).
+    pub retransmit: String,
+    /// The label's words for a retransmission the kernel confirms.
+    pub retransmit_kernel: String,
+    /// … and for one the capture alone calls a retransmission.
+    pub retransmit_inferred_only: String,
+    /// A few words for each reason the kernel gives for dropping a segment,
+    /// by its name in the kernel (`TCP_LISTEN_OVERFLOW`).
+    pub drop_reasons: BTreeMap<String, String>,
     /// The words of socket calls' arguments (see [`call_args`]).
     pub args: ArgWords,
     /// The details view's name of each header field, by the dissector's name.
@@ -396,6 +407,36 @@ pub fn rst_reason(lang: Lang, reason: &str) -> String {
         (Some(w), Lang::En) => format!("{reason} ({w})"),
         (Some(w), Lang::Zh) => format!("{reason}（{w}）"),
         (None, _) => reason.into_owned(),
+    }
+}
+
+/// A few words for why the kernel dropped a segment
+/// (`TCP_LISTEN_OVERFLOW` → "accept queue full"); `None` for a reason
+/// synack has no words for (a newer kernel's: its name is shown alone).
+#[must_use]
+pub fn drop_words(lang: Lang, reason: &str) -> Option<&'static str> {
+    labels(lang).drop_reasons.get(reason).map(String::as_str)
+}
+
+/// A drop's reason as the views write it beside its name:
+/// `TCP_LISTEN_OVERFLOW (accept queue full)`, or the name alone.
+#[must_use]
+pub fn drop_reason(lang: Lang, reason: &str) -> String {
+    let reason = crate::event::sanitize(reason);
+    match (drop_words(lang, &reason), lang) {
+        (Some(w), Lang::En) => format!("{reason} ({w})"),
+        (Some(w), Lang::Zh) => format!("{reason}（{w}）"),
+        (None, _) => reason.into_owned(),
+    }
+}
+
+/// What the kernel says of a retransmission, in the label's words.
+#[must_use]
+pub fn retransmit_words(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
+    let l = labels(lang);
+    match w {
+        crate::event::RetransmitWitness::Kernel => &l.retransmit_kernel,
+        crate::event::RetransmitWitness::InferredOnly => &l.retransmit_inferred_only,
     }
 }
 

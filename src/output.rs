@@ -539,6 +539,12 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     if let Some(why) = &p.rst_reason {
         o.str("rst_reason", why);
     }
+    if let Some(why) = &p.drop_reason {
+        o.str("drop_reason", why);
+    }
+    if let Some(w) = p.retransmit {
+        o.str("retransmit", w.as_str());
+    }
 }
 
 fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
@@ -663,6 +669,22 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                     "  {}: {}",
                     labels(lang).rst_reason,
                     crate::i18n::rst_reason(lang, why)
+                );
+            }
+            if let Some(w) = p.retransmit {
+                let _ = write!(
+                    out,
+                    "  {}: {}",
+                    labels(lang).retransmit,
+                    crate::i18n::retransmit_words(lang, w)
+                );
+            }
+            if let Some(why) = &p.drop_reason {
+                let _ = write!(
+                    out,
+                    "  ✗ {}: {}",
+                    labels(lang).drop_reason,
+                    crate::i18n::drop_reason(lang, why)
                 );
             }
         }
@@ -893,6 +915,8 @@ mod tests {
                 endpoint: None,
                 raw: None,
                 rst_reason: why.map(str::to_owned),
+                drop_reason: None,
+                retransmit: None,
             }))
         };
         let mut j = String::new();

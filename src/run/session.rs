@@ -59,6 +59,8 @@ fn kernel_inputs(r: KernelReport) -> Vec<Input> {
         }],
         KernelReport::Transitions(ts) => ts.into_iter().map(Input::Transition).collect(),
         KernelReport::Resets(rs) => rs.into_iter().map(Input::Reset).collect(),
+        KernelReport::Drops(ds) => ds.into_iter().map(Input::Drop).collect(),
+        KernelReport::Retransmits(rs) => rs.into_iter().map(Input::Retransmit).collect(),
         KernelReport::Warning { ts, message } => vec![Input::Event(Event::Warning { ts, message })],
     }
 }
@@ -102,11 +104,16 @@ fn start_kernel(
         kb.send(&ktx, run, inputs)
     });
     let poller = KernelPoller::start(ports, trace_ports, &report, Arc::clone(activity), table);
+    let now = Timestamp::now();
     let mode = Input::KernelMode {
-        ts: Timestamp::now(),
+        ts: now,
         mode: poller.mode(),
     };
-    backlog.send(tx, run, vec![mode]);
+    let traces = Input::Traces {
+        ts: now,
+        traces: poller.traces(),
+    };
+    backlog.send(tx, run, vec![mode, traces]);
     poller
 }
 

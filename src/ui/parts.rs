@@ -70,17 +70,36 @@ pub fn packet_style(p: &PacketEvent, pal: &Palette) -> Style {
 }
 
 /// A packet's label, shortest form last: flags, then seq/ack/len/win and
-/// options as room allows. A RST the kernel said why it sent carries the
-/// reason in words in every form: the numbers give way first, and where
+/// options as room allows. What the kernel said of it (why it sent a RST,
+/// why it dropped the segment: `✗ accept queue full`, whether it resent
+/// it) is in words in every form: the numbers give way first, and where
 /// even the flags and the words do not fit, the words are cut, not left out.
 #[must_use]
 pub fn packet_labels(p: &PacketEvent, lang: Lang) -> Vec<String> {
     let forms = plain_labels(p);
-    let Some(why) = &p.rst_reason else {
+    let words = kernel_words(p, lang);
+    if words.is_empty() {
         return forms;
-    };
-    let words = rst_words(lang, why).map_or_else(|| sanitize(why).into_owned(), str::to_owned);
+    }
     forms.iter().map(|l| format!("{l} · {words}")).collect()
+}
+
+/// What the kernel said of a packet, in the label's words (empty: nothing).
+#[must_use]
+pub fn kernel_words(p: &PacketEvent, lang: Lang) -> String {
+    let mut parts = Vec::new();
+    if let Some(why) = &p.rst_reason {
+        parts.push(rst_words(lang, why).map_or_else(|| sanitize(why).into_owned(), str::to_owned));
+    }
+    if let Some(w) = p.retransmit {
+        parts.push(crate::i18n::retransmit_words(lang, w).to_owned());
+    }
+    if let Some(why) = &p.drop_reason {
+        let words = crate::i18n::drop_words(lang, why)
+            .map_or_else(|| sanitize(why).into_owned(), str::to_owned);
+        parts.push(format!("✗ {words}"));
+    }
+    parts.join(" · ")
 }
 
 fn plain_labels(p: &PacketEvent) -> Vec<String> {
