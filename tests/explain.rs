@@ -182,7 +182,10 @@ fn every_drop_reason_the_kernel_names_is_explained() {
     for &n in &names {
         for lang in LANGS {
             if synack::i18n::drop_words(lang, n).is_none_or(|w| w.trim().is_empty()) {
-                missing.push(format!("{n}: no drop words in assets/i18n/{}.toml", lang.code()));
+                missing.push(format!(
+                    "{n}: no drop words in assets/i18n/{}.toml",
+                    lang.code()
+                ));
             }
         }
     }

@@ -60,8 +60,10 @@ enum Source {
 fn source(i: &Input) -> Source {
     match i {
         Input::Segment { .. } | Input::Rejected { .. } => Source::Capture,
-        Input::Snapshot { .. } | Input::KernelMode { .. } => Source::Walks,
-        Input::Transition(_) | Input::Reset(_) => Source::Tracer,
+        Input::Snapshot { .. } | Input::KernelMode { .. } | Input::Traces { .. } => Source::Walks,
+        Input::Transition(_) | Input::Reset(_) | Input::Drop(_) | Input::Retransmit(_) => {
+            Source::Tracer
+        }
         Input::Event(_) => Source::Lab,
     }
 }

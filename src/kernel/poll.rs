@@ -144,7 +144,10 @@ impl KernelPoller {
     /// What the tracer reads besides the transitions (nothing without it).
     #[must_use]
     pub fn traces(&self) -> Traces {
-        self.tracer.as_ref().map(StateTracer::traces).unwrap_or_default()
+        self.tracer
+            .as_ref()
+            .map(StateTracer::traces)
+            .unwrap_or_default()
     }
 
     /// What this run's kernel view can tell.

@@ -285,7 +285,10 @@ impl StateTracer {
             return (None, None);
         };
         // Numeric ports in both: the kernel keeps the watched ports' only.
-        let (f_skb, f_synack) = (kernel_port_filter(&skb, ports), kernel_port_filter(&synack, ports));
+        let (f_skb, f_synack) = (
+            kernel_port_filter(&skb, ports),
+            kernel_port_filter(&synack, ports),
+        );
         if !ports.is_empty() && (f_skb.is_none() || f_synack.is_none()) {
             return (None, None);
         }
@@ -550,7 +553,12 @@ fn read_loop(
                 if n <= 0 {
                     break;
                 }
-                decoders.parse(&page[..n.unsigned_abs()], offset, &mut batch, &mut raw_drops);
+                decoders.parse(
+                    &page[..n.unsigned_abs()],
+                    offset,
+                    &mut batch,
+                    &mut raw_drops,
+                );
                 batch.resets.retain(|r| decoders.wanted(r));
             }
         }
@@ -787,7 +795,11 @@ impl Decoders {
                 .retransmits
                 .as_ref()
                 .and_then(|l| l.decode(rec, ts, offset, false))
-                .or_else(|| self.synacks.as_ref().and_then(|l| l.decode(rec, ts, offset, true)))
+                .or_else(|| {
+                    self.synacks
+                        .as_ref()
+                        .and_then(|l| l.decode(rec, ts, offset, true))
+                })
             {
                 out.retransmits.push(r);
             } else if let Some(r) = self.resets.as_ref().and_then(|l| l.decode(rec, ts, offset)) {
@@ -841,7 +853,12 @@ impl Sockets {
     /// Names the receiving socket of each drop in `raw` (emptied), in time
     /// order with the batch's transitions (sorted), so a socket's address
     /// is the one it had at the drop; drops of unknown sockets are left out.
-    fn resolve(&mut self, transitions: &[Transition], raw: &mut Vec<RawDrop>, out: &mut Vec<SkbDrop>) {
+    fn resolve(
+        &mut self,
+        transitions: &[Transition],
+        raw: &mut Vec<RawDrop>,
+        out: &mut Vec<SkbDrop>,
+    ) {
         raw.sort_by_key(|d| d.ts);
         let mut next = transitions.iter().peekable();
         for d in raw.drain(..) {
@@ -1536,7 +1553,13 @@ mod tests {
         );
         let shifted = DROP_FORMAT.replace("{ 2, \"NOT_SPECIFIED\" }", "{ 7, \"NOT_SPECIFIED\" }");
         assert_ne!(shifted, DROP_FORMAT);
-        assert!(DropLayout::parse(&shifted).unwrap().kernel_filter().unwrap().starts_with("reason > 7 "));
+        assert!(
+            DropLayout::parse(&shifted)
+                .unwrap()
+                .kernel_filter()
+                .unwrap()
+                .starts_with("reason > 7 ")
+        );
         // Without NOT_SPECIFIED nothing says which reasons are drops: not traced.
         let unnamed = DROP_FORMAT.replace("\"NOT_SPECIFIED\"", "\"SOMETHING\"");
         assert_eq!(DropLayout::parse(&unnamed).unwrap().kernel_filter(), None);
@@ -1604,7 +1627,10 @@ mod tests {
     fn decodes_retransmissions_and_filters_their_ports_in_the_kernel() {
         let skb = RetransmitLayout::parse(RETRANSMIT_FORMAT).unwrap();
         let synack = RetransmitLayout::parse(SYNACK_FORMAT).unwrap();
-        assert_eq!((skb.id, skb.sport, skb.err, skb.min_len), (2281, 28, Some(76), 80));
+        assert_eq!(
+            (skb.id, skb.sport, skb.err, skb.min_len),
+            (2281, 28, Some(76), 80)
+        );
         assert_eq!((synack.id, synack.sport, synack.err), (2275, 24, None));
         assert_eq!(
             kernel_port_filter(RETRANSMIT_FORMAT, &[7000]).as_deref(),

@@ -101,7 +101,13 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     if let Some(rw) = p.retransmit {
         let field = format!("{}: ", t.retransmit);
         let value = crate::i18n::retransmit_words(app.lang(), rw);
-        put_spans(buf, x, y, &[(&field, pal.dim), (value, packet_style(p, pal))], w);
+        put_spans(
+            buf,
+            x,
+            y,
+            &[(&field, pal.dim), (value, packet_style(p, pal))],
+            w,
+        );
         y += 1;
     }
     let bottom = inner.bottom();

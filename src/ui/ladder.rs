@@ -400,7 +400,11 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
     // A lost packet's arrow stops two thirds of the way, at a ✗; one the
     // receiver's kernel dropped reaches its lane, and ends there at a ✗.
     let reach = if lost { span * 2 / 3 } else { span };
-    let head = if p.drop_reason.is_some() { None } else { Some(style) };
+    let head = if p.drop_reason.is_some() {
+        None
+    } else {
+        Some(style)
+    };
     if rightward {
         hline(buf, lo + 1, y, reach, shaft, style);
         if lost {

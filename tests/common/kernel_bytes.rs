@@ -209,7 +209,11 @@ pub fn drop_record(reason: u32, rx_sk: u64, protocol: u16) -> Vec<u8> {
 
 /// A record of [`RETRANSMIT_FORMAT`] (80 bytes) from `src` to `dst`
 /// (IPv4), with `err` (0: sent).
-pub fn retransmit_record(src: (std::net::Ipv4Addr, u16), dst: (std::net::Ipv4Addr, u16), err: i32) -> Vec<u8> {
+pub fn retransmit_record(
+    src: (std::net::Ipv4Addr, u16),
+    dst: (std::net::Ipv4Addr, u16),
+    err: i32,
+) -> Vec<u8> {
     let mut r = vec![0u8; 80];
     r[0..2].copy_from_slice(&2281u16.to_ne_bytes());
     r[16..24].copy_from_slice(&0xffff_8881_00da_ca00u64.to_ne_bytes());

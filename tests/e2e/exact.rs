@@ -564,7 +564,10 @@ pub fn demo_backlog_abort_drops_equal_listen_overflows() {
     let Some(&rise) = counters.iter().max() else {
         panic!("backlog-abort: no queue lines:\n{}", dump(&d.states));
     };
-    assert!(rise >= 1, "backlog-abort: ListenOverflows never rose: {counters:?}");
+    assert!(
+        rise >= 1,
+        "backlog-abort: ListenOverflows never rose: {counters:?}"
+    );
     assert_eq!(
         overflow.len() as u64,
         rise,
@@ -624,7 +627,11 @@ pub fn demo_loss_every_retransmission_tshark_sees_is_the_kernels() {
         ])
         .output()
         .expect("run tshark");
-    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // tshark's retransmissions, each (src, dst, seq, len), in file order.
     let theirs: Vec<(String, String, u64, u64)> = String::from_utf8_lossy(&out.stdout)
         .lines()

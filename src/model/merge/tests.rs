@@ -152,7 +152,14 @@ impl Ladder {
             (a(S), a(C), 1, 0)
         };
         let base = [1000, 5000][me];
-        let mut seg = Segment::bare(ms(at), src, dst, Flags::ACK | Flags::PSH, base + seq, self.seq[peer]);
+        let mut seg = Segment::bare(
+            ms(at),
+            src,
+            dst,
+            Flags::ACK | Flags::PSH,
+            base + seq,
+            self.seq[peer],
+        );
         seg.payload_len = len;
         self.seq[me] = self.seq[me].max(base + seq + len);
         self.inputs.push(Input::Segment { seg, raw: None });

@@ -5,8 +5,12 @@
 //! Drops: the record names the receiving socket, not the segment. On the
 //! lab's loopback a segment is processed up to its drop before the next
 //! is sent, so a drop is the last segment captured towards that socket
-//! before it: from its peer to it for a connected socket, to its port (and
-//! address, unless it is bound to any) for a listener. The model takes
+//! before it (among the last four towards its port): from its peer to it
+//! for a connected socket, to its port (and address, unless it is bound to
+//! any) for a listener, the last SYN-ACK from its peer for a socket still
+//! connecting (the tracepoint names it before it has its port). The
+//! bookkeeping costs one lookup of a small table per packet, and only when
+//! the tracer reads drops. The model takes
 //! inputs in time order, so when a drop comes that segment has come and
 //! is still held: the pair is noted, and the packet takes the reason as it
 //! leaves the hold. A drop with no such segment within [`DROP_WINDOW`] is
@@ -44,6 +48,32 @@ const KEEP: u64 = 2_000_000_000;
 const MAX_WAITING: usize = 8_192;
 
 type Pair = (SocketAddr, SocketAddr);
+
+/// The last packets towards one port, newest at `next - 1`: enough for a
+/// few connections of a server port to interleave around a drop.
+#[derive(Default)]
+struct Recent {
+    keys: [Option<PacketKey>; 4],
+    next: usize,
+}
+
+impl Recent {
+    fn push(&mut self, key: PacketKey) {
+        self.keys[self.next % 4] = Some(key);
+        self.next = (self.next + 1) % 4;
+    }
+
+    /// The newest packet that `wanted` accepts.
+    fn newest(&self, wanted: impl Fn(&PacketKey) -> bool) -> Option<PacketKey> {
+        (1..=4)
+            .filter_map(|back| self.keys[(self.next + 4 - back) % 4])
+            .find(|k| wanted(k))
+    }
+
+    fn newest_ts(&self) -> u64 {
+        self.keys.iter().flatten().map(|k| k.2.0).max().unwrap_or(0)
+    }
+}
 /// A captured packet: (source, destination, time).
 type PacketKey = (SocketAddr, SocketAddr, Timestamp);
 
@@ -62,9 +92,9 @@ const CALLED_RETRANSMISSION: Notes = Notes(
 #[derive(Default)]
 pub(super) struct Witness {
     traces: Traces,
-    /// The last packet captured of each pair, and to each port.
-    last_of_pair: crate::hash::Map<Pair, Timestamp>,
-    last_to_port: crate::hash::Map<u16, PacketKey>,
+    /// The last few packets captured towards each port (one small table
+    /// of ports, one lookup per packet).
+    last_to_port: crate::hash::Map<u16, Recent>,
     /// The last SYN-ACK from each address: a connecting socket's drop
     /// names it before it has its port (the tracepoint logs SYN-SENT with
     /// local port 0), and a SYN-ACK is what it receives then.
@@ -90,17 +120,17 @@ impl Witness {
         if !self.traces.drops {
             return;
         }
-        self.last_of_pair.insert((seg.src, seg.dst), seg.ts);
         self.last_to_port
-            .insert(seg.dst.port(), (seg.src, seg.dst, seg.ts));
+            .entry(seg.dst.port())
+            .or_default()
+            .push((seg.src, seg.dst, seg.ts));
         if seg.tcp.is_some_and(|h| h.flags.syn() && h.flags.ack()) {
             self.last_synack_from
                 .insert(seg.src, (seg.src, seg.dst, seg.ts));
         }
         if seg.ts.0 > self.swept.0.saturating_add(1_000_000_000) {
             let old = seg.ts.0.saturating_sub(DROP_WINDOW);
-            self.last_of_pair.retain(|_, at| at.0 >= old);
-            self.last_to_port.retain(|_, (_, _, at)| at.0 >= old);
+            self.last_to_port.retain(|_, r| r.newest_ts() >= old);
             self.last_synack_from.retain(|_, (_, _, at)| at.0 >= old);
             self.swept = seg.ts;
         }
@@ -115,13 +145,16 @@ impl Witness {
                 .get(&remote)
                 .copied()
                 .filter(|(_, dst, _)| dst.ip() == d.local.ip()),
-            Some(remote) => self
-                .last_of_pair
-                .get(&(remote, d.local))
-                .map(|&at| (remote, d.local, at)),
-            None => self.last_to_port.get(&d.local.port()).copied().filter(
-                |(_, dst, _)| d.local.ip().is_unspecified() || dst.ip() == d.local.ip(),
-            ),
+            // Newer packets may have come first when the drop's report
+            // came late: the newest not after it.
+            Some(remote) => self.last_to_port.get(&d.local.port()).and_then(|r| {
+                r.newest(|(src, dst, at)| *src == remote && *dst == d.local && at.0 <= d.ts.0)
+            }),
+            None => self.last_to_port.get(&d.local.port()).and_then(|r| {
+                r.newest(|(_, dst, at)| {
+                    (d.local.ip().is_unspecified() || dst.ip() == d.local.ip()) && at.0 <= d.ts.0
+                })
+            }),
         };
         let Some(key) = found.filter(|(_, _, at)| at.0 <= d.ts.0 && d.ts.0 - at.0 <= DROP_WINDOW)
         else {
