@@ -5,7 +5,7 @@
 //! Drops: the record names the receiving socket, not the segment. On the
 //! lab's loopback a segment is processed up to its drop before the next
 //! is sent, so a drop is the last segment captured towards that socket
-//! before it (among the last four towards its port): from its peer to it
+//! before it (among the last 64 towards its port): from its peer to it
 //! for a connected socket, to its port (and address, unless it is bound to
 //! any) for a listener, the last SYN-ACK from its peer for a socket still
 //! connecting (the tracepoint names it before it has its port). The
@@ -49,31 +49,36 @@ const MAX_WAITING: usize = 8_192;
 
 type Pair = (SocketAddr, SocketAddr);
 
-/// The last packets towards one port, newest at `next - 1`: enough for a
-/// few connections of a server port to interleave around a drop.
+/// Packets kept towards each port at most: a burst of a window's segments
+/// and the drop of one of them reported up to the tracer's lateness after
+/// the rest were captured.
+const RECENT: usize = 64;
+
+/// The last packets towards one port, oldest first (in time order: the
+/// model takes packets so). The packet a drop names is the newest of its
+/// socket not after the drop; had it been pushed out, so would every older
+/// one, so what is found is never another packet.
 #[derive(Default)]
-struct Recent {
-    keys: [Option<PacketKey>; 4],
-    next: usize,
-}
+struct Recent(VecDeque<PacketKey>);
 
 impl Recent {
     fn push(&mut self, key: PacketKey) {
-        self.keys[self.next % 4] = Some(key);
-        self.next = (self.next + 1) % 4;
+        if self.0.len() == RECENT {
+            self.0.pop_front();
+        }
+        self.0.push_back(key);
     }
 
     /// The newest packet that `wanted` accepts.
     fn newest(&self, wanted: impl Fn(&PacketKey) -> bool) -> Option<PacketKey> {
-        (1..=4)
-            .filter_map(|back| self.keys[(self.next + 4 - back) % 4])
-            .find(|k| wanted(k))
+        self.0.iter().rev().find(|k| wanted(k)).copied()
     }
 
     fn newest_ts(&self) -> u64 {
-        self.keys.iter().flatten().map(|k| k.2.0).max().unwrap_or(0)
+        self.0.back().map_or(0, |k| k.2.0)
     }
 }
+
 /// A captured packet: (source, destination, time).
 type PacketKey = (SocketAddr, SocketAddr, Timestamp);
 
@@ -92,8 +97,8 @@ const CALLED_RETRANSMISSION: Notes = Notes(
 #[derive(Default)]
 pub(super) struct Witness {
     traces: Traces,
-    /// The last few packets captured towards each port (one small table
-    /// of ports, one lookup per packet).
+    /// The last packets captured towards each port (one table of ports,
+    /// one lookup per packet).
     last_to_port: crate::hash::Map<u16, Recent>,
     /// The last SYN-ACK from each address: a connecting socket's drop
     /// names it before it has its port (the tracepoint logs SYN-SENT with
