@@ -277,6 +277,9 @@ pub struct Labels {
     pub retransmit_kernel: String,
     /// … and for one the capture alone calls a retransmission.
     pub retransmit_inferred_only: String,
+    /// The words of a `SOCKET_FILTER` drop of a segment the lab's link
+    /// dropped (noted `lost`): the lab's own filter.
+    pub drop_lab_link: String,
     /// A few words for each reason the kernel gives for dropping a segment,
     /// by its name in the kernel (`TCP_LISTEN_OVERFLOW`).
     pub drop_reasons: BTreeMap<String, String>,
@@ -418,12 +421,24 @@ pub fn drop_words(lang: Lang, reason: &str) -> Option<&'static str> {
     labels(lang).drop_reasons.get(reason).map(String::as_str)
 }
 
-/// A drop's reason as the views write it beside its name:
-/// `TCP_LISTEN_OVERFLOW (accept queue full)`, or the name alone.
+/// The words for a packet's drop: a `SOCKET_FILTER` drop of a segment
+/// the lab's link dropped (`lab`: noted `lost`) is the lab's link, not any
+/// filter; otherwise as [`drop_words`].
 #[must_use]
-pub fn drop_reason(lang: Lang, reason: &str) -> String {
+pub fn packet_drop_words(lang: Lang, reason: &str, lab: bool) -> Option<&'static str> {
+    if lab && reason == "SOCKET_FILTER" {
+        return Some(&labels(lang).drop_lab_link);
+    }
+    drop_words(lang, reason)
+}
+
+/// A drop's reason as the views write it beside its name:
+/// `TCP_LISTEN_OVERFLOW (accept queue full)`, or the name alone; `lab`
+/// as in [`packet_drop_words`].
+#[must_use]
+pub fn drop_reason(lang: Lang, reason: &str, lab: bool) -> String {
     let reason = crate::event::sanitize(reason);
-    match (drop_words(lang, &reason), lang) {
+    match (packet_drop_words(lang, &reason, lab), lang) {
         (Some(w), Lang::En) => format!("{reason} ({w})"),
         (Some(w), Lang::Zh) => format!("{reason}（{w}）"),
         (None, _) => reason.into_owned(),

@@ -684,7 +684,11 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                     out,
                     "  ✗ {}: {}",
                     labels(lang).drop_reason,
-                    crate::i18n::drop_reason(lang, why)
+                    crate::i18n::drop_reason(
+                        lang,
+                        why,
+                        p.notes.contains(crate::tcp::track::Notes::LOST)
+                    )
                 );
             }
         }
@@ -883,6 +887,87 @@ mod tests {
         assert_eq!(
             CallEvent::data_of(&[0, 0xff, b'"']).as_deref(),
             Some("\\x00\\xff\\\"")
+        );
+    }
+
+    /// A segment the kernel dropped and resent: `drop_reason` and
+    /// `retransmit` in the JSON, after the fields that were there before
+    /// (which keep their meaning); the words in the text, in each language.
+    #[test]
+    fn a_dropped_and_resent_segment_says_so() {
+        use crate::event::RetransmitWitness;
+        use crate::tcp::track::{Analysis, ConnId, Notes, Role};
+        use crate::tcp::{Flags, Segment};
+        let packet = |why: Option<&str>, w: Option<RetransmitWitness>| {
+            let mut seg = Segment::bare(
+                Timestamp(5),
+                "127.0.0.1:40000".parse().unwrap(),
+                "127.0.0.1:7000".parse().unwrap(),
+                Flags::ACK | Flags::PSH,
+                1,
+                1,
+            );
+            seg.payload_len = 988;
+            Event::Packet(Box::new(PacketEvent {
+                segment: seg,
+                analysis: Analysis {
+                    conn: ConnId(1),
+                    from: Role::Client,
+                    seq: 3953,
+                    ack: 1,
+                    win: 65536,
+                    notes: if why.is_some() {
+                        // Lost on the lab's link: the receiver's socket filter.
+                        Notes(Notes::RETRANSMISSION.0 | Notes::LOST.0)
+                    } else {
+                        Notes::RETRANSMISSION
+                    },
+                    dup_ack: None,
+                },
+                endpoint: Some("client".into()),
+                raw: None,
+                rst_reason: None,
+                drop_reason: why.map(std::sync::Arc::from),
+                retransmit: w,
+            }))
+        };
+        let both = packet(Some("SOCKET_FILTER"), Some(RetransmitWitness::Kernel));
+        let mut j = String::new();
+        json_line(&mut j, 0.0, &both, Lang::En);
+        assert!(
+            j.ends_with(
+                r#""notes":["retransmission","lost"],"drop_reason":"SOCKET_FILTER","retransmit":"kernel"}"#
+            ),
+            "{j}"
+        );
+        let mut j = String::new();
+        json_line(
+            &mut j,
+            0.0,
+            &packet(None, Some(RetransmitWitness::InferredOnly)),
+            Lang::En,
+        );
+        assert!(j.ends_with(r#""retransmit":"inferred_only"}"#), "{j}");
+        let mut j = String::new();
+        json_line(&mut j, 0.0, &packet(None, None), Lang::En);
+        assert!(
+            !j.contains("drop_reason") && !j.contains("retransmit\""),
+            "{j}"
+        );
+        let mut t = String::new();
+        text_line(&mut t, 0.0, &both, Lang::En);
+        assert!(
+            t.ends_with(
+                "  retransmission (kernel): the kernel resent it  ✗ dropped by the kernel: \
+                 SOCKET_FILTER (the lab's link)"
+            ),
+            "{t}"
+        );
+        let mut t = String::new();
+        text_line(&mut t, 0.0, &both, Lang::Zh);
+        assert!(
+            t.contains("内核确认重传") && t.contains("✗ 内核丢弃原因"),
+            "{t}"
         );
     }
 

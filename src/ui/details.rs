@@ -94,7 +94,14 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     // … why it dropped it, and whether it resent it.
     if let Some(why) = &p.drop_reason {
         let field = format!("{}: ", t.drop_reason);
-        let value = format!("✗ {}", crate::i18n::drop_reason(app.lang(), why));
+        let value = format!(
+            "✗ {}",
+            crate::i18n::drop_reason(
+                app.lang(),
+                why,
+                p.notes.contains(crate::tcp::track::Notes::LOST),
+            )
+        );
         put_spans(buf, x, y, &[(&field, pal.dim), (&value, pal.lost)], w);
         y += 1;
     }

@@ -87,17 +87,19 @@ pub fn packet_labels(p: &PacketEvent, lang: Lang) -> Vec<String> {
 /// What the kernel said of a packet, in the label's words (empty: nothing).
 #[must_use]
 pub fn kernel_words(p: &PacketEvent, lang: Lang) -> String {
+    // The drop first: where the words are cut, what happened to it stays.
     let mut parts = Vec::new();
+    if let Some(why) = &p.drop_reason {
+        let lab = p.notes.contains(Notes::LOST);
+        let words = crate::i18n::packet_drop_words(lang, why, lab)
+            .map_or_else(|| sanitize(why).into_owned(), str::to_owned);
+        parts.push(format!("✗ {words}"));
+    }
     if let Some(why) = &p.rst_reason {
         parts.push(rst_words(lang, why).map_or_else(|| sanitize(why).into_owned(), str::to_owned));
     }
     if let Some(w) = p.retransmit {
         parts.push(crate::i18n::retransmit_words(lang, w).to_owned());
-    }
-    if let Some(why) = &p.drop_reason {
-        let words = crate::i18n::drop_words(lang, why)
-            .map_or_else(|| sanitize(why).into_owned(), str::to_owned);
-        parts.push(format!("✗ {words}"));
     }
     parts.join(" · ")
 }

@@ -235,18 +235,18 @@ fn packet_label(p: &PacketEvent, prefix: &str, lang: Lang) -> String {
     if !notes.is_empty() {
         let _ = write!(s, " ({})", notes.join(", ").replace('_', " "));
     }
+    if let Some(why) = &p.drop_reason {
+        let _ = write!(
+            s,
+            " · ✗ {}",
+            crate::i18n::packet_drop_words(lang, why, p.notes.contains(Notes::LOST)).unwrap_or(why)
+        );
+    }
     if let Some(why) = &p.rst_reason {
         let _ = write!(s, " · {}", rst_words(lang, why).unwrap_or(why));
     }
     if let Some(w) = p.retransmit {
         let _ = write!(s, " · {}", crate::i18n::retransmit_words(lang, w));
-    }
-    if let Some(why) = &p.drop_reason {
-        let _ = write!(
-            s,
-            " · ✗ {}",
-            crate::i18n::drop_words(lang, why).unwrap_or(why)
-        );
     }
     s
 }
