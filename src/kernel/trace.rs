@@ -227,7 +227,7 @@ impl StateTracer {
         };
         let thread = std::thread::Builder::new()
             .name("synack-trace".into())
-            .spawn(move || read_loop(&cpus, &decoders, &stop, on_batch))
+            .spawn(move || read_loop(&cpus, decoders, &stop, on_batch))
             .map_err(setup_err("spawning the reader thread"))?;
         tracer.thread = Some(thread);
         Ok(tracer)
@@ -505,9 +505,75 @@ impl Decoders {
     }
 }
 
+/// Decodes the pages of one read of every CPU's buffer into one batch in
+/// time order, keeping what the reader keeps (the watched ports' resets
+/// where the kernel could not filter them; the drops of sockets it traced,
+/// named by their addresses). The reader thread's, and the fuzzer's.
+pub struct BatchDecoder {
+    decoders: Decoders,
+    sockets: Sockets,
+    raw_drops: Vec<RawDrop>,
+    batch: Traced,
+}
+
+impl BatchDecoder {
+    /// A decoder of transitions, and of resets, drops and retransmissions
+    /// (`(tcp_retransmit_skb, tcp_retransmit_synack)`) where given; resets
+    /// are kept from or to `reset_ports` only (all when empty).
+    #[must_use]
+    pub fn new(
+        states: Layout,
+        resets: Option<ResetLayout>,
+        reset_ports: Vec<u16>,
+        drops: Option<DropLayout>,
+        retransmits: Option<(RetransmitLayout, RetransmitLayout)>,
+    ) -> Self {
+        let (retransmits, synacks) = retransmits.unzip();
+        Self::of(Decoders {
+            states,
+            resets,
+            reset_ports,
+            drops,
+            retransmits,
+            synacks,
+        })
+    }
+
+    fn of(decoders: Decoders) -> Self {
+        Self {
+            decoders,
+            sockets: Sockets::default(),
+            raw_drops: Vec::new(),
+            batch: Traced::default(),
+        }
+    }
+
+    /// Decodes one page of the read; `offset` is added to the records'
+    /// CLOCK_MONOTONIC stamps. Nothing here can panic.
+    pub fn page(&mut self, page: &[u8], offset: i64) {
+        self.decoders
+            .parse(page, offset, &mut self.batch, &mut self.raw_drops);
+        let d = &self.decoders;
+        self.batch.resets.retain(|r| d.wanted(r));
+    }
+
+    /// The read's batch, each list in time order (the drops named).
+    pub fn finish(&mut self) -> Traced {
+        let b = &mut self.batch;
+        b.transitions.sort_by_key(|t: &Transition| t.ts);
+        b.resets.sort_by_key(|r: &Reset| r.ts);
+        b.retransmits.sort_by_key(|r: &Retransmit| r.ts);
+        if self.decoders.drops.is_some() {
+            self.sockets
+                .resolve(&b.transitions, &mut self.raw_drops, &mut b.drops);
+        }
+        std::mem::take(b)
+    }
+}
+
 fn read_loop(
     cpus: &[OwnedFd],
-    decoders: &Decoders,
+    decoders: Decoders,
     stop: &AtomicBool,
     mut on_batch: impl FnMut(Traced),
 ) {
@@ -521,9 +587,7 @@ fn read_loop(
         .collect();
     // One sub-buffer per read; 64 KiB covers any buffer_subbuf_size_kb we set (default 4).
     let mut page = vec![0u8; 64 * 1024];
-    let mut batch = Traced::default();
-    let mut raw_drops = Vec::new();
-    let mut sockets = Sockets::default();
+    let mut decoder = BatchDecoder::of(decoders);
     let mut last_read = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // SAFETY: `pollfds` is a valid array of that many pollfd entries.
@@ -553,23 +617,12 @@ fn read_loop(
                 if n <= 0 {
                     break;
                 }
-                decoders.parse(
-                    &page[..n.unsigned_abs()],
-                    offset,
-                    &mut batch,
-                    &mut raw_drops,
-                );
-                batch.resets.retain(|r| decoders.wanted(r));
+                decoder.page(&page[..n.unsigned_abs()], offset);
             }
         }
-        batch.transitions.sort_by_key(|t: &Transition| t.ts);
-        batch.resets.sort_by_key(|r: &Reset| r.ts);
-        batch.retransmits.sort_by_key(|r: &Retransmit| r.ts);
-        if decoders.drops.is_some() {
-            sockets.resolve(&batch.transitions, &mut raw_drops, &mut batch.drops);
-        }
+        let batch = decoder.finish();
         if !batch.is_empty() {
-            on_batch(std::mem::take(&mut batch));
+            on_batch(batch);
         }
     }
 }
