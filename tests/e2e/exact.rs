@@ -65,6 +65,10 @@ pub const TESTS: &[(&str, fn())] = &[
         "demo_backlog_syn_drops_are_not_guessed",
         demo_backlog_syn_drops_are_not_guessed,
     ),
+    (
+        "tracer_reports_drops_and_retransmissions_of_its_ports_only",
+        tracer_reports_drops_and_retransmissions_of_its_ports_only,
+    ),
 ];
 
 /// The tracer alone, on one connection per address family: each side's
@@ -728,5 +732,119 @@ pub fn demo_backlog_syn_drops_are_not_guessed() {
     );
     for p in &syns[1..] {
         assert_eq!(p["retransmit"], "kernel", "backlog: {p}");
+    }
+}
+
+/// Puts a classic BPF program that drops every segment on `sock`, as the
+/// lab's `link cut` does.
+fn drop_everything(sock: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let mut insns = [libc::sock_filter {
+        code: 0x06, // BPF_RET | BPF_K
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: insns.as_mut_ptr(),
+    };
+    // SAFETY: `prog` points at `insns`, alive for the call; the kernel
+    // copies the program; the length is the size of `prog`.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&raw const prog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "SO_ATTACH_FILTER: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The tracer alone, on the host's loopback, IPv4 and IPv6: a connection
+/// on a traced port and one on another port, each server socket with a
+/// filter that drops everything, each client writing once. The traced
+/// port's drop comes back as SOCKET_FILTER naming the server's socket
+/// (its addresses, from its traced transitions), and the client's kernel
+/// resends its data: retransmissions of that pair. The other port's drop
+/// and retransmissions do not come back.
+pub fn tracer_reports_drops_and_retransmissions_of_its_ports_only() {
+    use std::io::Write;
+    for any in ["127.0.0.1:0", "[::1]:0"] {
+        let any: SocketAddr = any.parse().unwrap();
+        let traced = TcpListener::bind(any).unwrap();
+        let other = TcpListener::bind(any).unwrap();
+        let (at, other_at) = (traced.local_addr().unwrap(), other.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        let tracer = StateTracer::start(&[at.port()], move |t: Traced| {
+            let _ = tx.send((t.drops, t.retransmits));
+        })
+        .unwrap_or_else(|e| panic!("tracer unavailable as the host's root: {e}"));
+        let traces = tracer.traces();
+        assert!(
+            traces.drops && traces.retransmits,
+            "this kernel has kfree_skb with rx_sk and the retransmit events: {traces:?}"
+        );
+        let mut clients = Vec::new();
+        for l in [&traced, &other] {
+            let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (server, _) = l.accept().unwrap();
+            drop_everything(&server);
+            client.write_all(b"dropped").unwrap();
+            clients.push((client, server));
+        }
+        let client = clients[0].0.local_addr().unwrap();
+        let other_client = clients[1].0.local_addr().unwrap();
+        // The first retransmission comes after the RTO (at least 200 ms).
+        let (mut drops, mut resent) = (Vec::new(), Vec::new());
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while (drops.is_empty() || resent.is_empty()) && std::time::Instant::now() < deadline {
+            if let Ok((d, r)) = rx.recv_timeout(Duration::from_millis(100)) {
+                drops.extend(d);
+                resent.extend(r);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        drop(tracer);
+        for (d, r) in rx.try_iter() {
+            drops.extend(d);
+            resent.extend(r);
+        }
+        assert!(
+            drops.iter().any(|d| &*d.reason == "SOCKET_FILTER"
+                && d.local == at
+                && d.remote == Some(client)),
+            "{any}: the server's socket filter's drop, naming it: {drops:#?}"
+        );
+        assert!(
+            resent
+                .iter()
+                .any(|r| r.src == client && r.dst == at && !r.synack),
+            "{any}: the client's retransmissions: {resent:#?}"
+        );
+        let strays: Vec<String> = drops
+            .iter()
+            .map(|d| (d.local, d.remote))
+            .chain(resent.iter().map(|r| (r.src, Some(r.dst))))
+            .filter(|(a, b)| {
+                [Some(*a), *b]
+                    .into_iter()
+                    .flatten()
+                    .any(|x| x == other_at || x == other_client)
+            })
+            .map(|x| format!("  {x:?}"))
+            .collect();
+        assert!(
+            strays.is_empty(),
+            "{any}: another port's came back:\n{}",
+            strays.join("\n")
+        );
     }
 }
