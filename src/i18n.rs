@@ -229,6 +229,8 @@ pub struct Labels {
     pub legend_inferred: String,
     pub legend_packet: String,
     pub legend_lost: String,
+    /// The help's legend: a segment the receiver's kernel dropped.
+    pub legend_dropped: String,
     pub legend_blocking: String,
     pub legend_tag: String,
     pub legend_tag_mark: String,
