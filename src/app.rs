@@ -515,7 +515,7 @@ impl App {
         };
         let id = self.timeline.push(ev);
         if let Some(s) = step {
-            self.steps.push((id, s));
+            self.steps.push((id, *s));
         }
         if is_focus {
             self.focus_rows.push(id);

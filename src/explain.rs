@@ -600,7 +600,7 @@ mod tests {
             ..TcpHeader::default()
         });
         PacketEvent {
-            segment: Segment {
+            segment: Box::new(Segment {
                 ts: Timestamp::default(),
                 proto: if tcp.is_some() {
                     Proto::Tcp
@@ -612,7 +612,7 @@ mod tests {
                 payload_len: len,
                 tcp,
                 malformed: None,
-            },
+            }),
             endpoint: None,
             analysis: Analysis {
                 conn: ConnId(1),

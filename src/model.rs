@@ -40,7 +40,12 @@ use reports::{Reset, Retransmit, SkbDrop, SockInfo, Traces, Transition as Kernel
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Input {
     /// A parsed packet, with its bytes when the view keeps them.
-    Segment { seg: Segment, raw: Option<RawFrame> },
+    /// (Boxed, as the packet event keeps it: the box moves from the
+    /// capture thread to the view, the segment is never copied.)
+    Segment {
+        seg: Box<Segment>,
+        raw: Option<RawFrame>,
+    },
     /// A frame that could not be read at all.
     Rejected {
         ts: Timestamp,
@@ -237,7 +242,7 @@ impl Model {
         }
     }
 
-    fn on_segment(&mut self, seg: Segment, raw: Option<RawFrame>, out: &mut Vec<Event>) {
+    fn on_segment(&mut self, seg: Box<Segment>, raw: Option<RawFrame>, out: &mut Vec<Event>) {
         let states = &self.states;
         let a = self
             .tracker
@@ -280,6 +285,7 @@ impl Model {
         self.states.captured(&seg);
         // Its connection is active: not to be forgotten while its packet is shown.
         self.states.touch(a.conn, seg.ts);
+        let (tcp, seen) = (seg.tcp, merge::Seen::of(&seg));
         // The packet first: the states it causes come right after it.
         self.states.hold(
             Event::Packet(Box::new(PacketEvent {
@@ -296,9 +302,9 @@ impl Model {
             })),
             out,
         );
-        if let Some(hdr) = seg.tcp {
+        if let Some(hdr) = tcp {
             self.states
-                .on_segment(&seg, &hdr, a.conn, a.from, lost, out);
+                .on_segment(seen, &hdr, a.conn, a.from, lost, out);
         }
     }
 }
@@ -335,7 +341,7 @@ mod tests {
             (sa(SERVER), sa(CLIENT))
         };
         Input::Segment {
-            seg: Segment::bare(ms(at), src, dst, flags, seq, ack),
+            seg: Box::new(Segment::bare(ms(at), src, dst, flags, seq, ack)),
             raw: None,
         }
     }
@@ -372,7 +378,7 @@ mod tests {
     fn states_of<'a>(out: &'a [Event], local: &str) -> Vec<&'a crate::event::StateEvent> {
         out.iter()
             .filter_map(|e| match e {
-                Event::State(s) if s.local == sa(local) => Some(s),
+                Event::State(s) if s.local == sa(local) => Some(&**s),
                 _ => None,
             })
             .collect()

@@ -850,7 +850,7 @@ mod tests {
     #[test]
     fn a_call_says_how_many_times_and_what_it_read() {
         let call = |result: &str, times, bytes: &[u8]| {
-            Event::Call(CallEvent {
+            Event::Call(Box::new(CallEvent {
                 ts: Timestamp(5),
                 endpoint: "server".into(),
                 call: "read".into(),
@@ -859,7 +859,7 @@ mod tests {
                 local: None,
                 times,
                 data: CallEvent::data_of(bytes),
-            })
+            }))
         };
         let spun = call("EAGAIN", Some(48211), b"");
         let got = call("7", None, b"GET /\r\n");
@@ -909,7 +909,7 @@ mod tests {
             );
             seg.payload_len = 988;
             Event::Packet(Box::new(PacketEvent {
-                segment: seg,
+                segment: Box::new(seg),
                 analysis: Analysis {
                     conn: ConnId(1),
                     from: Role::Client,
@@ -980,14 +980,14 @@ mod tests {
         use crate::tcp::{Flags, Segment};
         let packet = |why: Option<&str>| {
             Event::Packet(Box::new(PacketEvent {
-                segment: Segment::bare(
+                segment: Box::new(Segment::bare(
                     Timestamp(5),
                     "127.0.0.1:7000".parse().unwrap(),
                     "127.0.0.1:40000".parse().unwrap(),
                     Flags::RST | Flags::ACK,
                     0,
                     1,
-                ),
+                )),
                 analysis: Analysis {
                     conn: ConnId(1),
                     from: Role::Server,

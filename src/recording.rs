@@ -631,14 +631,14 @@ mod tests {
 
     fn events() -> Vec<Event> {
         vec![
-            Event::Step(StepEvent {
+            Event::Step(Box::new(StepEvent {
                 ts: Timestamp(1_000),
                 index: 1,
                 total: 1,
                 line: 1,
                 narration: None,
-            }),
-            Event::Call(CallEvent {
+            })),
+            Event::Call(Box::new(CallEvent {
                 ts: Timestamp(2_000),
                 endpoint: "server".into(),
                 call: "listen".into(),
@@ -647,7 +647,7 @@ mod tests {
                 local: Some("127.0.0.1:7000".parse().unwrap()),
                 times: None,
                 data: None,
-            }),
+            })),
         ]
     }
 

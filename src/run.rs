@@ -306,7 +306,7 @@ impl Face for Headless<'_> {
         })
     }
 
-    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>> {
+    fn show(&mut self, events: &mut Vec<Event>) -> Result<Option<Ending>> {
         let end = self.view.show(events)?;
         self.over |= end.is_some();
         Ok(end)

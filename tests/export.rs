@@ -261,7 +261,7 @@ fn hostile_text_stays_text() {
     let nasty = "<script>alert(1)</script>; end\n#x \x1b[2J \"q\" & 'a'";
     events.insert(
         1,
-        Event::Call(CallEvent {
+        Event::Call(Box::new(CallEvent {
             ts,
             endpoint: "client".into(),
             call: "write".into(),
@@ -270,11 +270,11 @@ fn hostile_text_stays_text() {
             local: None,
             times: None,
             data: Some(nasty.into()),
-        }),
+        })),
     );
     events.insert(
         1,
-        Event::Step(StepEvent {
+        Event::Step(Box::new(StepEvent {
             ts: Timestamp(ts.0),
             index: 1,
             total: 1,
@@ -283,7 +283,7 @@ fn hostile_text_stays_text() {
                 en: nasty.into(),
                 zh: None,
             }),
-        }),
+        })),
     );
     let o = opts(nasty, None);
     let m = mermaid(&events, &o);

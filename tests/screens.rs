@@ -440,7 +440,7 @@ fn x_asks_the_lab_for_loss_and_the_screen_says_it_is_on() {
     );
     let last = fixture("retransmit").last().map_or(0, |e| e.ts().0);
     let ts = Timestamp(last + 1);
-    let _ = app.update(AppEvent::Model(vec![Event::Lab(LabEvent {
+    let _ = app.update(AppEvent::Model(vec![Event::Lab(Box::new(LabEvent {
         ts,
         action: LabAction::LinkLoss {
             per_10k: 500,
@@ -448,7 +448,7 @@ fn x_asks_the_lab_for_loss_and_the_screen_says_it_is_on() {
         },
         result: CallResult::Ok,
         origin: Origin::User,
-    })]));
+    }))]));
     let text = screen(&app, &dark());
     assert!(
         app.lab().link_lossy,

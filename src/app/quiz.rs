@@ -787,13 +787,13 @@ mod tests {
 
     /// Step 1 of 1 begins at 0 ms.
     fn first_step() -> Event {
-        Event::Step(StepEvent {
+        Event::Step(Box::new(StepEvent {
             ts: at(0),
             index: 1,
             total: 1,
             line: 1,
             narration: None,
-        })
+        }))
     }
 
     fn at(ms: u64) -> Timestamp {
@@ -865,7 +865,7 @@ mod tests {
             .expect("0 is a choice");
         assert!(quiz.answer(n));
         let call = |ms: u64, result: Option<CallResult>| {
-            Event::Call(crate::event::CallEvent {
+            Event::Call(Box::new(crate::event::CallEvent {
                 ts: at(ms),
                 endpoint: "client2".into(),
                 call: "select".into(),
@@ -874,16 +874,16 @@ mod tests {
                 local: None,
                 times: None,
                 data: None,
-            })
+            }))
         };
         quiz.observe(&[
-            Event::Step(StepEvent {
+            Event::Step(Box::new(StepEvent {
                 ts: at(0),
                 index: step,
                 total: step,
                 line: 1,
                 narration: None,
-            }),
+            })),
             call(1, None),
         ]);
         assert!(quiz.verdict.is_none(), "the wait does not answer");
@@ -915,7 +915,7 @@ mod tests {
         assert!(quiz.answer(0));
         quiz.observe(&[
             first_step(),
-            Event::State(StateEvent {
+            Event::State(Box::new(StateEvent {
                 ts: at(10),
                 conn: None,
                 endpoint: "server".into(),
@@ -926,10 +926,10 @@ mod tests {
                 source: StateSource::Inferred,
                 timer: None,
                 note: None,
-            }),
+            })),
         ]);
         assert_eq!((quiz.right, quiz.asked), (1, 1));
-        quiz.observe(&[Event::Check(CheckEvent {
+        quiz.observe(&[Event::Check(Box::new(CheckEvent {
             ts: at(300),
             conn: None,
             endpoint: "server".into(),
@@ -941,7 +941,7 @@ mod tests {
             source: StateSource::Kernel,
             timer: None,
             note: None,
-        })]);
+        }))]);
         let v = quiz.verdict.as_ref().expect("a verdict");
         assert_eq!(v.truth, Some(Answer::State(TcpState::SynReceived)));
         assert_eq!(v.corrected, Some(TcpState::Established));
@@ -1000,7 +1000,7 @@ mod tests {
             ],
         };
         let state = |ms, endpoint: &str, l, r| {
-            Event::State(StateEvent {
+            Event::State(Box::new(StateEvent {
                 ts: at(ms),
                 conn: None,
                 endpoint: endpoint.into(),
@@ -1011,7 +1011,7 @@ mod tests {
                 source: StateSource::Kernel,
                 timer: Some(60.0),
                 note: None,
-            })
+            }))
         };
         let mut quiz = Quiz::new(vec![Some(q)]);
         assert!(quiz.answer(2));

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use crate::event::{Event, LabAction, LabEvent, StateSource};
+use crate::event::{Event, LabAction, StateSource};
 use crate::tcp::TcpState;
 use crate::tcp::track::{ConnId, Role};
 use crate::time::Timestamp;
@@ -37,13 +37,11 @@ impl Timeline {
     /// nor do a socket's queue sizes (its card shows them).
     #[must_use]
     pub fn is_row(ev: &Event) -> bool {
-        !matches!(
-            ev,
-            Event::Lab(LabEvent {
-                action: LabAction::Closing,
-                ..
-            }) | Event::SocketQueues(_)
-        )
+        match ev {
+            Event::Lab(l) => !matches!(l.action, LabAction::Closing),
+            Event::SocketQueues(_) => false,
+            _ => true,
+        }
     }
 
     /// Appends a row; the oldest goes when there are `max`.

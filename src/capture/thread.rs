@@ -14,7 +14,12 @@ use crate::time::Timestamp;
 #[derive(Clone, Debug)]
 pub enum Captured {
     /// A TCP or UDP packet, with its bytes when they were asked for.
-    Segment { seg: Segment, raw: Option<RawFrame> },
+    /// (Boxed: a packet crosses threads, the reorder window and the
+    /// merge's hold; the box moves, the segment is never copied.)
+    Segment {
+        seg: Box<Segment>,
+        raw: Option<RawFrame>,
+    },
     /// A frame that could not be read at all.
     Rejected { ts: Timestamp, why: Malformed },
     /// Kernel drops, a failed write, the capture stopping.
@@ -27,7 +32,7 @@ pub enum Captured {
 pub fn parse(frame: &Frame<'_>, keep_bytes: bool) -> Option<Captured> {
     match parse_frame(frame.link, frame.ts, frame.data, frame.orig_len) {
         Ok(Some(seg)) => Some(Captured::Segment {
-            seg,
+            seg: Box::new(seg),
             raw: keep_bytes.then(|| RawFrame {
                 link: frame.link,
                 bytes: frame.data.into(),

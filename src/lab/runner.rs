@@ -216,13 +216,13 @@ pub fn run(script: &Script, opts: LabOptions, sink: EventSink) -> Result<(), Lab
             lab.close();
             return Ok(());
         }
-        lab.emit(Event::Step(StepEvent {
+        lab.emit(Event::Step(Box::new(StepEvent {
             ts: Timestamp::now(),
             index: i + 1,
             total,
             line: step.line,
             narration: step.narration.clone(),
-        }));
+        })));
         lab.step(step.line, &step.action);
     }
     lab.pause(SETTLE);
@@ -291,7 +291,7 @@ fn read_peer(
             } else {
                 Some(CallResult::parse(line.result.as_deref().unwrap_or("ok")))
             };
-            sink(Event::Call(CallEvent {
+            sink(Event::Call(Box::new(CallEvent {
                 ts: Timestamp(line.ts_ns.unwrap_or_else(|| Timestamp::now().0)),
                 endpoint,
                 call,
@@ -300,7 +300,7 @@ fn read_peer(
                 local: line.local.and_then(|l| l.parse().ok()),
                 times: line.times,
                 data: line.data,
-            }));
+            })));
         }
     }
     let _ = tx.send(Msg::Exited { peer });
@@ -333,12 +333,12 @@ impl Lab {
     }
 
     fn lab_event(&self, ts: Timestamp, action: LabAction, result: CallResult, origin: Origin) {
-        self.emit(Event::Lab(LabEvent {
+        self.emit(Event::Lab(Box::new(LabEvent {
             ts,
             action,
             result,
             origin,
-        }));
+        })));
     }
 
     /// Says the lab is being torn down: what the kernel does for the killed

@@ -103,6 +103,28 @@ fn tracer_sees(from: TcpState, to: TcpState) -> bool {
         || (from == TcpState::SynReceived && to == TcpState::Closed))
 }
 
+/// What the merge needs of a captured segment besides its TCP header: the
+/// packet event keeps the segment itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    pub ts: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub payload_len: u32,
+}
+
+impl Seen {
+    #[must_use]
+    pub fn of(seg: &Segment) -> Self {
+        Self {
+            ts: seg.ts,
+            src: seg.src,
+            dst: seg.dst,
+            payload_len: seg.payload_len,
+        }
+    }
+}
+
 /// Merges the witnesses into state (and queue) events.
 pub struct States {
     mode: KernelMode,
@@ -255,7 +277,7 @@ impl States {
     /// A tracked TCP segment: learns its 4-tuple, drives the inferred machine.
     pub fn on_segment(
         &mut self,
-        seg: &Segment,
+        seg: Seen,
         hdr: &TcpHeader,
         conn: ConnId,
         from: Role,
@@ -416,11 +438,11 @@ impl States {
         for q in queues.drain(..) {
             reported.push(q.local);
             let ev = self.queues.listener(&q);
-            self.push(q.ts, Event::Queue(ev), Kind::Plain);
+            self.push(q.ts, Event::Queue(Box::new(ev)), Kind::Plain);
         }
         if moved {
             for ev in self.queues.counters_moved(ts, &reported) {
-                self.push(ts, Event::Queue(ev), Kind::Plain);
+                self.push(ts, Event::Queue(Box::new(ev)), Kind::Plain);
             }
         }
         self.changes = changes;
@@ -441,7 +463,7 @@ impl States {
         }
         for q in queues.drain(..) {
             let ev = self.queues.listener(&q);
-            self.push(q.ts, Event::Queue(ev), Kind::Plain);
+            self.push(q.ts, Event::Queue(Box::new(ev)), Kind::Plain);
         }
         self.changes = changes;
         self.queue_changes = queues;
@@ -683,7 +705,7 @@ impl States {
 
     fn apply_kernel(
         &mut self,
-        mut ev: StateEvent,
+        mut ev: Box<StateEvent>,
         step: Step,
         reported: Timestamp,
         out: &mut Vec<Event>,
@@ -709,7 +731,13 @@ impl States {
 
     /// Shows a report as `step` says. `reported` is the time the report
     /// speaks of (the kernel's own, or the packet's).
-    fn apply(&mut self, mut ev: StateEvent, step: Step, reported: Timestamp, out: &mut Vec<Event>) {
+    fn apply(
+        &mut self,
+        mut ev: Box<StateEvent>,
+        step: Step,
+        reported: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
         let k = (ev.local, ev.remote);
         match step {
             Step::Skip => {}
@@ -743,7 +771,7 @@ impl States {
                         ..last
                     },
                 );
-                let mut event = Event::Check(check);
+                let mut event = Event::Check(Box::new(check));
                 self.names.name_owner(&mut event);
                 out.push(event);
             }
@@ -836,7 +864,7 @@ impl States {
                     .to_owned(),
             ),
         };
-        self.show(end, ev.ts, out);
+        self.show(Box::new(end), ev.ts, out);
         if let Some(r) = ev.remote {
             // Its brief, if it was forgotten, says so too.
             self.conns.set_retired_shown(
@@ -848,7 +876,7 @@ impl States {
     }
 
     /// Shows a state change; it is now the socket's last state.
-    fn show(&mut self, ev: StateEvent, reported: Timestamp, out: &mut Vec<Event>) {
+    fn show(&mut self, ev: Box<StateEvent>, reported: Timestamp, out: &mut Vec<Event>) {
         let k = (ev.local, ev.remote);
         self.set_shown(
             k,
@@ -902,7 +930,7 @@ impl States {
                 conn: last.conn,
             },
         );
-        let mut event = Event::Check(check);
+        let mut event = Event::Check(Box::new(check));
         self.names.name_owner(&mut event);
         out.push(event);
     }
@@ -931,7 +959,7 @@ impl States {
 
     /// A held check (the kernel's word on an inferred state shown, or on an
     /// orphaned FIN-WAIT-2): shown if that state is still the socket's last.
-    fn let_out_check(&mut self, mut c: CheckEvent, out: &mut Vec<Event>) {
+    fn let_out_check(&mut self, mut c: Box<CheckEvent>, out: &mut Vec<Event>) {
         let k = (c.local, c.remote);
         let Some(last) = self.last_shown(k) else {
             return;
@@ -1000,7 +1028,7 @@ impl States {
                 timer: None,
                 note: Some(note),
             };
-            self.push(ts, Event::Check(check), Kind::Check);
+            self.push(ts, Event::Check(Box::new(check)), Kind::Check);
         }
     }
 
@@ -1026,7 +1054,7 @@ impl States {
                     .to_owned(),
             ),
         };
-        self.push(o.ts, Event::Check(check), Kind::Check);
+        self.push(o.ts, Event::Check(Box::new(check)), Kind::Check);
     }
 
     // ---- the sockets' timelines ----
@@ -1232,7 +1260,7 @@ impl States {
             ts = floor;
         }
         let timer = c.timer.map(|t| timer_at(t, c.ts, ts));
-        let ev = Event::State(StateEvent {
+        let ev = Event::State(Box::new(StateEvent {
             ts,
             conn: found.map(|(conn, _)| conn),
             endpoint,
@@ -1243,7 +1271,7 @@ impl States {
             source: StateSource::Kernel,
             timer,
             note,
-        });
+        }));
         if let Some((conn, role, state)) = key {
             self.kernel_last.insert((conn, role), (state, ts));
         }
@@ -1268,7 +1296,7 @@ impl States {
             Some((_, role)) => self.names.endpoint(q.local, role),
             None => self.names.endpoint(q.local, Role::Client),
         };
-        let ev = Event::SocketQueues(SocketQueuesEvent {
+        let ev = Event::SocketQueues(Box::new(SocketQueuesEvent {
             ts: q.ts,
             conn: found.map(|(c, _)| c),
             endpoint,
@@ -1276,7 +1304,7 @@ impl States {
             remote: q.remote,
             recv_q: q.recv_q,
             send_q: q.send_q,
-        });
+        }));
         self.push(q.ts, ev, Kind::Plain);
     }
 
@@ -1320,7 +1348,7 @@ impl States {
             }
             self.kernel_last.remove(&(conn, t.endpoint));
         }
-        let ev = Event::State(StateEvent {
+        let ev = Event::State(Box::new(StateEvent {
             ts,
             conn: Some(conn),
             endpoint: self.names.endpoint(local, t.endpoint),
@@ -1331,7 +1359,7 @@ impl States {
             source: StateSource::Inferred,
             timer: None,
             note,
-        });
+        }));
         let slot = self.push(ts, ev, Kind::Inferred { key });
         if self.mode != KernelMode::None {
             // Without a kernel no report will come to replace it.

@@ -124,28 +124,28 @@ impl Pipeline {
     /// Like [`Pipeline::drain`], but feeds at most `max` inputs; the flag
     /// tells whether more are due. A busy source's backlog then goes out in
     /// slices instead of as one batch the size of everything waiting.
-    pub fn drain_some(&mut self, until: Timestamp, max: usize) -> (&[Event], bool) {
+    pub fn drain_some(&mut self, until: Timestamp, max: usize) -> (&mut Vec<Event>, bool) {
         self.buf.clear();
         for _ in 0..max {
             let Some(input) = self.reorder.pop_until(until) else {
                 self.told();
-                return (&self.buf, false);
+                return (&mut self.buf, false);
             };
             self.feed(input);
         }
         self.told();
-        (&self.buf, true)
+        (&mut self.buf, true)
     }
 
     /// The run is over: everything held, then what the model still holds.
-    pub fn finish(&mut self) -> &[Event] {
+    pub fn finish(&mut self) -> &mut Vec<Event> {
         self.buf.clear();
         while let Some(input) = self.reorder.pop() {
             self.feed(input);
         }
         self.model.finish(&mut self.buf);
         self.told();
-        &self.buf
+        &mut self.buf
     }
 
     /// Packets the model has seen.

@@ -122,7 +122,7 @@ impl Feed {
     }
 
     /// After the loop: what arrived is taken, and everything held comes out.
-    pub fn finish(&mut self, rx: &mut mpsc::UnboundedReceiver<Msg>) -> &[Event] {
+    pub fn finish(&mut self, rx: &mut mpsc::UnboundedReceiver<Msg>) -> &mut Vec<Event> {
         while let Ok(msg) = rx.try_recv() {
             self.take(msg);
         }
@@ -143,7 +143,7 @@ pub trait Face {
     ///
     /// # Errors
     /// The view cannot show them.
-    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>>;
+    fn show(&mut self, events: &mut Vec<Event>) -> Result<Option<Ending>>;
 
     /// The clock moved (every [`TICK`]).
     ///

@@ -211,7 +211,7 @@ pub fn play(
                 }
                 let _ = tx.send(Msg::StepBegan {
                     run,
-                    step: s.clone(),
+                    step: (**s).clone(),
                 });
             }
             batch.push(ev);
@@ -233,17 +233,17 @@ mod tests {
     use crate::event::{CallEvent, CallResult, StepEvent};
 
     fn step(ts: u64, index: usize) -> Event {
-        Event::Step(StepEvent {
+        Event::Step(Box::new(StepEvent {
             ts: Timestamp(ts),
             index,
             total: 3,
             line: index,
             narration: None,
-        })
+        }))
     }
 
     fn call(ts: u64) -> Event {
-        Event::Call(CallEvent {
+        Event::Call(Box::new(CallEvent {
             ts: Timestamp(ts),
             endpoint: "client".into(),
             call: "close".into(),
@@ -252,7 +252,7 @@ mod tests {
             local: None,
             times: None,
             data: None,
-        })
+        }))
     }
 
     /// Everything the player sent, in order, until it waits for Stop.

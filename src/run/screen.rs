@@ -283,7 +283,7 @@ impl Face for OnScreen {
                 self.tell(AppEvent::LabDone { error }, feed)
             }
             Msg::SourceDone { run, error } if run == feed.run => {
-                let events = feed.pipeline.finish().to_vec();
+                let events = std::mem::take(feed.pipeline.finish());
                 if let Some(end) = self.tell(AppEvent::Model(events), feed)? {
                     return Ok(Some(end));
                 }
@@ -299,7 +299,7 @@ impl Face for OnScreen {
             Msg::StepBegan { run, step } if run == feed.run => {
                 self.tell(AppEvent::StepBegan(step), feed)
             }
-            Msg::Events { run, events } if run == feed.run => self.show(&events),
+            Msg::Events { run, mut events } if run == feed.run => self.show(&mut events),
             Msg::Ui(ev) => self.tell(ev, feed),
             Msg::TerminalGone => Ok(Some(Ending::Interrupted)),
             Msg::LabDone { .. }
@@ -310,9 +310,10 @@ impl Face for OnScreen {
         }
     }
 
-    fn show(&mut self, events: &[Event]) -> Result<Option<Ending>> {
-        // The model's events ask for nothing but a redraw.
-        let up = self.app.update(AppEvent::Model(events.to_vec()));
+    fn show(&mut self, events: &mut Vec<Event>) -> Result<Option<Ending>> {
+        // The model's events ask for nothing but a redraw. The app keeps
+        // them (the rows): they move, never copied.
+        let up = self.app.update(AppEvent::Model(std::mem::take(events)));
         self.redraw |= up.redraw;
         debug_assert!(
             up.effects.is_empty(),

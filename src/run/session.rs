@@ -280,7 +280,7 @@ impl Session {
             if let Event::Step(step) = &ev {
                 let _ = etx.send(Msg::StepBegan {
                     run,
-                    step: step.clone(),
+                    step: (**step).clone(),
                 });
             }
             eb.send(&etx, run, vec![Input::Event(ev)]);

@@ -59,7 +59,7 @@ impl Ladder {
             self.seq[me] += 1;
         }
         self.inputs.push(Input::Segment {
-            seg: Segment::bare(ms(at), src, dst, flags, seq, ack),
+            seg: Box::new(Segment::bare(ms(at), src, dst, flags, seq, ack)),
             raw: None,
         });
         self
@@ -162,7 +162,10 @@ impl Ladder {
         );
         seg.payload_len = len;
         self.seq[me] = self.seq[me].max(base + seq + len);
-        self.inputs.push(Input::Segment { seg, raw: None });
+        self.inputs.push(Input::Segment {
+            seg: Box::new(seg),
+            raw: None,
+        });
         self
     }
 
