@@ -47,6 +47,40 @@ pub struct PacketEvent {
     /// `None` for other packets and where the kernel did not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rst_reason: Option<String>,
+    /// Why the kernel dropped this segment on its way into the receiving
+    /// socket, as the kernel names it (`TCP_LISTEN_OVERFLOW`,
+    /// `SOCKET_FILTER` …: the `skb:kfree_skb` tracepoint, root only); one
+    /// shared allocation per name. `None` where the kernel reported no drop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_reason: Option<std::sync::Arc<str>>,
+    /// Whether the kernel confirms a retransmission (the
+    /// `tcp:tcp_retransmit_skb`/`_synack` tracepoints, root only): `None`
+    /// where it cannot say (no tracepoint) or the packet is no retransmission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retransmit: Option<RetransmitWitness>,
+}
+
+/// What the kernel says of a packet that resends sequence space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetransmitWitness {
+    /// The kernel reported retransmitting it.
+    Kernel,
+    /// The capture's analysis calls it a retransmission, and the kernel,
+    /// which reports every one it makes, did not: a spurious or phantom
+    /// one as far as the sender's kernel knows (a copy the capture saw
+    /// twice, a reordering).
+    InferredOnly,
+}
+
+impl RetransmitWitness {
+    /// The contract's name (`--json`'s `retransmit`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetransmitWitness::Kernel => "kernel",
+            RetransmitWitness::InferredOnly => "inferred_only",
+        }
+    }
 }
 
 /// A packet's analysis reads as the packet's own: `p.conn`, `p.seq`,
@@ -629,6 +663,8 @@ mod tests {
                 bytes: Box::new([0x45, 0]),
             }),
             rst_reason: None,
+            drop_reason: None,
+            retransmit: None,
         };
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(

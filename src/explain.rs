@@ -40,6 +40,8 @@ pub enum Kind {
     Rst,
     /// A socket's congestion state (`cong:Recovery`).
     Cong,
+    /// Why the kernel dropped a segment (`drop:TCP_LISTEN_OVERFLOW`).
+    Drop,
     Action,
     Scenario,
 }
@@ -47,7 +49,7 @@ pub enum Kind {
 impl Kind {
     /// In the order a list shows them; a bare name that several kinds know
     /// is looked up in [`Kind::PREFERENCE`] order instead.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::State,
         Kind::Packet,
         Kind::Note,
@@ -55,6 +57,7 @@ impl Kind {
         Kind::Errno,
         Kind::Rst,
         Kind::Cong,
+        Kind::Drop,
         Kind::Action,
         Kind::Scenario,
         Kind::Topic,
@@ -62,13 +65,14 @@ impl Kind {
 
     /// Which entry a bare name means when several kinds have it: a topic
     /// (`keepalive`) says the most, a scenario the least.
-    pub const PREFERENCE: [Kind; 10] = [
+    pub const PREFERENCE: [Kind; 11] = [
         Kind::Topic,
         Kind::State,
         Kind::Packet,
         Kind::Errno,
         Kind::Rst,
         Kind::Cong,
+        Kind::Drop,
         Kind::Call,
         Kind::Note,
         Kind::Action,
@@ -88,6 +92,7 @@ impl Kind {
             Kind::Errno => "errno",
             Kind::Rst => "rst",
             Kind::Cong => "cong",
+            Kind::Drop => "drop",
             Kind::Action => "action",
             Kind::Scenario => "scenario",
         }
@@ -144,6 +149,7 @@ pub struct Meta {
     pub errno: String,
     pub rst: String,
     pub cong: String,
+    pub drop: String,
     pub action: String,
     pub scenario: String,
     pub topic: String,
@@ -162,6 +168,7 @@ impl Meta {
             Kind::Errno => &self.errno,
             Kind::Rst => &self.rst,
             Kind::Cong => &self.cong,
+            Kind::Drop => &self.drop,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -188,6 +195,7 @@ struct File {
     rst: HashMap<String, Entry>,
     #[serde(default)]
     cong: HashMap<String, Entry>,
+    drop: HashMap<String, Entry>,
     #[serde(default)]
     action: HashMap<String, Entry>,
     #[serde(default)]
@@ -205,6 +213,7 @@ impl File {
             Kind::Errno => &self.errno,
             Kind::Rst => &self.rst,
             Kind::Cong => &self.cong,
+            Kind::Drop => &self.drop,
             Kind::Action => &self.action,
             Kind::Scenario => &self.scenario,
         }
@@ -400,6 +409,25 @@ pub fn rst_reason(name: &str, lang: Lang) -> Option<&'static Entry> {
 #[must_use]
 pub fn cong_state(state: crate::event::CaState, lang: Lang) -> Option<&'static Entry> {
     get(Kind::Cong, &state.name(), lang)
+}
+
+/// Why the kernel dropped a segment, by the kernel's name for the reason
+/// (`TCP_LISTEN_OVERFLOW`; `SKB_DROP_REASON_TCP_LISTEN_OVERFLOW` too).
+/// `None` for a reason synack does not know (a newer kernel's).
+#[must_use]
+pub fn drop_reason(name: &str, lang: Lang) -> Option<&'static Entry> {
+    get(Kind::Drop, name, lang)
+}
+
+/// What the kernel says of a retransmission (`kernel_retransmission`,
+/// `inferred_only_retransmission`: notes of their own).
+#[must_use]
+pub fn retransmit(w: crate::event::RetransmitWitness, lang: Lang) -> Option<&'static Entry> {
+    let key = match w {
+        crate::event::RetransmitWitness::Kernel => "kernel_retransmission",
+        crate::event::RetransmitWitness::InferredOnly => "inferred_only_retransmission",
+    };
+    get(Kind::Note, key, lang)
 }
 
 /// A lab action's explanation.
@@ -616,6 +644,8 @@ mod tests {
             },
             raw: None,
             rst_reason: None,
+            drop_reason: None,
+            retransmit: None,
         }
     }
 

@@ -241,6 +241,8 @@ pub struct Labels {
     pub legend_inferred: String,
     pub legend_packet: String,
     pub legend_lost: String,
+    /// The help's legend: a segment the receiver's kernel dropped.
+    pub legend_dropped: String,
     pub legend_blocking: String,
     pub legend_tag: String,
     pub legend_tag_mark: String,
@@ -281,6 +283,20 @@ pub struct Labels {
     /// A few words for each reason the kernel gives for a reset, by its
     /// name in the kernel (`NO_SOCKET`).
     pub resets: BTreeMap<String, String>,
+    /// The name of a drop's reason as the kernel gave it (the details view, `--text`).
+    pub drop_reason: String,
+    /// What the kernel says of a retransmission (the details view, `--text`).
+    pub retransmit: String,
+    /// The label's words for a retransmission the kernel confirms.
+    pub retransmit_kernel: String,
+    /// … and for one the capture alone calls a retransmission.
+    pub retransmit_inferred_only: String,
+    /// The words of a `SOCKET_FILTER` drop of a segment the lab's link
+    /// dropped (noted `lost`): the lab's own filter.
+    pub drop_lab_link: String,
+    /// A few words for each reason the kernel gives for dropping a segment,
+    /// by its name in the kernel (`TCP_LISTEN_OVERFLOW`).
+    pub drop_reasons: BTreeMap<String, String>,
     /// The words of socket calls' arguments (see [`call_args`]).
     pub args: ArgWords,
     /// The details view's name of each header field, by the dissector's name.
@@ -408,6 +424,48 @@ pub fn rst_reason(lang: Lang, reason: &str) -> String {
         (Some(w), Lang::En) => format!("{reason} ({w})"),
         (Some(w), Lang::Zh) => format!("{reason}（{w}）"),
         (None, _) => reason.into_owned(),
+    }
+}
+
+/// A few words for why the kernel dropped a segment
+/// (`TCP_LISTEN_OVERFLOW` → "accept queue full"); `None` for a reason
+/// synack has no words for (a newer kernel's: its name is shown alone).
+#[must_use]
+pub fn drop_words(lang: Lang, reason: &str) -> Option<&'static str> {
+    labels(lang).drop_reasons.get(reason).map(String::as_str)
+}
+
+/// The words for a packet's drop: a `SOCKET_FILTER` drop of a segment
+/// the lab's link dropped (`lab`: noted `lost`) is the lab's link, not any
+/// filter; otherwise as [`drop_words`].
+#[must_use]
+pub fn packet_drop_words(lang: Lang, reason: &str, lab: bool) -> Option<&'static str> {
+    if lab && reason == "SOCKET_FILTER" {
+        return Some(&labels(lang).drop_lab_link);
+    }
+    drop_words(lang, reason)
+}
+
+/// A drop's reason as the views write it beside its name:
+/// `TCP_LISTEN_OVERFLOW (accept queue full)`, or the name alone; `lab`
+/// as in [`packet_drop_words`].
+#[must_use]
+pub fn drop_reason(lang: Lang, reason: &str, lab: bool) -> String {
+    let reason = crate::event::sanitize(reason);
+    match (packet_drop_words(lang, &reason, lab), lang) {
+        (Some(w), Lang::En) => format!("{reason} ({w})"),
+        (Some(w), Lang::Zh) => format!("{reason}（{w}）"),
+        (None, _) => reason.into_owned(),
+    }
+}
+
+/// What the kernel says of a retransmission, in the label's words.
+#[must_use]
+pub fn retransmit_words(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
+    let l = labels(lang);
+    match w {
+        crate::event::RetransmitWitness::Kernel => &l.retransmit_kernel,
+        crate::event::RetransmitWitness::InferredOnly => &l.retransmit_inferred_only,
     }
 }
 

@@ -33,7 +33,7 @@ use crate::tcp::{RawFrame, Segment};
 use crate::time::Timestamp;
 use link::LinkRule;
 use merge::States;
-use reports::{Reset, SockInfo, Transition as KernelTransition};
+use reports::{Reset, Retransmit, SkbDrop, SockInfo, Traces, Transition as KernelTransition};
 
 /// What the sources feed the model. Serializable: a run's inputs, recorded
 /// in the order the model took them, replay to the same events.
@@ -74,6 +74,16 @@ pub enum Input {
     /// A reset the kernel sent, and why (the tcp_send_reset tracepoint):
     /// the RST packet it explains carries the reason.
     Reset(Reset),
+    /// A segment the kernel dropped, and why (the skb:kfree_skb
+    /// tracepoint): the packet it was carries the reason.
+    Drop(SkbDrop),
+    /// A segment the kernel retransmitted (tcp_retransmit_skb/_synack):
+    /// the packet it was is marked as the kernel's retransmission.
+    Retransmit(Retransmit),
+    /// What the tracer reads besides the transitions, once at the start
+    /// of a run: a capture's retransmission the kernel would have reported
+    /// and did not is marked as inferred only.
+    Traces { ts: Timestamp, traces: Traces },
 }
 
 impl Input {
@@ -86,6 +96,9 @@ impl Input {
             Input::KernelMode { ts, .. } | Input::Snapshot { ts, .. } => *ts,
             Input::Transition(t) => t.ts,
             Input::Reset(r) => r.ts,
+            Input::Drop(d) => d.ts,
+            Input::Retransmit(r) => r.ts,
+            Input::Traces { ts, .. } => *ts,
         }
     }
 }
@@ -160,6 +173,17 @@ impl Model {
                     self.states.on_reset(r);
                 }
             }
+            Input::Drop(d) => {
+                if !self.ended {
+                    self.states.on_drop(&d);
+                }
+            }
+            Input::Retransmit(r) => {
+                if !self.ended {
+                    self.states.on_retransmit(r);
+                }
+            }
+            Input::Traces { traces, .. } => self.states.set_traces(traces),
             Input::Rejected { ts, why } => {
                 self.rejected += 1;
                 // One warning per reason and power of ten, so a flood of bad
@@ -268,6 +292,7 @@ impl Model {
             notes.insert(Notes::LOST);
         }
         self.packets += 1;
+        self.states.captured(&seg);
         // Its connection is active: not to be forgotten while its packet is shown.
         self.states.touch(a.conn, seg.ts);
         let (tcp, seen) = (seg.tcp, merge::Seen::of(&seg));
@@ -282,6 +307,8 @@ impl Model {
                 raw,
                 // Given as it leaves the merge: the kernel's report may come after it.
                 rst_reason: None,
+                drop_reason: None,
+                retransmit: None,
             })),
             out,
         );

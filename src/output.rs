@@ -391,7 +391,7 @@ fn push_addr(out: &mut String, a: SocketAddr) {
 fn push_word(out: &mut String, w: &'static str) {
     debug_assert!(
         !w.bytes()
-            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f),
+            .any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b)),
         "{w:?} is not a plain word"
     );
     out.push('"');
@@ -597,6 +597,12 @@ fn packet_json(o: &mut Obj<'_>, p: &PacketEvent) {
     if let Some(why) = &p.rst_reason {
         o.str("rst_reason", why);
     }
+    if let Some(why) = &p.drop_reason {
+        o.str("drop_reason", why);
+    }
+    if let Some(w) = p.retransmit {
+        o.str("retransmit", w.as_str());
+    }
 }
 
 fn state_json(o: &mut Obj<'_>, s: &StateEvent) {
@@ -721,6 +727,26 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                     "  {}: {}",
                     labels(lang).rst_reason,
                     crate::i18n::rst_reason(lang, why)
+                );
+            }
+            if let Some(w) = p.retransmit {
+                let _ = write!(
+                    out,
+                    "  {}: {}",
+                    labels(lang).retransmit,
+                    crate::i18n::retransmit_words(lang, w)
+                );
+            }
+            if let Some(why) = &p.drop_reason {
+                let _ = write!(
+                    out,
+                    "  ✗ {}: {}",
+                    labels(lang).drop_reason,
+                    crate::i18n::drop_reason(
+                        lang,
+                        why,
+                        p.notes.contains(crate::tcp::track::Notes::LOST)
+                    )
                 );
             }
         }
@@ -961,6 +987,87 @@ mod tests {
         );
     }
 
+    /// A segment the kernel dropped and resent: `drop_reason` and
+    /// `retransmit` in the JSON, after the fields that were there before
+    /// (which keep their meaning); the words in the text, in each language.
+    #[test]
+    fn a_dropped_and_resent_segment_says_so() {
+        use crate::event::RetransmitWitness;
+        use crate::tcp::track::{Analysis, ConnId, Notes, Role};
+        use crate::tcp::{Flags, Segment};
+        let packet = |why: Option<&str>, w: Option<RetransmitWitness>| {
+            let mut seg = Segment::bare(
+                Timestamp(5),
+                "127.0.0.1:40000".parse().unwrap(),
+                "127.0.0.1:7000".parse().unwrap(),
+                Flags::ACK | Flags::PSH,
+                1,
+                1,
+            );
+            seg.payload_len = 988;
+            Event::Packet(Box::new(PacketEvent {
+                segment: Box::new(seg),
+                analysis: Analysis {
+                    conn: ConnId(1),
+                    from: Role::Client,
+                    seq: 3953,
+                    ack: 1,
+                    win: 65536,
+                    notes: if why.is_some() {
+                        // Lost on the lab's link: the receiver's socket filter.
+                        Notes(Notes::RETRANSMISSION.0 | Notes::LOST.0)
+                    } else {
+                        Notes::RETRANSMISSION
+                    },
+                    dup_ack: None,
+                },
+                endpoint: Some("client".into()),
+                raw: None,
+                rst_reason: None,
+                drop_reason: why.map(std::sync::Arc::from),
+                retransmit: w,
+            }))
+        };
+        let both = packet(Some("SOCKET_FILTER"), Some(RetransmitWitness::Kernel));
+        let mut j = String::new();
+        json_line(&mut j, 0.0, &both, Lang::En);
+        assert!(
+            j.ends_with(
+                r#""notes":["retransmission","lost"],"drop_reason":"SOCKET_FILTER","retransmit":"kernel"}"#
+            ),
+            "{j}"
+        );
+        let mut j = String::new();
+        json_line(
+            &mut j,
+            0.0,
+            &packet(None, Some(RetransmitWitness::InferredOnly)),
+            Lang::En,
+        );
+        assert!(j.ends_with(r#""retransmit":"inferred_only"}"#), "{j}");
+        let mut j = String::new();
+        json_line(&mut j, 0.0, &packet(None, None), Lang::En);
+        assert!(
+            !j.contains("drop_reason") && !j.contains("retransmit\""),
+            "{j}"
+        );
+        let mut t = String::new();
+        text_line(&mut t, 0.0, &both, Lang::En);
+        assert!(
+            t.ends_with(
+                "  retransmission (kernel): the kernel resent it  ✗ dropped by the kernel: \
+                 SOCKET_FILTER (the lab's link)"
+            ),
+            "{t}"
+        );
+        let mut t = String::new();
+        text_line(&mut t, 0.0, &both, Lang::Zh);
+        assert!(
+            t.contains("内核确认重传") && t.contains("✗ 内核丢弃原因"),
+            "{t}"
+        );
+    }
+
     /// A RST the kernel said why it sent: `rst_reason` in the JSON (the
     /// kernel's name), the name and its words in the text; nothing for a
     /// packet without one.
@@ -990,6 +1097,8 @@ mod tests {
                 endpoint: None,
                 raw: None,
                 rst_reason: why.map(str::to_owned),
+                drop_reason: None,
+                retransmit: None,
             }))
         };
         let mut j = String::new();

@@ -192,6 +192,57 @@ fn every_congestion_state_is_explained() {
     );
 }
 
+/// Every reason the kernel names for a drop in its format file of
+/// `skb:kfree_skb` (but `MAX`, the enum's end) is explained, and has its
+/// few words for the ladder, in both languages; and so is what the kernel
+/// says of a retransmission.
+#[test]
+fn every_drop_reason_the_kernel_names_is_explained() {
+    let layout = synack::kernel::trace::DropLayout::parse(kernel_bytes::DROP_FORMAT)
+        .expect("the kernel's format parses");
+    let names: Vec<&str> = layout
+        .names()
+        .all()
+        .iter()
+        .map(|(_, n)| &**n)
+        .filter(|n| *n != "MAX")
+        .collect();
+    assert!(names.len() >= 128, "{names:?}");
+    let mut missing: Vec<_> = names
+        .iter()
+        .flat_map(|&n| covered(n, |l| explain::drop_reason(n, l)))
+        .collect();
+    for &n in &names {
+        for lang in LANGS {
+            if synack::i18n::drop_words(lang, n).is_none_or(|w| w.trim().is_empty()) {
+                missing.push(format!(
+                    "{n}: no drop words in assets/i18n/{}.toml",
+                    lang.code()
+                ));
+            }
+        }
+    }
+    for key in explain::keys(Kind::Drop) {
+        if !names.contains(&key) {
+            missing.push(format!("drop:{key} is not a reason of the kernel's format"));
+        }
+    }
+    for w in [
+        synack::event::RetransmitWitness::Kernel,
+        synack::event::RetransmitWitness::InferredOnly,
+    ] {
+        missing.extend(covered(w.as_str(), |l| explain::retransmit(w, l)));
+    }
+    assert_none_missing(&missing);
+    assert_eq!(
+        explain::canonical(Kind::Drop, "skb_drop_reason_tcp_listen_overflow"),
+        Some("TCP_LISTEN_OVERFLOW")
+    );
+    // The lab's own loss says it is the lab's.
+    let filter = explain::drop_reason("SOCKET_FILTER", Lang::En).expect("explained");
+    assert!(filter.what.contains("lab"), "{}", filter.what);
+}
+
 #[test]
 fn every_lab_action_is_explained() {
     let examples = [

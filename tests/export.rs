@@ -323,3 +323,31 @@ fn a_rst_says_why_in_the_handout() {
     svg_packets(&s);
     assert!(s.contains("· 此端口无人监听"), "{s}");
 }
+
+/// A segment the kernel dropped (as root): its arrow ends at a ✗ on the
+/// receiver's lane and says why; the kernel's retransmissions say so too,
+/// in the handout's language.
+#[test]
+fn a_dropped_segment_and_a_kernel_retransmission_say_so_in_the_handout() {
+    let ev = events("drops-backlog-abort");
+    let m = mermaid(&ev, &opts("backlog-abort", None));
+    let line = m
+        .lines()
+        .find(|l| l.contains("accept queue full"))
+        .unwrap_or_else(|| panic!("no dropped ACK:\n{m}"));
+    assert!(line.contains("-x"), "a cross at the receiver: {line}");
+    assert!(
+        line.contains("ACK seq=1 ack=1 · ✗ accept queue full"),
+        "{line}"
+    );
+    assert!(m.contains("the kernel resent it"), "{m}");
+    let zh = ExportOptions {
+        lang: synack::i18n::Lang::Zh,
+        ..opts("loss", None)
+    };
+    let s = svg(&events("drops-loss"), &zh);
+    svg_packets(&s);
+    assert!(s.contains("内核确认重传"), "{s}");
+    // The lab's link dropped it: the receiver's socket filter is the lab's.
+    assert!(s.contains("✗ 实验环境的链路规则"), "{s}");
+}

@@ -1557,3 +1557,91 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
         );
     }
 }
+
+fn select_drop(app: &mut App, reason: &str) {
+    select(
+        app,
+        |e| matches!(e, Event::Packet(p) if p.drop_reason.as_deref() == Some(reason)),
+    );
+}
+
+/// `demo backlog-abort` as root: the final ACK the server's kernel dropped
+/// at its full accept queue ends at a ✗ on the server's lane with the
+/// reason in words, in the language shown; the details view has the
+/// kernel's name for it; `e` explains it first. The SYN-ACK client2's cut
+/// link lost says it was the lab's.
+#[test]
+fn a_dropped_segment_says_why_the_kernel_dropped_it() {
+    let mut app = demo_app("drops-backlog-abort", Lang::En, 160, 40, 1.0);
+    select_drop(&mut app, "TCP_LISTEN_OVERFLOW");
+    let s = screen(&app, &dark());
+    assert!(s.contains("✗ accept queue full"), "{s}");
+    let mut zh = demo_app("drops-backlog-abort", Lang::Zh, 160, 40, 1.0);
+    select_drop(&mut zh, "TCP_LISTEN_OVERFLOW");
+    let s = screen(&zh, &dark());
+    assert!(s.contains("✗ 全连接队列已满"), "{s}");
+
+    key(&mut app, Key::Enter);
+    assert_eq!(app.overlay(), Overlay::Details);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("dropped by the kernel: ✗ TCP_LISTEN_OVERFLOW (accept queue full)"),
+        "{s}"
+    );
+    key(&mut app, Key::Esc);
+    key(&mut app, Key::Char('e'));
+    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    assert_eq!(
+        pane.first().map(String::as_str),
+        Some("TCP_LISTEN_OVERFLOW: accept queue full"),
+        "{pane:#?}"
+    );
+
+    let mut app = demo_app("drops-backlog-abort", Lang::En, 160, 40, 1.0);
+    select_drop(&mut app, "SOCKET_FILTER");
+    let s = screen(&app, &dark());
+    assert!(s.contains("✗ the lab's link"), "{s}");
+    key(&mut app, Key::Char('e'));
+    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    assert_eq!(
+        pane.first().map(String::as_str),
+        Some("SOCKET_FILTER: a socket filter"),
+        "{pane:#?}"
+    );
+}
+
+/// `demo loss` as root: the retransmissions say the kernel resent them, in
+/// the label and the details view, and `e` says what that means.
+#[test]
+fn a_retransmission_says_the_kernel_resent_it() {
+    let mut app = demo_app("drops-loss", Lang::En, 160, 40, 1.0);
+    select(
+        &mut app,
+        |e| matches!(e, Event::Packet(p) if p.retransmit == Some(synack::event::RetransmitWitness::Kernel)),
+    );
+    let s = screen(&app, &dark());
+    assert!(s.contains("the kernel resent it"), "{s}");
+    key(&mut app, Key::Enter);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("retransmission (kernel): the kernel resent it"),
+        "{s}"
+    );
+    key(&mut app, Key::Esc);
+    key(&mut app, Key::Char('e'));
+    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    assert!(
+        pane.iter()
+            .any(|l| l == "retransmission (kernel): the kernel resent it"),
+        "{pane:#?}"
+    );
+}

@@ -2,8 +2,11 @@
 //! replayed with its sources' reports delayed as real machines delay them,
 //! thousands of times with seeded random delays, must keep the rules of
 //! `synack::model::rules`, show each socket the same path of states as the
-//! undisturbed replay, and give each RST the same reason (the kernel's
-//! tcp_send_reset report, which may now reach synack after its packet).
+//! undisturbed replay, give each RST the same reason (the kernel's
+//! tcp_send_reset report, which may now reach synack after its packet), and
+//! the same packets the kernel's drops and retransmissions (kfree_skb's
+//! reports come after their packet, up to the tracer's lateness after the
+//! packets that followed it).
 //!
 //! How a real machine perturbs the inputs, and how it is simulated here:
 //! - the socket table is walked later (a slow or huge table: walks up to
@@ -60,8 +63,10 @@ enum Source {
 fn source(i: &Input) -> Source {
     match i {
         Input::Segment { .. } | Input::Rejected { .. } => Source::Capture,
-        Input::Snapshot { .. } | Input::KernelMode { .. } => Source::Walks,
-        Input::Transition(_) | Input::Reset(_) => Source::Tracer,
+        Input::Snapshot { .. } | Input::KernelMode { .. } | Input::Traces { .. } => Source::Walks,
+        Input::Transition(_) | Input::Reset(_) | Input::Drop(_) | Input::Retransmit(_) => {
+            Source::Tracer
+        }
         Input::Event(_) => Source::Lab,
     }
 }
@@ -201,6 +206,17 @@ fn reasons(events: &[Event]) -> Vec<String> {
                 p.segment.dst,
                 p.seq,
                 p.rst_reason.as_deref().unwrap_or("-")
+            )),
+            // What the kernel said it dropped or resent: the same packets
+            // whatever the timing.
+            Event::Packet(p) if p.drop_reason.is_some() || p.retransmit.is_some() => Some(format!(
+                "{} → {} seq={} len={}: ✗{} {}",
+                p.segment.src,
+                p.segment.dst,
+                p.seq,
+                p.segment.payload_len,
+                p.drop_reason.as_deref().unwrap_or("-"),
+                p.retransmit.map_or("-", |w| w.as_str())
             )),
             _ => None,
         })

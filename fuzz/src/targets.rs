@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::kernel_bytes::{
-    CONG_FORMAT, RESET_FORMAT, TRACE_FORMAT, cong_record, diag_msg, nlmsg, reset_record,
+    CONG_FORMAT, DROP_FORMAT, RESET_FORMAT, RETRANSMIT_FORMAT, SYNACK_FORMAT, TRACE_FORMAT,
+    cong_record, diag_msg, drop_record, nlmsg, reset_record, retransmit_record, synack_record,
     trace_record,
 };
 use super::{LengthField, Target};
@@ -101,7 +102,7 @@ pub static TARGETS: [Target; 6] = [
     },
     Target {
         name: "trace",
-        about: "a trace_pipe_raw page of sock:inet_sock_set_state, tcp:tcp_send_reset and tcp:tcp_cong_state_set records: kernel::trace::parse_all",
+        about: "a trace_pipe_raw page of sock:inet_sock_set_state, tcp:tcp_send_reset, skb:kfree_skb, tcp:tcp_retransmit_skb/_synack and tcp:tcp_cong_state_set records: kernel::trace::parse_records, then the reader's BatchDecoder (drops named by the sockets its transitions name, congestion states kept when they change)",
         run: run_trace,
         seeds: seed_trace,
         dictionary: &[
@@ -114,7 +115,7 @@ pub static TARGETS: [Target; 6] = [
     },
     Target {
         name: "trace-format",
-        about: "a tracepoint format file: kernel::trace::Layout::parse, ResetLayout::parse (its reasons' names too) and CongLayout::parse, then pages decoded with them",
+        about: "a tracepoint format file: kernel::trace::Layout::parse, ResetLayout::parse and DropLayout::parse (their reasons' names too, and the drop filter built from them), RetransmitLayout::parse, then pages decoded with them",
         run: run_trace_format,
         seeds: seed_trace_format,
         dictionary: &[
@@ -781,15 +782,10 @@ fn cong_layout() -> &'static trace::CongLayout {
     })
 }
 
-fn decode_page(
-    layout: &trace::Layout,
-    resets: Option<&trace::ResetLayout>,
-    cong: Option<&trace::CongLayout>,
-    page: &[u8],
-) -> u64 {
+fn decode_page(layout: &trace::Layout, resets: Option<&trace::ResetLayout>, page: &[u8]) -> u64 {
     let mut out = trace::Traced::default();
-    trace::parse_all(page, layout, resets, cong, 1_000, &mut out);
-    let records = out.transitions.len() + out.resets.len() + out.cong.len();
+    trace::parse_records(page, layout, resets, 1_000, &mut out);
+    let records = out.transitions.len() + out.resets.len();
     assert!(
         records <= page.len() / 8,
         "{records} records from a {}-byte page",
@@ -810,16 +806,54 @@ fn decode_page(
             .take(4)
             .collect::<Vec<_>>(),
         out.resets.iter().any(|r| r.src.is_ipv6()),
+    ))
+}
+
+fn run_trace(input: &[u8]) -> u64 {
+    let a = decode_page(layout(), Some(reset_layout()), input);
+    // The whole reader: drops named by the transitions' sockets, every
+    // list in time order.
+    let mut d = trace::BatchDecoder::new(
+        layout().clone(),
+        Some(reset_layout().clone()),
+        vec![5999],
+        trace::DropLayout::parse(DROP_FORMAT),
+        trace::RetransmitLayout::parse(RETRANSMIT_FORMAT)
+            .zip(trace::RetransmitLayout::parse(SYNACK_FORMAT)),
+        Some(cong_layout().clone()),
+    );
+    d.page(input, 1_000);
+    let out = d.finish();
+    let records = out.transitions.len()
+        + out.resets.len()
+        + out.drops.len()
+        + out.retransmits.len()
+        + out.cong.len();
+    assert!(
+        records <= input.len() / 8,
+        "{records} records from a {}-byte page",
+        input.len()
+    );
+    assert!(out.drops.windows(2).all(|w| w[0].ts <= w[1].ts));
+    assert!(out.retransmits.windows(2).all(|w| w[0].ts <= w[1].ts));
+    // Only changes go on, each from the state the socket left.
+    assert!(out.cong.iter().all(|c| c.is_change()));
+    sig((
+        a,
+        out.drops.len().min(8),
+        out.drops
+            .iter()
+            .map(|d| d.reason.len())
+            .take(4)
+            .collect::<Vec<_>>(),
+        out.retransmits.len().min(8),
+        out.retransmits.iter().any(|r| r.synack),
         out.cong
             .iter()
             .map(|c| c.state.name().len())
             .take(4)
             .collect::<Vec<_>>(),
     ))
-}
-
-fn run_trace(input: &[u8]) -> u64 {
-    decode_page(layout(), Some(reset_layout()), Some(cong_layout()), input)
 }
 
 fn trace_length_fields(input: &[u8]) -> Vec<LengthField> {
@@ -904,9 +938,20 @@ fn seed_trace() -> Vec<Vec<u8>> {
             reset_record(11, 7, 8, (lo6, 5999), (lo6, 40000)),
             reset4(99, 0),
         ]),
+        // A listener, a drop at it, another socket's drop, a retransmission
+        // of each kind.
+        trace_page(&[
+            v4(7, 10, 5999),
+            drop_record(40, 0xffff_8881_00da_ca00, 0x0800),
+            drop_record(5, 0xffff_8881_0000_0001, 0x86dd),
+            retransmit_record((Ipv4Addr::LOCALHOST, 40000), (Ipv4Addr::LOCALHOST, 5999), 0),
+            synack_record((Ipv6Addr::LOCALHOST, 5999), (Ipv6Addr::LOCALHOST, 40000)),
+        ]),
+        // A sender's congestion states: a change, a repeat, an unknown value.
         trace_page(&[
             cong_record(1, (Ipv4Addr::LOCALHOST, 40000), (Ipv4Addr::LOCALHOST, 5999)),
             v4(1, 4, 40000),
+            cong_record(3, (Ipv4Addr::LOCALHOST, 40000), (Ipv4Addr::LOCALHOST, 5999)),
             cong_record(3, (Ipv4Addr::LOCALHOST, 40000), (Ipv4Addr::LOCALHOST, 5999)),
             cong_record(
                 200,
@@ -920,7 +965,6 @@ fn seed_trace() -> Vec<Vec<u8>> {
 fn run_trace_format(input: &[u8]) -> u64 {
     let text = String::from_utf8_lossy(input);
     let resets = trace::ResetLayout::parse(&text);
-    let cong = trace::CongLayout::parse(&text);
     if let Some(r) = &resets {
         // Names are identifiers, each number named once.
         for (i, (n, name)) in r.names().iter().enumerate() {
@@ -931,19 +975,43 @@ fn run_trace_format(input: &[u8]) -> u64 {
             assert!(!r.names()[..i].iter().any(|(m, _)| m == n), "{n} twice");
         }
     }
+    let drops = trace::DropLayout::parse(&text);
+    if let Some(d) = &drops {
+        let names = d.names().all();
+        for (i, (n, name)) in names.iter().enumerate() {
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                "{name:?}"
+            );
+            assert!(!names[..i].iter().any(|(m, _)| m == n), "{n} twice");
+        }
+        // The kernel filter is numbers and the format's names' values only.
+        if let Some(f) = d.kernel_filter() {
+            assert!(
+                f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b" _=<>!&|()".contains(&b)),
+                "{f:?}"
+            );
+        }
+    }
+    let retransmits = trace::RetransmitLayout::parse(&text);
+    let cong = trace::CongLayout::parse(&text);
     let parsed = trace::Layout::parse(&text);
     let pages = trace_pages();
     let states = match &parsed {
         Some(l) => l,
-        None if resets.is_some() || cong.is_some() => layout(),
+        None if resets.is_some() => layout(),
         None => return 0,
     };
     sig((
+        drops.as_ref().map(|d| d.names().all().len()),
+        retransmits.is_some(),
+        cong.as_ref()
+            .map(|c| (0..=5u8).map(|n| c.state(n).name().len()).sum::<usize>()),
         resets.as_ref().map(|r| r.names().len()),
-        cong.is_some(),
         pages
             .iter()
-            .map(|p| decode_page(states, resets.as_ref(), cong.as_ref(), p))
+            .map(|p| decode_page(states, resets.as_ref(), p))
             .collect::<Vec<_>>(),
     ))
 }
@@ -957,6 +1025,9 @@ fn seed_trace_format() -> Vec<Vec<u8>> {
     vec![
         TRACE_FORMAT.as_bytes().to_vec(),
         RESET_FORMAT.as_bytes().to_vec(),
+        DROP_FORMAT.as_bytes().to_vec(),
+        RETRANSMIT_FORMAT.as_bytes().to_vec(),
+        SYNACK_FORMAT.as_bytes().to_vec(),
         CONG_FORMAT.as_bytes().to_vec(),
         // Fields in another order and at other offsets, as another kernel may lay them out.
         TRACE_FORMAT

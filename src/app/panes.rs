@@ -108,6 +108,12 @@ pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
             if let Some(why) = &p.rst_reason {
                 out.extend(explain::rst_reason(why, lang));
             }
+            if let Some(why) = &p.drop_reason {
+                out.extend(explain::drop_reason(why, lang));
+            }
+            if let Some(w) = p.retransmit {
+                out.extend(explain::retransmit(w, lang));
+            }
             out.extend(explain::packet(p, lang));
             for n in p.notes.names() {
                 out.extend(explain::packet_note(n, lang));

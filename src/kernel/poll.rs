@@ -13,7 +13,9 @@ pub const NO_TRACEPOINT: &str = "exact state transitions unavailable";
 use super::diag::DiagSocket;
 use super::netstat;
 use super::trace::StateTracer;
-use crate::model::reports::{KernelMode, ListenCounters, Reset, SockInfo, Transition};
+use crate::model::reports::{
+    KernelMode, ListenCounters, Reset, Retransmit, SkbDrop, SockInfo, Traces, Transition,
+};
 use crate::time::Timestamp;
 
 /// How often the kernel's socket table is read.
@@ -38,6 +40,10 @@ pub enum KernelReport {
     Resets(Vec<Reset>),
     /// Congestion-state changes (tcp_cong_state_set), in time order.
     Congestion(Vec<crate::event::CongestionEvent>),
+    /// Segments the kernel dropped and why (skb:kfree_skb), in time order.
+    Drops(Vec<SkbDrop>),
+    /// Segments the kernel retransmitted (tcp_retransmit_skb/_synack), in time order.
+    Retransmits(Vec<Retransmit>),
     /// Part of the kernel's view is unavailable, and why.
     Warning { ts: Timestamp, message: String },
 }
@@ -91,6 +97,12 @@ impl KernelPoller {
             if !t.cong.is_empty() {
                 r(KernelReport::Congestion(t.cong));
             }
+            if !t.drops.is_empty() {
+                r(KernelReport::Drops(t.drops));
+            }
+            if !t.retransmits.is_empty() {
+                r(KernelReport::Retransmits(t.retransmits));
+            }
         }) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -132,6 +144,15 @@ impl KernelPoller {
     #[must_use]
     pub fn trace_instance(&self) -> Option<&std::path::Path> {
         self.tracer.as_ref().map(StateTracer::instance)
+    }
+
+    /// What the tracer reads besides the transitions (nothing without it).
+    #[must_use]
+    pub fn traces(&self) -> Traces {
+        self.tracer
+            .as_ref()
+            .map(StateTracer::traces)
+            .unwrap_or_default()
     }
 
     /// What this run's kernel view can tell.

@@ -27,6 +27,19 @@
 //! reader keeps the last state of each open socket (forgotten when the
 //! socket closes) and passes on changes only, with the state left.
 //!
+//! Drops and retransmissions: the same instance and reader carry
+//! `skb:kfree_skb` (with `enum skb_drop_reason` and `rx_sk`) and
+//! `tcp:tcp_retransmit_skb` / `tcp:tcp_retransmit_synack` where the kernel
+//! has them. `kfree_skb` fires for every buffer the host frees with a
+//! reason; the kernel keeps IPv4 and IPv6 buffers with a receiving socket
+//! and a reason above `NOT_SPECIFIED` (the filter is built from the
+//! format's names), and the reader keeps those whose `rx_sk` is a socket
+//! it traced a transition of (the lab's or the watched ports'), naming its
+//! addresses. A drop with no socket (`NO_SOCKET`, a buffer freed before
+//! the lookup) or of a socket that made no transition since synack started
+//! is not reported: the record has no ports. The retransmit events have
+//! numeric ports, so the kernel filters them like the transitions.
+//!
 //! Why binary and not the `trace_pipe` text: the text format
 //! (`family=AF_INET protocol=IPPROTO_TCP sport=.. dport=.. saddr=.. ...
 //! oldstate=TCP_SYN_SENT newstate=TCP_ESTABLISHED`) does not print `skaddr`,
@@ -64,7 +77,7 @@ use std::thread::JoinHandle;
 
 use super::linux_state;
 use crate::event::{CaState, CongSource, CongestionEvent};
-use crate::model::reports::{Reset, Transition};
+use crate::model::reports::{Reset, Retransmit, SkbDrop, Traces, Transition};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
 
@@ -78,6 +91,15 @@ const CONG_EVENT: &str = "events/tcp/tcp_cong_state_set";
 /// table starts afresh (a socket's next change then shows as from its
 /// unknown state).
 const CONG_SOCKETS: usize = 65_536;
+const DROP_EVENT: &str = "events/skb/kfree_skb";
+const RETRANSMIT_EVENT: &str = "events/tcp/tcp_retransmit_skb";
+const SYNACK_EVENT: &str = "events/tcp/tcp_retransmit_synack";
+/// Sockets the reader remembers by kernel address (to name a drop's
+/// receiving socket); past this the oldest closed ones go first, then all.
+const MAX_SOCKETS: usize = 65_536;
+/// A closed socket's address is kept this long: a drop may follow its last
+/// transition within the same read.
+const KEEP_CLOSED_NS: u64 = 2_000_000_000;
 /// How long the reader sleeps in poll(2) before looking again (and checking
 /// whether it should stop).
 const POLL_MS: libc::c_int = 50;
@@ -121,6 +143,8 @@ fn setup_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> TraceUnavaila
 pub struct Traced {
     pub transitions: Vec<Transition>,
     pub resets: Vec<Reset>,
+    pub drops: Vec<SkbDrop>,
+    pub retransmits: Vec<Retransmit>,
     /// Congestion-state changes (`tcp_cong_state_set`), the endpoint and
     /// connection left for the model to name.
     pub cong: Vec<CongestionEvent>,
@@ -129,7 +153,11 @@ pub struct Traced {
 impl Traced {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty() && self.resets.is_empty() && self.cong.is_empty()
+        self.transitions.is_empty()
+            && self.resets.is_empty()
+            && self.drops.is_empty()
+            && self.retransmits.is_empty()
+            && self.cong.is_empty()
     }
 }
 
@@ -138,10 +166,9 @@ pub struct StateTracer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     instance: PathBuf,
-    /// `tcp:tcp_send_reset` is enabled in the instance.
-    resets: bool,
-    /// `tcp:tcp_cong_state_set` is enabled in the instance.
-    cong: bool,
+    /// Which of `tcp:tcp_send_reset`, `skb:kfree_skb` and the retransmit
+    /// events are enabled in the instance.
+    traces: Traces,
 }
 
 impl StateTracer {
@@ -196,8 +223,7 @@ impl StateTracer {
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
             instance,
-            resets: false,
-            cong: false,
+            traces: Traces::default(),
         };
         let reset_filter = reset_format
             .as_deref()
@@ -205,6 +231,8 @@ impl StateTracer {
         tracer.configure(ports)?;
         // After the clock is set (setting it empties the buffers).
         let reset_layout = reset_layout.filter(|_| tracer.enable_resets(reset_filter.as_deref()));
+        let drops = tracer.enable_drops(&root);
+        let (retransmits, synacks) = tracer.enable_retransmits(&root, ports);
         // Fires per state change of a sender, never per packet: filtered by
         // port in the kernel (its sport and dport are plain numbers).
         let cong_filter = cong_format
@@ -219,17 +247,20 @@ impl StateTracer {
         let decoders = Decoders {
             states: layout,
             resets: reset_layout,
-            cong: cong_layout,
             // The kernel kept only these ports' resets when it could.
             reset_ports: if reset_filter.is_some() {
                 Vec::new()
             } else {
                 ports.to_vec()
             },
+            drops,
+            retransmits,
+            synacks,
+            cong: cong_layout,
         };
         let thread = std::thread::Builder::new()
             .name("synack-trace".into())
-            .spawn(move || read_loop(&cpus, &decoders, &stop, on_batch))
+            .spawn(move || read_loop(&cpus, decoders, &stop, on_batch))
             .map_err(setup_err("spawning the reader thread"))?;
         tracer.thread = Some(thread);
         Ok(tracer)
@@ -245,31 +276,88 @@ impl StateTracer {
     /// (`None`: none, every reset is recorded) and enable written. A failure
     /// leaves the transitions alone.
     fn enable_resets(&mut self, filter: Option<&str>) -> bool {
-        let ok = filter.is_none_or(|f| self.write(&format!("{RESET_EVENT}/filter"), f).is_ok())
-            && self.write(&format!("{RESET_EVENT}/enable"), "1").is_ok();
-        self.resets = ok;
+        let ok = self.enable(RESET_EVENT, filter);
+        self.traces.resets = ok;
         ok
     }
 
-    /// Whether the congestion states are traced now: `tcp_cong_state_set`'s
-    /// filter (`None`: every port) and enable written.
-    fn enable_cong(&mut self, filter: Option<&str>) -> bool {
-        let ok = filter.is_none_or(|f| self.write(&format!("{CONG_EVENT}/filter"), f).is_ok())
-            && self.write(&format!("{CONG_EVENT}/enable"), "1").is_ok();
-        self.cong = ok;
-        ok
+    /// Writes `event`'s filter (when one is given) and enables it; whether
+    /// both were accepted. A refused filter leaves the event off.
+    fn enable(&self, event: &str, filter: Option<&str>) -> bool {
+        filter.is_none_or(|f| self.write(&format!("{event}/filter"), f).is_ok())
+            && self.write(&format!("{event}/enable"), "1").is_ok()
     }
 
-    /// Whether congestion-state changes are traced.
-    #[must_use]
-    pub fn traces_cong(&self) -> bool {
-        self.cong
+    /// Enables `skb:kfree_skb` with the kernel filter its format allows;
+    /// its layout when the instance traces it. Optional, as resets are.
+    fn enable_drops(&mut self, root: &Path) -> Option<DropLayout> {
+        let format = fs::read_to_string(root.join(DROP_EVENT).join("format")).ok()?;
+        let layout = DropLayout::parse(&format)?;
+        let filter = layout.kernel_filter()?;
+        self.traces.drops = self.enable(DROP_EVENT, Some(&filter));
+        self.traces.drops.then_some(layout)
+    }
+
+    /// Enables `tcp:tcp_retransmit_skb` and `tcp:tcp_retransmit_synack`,
+    /// filtered by port in the kernel; their layouts when both are traced
+    /// (one without the other would confirm some retransmissions and
+    /// leave others looking unconfirmed).
+    fn enable_retransmits(
+        &mut self,
+        root: &Path,
+        ports: &[u16],
+    ) -> (Option<RetransmitLayout>, Option<RetransmitLayout>) {
+        let read = |event: &str| fs::read_to_string(root.join(event).join("format")).ok();
+        let (Some(skb), Some(synack)) = (read(RETRANSMIT_EVENT), read(SYNACK_EVENT)) else {
+            return (None, None);
+        };
+        let (Some(l_skb), Some(l_synack)) = (
+            RetransmitLayout::parse(&skb),
+            RetransmitLayout::parse(&synack),
+        ) else {
+            return (None, None);
+        };
+        // Numeric ports in both: the kernel keeps the watched ports' only.
+        let (f_skb, f_synack) = (
+            kernel_port_filter(&skb, ports),
+            kernel_port_filter(&synack, ports),
+        );
+        if !ports.is_empty() && (f_skb.is_none() || f_synack.is_none()) {
+            return (None, None);
+        }
+        let ok = self.enable(RETRANSMIT_EVENT, f_skb.as_deref())
+            && self.enable(SYNACK_EVENT, f_synack.as_deref());
+        if !ok {
+            let _ = self.write(&format!("{RETRANSMIT_EVENT}/enable"), "0");
+            return (None, None);
+        }
+        self.traces.retransmits = true;
+        (Some(l_skb), Some(l_synack))
     }
 
     /// Whether the resets' reasons are traced (the kernel has the event with a reason).
     #[must_use]
     pub fn traces_resets(&self) -> bool {
-        self.resets
+        self.traces.resets
+    }
+
+    /// What the instance traces besides the transitions.
+    #[must_use]
+    pub fn traces(&self) -> Traces {
+        self.traces
+    }
+
+    /// Whether the congestion states are traced now: `tcp_cong_state_set`'s
+    /// filter (`None`: every port) and enable written.
+    fn enable_cong(&mut self, filter: Option<&str>) -> bool {
+        self.traces.cong = self.enable(CONG_EVENT, filter);
+        self.traces.cong
+    }
+
+    /// Whether congestion-state changes are traced.
+    #[must_use]
+    pub fn traces_cong(&self) -> bool {
+        self.traces.cong
     }
 
     /// Sets clock, wake-up threshold and filter, enables the event and
@@ -324,8 +412,15 @@ impl Drop for StateTracer {
         }
         // Best effort: disable, then remove the instance (needs the buffers closed, done above).
         let _ = self.write(&format!("{EVENT}/enable"), "0");
-        if self.resets {
+        if self.traces.resets {
             let _ = self.write(&format!("{RESET_EVENT}/enable"), "0");
+        }
+        if self.traces.drops {
+            let _ = self.write(&format!("{DROP_EVENT}/enable"), "0");
+        }
+        if self.traces.retransmits {
+            let _ = self.write(&format!("{RETRANSMIT_EVENT}/enable"), "0");
+            let _ = self.write(&format!("{SYNACK_EVENT}/enable"), "0");
         }
         let _ = fs::remove_dir(&self.instance);
     }
@@ -440,8 +535,11 @@ fn realtime_minus_monotonic() -> i64 {
 struct Decoders {
     states: Layout,
     resets: Option<ResetLayout>,
-    cong: Option<CongLayout>,
     reset_ports: Vec<u16>,
+    drops: Option<DropLayout>,
+    retransmits: Option<RetransmitLayout>,
+    synacks: Option<RetransmitLayout>,
+    cong: Option<CongLayout>,
 }
 
 impl Decoders {
@@ -454,9 +552,85 @@ impl Decoders {
     }
 }
 
+/// Decodes the pages of one read of every CPU's buffer into one batch in
+/// time order, keeping what the reader keeps (the watched ports' resets
+/// where the kernel could not filter them; the drops of sockets it traced,
+/// named by their addresses). The reader thread's, and the fuzzer's.
+pub struct BatchDecoder {
+    decoders: Decoders,
+    sockets: Sockets,
+    raw_drops: Vec<RawDrop>,
+    cong_states: CongStates,
+    batch: Traced,
+}
+
+impl BatchDecoder {
+    /// A decoder of transitions, and of resets, drops, retransmissions
+    /// (`(tcp_retransmit_skb, tcp_retransmit_synack)`) and congestion
+    /// states where given; resets are kept from or to `reset_ports` only
+    /// (all when empty).
+    #[must_use]
+    pub fn new(
+        states: Layout,
+        resets: Option<ResetLayout>,
+        reset_ports: Vec<u16>,
+        drops: Option<DropLayout>,
+        retransmits: Option<(RetransmitLayout, RetransmitLayout)>,
+        cong: Option<CongLayout>,
+    ) -> Self {
+        let (retransmits, synacks) = retransmits.unzip();
+        Self::of(Decoders {
+            states,
+            resets,
+            reset_ports,
+            drops,
+            retransmits,
+            synacks,
+            cong,
+        })
+    }
+
+    fn of(decoders: Decoders) -> Self {
+        Self {
+            decoders,
+            sockets: Sockets::default(),
+            raw_drops: Vec::new(),
+            cong_states: CongStates::default(),
+            batch: Traced::default(),
+        }
+    }
+
+    /// Decodes one page of the read; `offset` is added to the records'
+    /// CLOCK_MONOTONIC stamps. Nothing here can panic.
+    pub fn page(&mut self, page: &[u8], offset: i64) {
+        self.decoders
+            .parse(page, offset, &mut self.batch, &mut self.raw_drops);
+        let d = &self.decoders;
+        self.batch.resets.retain(|r| d.wanted(r));
+    }
+
+    /// The read's batch, each list in time order (the drops named).
+    pub fn finish(&mut self) -> Traced {
+        let b = &mut self.batch;
+        b.transitions.sort_by_key(|t: &Transition| t.ts);
+        b.resets.sort_by_key(|r: &Reset| r.ts);
+        b.retransmits.sort_by_key(|r: &Retransmit| r.ts);
+        if self.decoders.cong.is_some() {
+            b.cong.sort_by_key(|c| c.ts);
+            self.cong_states.changes(&mut b.cong);
+            self.cong_states.closed(&b.transitions);
+        }
+        if self.decoders.drops.is_some() {
+            self.sockets
+                .resolve(&b.transitions, &mut self.raw_drops, &mut b.drops);
+        }
+        std::mem::take(b)
+    }
+}
+
 fn read_loop(
     cpus: &[OwnedFd],
-    decoders: &Decoders,
+    decoders: Decoders,
     stop: &AtomicBool,
     mut on_batch: impl FnMut(Traced),
 ) {
@@ -470,8 +644,7 @@ fn read_loop(
         .collect();
     // One sub-buffer per read; 64 KiB covers any buffer_subbuf_size_kb we set (default 4).
     let mut page = vec![0u8; 64 * 1024];
-    let mut batch = Traced::default();
-    let mut cong_states = CongStates::default();
+    let mut decoder = BatchDecoder::of(decoders);
     let mut last_read = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // SAFETY: `pollfds` is a valid array of that many pollfd entries.
@@ -501,24 +674,12 @@ fn read_loop(
                 if n <= 0 {
                     break;
                 }
-                parse_all(
-                    &page[..n.unsigned_abs()],
-                    &decoders.states,
-                    decoders.resets.as_ref(),
-                    decoders.cong.as_ref(),
-                    offset,
-                    &mut batch,
-                );
-                batch.resets.retain(|r| decoders.wanted(r));
+                decoder.page(&page[..n.unsigned_abs()], offset);
             }
         }
-        batch.transitions.sort_by_key(|t: &Transition| t.ts);
-        batch.resets.sort_by_key(|r: &Reset| r.ts);
-        batch.cong.sort_by_key(|c| c.ts);
-        cong_states.changes(&mut batch.cong);
-        cong_states.closed(&batch.transitions);
+        let batch = decoder.finish();
         if !batch.is_empty() {
-            on_batch(std::mem::take(&mut batch));
+            on_batch(batch);
         }
     }
 }
@@ -858,6 +1019,299 @@ impl CongStates {
     }
 }
 
+impl Decoders {
+    /// Decodes one page: transitions, resets and retransmissions into
+    /// `out`, drops (still naming their socket by address) into `drops`.
+    fn parse(&self, page: &[u8], offset: i64, out: &mut Traced, drops: &mut Vec<RawDrop>) {
+        walk_page(page, |rec, ts| {
+            if let Some(t) = self.states.decode(rec, ts, offset) {
+                out.transitions.push(t);
+            } else if let Some(d) = self.drops.as_ref().and_then(|l| l.decode(rec, ts, offset)) {
+                drops.push(d);
+            } else if let Some(r) = self
+                .retransmits
+                .as_ref()
+                .and_then(|l| l.decode(rec, ts, offset, false))
+                .or_else(|| {
+                    self.synacks
+                        .as_ref()
+                        .and_then(|l| l.decode(rec, ts, offset, true))
+                })
+            {
+                out.retransmits.push(r);
+            } else if let Some(r) = self.resets.as_ref().and_then(|l| l.decode(rec, ts, offset)) {
+                out.resets.push(r);
+            } else if let Some(c) = self.cong.as_ref().and_then(|l| l.decode(rec, ts, offset)) {
+                out.cong.push(c);
+            }
+        });
+    }
+}
+
+/// A `kfree_skb` record as read: the receiving socket by its kernel address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RawDrop {
+    ts: Timestamp,
+    rx_sk: u64,
+    reason: Arc<str>,
+}
+
+/// The sockets the reader traced, by kernel address: what a drop's `rx_sk`
+/// names. Filled from the transitions (the kernel's filter kept the lab's
+/// or the watched ports'), so a socket of another port is never found.
+#[derive(Default)]
+struct Sockets {
+    by_addr: crate::hash::Map<u64, (SocketAddr, SocketAddr)>,
+    /// Sockets that reached CLOSED, with when: forgotten [`KEEP_CLOSED_NS`] later.
+    closed: std::collections::VecDeque<(Timestamp, u64)>,
+}
+
+impl Sockets {
+    fn learn(&mut self, t: &Transition) {
+        self.by_addr.insert(t.skaddr, (t.local, t.remote));
+        if t.to == TcpState::Closed {
+            self.closed.push_back((t.ts, t.skaddr));
+        }
+    }
+
+    fn forget_closed(&mut self, now: Timestamp) {
+        while let Some(&(at, addr)) = self.closed.front() {
+            if at.0.saturating_add(KEEP_CLOSED_NS) > now.0 && self.by_addr.len() <= MAX_SOCKETS {
+                break;
+            }
+            self.closed.pop_front();
+            self.by_addr.remove(&addr);
+        }
+        if self.by_addr.len() > MAX_SOCKETS {
+            // Open sockets beyond the bound (a watch of a huge server): start again.
+            self.by_addr.clear();
+            self.closed.clear();
+        }
+    }
+
+    /// Names the receiving socket of each drop in `raw` (emptied), in time
+    /// order with the batch's transitions (sorted), so a socket's address
+    /// is the one it had at the drop; drops of unknown sockets are left out.
+    fn resolve(
+        &mut self,
+        transitions: &[Transition],
+        raw: &mut Vec<RawDrop>,
+        out: &mut Vec<SkbDrop>,
+    ) {
+        raw.sort_by_key(|d| d.ts);
+        let mut next = transitions.iter().peekable();
+        for d in raw.drain(..) {
+            while let Some(t) = next.next_if(|t| t.ts <= d.ts) {
+                self.learn(t);
+            }
+            if let Some(&(local, remote)) = self.by_addr.get(&d.rx_sk) {
+                out.push(SkbDrop {
+                    ts: d.ts,
+                    local,
+                    remote: (remote.port() != 0).then_some(remote),
+                    reason: d.reason,
+                });
+            }
+        }
+        for t in next {
+            self.learn(t);
+        }
+        if let Some(last) = transitions.last() {
+            self.forget_closed(last.ts);
+        }
+    }
+}
+
+/// An `enum`'s names by value, each allocated once and shared by every
+/// record that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names(Vec<(u32, Arc<str>)>);
+
+impl Names {
+    fn from_format(format: &str, field: &str) -> Self {
+        let mut v: Vec<(u32, Arc<str>)> = symbols(format, field)
+            .into_iter()
+            .map(|(n, name)| (n, Arc::from(name)))
+            .collect();
+        v.sort_by_key(|(n, _)| *n);
+        Self(v)
+    }
+
+    /// The name of `n`: the format's, or the number when it names none.
+    #[must_use]
+    pub fn name(&self, n: u32) -> Arc<str> {
+        match self.0.binary_search_by_key(&n, |(k, _)| *k) {
+            Ok(i) => Arc::clone(&self.0[i].1),
+            Err(_) => Arc::from(n.to_string()),
+        }
+    }
+
+    /// The value named `name`.
+    #[must_use]
+    pub fn value(&self, name: &str) -> Option<u32> {
+        self.0.iter().find(|(_, n)| &**n == name).map(|(k, _)| *k)
+    }
+
+    /// Every (value, name), by value.
+    #[must_use]
+    pub fn all(&self) -> &[(u32, Arc<str>)] {
+        &self.0
+    }
+}
+
+/// Where `skb:kfree_skb`'s fields are in a record, and the names of its
+/// reasons (`enum skb_drop_reason`, from its `format` file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DropLayout {
+    id: u16,
+    common_type: usize,
+    rx_sk: usize,
+    protocol: usize,
+    reason: usize,
+    min_len: usize,
+    names: Names,
+}
+
+/// `ETH_P_IP` and `ETH_P_IPV6`: the record's `protocol` (host order).
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+
+impl DropLayout {
+    /// Parses the fields (`rx_sk`, `protocol`, `reason`) and the reasons'
+    /// names; `None` when a field is missing or has another size (a kernel
+    /// before 6.11 has no `rx_sk`: without it a drop cannot name its socket).
+    #[must_use]
+    pub fn parse(format: &str) -> Option<Self> {
+        let (id, fields) = format_fields(format)?;
+        let mut f = FieldFinder {
+            fields: &fields,
+            min_len: 0,
+        };
+        let mut layout = Self {
+            id: id?,
+            common_type: f.at("common_type", 2)?,
+            rx_sk: f.at("rx_sk", 8)?,
+            protocol: f.at("protocol", 2)?,
+            reason: f.at("reason", 4)?,
+            min_len: 0,
+            names: Names::from_format(format, "reason"),
+        };
+        layout.min_len = f.min_len;
+        Some(layout)
+    }
+
+    /// The reasons' names.
+    #[must_use]
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// What the kernel keeps: IPv4 and IPv6 buffers freed by a socket it
+    /// found, for a reason above `NOT_SPECIFIED` (below it the enum has
+    /// "not dropped yet" and "consumed"; `NOT_SPECIFIED` is every plain
+    /// `kfree_skb()`, the host's most common by far, and says nothing).
+    /// `None` when the format does not name `NOT_SPECIFIED`.
+    #[must_use]
+    pub fn kernel_filter(&self) -> Option<String> {
+        let floor = self.names.value("NOT_SPECIFIED")?;
+        Some(format!(
+            "reason > {floor} && rx_sk != 0 && (protocol == {ETH_P_IP} || protocol == {ETH_P_IPV6})"
+        ))
+    }
+
+    /// Decodes one record; `None` for another event, another protocol, no
+    /// socket, or a reason the kernel filter would have left out.
+    fn decode(&self, rec: &[u8], mono_ns: u64, offset: i64) -> Option<RawDrop> {
+        if rec.len() < self.min_len || u16_at(rec, self.common_type)? != self.id {
+            return None;
+        }
+        let proto = u16_at(rec, self.protocol)?;
+        let rx_sk = u64::from_ne_bytes(rec.get(self.rx_sk..self.rx_sk + 8)?.try_into().ok()?);
+        let reason = u32_at(rec, self.reason)?;
+        let floor = self.names.value("NOT_SPECIFIED").unwrap_or(0);
+        if !matches!(proto, ETH_P_IP | ETH_P_IPV6) || rx_sk == 0 || reason <= floor {
+            return None;
+        }
+        let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
+        Some(RawDrop {
+            ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
+            rx_sk,
+            reason: self.names.name(reason),
+        })
+    }
+}
+
+/// Where `tcp:tcp_retransmit_skb`'s or `tcp:tcp_retransmit_synack`'s
+/// fields are in a record (the same addresses and ports; the former has
+/// `err` too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetransmitLayout {
+    id: u16,
+    common_type: usize,
+    sport: usize,
+    dport: usize,
+    family: usize,
+    saddr: usize,
+    daddr: usize,
+    saddr_v6: usize,
+    daddr_v6: usize,
+    err: Option<usize>,
+    min_len: usize,
+}
+
+impl RetransmitLayout {
+    /// Parses the fields; `None` when one is missing or has another size.
+    #[must_use]
+    pub fn parse(format: &str) -> Option<Self> {
+        let (id, fields) = format_fields(format)?;
+        let mut f = FieldFinder {
+            fields: &fields,
+            min_len: 0,
+        };
+        let mut layout = Self {
+            id: id?,
+            common_type: f.at("common_type", 2)?,
+            sport: f.at("sport", 2)?,
+            dport: f.at("dport", 2)?,
+            family: f.at("family", 2)?,
+            saddr: f.at("saddr", 4)?,
+            daddr: f.at("daddr", 4)?,
+            saddr_v6: f.at("saddr_v6", 16)?,
+            daddr_v6: f.at("daddr_v6", 16)?,
+            err: None,
+            min_len: 0,
+        };
+        layout.err = f.at("err", 4);
+        layout.min_len = f.min_len;
+        Some(layout)
+    }
+
+    /// Decodes one record; `None` for another event, another family, or a
+    /// retransmission that failed (nothing was sent).
+    fn decode(&self, rec: &[u8], mono_ns: u64, offset: i64, synack: bool) -> Option<Retransmit> {
+        if rec.len() < self.min_len || u16_at(rec, self.common_type)? != self.id {
+            return None;
+        }
+        if let Some(at) = self.err {
+            if u32_at(rec, at)? != 0 {
+                return None;
+            }
+        }
+        let (src, dst) = match i32::from(u16_at(rec, self.family)?) {
+            libc::AF_INET => (v4_at(rec, self.saddr)?, v4_at(rec, self.daddr)?),
+            libc::AF_INET6 => (v6_at(rec, self.saddr_v6)?, v6_at(rec, self.daddr_v6)?),
+            _ => return None,
+        };
+        let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
+        Some(Retransmit {
+            ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
+            src: SocketAddr::new(src, u16_at(rec, self.sport)?),
+            dst: SocketAddr::new(dst, u16_at(rec, self.dport)?),
+            synack,
+        })
+    }
+}
+
 /// The `{ value, "NAME" }` pairs of `__print_symbolic(REC->field, …)` in a
 /// format's print format. Values the kernel did not resolve to numbers, and
 /// names that are not plain identifiers, are left out.
@@ -970,27 +1424,6 @@ pub fn parse_records(
     });
 }
 
-/// As [`parse_records`], and with `cong`, the congestion-state records too
-/// (each as the kernel wrote it: [`CongStates`] keeps the changes).
-pub fn parse_all(
-    page: &[u8],
-    layout: &Layout,
-    resets: Option<&ResetLayout>,
-    cong: Option<&CongLayout>,
-    offset: i64,
-    out: &mut Traced,
-) {
-    walk_page(page, |rec, ts| {
-        if let Some(t) = layout.decode(rec, ts, offset) {
-            out.transitions.push(t);
-        } else if let Some(r) = resets.and_then(|l| l.decode(rec, ts, offset)) {
-            out.resets.push(r);
-        } else if let Some(c) = cong.and_then(|l| l.decode(rec, ts, offset)) {
-            out.cong.push(c);
-        }
-    });
-}
-
 /// Calls `each` with every record of a page and its CLOCK_MONOTONIC stamp.
 fn walk_page(page: &[u8], mut each: impl FnMut(&[u8], u64)) {
     let (Some(ts), Some(commit)) = (
@@ -1073,7 +1506,8 @@ fn in_user_namespace() -> bool {
 mod tests {
     use super::*;
     use crate::test_kernel_bytes::{
-        CONG_FORMAT, RESET_FORMAT, TRACE_FORMAT, cong_record, reset_record, trace_record,
+        CONG_FORMAT, DROP_FORMAT, RESET_FORMAT, RETRANSMIT_FORMAT, SYNACK_FORMAT, TRACE_FORMAT,
+        cong_record, drop_record, reset_record, retransmit_record, synack_record, trace_record,
     };
     use crate::test_rng::Rng;
 
@@ -1315,8 +1749,11 @@ mod tests {
         let d = Decoders {
             states: Layout::parse(TRACE_FORMAT).unwrap(),
             resets: ResetLayout::parse(RESET_FORMAT),
-            cong: None,
             reset_ports: vec![7000],
+            drops: None,
+            retransmits: None,
+            synacks: None,
+            cong: None,
         };
         let reset = |src: &str, dst: &str| Reset {
             ts: Timestamp(0),
@@ -1332,6 +1769,139 @@ mod tests {
             ..d
         };
         assert!(all.wanted(&reset("127.0.0.1:22", "127.0.0.1:5")));
+    }
+
+    /// The kernel's own format file of `skb:kfree_skb` on 6.18: the fields,
+    /// every drop reason's name, and the filter built from them.
+    #[test]
+    fn parses_the_drop_format_file_and_its_reason_names() {
+        let l = DropLayout::parse(DROP_FORMAT).unwrap();
+        assert_eq!(
+            (l.id, l.rx_sk, l.protocol, l.reason, l.min_len),
+            (2310, 24, 32, 36, 40)
+        );
+        assert_eq!(l.names().all().len(), 129);
+        assert_eq!(&*l.names().name(40), "TCP_LISTEN_OVERFLOW");
+        assert_eq!(&*l.names().name(5), "SOCKET_FILTER");
+        assert_eq!(&*l.names().name(999), "999");
+        // One allocation per name, shared by every record.
+        assert!(Arc::ptr_eq(&l.names().name(40), &l.names().name(40)));
+        // The floor comes from the names, not from a number known in advance.
+        assert_eq!(
+            l.kernel_filter().as_deref(),
+            Some("reason > 2 && rx_sk != 0 && (protocol == 2048 || protocol == 34525)")
+        );
+        let shifted = DROP_FORMAT.replace("{ 2, \"NOT_SPECIFIED\" }", "{ 7, \"NOT_SPECIFIED\" }");
+        assert_ne!(shifted, DROP_FORMAT);
+        assert!(
+            DropLayout::parse(&shifted)
+                .unwrap()
+                .kernel_filter()
+                .unwrap()
+                .starts_with("reason > 7 ")
+        );
+        // Without NOT_SPECIFIED nothing says which reasons are drops: not traced.
+        let unnamed = DROP_FORMAT.replace("\"NOT_SPECIFIED\"", "\"SOMETHING\"");
+        assert_eq!(DropLayout::parse(&unnamed).unwrap().kernel_filter(), None);
+        // A kernel before rx_sk (6.10 and older) cannot name the socket.
+        assert!(DropLayout::parse(&DROP_FORMAT.replace("rx_sk", "sk")).is_none());
+        assert!(DropLayout::parse(RESET_FORMAT).is_none());
+    }
+
+    #[test]
+    fn a_drop_names_the_socket_its_transitions_named() {
+        let d = Decoders {
+            states: Layout::parse(TRACE_FORMAT).unwrap(),
+            resets: None,
+            reset_ports: Vec::new(),
+            drops: DropLayout::parse(DROP_FORMAT),
+            retransmits: None,
+            synacks: None,
+            cong: None,
+        };
+        let lo4: IpAddr = Ipv4Addr::LOCALHOST.into();
+        let sk = 0xffff_8881_00da_ca00; // trace_record's socket
+        let p = page(&[
+            // A listener on 7000; a final ACK dropped at its full queue.
+            (10, trace_record(2, 7, 10, 7000, 0, lo4, lo4)),
+            (10, drop_record(40, sk, 0x0800)),
+            // Another socket's (not traced): left out; no socket: left out.
+            (10, drop_record(40, 0xffff_8881_0000_0001, 0x0800)),
+            (10, drop_record(3, 0, 0x0800)),
+            // NOT_SPECIFIED, and another protocol: what the kernel filter leaves out.
+            (10, drop_record(2, sk, 0x0800)),
+            (10, drop_record(40, sk, 0x0806)),
+        ]);
+        let mut out = Traced::default();
+        let mut raw = Vec::new();
+        d.parse(&p, 1_000, &mut out, &mut raw);
+        assert_eq!(raw.len(), 2, "{raw:?}");
+        let mut sockets = Sockets::default();
+        sockets.resolve(&out.transitions, &mut raw, &mut out.drops);
+        assert_eq!(out.drops.len(), 1, "{out:#?}");
+        let drop = &out.drops[0];
+        assert_eq!(&*drop.reason, "TCP_LISTEN_OVERFLOW");
+        assert_eq!(drop.local, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(drop.remote, None);
+        assert_eq!(drop.ts, Timestamp(1_000_000 + 20 + 1_000));
+        // A drop read before its socket's transition (another CPU's page)
+        // is still named: the batch is taken in time order.
+        let later = page(&[(30, drop_record(5, sk, 0x0800))]);
+        let first = page(&[(10, trace_record(2, 1, 7, 40000, 7000, lo4, lo4))]);
+        let mut out = Traced::default();
+        let mut sockets = Sockets::default();
+        d.parse(&later, 0, &mut out, &mut raw);
+        d.parse(&first, 0, &mut out, &mut raw);
+        sockets.resolve(&out.transitions, &mut raw, &mut out.drops);
+        assert_eq!(out.drops.len(), 1, "{out:#?}");
+        assert_eq!(out.drops[0].remote, Some("127.0.0.1:7000".parse().unwrap()));
+        assert_eq!(&*out.drops[0].reason, "SOCKET_FILTER");
+        // Closed sockets are forgotten in time; junk never panics.
+        let mut rng = Rng::new(11);
+        for _ in 0..2000 {
+            let junk = rng.bytes(128);
+            d.parse(&junk, 0, &mut out, &mut raw);
+        }
+    }
+
+    #[test]
+    fn decodes_retransmissions_and_filters_their_ports_in_the_kernel() {
+        let skb = RetransmitLayout::parse(RETRANSMIT_FORMAT).unwrap();
+        let synack = RetransmitLayout::parse(SYNACK_FORMAT).unwrap();
+        assert_eq!(
+            (skb.id, skb.sport, skb.err, skb.min_len),
+            (2281, 28, Some(76), 80)
+        );
+        assert_eq!((synack.id, synack.sport, synack.err), (2275, 24, None));
+        assert_eq!(
+            kernel_port_filter(RETRANSMIT_FORMAT, &[7000]).as_deref(),
+            Some("sport == 7000 || dport == 7000")
+        );
+        let d = Decoders {
+            states: Layout::parse(TRACE_FORMAT).unwrap(),
+            resets: None,
+            reset_ports: Vec::new(),
+            drops: None,
+            retransmits: Some(skb),
+            synacks: Some(synack),
+            cong: None,
+        };
+        let lo = Ipv4Addr::LOCALHOST;
+        let lo6 = Ipv6Addr::LOCALHOST;
+        let p = page(&[
+            (10, retransmit_record((lo, 40000), (lo, 7000), 0)),
+            // Failed: nothing was sent.
+            (10, retransmit_record((lo, 40000), (lo, 7000), -105)),
+            (10, synack_record((lo6, 7000), (lo6, 40001))),
+        ]);
+        let mut out = Traced::default();
+        d.parse(&p, 0, &mut out, &mut Vec::new());
+        assert_eq!(out.retransmits.len(), 2, "{out:#?}");
+        assert_eq!(out.retransmits[0].src, "127.0.0.1:40000".parse().unwrap());
+        assert_eq!(out.retransmits[0].dst, "127.0.0.1:7000".parse().unwrap());
+        assert!(!out.retransmits[0].synack);
+        assert_eq!(out.retransmits[1].src, "[::1]:7000".parse().unwrap());
+        assert!(out.retransmits[1].synack);
     }
 
     #[test]
@@ -1374,8 +1944,16 @@ mod tests {
             .chain([(1_000, cong_record(0, srv, me))])
             .collect();
         let mut out = Traced::default();
-        let states = Layout::parse(TRACE_FORMAT).unwrap();
-        parse_all(&page(&recs), &states, None, Some(&l), 0, &mut out);
+        let d = Decoders {
+            states: Layout::parse(TRACE_FORMAT).unwrap(),
+            resets: None,
+            reset_ports: Vec::new(),
+            drops: None,
+            retransmits: None,
+            synacks: None,
+            cong: Some(l.clone()),
+        };
+        d.parse(&page(&recs), 0, &mut out, &mut Vec::new());
         assert_eq!(out.cong.len(), 6);
         assert!(out.transitions.is_empty());
         let mut seen = CongStates::default();

@@ -21,6 +21,7 @@
 //! and socket queues), [`retire`] (the connections followed, and forgetting
 //! them), [`park`] (kernel reports waiting to be known as ours), [`resets`]
 //! (the kernel's reasons for its RSTs, waiting for their packets),
+//! [`witness`] (the segments the kernel dropped and those it retransmitted),
 //! [`sockets`] (each socket's timeline as shown).
 
 mod hold;
@@ -31,6 +32,7 @@ mod resets;
 mod retire;
 pub mod sockets;
 mod twins;
+mod witness;
 
 #[cfg(test)]
 mod tests;
@@ -46,8 +48,11 @@ use retire::Conns;
 use sockets::{SKEW, Shown, Sock, Sockets, Step, inferred_step, kernel_step};
 pub use twins::TwinKey;
 use twins::Twins;
+use witness::Witness;
 
-use super::reports::{Reset, SockInfo, Transition as KernelTransition};
+use super::reports::{
+    Reset, Retransmit, SkbDrop, SockInfo, Traces, Transition as KernelTransition,
+};
 use super::view::{
     Dated, KernelView, ListenerQueue, Orphaned, SocketQueues, StateChange, TRACE_LATE,
 };
@@ -133,6 +138,8 @@ pub struct States {
     sockets: Sockets,
     /// The kernel's reasons for the resets it sent, waiting for their RSTs.
     resets: Resets,
+    /// The kernel's drops and retransmissions, matched to their packets.
+    witness: Witness,
     now: Timestamp,
     /// When the last full walk ended, and the match window that the gaps
     /// between walks call for (at least [`MATCH_WINDOW`]).
@@ -184,6 +191,7 @@ impl States {
             twins: Twins::default(),
             sockets: Sockets::default(),
             resets: Resets::default(),
+            witness: Witness::default(),
             now: Timestamp(0),
             last_snapshot: None,
             window: MATCH_WINDOW,
@@ -329,6 +337,29 @@ impl States {
     pub fn on_reset(&mut self, r: Reset) {
         self.resets.expire(self.now);
         self.resets.push(r);
+    }
+
+    /// What the tracer reads besides the transitions.
+    pub fn set_traces(&mut self, traces: Traces) {
+        self.witness.set_traces(traces);
+    }
+
+    /// A captured packet (TCP or not) entered the model: a drop the kernel
+    /// reports next may be it.
+    pub fn captured(&mut self, seg: &Segment) {
+        self.witness.captured(seg);
+    }
+
+    /// A segment the kernel dropped (skb:kfree_skb): the packet it was
+    /// takes the reason when it leaves the hold.
+    pub fn on_drop(&mut self, d: &SkbDrop) {
+        self.witness.on_drop(d);
+    }
+
+    /// A segment the kernel retransmitted: the packet it was is marked
+    /// when it leaves the hold.
+    pub fn on_retransmit(&mut self, r: Retransmit) {
+        self.witness.on_retransmit(r);
     }
 
     /// A sock_diag walk that began at `started` and ended at `ts` (with the
@@ -626,6 +657,7 @@ impl States {
                     if p.segment.tcp.is_some_and(|h| h.flags.rst()) {
                         p.rst_reason = self.resets.take(p.segment.src, p.segment.dst, p.segment.ts);
                     }
+                    self.witness.annotate(p);
                 }
                 if let Event::Queue(q) = &event {
                     if self.queues.repeats(q) {

@@ -27,21 +27,26 @@ pub const MAX_WAITING: usize = 8_192;
 fn lane(input: &Input) -> usize {
     match input {
         Input::Segment { .. } | Input::Rejected { .. } => 0,
-        Input::Snapshot { .. } | Input::Transition(_) | Input::KernelMode { .. } => 1,
+        Input::Snapshot { .. }
+        | Input::Transition(_)
+        | Input::KernelMode { .. }
+        | Input::Traces { .. } => 1,
         Input::Event(crate::event::Event::Congestion(c))
             if c.source == crate::event::CongSource::Kernel =>
         {
-            4
+            6
         }
         Input::Event(_) => 2,
         Input::Reset(_) => 3,
+        Input::Drop(_) => 4,
+        Input::Retransmit(_) => 5,
     }
 }
 
 /// A time-ordered holding area. Inputs with equal timestamps leave in arrival order.
 #[derive(Default)]
 pub struct Reorder {
-    lanes: [SortedQueue<Key, Input>; 5],
+    lanes: [SortedQueue<Key, Input>; 7],
     arrivals: u64,
     /// The latest time released so far.
     released: Timestamp,

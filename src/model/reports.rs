@@ -149,3 +149,53 @@ pub struct Reset {
     /// the event's format file names it; the number when it names none.
     pub reason: String,
 }
+
+/// A segment the kernel dropped on its way into a socket, and why: the
+/// `skb:kfree_skb` tracepoint (root only). The record names the socket
+/// that received it (`rx_sk`), not the segment's ports: the tracer knows
+/// the socket by its address from the transitions it traced, so a drop
+/// names the receiving socket's addresses, and the model ties it to the
+/// last segment captured towards that socket before it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SkbDrop {
+    /// Wall-clock time (CLOCK_REALTIME, like packet timestamps).
+    pub ts: Timestamp,
+    /// The receiving socket's own address (a listener's may be unspecified,
+    /// `0.0.0.0:7000`).
+    pub local: SocketAddr,
+    /// Its peer; `None` for a listener.
+    pub remote: Option<SocketAddr>,
+    /// The kernel's name for why (`TCP_LISTEN_OVERFLOW`, `SOCKET_FILTER` …),
+    /// as the event's format file names it; the number when it names none.
+    /// Shared: each name is one allocation for the whole run.
+    pub reason: std::sync::Arc<str>,
+}
+
+/// A segment the kernel retransmitted: the `tcp:tcp_retransmit_skb` and
+/// `tcp:tcp_retransmit_synack` tracepoints (root only). Each fires just
+/// after the copy is handed to the device (so after the capture saw it).
+/// Retransmissions the kernel failed to send (`err` ≠ 0) are not reported.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Retransmit {
+    /// Wall-clock time (CLOCK_REALTIME, like packet timestamps).
+    pub ts: Timestamp,
+    /// The retransmitted segment's source and destination.
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// A listener's SYN-ACK (`tcp_retransmit_synack`), not a full socket's segment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub synack: bool,
+}
+
+/// What the tracer reads besides the transitions, once it is set up: the
+/// model tells a retransmission the kernel did not confirm only when the
+/// kernel would have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Traces {
+    pub resets: bool,
+    pub drops: bool,
+    pub retransmits: bool,
+    /// `tcp:tcp_cong_state_set` (recorded inputs made before it was read have none).
+    #[serde(default)]
+    pub cong: bool,
+}

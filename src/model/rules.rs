@@ -16,7 +16,9 @@
 //! 3. **`kernel` means the kernel said it.** Checked where the output can
 //!    show it: a kernel timer is never longer than the state allows (TIME-WAIT:
 //!    60 s on Linux) nor negative; the kernel's reason for a reset is on a
-//!    RST, never on another packet.
+//!    RST, never on another packet; the kernel's word on a retransmission
+//!    is on a segment that occupies sequence space (data, SYN or FIN),
+//!    never on a bare ACK.
 //! 4. **Time order.** Lines never go back in time.
 //!
 //! The checks read [`Line`]s, made from the model's events here
@@ -38,7 +40,9 @@ pub const TIME_WAIT_MAX: f64 = 60.05;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Line {
     /// A TCP packet (`fin`: it carries FIN; `rst`: RST; `reason`: it
-    /// carries the kernel's reason for a reset).
+    /// carries the kernel's reason for a reset; `occupies`: it carries
+    /// data, SYN or FIN; `resent`: it carries the kernel's word on a
+    /// retransmission, `kernel` or `inferred_only`).
     Packet {
         t: f64,
         src: SocketAddr,
@@ -46,6 +50,8 @@ pub enum Line {
         fin: bool,
         rst: bool,
         reason: bool,
+        occupies: bool,
+        resent: bool,
     },
     /// A socket's state changed.
     State {
@@ -103,6 +109,8 @@ pub fn lines_of(events: &[Event], t0: Timestamp) -> Vec<Line> {
                         fin: h.flags.fin(),
                         rst: h.flags.rst(),
                         reason: p.rst_reason.is_some(),
+                        occupies: p.segment.payload_len > 0 || h.flags.syn() || h.flags.fin(),
+                        resent: p.retransmit.is_some(),
                     },
                     None => Line::Other { t },
                 },
@@ -156,6 +164,8 @@ pub fn violations(lines: &[Line]) -> Vec<String> {
                 fin,
                 rst,
                 reason,
+                occupies,
+                resent,
                 ..
             } => {
                 if *fin {
@@ -165,6 +175,12 @@ pub fn violations(lines: &[Line]) -> Vec<String> {
                     out.push(format!(
                         "rule 3 (the kernel's word): line {n} ({src}→{dst}): a reset's reason \
                          on a packet that is no RST"
+                    ));
+                }
+                if *resent && !*occupies {
+                    out.push(format!(
+                        "rule 3 (the kernel's word): line {n} ({src}→{dst}): a retransmission's \
+                         word on a segment with no data, SYN or FIN"
                     ));
                 }
             }
@@ -345,6 +361,8 @@ mod tests {
             fin: true,
             rst: false,
             reason: false,
+            occupies: true,
+            resent: false,
         }
     }
 
@@ -463,6 +481,8 @@ mod tests {
             fin: false,
             rst,
             reason,
+            occupies: false,
+            resent: false,
         };
         assert!(
             violations(&[
@@ -472,6 +492,24 @@ mod tests {
             ])
             .is_empty()
         );
+        let broken = violations(&[packet(false, true)]);
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(broken[0].starts_with("rule 3"), "{broken:?}");
+    }
+
+    #[test]
+    fn the_kernels_word_on_a_retransmission_is_on_a_segment_that_occupies_sequence_space() {
+        let packet = |occupies, resent| Line::Packet {
+            t: 0.0,
+            src: a(C),
+            dst: a(S),
+            fin: false,
+            rst: false,
+            reason: false,
+            occupies,
+            resent,
+        };
+        assert!(violations(&[packet(true, true), packet(false, false)]).is_empty());
         let broken = violations(&[packet(false, true)]);
         assert_eq!(broken.len(), 1, "{broken:?}");
         assert!(broken[0].starts_with("rule 3"), "{broken:?}");

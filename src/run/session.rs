@@ -63,6 +63,8 @@ fn kernel_inputs(r: KernelReport) -> Vec<Input> {
             .into_iter()
             .map(|c| Input::Event(Event::Congestion(Box::new(c))))
             .collect(),
+        KernelReport::Drops(ds) => ds.into_iter().map(Input::Drop).collect(),
+        KernelReport::Retransmits(rs) => rs.into_iter().map(Input::Retransmit).collect(),
         KernelReport::Warning { ts, message } => vec![Input::Event(Event::Warning { ts, message })],
     }
 }
@@ -106,11 +108,16 @@ fn start_kernel(
         kb.send(&ktx, run, inputs)
     });
     let poller = KernelPoller::start(ports, trace_ports, &report, Arc::clone(activity), table);
+    let now = Timestamp::now();
     let mode = Input::KernelMode {
-        ts: Timestamp::now(),
+        ts: now,
         mode: poller.mode(),
     };
-    backlog.send(tx, run, vec![mode]);
+    let traces = Input::Traces {
+        ts: now,
+        traces: poller.traces(),
+    };
+    backlog.send(tx, run, vec![mode, traces]);
     poller
 }
 

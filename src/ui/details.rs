@@ -91,6 +91,32 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         );
         y += 1;
     }
+    // … why it dropped it, and whether it resent it.
+    if let Some(why) = &p.drop_reason {
+        let field = format!("{}: ", t.drop_reason);
+        let value = format!(
+            "✗ {}",
+            crate::i18n::drop_reason(
+                app.lang(),
+                why,
+                p.notes.contains(crate::tcp::track::Notes::LOST),
+            )
+        );
+        put_spans(buf, x, y, &[(&field, pal.dim), (&value, pal.lost)], w);
+        y += 1;
+    }
+    if let Some(rw) = p.retransmit {
+        let field = format!("{}: ", t.retransmit);
+        let value = crate::i18n::retransmit_words(app.lang(), rw);
+        put_spans(
+            buf,
+            x,
+            y,
+            &[(&field, pal.dim), (value, packet_style(p, pal))],
+            w,
+        );
+        y += 1;
+    }
     // Not in its bytes either: the sender's congestion window when it left
     // (its socket's own report, or the kernel's state).
     let sender = app

@@ -61,6 +61,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("◇", &t.legend_inferred),
                 ("──▶", &t.legend_packet),
                 ("──✗", &t.legend_lost),
+                ("───✗│", &t.legend_dropped),
                 (&t.blocks, &t.legend_blocking),
                 (&t.legend_tag_mark, &t.legend_tag),
             ],

@@ -398,21 +398,31 @@ fn packet_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, p: &PacketEvent
         Some(tcp) if !tcp.flags.syn() && !tcp.flags.fin() && seg.payload_len == 0 => "╌",
         _ => "─",
     };
-    // A lost packet's arrow stops two thirds of the way, at a ✗.
+    // A lost packet's arrow stops two thirds of the way, at a ✗; one the
+    // receiver's kernel dropped reaches its lane, and ends there at a ✗.
     let reach = if lost { span * 2 / 3 } else { span };
+    let head = if p.drop_reason.is_some() {
+        None
+    } else {
+        Some(style)
+    };
     if rightward {
         hline(buf, lo + 1, y, reach, shaft, style);
         if lost {
             cell(buf, lo + 1 + reach, y, "✗", pal.lost);
-        } else {
+        } else if let Some(style) = head {
             cell(buf, hi - 1, y, "▶", style);
+        } else {
+            cell(buf, hi - 1, y, "✗", pal.lost);
         }
     } else {
         hline(buf, hi - reach, y, reach, shaft, style);
         if lost {
             cell(buf, hi.saturating_sub(reach + 1), y, "✗", pal.lost);
-        } else {
+        } else if let Some(style) = head {
             cell(buf, lo + 1, y, "◀", style);
+        } else {
+            cell(buf, lo + 1, y, "✗", pal.lost);
         }
     }
     // Tags first (they matter most), then the longest label that fits.

@@ -70,17 +70,38 @@ pub fn packet_style(p: &PacketEvent, pal: &Palette) -> Style {
 }
 
 /// A packet's label, shortest form last: flags, then seq/ack/len/win and
-/// options as room allows. A RST the kernel said why it sent carries the
-/// reason in words in every form: the numbers give way first, and where
+/// options as room allows. What the kernel said of it (why it sent a RST,
+/// why it dropped the segment: `✗ accept queue full`, whether it resent
+/// it) is in words in every form: the numbers give way first, and where
 /// even the flags and the words do not fit, the words are cut, not left out.
 #[must_use]
 pub fn packet_labels(p: &PacketEvent, lang: Lang) -> Vec<String> {
     let forms = plain_labels(p);
-    let Some(why) = &p.rst_reason else {
+    let words = kernel_words(p, lang);
+    if words.is_empty() {
         return forms;
-    };
-    let words = rst_words(lang, why).map_or_else(|| sanitize(why).into_owned(), str::to_owned);
+    }
     forms.iter().map(|l| format!("{l} · {words}")).collect()
+}
+
+/// What the kernel said of a packet, in the label's words (empty: nothing).
+#[must_use]
+pub fn kernel_words(p: &PacketEvent, lang: Lang) -> String {
+    // The drop first: where the words are cut, what happened to it stays.
+    let mut parts = Vec::new();
+    if let Some(why) = &p.drop_reason {
+        let lab = p.notes.contains(Notes::LOST);
+        let words = crate::i18n::packet_drop_words(lang, why, lab)
+            .map_or_else(|| sanitize(why).into_owned(), str::to_owned);
+        parts.push(format!("✗ {words}"));
+    }
+    if let Some(why) = &p.rst_reason {
+        parts.push(rst_words(lang, why).map_or_else(|| sanitize(why).into_owned(), str::to_owned));
+    }
+    if let Some(w) = p.retransmit {
+        parts.push(crate::i18n::retransmit_words(lang, w).to_owned());
+    }
+    parts.join(" · ")
 }
 
 fn plain_labels(p: &PacketEvent) -> Vec<String> {

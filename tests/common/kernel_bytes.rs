@@ -205,3 +205,61 @@ pub fn cong_record(
     r[62] = state;
     r
 }
+
+// ---- skb:kfree_skb and tcp:tcp_retransmit_skb/_synack ----
+
+/// The `skb:kfree_skb` event's format file on Linux 6.18, as the kernel
+/// wrote it: the drop reasons' names are in its print format.
+pub const DROP_FORMAT: &str = include_str!("../fixtures/kernel/kfree_skb-6.18.format");
+/// `tcp:tcp_retransmit_skb`'s and `tcp:tcp_retransmit_synack`'s on 6.18.
+pub const RETRANSMIT_FORMAT: &str =
+    include_str!("../fixtures/kernel/tcp_retransmit_skb-6.18.format");
+pub const SYNACK_FORMAT: &str =
+    include_str!("../fixtures/kernel/tcp_retransmit_synack-6.18.format");
+
+/// A record of [`DROP_FORMAT`] (40 bytes): a buffer of `protocol`
+/// (0x0800: IPv4) freed by socket `rx_sk` (0: none) for reason number `reason`.
+pub fn drop_record(reason: u32, rx_sk: u64, protocol: u16) -> Vec<u8> {
+    let mut r = vec![0u8; 40];
+    r[0..2].copy_from_slice(&2310u16.to_ne_bytes());
+    r[8..16].copy_from_slice(&0xffff_8881_0bad_0100u64.to_ne_bytes());
+    r[16..24].copy_from_slice(&0xffff_ffff_8100_0000u64.to_ne_bytes());
+    r[24..32].copy_from_slice(&rx_sk.to_ne_bytes());
+    r[32..34].copy_from_slice(&protocol.to_ne_bytes());
+    r[36..40].copy_from_slice(&reason.to_ne_bytes());
+    r
+}
+
+/// A record of [`RETRANSMIT_FORMAT`] (80 bytes) from `src` to `dst`
+/// (IPv4), with `err` (0: sent).
+pub fn retransmit_record(
+    src: (std::net::Ipv4Addr, u16),
+    dst: (std::net::Ipv4Addr, u16),
+    err: i32,
+) -> Vec<u8> {
+    let mut r = vec![0u8; 80];
+    r[0..2].copy_from_slice(&2281u16.to_ne_bytes());
+    r[16..24].copy_from_slice(&0xffff_8881_00da_ca00u64.to_ne_bytes());
+    r[24..28].copy_from_slice(&1i32.to_ne_bytes());
+    r[28..30].copy_from_slice(&src.1.to_ne_bytes());
+    r[30..32].copy_from_slice(&dst.1.to_ne_bytes());
+    r[32..34].copy_from_slice(&2u16.to_ne_bytes());
+    r[34..38].copy_from_slice(&src.0.octets());
+    r[38..42].copy_from_slice(&dst.0.octets());
+    r[42..58].copy_from_slice(&src.0.to_ipv6_mapped().octets());
+    r[58..74].copy_from_slice(&dst.0.to_ipv6_mapped().octets());
+    r[76..80].copy_from_slice(&err.to_ne_bytes());
+    r
+}
+
+/// A record of [`SYNACK_FORMAT`] (72 bytes) from `src` to `dst` (IPv6).
+pub fn synack_record(src: (std::net::Ipv6Addr, u16), dst: (std::net::Ipv6Addr, u16)) -> Vec<u8> {
+    let mut r = vec![0u8; 72];
+    r[0..2].copy_from_slice(&2275u16.to_ne_bytes());
+    r[24..26].copy_from_slice(&src.1.to_ne_bytes());
+    r[26..28].copy_from_slice(&dst.1.to_ne_bytes());
+    r[28..30].copy_from_slice(&10u16.to_ne_bytes());
+    r[38..54].copy_from_slice(&src.0.octets());
+    r[54..70].copy_from_slice(&dst.0.octets());
+    r
+}

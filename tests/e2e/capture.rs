@@ -395,12 +395,15 @@ fn same_packets(
     // `t` counts from each run's first event, which may not be a packet.
     let t0 = |v: &[&serde_json::Value]| v.first().map_or(0.0, |e| e["t"].as_f64().unwrap());
     let (g0, w0) = (t0(&got), t0(&want));
-    // The event without its `t`, and that `t`. Without the kernel's reason
-    // for a RST too: a capture file cannot carry it, so only the live run
-    // has it (rule 3 checks it sits on a RST).
+    // The event without its `t`, and that `t`. Without the kernel's word
+    // on the packet too (why it sent a RST, why it dropped a segment,
+    // whether it resent one): a capture file cannot carry it, so only the
+    // live run has it (rule 3 checks where it sits).
     let split = |e: &serde_json::Value| {
         let mut e = e.clone();
-        e.as_object_mut().unwrap().remove("rst_reason");
+        for k in ["rst_reason", "drop_reason", "retransmit"] {
+            e.as_object_mut().unwrap().remove(k);
+        }
         let t = e
             .as_object_mut()
             .unwrap()

@@ -57,6 +57,22 @@ pub const TESTS: &[(&str, fn())] = &[
         "demo_congestion_states_come_in_order_as_root",
         crate::congestion::demo_congestion_states_come_in_order_as_root,
     ),
+    (
+        "demo_backlog_abort_drops_equal_listen_overflows",
+        demo_backlog_abort_drops_equal_listen_overflows,
+    ),
+    (
+        "demo_loss_every_retransmission_tshark_sees_is_the_kernels",
+        demo_loss_every_retransmission_tshark_sees_is_the_kernels,
+    ),
+    (
+        "demo_backlog_syn_drops_are_not_guessed",
+        demo_backlog_syn_drops_are_not_guessed,
+    ),
+    (
+        "tracer_reports_drops_and_retransmissions_of_its_ports_only",
+        tracer_reports_drops_and_retransmissions_of_its_ports_only,
+    ),
 ];
 
 /// The tracer alone, on one connection per address family: each side's
@@ -493,4 +509,346 @@ pub fn demo_keepalive_rst_says_keepalive_timeout() {
         )],
         "keepalive"
     );
+}
+
+/// The packets of a run that carry the kernel's drop reason, as
+/// (src, dst, flags, reason).
+fn dropped(d: &Demo) -> Vec<(String, String, String, String)> {
+    kind(&d.events, "packet")
+        .into_iter()
+        .filter(|p| p["drop_reason"].is_string())
+        .map(|p| {
+            let s = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+            let flags: Vec<&str> = p["flags"]
+                .as_array()
+                .map(|f| f.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            (s("src"), s("dst"), flags.join(","), s("drop_reason"))
+        })
+        .collect()
+}
+
+/// The lab's own loss is the lab's: every packet the lab's link dropped
+/// (`lost`) is one the receiving kernel says its socket filter dropped,
+/// and every SOCKET_FILTER drop is one the lab's link dropped.
+fn lab_loss_is_the_socket_filter(d: &Demo, name: &str) {
+    let packets = kind(&d.events, "packet");
+    let lost = |p: &serde_json::Value| {
+        p["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x == "lost"))
+    };
+    let wrong: Vec<String> = packets
+        .iter()
+        .filter(|p| lost(p) != (p["drop_reason"] == "SOCKET_FILTER"))
+        .map(|p| format!("  {p}"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{name}: a packet lost on the lab's link must be the kernel's SOCKET_FILTER drop, and only such a packet:\n{}",
+        wrong.join("\n")
+    );
+    assert!(packets.iter().any(|p| lost(p)), "{name}: nothing was lost");
+}
+
+/// `demo backlog-abort`: client2's final ACK reaches a full accept queue.
+/// The kernel drops it for TCP_LISTEN_OVERFLOW, and the count of such
+/// drops synack shows equals the rise of the lab's TcpExtListenOverflows
+/// (`/proc/net/netstat` inside the lab, as the `queue` lines report it)
+/// over the run. The SYN-ACK client2's cut link lost is the lab's drop.
+///
+/// (`demo backlog` drops SYNs at its full queue instead: Linux 6.18 counts
+/// them in ListenOverflows but frees them as consumed, with no drop
+/// reason, so no `kfree_skb` record names them and synack says nothing.)
+pub fn demo_backlog_abort_drops_equal_listen_overflows() {
+    require_kernel("demo_backlog_abort_drops_equal_listen_overflows");
+    let d = demo_root("backlog-abort");
+    let drops = dropped(&d);
+    let overflow: Vec<_> = drops
+        .iter()
+        .filter(|(_, _, _, why)| why == "TCP_LISTEN_OVERFLOW")
+        .collect();
+    let counters: Vec<u64> = kind(&d.events, "queue")
+        .iter()
+        .filter_map(|q| q["overflows"].as_u64())
+        .collect();
+    // The lab's namespace is new with the run: its counter starts at 0.
+    let Some(&rise) = counters.iter().max() else {
+        panic!("backlog-abort: no queue lines:\n{}", dump(&d.states));
+    };
+    assert!(
+        rise >= 1,
+        "backlog-abort: ListenOverflows never rose: {counters:?}"
+    );
+    assert_eq!(
+        overflow.len() as u64,
+        rise,
+        "backlog-abort: TCP_LISTEN_OVERFLOW drops shown vs ListenOverflows' rise {counters:?}; drops: {drops:#?}"
+    );
+    // Each is a final ACK (no SYN, no data) to the server's port, from client2.
+    // client2's connect() fails (the RST follows the drop): its address is
+    // on the call's start.
+    let client2 = kind(&d.events, "call")
+        .into_iter()
+        .find(|c| c["endpoint"] == "client2" && c["call"] == "connect" && c["phase"] == "start")
+        .and_then(|c| c["local"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("backlog-abort: client2's connect() never started"));
+    for (src, dst, flags, _) in &overflow {
+        assert_eq!(
+            (src.as_str(), dst.as_str(), flags.as_str()),
+            (client2.as_str(), "127.0.0.1:7000", "ACK"),
+            "backlog-abort: {drops:#?}"
+        );
+    }
+    lab_loss_is_the_socket_filter(&d, "backlog-abort");
+}
+
+/// `demo loss` with its packets written to a file: every segment tshark's
+/// analysis calls a retransmission is one synack shows as the kernel's
+/// (the sender's kernel reported retransmitting it), none is "inferred
+/// only" (the loopback neither duplicates nor reorders), and what the
+/// lab's link dropped is the receiver's SOCKET_FILTER drop.
+pub fn demo_loss_every_retransmission_tshark_sees_is_the_kernels() {
+    require_kernel("demo_loss_every_retransmission_tshark_sees_is_the_kernels");
+    require_tool("tshark");
+    let dir = scratch("loss-retransmissions");
+    let pcap = dir.join("loss.pcap");
+    let mut cmd = synack();
+    cmd.args(["demo", "loss", "--json", "--write"]).arg(&pcap);
+    let d = run_demo(cmd, "synack demo loss --json --write");
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&pcap)
+        .args([
+            "-Y",
+            "tcp.analysis.retransmission",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "ip.dst",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.seq",
+            "-e",
+            "tcp.len",
+        ])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // tshark's retransmissions, each (src, dst, seq, len), in file order.
+    let theirs: Vec<(String, String, u64, u64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 6).then(|| {
+                (
+                    format!("{}:{}", f[0], f[1]),
+                    format!("{}:{}", f[2], f[3]),
+                    f[4].parse().unwrap_or(u64::MAX),
+                    f[5].parse().unwrap_or(u64::MAX),
+                )
+            })
+        })
+        .collect();
+    assert!(
+        theirs.len() >= 2,
+        "loss: tshark sees no retransmissions in the lesson's file: {theirs:?}"
+    );
+    let ours: Vec<&serde_json::Value> = kind(&d.events, "packet")
+        .into_iter()
+        .filter(|p| p["proto"] == "tcp")
+        .collect();
+    let key = |p: &serde_json::Value| {
+        (
+            p["src"].as_str().unwrap_or_default().to_owned(),
+            p["dst"].as_str().unwrap_or_default().to_owned(),
+            p["seq"].as_u64().unwrap_or(u64::MAX),
+            p["len"].as_u64().unwrap_or(u64::MAX),
+        )
+    };
+    // The n-th copy tshark calls a retransmission is the n-th copy synack
+    // shows after the first of the same segment.
+    let mut unconfirmed = Vec::new();
+    for (i, t) in theirs.iter().enumerate() {
+        let nth = theirs[..i].iter().filter(|x| *x == t).count();
+        let copies: Vec<&&serde_json::Value> = ours.iter().filter(|p| key(p) == *t).collect();
+        match copies.get(nth + 1) {
+            Some(p) if p["retransmit"] == "kernel" => {}
+            Some(p) => unconfirmed.push(format!("  {p}")),
+            None => unconfirmed.push(format!("  {t:?}: not shown (copies: {})", copies.len())),
+        }
+    }
+    assert!(
+        unconfirmed.is_empty(),
+        "loss: every retransmission tshark sees is the kernel's; these are not:\n{}\nstderr:\n{}",
+        unconfirmed.join("\n"),
+        d.stderr
+    );
+    let phantoms: Vec<String> = ours
+        .iter()
+        .filter(|p| p["retransmit"] == "inferred_only")
+        .map(|p| format!("  {p}"))
+        .collect();
+    assert!(phantoms.is_empty(), "loss: {}", phantoms.join("\n"));
+    lab_loss_is_the_socket_filter(&d, "loss");
+}
+
+/// `demo backlog`: the SYNs that find the accept queue full raise the
+/// lab's ListenOverflows, but Linux (6.18) frees them as consumed
+/// (`tcp_conn_request` returns 0 after counting), so no `kfree_skb` record
+/// names them, and synack marks no packet dropped: it does not guess which
+/// SYN the counter counted. The retransmitted SYNs are the kernel's.
+pub fn demo_backlog_syn_drops_are_not_guessed() {
+    require_kernel("demo_backlog_syn_drops_are_not_guessed");
+    let d = demo_root("backlog");
+    let overflows = kind(&d.events, "queue")
+        .iter()
+        .filter_map(|q| q["overflows"].as_u64())
+        .max()
+        .unwrap_or(0);
+    assert!(overflows >= 1, "backlog: ListenOverflows never rose");
+    assert_eq!(
+        dropped(&d),
+        [],
+        "backlog: no drop the kernel did not report"
+    );
+    let client3 = kind(&d.events, "call")
+        .into_iter()
+        .find(|c| c["endpoint"] == "client3" && c["call"] == "connect")
+        .and_then(|c| c["local"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("backlog: client3 never connected"));
+    let syns: Vec<&serde_json::Value> = kind(&d.events, "packet")
+        .into_iter()
+        .filter(|p| p["src"] == client3.as_str() && p["flags"] == serde_json::json!(["SYN"]))
+        .collect();
+    assert!(
+        syns.len() >= 3,
+        "backlog: client3's SYN and its retransmissions: {syns:#?}"
+    );
+    for p in &syns[1..] {
+        assert_eq!(p["retransmit"], "kernel", "backlog: {p}");
+    }
+}
+
+/// Puts a classic BPF program that drops every segment on `sock`, as the
+/// lab's `link cut` does.
+fn drop_everything(sock: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let mut insns = [libc::sock_filter {
+        code: 0x06, // BPF_RET | BPF_K
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: insns.as_mut_ptr(),
+    };
+    // SAFETY: `prog` points at `insns`, alive for the call; the kernel
+    // copies the program; the length is the size of `prog`.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&raw const prog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "SO_ATTACH_FILTER: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The tracer alone, on the host's loopback, IPv4 and IPv6: a connection
+/// on a traced port and one on another port, each server socket with a
+/// filter that drops everything, each client writing once. The traced
+/// port's drop comes back as SOCKET_FILTER naming the server's socket
+/// (its addresses, from its traced transitions), and the client's kernel
+/// resends its data: retransmissions of that pair. The other port's drop
+/// and retransmissions do not come back.
+pub fn tracer_reports_drops_and_retransmissions_of_its_ports_only() {
+    use std::io::Write;
+    for any in ["127.0.0.1:0", "[::1]:0"] {
+        let any: SocketAddr = any.parse().unwrap();
+        let traced = TcpListener::bind(any).unwrap();
+        let other = TcpListener::bind(any).unwrap();
+        let (at, other_at) = (traced.local_addr().unwrap(), other.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        let tracer = StateTracer::start(&[at.port()], move |t: Traced| {
+            let _ = tx.send((t.drops, t.retransmits));
+        })
+        .unwrap_or_else(|e| panic!("tracer unavailable as the host's root: {e}"));
+        let traces = tracer.traces();
+        assert!(
+            traces.drops && traces.retransmits,
+            "this kernel has kfree_skb with rx_sk and the retransmit events: {traces:?}"
+        );
+        let mut clients = Vec::new();
+        for l in [&traced, &other] {
+            let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (server, _) = l.accept().unwrap();
+            drop_everything(&server);
+            client.write_all(b"dropped").unwrap();
+            clients.push((client, server));
+        }
+        let client = clients[0].0.local_addr().unwrap();
+        let other_client = clients[1].0.local_addr().unwrap();
+        // The first retransmission comes after the RTO (at least 200 ms).
+        let (mut drops, mut resent) = (Vec::new(), Vec::new());
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while (drops.is_empty() || resent.is_empty()) && std::time::Instant::now() < deadline {
+            if let Ok((d, r)) = rx.recv_timeout(Duration::from_millis(100)) {
+                drops.extend(d);
+                resent.extend(r);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        drop(tracer);
+        for (d, r) in rx.try_iter() {
+            drops.extend(d);
+            resent.extend(r);
+        }
+        assert!(
+            drops.iter().any(|d| &*d.reason == "SOCKET_FILTER"
+                && d.local == at
+                && d.remote == Some(client)),
+            "{any}: the server's socket filter's drop, naming it: {drops:#?}"
+        );
+        assert!(
+            resent
+                .iter()
+                .any(|r| r.src == client && r.dst == at && !r.synack),
+            "{any}: the client's retransmissions: {resent:#?}"
+        );
+        let strays: Vec<String> = drops
+            .iter()
+            .map(|d| (d.local, d.remote))
+            .chain(resent.iter().map(|r| (r.src, Some(r.dst))))
+            .filter(|(a, b)| {
+                [Some(*a), *b]
+                    .into_iter()
+                    .flatten()
+                    .any(|x| x == other_at || x == other_client)
+            })
+            .map(|x| format!("  {x:?}"))
+            .collect();
+        assert!(
+            strays.is_empty(),
+            "{any}: another port's came back:\n{}",
+            strays.join("\n")
+        );
+    }
 }

@@ -1732,6 +1732,62 @@ fn a_rst_carries_a_reason_only_from_the_kernel() {
 }
 
 // ---------------------------------------------------------------------------
+// What the kernel dropped and retransmitted: its word, or nothing
+
+fn check_kernel_witness(d: &Demo) {
+    let tcp = d.tcp();
+    let lost: Vec<&&Value> = tcp.iter().filter(|p| note(p, "lost")).collect();
+    let resent: Vec<&&Value> = tcp
+        .iter()
+        .filter(|p| note(p, "retransmission") || note(p, "fast_retransmission"))
+        .collect();
+    ensure!(
+        d,
+        !lost.is_empty() && !resent.is_empty(),
+        "loss and retransmissions expected"
+    );
+    if traced(d) {
+        for p in lost {
+            ensure!(
+                d,
+                p.get("drop_reason").is_some_and(|w| w == "SOCKET_FILTER"),
+                "with the tracepoint a segment the lab's link dropped is the kernel's SOCKET_FILTER drop: {}",
+                line(p)
+            );
+        }
+        for p in resent {
+            ensure!(
+                d,
+                p.get("retransmit").is_some_and(|w| w == "kernel"),
+                "with the tracepoint the loss lesson's retransmissions are the kernel's: {}",
+                line(p)
+            );
+        }
+    } else {
+        for p in &tcp {
+            ensure!(
+                d,
+                p.get("drop_reason").is_none() && p.get("retransmit").is_none(),
+                "without the tracepoint no packet may say what the kernel dropped or resent (nothing is guessed): {}",
+                line(p)
+            );
+        }
+    }
+}
+
+/// The loss lesson's dropped segments and retransmissions carry the
+/// kernel's word only where the kernel said it: as the host's root;
+/// rootless (no tracefs) they show as before, with the capture's notes alone.
+#[test]
+fn drops_and_retransmissions_carry_the_kernels_word_only_from_the_kernel() {
+    root_and_rootless(
+        "drops_and_retransmissions_carry_the_kernels_word_only_from_the_kernel",
+        "loss",
+        check_kernel_witness,
+    );
+}
+
+// ---------------------------------------------------------------------------
 // select
 
 fn check_select(d: &Demo) {

@@ -234,6 +234,11 @@ pub fn rules_broken(events: &[Value]) -> Vec<String> {
                         .as_array()
                         .is_some_and(|f| f.iter().any(|x| x == "RST")),
                     reason: e.get("rst_reason").is_some(),
+                    occupies: e["len"].as_u64().is_some_and(|l| l > 0)
+                        || e["flags"]
+                            .as_array()
+                            .is_some_and(|f| f.iter().any(|x| x == "SYN" || x == "FIN")),
+                    resent: e.get("retransmit").is_some(),
                 },
                 Some("state") => Line::State {
                     t,

@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 
 use crate::event::{Event, StateSource};
-use crate::model::reports::{Reset, SockInfo, SockTimer, TimerKind, Transition};
+use crate::model::reports::{
+    Reset, Retransmit, SkbDrop, SockInfo, SockTimer, TimerKind, Traces, Transition,
+};
 use crate::model::{Input, KernelMode, Model};
 use crate::tcp::{Flags, Segment, TcpState};
 use crate::time::Timestamp;
@@ -124,6 +126,106 @@ impl Ladder {
             reason: reason.to_owned(),
         }));
         self
+    }
+
+    /// The tracer reads drops and retransmissions too (what a root run's
+    /// session tells the model first).
+    fn traces(mut self) -> Self {
+        self.inputs.push(Input::Traces {
+            ts: ms(0),
+            traces: Traces {
+                resets: true,
+                drops: true,
+                retransmits: true,
+                cong: false,
+            },
+        });
+        self
+    }
+
+    /// A data segment of `len` bytes at `at` ms from the client (`true`) or
+    /// the server, starting at `seq` (relative to the sender's first
+    /// sequence number): sent again when `seq` was sent before.
+    fn data(mut self, at: u64, from_client: bool, seq: u32, len: u32) -> Self {
+        let (src, dst, me, peer) = if from_client {
+            (a(C), a(S), 0, 1)
+        } else {
+            (a(S), a(C), 1, 0)
+        };
+        let base = [1000, 5000][me];
+        let mut seg = Segment::bare(
+            ms(at),
+            src,
+            dst,
+            Flags::ACK | Flags::PSH,
+            base + seq,
+            self.seq[peer],
+        );
+        seg.payload_len = len;
+        self.seq[me] = self.seq[me].max(base + seq + len);
+        self.inputs.push(Input::Segment {
+            seg: Box::new(seg),
+            raw: None,
+        });
+        self
+    }
+
+    /// The kfree_skb tracepoint's report at `at` µs past `ms`: the socket
+    /// of the client (`true`), the server, or the listener (`None`)
+    /// dropped a segment for `reason`.
+    fn dropped(mut self, at_us: u64, by: Option<bool>, reason: &str) -> Self {
+        let (local, remote) = match by {
+            Some(true) => (a(C), Some(a(S))),
+            Some(false) => (a(S), Some(a(C))),
+            None => (a("0.0.0.0:7000"), None),
+        };
+        self.inputs.push(Input::Drop(SkbDrop {
+            ts: Timestamp(T0 + at_us * 1_000),
+            local,
+            remote,
+            reason: reason.into(),
+        }));
+        self
+    }
+
+    /// The retransmit tracepoint's report at `at` µs: the client (`true`)
+    /// or the server resent a segment.
+    fn resent(mut self, at_us: u64, from_client: bool) -> Self {
+        let (src, dst) = if from_client { (C, S) } else { (S, C) };
+        self.inputs.push(Input::Retransmit(Retransmit {
+            ts: Timestamp(T0 + at_us * 1_000),
+            src: a(src),
+            dst: a(dst),
+            synack: false,
+        }));
+        self
+    }
+
+    /// The packets the model shows with what the kernel said of them, as
+    /// `+ms FLAGS len drop retransmit` (`-`: nothing).
+    fn witnessed(self) -> Vec<String> {
+        let mut model = Model::new();
+        let mut out = Vec::new();
+        for i in self.inputs {
+            model.ingest(i, &mut out);
+        }
+        model.finish(&mut out);
+        out.iter()
+            .filter_map(|e| match e {
+                Event::Packet(p) => Some(format!(
+                    "+{} {} {} {} {}",
+                    p.segment.ts.seconds_since(ms(0)) * 1e3,
+                    p.segment
+                        .tcp
+                        .map(|h| h.flags.to_string())
+                        .unwrap_or_default(),
+                    p.segment.payload_len,
+                    p.drop_reason.as_deref().unwrap_or("-"),
+                    p.retransmit.map_or("-", |w| w.as_str()),
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The packets the model shows, as `+ms FLAGS why` (`-`: no reason).
@@ -537,4 +639,85 @@ fn a_rst_carries_the_reason_the_kernel_gave_for_it() {
         .seg(20, true, rst)
         .packets();
     assert_eq!(&packets[3..], ["+20 ACK,RST -"], "{packets:#?}");
+}
+
+/// The kernel says which segment it dropped only by the socket that
+/// dropped it: the last segment captured towards that socket before the
+/// drop takes the reason (a listener's: the last to its port), and no
+/// other packet does. Rootless, nothing.
+#[test]
+fn a_dropped_segment_carries_the_kernel_reason() {
+    let ack = Flags::ACK;
+    let packets = handshake(Ladder::new(KernelMode::Exact))
+        .traces()
+        .traced_handshake(10)
+        // The client's data, then an ACK of the server's, then the server's
+        // ACK dropped by the client's socket filter 5 µs after it.
+        .data(20, true, 1, 100)
+        .seg(30, false, ack)
+        .dropped(30_005, Some(true), "SOCKET_FILTER")
+        // A segment to the listener's port, dropped by the listener (its
+        // queue was full): the last to port 7000 before the drop.
+        .seg(40, true, ack)
+        .dropped(40_010, None, "TCP_LISTEN_OVERFLOW")
+        // A drop with no segment before it within the window: nobody's.
+        .dropped(900_000, Some(false), "TCP_OLD_DATA")
+        .witnessed();
+    assert_eq!(
+        &packets[3..],
+        [
+            "+20 ACK,PSH 100 - -",
+            "+30 ACK 0 SOCKET_FILTER -",
+            "+40 ACK 0 TCP_LISTEN_OVERFLOW -"
+        ],
+        "{packets:#?}"
+    );
+    // Rootless: the same reports never come; and without the tracer's word
+    // that it reads drops, a report is not tied to anything.
+    let packets = handshake(Ladder::new(KernelMode::PollOnly))
+        .seg(30, false, ack)
+        .dropped(30_005, Some(true), "SOCKET_FILTER")
+        .witnessed();
+    assert_eq!(&packets[3..], ["+30 ACK 0 - -"], "{packets:#?}");
+}
+
+/// A segment sent again is the kernel's retransmission when the kernel
+/// reported one of its pair just after it; one the capture alone calls a
+/// retransmission (the kernel, which reports every one, did not) is
+/// `inferred_only`. A first transmission is neither, and without the
+/// tracepoints nothing is said.
+#[test]
+fn retransmissions_the_kernel_confirms_and_those_it_does_not() {
+    let packets = handshake(Ladder::new(KernelMode::Exact))
+        .traces()
+        .traced_handshake(10)
+        .data(20, true, 1, 100)
+        // Resent at 220 ms: the kernel's report 30 µs later.
+        .data(220, true, 1, 100)
+        .resent(220_030, true)
+        // A copy seen again at 230 ms with no report: the capture's alone.
+        .data(230, true, 1, 100)
+        .witnessed();
+    let tail: Vec<&str> = packets[3..].iter().map(String::as_str).collect();
+    assert_eq!(tail[0], "+20 ACK,PSH 100 - -", "{packets:#?}");
+    assert!(tail[1].ends_with(" kernel"), "{packets:#?}");
+    assert!(tail[2].ends_with(" inferred_only"), "{packets:#?}");
+
+    // The report of another pair, or far from the packet, confirms nothing.
+    let packets = handshake(Ladder::new(KernelMode::Exact))
+        .traces()
+        .traced_handshake(10)
+        .data(20, true, 1, 100)
+        .resent(100_000, false)
+        .data(220, true, 1, 100)
+        .resent(600_000, true)
+        .witnessed();
+    assert!(packets[4].ends_with(" inferred_only"), "{packets:#?}");
+
+    // Without the tracepoints: a retransmission, and nothing from the kernel.
+    let packets = handshake(Ladder::new(KernelMode::PollOnly))
+        .data(20, true, 1, 100)
+        .data(220, true, 1, 100)
+        .witnessed();
+    assert!(packets[4].ends_with(" - -"), "{packets:#?}");
 }

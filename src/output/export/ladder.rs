@@ -235,8 +235,18 @@ fn packet_label(p: &PacketEvent, prefix: &str, lang: Lang) -> String {
     if !notes.is_empty() {
         let _ = write!(s, " ({})", notes.join(", ").replace('_', " "));
     }
+    if let Some(why) = &p.drop_reason {
+        let _ = write!(
+            s,
+            " · ✗ {}",
+            crate::i18n::packet_drop_words(lang, why, p.notes.contains(Notes::LOST)).unwrap_or(why)
+        );
+    }
     if let Some(why) = &p.rst_reason {
         let _ = write!(s, " · {}", rst_words(lang, why).unwrap_or(why));
+    }
+    if let Some(w) = p.retransmit {
+        let _ = write!(s, " · {}", crate::i18n::retransmit_words(lang, w));
     }
     s
 }
@@ -326,7 +336,8 @@ impl Ladder {
                         label: sanitize(&packet_label(p, &prefix(p.conn.0), opts.lang))
                             .into_owned(),
                         kind: PacketKind::of(p),
-                        lost: p.notes.contains(Notes::LOST),
+                        // Lost on the link, or dropped by the receiver's kernel.
+                        lost: p.notes.contains(Notes::LOST) || p.drop_reason.is_some(),
                     }
                 }
                 Event::State(s) => {
