@@ -27,7 +27,7 @@ pub mod view;
 
 pub use reports::{KernelMode, ListenCounters};
 
-use crate::event::{CallEvent, CallResult, Event, LabAction, LabEvent, PacketEvent};
+use crate::event::{CallEvent, CallResult, CongSource, Event, LabAction, LabEvent, PacketEvent};
 use crate::tcp::track::{Analysis, Notes, Tracker};
 use crate::tcp::{RawFrame, Segment};
 use crate::time::Timestamp;
@@ -209,6 +209,12 @@ impl Model {
                     // its addresses (its packets came before it).
                     Event::Congestion(c) if c.conn.is_none() => {
                         let (conn, endpoint) = self.states.socket_of(c.local, c.remote);
+                        if conn.is_none() && c.source == CongSource::Kernel {
+                            // The tracepoint sees every namespace: a socket
+                            // none of whose packets was captured here is
+                            // another's (a second lab on the same ports).
+                            return;
+                        }
                         c.conn = conn;
                         // The tracepoint does not know whose socket it is.
                         if c.endpoint.is_empty() {
@@ -498,5 +504,56 @@ mod tests {
         model.ingest(snapshot(3_600_000, &[]), &mut out);
         assert_eq!(model.states.remembered(), (1, 0));
         assert_eq!(model.tracker.len(), 1);
+    }
+
+    /// The congestion tracepoint sees every namespace: a kernel report of a
+    /// socket none of whose packets was captured here (a second lab on the
+    /// same ports) is not shown; one of a connection seen here is, and so is
+    /// a lab peer's own TCP_INFO report.
+    #[test]
+    fn a_strangers_congestion_state_is_not_shown() {
+        use crate::event::{CaState, CongSource, CongestionEvent};
+        let report = |at: u64, local: &str, source: CongSource| {
+            Input::Event(Event::Congestion(Box::new(CongestionEvent {
+                ts: ms(at),
+                conn: None,
+                endpoint: match source {
+                    CongSource::Socket => "client".into(),
+                    CongSource::Kernel => String::new(),
+                },
+                local: sa(local),
+                remote: sa(SERVER),
+                source,
+                state: CaState::Loss,
+                from: None,
+                cwnd: None,
+                ssthresh: None,
+                rtt_us: None,
+                retransmits: None,
+                total_retrans: None,
+            })))
+        };
+        let mut model = Model::new();
+        let mut out = Vec::new();
+        connection(&mut model, &mut out);
+        for input in [
+            report(4, "127.0.0.1:40001", CongSource::Kernel),
+            report(4, CLIENT, CongSource::Kernel),
+            report(5, "127.0.0.1:40002", CongSource::Socket),
+        ] {
+            model.ingest(input, &mut out);
+        }
+        model.finish(&mut out);
+        let shown: Vec<(u16, CongSource)> = out
+            .iter()
+            .filter_map(|e| match e {
+                Event::Congestion(c) => Some((c.local.port(), c.source)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [(40000, CongSource::Kernel), (40002, CongSource::Socket)]
+        );
     }
 }

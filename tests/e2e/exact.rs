@@ -606,8 +606,10 @@ pub fn demo_backlog_abort_drops_equal_listen_overflows() {
 /// `demo loss` with its packets written to a file: every segment tshark's
 /// analysis calls a retransmission is one synack shows as the kernel's
 /// (the sender's kernel reported retransmitting it), none is "inferred
-/// only" (the loopback neither duplicates nor reorders), and what the
-/// lab's link dropped is the receiver's SOCKET_FILTER drop.
+/// only" (the loopback neither duplicates nor reorders), the kernel's
+/// count of each sender's retransmissions equals the `total_retrans` its
+/// socket reports (TCP_INFO), and what the lab's link dropped is the
+/// receiver's SOCKET_FILTER drop.
 pub fn demo_loss_every_retransmission_tshark_sees_is_the_kernels() {
     require_kernel("demo_loss_every_retransmission_tshark_sees_is_the_kernels");
     require_tool("tshark");
@@ -699,6 +701,43 @@ pub fn demo_loss_every_retransmission_tshark_sees_is_the_kernels() {
         .map(|p| format!("  {p}"))
         .collect();
     assert!(phantoms.is_empty(), "loss: {}", phantoms.join("\n"));
+    // The kernel's count of each sender's retransmissions (the segments it
+    // reported resending) is what the socket itself counts: the last
+    // TCP_INFO report of each socket that sent data, `total_retrans`.
+    let reports = kind(&d.events, "congestion");
+    let senders: Vec<&str> = reports
+        .iter()
+        .filter(|c| c["source"] == "socket")
+        .filter_map(|c| c["local"].as_str())
+        .collect();
+    assert!(!senders.is_empty(), "loss: no socket reported its TCP_INFO");
+    let mut checked = 0;
+    for local in senders
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let last = reports
+            .iter()
+            .rev()
+            .find(|c| c["source"] == "socket" && c["local"] == local)
+            .and_then(|c| c["total_retrans"].as_u64())
+            .unwrap_or_else(|| panic!("loss: {local}'s last report has no total_retrans"));
+        let kernel = ours
+            .iter()
+            .filter(|p| p["src"] == local && p["retransmit"] == "kernel")
+            .count() as u64;
+        assert_eq!(
+            kernel, last,
+            "loss: the kernel reported {kernel} retransmissions from {local}, its TCP_INFO \
+             counts {last}"
+        );
+        checked += kernel;
+    }
+    assert_eq!(
+        checked, 2,
+        "loss: the fast retransmission and the timeout's"
+    );
     lab_loss_is_the_socket_filter(&d, "loss");
 }
 
