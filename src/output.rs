@@ -333,38 +333,10 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// A JSON string: quotes, backslashes and control characters escaped.
 /// `n` in decimal (what `write!` does, without its machinery: this runs
 /// several times per packet).
-fn push_u64(out: &mut String, mut n: u64) {
-    // Two digits at a time, written into a buffer and appended at once (one
-    // capacity check instead of one per digit).
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
-    }
-    // ASCII digits, pushed one by one: cheaper than checking them as UTF-8.
-    out.reserve(buf.len() - i);
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// An address as `Display` writes it; IPv4 without the formatter.
@@ -399,6 +371,7 @@ fn push_word(out: &mut String, w: &'static str) {
     out.push('"');
 }
 
+/// A JSON string: quotes, backslashes and control characters escaped.
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
     // 0x7f is DEL; 0xc2 starts the C1 controls (U+0080–U+009F, CSI among
