@@ -50,6 +50,9 @@ pub struct Probe {
     pub tracepoint: Option<PathBuf>,
     /// tracefs is mounted at all.
     pub tracefs: bool,
+    /// Which of the kernel's other tracepoints synack reads are there, in
+    /// a form it can read.
+    pub kernel_words: KernelWords,
     /// `newuidmap` is on the PATH.
     pub newuidmap: bool,
     /// `/etc/subuid` gives this user a range.
@@ -64,6 +67,21 @@ pub struct Probe {
     pub utf8: bool,
     /// The defaults file, and whether it was there.
     pub config: Option<(PathBuf, bool)>,
+}
+
+/// The kernel's tracepoints beyond the states that this kernel has, each
+/// with the fields synack reads (a kernel before a field's version has the
+/// event without it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelWords {
+    /// `tcp:tcp_send_reset` with a reason (Linux 6.10 and later).
+    pub resets: bool,
+    /// `skb:kfree_skb` with the receiving socket (Linux 6.11 and later).
+    pub drops: bool,
+    /// `tcp:tcp_retransmit_skb` and `tcp:tcp_retransmit_synack`.
+    pub retransmits: bool,
+    /// `tcp:tcp_cong_state_set` (Linux 6.2 and later).
+    pub cong: bool,
 }
 
 /// A check's answer.
@@ -107,6 +125,7 @@ pub fn decide(p: &Probe) -> Report {
         lab_check(p, root),
         capture_check(p, root),
         tracepoint_check(p, root),
+        reasons_check(p, root),
         uidmap_check(p, root),
         terminal_check(p),
         defaults_check(p),
@@ -241,6 +260,78 @@ fn tracepoint_check(p: &Probe, root: bool) -> Check {
             says: "the kernel's tracepoint needs the machine's root: states come from polls of the kernel's socket table, and what happens between two polls is inferred from the packets".into(),
             fix: vec!["sudo synack …".into()],
         },
+    }
+}
+
+/// The kernel's own word beyond the states: why each RST, why a drop,
+/// which retransmissions, the congestion states. Root, on a kernel that
+/// has them; each missing one named with the version that brings it.
+fn reasons_check(p: &Probe, root: bool) -> Check {
+    let check = "reasons";
+    let k = p.kernel_words;
+    if !(root && p.host_ns) {
+        return Check {
+            check,
+            verdict: Verdict::Partly,
+            says: "the kernel's reasons (why each RST was sent, why a segment was dropped, which retransmissions it made, each congestion state) need the machine's root; the lab's peers still report their own TCP_INFO (cwnd, ssthresh, congestion state)".into(),
+            fix: vec!["sudo synack …".into()],
+        };
+    }
+    let words = [
+        (
+            k.resets,
+            "why each RST was sent",
+            "tcp:tcp_send_reset with a reason: Linux 6.10 or later",
+        ),
+        (
+            k.drops,
+            "why a segment was dropped",
+            "skb:kfree_skb with rx_sk: Linux 6.11 or later",
+        ),
+        (
+            k.retransmits,
+            "which retransmissions it made",
+            "tcp:tcp_retransmit_skb and tcp_retransmit_synack",
+        ),
+        (
+            k.cong,
+            "each congestion-state change",
+            "tcp:tcp_cong_state_set: Linux 6.2 or later",
+        ),
+    ];
+    let have: Vec<&str> = words.iter().filter(|w| w.0).map(|w| w.1).collect();
+    let missing: Vec<String> = words
+        .iter()
+        .filter(|w| !w.0)
+        .map(|w| format!("{} ({})", w.1, w.2))
+        .collect();
+    let (verdict, says) = if missing.is_empty() {
+        (Verdict::Yes, format!("the kernel says {}", have.join(", ")))
+    } else if have.is_empty() {
+        (
+            Verdict::No,
+            format!(
+                "kernel {} says none of: {}; synack shows what the packets and the socket table tell",
+                p.kernel,
+                missing.join("; ")
+            ),
+        )
+    } else {
+        (
+            Verdict::Partly,
+            format!(
+                "the kernel says {}; kernel {} cannot say {}",
+                have.join(", "),
+                p.kernel,
+                missing.join("; ")
+            ),
+        )
+    };
+    Check {
+        check,
+        verdict,
+        says,
+        fix: Vec::new(),
     }
 }
 
@@ -535,6 +626,28 @@ fn apparmor_profile_loaded(exe: &Path) -> Option<bool> {
     )
 }
 
+/// Which of the other tracepoints synack reads this kernel has, read with
+/// the parsers the tracer uses (a format without a field synack needs does
+/// not count).
+fn kernel_words(root: Option<&Path>) -> KernelWords {
+    use crate::kernel::trace::{CongLayout, DropLayout, ResetLayout, RetransmitLayout};
+    let Some(root) = root else {
+        return KernelWords::default();
+    };
+    let format = |event: &str| std::fs::read_to_string(root.join(event).join("format")).ok();
+    let parses = |event: &str, parse: fn(&str) -> bool| format(event).is_some_and(|f| parse(&f));
+    KernelWords {
+        resets: parses("tcp/tcp_send_reset", |f| ResetLayout::parse(f).is_some()),
+        drops: parses("skb/kfree_skb", |f| DropLayout::parse(f).is_some()),
+        retransmits: parses("tcp/tcp_retransmit_skb", |f| {
+            RetransmitLayout::parse(f).is_some()
+        }) && parses("tcp/tcp_retransmit_synack", |f| {
+            RetransmitLayout::parse(f).is_some()
+        }),
+        cong: parses("tcp/tcp_cong_state_set", |f| CongLayout::parse(f).is_some()),
+    }
+}
+
 fn tracepoint() -> (bool, Option<PathBuf>) {
     let mut mounted = false;
     for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
@@ -559,6 +672,11 @@ pub fn probe(config: Option<(PathBuf, bool)>) -> Probe {
     let euid = unsafe { libc::geteuid() };
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("synack"));
     let (tracefs, tracepoint) = tracepoint();
+    // …/events/sock/inet_sock_set_state/format → …/events
+    let events = tracepoint
+        .as_deref()
+        .and_then(|f| f.parent()?.parent()?.parent());
+    let kernel_words = kernel_words(events);
     // The host's namespace maps every uid to itself.
     let host_ns = knob("/proc/self/uid_map")
         .is_some_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
@@ -577,6 +695,7 @@ pub fn probe(config: Option<(PathBuf, bool)>) -> Probe {
         capture_caps: crate::privilege::capture_capabilities(),
         tracepoint,
         tracefs,
+        kernel_words,
         newuidmap: on_path("newuidmap"),
         terminal: terminal_size(),
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -607,6 +726,7 @@ mod tests {
             capture_caps: false,
             tracepoint: None,
             tracefs: false,
+            kernel_words: KernelWords::default(),
             newuidmap: true,
             subuid: true,
             terminal: Some((120, 40)),
@@ -632,6 +752,12 @@ mod tests {
                 "/sys/kernel/tracing/events/sock/inet_sock_set_state/format",
             )),
             tracefs: true,
+            kernel_words: KernelWords {
+                resets: true,
+                drops: true,
+                retransmits: true,
+                cong: true,
+            },
             ..debian_user()
         };
         let r = decide(&p);
@@ -640,6 +766,7 @@ mod tests {
             "lab",
             "capture",
             "tracepoint",
+            "reasons",
             "uidmap",
             "terminal",
             "defaults",
@@ -772,5 +899,43 @@ mod tests {
         assert!(text.contains("  no   capture"), "{text}");
         assert!(text.contains("fix: sudo setcap"), "{text}");
         assert!(text.ends_with("`synack demo` can run here.\n"), "{text}");
+    }
+
+    /// Root on an older kernel: the reasons it cannot give are named with
+    /// the version that brings them; an ordinary user is told they need root.
+    #[test]
+    fn an_older_kernel_names_the_reasons_it_cannot_give() {
+        let p = Probe {
+            euid: 0,
+            kernel: "6.8.0".into(),
+            tracepoint: Some(PathBuf::from(
+                "/sys/kernel/tracing/events/sock/inet_sock_set_state/format",
+            )),
+            tracefs: true,
+            kernel_words: KernelWords {
+                resets: false,
+                drops: false,
+                retransmits: true,
+                cong: true,
+            },
+            ..debian_user()
+        };
+        let r = decide(&p);
+        let c = check(&r, "reasons");
+        assert_eq!(c.verdict, Verdict::Partly, "{c:?}");
+        assert!(c.says.contains("Linux 6.10 or later"), "{c:?}");
+        assert!(c.says.contains("Linux 6.11 or later"), "{c:?}");
+        assert!(c.says.contains("kernel 6.8.0"), "{c:?}");
+        assert!(!c.says.contains("6.2 or later"), "{c:?}");
+        let r = decide(&Probe {
+            kernel_words: KernelWords::default(),
+            ..p
+        });
+        assert_eq!(check(&r, "reasons").verdict, Verdict::No);
+        let r = decide(&debian_user());
+        let c = check(&r, "reasons");
+        assert_eq!(c.verdict, Verdict::Partly);
+        assert!(c.says.contains("TCP_INFO"), "{c:?}");
+        assert_eq!(c.fix, ["sudo synack …"]);
     }
 }
