@@ -287,10 +287,14 @@ pub struct Labels {
     pub drop_reason: String,
     /// What the kernel says of a retransmission (the details view, `--text`).
     pub retransmit: String,
+    /// … of one the capture alone calls a retransmission: not the kernel's word.
+    pub retransmit_capture: String,
     /// The label's words for a retransmission the kernel confirms.
     pub retransmit_kernel: String,
     /// … and for one the capture alone calls a retransmission.
     pub retransmit_inferred_only: String,
+    /// … the same on the ladder, where no field name says it is the capture's.
+    pub retransmit_inferred_only_row: String,
     /// The words of a `SOCKET_FILTER` drop of a segment the lab's link
     /// dropped (noted `lost`): the lab's own filter.
     pub drop_lab_link: String,
@@ -459,7 +463,29 @@ pub fn drop_reason(lang: Lang, reason: &str, lab: bool) -> String {
     }
 }
 
-/// What the kernel says of a retransmission, in the label's words.
+/// The field's name for what is known of a retransmission (the details
+/// view, `--text`): the kernel's, or the capture's alone.
+#[must_use]
+pub fn retransmit_field(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
+    let l = labels(lang);
+    match w {
+        crate::event::RetransmitWitness::Kernel => &l.retransmit,
+        crate::event::RetransmitWitness::InferredOnly => &l.retransmit_capture,
+    }
+}
+
+/// What the kernel says of a retransmission, on the ladder: beside the
+/// capture's tag, one the kernel did not make says it is the capture's alone.
+#[must_use]
+pub fn retransmit_row_words(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
+    let l = labels(lang);
+    match w {
+        crate::event::RetransmitWitness::Kernel => &l.retransmit_kernel,
+        crate::event::RetransmitWitness::InferredOnly => &l.retransmit_inferred_only_row,
+    }
+}
+
+/// What the kernel says of a retransmission, after the field's name.
 #[must_use]
 pub fn retransmit_words(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
     let l = labels(lang);

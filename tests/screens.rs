@@ -1600,10 +1600,20 @@ fn a_dropped_segment_says_why_the_kernel_dropped_it() {
         "{pane:#?}"
     );
 
+    // Where its arrow leaves little room, the row says `[lost]` (the lab's
+    // link, as its own words say where there is room) and the details view
+    // has the kernel's name.
     let mut app = demo_app("drops-backlog-abort", Lang::En, 160, 40, 1.0);
     select_drop(&mut app, "SOCKET_FILTER");
     let s = screen(&app, &dark());
-    assert!(s.contains("✗ the lab's link"), "{s}");
+    assert!(s.contains("SYN,ACK─[lost]"), "{s}");
+    key(&mut app, Key::Enter);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("dropped by the kernel: ✗ SOCKET_FILTER (the lab's link)"),
+        "{s}"
+    );
+    key(&mut app, Key::Esc);
     key(&mut app, Key::Char('e'));
     let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
         .into_iter()
@@ -1644,4 +1654,75 @@ fn a_retransmission_says_the_kernel_resent_it() {
             .any(|l| l == "retransmission (kernel): the kernel resent it"),
         "{pane:#?}"
     );
+}
+
+/// `demo loss` as root at 80x24, the projector's size: the segments the
+/// lab's link dropped keep their sequence number and their tags (which is
+/// lost, that it is the fast retransmission): the kernel's words that only
+/// repeat a tag give way first.
+#[test]
+fn a_lost_segment_keeps_its_seq_and_tags_at_80x24() {
+    let mut app = demo_app("drops-loss", Lang::En, 80, 24, 1.0);
+    select_drop(&mut app, "SOCKET_FILTER");
+    let s = screen(&app, &dark());
+    let rows: Vec<&str> = s.lines().filter(|l| l.contains("[lost]")).collect();
+    assert!(!rows.is_empty(), "{s}");
+    for row in &rows {
+        assert!(
+            row.contains("seq=") || row.contains("fast_retransmission"),
+            "{row}\n{s}"
+        );
+        assert!(!row.contains('…'), "nothing cut: {row}\n{s}");
+    }
+}
+
+/// A retransmission the capture's analysis calls one and the kernel did not
+/// make is not labelled the kernel's: its details say it is the capture's
+/// alone, and so does its row.
+#[test]
+fn a_retransmission_only_the_capture_saw_is_not_called_the_kernels() {
+    use synack::event::RetransmitWitness;
+    let mut events = fixture("drops-loss");
+    let mut n = 0;
+    for e in &mut events {
+        if let Event::Packet(p) = e {
+            if p.retransmit == Some(RetransmitWitness::Kernel) && p.drop_reason.is_none() {
+                p.retransmit = Some(RetransmitWitness::InferredOnly);
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 0, "the recording has a retransmission that arrived");
+    let mut app = App::new(Lang::En, RunKind::Idle, choices(), 100_000);
+    let _ = app.update(AppEvent::DemoStarted {
+        name: "loss".to_owned(),
+        peers: peers(&events),
+        paused: false,
+        rootless: false,
+        pace: 0.0,
+    });
+    let _ = app.update(AppEvent::Started {
+        kernel: KernelMode::Exact,
+    });
+    let _ = app.update(AppEvent::Resize {
+        width: 160,
+        height: 40,
+    });
+    let _ = app.update(AppEvent::Model(events));
+    select(
+        &mut app,
+        |e| matches!(e, Event::Packet(p) if p.retransmit == Some(RetransmitWitness::InferredOnly)),
+    );
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("capture only: the kernel did not resend it"),
+        "{s}"
+    );
+    key(&mut app, Key::Enter);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("retransmission (capture only): the kernel did not resend it"),
+        "{s}"
+    );
+    assert!(!s.contains("retransmission (kernel)"), "{s}");
 }

@@ -106,7 +106,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         y += 1;
     }
     if let Some(rw) = p.retransmit {
-        let field = format!("{}: ", t.retransmit);
+        let field = format!("{}: ", crate::i18n::retransmit_field(app.lang(), rw));
         let value = crate::i18n::retransmit_words(app.lang(), rw);
         put_spans(
             buf,
