@@ -165,12 +165,18 @@ pub struct Labels {
     /// A card's congestion line: cwnd, ssthresh, the state.
     pub cwnd_card: String,
     pub cwnd_card_short: String,
+    /// The window and the state, in a narrow card.
+    pub cwnd_card_state: String,
+    /// The window alone.
+    pub cwnd_card_bare: String,
     /// Who told the congestion state: the socket's own TCP_INFO or the
     /// kernel's tracepoint.
     pub cong_by_socket: String,
     pub cong_by_kernel: String,
     /// A congestion-state change's row: the state it left, the new one.
     pub cong_row: String,
+    /// The socket's report of its window in a state the kernel's rows told.
+    pub cong_report: String,
     pub cong_row_short: String,
     /// The details view's line for the sender's window when a packet left.
     pub cong_field: String,

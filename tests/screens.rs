@@ -1496,12 +1496,22 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
         };
         let text = screen(&app, &dark());
         let (w, s) = (c.cwnd.unwrap_or_default(), c.ssthresh.unwrap_or_default());
-        // The card's form that fits its width at 120 columns.
-        let card = format!("cwnd {w}/{s} · Recovery");
-        let (row, source) = match lang {
-            Lang::En => ("congestion Open → Recovery", "(TCP_INFO)"),
-            Lang::Zh => ("拥塞状态 Open → Recovery", "（TCP_INFO）"),
+        // The card's form that fits its width at 120 columns: the
+        // threshold named, never `42/42` (read as a fraction).
+        let card = match lang {
+            Lang::En => format!("cwnd {w} · ssthresh {s}"),
+            Lang::Zh => format!("拥塞窗口 {w} · 阈值 {s}"),
         };
+        assert!(!text.contains(&format!("{w}/{s}")), "{text}");
+        // The kernel's rows told the change as it happened; the socket's
+        // report, read later, tells its window in that state and does not
+        // tell a change of its own (`Open → Recovery` after the kernel's
+        // `Disorder → Recovery`).
+        let (row, source) = match lang {
+            Lang::En => ("congestion Recovery cwnd ", "(TCP_INFO)"),
+            Lang::Zh => ("拥塞状态 Recovery cwnd ", "（TCP_INFO）"),
+        };
+        assert!(!text.contains("Open → Recovery"), "{text}");
         assert!(
             text.contains(row),
             "{lang:?}: the row says the change:\n{text}"

@@ -31,8 +31,10 @@ pub(crate) fn sends(state: TcpState) -> bool {
 }
 
 /// `cwnd 14 · ssthresh 7 · Recovery (TCP_INFO)`, or the longest shorter
-/// form that fits `room` (`cwnd 14/7 · Recovery`, `14/7`): the window and threshold in segments (∞: no
-/// loss yet), the congestion state, who told them.
+/// form that fits `room` (`cwnd 14 · ssthresh 7`, `cwnd 14 · Recovery`,
+/// `cwnd 14`; never `14/7`, which a student reads as a fraction): the
+/// window and threshold in segments (∞: no loss yet), the congestion
+/// state, who told them.
 pub(super) fn cong_text(c: &CongSnap, room: u16, app: &App) -> String {
     let t = labels(app.lang());
     let cwnd = c.cwnd.map_or_else(|| "?".to_owned(), |v| v.to_string());
@@ -48,9 +50,9 @@ pub(super) fn cong_text(c: &CongSnap, room: u16, app: &App) -> String {
             fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state])
         ),
         fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state]),
-        format!("cwnd {cwnd}/{ssthresh} · {state}"),
         fill(&t.cwnd_card_short, &[&cwnd, &ssthresh]),
-        format!("{cwnd}/{ssthresh}"),
+        fill(&t.cwnd_card_state, &[&cwnd, &state]),
+        fill(&t.cwnd_card_bare, &[&cwnd]),
     ];
     forms
         .into_iter()
