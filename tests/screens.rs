@@ -1226,6 +1226,15 @@ fn english_words(screen: &str, own: &[String]) -> Vec<String> {
             if word.starts_with('x') && word[1..].bytes().all(|b| b.is_ascii_digit()) {
                 continue;
             }
+            // The kernel's own names for a reason (`TCP_LISTEN_OVERFLOW`,
+            // `NO_SOCKET`): a name, whichever the kernel has.
+            if word.contains('_')
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                continue;
+            }
             if !NAMES.contains(&word) && !own.iter().any(|o| o == word) {
                 words.push(word.to_owned());
             }
@@ -1354,6 +1363,12 @@ fn chinese_screens_have_no_english_words() {
         "keepalive-reboot",
         "heartbeat",
         "peek",
+        "congestion",
+        "drops-loss",
+        "drops-backlog-abort",
+        "rst-kill-peer",
+        "rst-refused",
+        "rst-abort",
     ] {
         let own = own_names(name);
         for (w, h) in [(80, 24), (120, 40)] {
