@@ -1305,10 +1305,15 @@ fn chinese_screens(name: &str, w: u16, h: u16) -> Vec<String> {
     let top = lines
         .iter()
         .position(|l| l.contains("┌ 按键"))
-        .expect("the help's box");
+        .unwrap_or_else(|| panic!("the help's box:\n{s}"));
     let cells_of_top = cells(lines[top]);
     let left = cells_of_top.iter().position(|c| c == "┌").unwrap_or(0);
-    let right = cells_of_top.iter().rposition(|c| c == "┐").unwrap_or(0);
+    // Its own corner: a panel beside it may begin on the same line.
+    let right = cells_of_top
+        .iter()
+        .skip(left)
+        .position(|c| c == "┐")
+        .map_or(0, |i| left + i);
     let bottom = (top..lines.len())
         .find(|&y| cells(lines[y])[left] == "└")
         .unwrap_or(lines.len() - 1);
