@@ -249,6 +249,8 @@ pub struct Labels {
     pub legend_lost: String,
     /// The help's legend: a segment the receiver's kernel dropped.
     pub legend_dropped: String,
+    /// The help's legend: a row of the sender's congestion state.
+    pub legend_cong: String,
     pub legend_blocking: String,
     pub legend_tag: String,
     pub legend_tag_mark: String,

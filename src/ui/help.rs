@@ -62,6 +62,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("──▶", &t.legend_packet),
                 ("──✗", &t.legend_lost),
                 ("───✗│", &t.legend_dropped),
+                ("▲", &t.legend_cong),
                 (&t.blocks, &t.legend_blocking),
                 (&t.legend_tag_mark, &t.legend_tag),
             ],
