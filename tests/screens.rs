@@ -1756,3 +1756,21 @@ fn a_retransmission_only_the_capture_saw_is_not_called_the_kernels() {
     );
     assert!(!s.contains("retransmission (kernel)"), "{s}");
 }
+
+/// `demo loss` as root at 80x24: the timeout's retransmission, which
+/// arrives, says which segment it is, that the kernel resent it, and its tag.
+#[test]
+fn a_retransmission_at_80x24_says_its_seq_and_that_the_kernel_resent_it() {
+    let mut app = demo_app("drops-loss", Lang::En, 80, 24, 1.0);
+    select(&mut app, |e| {
+        matches!(e, Event::Packet(p) if p.retransmit == Some(synack::event::RetransmitWitness::Kernel)
+            && p.drop_reason.is_none())
+    });
+    let s = screen(&app, &dark());
+    let row = s
+        .lines()
+        .find(|l| l.contains("the kernel resent it"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(row.contains(" seq="), "{row}");
+    assert!(row.contains("[retransmission]"), "{row}");
+}

@@ -94,10 +94,13 @@ pub fn packet_labels(p: &PacketEvent, lang: Lang) -> Vec<String> {
     if reasons == all {
         return with(&all, &forms);
     }
-    // Every form but the flags alone with all the words, then every form
-    // with the reasons only.
-    let numbered = &forms[..forms.len().saturating_sub(1).max(1)];
-    let mut v = with(&all, numbered);
+    // Every form but the flags alone with all the words, down to the flags
+    // and the sequence number; then every form with the reasons only.
+    let mut numbered = forms[..forms.len().saturating_sub(1).max(1)].to_vec();
+    if let (Some(_), Some(flags)) = (p.segment.tcp, forms.last()) {
+        numbered.push(format!("{flags} seq={}", p.seq));
+    }
+    let mut v = with(&all, &numbered);
     v.extend(with(&reasons, &forms));
     v.dedup();
     v
