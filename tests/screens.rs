@@ -1570,6 +1570,23 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
             text.contains(kernel),
             "{lang:?}: the tracepoint's row:\n{text}"
         );
+        // The tracepoint tells the state alone: the card does not show the
+        // window the socket told in the state before as the kernel's.
+        let window = match lang {
+            Lang::En => "cwnd",
+            Lang::Zh => "拥塞窗口",
+        };
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with('│') && l.contains(kernel) && l.contains(window)),
+            "{lang:?}: a stale window as the kernel's:\n{text}"
+        );
+        let card = match lang {
+            Lang::En => "congestion Loss (kernel)",
+            Lang::Zh => "拥塞状态 Loss （内核）",
+        };
+        assert!(text.contains(card), "{lang:?}: the card:\n{text}");
         // A packet's details: the sender's window when it left.
         select(&mut app, |e| {
             matches!(e, Event::Packet(p) if p.endpoint.as_deref() == Some("client")

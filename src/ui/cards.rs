@@ -37,13 +37,21 @@ pub(crate) fn sends(state: TcpState) -> bool {
 /// state, who told them.
 pub(super) fn cong_text(c: &CongSnap, room: u16, app: &App) -> String {
     let t = labels(app.lang());
-    let cwnd = c.cwnd.map_or_else(|| "?".to_owned(), |v| v.to_string());
-    let ssthresh = c.ssthresh.map_or_else(|| "∞".to_owned(), |v| v.to_string());
-    let state = c.state.name();
     let source = match c.source {
         CongSource::Socket => &t.cong_by_socket,
         CongSource::Kernel => &t.cong_by_kernel,
     };
+    let state = c.state.name();
+    // The kernel's tracepoint tells the state alone.
+    let Some(cwnd) = c.cwnd else {
+        let named = fill(&t.cong_report, &[&state]);
+        return [format!("{named} {source}"), named, state.into_owned()]
+            .into_iter()
+            .find(|f| width(f) <= room)
+            .unwrap_or_default();
+    };
+    let cwnd = cwnd.to_string();
+    let ssthresh = c.ssthresh.map_or_else(|| "∞".to_owned(), |v| v.to_string());
     let forms = [
         format!(
             "{} {source}",
