@@ -502,17 +502,14 @@ impl App {
                 self.timeline.end().saturating_sub(1)
             };
             let sock = self.sockets.get_or_add(c.local, Some(c.remote), c.conn, at);
-            // The tracepoint tells the state alone: the window stays as
-            // the socket last told it.
-            let last = sock.cong.last().map(|(_, s)| *s);
+            // The tracepoint tells the state alone, and a new state comes
+            // with a new window (Loss: one segment): the window the socket
+            // told before is not shown as this state's, nor as the
+            // kernel's; the socket's next report brings it.
             let snap = timeline::CongSnap {
                 state: c.state,
-                cwnd: c.cwnd.or(last.and_then(|s| s.cwnd)),
-                ssthresh: if c.cwnd.is_some() {
-                    c.ssthresh
-                } else {
-                    last.and_then(|s| s.ssthresh)
-                },
+                cwnd: c.cwnd,
+                ssthresh: c.cwnd.and(c.ssthresh),
                 source: c.source,
             };
             sock.cong.push((at, snap));

@@ -165,12 +165,18 @@ pub struct Labels {
     /// A card's congestion line: cwnd, ssthresh, the state.
     pub cwnd_card: String,
     pub cwnd_card_short: String,
+    /// The window and the state, in a narrow card.
+    pub cwnd_card_state: String,
+    /// The window alone.
+    pub cwnd_card_bare: String,
     /// Who told the congestion state: the socket's own TCP_INFO or the
     /// kernel's tracepoint.
     pub cong_by_socket: String,
     pub cong_by_kernel: String,
     /// A congestion-state change's row: the state it left, the new one.
     pub cong_row: String,
+    /// The socket's report of its window in a state the kernel's rows told.
+    pub cong_report: String,
     pub cong_row_short: String,
     /// The details view's line for the sender's window when a packet left.
     pub cong_field: String,
@@ -243,6 +249,8 @@ pub struct Labels {
     pub legend_lost: String,
     /// The help's legend: a segment the receiver's kernel dropped.
     pub legend_dropped: String,
+    /// The help's legend: a row of the sender's congestion state.
+    pub legend_cong: String,
     pub legend_blocking: String,
     pub legend_tag: String,
     pub legend_tag_mark: String,
@@ -287,10 +295,14 @@ pub struct Labels {
     pub drop_reason: String,
     /// What the kernel says of a retransmission (the details view, `--text`).
     pub retransmit: String,
+    /// … of one the capture alone calls a retransmission: not the kernel's word.
+    pub retransmit_capture: String,
     /// The label's words for a retransmission the kernel confirms.
     pub retransmit_kernel: String,
     /// … and for one the capture alone calls a retransmission.
     pub retransmit_inferred_only: String,
+    /// … the same on the ladder, where no field name says it is the capture's.
+    pub retransmit_inferred_only_row: String,
     /// The words of a `SOCKET_FILTER` drop of a segment the lab's link
     /// dropped (noted `lost`): the lab's own filter.
     pub drop_lab_link: String,
@@ -459,7 +471,29 @@ pub fn drop_reason(lang: Lang, reason: &str, lab: bool) -> String {
     }
 }
 
-/// What the kernel says of a retransmission, in the label's words.
+/// The field's name for what is known of a retransmission (the details
+/// view, `--text`): the kernel's, or the capture's alone.
+#[must_use]
+pub fn retransmit_field(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
+    let l = labels(lang);
+    match w {
+        crate::event::RetransmitWitness::Kernel => &l.retransmit,
+        crate::event::RetransmitWitness::InferredOnly => &l.retransmit_capture,
+    }
+}
+
+/// What the kernel says of a retransmission, on the ladder: beside the
+/// capture's tag, one the kernel did not make says it is the capture's alone.
+#[must_use]
+pub fn retransmit_row_words(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
+    let l = labels(lang);
+    match w {
+        crate::event::RetransmitWitness::Kernel => &l.retransmit_kernel,
+        crate::event::RetransmitWitness::InferredOnly => &l.retransmit_inferred_only_row,
+    }
+}
+
+/// What the kernel says of a retransmission, after the field's name.
 #[must_use]
 pub fn retransmit_words(lang: Lang, w: crate::event::RetransmitWitness) -> &'static str {
     let l = labels(lang);

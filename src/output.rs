@@ -706,7 +706,7 @@ fn text_line(out: &mut String, t: f64, event: &Event, lang: Lang) {
                 let _ = write!(
                     out,
                     "  {}: {}",
-                    labels(lang).retransmit,
+                    crate::i18n::retransmit_field(lang, w),
                     crate::i18n::retransmit_words(lang, w)
                 );
             }

@@ -1226,6 +1226,15 @@ fn english_words(screen: &str, own: &[String]) -> Vec<String> {
             if word.starts_with('x') && word[1..].bytes().all(|b| b.is_ascii_digit()) {
                 continue;
             }
+            // The kernel's own names for a reason (`TCP_LISTEN_OVERFLOW`,
+            // `NO_SOCKET`): a name, whichever the kernel has.
+            if word.contains('_')
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                continue;
+            }
             if !NAMES.contains(&word) && !own.iter().any(|o| o == word) {
                 words.push(word.to_owned());
             }
@@ -1296,10 +1305,15 @@ fn chinese_screens(name: &str, w: u16, h: u16) -> Vec<String> {
     let top = lines
         .iter()
         .position(|l| l.contains("┌ 按键"))
-        .expect("the help's box");
+        .unwrap_or_else(|| panic!("the help's box:\n{s}"));
     let cells_of_top = cells(lines[top]);
     let left = cells_of_top.iter().position(|c| c == "┌").unwrap_or(0);
-    let right = cells_of_top.iter().rposition(|c| c == "┐").unwrap_or(0);
+    // Its own corner: a panel beside it may begin on the same line.
+    let right = cells_of_top
+        .iter()
+        .skip(left)
+        .position(|c| c == "┐")
+        .map_or(0, |i| left + i);
     let bottom = (top..lines.len())
         .find(|&y| cells(lines[y])[left] == "└")
         .unwrap_or(lines.len() - 1);
@@ -1354,6 +1368,12 @@ fn chinese_screens_have_no_english_words() {
         "keepalive-reboot",
         "heartbeat",
         "peek",
+        "congestion",
+        "drops-loss",
+        "drops-backlog-abort",
+        "rst-kill-peer",
+        "rst-refused",
+        "rst-abort",
     ] {
         let own = own_names(name);
         for (w, h) in [(80, 24), (120, 40)] {
@@ -1496,12 +1516,22 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
         };
         let text = screen(&app, &dark());
         let (w, s) = (c.cwnd.unwrap_or_default(), c.ssthresh.unwrap_or_default());
-        // The card's form that fits its width at 120 columns.
-        let card = format!("cwnd {w}/{s} · Recovery");
-        let (row, source) = match lang {
-            Lang::En => ("congestion Open → Recovery", "(TCP_INFO)"),
-            Lang::Zh => ("拥塞状态 Open → Recovery", "（TCP_INFO）"),
+        // The card's form that fits its width at 120 columns: the
+        // threshold named, never `42/42` (read as a fraction).
+        let card = match lang {
+            Lang::En => format!("cwnd {w} · ssthresh {s}"),
+            Lang::Zh => format!("拥塞窗口 {w} · 阈值 {s}"),
         };
+        assert!(!text.contains(&format!("{w}/{s}")), "{text}");
+        // The kernel's rows told the change as it happened; the socket's
+        // report, read later, tells its window in that state and does not
+        // tell a change of its own (`Open → Recovery` after the kernel's
+        // `Disorder → Recovery`).
+        let (row, source) = match lang {
+            Lang::En => ("congestion Recovery cwnd ", "(TCP_INFO)"),
+            Lang::Zh => ("拥塞状态 Recovery cwnd ", "（TCP_INFO）"),
+        };
+        assert!(!text.contains("Open → Recovery"), "{text}");
         assert!(
             text.contains(row),
             "{lang:?}: the row says the change:\n{text}"
@@ -1540,6 +1570,23 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
             text.contains(kernel),
             "{lang:?}: the tracepoint's row:\n{text}"
         );
+        // The tracepoint tells the state alone: the card does not show the
+        // window the socket told in the state before as the kernel's.
+        let window = match lang {
+            Lang::En => "cwnd",
+            Lang::Zh => "拥塞窗口",
+        };
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with('│') && l.contains(kernel) && l.contains(window)),
+            "{lang:?}: a stale window as the kernel's:\n{text}"
+        );
+        let card = match lang {
+            Lang::En => "congestion Loss (kernel)",
+            Lang::Zh => "拥塞状态 Loss （内核）",
+        };
+        assert!(text.contains(card), "{lang:?}: the card:\n{text}");
         // A packet's details: the sender's window when it left.
         select(&mut app, |e| {
             matches!(e, Event::Packet(p) if p.endpoint.as_deref() == Some("client")
@@ -1600,10 +1647,20 @@ fn a_dropped_segment_says_why_the_kernel_dropped_it() {
         "{pane:#?}"
     );
 
+    // Where its arrow leaves little room, the row says `[lost]` (the lab's
+    // link, as its own words say where there is room) and the details view
+    // has the kernel's name.
     let mut app = demo_app("drops-backlog-abort", Lang::En, 160, 40, 1.0);
     select_drop(&mut app, "SOCKET_FILTER");
     let s = screen(&app, &dark());
-    assert!(s.contains("✗ the lab's link"), "{s}");
+    assert!(s.contains("SYN,ACK─[lost]"), "{s}");
+    key(&mut app, Key::Enter);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("dropped by the kernel: ✗ SOCKET_FILTER (the lab's link)"),
+        "{s}"
+    );
+    key(&mut app, Key::Esc);
     key(&mut app, Key::Char('e'));
     let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
         .into_iter()
@@ -1644,4 +1701,93 @@ fn a_retransmission_says_the_kernel_resent_it() {
             .any(|l| l == "retransmission (kernel): the kernel resent it"),
         "{pane:#?}"
     );
+}
+
+/// `demo loss` as root at 80x24, the projector's size: the segments the
+/// lab's link dropped keep their sequence number and their tags (which is
+/// lost, that it is the fast retransmission): the kernel's words that only
+/// repeat a tag give way first.
+#[test]
+fn a_lost_segment_keeps_its_seq_and_tags_at_80x24() {
+    let mut app = demo_app("drops-loss", Lang::En, 80, 24, 1.0);
+    select_drop(&mut app, "SOCKET_FILTER");
+    let s = screen(&app, &dark());
+    let rows: Vec<&str> = s.lines().filter(|l| l.contains("[lost]")).collect();
+    assert!(!rows.is_empty(), "{s}");
+    for row in &rows {
+        assert!(
+            row.contains("seq=") || row.contains("fast_retransmission"),
+            "{row}\n{s}"
+        );
+        assert!(!row.contains('…'), "nothing cut: {row}\n{s}");
+    }
+}
+
+/// A retransmission the capture's analysis calls one and the kernel did not
+/// make is not labelled the kernel's: its details say it is the capture's
+/// alone, and so does its row.
+#[test]
+fn a_retransmission_only_the_capture_saw_is_not_called_the_kernels() {
+    use synack::event::RetransmitWitness;
+    let mut events = fixture("drops-loss");
+    let mut n = 0;
+    for e in &mut events {
+        if let Event::Packet(p) = e {
+            if p.retransmit == Some(RetransmitWitness::Kernel) && p.drop_reason.is_none() {
+                p.retransmit = Some(RetransmitWitness::InferredOnly);
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 0, "the recording has a retransmission that arrived");
+    let mut app = App::new(Lang::En, RunKind::Idle, choices(), 100_000);
+    let _ = app.update(AppEvent::DemoStarted {
+        name: "loss".to_owned(),
+        peers: peers(&events),
+        paused: false,
+        rootless: false,
+        pace: 0.0,
+    });
+    let _ = app.update(AppEvent::Started {
+        kernel: KernelMode::Exact,
+    });
+    let _ = app.update(AppEvent::Resize {
+        width: 160,
+        height: 40,
+    });
+    let _ = app.update(AppEvent::Model(events));
+    select(
+        &mut app,
+        |e| matches!(e, Event::Packet(p) if p.retransmit == Some(RetransmitWitness::InferredOnly)),
+    );
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("capture only: the kernel did not resend it"),
+        "{s}"
+    );
+    key(&mut app, Key::Enter);
+    let s = screen(&app, &dark());
+    assert!(
+        s.contains("retransmission (capture only): the kernel did not resend it"),
+        "{s}"
+    );
+    assert!(!s.contains("retransmission (kernel)"), "{s}");
+}
+
+/// `demo loss` as root at 80x24: the timeout's retransmission, which
+/// arrives, says which segment it is, that the kernel resent it, and its tag.
+#[test]
+fn a_retransmission_at_80x24_says_its_seq_and_that_the_kernel_resent_it() {
+    let mut app = demo_app("drops-loss", Lang::En, 80, 24, 1.0);
+    select(&mut app, |e| {
+        matches!(e, Event::Packet(p) if p.retransmit == Some(synack::event::RetransmitWitness::Kernel)
+            && p.drop_reason.is_none())
+    });
+    let s = screen(&app, &dark());
+    let row = s
+        .lines()
+        .find(|l| l.contains("the kernel resent it"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(row.contains(" seq="), "{row}");
+    assert!(row.contains("[retransmission]"), "{row}");
 }

@@ -31,26 +31,36 @@ pub(crate) fn sends(state: TcpState) -> bool {
 }
 
 /// `cwnd 14 · ssthresh 7 · Recovery (TCP_INFO)`, or the longest shorter
-/// form that fits `room` (`cwnd 14/7 · Recovery`, `14/7`): the window and threshold in segments (∞: no
-/// loss yet), the congestion state, who told them.
+/// form that fits `room` (`cwnd 14 · ssthresh 7`, `cwnd 14 · Recovery`,
+/// `cwnd 14`; never `14/7`, which a student reads as a fraction): the
+/// window and threshold in segments (∞: no loss yet), the congestion
+/// state, who told them.
 pub(super) fn cong_text(c: &CongSnap, room: u16, app: &App) -> String {
     let t = labels(app.lang());
-    let cwnd = c.cwnd.map_or_else(|| "?".to_owned(), |v| v.to_string());
-    let ssthresh = c.ssthresh.map_or_else(|| "∞".to_owned(), |v| v.to_string());
-    let state = c.state.name();
     let source = match c.source {
         CongSource::Socket => &t.cong_by_socket,
         CongSource::Kernel => &t.cong_by_kernel,
     };
+    let state = c.state.name();
+    // The kernel's tracepoint tells the state alone.
+    let Some(cwnd) = c.cwnd else {
+        let named = fill(&t.cong_report, &[&state]);
+        return [format!("{named} {source}"), named, state.into_owned()]
+            .into_iter()
+            .find(|f| width(f) <= room)
+            .unwrap_or_default();
+    };
+    let cwnd = cwnd.to_string();
+    let ssthresh = c.ssthresh.map_or_else(|| "∞".to_owned(), |v| v.to_string());
     let forms = [
         format!(
             "{} {source}",
             fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state])
         ),
         fill(&t.cwnd_card, &[&cwnd, &ssthresh, &state]),
-        format!("cwnd {cwnd}/{ssthresh} · {state}"),
         fill(&t.cwnd_card_short, &[&cwnd, &ssthresh]),
-        format!("{cwnd}/{ssthresh}"),
+        fill(&t.cwnd_card_state, &[&cwnd, &state]),
+        fill(&t.cwnd_card_bare, &[&cwnd]),
     ];
     forms
         .into_iter()

@@ -6,7 +6,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::widgets::{Block, Borders, Widget};
 
 use super::Palette;
 use super::parts::packet_style;
@@ -34,7 +34,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let Some(Event::Packet(p)) = app.timeline().get(row) else {
         return;
     };
-    Clear.render(area, buf);
+    super::text::clear_for_box(buf, area);
     buf.set_style(area, pal.base);
     let block = Block::new()
         .borders(Borders::ALL)
@@ -106,7 +106,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         y += 1;
     }
     if let Some(rw) = p.retransmit {
-        let field = format!("{}: ", t.retransmit);
+        let field = format!("{}: ", crate::i18n::retransmit_field(app.lang(), rw));
         let value = crate::i18n::retransmit_words(app.lang(), rw);
         put_spans(
             buf,

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::widgets::{Block, Borders, Widget};
 use unicode_width::UnicodeWidthChar;
 
 use super::Palette;
@@ -405,7 +405,7 @@ pub fn draw_panel(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
 /// The diagram over the whole screen (`d` on a small terminal).
 pub fn draw_overlay(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let t = labels(app.lang());
-    Clear.render(area, buf);
+    super::text::clear_for_box(buf, area);
     buf.set_style(area, pal.base);
     let inner = frame(buf, area, &t.diagram_title, pal);
     if about_udp(app) {

@@ -3,7 +3,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
-use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::widgets::{Block, Borders, Widget};
 
 use super::Palette;
 use super::text::{put, width};
@@ -62,6 +62,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
                 ("──▶", &t.legend_packet),
                 ("──✗", &t.legend_lost),
                 ("───✗│", &t.legend_dropped),
+                ("▲", &t.legend_cong),
                 (&t.blocks, &t.legend_blocking),
                 (&t.legend_tag_mark, &t.legend_tag),
             ],
@@ -106,7 +107,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
         w,
         h,
     );
-    Clear.render(r, buf);
+    super::text::clear_for_box(buf, r);
     buf.set_style(r, pal.base);
     let block = Block::new()
         .borders(Borders::ALL)

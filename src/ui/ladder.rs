@@ -713,7 +713,7 @@ fn check_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &CheckEvent) 
 }
 
 /// A congestion-state change on the sending socket's lane: `▲ congestion
-/// Open → Recovery cwnd 14 (TCP_INFO)`; narrower lanes drop the window,
+/// Open → Recovery cwnd 14 · ssthresh 7 (TCP_INFO)`; narrower lanes drop the threshold, the window,
 /// then the source, then the state left.
 fn cong_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &crate::event::CongestionEvent) {
     let (geo, app, pal, t) = (cx.geo, cx.app, cx.pal, cx.t);
@@ -722,16 +722,35 @@ fn cong_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &crate::event:
     };
     let state = c.state.name();
     let short = fill(&t.cong_row_short, &[&state]);
+    // Where the kernel's tracepoint has told this socket's changes as they
+    // happened, the socket's own report (read a moment later, and blind to
+    // a state it passed through between two reads: `Recovery → Open` after
+    // the kernel's `Recovery → Loss`, `Loss → Open`) tells its window in
+    // the state it is in, not a change of its own.
+    let told = c.source == crate::event::CongSource::Socket
+        && app
+            .sockets()
+            .all()
+            .iter()
+            .rev()
+            .find(|s| s.local == c.local && s.born <= row)
+            .is_some_and(|s| {
+                s.cong
+                    .iter()
+                    .any(|(r, k)| *r < row && k.source == crate::event::CongSource::Kernel)
+            });
     // A first report that is not Open: where it came from is not known.
     let change = match c.from {
+        _ if told => fill(&t.cong_report, &[&state]),
         Some(from) => fill(&t.cong_row, &[&from.name(), &state]),
         None => short.clone(),
     };
     let window = match (c.cwnd, c.ssthresh) {
-        (Some(w), Some(s)) => format!(" cwnd {w}/{s}"),
+        (Some(w), Some(s)) => format!(" cwnd {w} · ssthresh {s}"),
         (Some(w), None) => format!(" cwnd {w}"),
         _ => String::new(),
     };
+    let cwnd = c.cwnd.map(|w| format!(" cwnd {w}")).unwrap_or_default();
     let source = match c.source {
         crate::event::CongSource::Socket => format!(" {}", t.cong_by_socket),
         crate::event::CongSource::Kernel => format!(" {}", t.cong_by_kernel),
@@ -750,6 +769,12 @@ fn cong_row(buf: &mut Buffer, cx: &Cx<'_>, y: u16, row: RowId, c: &crate::event:
                 ("▲ ", style),
                 (&change, style),
                 (&window, pal.dim),
+                (&source, pal.dim),
+            ],
+            &[
+                ("▲ ", style),
+                (&change, style),
+                (&cwnd, pal.dim),
                 (&source, pal.dim),
             ],
             &[("▲ ", style), (&change, style), (&source, pal.dim)],

@@ -72,34 +72,62 @@ pub fn packet_style(p: &PacketEvent, pal: &Palette) -> Style {
 /// A packet's label, shortest form last: flags, then seq/ack/len/win and
 /// options as room allows. What the kernel said of it (why it sent a RST,
 /// why it dropped the segment: `✗ accept queue full`, whether it resent
-/// it) is in words in every form: the numbers give way first, and where
-/// even the flags and the words do not fit, the words are cut, not left out.
+/// it) is in words beside the numbers. Short of room, the words a tag
+/// already says give way first (that the kernel resent a segment tagged a
+/// retransmission, that the lab's link dropped one tagged lost), before
+/// the sequence number does; then the numbers; where even the flags and the
+/// reason do not fit, the reason is cut, not left out.
 #[must_use]
 pub fn packet_labels(p: &PacketEvent, lang: Lang) -> Vec<String> {
     let forms = plain_labels(p);
-    let words = kernel_words(p, lang);
-    if words.is_empty() {
+    let all = kernel_words(p, lang, true);
+    if all.is_empty() {
         return forms;
     }
-    forms.iter().map(|l| format!("{l} · {words}")).collect()
+    let with = |words: &str, forms: &[String]| -> Vec<String> {
+        if words.is_empty() {
+            return forms.to_vec();
+        }
+        forms.iter().map(|l| format!("{l} · {words}")).collect()
+    };
+    let reasons = kernel_words(p, lang, false);
+    if reasons == all {
+        return with(&all, &forms);
+    }
+    // Every form but the flags alone with all the words, down to the flags
+    // and the sequence number; then every form with the reasons only.
+    let mut numbered = forms[..forms.len().saturating_sub(1).max(1)].to_vec();
+    if let (Some(_), Some(flags)) = (p.segment.tcp, forms.last()) {
+        numbered.push(format!("{flags} seq={}", p.seq));
+    }
+    let mut v = with(&all, &numbered);
+    v.extend(with(&reasons, &forms));
+    v.dedup();
+    v
 }
 
-/// What the kernel said of a packet, in the label's words (empty: nothing).
+/// What the kernel said of a packet, in the label's words (empty: nothing);
+/// without `echoes`, only what no tag of the packet already says.
 #[must_use]
-pub fn kernel_words(p: &PacketEvent, lang: Lang) -> String {
+pub fn kernel_words(p: &PacketEvent, lang: Lang, echoes: bool) -> String {
     // The drop first: where the words are cut, what happened to it stays.
     let mut parts = Vec::new();
     if let Some(why) = &p.drop_reason {
         let lab = p.notes.contains(Notes::LOST);
-        let words = crate::i18n::packet_drop_words(lang, why, lab)
-            .map_or_else(|| sanitize(why).into_owned(), str::to_owned);
-        parts.push(format!("✗ {words}"));
+        // The lab's link: its `lost` tag says so.
+        if echoes || !lab {
+            let words = crate::i18n::packet_drop_words(lang, why, lab)
+                .map_or_else(|| sanitize(why).into_owned(), str::to_owned);
+            parts.push(format!("✗ {words}"));
+        }
     }
     if let Some(why) = &p.rst_reason {
         parts.push(rst_words(lang, why).map_or_else(|| sanitize(why).into_owned(), str::to_owned));
     }
-    if let Some(w) = p.retransmit {
-        parts.push(crate::i18n::retransmit_words(lang, w).to_owned());
+    // A retransmission the capture's analysis tags: whether the kernel
+    // confirms it.
+    if let Some(w) = p.retransmit.filter(|_| echoes) {
+        parts.push(crate::i18n::retransmit_row_words(lang, w).to_owned());
     }
     parts.join(" · ")
 }

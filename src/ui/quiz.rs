@@ -5,7 +5,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::widgets::{Block, Borders, Widget};
 
 use super::Palette;
 use super::text::put;
@@ -47,7 +47,7 @@ pub(super) fn boxed(
     border: Style,
 ) {
     let r = Rect::new(a.x, a.y, a.width, a.height);
-    Clear.render(r, buf);
+    super::text::clear_for_box(buf, r);
     buf.set_style(r, pal.base);
     let block = Block::new()
         .borders(Borders::ALL)

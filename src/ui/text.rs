@@ -116,6 +116,25 @@ pub fn cell(buf: &mut Buffer, x: u16, y: u16, ch: &str, style: Style) {
     }
 }
 
+/// Clears `r` for a box drawn over the screen. A wide character (CJK) just
+/// left of it, whose right half falls in the box's first column, goes too:
+/// left there, the terminal would draw it over the box's left border (a
+/// terminal skips the cell a wide character covers).
+pub fn clear_for_box(buf: &mut Buffer, r: ratatui::layout::Rect) {
+    use ratatui::widgets::Widget;
+    ratatui::widgets::Clear.render(r, buf);
+    if r.x <= buf.area.x {
+        return;
+    }
+    for y in r.top()..r.bottom() {
+        if let Some(c) = buf.cell_mut((r.x - 1, y)) {
+            if width(c.symbol()) > 1 {
+                c.set_symbol(" ");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +163,20 @@ mod tests {
         let line: String = (0..40).map(|x| buf[(x, 0)].symbol().to_owned()).collect();
         assert!(!line.chars().any(char::is_control), "{line:?}");
         assert!(line.starts_with('a'));
+    }
+
+    /// `时间` in the ladder's header, a box drawn from the column of `间`'s
+    /// right half: the terminal would skip that column and lose the box's
+    /// corner, so `间` goes.
+    #[test]
+    fn a_box_over_half_a_wide_character_keeps_its_border() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 10, 2));
+        put(&mut buf, 1, 0, "时间", 10, Style::new());
+        clear_for_box(&mut buf, Rect::new(4, 0, 4, 2));
+        buf[(4, 0)].set_symbol("┌");
+        assert_eq!(buf[(3, 0)].symbol(), " ");
+        assert_eq!(buf[(1, 0)].symbol(), "时");
+        let line: String = (0..10).map(|x| buf[(x, 0)].symbol().to_owned()).collect();
+        assert!(line.contains('┌'), "{line:?}");
     }
 }

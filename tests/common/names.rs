@@ -158,6 +158,24 @@ pub const NAMES: &[&str] = &[
     "tcp_rto_min_us",
     "tcp_abort_on_overflow",
     "tcp_keepalive_time",
+    // congestion control: the algorithms, the sysctl that picks one, the
+    // window's and threshold's names, the socket option that reports them,
+    // the kernel's congestion states (tcp_ca_state)
+    "reno",
+    "Reno",
+    "CUBIC",
+    "tcp_congestion_control",
+    "cwnd",
+    "ssthresh",
+    "TCP_INFO",
+    "Open",
+    "Disorder",
+    "Recovery",
+    "Loss",
+    // the reset's abbreviation, ss (its -K kills a socket), struct linger
+    "RST-ACK",
+    "ss",
+    "linger",
     // kernel facilities, the program, the superuser's name
     "sock_diag",
     "tracepoint",

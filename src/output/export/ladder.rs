@@ -246,7 +246,7 @@ fn packet_label(p: &PacketEvent, prefix: &str, lang: Lang) -> String {
         let _ = write!(s, " · {}", rst_words(lang, why).unwrap_or(why));
     }
     if let Some(w) = p.retransmit {
-        let _ = write!(s, " · {}", crate::i18n::retransmit_words(lang, w));
+        let _ = write!(s, " · {}", crate::i18n::retransmit_row_words(lang, w));
     }
     s
 }
