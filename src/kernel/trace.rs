@@ -720,12 +720,21 @@ fn format_fields(format: &str) -> Option<(Option<u16>, Vec<Field>)> {
 
 /// Finds fields by name and size, and the smallest record that holds every
 /// field found so far.
-struct FieldFinder<'a> {
-    fields: &'a [Field],
+struct FieldFinder {
+    fields: Vec<Field>,
     min_len: usize,
 }
 
-impl FieldFinder<'_> {
+impl FieldFinder {
+    /// A format file's fields, its `ID` and where its `common_type` is (what
+    /// tells one event's records from another's in a shared buffer).
+    fn open(format: &str) -> Option<(u16, usize, Self)> {
+        let (id, fields) = format_fields(format)?;
+        let mut f = Self { fields, min_len: 0 };
+        let common_type = f.at("common_type", 2)?;
+        Some((id?, common_type, f))
+    }
+
     /// The offset of `name`, when it has that size.
     fn at(&mut self, name: &str, size: usize) -> Option<usize> {
         let (_, off, sz) = self.fields.iter().find(|(n, _, _)| n == name)?;
@@ -733,6 +742,47 @@ impl FieldFinder<'_> {
         // An offset near usize::MAX would wrap (found by fuzzing).
         self.min_len = self.min_len.max(off.checked_add(*sz)?);
         Some(*off)
+    }
+}
+
+/// Where a TCP event's two ends are in its record: the ports, the family
+/// and both forms of the addresses (the fields `sock:inet_sock_set_state`,
+/// `tcp:tcp_retransmit_skb`/`_synack` and `tcp:tcp_cong_state_set` share).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ends {
+    sport: usize,
+    dport: usize,
+    family: usize,
+    saddr: usize,
+    daddr: usize,
+    saddr_v6: usize,
+    daddr_v6: usize,
+}
+
+impl Ends {
+    fn find(f: &mut FieldFinder) -> Option<Self> {
+        Some(Self {
+            sport: f.at("sport", 2)?,
+            dport: f.at("dport", 2)?,
+            family: f.at("family", 2)?,
+            saddr: f.at("saddr", 4)?,
+            daddr: f.at("daddr", 4)?,
+            saddr_v6: f.at("saddr_v6", 16)?,
+            daddr_v6: f.at("daddr_v6", 16)?,
+        })
+    }
+
+    /// (source, destination); `None` for a family other than IPv4 or IPv6.
+    fn decode(&self, rec: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+        let (src, dst) = match i32::from(u16_at(rec, self.family)?) {
+            libc::AF_INET => (v4_at(rec, self.saddr)?, v4_at(rec, self.daddr)?),
+            libc::AF_INET6 => (v6_at(rec, self.saddr_v6)?, v6_at(rec, self.daddr_v6)?),
+            _ => return None,
+        };
+        Some((
+            SocketAddr::new(src, u16_at(rec, self.sport)?),
+            SocketAddr::new(dst, u16_at(rec, self.dport)?),
+        ))
     }
 }
 
@@ -744,14 +794,8 @@ pub struct Layout {
     skaddr: usize,
     oldstate: usize,
     newstate: usize,
-    sport: usize,
-    dport: usize,
-    family: usize,
     protocol: usize,
-    saddr: usize,
-    daddr: usize,
-    saddr_v6: usize,
-    daddr_v6: usize,
+    ends: Ends,
     /// Smallest record that holds every field.
     min_len: usize,
 }
@@ -762,25 +806,15 @@ impl Layout {
     /// missing or has another size.
     #[must_use]
     pub fn parse(format: &str) -> Option<Self> {
-        let (id, fields) = format_fields(format)?;
-        let mut f = FieldFinder {
-            fields: &fields,
-            min_len: 0,
-        };
+        let (id, common_type, mut f) = FieldFinder::open(format)?;
         let mut layout = Self {
-            id: id?,
-            common_type: f.at("common_type", 2)?,
+            id,
+            common_type,
             skaddr: f.at("skaddr", 8)?,
             oldstate: f.at("oldstate", 4)?,
             newstate: f.at("newstate", 4)?,
-            sport: f.at("sport", 2)?,
-            dport: f.at("dport", 2)?,
-            family: f.at("family", 2)?,
             protocol: f.at("protocol", 2)?,
-            saddr: f.at("saddr", 4)?,
-            daddr: f.at("daddr", 4)?,
-            saddr_v6: f.at("saddr_v6", 16)?,
-            daddr_v6: f.at("daddr_v6", 16)?,
+            ends: Ends::find(&mut f)?,
             min_len: 0,
         };
         layout.min_len = f.min_len;
@@ -800,16 +834,12 @@ impl Layout {
             let n = i32::from_ne_bytes(rec.get(at..at + 4)?.try_into().ok()?);
             linux_state(u8::try_from(n).ok()?)
         };
-        let (src, dst) = match i32::from(u16_at(rec, self.family)?) {
-            libc::AF_INET => (v4_at(rec, self.saddr)?, v4_at(rec, self.daddr)?),
-            libc::AF_INET6 => (v6_at(rec, self.saddr_v6)?, v6_at(rec, self.daddr_v6)?),
-            _ => return None,
-        };
+        let (local, remote) = self.ends.decode(rec)?;
         let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
         Some(Transition {
             ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
-            local: SocketAddr::new(src, u16_at(rec, self.sport)?),
-            remote: SocketAddr::new(dst, u16_at(rec, self.dport)?),
+            local,
+            remote,
             from: state(self.oldstate)?,
             to: state(self.newstate)?,
             skaddr: u64::from_ne_bytes(rec.get(self.skaddr..self.skaddr + 8)?.try_into().ok()?),
@@ -843,14 +873,10 @@ impl ResetLayout {
     /// missing or has another size (an older kernel, without a reason).
     #[must_use]
     pub fn parse(format: &str) -> Option<Self> {
-        let (id, fields) = format_fields(format)?;
-        let mut f = FieldFinder {
-            fields: &fields,
-            min_len: 0,
-        };
+        let (id, common_type, mut f) = FieldFinder::open(format)?;
         let mut layout = Self {
-            id: id?,
-            common_type: f.at("common_type", 2)?,
+            id,
+            common_type,
             reason: f.at("reason", 4)?,
             saddr: f.at("saddr", SOCKADDR_IN6)?,
             daddr: f.at("daddr", SOCKADDR_IN6)?,
@@ -898,13 +924,7 @@ impl ResetLayout {
 pub struct CongLayout {
     id: u16,
     common_type: usize,
-    sport: usize,
-    dport: usize,
-    family: usize,
-    saddr: usize,
-    daddr: usize,
-    saddr_v6: usize,
-    daddr_v6: usize,
+    ends: Ends,
     cong_state: usize,
     min_len: usize,
     /// `__print_symbolic(REC->cong_state, …)`, when the format has one.
@@ -916,21 +936,11 @@ impl CongLayout {
     /// another size.
     #[must_use]
     pub fn parse(format: &str) -> Option<Self> {
-        let (id, fields) = format_fields(format)?;
-        let mut f = FieldFinder {
-            fields: &fields,
-            min_len: 0,
-        };
+        let (id, common_type, mut f) = FieldFinder::open(format)?;
         let mut layout = Self {
-            id: id?,
-            common_type: f.at("common_type", 2)?,
-            sport: f.at("sport", 2)?,
-            dport: f.at("dport", 2)?,
-            family: f.at("family", 2)?,
-            saddr: f.at("saddr", 4)?,
-            daddr: f.at("daddr", 4)?,
-            saddr_v6: f.at("saddr_v6", 16)?,
-            daddr_v6: f.at("daddr_v6", 16)?,
+            id,
+            common_type,
+            ends: Ends::find(&mut f)?,
             cong_state: f.at("cong_state", 1)?,
             min_len: 0,
             names: symbols(format, "cong_state"),
@@ -959,18 +969,14 @@ impl CongLayout {
         if rec.len() < self.min_len || u16_at(rec, self.common_type)? != self.id {
             return None;
         }
-        let (src, dst) = match i32::from(u16_at(rec, self.family)?) {
-            libc::AF_INET => (v4_at(rec, self.saddr)?, v4_at(rec, self.daddr)?),
-            libc::AF_INET6 => (v6_at(rec, self.saddr_v6)?, v6_at(rec, self.daddr_v6)?),
-            _ => return None,
-        };
+        let (local, remote) = self.ends.decode(rec)?;
         let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
         Some(CongestionEvent {
             ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
             conn: None,
             endpoint: String::new(),
-            local: SocketAddr::new(src, u16_at(rec, self.sport)?),
-            remote: SocketAddr::new(dst, u16_at(rec, self.dport)?),
+            local,
+            remote,
             source: CongSource::Kernel,
             state: self.state(*rec.get(self.cong_state)?),
             from: None,
@@ -1182,14 +1188,10 @@ impl DropLayout {
     /// before 6.11 has no `rx_sk`: without it a drop cannot name its socket).
     #[must_use]
     pub fn parse(format: &str) -> Option<Self> {
-        let (id, fields) = format_fields(format)?;
-        let mut f = FieldFinder {
-            fields: &fields,
-            min_len: 0,
-        };
+        let (id, common_type, mut f) = FieldFinder::open(format)?;
         let mut layout = Self {
-            id: id?,
-            common_type: f.at("common_type", 2)?,
+            id,
+            common_type,
             rx_sk: f.at("rx_sk", 8)?,
             protocol: f.at("protocol", 2)?,
             reason: f.at("reason", 4)?,
@@ -1248,13 +1250,7 @@ impl DropLayout {
 pub struct RetransmitLayout {
     id: u16,
     common_type: usize,
-    sport: usize,
-    dport: usize,
-    family: usize,
-    saddr: usize,
-    daddr: usize,
-    saddr_v6: usize,
-    daddr_v6: usize,
+    ends: Ends,
     err: Option<usize>,
     min_len: usize,
 }
@@ -1263,21 +1259,11 @@ impl RetransmitLayout {
     /// Parses the fields; `None` when one is missing or has another size.
     #[must_use]
     pub fn parse(format: &str) -> Option<Self> {
-        let (id, fields) = format_fields(format)?;
-        let mut f = FieldFinder {
-            fields: &fields,
-            min_len: 0,
-        };
+        let (id, common_type, mut f) = FieldFinder::open(format)?;
         let mut layout = Self {
-            id: id?,
-            common_type: f.at("common_type", 2)?,
-            sport: f.at("sport", 2)?,
-            dport: f.at("dport", 2)?,
-            family: f.at("family", 2)?,
-            saddr: f.at("saddr", 4)?,
-            daddr: f.at("daddr", 4)?,
-            saddr_v6: f.at("saddr_v6", 16)?,
-            daddr_v6: f.at("daddr_v6", 16)?,
+            id,
+            common_type,
+            ends: Ends::find(&mut f)?,
             err: None,
             min_len: 0,
         };
@@ -1297,16 +1283,12 @@ impl RetransmitLayout {
                 return None;
             }
         }
-        let (src, dst) = match i32::from(u16_at(rec, self.family)?) {
-            libc::AF_INET => (v4_at(rec, self.saddr)?, v4_at(rec, self.daddr)?),
-            libc::AF_INET6 => (v6_at(rec, self.saddr_v6)?, v6_at(rec, self.daddr_v6)?),
-            _ => return None,
-        };
+        let (src, dst) = self.ends.decode(rec)?;
         let wall = i64::try_from(mono_ns).ok()?.saturating_add(offset);
         Some(Retransmit {
             ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
-            src: SocketAddr::new(src, u16_at(rec, self.sport)?),
-            dst: SocketAddr::new(dst, u16_at(rec, self.dport)?),
+            src,
+            dst,
             synack,
         })
     }
@@ -1515,10 +1497,10 @@ mod tests {
     fn parses_the_format_file() {
         let l = Layout::parse(TRACE_FORMAT).unwrap();
         assert_eq!(
-            (l.id, l.skaddr, l.oldstate, l.sport, l.family),
+            (l.id, l.skaddr, l.oldstate, l.ends.sport, l.ends.family),
             (2287, 8, 16, 24, 28)
         );
-        assert_eq!((l.saddr, l.daddr_v6, l.min_len), (32, 56, 72));
+        assert_eq!((l.ends.saddr, l.ends.daddr_v6, l.min_len), (32, 56, 72));
         // A field with an unexpected size, or a missing one, is refused.
         assert!(
             Layout::parse(
@@ -1869,10 +1851,10 @@ mod tests {
         let skb = RetransmitLayout::parse(RETRANSMIT_FORMAT).unwrap();
         let synack = RetransmitLayout::parse(SYNACK_FORMAT).unwrap();
         assert_eq!(
-            (skb.id, skb.sport, skb.err, skb.min_len),
+            (skb.id, skb.ends.sport, skb.err, skb.min_len),
             (2281, 28, Some(76), 80)
         );
-        assert_eq!((synack.id, synack.sport, synack.err), (2275, 24, None));
+        assert_eq!((synack.id, synack.ends.sport, synack.err), (2275, 24, None));
         assert_eq!(
             kernel_port_filter(RETRANSMIT_FORMAT, &[7000]).as_deref(),
             Some("sport == 7000 || dport == 7000")
@@ -1917,7 +1899,7 @@ mod tests {
     fn parses_the_congestion_format_and_keeps_each_sockets_changes() {
         let l = CongLayout::parse(CONG_FORMAT).unwrap();
         assert_eq!(
-            (l.id, l.sport, l.dport, l.cong_state, l.min_len),
+            (l.id, l.ends.sport, l.ends.dport, l.cong_state, l.min_len),
             (2271, 16, 18, 62, 63)
         );
         // 6.18 prints a number: the documented values name it.
