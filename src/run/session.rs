@@ -140,8 +140,32 @@ fn start_capture(
             activity.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if cb.full() {
-            skipped += batch.len() as u64;
-            return !ctx.is_closed();
+            // Packets wait no more; what the capture says of itself (kernel
+            // drops, a failed write) still goes. The first skip is told at
+            // once: the run may end before the loop catches up, and the
+            // count with it.
+            let mut told: Vec<Input> = Vec::new();
+            let mut packets = 0u64;
+            for c in batch {
+                match c {
+                    Captured::Warning { .. } => told.push(captured_input(c)),
+                    _ => packets += 1,
+                }
+            }
+            if skipped == 0 && packets > 0 {
+                told.push(Input::Event(Event::Warning {
+                    ts: Timestamp::now(),
+                    message: "synack fell behind and skipped packets from here on (the output \
+                              or the screen was too slow to keep up); how many, once it catches up"
+                        .into(),
+                }));
+            }
+            skipped += packets;
+            return if told.is_empty() {
+                !ctx.is_closed()
+            } else {
+                cb.send(&ctx, run, told)
+            };
         }
         let mut inputs = Vec::with_capacity(batch.len() + 1);
         if skipped > 0 {
