@@ -1033,11 +1033,7 @@ fn stepping_through_loss_shows_every_steps_words_in_turn() {
         .find(|(i, _)| *i == 6)
         .expect("step 6 has words")
         .1;
-    let pane: String = synack::app::panes::explain_lines(&app, 200)
-        .into_iter()
-        .map(|(l, _)| l)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let pane = pane_lines(&app).join(" ");
     assert!(pane.contains(six.as_str()), "e on step 6: {pane}");
 }
 
@@ -1433,10 +1429,7 @@ fn a_rst_says_why_the_kernel_sent_it() {
     );
     key(&mut app, Key::Esc);
     key(&mut app, Key::Char('e'));
-    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
-        .into_iter()
-        .map(|(l, _)| l)
-        .collect();
+    let pane = pane_lines(&app);
     assert_eq!(
         pane.first().map(String::as_str),
         Some("NO_SOCKET: no socket for this segment"),
@@ -1542,11 +1535,7 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
         );
         assert!(text.contains(source), "{lang:?}: who told it:\n{text}");
         key(&mut app, Key::Char('e'));
-        let pane: String = synack::app::panes::explain_lines(&app, 200)
-            .into_iter()
-            .map(|(l, _)| l)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let pane = pane_lines(&app).join(" ");
         let title = synack::explain::cong_state(CaState::Recovery, lang)
             .expect("Recovery is explained")
             .title
@@ -1637,10 +1626,7 @@ fn a_dropped_segment_says_why_the_kernel_dropped_it() {
     );
     key(&mut app, Key::Esc);
     key(&mut app, Key::Char('e'));
-    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
-        .into_iter()
-        .map(|(l, _)| l)
-        .collect();
+    let pane = pane_lines(&app);
     assert_eq!(
         pane.first().map(String::as_str),
         Some("TCP_LISTEN_OVERFLOW: accept queue full"),
@@ -1662,10 +1648,7 @@ fn a_dropped_segment_says_why_the_kernel_dropped_it() {
     );
     key(&mut app, Key::Esc);
     key(&mut app, Key::Char('e'));
-    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
-        .into_iter()
-        .map(|(l, _)| l)
-        .collect();
+    let pane = pane_lines(&app);
     assert_eq!(
         pane.first().map(String::as_str),
         Some("SOCKET_FILTER: a socket filter"),
@@ -1692,10 +1675,7 @@ fn a_retransmission_says_the_kernel_resent_it() {
     );
     key(&mut app, Key::Esc);
     key(&mut app, Key::Char('e'));
-    let pane: Vec<String> = synack::app::panes::explain_lines(&app, 200)
-        .into_iter()
-        .map(|(l, _)| l)
-        .collect();
+    let pane = pane_lines(&app);
     assert!(
         pane.iter()
             .any(|l| l == "retransmission (kernel): the kernel resent it"),
@@ -1790,4 +1770,12 @@ fn a_retransmission_at_80x24_says_its_seq_and_that_the_kernel_resent_it() {
         .unwrap_or_else(|| panic!("{s}"));
     assert!(row.contains(" seq="), "{row}");
     assert!(row.contains("[retransmission]"), "{row}");
+}
+
+/// The explanation pane's lines, as wide as it may be.
+fn pane_lines(app: &App) -> Vec<String> {
+    synack::app::panes::explain_lines(app, 200)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect()
 }
