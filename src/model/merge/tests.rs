@@ -201,15 +201,21 @@ impl Ladder {
         self
     }
 
-    /// The packets the model shows with what the kernel said of them, as
-    /// `+ms FLAGS len drop retransmit` (`-`: nothing).
-    fn witnessed(self) -> Vec<String> {
+    /// Everything the model shows for the inputs.
+    fn events(self) -> Vec<Event> {
         let mut model = Model::new();
         let mut out = Vec::new();
         for i in self.inputs {
             model.ingest(i, &mut out);
         }
         model.finish(&mut out);
+        out
+    }
+
+    /// The packets the model shows with what the kernel said of them, as
+    /// `+ms FLAGS len drop retransmit` (`-`: nothing).
+    fn witnessed(self) -> Vec<String> {
+        let out = self.events();
         out.iter()
             .filter_map(|e| match e {
                 Event::Packet(p) => Some(format!(
@@ -230,12 +236,7 @@ impl Ladder {
 
     /// The packets the model shows, as `+ms FLAGS why` (`-`: no reason).
     fn packets(self) -> Vec<String> {
-        let mut model = Model::new();
-        let mut out = Vec::new();
-        for i in self.inputs {
-            model.ingest(i, &mut out);
-        }
-        model.finish(&mut out);
+        let out = self.events();
         out.iter()
             .filter_map(|e| match e {
                 Event::Packet(p) => Some(format!(
@@ -254,12 +255,7 @@ impl Ladder {
 
     /// The states and checks the model shows, as lines.
     fn run(self) -> Vec<String> {
-        let mut model = Model::new();
-        let mut out = Vec::new();
-        for i in self.inputs {
-            model.ingest(i, &mut out);
-        }
-        model.finish(&mut out);
+        let out = self.events();
         let broken = crate::model::rules::violations(&crate::model::rules::lines_of(&out, ms(0)));
         assert!(
             broken.is_empty(),
