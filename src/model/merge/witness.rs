@@ -5,12 +5,13 @@
 //! Drops: the record names the receiving socket, not the segment. On the
 //! lab's loopback a segment is processed up to its drop before the next
 //! is sent, so a drop is the last segment captured towards that socket
-//! before it (among the last 64 towards its port): from its peer to it
-//! for a connected socket, to its port (and address, unless it is bound to
-//! any) for a listener, the last SYN-ACK from its peer for a socket still
-//! connecting (the tracepoint names it before it has its port). The
-//! bookkeeping costs one lookup of a small table per packet, and only when
-//! the tracer reads drops. The model takes
+//! before it: from its peer to it for a connected socket, to its port (and
+//! address, unless it is bound to any) for a listener, the last SYN-ACK
+//! from its peer for a socket still connecting (the tracepoint names it
+//! before it has its port). The last [`RECENT`] packets captured are kept
+//! in one ring (a copy of their addresses and time per packet, no lookup,
+//! no allocation), searched from the newest only when a drop comes, and
+//! only while the tracer reads drops. The model takes
 //! inputs in time order, so when a drop comes that segment has come and
 //! is still held: the pair is noted, and the packet takes the reason as it
 //! leaves the hold. A drop with no such segment within [`DROP_WINDOW`] is
@@ -49,33 +50,45 @@ const MAX_WAITING: usize = 8_192;
 
 type Pair = (SocketAddr, SocketAddr);
 
-/// Packets kept towards each port at most: a burst of a window's segments
-/// and the drop of one of them reported up to the tracer's lateness after
-/// the rest were captured.
-const RECENT: usize = 64;
+/// Packets kept at most, newest last: a burst of a window's segments and
+/// the drop of one of them reported up to the tracer's lateness after the
+/// rest were captured (on the lab's loopback the drop follows its segment
+/// within a few packets; 4,096 is 40 ms of a 100,000-packet-a-second flood).
+const RECENT: usize = 4_096;
 
-/// The last packets towards one port, oldest first (in time order: the
-/// model takes packets so). The packet a drop names is the newest of its
-/// socket not after the drop; had it been pushed out, so would every older
-/// one, so what is found is never another packet.
+/// The last packets captured, oldest first (in time order: the model takes
+/// packets so). The packet a drop names is the newest of its socket not
+/// after the drop; had it been pushed out, so would every older one, so
+/// what is found is never another packet.
 #[derive(Default)]
-struct Recent(VecDeque<PacketKey>);
+struct Recent(VecDeque<Captured>);
+
+/// A captured packet as a drop may name it.
+#[derive(Clone, Copy)]
+struct Captured {
+    key: PacketKey,
+    synack: bool,
+}
 
 impl Recent {
-    fn push(&mut self, key: PacketKey) {
+    fn push(&mut self, c: Captured) {
         if self.0.len() == RECENT {
             self.0.pop_front();
         }
-        self.0.push_back(key);
+        self.0.push_back(c);
     }
 
-    /// The newest packet that `wanted` accepts.
-    fn newest(&self, wanted: impl Fn(&PacketKey) -> bool) -> Option<PacketKey> {
-        self.0.iter().rev().find(|k| wanted(k)).copied()
-    }
-
-    fn newest_ts(&self) -> u64 {
-        self.0.back().map_or(0, |k| k.2.0)
+    /// The newest packet not after `ts` (nor more than [`DROP_WINDOW`]
+    /// before it) that `wanted` accepts.
+    fn newest(&self, ts: Timestamp, wanted: impl Fn(&Captured) -> bool) -> Option<PacketKey> {
+        let oldest = ts.0.saturating_sub(DROP_WINDOW);
+        self.0
+            .iter()
+            .rev()
+            .skip_while(|c| c.key.2.0 > ts.0)
+            .take_while(|c| c.key.2.0 >= oldest)
+            .find(|c| wanted(c))
+            .map(|c| c.key)
     }
 }
 
@@ -97,15 +110,10 @@ const CALLED_RETRANSMISSION: Notes = Notes(
 #[derive(Default)]
 pub(super) struct Witness {
     traces: Traces,
-    /// The last packets captured towards each port (one table of ports,
-    /// one lookup per packet).
-    last_to_port: crate::hash::Map<u16, Recent>,
-    /// The last SYN-ACK from each address: a connecting socket's drop
-    /// names it before it has its port (the tracepoint logs SYN-SENT with
-    /// local port 0), and a SYN-ACK is what it receives then.
-    last_synack_from: crate::hash::Map<SocketAddr, PacketKey>,
-    /// When the tables above were last swept of old packets.
-    swept: Timestamp,
+    /// The last packets captured. A connecting socket's drop names the
+    /// socket before it has its port (the tracepoint logs SYN-SENT with
+    /// local port 0): the SYN-ACK from its peer is what it receives then.
+    recent: Recent,
     /// Packets the kernel dropped, waiting to leave the hold.
     dropped: crate::hash::Map<PacketKey, Arc<str>>,
     dropped_order: VecDeque<PacketKey>,
@@ -119,50 +127,36 @@ impl Witness {
         self.traces = traces;
     }
 
-    /// A packet entered the model (in time order): the last of its pair
-    /// and towards its port, which a drop reported next may be.
+    /// A packet entered the model (in time order): a drop reported next
+    /// may be it.
     pub fn captured(&mut self, seg: &Segment) {
         if !self.traces.drops {
             return;
         }
-        self.last_to_port
-            .entry(seg.dst.port())
-            .or_default()
-            .push((seg.src, seg.dst, seg.ts));
-        if seg.tcp.is_some_and(|h| h.flags.syn() && h.flags.ack()) {
-            self.last_synack_from
-                .insert(seg.src, (seg.src, seg.dst, seg.ts));
-        }
-        if seg.ts.0 > self.swept.0.saturating_add(1_000_000_000) {
-            let old = seg.ts.0.saturating_sub(DROP_WINDOW);
-            self.last_to_port.retain(|_, r| r.newest_ts() >= old);
-            self.last_synack_from.retain(|_, (_, _, at)| at.0 >= old);
-            self.swept = seg.ts;
-        }
+        self.recent.push(Captured {
+            key: (seg.src, seg.dst, seg.ts),
+            synack: seg.tcp.is_some_and(|h| h.flags.syn() && h.flags.ack()),
+        });
     }
 
     /// A drop the kernel reported: its segment is marked, to take the
-    /// reason when it leaves the hold.
+    /// reason when it leaves the hold. Newer packets may have come first
+    /// when the drop's report came late: the newest not after it.
     pub fn on_drop(&mut self, d: &SkbDrop) {
         let found = match d.remote {
-            Some(remote) if d.local.port() == 0 => self
-                .last_synack_from
-                .get(&remote)
-                .copied()
-                .filter(|(_, dst, _)| dst.ip() == d.local.ip()),
-            // Newer packets may have come first when the drop's report
-            // came late: the newest not after it.
-            Some(remote) => self.last_to_port.get(&d.local.port()).and_then(|r| {
-                r.newest(|(src, dst, at)| *src == remote && *dst == d.local && at.0 <= d.ts.0)
+            Some(remote) if d.local.port() == 0 => self.recent.newest(d.ts, |c| {
+                c.synack && c.key.0 == remote && c.key.1.ip() == d.local.ip()
             }),
-            None => self.last_to_port.get(&d.local.port()).and_then(|r| {
-                r.newest(|(_, dst, at)| {
-                    (d.local.ip().is_unspecified() || dst.ip() == d.local.ip()) && at.0 <= d.ts.0
-                })
+            Some(remote) => self
+                .recent
+                .newest(d.ts, |c| c.key.0 == remote && c.key.1 == d.local),
+            None => self.recent.newest(d.ts, |c| {
+                let dst = c.key.1;
+                dst.port() == d.local.port()
+                    && (d.local.ip().is_unspecified() || dst.ip() == d.local.ip())
             }),
         };
-        let Some(key) = found.filter(|(_, _, at)| at.0 <= d.ts.0 && d.ts.0 - at.0 <= DROP_WINDOW)
-        else {
+        let Some(key) = found else {
             return;
         };
         if self.dropped.insert(key, Arc::clone(&d.reason)).is_none() {
@@ -254,5 +248,99 @@ impl Witness {
             self.resent.remove(&pair);
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::Flags;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("an address")
+    }
+
+    fn seg(us: u64, src: &str, dst: &str, flags: Flags) -> Segment {
+        Segment::bare(Timestamp(us * 1_000), addr(src), addr(dst), flags, 1, 1)
+    }
+
+    fn drop_at(us: u64, local: &str, remote: Option<&str>) -> SkbDrop {
+        SkbDrop {
+            ts: Timestamp(us * 1_000),
+            local: addr(local),
+            remote: remote.map(addr),
+            reason: Arc::from("SOCKET_FILTER"),
+        }
+    }
+
+    fn witness() -> Witness {
+        let mut w = Witness::default();
+        w.set_traces(Traces {
+            drops: true,
+            ..Traces::default()
+        });
+        w
+    }
+
+    fn reason(w: &mut Witness, s: &Segment) -> Option<Arc<str>> {
+        w.dropped.remove(&(s.src, s.dst, s.ts))
+    }
+
+    /// The newest packet of the socket not after the drop takes it, even
+    /// when newer packets (of it and of others) came before the report.
+    #[test]
+    fn a_drop_names_the_newest_packet_of_its_socket_not_after_it() {
+        let mut w = witness();
+        let (c, s) = ("10.0.0.1:40000", "10.0.0.2:7000");
+        let first = seg(10, s, c, Flags::ACK);
+        let second = seg(20, s, c, Flags::ACK);
+        let other = seg(25, "10.0.0.3:1", c, Flags::ACK);
+        let later = seg(40, s, c, Flags::ACK);
+        for p in [&first, &second, &other, &later] {
+            w.captured(p);
+        }
+        w.on_drop(&drop_at(30, c, Some(s)));
+        assert!(reason(&mut w, &first).is_none());
+        assert_eq!(reason(&mut w, &second).as_deref(), Some("SOCKET_FILTER"));
+        assert!(reason(&mut w, &other).is_none() && reason(&mut w, &later).is_none());
+    }
+
+    /// A listener's drop (no peer) is the last packet to its port and
+    /// address; a connecting socket's (no port yet) the last SYN-ACK from
+    /// its peer.
+    #[test]
+    fn listeners_and_connecting_sockets_are_found_by_port_and_by_syn_ack() {
+        let mut w = witness();
+        let to_listener = seg(10, "10.0.0.1:40000", "10.0.0.2:7000", Flags::ACK);
+        let elsewhere = seg(11, "10.0.0.1:40001", "10.0.0.9:7000", Flags::ACK);
+        let synack = seg(12, "10.0.0.2:7000", "10.0.0.1:40002", Flags::SYN | Flags::ACK);
+        let plain = seg(13, "10.0.0.2:7000", "10.0.0.1:40002", Flags::ACK);
+        for p in [&to_listener, &elsewhere, &synack, &plain] {
+            w.captured(p);
+        }
+        w.on_drop(&drop_at(20, "10.0.0.2:7000", None));
+        w.on_drop(&drop_at(20, "10.0.0.1:0", Some("10.0.0.2:7000")));
+        assert!(reason(&mut w, &to_listener).is_some());
+        assert!(reason(&mut w, &elsewhere).is_none());
+        assert!(reason(&mut w, &synack).is_some());
+        assert!(reason(&mut w, &plain).is_none());
+    }
+
+    /// Nothing is guessed: a packet older than the window, or pushed out
+    /// of the ring by newer ones, is not named.
+    #[test]
+    fn a_drop_too_late_or_beyond_the_ring_names_nothing() {
+        let mut w = witness();
+        let (c, s) = ("10.0.0.1:40000", "10.0.0.2:7000");
+        let old = seg(10, s, c, Flags::ACK);
+        w.captured(&old);
+        w.on_drop(&drop_at(10 + DROP_WINDOW / 1_000 + 1, c, Some(s)));
+        assert!(w.dropped.is_empty());
+        for i in 0..RECENT as u64 {
+            w.captured(&seg(20 + i, "10.0.0.3:1", "10.0.0.4:2", Flags::ACK));
+        }
+        w.on_drop(&drop_at(5_000, c, Some(s)));
+        assert!(w.dropped.is_empty());
+        assert_eq!(w.recent.0.len(), RECENT);
     }
 }
