@@ -10,6 +10,11 @@
 //! Parsing frames is `benches/track.rs`.
 //!
 //!     cargo bench --bench model
+//!
+//! `SYNACK_BENCH_INPUTS=FILE` benches a flood of your own instead (the
+//! inputs `synack watch --record-inputs FILE` wrote, gzipped or not): one
+//! recorded as root while drops are traced exercises the kernel's witnesses
+//! too.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
@@ -21,10 +26,20 @@ use synack::model::{Input, Model};
 use synack::output::json_line;
 
 fn recorded_flood() -> Vec<Input> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/load/watch-flood.inputs.gz");
+    let path = std::env::var_os("SYNACK_BENCH_INPUTS").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/load/watch-flood.inputs.gz")
+        },
+        std::path::PathBuf::from,
+    );
     let file = std::fs::File::open(&path).expect("the recorded flood");
-    BufReader::new(flate2::read::GzDecoder::new(file))
+    let read: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    BufReader::new(read)
         .lines()
         .map(|l| serde_json::from_str(&l.expect("a line")).expect("an input"))
         .collect()

@@ -22,7 +22,7 @@ pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// Which peer of the lab (or which side of a watched connection) did something.
 /// `client`, `server`, `server2`, `client3`, `listener` … as in the contract.
-pub type EndpointName = String;
+pub type EndpointName = std::borrow::Cow<'static, str>;
 
 /// A captured packet with what the tracker made of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -595,6 +595,24 @@ impl Event {
         }
     }
 
+    /// Asks the CPU to bring the event's box into its caches (see
+    /// `model::merge::hold`: events held under a flood).
+    pub fn prefetch(&self) {
+        use crate::cache::prefetch;
+        match self {
+            Event::Packet(p) => prefetch(&**p),
+            Event::Call(c) => prefetch(&**c),
+            Event::Lab(l) => prefetch(&**l),
+            Event::Step(s) => prefetch(&**s),
+            Event::State(s) => prefetch(&**s),
+            Event::Check(c) => prefetch(&**c),
+            Event::Queue(q) => prefetch(&**q),
+            Event::SocketQueues(q) => prefetch(&**q),
+            Event::Congestion(c) => prefetch(&**c),
+            Event::Warning { .. } => {}
+        }
+    }
+
     /// Moves the event to another time (the merge places a late report at
     /// the release frontier).
     pub fn set_ts(&mut self, ts: Timestamp) {
@@ -657,7 +675,7 @@ mod tests {
                 notes: Notes::LOST,
                 dup_ack: Some(DupAck { num: 2, of: 9 }),
             },
-            endpoint: Some("server".to_owned()),
+            endpoint: Some("server".into()),
             raw: Some(RawFrame {
                 link: crate::tcp::LinkType::RawIp,
                 bytes: Box::new([0x45, 0]),

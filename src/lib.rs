@@ -14,6 +14,7 @@
 //! sources to a view.
 
 pub mod app;
+pub mod cache;
 pub mod capture;
 pub mod config;
 pub mod doctor;

@@ -112,7 +112,7 @@ pub struct Model {
     ended: bool,
     /// The lab's link drops packets after capture: the rule, and whose
     /// (`None`: every peer's; `Some(name)`: that peer's only).
-    link: Option<(LinkRule, Option<String>)>,
+    link: Option<(LinkRule, Option<crate::event::EndpointName>)>,
     /// Frames rejected as unreadable, by reason, not yet reported.
     rejected: u64,
     /// Packets shown so far.
@@ -289,7 +289,7 @@ impl Model {
                 // Only packets arriving at that peer's sockets are dropped.
                 let at_peer = match only {
                     None => true,
-                    Some(peer) => self.states.peer_name(seg.dst) == Some(peer.as_str()),
+                    Some(peer) => self.states.peer_name(seg.dst) == Some(peer.as_ref()),
                 };
                 at_peer && rule.drops(&seg, a.seq)
             }
@@ -519,7 +519,7 @@ mod tests {
                 conn: None,
                 endpoint: match source {
                     CongSource::Socket => "client".into(),
-                    CongSource::Kernel => String::new(),
+                    CongSource::Kernel => crate::event::EndpointName::default(),
                 },
                 local: sa(local),
                 remote: sa(SERVER),

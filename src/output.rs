@@ -130,7 +130,7 @@ pub fn lab_call(action: &LabAction) -> (&'static str, String) {
                 link_args(&format!("drop {}", list.join(",")), only.as_deref()),
             )
         }
-        LabAction::Kill { endpoint } => ("kill", endpoint.clone()),
+        LabAction::Kill { endpoint } => ("kill", endpoint.to_string()),
         LabAction::Ended => ("end", String::new()),
         LabAction::Closing => ("closing", String::new()),
     }

@@ -499,7 +499,7 @@ impl App {
 
     /// The peer a `k` kills: the selected row's, else the server.
     #[must_use]
-    pub fn kill_target(&self) -> Option<String> {
+    pub fn kill_target(&self) -> Option<crate::event::EndpointName> {
         let row = self.cursor?;
         let lane = match self.timeline.get(row)? {
             Event::Call(c) => self.lanes.peer(&c.endpoint),

@@ -578,12 +578,15 @@ impl Quiz {
             match ev {
                 Event::Call(c) => {
                     if let Some(a) = c.local {
-                        self.addrs.entry(c.endpoint.clone()).or_default().insert(a);
+                        self.addrs
+                            .entry(c.endpoint.to_string())
+                            .or_default()
+                            .insert(a);
                     }
                 }
                 Event::State(s) => {
                     self.addrs
-                        .entry(s.endpoint.clone())
+                        .entry(s.endpoint.to_string())
                         .or_default()
                         .insert(s.local);
                 }
@@ -1003,7 +1006,7 @@ mod tests {
             Event::State(Box::new(StateEvent {
                 ts: at(ms),
                 conn: None,
-                endpoint: endpoint.into(),
+                endpoint: endpoint.to_owned().into(),
                 local: l,
                 remote: Some(r),
                 from: Some(TcpState::Closing),

@@ -76,7 +76,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use super::linux_state;
-use crate::event::{CaState, CongSource, CongestionEvent};
+use crate::event::{CaState, CongSource, CongestionEvent, EndpointName};
 use crate::model::reports::{Reset, Retransmit, SkbDrop, Traces, Transition};
 use crate::tcp::TcpState;
 use crate::time::Timestamp;
@@ -974,7 +974,7 @@ impl CongLayout {
         Some(CongestionEvent {
             ts: Timestamp(u64::try_from(wall).unwrap_or(0)),
             conn: None,
-            endpoint: String::new(),
+            endpoint: EndpointName::default(),
             local,
             remote,
             source: CongSource::Kernel,

@@ -303,7 +303,7 @@ fn read_peer(
             };
             sink(Event::Call(Box::new(CallEvent {
                 ts: Timestamp(line.ts_ns.unwrap_or_else(|| Timestamp::now().0)),
-                endpoint,
+                endpoint: endpoint.into(),
                 call,
                 args: line.args.unwrap_or_default(),
                 result,
@@ -322,7 +322,7 @@ fn congestion_event(name: &str, ts_ns: Option<u64>, info: &InfoLine) -> Option<E
     Some(Event::Congestion(Box::new(CongestionEvent {
         ts: Timestamp(ts_ns.unwrap_or_else(|| Timestamp::now().0)),
         conn: None,
-        endpoint: name.to_owned(),
+        endpoint: name.to_owned().into(),
         local: info.local.parse().ok()?,
         remote: info.remote.parse().ok()?,
         source: CongSource::Socket,
@@ -441,7 +441,7 @@ impl Lab {
                 Ok(LabControl::Play) => self.paused = false,
                 Ok(LabControl::Stop) => self.stopped = true,
                 Ok(LabControl::Kill(who)) => {
-                    let who = who.unwrap_or_else(|| "server".to_owned());
+                    let who = who.unwrap_or(std::borrow::Cow::Borrowed("server"));
                     match Endpoint::from_name(&who) {
                         Some(e) if self.index_of(e).is_some() => self.kill(e, Origin::User),
                         _ => warn(
@@ -644,7 +644,7 @@ impl Lab {
         p.stdin = None;
         p.outstanding.clear();
         let action = LabAction::Kill {
-            endpoint: endpoint.process().to_string(),
+            endpoint: endpoint.process().to_string().into(),
         };
         self.lab_event(ts, action, result, origin);
     }
@@ -690,7 +690,7 @@ impl Lab {
             self.cut = *rule == LinkRule::Cut;
             self.lossy = matches!(rule, LinkRule::Loss { .. } | LinkRule::Drop { .. });
         }
-        let only = only.map(|e| e.to_string());
+        let only: Option<EndpointName> = only.map(|e| e.to_string().into());
         let action = match rule {
             LinkRule::Open => LabAction::LinkRestored { only },
             LinkRule::Cut => LabAction::LinkCut { only },

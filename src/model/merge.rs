@@ -37,6 +37,7 @@ mod witness;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use hold::{Held, Hold, Kind, Slot};
@@ -135,6 +136,8 @@ pub struct States {
     queues: Queues,
     hold: Hold,
     twins: Twins,
+    /// The twins a kernel report takes (kept: one buffer for the run).
+    twins_taken: Vec<Slot>,
     sockets: Sockets,
     /// The kernel's reasons for the resets it sent, waiting for their RSTs.
     resets: Resets,
@@ -189,6 +192,7 @@ impl States {
             queues: Queues::default(),
             hold: Hold::default(),
             twins: Twins::default(),
+            twins_taken: Vec::new(),
             sockets: Sockets::default(),
             resets: Resets::default(),
             witness: Witness::default(),
@@ -1006,7 +1010,7 @@ impl States {
             }
             let found = k.1.and_then(|r| self.conns.conn_of(k.0, r));
             let endpoint = match (k.1, found) {
-                (None, _) => "listener".to_owned(),
+                (None, _) => Cow::Borrowed("listener"),
                 (Some(_), Some((_, role))) => self.names.endpoint(k.0, role),
                 (Some(_), None) => self.names.endpoint(k.0, Role::Client),
             };
@@ -1163,7 +1167,7 @@ impl States {
     /// [`States::emit_kernel`], the socket's connection already looked up.
     fn emit_with(&mut self, c: StateChange, found: Option<(ConnId, Role)>) {
         let endpoint = match (c.remote, found) {
-            (None, _) => "listener".to_owned(),
+            (None, _) => Cow::Borrowed("listener"),
             (Some(_), Some((_, role))) => self.names.endpoint(c.local, role),
             // Never seen on the wire: a local port that is listening is a server's.
             (Some(_), None) => {
@@ -1216,7 +1220,9 @@ impl States {
                 ),
                 None => (None, None),
             };
-            let twins = self.twins.take_within(k, c.ts, self.window, lo, hi);
+            let mut twins = std::mem::take(&mut self.twins_taken);
+            self.twins
+                .take_within(k, c.ts, self.window, (lo, hi), &mut twins);
             if let Some(first) = twins.iter().min().copied() {
                 let at = first.0;
                 let late = c.dated != Dated::Traced || k.2 == TcpState::SynReceived;
@@ -1233,7 +1239,7 @@ impl States {
                     ts = at;
                 }
             }
-            for slot in twins {
+            for slot in twins.drain(..) {
                 if let Some(Held {
                     event: Event::State(twin),
                     ..
@@ -1244,6 +1250,7 @@ impl States {
                     from = from.or(twin.from);
                 }
             }
+            self.twins_taken = twins;
         }
         let floor = self.hold.released_to();
         if turn.is_some_and(|s| s.0 != ts) {
@@ -1293,7 +1300,11 @@ impl States {
     /// The connection a socket of these addresses belongs to, if followed,
     /// and its endpoint's name (the lab peer's, else its role's).
     #[must_use]
-    pub fn socket_of(&self, local: SocketAddr, remote: SocketAddr) -> (Option<ConnId>, String) {
+    pub fn socket_of(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> (Option<ConnId>, crate::event::EndpointName) {
         match self.conns.conn_of(local, remote) {
             Some((c, role)) => (Some(c), self.names.endpoint(local, role)),
             None => (None, self.names.endpoint(local, Role::Client)),

@@ -123,7 +123,7 @@ pub fn lines_of(events: &[Event], t0: Timestamp) -> Vec<Line> {
                     kernel: s.source == StateSource::Kernel,
                     noted: s.note.is_some(),
                     timer: s.timer,
-                    endpoint: s.endpoint.clone(),
+                    endpoint: s.endpoint.to_string(),
                 },
                 Event::Check(c) => Line::Check {
                     t,

@@ -52,6 +52,18 @@ impl<K: Ord + Copy, V> SortedQueue<K, V> {
         self.chunks.front().and_then(VecDeque::front)
     }
 
+    /// The item `i` places behind the first (0: the first), if any.
+    #[must_use]
+    pub fn get(&self, mut i: usize) -> Option<&(K, V)> {
+        for c in &self.chunks {
+            if i < c.len() {
+                return c.get(i);
+            }
+            i -= c.len();
+        }
+        None
+    }
+
     fn fresh_chunk(&mut self) -> VecDeque<(K, V)> {
         self.spare
             .take()
@@ -148,6 +160,9 @@ mod tests {
         }
         assert_eq!(q.len(), 6);
         assert_eq!(q.first(), Some(&(1, 1)));
+        assert_eq!(q.get(0), q.first());
+        assert_eq!(q.get(4), Some(&(5, 2)));
+        assert_eq!(q.get(6), None);
         assert_eq!(
             drain(&mut q),
             [(1, 1), (3, 3), (3, 5), (5, 0), (5, 2), (9, 4)]
@@ -183,6 +198,9 @@ mod tests {
         assert_eq!(q.remove(&u64::MAX), None);
         model.sort_by_key(|(k, _)| *k);
         assert_eq!(q.len(), model.len());
+        for i in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 7, model.len() - 1, model.len()] {
+            assert_eq!(q.get(i), model.get(i), "item {i}");
+        }
         assert_eq!(drain(&mut q), model);
     }
 }

@@ -2,9 +2,10 @@
 //! calls reported (`client2`, `server` …), and when each listener's
 //! `listen()` returned.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::event::Event;
+use crate::event::{EndpointName, Event};
 use crate::hash::Map;
 use crate::tcp::track::Role;
 use crate::time::Timestamp;
@@ -54,10 +55,11 @@ impl Names {
         })
     }
 
-    /// The peer's name, or the role's (`client`, `server`) where no peer owns it.
-    pub fn endpoint(&self, local: SocketAddr, role: Role) -> String {
+    /// The peer's name, or the role's (`client`, `server`, no allocation)
+    /// where no peer owns it.
+    pub fn endpoint(&self, local: SocketAddr, role: Role) -> EndpointName {
         self.owner_of(local)
-            .map_or_else(|| role.as_str().to_owned(), Clone::clone)
+            .map_or(Cow::Borrowed(role.as_str()), |n| Cow::Owned(n.clone()))
     }
 
     /// Names the peer owning an event's socket as the event leaves. A peer
@@ -76,14 +78,16 @@ impl Names {
             Event::SocketQueues(q) => (q.local, &mut q.endpoint),
             Event::Congestion(c) => (c.local, &mut c.endpoint),
             Event::Packet(p) => {
-                p.endpoint = self.owner_of(p.segment.src).cloned();
+                p.endpoint = self
+                    .owner_of(p.segment.src)
+                    .map(|n| Cow::Owned(n.clone()));
                 return;
             }
             _ => return,
         };
         if let Some(name) = self.owner_of(local) {
-            if endpoint != name {
-                endpoint.clone_from(name);
+            if endpoint.as_ref() != name.as_str() {
+                *endpoint = Cow::Owned(name.clone());
             }
         }
     }

@@ -4,6 +4,8 @@
 //! enough in time (the match window).
 
 use super::hold::Slot;
+use std::collections::hash_map::Entry;
+
 use crate::hash::Map;
 use crate::tcp::TcpState;
 use crate::tcp::track::{ConnId, Role};
@@ -12,60 +14,110 @@ use crate::time::Timestamp;
 /// (conn, endpoint role, state): what twins share.
 pub type TwinKey = (ConnId, Role, TcpState);
 
+/// The held inferred changes of one key: almost always one (no allocation).
+enum Slots {
+    One(Slot),
+    Many(Vec<Slot>),
+}
+
 #[derive(Default)]
 pub(super) struct Twins {
     /// Held inferred changes, by key.
-    held: Map<TwinKey, Vec<Slot>>,
+    held: Map<TwinKey, Slots>,
 }
 
 impl Twins {
     pub fn hold(&mut self, key: TwinKey, slot: Slot) {
-        self.held.entry(key).or_default().push(slot);
+        match self.held.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(Slots::One(slot));
+            }
+            Entry::Occupied(mut o) => match o.get_mut() {
+                Slots::One(first) => {
+                    let first = *first;
+                    o.insert(Slots::Many(vec![first, slot]));
+                }
+                Slots::Many(v) => v.push(slot),
+            },
+        }
     }
 
     pub fn release(&mut self, key: TwinKey, slot: Slot) {
-        if let Some(v) = self.held.get_mut(&key) {
-            v.retain(|s| *s != slot);
-            if v.is_empty() {
-                self.held.remove(&key);
+        let Entry::Occupied(mut o) = self.held.entry(key) else {
+            return;
+        };
+        let empty = match o.get_mut() {
+            Slots::One(s) => *s == slot,
+            Slots::Many(v) => {
+                v.retain(|s| *s != slot);
+                v.is_empty()
             }
+        };
+        if empty {
+            o.remove();
         }
     }
 
     /// The held inferred changes with this key within `window` of `ts`
-    /// (and not before `lo` nor after `hi`), taken: the kernel's report
-    /// replaces them.
+    /// (and not before `lo` nor after `hi`), taken into `taken` (emptied
+    /// first): the kernel's report replaces them.
     pub fn take_within(
         &mut self,
         key: TwinKey,
         ts: Timestamp,
         window: u64,
-        lo: Option<Timestamp>,
-        hi: Option<Timestamp>,
-    ) -> Vec<Slot> {
-        let Some(v) = self.held.get_mut(&key) else {
-            return Vec::new();
+        (lo, hi): (Option<Timestamp>, Option<Timestamp>),
+        taken: &mut Vec<Slot>,
+    ) {
+        taken.clear();
+        let Entry::Occupied(mut o) = self.held.entry(key) else {
+            return;
         };
-        let mut taken = Vec::new();
-        v.retain(|s| {
-            let near = s.0.0.abs_diff(ts.0) <= window
+        let near = |s: &Slot| {
+            s.0.0.abs_diff(ts.0) <= window
                 && lo.is_none_or(|lo| s.0 >= lo)
-                && hi.is_none_or(|hi| s.0 <= hi);
-            if near {
-                taken.push(*s);
+                && hi.is_none_or(|hi| s.0 <= hi)
+        };
+        let empty = match o.get_mut() {
+            Slots::One(s) => {
+                let s = *s;
+                if near(&s) {
+                    taken.push(s);
+                }
+                !taken.is_empty()
             }
-            !near
-        });
-        if v.is_empty() {
-            self.held.remove(&key);
+            Slots::Many(v) => {
+                v.retain(|s| {
+                    if near(s) {
+                        taken.push(*s);
+                        return false;
+                    }
+                    true
+                });
+                v.is_empty()
+            }
+        };
+        if empty {
+            o.remove();
         }
-        taken
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn take(
+        t: &mut Twins,
+        key: TwinKey,
+        ts: Timestamp,
+        window: u64,
+        hi: Option<Timestamp>,
+    ) -> Vec<Slot> {
+        let mut taken = vec![(Timestamp(1), 99)];
+        t.take_within(key, ts, window, (None, hi), &mut taken);
+        taken
+    }
 
     #[test]
     fn twins_match_by_key_and_window_only() {
@@ -75,25 +127,25 @@ mod tests {
         t.hold(key, (Timestamp(900), 2));
         let other = (ConnId(1), Role::Server, TcpState::TimeWait);
         assert!(
-            t.take_within(other, Timestamp(100), 50, None, None)
+            take(&mut t, other, Timestamp(100), 50, None)
                 .is_empty()
         );
         // A walk at 90 cannot have seen a change at 100.
         assert!(
-            t.take_within(key, Timestamp(90), 50, None, Some(Timestamp(90)))
+            take(&mut t, key, Timestamp(90), 50, Some(Timestamp(90)))
                 .is_empty()
         );
         assert_eq!(
-            t.take_within(key, Timestamp(120), 50, None, None),
+            take(&mut t, key, Timestamp(120), 50, None),
             [(Timestamp(100), 1)]
         );
         assert!(
-            t.take_within(key, Timestamp(120), 50, None, None)
+            take(&mut t, key, Timestamp(120), 50, None)
                 .is_empty()
         );
         t.release(key, (Timestamp(900), 2));
         assert!(
-            t.take_within(key, Timestamp(900), 50, None, None)
+            take(&mut t, key, Timestamp(900), 50, None)
                 .is_empty()
         );
     }
