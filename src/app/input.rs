@@ -97,5 +97,8 @@ pub enum Effect {
 /// Which peer a lab action names, for the `k` key.
 #[must_use]
 pub fn kill_target(name: &str) -> EndpointName {
-    name.strip_suffix("-child").unwrap_or(name).to_owned().into()
+    name.strip_suffix("-child")
+        .unwrap_or(name)
+        .to_owned()
+        .into()
 }

@@ -320,7 +320,9 @@ impl App {
             Key::Char('p') if !demo && !self.reading() => self.toggle_freeze(),
             // The lab's answer shows as a new row: follow, so it is seen.
             Key::Char('k') if demo => {
-                let who = self.kill_target().unwrap_or(std::borrow::Cow::Borrowed("server"));
+                let who = self
+                    .kill_target()
+                    .unwrap_or(std::borrow::Cow::Borrowed("server"));
                 fx.push(Effect::Lab(LabControl::Kill(Some(who))));
                 self.cursor = None;
             }

@@ -198,7 +198,15 @@ mod tests {
         assert_eq!(q.remove(&u64::MAX), None);
         model.sort_by_key(|(k, _)| *k);
         assert_eq!(q.len(), model.len());
-        for i in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 7, model.len() - 1, model.len()] {
+        for i in [
+            0,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            3 * CHUNK + 7,
+            model.len() - 1,
+            model.len(),
+        ] {
             assert_eq!(q.get(i), model.get(i), "item {i}");
         }
         assert_eq!(drain(&mut q), model);

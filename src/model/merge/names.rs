@@ -78,9 +78,7 @@ impl Names {
             Event::SocketQueues(q) => (q.local, &mut q.endpoint),
             Event::Congestion(c) => (c.local, &mut c.endpoint),
             Event::Packet(p) => {
-                p.endpoint = self
-                    .owner_of(p.segment.src)
-                    .map(|n| Cow::Owned(n.clone()));
+                p.endpoint = self.owner_of(p.segment.src).map(|n| Cow::Owned(n.clone()));
                 return;
             }
             _ => return,

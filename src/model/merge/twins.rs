@@ -126,27 +126,15 @@ mod tests {
         t.hold(key, (Timestamp(100), 1));
         t.hold(key, (Timestamp(900), 2));
         let other = (ConnId(1), Role::Server, TcpState::TimeWait);
-        assert!(
-            take(&mut t, other, Timestamp(100), 50, None)
-                .is_empty()
-        );
+        assert!(take(&mut t, other, Timestamp(100), 50, None).is_empty());
         // A walk at 90 cannot have seen a change at 100.
-        assert!(
-            take(&mut t, key, Timestamp(90), 50, Some(Timestamp(90)))
-                .is_empty()
-        );
+        assert!(take(&mut t, key, Timestamp(90), 50, Some(Timestamp(90))).is_empty());
         assert_eq!(
             take(&mut t, key, Timestamp(120), 50, None),
             [(Timestamp(100), 1)]
         );
-        assert!(
-            take(&mut t, key, Timestamp(120), 50, None)
-                .is_empty()
-        );
+        assert!(take(&mut t, key, Timestamp(120), 50, None).is_empty());
         t.release(key, (Timestamp(900), 2));
-        assert!(
-            take(&mut t, key, Timestamp(900), 50, None)
-                .is_empty()
-        );
+        assert!(take(&mut t, key, Timestamp(900), 50, None).is_empty());
     }
 }

@@ -313,7 +313,12 @@ mod tests {
         let mut w = witness();
         let to_listener = seg(10, "10.0.0.1:40000", "10.0.0.2:7000", Flags::ACK);
         let elsewhere = seg(11, "10.0.0.1:40001", "10.0.0.9:7000", Flags::ACK);
-        let synack = seg(12, "10.0.0.2:7000", "10.0.0.1:40002", Flags::SYN | Flags::ACK);
+        let synack = seg(
+            12,
+            "10.0.0.2:7000",
+            "10.0.0.1:40002",
+            Flags::SYN | Flags::ACK,
+        );
         let plain = seg(13, "10.0.0.2:7000", "10.0.0.1:40002", Flags::ACK);
         for p in [&to_listener, &elsewhere, &synack, &plain] {
             w.captured(p);
