@@ -3,9 +3,9 @@
 //! the same endpoint of the same connection, the same state, and are close
 //! enough in time (the match window).
 
-use super::hold::Slot;
 use std::collections::hash_map::Entry;
 
+use super::hold::Slot;
 use crate::hash::Map;
 use crate::tcp::TcpState;
 use crate::tcp::track::{ConnId, Role};
