@@ -125,7 +125,7 @@ pub enum Notice {
 
 /// Inferred states later withdrawn, by (local, remote, time shown): what the
 /// socket was instead, by whose word.
-pub type Withdrawn = std::collections::HashMap<
+pub type Withdrawn = crate::hash::Map<
     (
         std::net::SocketAddr,
         Option<std::net::SocketAddr>,
@@ -268,7 +268,7 @@ impl App {
             editing_filter: false,
             focus: None,
             focus_rows: Vec::new(),
-            withdrawn: std::collections::HashMap::new(),
+            withdrawn: Withdrawn::default(),
             frozen: None,
             t0: None,
             last_ts: Timestamp(0),

@@ -2,10 +2,10 @@
 //! states, packets, bytes, last seen) and one per listener (its accept queue),
 //! like `ss` but live.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::event::{Event, StateSource};
+use crate::hash::Map;
 use crate::tcp::TcpState;
 use crate::tcp::track::{ConnId, Role};
 use crate::tcp::{Proto, TcpState as State};
@@ -73,10 +73,13 @@ impl Entry {
     }
 }
 
-/// The table, bounded: past `max` rows the oldest closed ones go first.
+/// The table, bounded: past `max` rows the oldest closed ones go first, a
+/// sixteenth of the table at a time (one pass over the table per batch: a
+/// flood of new connections made one pass per connection, and the screen
+/// spent most of its time there).
 #[derive(Debug)]
 pub struct Connections {
-    entries: HashMap<RowKey, Entry>,
+    entries: Map<RowKey, Entry>,
     max: usize,
     /// Rows forgotten to stay within `max`.
     pub evicted: u64,
@@ -86,7 +89,7 @@ impl Connections {
     #[must_use]
     pub fn new(max: usize) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: Map::default(),
             max: max.max(16),
             evicted: 0,
         }
@@ -128,15 +131,20 @@ impl Connections {
     }
 
     fn evict(&mut self) {
-        let victim = self
+        let mut ranked: Vec<((bool, Timestamp), RowKey)> = self
             .entries
             .values()
-            .min_by_key(|e| (!e.is_closed(), e.last_seen))
-            .map(|e| e.key);
-        if let Some(k) = victim {
-            self.entries.remove(&k);
-            self.evicted += 1;
+            .map(|e| ((!e.is_closed(), e.last_seen), e.key))
+            .collect();
+        if ranked.is_empty() {
+            return;
         }
+        let n = (self.max / 16).clamp(1, ranked.len());
+        ranked.select_nth_unstable_by_key(n - 1, |(rank, _)| *rank);
+        for (_, k) in &ranked[..n] {
+            self.entries.remove(k);
+        }
+        self.evicted += n as u64;
     }
 
     /// Takes one event from the model.
@@ -220,5 +228,66 @@ fn key_order(k: RowKey) -> (u32, String) {
     match k {
         RowKey::Conn(c) => (c.0, String::new()),
         RowKey::Listener(a) => (0, a.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::StateEvent;
+
+    fn listener(port: u16, to: TcpState, ts: u64) -> Event {
+        Event::State(Box::new(StateEvent {
+            ts: Timestamp(ts),
+            conn: None,
+            endpoint: "listener".into(),
+            local: SocketAddr::from(([127, 0, 0, 1], port)),
+            remote: None,
+            from: None,
+            to,
+            source: StateSource::Kernel,
+            timer: None,
+            note: None,
+        }))
+    }
+
+    #[test]
+    fn a_full_table_forgets_a_batch_of_the_oldest_closed_rows() {
+        let max = 64;
+        let mut t = Connections::new(max);
+        // Ports 0..64: every other one closed, the closed ones seen last
+        // for the low ports.
+        for p in 0..max as u16 {
+            let state = if p % 2 == 0 {
+                TcpState::Closed
+            } else {
+                TcpState::Listen
+            };
+            t.ingest(&listener(p, state, u64::from(p)));
+        }
+        assert_eq!((t.len(), t.evicted), (max, 0));
+        t.ingest(&listener(1000, TcpState::Listen, 1000));
+        let batch = max / 16;
+        assert_eq!(t.evicted, batch as u64);
+        assert_eq!(t.len(), max - batch + 1);
+        let key = |p: u16| RowKey::Listener(SocketAddr::from(([127, 0, 0, 1], p)));
+        for p in 0..max as u16 {
+            let gone = p % 2 == 0 && usize::from(p / 2) < batch;
+            assert_eq!(t.get(key(p)).is_none(), gone, "port {p}");
+        }
+        assert!(t.get(key(1000)).is_some());
+    }
+
+    #[test]
+    fn open_rows_go_only_when_none_is_closed_oldest_first() {
+        let mut t = Connections::new(16);
+        for p in 0..16u16 {
+            t.ingest(&listener(p, TcpState::Listen, 100 - u64::from(p)));
+        }
+        t.ingest(&listener(99, TcpState::Listen, 200));
+        let key = |p: u16| RowKey::Listener(SocketAddr::from(([127, 0, 0, 1], p)));
+        // max 16: one at a time; port 15 was seen longest ago.
+        assert!(t.get(key(15)).is_none());
+        assert_eq!(t.len(), 16);
     }
 }

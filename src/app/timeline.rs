@@ -2,10 +2,11 @@
 //! lanes and which socket belongs to which, and each socket's states with the
 //! row at which each began.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::event::{Event, LabAction, StateSource};
+use crate::hash::Map;
 use crate::tcp::TcpState;
 use crate::tcp::track::{ConnId, Role};
 use crate::time::Timestamp;
@@ -123,7 +124,7 @@ enum Certainty {
 pub struct Lanes {
     lanes: Vec<Lane>,
     /// Per address: (from this row on, lane, how sure), in row order.
-    owners: HashMap<SocketAddr, Vec<(RowId, usize, Certainty)>>,
+    owners: Map<SocketAddr, Vec<(RowId, usize, Certainty)>>,
 }
 
 /// `client3` → (client side, 3); `server-child` → (server side, 1): the
@@ -162,7 +163,7 @@ impl Lanes {
                     side: Side::Server,
                 },
             ],
-            owners: HashMap::new(),
+            owners: Map::default(),
         };
         lanes.owners.insert(client, vec![(0, 0, Certainty::Peer)]);
         lanes.owners.insert(server, vec![(0, 1, Certainty::Peer)]);
@@ -426,11 +427,14 @@ impl Socket {
 #[derive(Debug, Default)]
 pub struct Sockets {
     list: Vec<Socket>,
-    index: HashMap<(SocketAddr, Option<SocketAddr>), usize>,
+    index: Map<(SocketAddr, Option<SocketAddr>), usize>,
 }
 
 /// Sockets kept for the cards; a demo has a handful.
 pub const MAX_SOCKETS: usize = 512;
+
+/// Sockets forgotten together once `MAX_SOCKETS` is reached.
+const EVICT_BATCH: usize = MAX_SOCKETS / 8;
 
 impl Sockets {
     pub fn get_or_add(
@@ -464,17 +468,27 @@ impl Sockets {
         s
     }
 
+    /// Forgets `EVICT_BATCH` sockets: the oldest closed ones, then (when
+    /// fewer are closed) the oldest of the rest. In batches, so a flood of
+    /// new sockets rebuilds the index once per batch, not once per socket.
     fn evict(&mut self) {
-        let victim = self
-            .list
-            .iter()
-            .position(|s| {
-                s.states
-                    .last()
-                    .is_some_and(|(_, st)| st.state == TcpState::Closed)
-            })
-            .unwrap_or(0);
-        self.list.remove(victim);
+        let closed = |s: &Socket| {
+            s.states
+                .last()
+                .is_some_and(|(_, st)| st.state == TcpState::Closed)
+        };
+        let mut closed_left = EVICT_BATCH.min(self.list.iter().filter(|s| closed(s)).count());
+        let mut others_left = EVICT_BATCH - closed_left;
+        self.list.retain(|s| {
+            let left = if closed(s) {
+                &mut closed_left
+            } else {
+                &mut others_left
+            };
+            let keep = *left == 0;
+            *left = left.saturating_sub(1);
+            keep
+        });
         self.index = self
             .list
             .iter()
@@ -527,5 +541,75 @@ impl Sockets {
             trim(&mut s.bytes, first);
             trim(&mut s.cong, first);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn close(s: &mut Socket, row: RowId) {
+        s.states.push((
+            row,
+            Snap {
+                state: TcpState::Closed,
+                source: StateSource::Kernel,
+                since: Timestamp(row),
+                timer: None,
+                from: None,
+                fin_timeout: false,
+            },
+        ));
+    }
+
+    #[test]
+    fn a_full_list_forgets_the_oldest_closed_sockets_first() {
+        let mut socks = Sockets::default();
+        let server = Some(addr(80));
+        for port in 0..MAX_SOCKETS as u16 {
+            let s = socks.get_or_add(addr(1000 + port), server, None, u64::from(port));
+            // Every third socket closed.
+            if port % 3 == 1 {
+                close(s, u64::from(port));
+            }
+        }
+        assert_eq!(socks.all().len(), MAX_SOCKETS);
+        socks.get_or_add(addr(9999), server, None, 10_000);
+        let kept: Vec<u16> = socks.all().iter().map(|s| s.local.port()).collect();
+        assert_eq!(kept.len(), MAX_SOCKETS - EVICT_BATCH + 1);
+        // The first EVICT_BATCH closed ones (ports 1001, 1004 …) are gone; all
+        // open ones stay; the newest is there, last.
+        let gone: Vec<u16> = (0..MAX_SOCKETS as u16)
+            .map(|p| 1000 + p)
+            .filter(|p| !kept.contains(p))
+            .collect();
+        let want: Vec<u16> = (0..EVICT_BATCH as u16).map(|i| 1001 + 3 * i).collect();
+        assert_eq!(gone, want);
+        assert_eq!(kept.last(), Some(&9999));
+        // The index still finds each kept socket at its place.
+        for (i, s) in socks.all().iter().enumerate() {
+            assert_eq!(socks.index[&(s.local, s.remote)], i);
+        }
+    }
+
+    #[test]
+    fn with_too_few_closed_the_oldest_open_ones_go_too() {
+        let mut socks = Sockets::default();
+        for port in 0..MAX_SOCKETS as u16 {
+            let s = socks.get_or_add(addr(1000 + port), None, None, u64::from(port));
+            if port == 500 {
+                close(s, 500);
+            }
+        }
+        socks.get_or_add(addr(9999), None, None, 10_000);
+        let kept: Vec<u16> = socks.all().iter().map(|s| s.local.port()).collect();
+        assert!(!kept.contains(&1500), "the closed one goes");
+        let first_kept = 1000 + EVICT_BATCH as u16 - 1;
+        assert_eq!(kept[0], first_kept, "then the oldest open ones: {kept:?}");
+        assert_eq!(kept.len(), MAX_SOCKETS - EVICT_BATCH + 1);
     }
 }
