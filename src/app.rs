@@ -547,6 +547,12 @@ impl App {
             let gone = self.focus_rows.partition_point(|&r| r < first);
             self.focus_rows.drain(..gone);
             self.sockets.forget_before(first);
+            self.lanes.forget_before(first);
+            // Rows are in time order: a withdrawal shown before the first
+            // kept row is no row's any more.
+            if let Some(since) = self.timeline.get(first).map(Event::ts) {
+                self.withdrawn.retain(|&(_, _, at), _| at >= since);
+            }
         }
         if let Some(s) = state {
             self.lanes.of_socket(s.local, &s.endpoint, id);
@@ -607,5 +613,49 @@ pub fn row_conn(ev: &Event) -> Option<ConnId> {
         Event::Packet(p) => Some(p.conn),
         Event::State(s) => s.conn,
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::CheckEvent;
+
+    #[test]
+    fn withdrawals_go_with_the_rows_they_marked() {
+        let watch = RunKind::Watch {
+            iface: "lo".into(),
+            filter: String::new(),
+        };
+        let mut app = App::new(Lang::En, watch, Vec::new(), 1024);
+        let local: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let remote: std::net::SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let check = Event::Check(Box::new(CheckEvent {
+            ts: Timestamp(2),
+            conn: None,
+            endpoint: "client".into(),
+            local,
+            remote: Some(remote),
+            shown: TcpState::TimeWait,
+            shown_at: Timestamp(1),
+            actual: TcpState::FinWait2,
+            source: StateSource::Kernel,
+            timer: None,
+            note: None,
+        }));
+        let rows = |from: u64, n: u64| -> Vec<Event> {
+            (from..from + n)
+                .map(|t| Event::Warning {
+                    ts: Timestamp(t),
+                    message: "row".into(),
+                })
+                .collect()
+        };
+        let _ = app.update(AppEvent::Model(vec![check]));
+        let _ = app.update(AppEvent::Model(rows(10, 1000)));
+        assert_eq!(app.withdrawn().len(), 1, "its row is still kept");
+        let _ = app.update(AppEvent::Model(rows(2_000, 3_000)));
+        assert!(app.timeline().first() > 1);
+        assert!(app.withdrawn().is_empty(), "its row is gone, and so is it");
     }
 }

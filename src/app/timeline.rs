@@ -300,6 +300,18 @@ impl Lanes {
         Some((a, b))
     }
 
+    /// Forgets the guesses by role made before row `first` (rows no longer
+    /// kept): a long watch would otherwise keep one for every address it
+    /// ever saw. An address guessed again later gets the same lane (the
+    /// guess is by its role); a peer's word is kept.
+    pub fn forget_before(&mut self, first: RowId) {
+        self.owners.retain(|_, held| {
+            !held
+                .iter()
+                .all(|(r, _, c)| *c == Certainty::Role && *r < first)
+        });
+    }
+
     /// A state or queue event's lane (at its row): by its socket's owner,
     /// else by the endpoint name it carries.
     pub fn of_socket(&mut self, local: SocketAddr, endpoint: &str, row: RowId) -> Option<usize> {
@@ -611,5 +623,21 @@ mod tests {
         let first_kept = 1000 + EVICT_BATCH as u16 - 1;
         assert_eq!(kept[0], first_kept, "then the oldest open ones: {kept:?}");
         assert_eq!(kept.len(), MAX_SOCKETS - EVICT_BATCH + 1);
+    }
+
+    #[test]
+    fn guesses_by_role_before_the_kept_rows_are_forgotten() {
+        let mut lanes = Lanes::for_peers(["client", "server"]);
+        let old = addr(40000);
+        let peer = addr(40001);
+        assert_eq!(lanes.of_socket(old, "client", 10), Some(0));
+        lanes.learn_peer_socket(peer, "client", 10);
+        assert_eq!(lanes.of_socket(addr(80), "server", 2_000), Some(1));
+        lanes.forget_before(1_000);
+        assert!(!lanes.owners.contains_key(&old), "the old guess goes");
+        assert!(lanes.owners.contains_key(&peer), "a peer's word stays");
+        assert!(lanes.owners.contains_key(&addr(80)), "a newer guess stays");
+        // Seen again, it gets the same lane by its role.
+        assert_eq!(lanes.of_socket(old, "client", 3_000), Some(0));
     }
 }
