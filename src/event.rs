@@ -661,6 +661,7 @@ mod tests {
             src: "127.0.0.1:40000".parse().unwrap(),
             dst: "127.0.0.1:7000".parse().unwrap(),
             payload_len: 5,
+            ip_id: 0,
             tcp: None,
             malformed: None,
         };

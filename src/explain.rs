@@ -629,6 +629,7 @@ mod tests {
                 src: addr,
                 dst: addr,
                 payload_len: len,
+                ip_id: 0,
                 tcp,
                 malformed: None,
             }),

@@ -310,6 +310,11 @@ pub enum Malformed {
     IpLengthPastFrame,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(v: &u16) -> bool {
+    *v == 0
+}
+
 /// One captured TCP or UDP packet, parsed once at the edge.
 /// Downstream code sees only this small owned value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,6 +327,11 @@ pub struct Segment {
     /// Transport payload length from the IP header's length field, never from
     /// the captured bytes (captures are trimmed to a snap length).
     pub payload_len: u32,
+    /// The IPv4 header's identification (a counter per socket on Linux:
+    /// each copy of a resent segment has its own); 0 for IPv6. The lab's
+    /// loss rule mixes it in. Absent from recordings made before it was kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ip_id: u16,
     /// Present for TCP.
     pub tcp: Option<TcpHeader>,
     /// A non-fatal problem: the segment is usable (ports, numbers, flags) but
@@ -347,6 +357,7 @@ impl Segment {
             src,
             dst,
             payload_len: 0,
+            ip_id: 0,
             tcp: Some(TcpHeader {
                 seq,
                 ack,

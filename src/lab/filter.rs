@@ -10,10 +10,14 @@
 //!
 //! Classic BPF keeps no state between packets, so neither rule counts:
 //!
-//! - `loss`: a hash of (seq, ack, TSval) decides. Linux puts NOP NOP TS
-//!   first in every segment after the handshake, so TSval is at offset 24; a
-//!   segment without it hashes a 0 there. A resent copy carries a later
-//!   timestamp (milliseconds) and is decided afresh; SYNs always pass.
+//! - `loss`: a hash of (seq, ack, TSval, IPv4 identification) decides.
+//!   Linux puts NOP NOP TS first in every segment after the handshake, so
+//!   TSval is at offset 24; a segment without it hashes a 0 there. The
+//!   identification is read from the IP header through the network-header
+//!   offset (`SKF_NET_OFF`), 0 for IPv6. Linux numbers a connected socket's
+//!   IPv4 packets one by one, so a resent copy is decided afresh even within
+//!   the millisecond of the copy before (TSval alone made a fast
+//!   retransmission on loopback share its original's fate); SYNs always pass.
 //!   SKF_AD_RANDOM would be simpler, but then nobody could say which
 //!   captured segments were dropped: with a hash, [`crate::model::link::loss_drops`] says it.
 //! - `drop`: the receiving peer learns where the incoming stream began (its
@@ -48,6 +52,10 @@ fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 }
 
 const LDB: u32 = libc::BPF_LD | libc::BPF_B | libc::BPF_ABS;
+const LDH: u32 = libc::BPF_LD | libc::BPF_H | libc::BPF_ABS;
+/// Loads at this offset and above read the network (IP) header
+/// (`SKF_NET_OFF`, -0x100000, in linux/filter.h).
+const NET: u32 = (-0x10_0000i32) as u32;
 const LDW: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
 const RET: u32 = libc::BPF_RET | libc::BPF_K;
 const SYN: u32 = 0x02;
@@ -61,11 +69,12 @@ pub fn cut_program() -> Vec<libc::sock_filter> {
 /// Drops the segments [`crate::model::link::loss_drops`] names.
 #[must_use]
 pub fn loss_program(per_10k: u32) -> Vec<libc::sock_filter> {
-    use libc::{BPF_ALU, BPF_IMM, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD};
-    use libc::{BPF_MEM, BPF_MISC, BPF_MOD, BPF_MUL, BPF_RSH, BPF_ST, BPF_TAX, BPF_X, BPF_XOR};
+    use libc::BPF_XOR;
+    use libc::{BPF_ALU, BPF_AND, BPF_IMM, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K};
+    use libc::{BPF_LD, BPF_MEM, BPF_MISC, BPF_MOD, BPF_MUL, BPF_RSH, BPF_ST, BPF_TAX, BPF_X};
     vec![
         /* 0 */ stmt(LDB, 13),
-        /* 1 */ jump(BPF_JMP | BPF_JSET | BPF_K, SYN, 28, 0),
+        /* 1 */ jump(BPF_JMP | BPF_JSET | BPF_K, SYN, 39, 0),
         /* 2 */ stmt(LDW, 4),
         /* 3 */ stmt(BPF_ALU | BPF_MUL | BPF_K, 0x9E37_79B1),
         /* 4 */ stmt(BPF_ST, 0),
@@ -89,14 +98,27 @@ pub fn loss_program(per_10k: u32) -> Vec<libc::sock_filter> {
         /* 20 */ stmt(BPF_ALU | BPF_XOR | BPF_X, 0),
         /* 21 */ stmt(BPF_ALU | BPF_MUL | BPF_K, 0xC2B2_AE35),
         /* 22 */ stmt(BPF_ST, 0),
-        /* 23 */ stmt(BPF_ALU | BPF_RSH | BPF_K, 16),
-        /* 24 */ stmt(BPF_MISC | BPF_TAX, 0),
-        /* 25 */ stmt(BPF_LD | BPF_MEM, 0),
-        /* 26 */ stmt(BPF_ALU | BPF_XOR | BPF_X, 0),
-        /* 27 */ stmt(BPF_ALU | BPF_MOD | BPF_K, LOSS_RANGE),
-        /* 28 */ jump(BPF_JMP | BPF_JGE | BPF_K, per_10k, 1, 0),
-        /* 29 */ stmt(RET, DROP),
-        /* 30 */ stmt(RET, ACCEPT),
+        // The IPv4 identification, or 0 when the IP header is not IPv4's.
+        /* 23 */
+        stmt(LDB, NET),
+        /* 24 */ stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+        /* 25 */ jump(BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, 2),
+        /* 26 */ stmt(LDH, NET + 4),
+        /* 27 */ stmt(BPF_JMP | BPF_JA, 1),
+        /* 28 */ stmt(BPF_LD | BPF_IMM, 0),
+        /* 29 */ stmt(BPF_MISC | BPF_TAX, 0),
+        /* 30 */ stmt(BPF_LD | BPF_MEM, 0),
+        /* 31 */ stmt(BPF_ALU | BPF_XOR | BPF_X, 0),
+        /* 32 */ stmt(BPF_ALU | BPF_MUL | BPF_K, 0x27D4_EB2F),
+        /* 33 */ stmt(BPF_ST, 0),
+        /* 34 */ stmt(BPF_ALU | BPF_RSH | BPF_K, 16),
+        /* 35 */ stmt(BPF_MISC | BPF_TAX, 0),
+        /* 36 */ stmt(BPF_LD | BPF_MEM, 0),
+        /* 37 */ stmt(BPF_ALU | BPF_XOR | BPF_X, 0),
+        /* 38 */ stmt(BPF_ALU | BPF_MOD | BPF_K, LOSS_RANGE),
+        /* 39 */ jump(BPF_JMP | BPF_JGE | BPF_K, per_10k, 1, 0),
+        /* 40 */ stmt(RET, DROP),
+        /* 41 */ stmt(RET, ACCEPT),
     ]
 }
 
@@ -138,14 +160,27 @@ mod tests {
     //! headers: they must agree with the Rust rules the model uses.
 
     use super::*;
-    use crate::model::link::{drop_starts, loss_drops};
+    use crate::model::link::{LossKey, drop_starts, loss_drops};
 
-    /// Runs a classic BPF program over `pkt` (enough of the opcodes for ours).
+    /// Runs a classic BPF program over `pkt` (the TCP header on), with no
+    /// IP header before it.
     fn run(prog: &[libc::sock_filter], pkt: &[u8]) -> u32 {
+        run_ip(prog, &[], pkt)
+    }
+
+    /// Runs a classic BPF program over `pkt`, with `ip` as the network
+    /// header (enough of the opcodes for ours). A load out of bounds ends
+    /// the program with 0, as in the kernel.
+    fn run_ip(prog: &[libc::sock_filter], ip: &[u8], pkt: &[u8]) -> u32 {
         let (mut a, mut x, mut m) = (0u32, 0u32, [0u32; 16]);
         let mut pc = 0usize;
-        let load = |off: usize, size: usize| -> Option<u32> {
-            let b = pkt.get(off..off + size)?;
+        let load = |k: u32, size: usize| -> Option<u32> {
+            let (bytes, off) = if k >= NET {
+                (ip, (k - NET) as usize)
+            } else {
+                (pkt, k as usize)
+            };
+            let b = bytes.get(off..off + size)?;
             Some(b.iter().fold(0u32, |v, &byte| (v << 8) | u32::from(byte)))
         };
         loop {
@@ -161,7 +196,7 @@ mod tests {
                         _ => 1,
                     };
                     a = match code & 0xe0 {
-                        libc::BPF_ABS => match load(ins.k as usize, size) {
+                        libc::BPF_ABS => match load(ins.k, size) {
                             Some(v) => v,
                             None => return 0,
                         },
@@ -220,6 +255,23 @@ mod tests {
         h
     }
 
+    /// An IPv4 header with this identification, or an IPv6 header.
+    fn ip_header(v4_id: Option<u16>) -> Vec<u8> {
+        match v4_id {
+            Some(id) => {
+                let mut h = vec![0x45, 0, 0, 60];
+                h.extend_from_slice(&id.to_be_bytes());
+                h.extend_from_slice(&[0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]);
+                h
+            }
+            None => {
+                let mut h = vec![0x60, 0, 0, 0, 0, 40, 6, 64];
+                h.extend_from_slice(&[0; 32]);
+                h
+            }
+        }
+    }
+
     #[test]
     fn the_loss_program_drops_what_the_model_says() {
         let mut dropped = 0;
@@ -230,17 +282,54 @@ mod tests {
             let ts = (i % 3 != 0).then_some(x >> 3);
             let syn = i % 50 == 0;
             let flags = if syn { 0x12 } else { 0x10 };
+            // Every fifth an IPv6 packet: no identification.
+            let id = (i % 5 != 0).then_some((x >> 7) as u16);
             let pkt = header(seq, ack, flags, ts, (i % 4) as usize * 100);
-            let verdict = run(&loss_program(500), &pkt) == DROP;
-            assert_eq!(verdict, loss_drops(syn, seq, ack, ts, 500), "{i}");
+            let verdict = run_ip(&loss_program(500), &ip_header(id), &pkt) == DROP;
+            let key = LossKey {
+                syn,
+                seq,
+                ack,
+                tsval: ts,
+                ip_id: id.unwrap_or(0),
+            };
+            assert_eq!(verdict, loss_drops(key, 500), "{i}");
             dropped += u32::from(verdict);
         }
         // About 5% (of the 98% that are not SYNs).
         assert!((140..260).contains(&dropped), "{dropped}");
-        assert_eq!(run(&loss_program(0), &header(1, 2, 0x10, None, 10)), ACCEPT);
+        let v4 = ip_header(Some(7));
+        let pkt = header(1, 2, 0x10, None, 10);
+        assert_eq!(run_ip(&loss_program(0), &v4, &pkt), ACCEPT);
+        assert_eq!(run_ip(&loss_program(LOSS_RANGE), &v4, &pkt), DROP);
+    }
+
+    #[test]
+    fn copies_of_a_segment_sent_in_the_same_millisecond_are_decided_apart() {
+        // The same seq, ack and TSval (a fast retransmission on loopback,
+        // microseconds after the original): only the identification differs.
+        let pkt = header(1_000, 2_000, 0x10, Some(77), 988);
+        let verdicts: Vec<bool> = (0..200u16)
+            .map(|id| run_ip(&loss_program(2_000), &ip_header(Some(id)), &pkt) == DROP)
+            .collect();
+        let dropped = verdicts.iter().filter(|d| **d).count();
+        // 20% of 200: far from all or none.
+        assert!(
+            (15..70).contains(&dropped),
+            "{dropped} of 200 copies dropped"
+        );
+        // Over IPv6 the copies share one fate, as the model says.
+        let v6 = ip_header(None);
+        let key = LossKey {
+            syn: false,
+            seq: 1_000,
+            ack: 2_000,
+            tsval: Some(77),
+            ip_id: 0,
+        };
         assert_eq!(
-            run(&loss_program(LOSS_RANGE), &header(1, 2, 0x10, None, 10)),
-            DROP
+            run_ip(&loss_program(2_000), &v6, &pkt) == DROP,
+            loss_drops(key, 2_000)
         );
     }
 

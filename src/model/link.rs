@@ -8,23 +8,40 @@ use crate::tcp::Segment;
 /// The loss hash's range: `loss 5%` drops hashes below 500.
 pub const LOSS_RANGE: u32 = 10_000;
 
+/// What a segment's fate is decided by: the same numbers the loss filter
+/// reads from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LossKey {
+    pub syn: bool,
+    pub seq: u32,
+    pub ack: u32,
+    /// Its timestamp option's value, if it has one.
+    pub tsval: Option<u32>,
+    /// The IPv4 identification (0 for IPv6): a resent copy has its own even
+    /// within the millisecond of the one before (on loopback a fast
+    /// retransmission comes microseconds later, with the same TSval, and
+    /// without it was dropped again every time).
+    pub ip_id: u16,
+}
+
 /// The hash the loss filter computes, in Rust (32-bit wrapping, as BPF).
 #[must_use]
-pub fn loss_hash(seq: u32, ack: u32, tsval: u32) -> u32 {
-    let mut h = seq.wrapping_mul(0x9E37_79B1);
-    h ^= ack;
+pub fn loss_hash(k: LossKey) -> u32 {
+    let mut h = k.seq.wrapping_mul(0x9E37_79B1);
+    h ^= k.ack;
     h = h.wrapping_mul(0x85EB_CA6B);
-    h ^= tsval;
+    h ^= k.tsval.unwrap_or(0);
     h = h.wrapping_mul(0xC2B2_AE35);
+    h ^= u32::from(k.ip_id);
+    h = h.wrapping_mul(0x27D4_EB2F);
     h ^= h >> 16;
     h % LOSS_RANGE
 }
 
-/// Whether `link loss` at `per_10k` drops this segment (`tsval`: its
-/// timestamp option's value, if it has one).
+/// Whether `link loss` at `per_10k` drops this segment.
 #[must_use]
-pub fn loss_drops(syn: bool, seq: u32, ack: u32, tsval: Option<u32>, per_10k: u32) -> bool {
-    !syn && loss_hash(seq, ack, tsval.unwrap_or(0)) < per_10k
+pub fn loss_drops(k: LossKey, per_10k: u32) -> bool {
+    !k.syn && loss_hash(k) < per_10k
 }
 
 /// The relative sequence numbers (`seq` as `--json` shows them: the SYN is
@@ -53,8 +70,14 @@ impl LinkRule {
         match self {
             LinkRule::Cut => true,
             LinkRule::Loss(per_10k) => seg.tcp.is_some_and(|h| {
-                let tsval = h.options.timestamps.map(|(v, _)| v);
-                loss_drops(h.flags.syn(), h.seq, h.ack, tsval, *per_10k)
+                let key = LossKey {
+                    syn: h.flags.syn(),
+                    seq: h.seq,
+                    ack: h.ack,
+                    tsval: h.options.timestamps.map(|(v, _)| v),
+                    ip_id: seg.ip_id,
+                };
+                loss_drops(key, *per_10k)
             }),
             LinkRule::Drop(at) => seg
                 .tcp

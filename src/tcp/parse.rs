@@ -160,6 +160,8 @@ struct Transport<'a> {
     protocol: u8,
     captured: &'a [u8],
     len: usize,
+    /// IPv4's identification; 0 for IPv6.
+    ip_id: u16,
     malformed: Option<Malformed>,
 }
 
@@ -197,6 +199,7 @@ fn parse_ipv4(ts: Timestamp, ip: &[u8], wire: usize) -> Result<Option<Segment>, 
         protocol: pkt.get_next_level_protocol().0,
         captured: ip.get(ihl..).unwrap_or_default(),
         len: ip_len - ihl,
+        ip_id: pkt.get_identification(),
         malformed,
     };
     parse_transport(t)
@@ -266,6 +269,7 @@ fn parse_ipv6(ts: Timestamp, ip: &[u8], wire: usize) -> Result<Option<Segment>, 
         protocol: next,
         captured: ip.get(off..).unwrap_or_default(),
         len,
+        ip_id: 0,
         malformed,
     };
     parse_transport(t)
@@ -313,6 +317,7 @@ fn parse_tcp(t: Transport<'_>) -> Result<Segment, Malformed> {
         src: SocketAddr::new(t.src, pkt.get_source()),
         dst: SocketAddr::new(t.dst, pkt.get_destination()),
         payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
+        ip_id: t.ip_id,
         tcp: Some(tcp),
         malformed: t.malformed.or(option_problem),
     })
@@ -329,6 +334,7 @@ fn parse_udp(t: Transport<'_>) -> Result<Segment, Malformed> {
         src: SocketAddr::new(t.src, pkt.get_source()),
         dst: SocketAddr::new(t.dst, pkt.get_destination()),
         payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
+        ip_id: t.ip_id,
         tcp: None,
         malformed: t.malformed,
     })

@@ -75,6 +75,7 @@ impl Arrow {
             src,
             dst,
             payload_len: self.len,
+            ip_id: 0,
             tcp: Some(TcpHeader {
                 seq: self.seq,
                 ack: self.ack,
@@ -543,6 +544,7 @@ fn udp_flows() {
         src: sa(src),
         dst: sa(dst),
         payload_len: 30,
+        ip_id: 0,
         tcp: None,
         malformed: None,
     };
