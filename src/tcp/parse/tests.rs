@@ -164,6 +164,17 @@ fn payload_length_comes_from_the_ip_header_not_the_capture() {
 }
 
 #[test]
+fn the_ipv4_identification_is_kept_and_ipv6_has_none() {
+    let l4 = simple_tcp(&[]);
+    let mut ip = v4(6, &l4, 0);
+    ip[4..6].copy_from_slice(&0xc762u16.to_be_bytes());
+    assert_eq!(ok(eth_seg(0x0800, &ip, 0)).ip_id, 0xc762);
+    assert_eq!(ok(eth_seg(0x86dd, &v6(6, &[], &l4, 0), 0)).ip_id, 0);
+    let udp = v4(17, &udp_hdr(53, 5353, 4), 4);
+    assert_eq!(ok(eth_seg(0x0800, &udp, 4)).ip_id, 1);
+}
+
+#[test]
 fn ethernet_padding_is_not_payload() {
     let mut f = ether(0x0800, &v4(6, &simple_tcp(&[]), 0));
     f.resize(60, 0); // minimum Ethernet frame
