@@ -388,6 +388,14 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// Its last state shown is CLOSED.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.states
+            .last()
+            .is_some_and(|(_, st)| st.state == TcpState::Closed)
+    }
+
     /// The state at row `at` (the last one shown at or before it).
     #[must_use]
     pub fn state_at(&self, at: RowId) -> Option<&Snap> {
@@ -484,15 +492,10 @@ impl Sockets {
     /// fewer are closed) the oldest of the rest. In batches, so a flood of
     /// new sockets rebuilds the index once per batch, not once per socket.
     fn evict(&mut self) {
-        let closed = |s: &Socket| {
-            s.states
-                .last()
-                .is_some_and(|(_, st)| st.state == TcpState::Closed)
-        };
-        let mut closed_left = EVICT_BATCH.min(self.list.iter().filter(|s| closed(s)).count());
+        let mut closed_left = EVICT_BATCH.min(self.list.iter().filter(|s| s.is_closed()).count());
         let mut others_left = EVICT_BATCH - closed_left;
         self.list.retain(|s| {
-            let left = if closed(s) {
+            let left = if s.is_closed() {
                 &mut closed_left
             } else {
                 &mut others_left
@@ -520,13 +523,10 @@ impl Sockets {
         to: TcpState,
         row: RowId,
     ) -> &mut Socket {
-        let reborn = self.index.get(&(local, remote)).is_some_and(|&i| {
-            to != TcpState::Closed
-                && self.list[i]
-                    .states
-                    .last()
-                    .is_some_and(|(_, st)| st.state == TcpState::Closed)
-        });
+        let reborn = self
+            .index
+            .get(&(local, remote))
+            .is_some_and(|&i| to != TcpState::Closed && self.list[i].is_closed());
         if reborn {
             self.index.remove(&(local, remote));
         }
