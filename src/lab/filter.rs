@@ -53,9 +53,8 @@ fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 
 const LDB: u32 = libc::BPF_LD | libc::BPF_B | libc::BPF_ABS;
 const LDH: u32 = libc::BPF_LD | libc::BPF_H | libc::BPF_ABS;
-/// Loads at this offset and above read the network (IP) header
-/// (`SKF_NET_OFF`, -0x100000, in linux/filter.h).
-const NET: u32 = (-0x10_0000i32) as u32;
+/// Loads at this offset and above read the network (IP) header.
+const NET: u32 = libc::SKF_NET_OFF as u32;
 const LDW: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
 const RET: u32 = libc::BPF_RET | libc::BPF_K;
 const SYN: u32 = 0x02;
