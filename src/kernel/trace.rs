@@ -993,7 +993,7 @@ impl CongLayout {
 /// only changes go on, each with the state it left.
 #[derive(Default)]
 struct CongStates {
-    last: std::collections::HashMap<(SocketAddr, SocketAddr), CaState>,
+    last: crate::hash::Map<(SocketAddr, SocketAddr), CaState>,
 }
 
 impl CongStates {

@@ -165,9 +165,15 @@ pub const UNSETTLED_FOR: u64 = 3_000_000_000;
 pub(super) struct Sockets {
     shown: Map<Sock, Shown>,
     /// Sockets whose last shown state is inferred and not settled, in the
-    /// order they were shown (stale entries are skipped).
+    /// order they were shown (stale entries are skipped, and swept out when
+    /// the list doubles: see [`Sockets::note_unsettled`]).
     unsettled: VecDeque<(Timestamp, Sock)>,
+    /// The length at which the list is next swept.
+    sweep_at: usize,
 }
+
+/// The unsettled list's length below which it is not swept.
+const SWEEP_FROM: usize = 1_024;
 
 impl Sockets {
     pub fn get(&self, k: &Sock) -> Option<Shown> {
@@ -175,10 +181,8 @@ impl Sockets {
     }
 
     pub fn set(&mut self, k: Sock, s: Shown) {
-        if s.source == StateSource::Inferred && !s.settled {
-            self.unsettled.push_back((s.at, k));
-        }
         self.shown.insert(k, s);
+        self.note_unsettled(k, s);
     }
 
     /// Replaces the last shown state of a socket already known; false when
@@ -188,10 +192,27 @@ impl Sockets {
             return false;
         };
         *slot = s;
-        if s.source == StateSource::Inferred && !s.settled {
-            self.unsettled.push_back((s.at, *k));
-        }
+        self.note_unsettled(*k, s);
         true
+    }
+
+    /// Lists a socket whose shown state is inferred and unsettled. The
+    /// entries of sockets settled or shown again since stay in the list
+    /// until a walk checks it (about once a second on a busy host), and
+    /// under a flood they are nearly all of it (tens of thousands a
+    /// second, each settled by the tracepoint within milliseconds): the list
+    /// is swept of them whenever it doubles, so it holds what is live.
+    fn note_unsettled(&mut self, k: Sock, s: Shown) {
+        if s.source != StateSource::Inferred || s.settled {
+            return;
+        }
+        self.unsettled.push_back((s.at, k));
+        if self.unsettled.len() >= self.sweep_at.max(SWEEP_FROM) {
+            let shown = &self.shown;
+            self.unsettled
+                .retain(|(at, k)| shown.get(k).is_some_and(|s| live(s, *at)));
+            self.sweep_at = self.unsettled.len() * 2;
+        }
     }
 
     pub fn remove(&mut self, k: &Sock) -> Option<Shown> {
@@ -214,15 +235,14 @@ impl Sockets {
         }
         let shown = &self.shown;
         let mut out: Vec<(Sock, Shown)> = Vec::new();
-        self.unsettled.retain(|(at, k)| {
-            let live = shown
-                .get(k)
-                .is_some_and(|s| s.at == *at && !s.settled && s.source == StateSource::Inferred);
-            if live {
-                out.push((*k, shown[k]));
+        self.unsettled.retain(|(at, k)| match shown.get(k) {
+            Some(s) if live(s, *at) => {
+                out.push((*k, *s));
+                true
             }
-            live
+            _ => false,
         });
+        self.sweep_at = self.unsettled.len() * 2;
         out
     }
 
@@ -231,6 +251,12 @@ impl Sockets {
             s.settled = true;
         }
     }
+}
+
+/// Whether an unsettled list's entry made at `at` is still its socket's
+/// word: the state shown since, inferred and not settled.
+fn live(s: &Shown, at: Timestamp) -> bool {
+    s.at == at && !s.settled && s.source == StateSource::Inferred
 }
 
 #[cfg(test)]
@@ -435,5 +461,40 @@ mod tests {
             },
         );
         assert!(s.unsettled(Timestamp(ms(30).0 + UNSETTLED_FOR)).is_empty());
+    }
+
+    /// A flood: every inference is settled by the tracepoint moments later,
+    /// and no walk comes for a while. The list keeps the live entries only
+    /// (it used to hold every one of the second's, 54,000 in a watch), and
+    /// the one still unsettled is still found.
+    #[test]
+    fn the_unsettled_list_is_swept_of_what_was_settled_since() {
+        let mut s = Sockets::default();
+        let inferred = |at| Shown {
+            state: Established,
+            source: I,
+            at: ms(at),
+            reported: ms(at),
+            settled: false,
+            conn: None,
+        };
+        let open: Sock = ("127.0.0.1:1".parse().unwrap(), None);
+        s.set(open, inferred(1));
+        for port in 2..50_000u16 {
+            let k: Sock = (SocketAddr::from(([127, 0, 0, 1], port)), None);
+            s.set(k, inferred(2));
+            s.settle(&k);
+            if port % 2 == 0 {
+                s.remove(&k);
+            }
+        }
+        assert!(
+            s.unsettled.len() <= 2 * SWEEP_FROM,
+            "{} listed",
+            s.unsettled.len()
+        );
+        let left = s.unsettled(ms(3));
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, open);
     }
 }
