@@ -2,6 +2,7 @@
 //! states, packets, bytes, last seen) and one per listener (its accept queue),
 //! like `ss` but live.
 
+use std::cell::OnceCell;
 use std::net::SocketAddr;
 
 use crate::event::{Event, StateSource};
@@ -38,6 +39,11 @@ pub struct Entry {
     pub queue: Option<(u32, u32)>,
     /// Packets in this connection that carried a note (retransmission …).
     pub noted: u64,
+    /// [`Entry::search_text`] as the filter compares it, made when a filter
+    /// first needs it and again after the addresses or states change: the
+    /// table filters every row on each frame, and making each row's text
+    /// there cost milliseconds a frame with the table full.
+    search: OnceCell<String>,
 }
 
 impl Entry {
@@ -58,6 +64,19 @@ impl Entry {
         t.push(' ');
         t.push_str(self.proto.as_str());
         t.to_lowercase()
+    }
+
+    /// The addresses or states changed: the filter's text is made again
+    /// when next needed.
+    fn refresh_search(&mut self) {
+        self.search.take();
+    }
+
+    /// Whether the row's text contains `filter` (normalized).
+    fn matches(&self, filter: &str) -> bool {
+        self.search
+            .get_or_init(|| crate::explain::normalize(&self.search_text()))
+            .contains(filter)
     }
 
     /// Closed on both ends (or a listener that closed).
@@ -127,6 +146,7 @@ impl Connections {
             last_seen: ts,
             queue: None,
             noted: 0,
+            search: OnceCell::new(),
         })
     }
 
@@ -157,7 +177,10 @@ impl Connections {
                     Role::Server => (seg.dst, seg.src),
                 };
                 let e = self.entry(RowKey::Conn(p.conn), seg.proto, client, seg.ts);
-                e.remote = Some(server);
+                if e.remote != Some(server) {
+                    e.remote = Some(server);
+                    e.refresh_search();
+                }
                 e.packets += 1;
                 e.bytes += u64::from(seg.payload_len);
                 e.last_seen = e.last_seen.max(seg.ts);
@@ -177,12 +200,14 @@ impl Connections {
                             } else {
                                 e.server_state = state;
                             }
+                            e.refresh_search();
                             e.last_seen = e.last_seen.max(s.ts);
                         }
                     }
                     (_, None) => {
                         let e = self.entry(RowKey::Listener(s.local), Proto::Tcp, s.local, s.ts);
                         e.server_state = state;
+                        e.refresh_search();
                         e.last_seen = e.last_seen.max(s.ts);
                     }
                     (None, Some(_)) => {}
@@ -193,6 +218,7 @@ impl Connections {
                 e.queue = Some((q.accept_queue, q.backlog));
                 if e.server_state.is_none() {
                     e.server_state = Some((TcpState::Listen, StateSource::Kernel));
+                    e.refresh_search();
                 }
             }
             _ => {}
@@ -209,9 +235,7 @@ impl Connections {
         let mut rows: Vec<&Entry> = self
             .entries
             .values()
-            .filter(|e| {
-                filter.is_empty() || crate::explain::normalize(&e.search_text()).contains(&filter)
-            })
+            .filter(|e| filter.is_empty() || e.matches(&filter))
             .collect();
         rows.sort_by(|a, b| {
             let listener = |e: &Entry| matches!(e.key, RowKey::Listener(_));
@@ -289,5 +313,22 @@ mod tests {
         // max 16: one at a time; port 15 was seen longest ago.
         assert!(t.get(key(15)).is_none());
         assert_eq!(t.len(), 16);
+    }
+
+    /// The filter's text is kept between frames, and made again when a
+    /// row's state changes: a row is found by the state it is in now, not
+    /// the one it was in when first filtered.
+    #[test]
+    fn the_filter_finds_rows_by_their_state_now() {
+        let mut t = Connections::new(16);
+        t.ingest(&listener(80, TcpState::Listen, 1));
+        t.ingest(&listener(81, TcpState::Listen, 2));
+        let key = |p: u16| RowKey::Listener(SocketAddr::from(([127, 0, 0, 1], p)));
+        assert_eq!(t.rows("LISTEN").len(), 2);
+        assert!(t.rows("closed").is_empty());
+        t.ingest(&listener(80, TcpState::Closed, 3));
+        assert_eq!(t.rows("closed"), vec![key(80)]);
+        assert_eq!(t.rows("listen"), vec![key(81), key(80)]);
+        assert_eq!(t.rows("127.0.0.1:81"), vec![key(81)]);
     }
 }
