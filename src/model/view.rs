@@ -157,10 +157,20 @@ pub struct SocketQueues {
 }
 
 /// Which socket: a connection by both ends, a listener by its local address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct SockKey {
     local: SocketAddr,
     remote: Option<SocketAddr>,
+}
+
+impl std::hash::Hash for SockKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        crate::hash::addr(&self.local, h);
+        match &self.remote {
+            Some(r) => crate::hash::addr(r, h),
+            None => h.write_u8(0),
+        }
+    }
 }
 
 impl SockKey {

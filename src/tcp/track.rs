@@ -159,11 +159,19 @@ pub struct DupAck {
 }
 
 /// Direction-independent connection key: the lower endpoint first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Key {
     proto: Proto,
     lo: SocketAddr,
     hi: SocketAddr,
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.proto.hash(h);
+        crate::hash::addr(&self.lo, h);
+        crate::hash::addr(&self.hi, h);
+    }
 }
 
 impl Key {
