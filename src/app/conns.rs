@@ -47,6 +47,24 @@ pub struct Entry {
 }
 
 impl Entry {
+    fn new(key: RowKey, proto: Proto, local: SocketAddr, ts: Timestamp) -> Self {
+        Self {
+            key,
+            proto,
+            local,
+            remote: None,
+            client_state: None,
+            server_state: None,
+            packets: 0,
+            bytes: 0,
+            first_seen: ts,
+            last_seen: ts,
+            queue: None,
+            noted: 0,
+            search: OnceCell::new(),
+        }
+    }
+
     /// Lower-case text the `/` filter searches: addresses, ports and states.
     #[must_use]
     pub fn search_text(&self) -> String {
@@ -98,7 +116,11 @@ impl Entry {
 /// spent most of its time there).
 #[derive(Debug)]
 pub struct Connections {
-    entries: Map<RowKey, Entry>,
+    /// The rows in the order they came: nearly the order shown (newest
+    /// first), so that sorting them again each frame is about one pass.
+    entries: Vec<Entry>,
+    /// Where each row is in `entries`.
+    index: Map<RowKey, usize>,
     max: usize,
     /// Rows forgotten to stay within `max`.
     pub evicted: u64,
@@ -108,7 +130,8 @@ impl Connections {
     #[must_use]
     pub fn new(max: usize) -> Self {
         Self {
-            entries: Map::default(),
+            entries: Vec::new(),
+            index: Map::default(),
             max: max.max(16),
             evicted: 0,
         }
@@ -126,34 +149,32 @@ impl Connections {
 
     #[must_use]
     pub fn get(&self, key: RowKey) -> Option<&Entry> {
-        self.entries.get(&key)
+        self.entries.get(*self.index.get(&key)?)
+    }
+
+    fn get_mut(&mut self, key: RowKey) -> Option<&mut Entry> {
+        self.entries.get_mut(*self.index.get(&key)?)
     }
 
     fn entry(&mut self, key: RowKey, proto: Proto, local: SocketAddr, ts: Timestamp) -> &mut Entry {
-        if !self.entries.contains_key(&key) && self.entries.len() >= self.max {
-            self.evict();
-        }
-        self.entries.entry(key).or_insert_with(|| Entry {
-            key,
-            proto,
-            local,
-            remote: None,
-            client_state: None,
-            server_state: None,
-            packets: 0,
-            bytes: 0,
-            first_seen: ts,
-            last_seen: ts,
-            queue: None,
-            noted: 0,
-            search: OnceCell::new(),
-        })
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                if self.entries.len() >= self.max {
+                    self.evict();
+                }
+                self.index.insert(key, self.entries.len());
+                self.entries.push(Entry::new(key, proto, local, ts));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[i]
     }
 
     fn evict(&mut self) {
         let mut ranked: Vec<((bool, Timestamp), RowKey)> = self
             .entries
-            .values()
+            .iter()
             .map(|e| ((!e.is_closed(), e.last_seen), e.key))
             .collect();
         if ranked.is_empty() {
@@ -162,7 +183,11 @@ impl Connections {
         let n = (self.max / 16).clamp(1, ranked.len());
         ranked.select_nth_unstable_by_key(n - 1, |(rank, _)| *rank);
         for (_, k) in &ranked[..n] {
-            self.entries.remove(k);
+            self.index.remove(k);
+        }
+        self.entries.retain(|e| self.index.contains_key(&e.key));
+        for (i, e) in self.entries.iter().enumerate() {
+            self.index.insert(e.key, i);
         }
         self.evicted += n as u64;
     }
@@ -194,7 +219,7 @@ impl Connections {
                     (Some(conn), Some(_)) => {
                         let key = RowKey::Conn(conn);
                         // The connection's row exists once a packet was seen.
-                        if let Some(e) = self.entries.get_mut(&key) {
+                        if let Some(e) = self.get_mut(key) {
                             if s.local == e.local {
                                 e.client_state = state;
                             } else {
@@ -234,7 +259,8 @@ impl Connections {
         let filter = crate::explain::normalize(filter);
         let mut rows: Vec<&Entry> = self
             .entries
-            .values()
+            .iter()
+            .rev()
             .filter(|e| filter.is_empty() || e.matches(&filter))
             .collect();
         rows.sort_by(|a, b| {
@@ -330,5 +356,22 @@ mod tests {
         assert_eq!(t.rows("closed"), vec![key(80)]);
         assert_eq!(t.rows("listen"), vec![key(81), key(80)]);
         assert_eq!(t.rows("127.0.0.1:81"), vec![key(81)]);
+    }
+
+    /// Rows are shown by when each was first seen, newest first, whatever
+    /// order they came in, and rows evicted are not shown.
+    #[test]
+    fn rows_come_newest_first_seen_first_listeners_on_top() {
+        let mut t = Connections::new(16);
+        let key = |p: u16| RowKey::Listener(SocketAddr::from(([127, 0, 0, 1], p)));
+        // Arrival order 1..=20, first seen at scattered times.
+        for p in 1..=20u16 {
+            t.ingest(&listener(p, TcpState::Closed, u64::from(p * 7 % 20)));
+        }
+        let shown = t.rows("");
+        assert_eq!(shown.len(), t.len());
+        let mut expect: Vec<u16> = (1..=20).filter(|p| t.get(key(*p)).is_some()).collect();
+        expect.sort_by_key(|p| std::cmp::Reverse(p * 7 % 20));
+        assert_eq!(shown, expect.into_iter().map(key).collect::<Vec<_>>());
     }
 }
