@@ -6,6 +6,7 @@ pub mod conns;
 pub mod input;
 mod keys;
 pub mod layout;
+mod packed;
 pub mod panes;
 mod query;
 pub mod quiz;
@@ -550,7 +551,7 @@ impl App {
             self.lanes.forget_before(first);
             // Rows are in time order: a withdrawal shown before the first
             // kept row is no row's any more.
-            if let Some(since) = self.timeline.get(first).map(Event::ts) {
+            if let Some(since) = self.timeline.ts(first) {
                 self.withdrawn.retain(|&(_, _, at), _| at >= since);
             }
         }

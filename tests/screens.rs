@@ -296,7 +296,7 @@ fn selecting_a_row_shows_that_moment() {
     for _ in 0..200 {
         key(&mut app, Key::Up);
         let row = app.cursor().and_then(|r| app.timeline().get(r));
-        if let Some(Event::Packet(p)) = row {
+        if let Some(Event::Packet(p)) = row.as_deref() {
             if p.segment
                 .tcp
                 .is_some_and(|t| t.flags.syn() && t.flags.ack())
@@ -331,7 +331,7 @@ fn an_orphaned_fin_wait_2_shows_its_fin_timeout() {
     for _ in 0..200 {
         key(&mut app, Key::Up);
         let row = app.cursor().and_then(|r| app.timeline().get(r));
-        if matches!(row, Some(Event::Check(c)) if !c.withdraws()) {
+        if matches!(row.as_deref(), Some(Event::Check(c)) if !c.withdraws()) {
             break;
         }
     }
@@ -382,7 +382,7 @@ fn epoll_100x30_shows_the_loop_in_one_lane() {
     for _ in 0..300 {
         key(&mut app, Key::Up);
         let row = app.cursor().and_then(|r| app.timeline().get(r));
-        if let Some(Event::Call(c)) = row {
+        if let Some(Event::Call(c)) = row.as_deref() {
             if c.call == "epoll_wait" && c.result == Some(synack::event::CallResult::Bytes(2)) {
                 break;
             }
@@ -1048,7 +1048,7 @@ fn select(app: &mut App, pick: impl Fn(&Event) -> bool) {
         if app
             .cursor()
             .and_then(|r| app.timeline().get(r))
-            .is_some_and(&pick)
+            .is_some_and(|e| pick(&e))
         {
             return;
         }
@@ -1273,7 +1273,10 @@ fn chinese_screens(name: &str, w: u16, h: u16) -> Vec<String> {
     key(&mut app, Key::Home);
     let rows = app.visible_len();
     for pos in 0..rows {
-        let row = app.cursor().and_then(|r| app.timeline().get(r)).cloned();
+        let row = app
+            .cursor()
+            .and_then(|r| app.timeline().get(r))
+            .map(std::borrow::Cow::into_owned);
         if pos % 8 == 0 || pos + 1 == rows {
             out.push(screen(&app, &dark()));
             key(&mut app, Key::Char('d'));
@@ -1503,7 +1506,10 @@ fn congestion_rows_and_the_card_show_the_window_and_who_told_it() {
             &mut app,
             |e| matches!(e, Event::Congestion(c) if c.source == CongSource::Socket && c.state == CaState::Recovery),
         );
-        let Some(Event::Congestion(c)) = app.cursor().and_then(|r| app.timeline().get(r)).cloned()
+        let Some(Event::Congestion(c)) = app
+            .cursor()
+            .and_then(|r| app.timeline().get(r))
+            .map(std::borrow::Cow::into_owned)
         else {
             panic!("a congestion row is selected");
         };

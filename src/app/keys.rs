@@ -4,7 +4,7 @@
 
 use super::{
     App, Effect, Event, Forward, Frozen, Key, LabControl, Lanes, Mouse, Notice, Overlay, RowId,
-    RowKey, RunKind, Screen, layout, row_conn,
+    RowKey, RunKind, Screen, layout,
 };
 use crate::tcp::track::ConnId;
 
@@ -52,7 +52,7 @@ impl App {
             return;
         };
         let rows: Vec<Event> = (before.max(self.timeline.first())..after)
-            .filter_map(|r| self.timeline.get(r).cloned())
+            .filter_map(|r| self.timeline.get(r).map(std::borrow::Cow::into_owned))
             .collect();
         q.observe(&rows);
         if rows.iter().any(|e| matches!(e, Event::Step(_))) {
@@ -453,11 +453,7 @@ impl App {
         self.focus = Some(conn);
         let (first, end) = (self.timeline.first(), self.timeline.end());
         self.focus_rows = (first..end)
-            .filter(|r| {
-                self.timeline
-                    .get(*r)
-                    .is_some_and(|ev| row_conn(ev) == Some(conn))
-            })
+            .filter(|r| self.timeline.conn(*r) == Some(conn))
             .collect();
         self.cursor = None;
         self.screen = Screen::Ladder;

@@ -103,7 +103,7 @@ pub fn explanations(app: &App) -> Vec<&'static explain::Entry> {
         return scenario().into_iter().collect();
     };
     let mut out = Vec::new();
-    match ev {
+    match &*ev {
         Event::Packet(p) => {
             if let Some(why) = &p.rst_reason {
                 out.extend(explain::rst_reason(why, lang));
@@ -149,7 +149,7 @@ pub fn explain_lines(app: &App, width: u16) -> Vec<(String, Look)> {
     let mut out = Vec::new();
     // A step's row: that step's own words first (the banner may show a
     // later step's while its rows come in), then what the scenario is.
-    if let Some(Event::Step(s)) = app.moment().and_then(|r| app.timeline().get(r)) {
+    if let Some(Event::Step(s)) = app.moment().and_then(|r| app.timeline().get(r)).as_deref() {
         if let Some(n) = &s.narration {
             let t = labels(app.lang());
             out.push((fill(&t.step, &[&s.index, &s.total]), Look::Heading));

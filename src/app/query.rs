@@ -332,8 +332,8 @@ impl App {
     /// the selected row's time otherwise.
     #[must_use]
     pub fn moment_time(&self) -> Timestamp {
-        match self.cursor.and_then(|r| self.timeline.get(r)) {
-            Some(ev) => ev.ts(),
+        match self.cursor.and_then(|r| self.timeline.ts(r)) {
+            Some(ts) => ts,
             None => self.now,
         }
     }
@@ -472,10 +472,7 @@ impl App {
     #[must_use]
     pub fn nearest_packet(&self, row: RowId) -> Option<RowId> {
         let pos = self.visible_pos(row);
-        let is_packet = |p: usize| {
-            self.visible_row(p)
-                .filter(|r| matches!(self.timeline.get(*r), Some(Event::Packet(_))))
-        };
+        let is_packet = |p: usize| self.visible_row(p).filter(|r| self.timeline.is_packet(*r));
         let n = self.visible_len();
         (0..n).find_map(|d| is_packet(pos + d).or_else(|| pos.checked_sub(d).and_then(is_packet)))
     }
@@ -484,7 +481,7 @@ impl App {
     pub(super) fn step_packet(&self, from: RowId, forward: bool) -> Option<RowId> {
         let pos = self.visible_pos(from);
         let n = self.visible_len();
-        let is_packet = |r: &RowId| matches!(self.timeline.get(*r), Some(Event::Packet(_)));
+        let is_packet = |r: &RowId| self.timeline.is_packet(*r);
         if forward {
             (pos + 1..n)
                 .filter_map(|p| self.visible_row(p))
@@ -501,7 +498,7 @@ impl App {
     #[must_use]
     pub fn kill_target(&self) -> Option<crate::event::EndpointName> {
         let row = self.cursor?;
-        let lane = match self.timeline.get(row)? {
+        let lane = match &*self.timeline.get(row)? {
             Event::Call(c) => self.lanes.peer(&c.endpoint),
             Event::State(s) => self.lanes.owner(s.local, row),
             Event::Packet(p) => self.lanes.owner(p.segment.src, row),
@@ -525,14 +522,14 @@ impl App {
         let pos = self.visible_pos(row);
         (0..=pos)
             .filter_map(|p| self.visible_row(p))
-            .filter(|r| matches!(self.timeline.get(*r), Some(Event::Packet(_))))
+            .filter(|r| self.timeline.is_packet(*r))
             .count()
     }
 
     /// The header fields of a packet row (none when its bytes were not kept).
     #[must_use]
     pub fn packet_fields(&self, row: RowId) -> Vec<crate::tcp::dissect::Field> {
-        match self.timeline.get(row) {
+        match self.timeline.get(row).as_deref() {
             Some(Event::Packet(p)) => p
                 .raw
                 .as_ref()

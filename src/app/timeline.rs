@@ -2,9 +2,10 @@
 //! lanes and which socket belongs to which, and each socket's states with the
 //! row at which each began.
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
+use super::packed::Rows;
 use crate::event::{Event, LabAction, StateSource};
 use crate::hash::Map;
 use crate::tcp::TcpState;
@@ -14,10 +15,11 @@ use crate::time::Timestamp;
 /// A row's position in the whole run (rows dropped at the front keep theirs).
 pub type RowId = u64;
 
-/// The ladder's rows: the newest `max` events that are shown as rows.
+/// The ladder's rows: the newest `max` events that are shown as rows,
+/// packets and state changes packed (see `packed`).
 #[derive(Debug)]
 pub struct Timeline {
-    rows: VecDeque<Event>,
+    rows: Rows,
     /// The id of `rows[0]`.
     first: RowId,
     max: usize,
@@ -27,7 +29,7 @@ impl Timeline {
     #[must_use]
     pub fn new(max: usize) -> Self {
         Self {
-            rows: VecDeque::new(),
+            rows: Rows::default(),
             first: 0,
             max: max.max(1),
         }
@@ -56,10 +58,32 @@ impl Timeline {
         self.end() - 1
     }
 
+    /// A row's event: borrowed when kept as one, unpacked when packed.
     #[must_use]
-    pub fn get(&self, id: RowId) -> Option<&Event> {
-        let i = id.checked_sub(self.first)?;
-        self.rows.get(usize::try_from(i).ok()?)
+    pub fn get(&self, id: RowId) -> Option<Cow<'_, Event>> {
+        self.rows.get(self.index(id)?)
+    }
+
+    fn index(&self, id: RowId) -> Option<usize> {
+        usize::try_from(id.checked_sub(self.first)?).ok()
+    }
+
+    /// The time of a row, without unpacking it.
+    #[must_use]
+    pub fn ts(&self, id: RowId) -> Option<Timestamp> {
+        self.rows.ts(self.index(id)?)
+    }
+
+    /// The connection of a packet or state row, without unpacking it.
+    #[must_use]
+    pub fn conn(&self, id: RowId) -> Option<ConnId> {
+        self.rows.conn(self.index(id)?)
+    }
+
+    /// Whether a row is a packet, without unpacking it.
+    #[must_use]
+    pub fn is_packet(&self, id: RowId) -> bool {
+        self.index(id).is_some_and(|i| self.rows.is_packet(i))
     }
 
     /// The oldest row still kept.
@@ -88,7 +112,7 @@ impl Timeline {
     /// The first row at or after `ts` (rows are in time order).
     #[must_use]
     pub fn at_time(&self, ts: Timestamp) -> RowId {
-        self.first + self.rows.partition_point(|e| e.ts() < ts) as u64
+        self.first + self.rows.at_time(ts) as u64
     }
 }
 
@@ -447,7 +471,22 @@ impl Socket {
 #[derive(Debug, Default)]
 pub struct Sockets {
     list: Vec<Socket>,
-    index: Map<(SocketAddr, Option<SocketAddr>), usize>,
+    index: Map<Ends, usize>,
+}
+
+/// A socket's addresses as the index's key, hashed a word an address
+/// (`crate::hash::addr`): each state event looks one up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ends(SocketAddr, Option<SocketAddr>);
+
+impl std::hash::Hash for Ends {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        crate::hash::addr(&self.0, h);
+        match &self.1 {
+            Some(a) => crate::hash::addr(a, h),
+            None => h.write_u8(0),
+        }
+    }
 }
 
 /// Sockets kept for the cards; a demo has a handful.
@@ -464,11 +503,14 @@ impl Sockets {
         conn: Option<ConnId>,
         row: RowId,
     ) -> &mut Socket {
-        if !self.index.contains_key(&(local, remote)) {
+        let key = Ends(local, remote);
+        let i = if let Some(&i) = self.index.get(&key) {
+            i
+        } else {
             if self.list.len() >= MAX_SOCKETS {
                 self.evict();
             }
-            self.index.insert((local, remote), self.list.len());
+            self.index.insert(key, self.list.len());
             self.list.push(Socket {
                 local,
                 remote,
@@ -479,8 +521,8 @@ impl Sockets {
                 bytes: Vec::new(),
                 cong: Vec::new(),
             });
-        }
-        let i = self.index[&(local, remote)];
+            self.list.len() - 1
+        };
         let s = &mut self.list[i];
         if s.conn.is_none() {
             s.conn = conn;
@@ -508,7 +550,7 @@ impl Sockets {
             .list
             .iter()
             .enumerate()
-            .map(|(i, s)| ((s.local, s.remote), i))
+            .map(|(i, s)| (Ends(s.local, s.remote), i))
             .collect();
     }
 
@@ -525,10 +567,10 @@ impl Sockets {
     ) -> &mut Socket {
         let reborn = self
             .index
-            .get(&(local, remote))
+            .get(&Ends(local, remote))
             .is_some_and(|&i| to != TcpState::Closed && self.list[i].is_closed());
         if reborn {
-            self.index.remove(&(local, remote));
+            self.index.remove(&Ends(local, remote));
         }
         self.get_or_add(local, remote, conn, row)
     }
@@ -604,7 +646,7 @@ mod tests {
         assert_eq!(kept.last(), Some(&9999));
         // The index still finds each kept socket at its place.
         for (i, s) in socks.all().iter().enumerate() {
-            assert_eq!(socks.index[&(s.local, s.remote)], i);
+            assert_eq!(socks.index[&Ends(s.local, s.remote)], i);
         }
     }
 

@@ -333,7 +333,7 @@ fn one_line(
 /// The connection of the selected row, if it belongs to one.
 fn selected_conn(app: &App) -> Option<crate::tcp::track::ConnId> {
     use crate::event::Event;
-    match app.cursor().and_then(|r| app.timeline().get(r))? {
+    match &*app.cursor().and_then(|r| app.timeline().get(r))? {
         Event::Packet(p) => Some(p.conn),
         Event::State(s) => s.conn,
         Event::Check(c) => c.conn,

@@ -31,7 +31,8 @@ fn layer_style(l: Layer, pal: &Palette) -> Style {
 pub fn draw(buf: &mut Buffer, area: Rect, app: &App, pal: &Palette) {
     let t = labels(app.lang());
     let Some(row) = app.detail() else { return };
-    let Some(Event::Packet(p)) = app.timeline().get(row) else {
+    let ev = app.timeline().get(row);
+    let Some(Event::Packet(p)) = ev.as_deref() else {
         return;
     };
     super::text::clear_for_box(buf, area);

@@ -185,7 +185,7 @@ pub fn wide(lang: Lang) -> &'static Diagram {
 /// Whether the moment shown is about UDP, which has no states: the selected
 /// row is a datagram, or datagrams are all there is (no TCP socket).
 fn about_udp(app: &App) -> bool {
-    match app.cursor().and_then(|r| app.timeline().get(r)) {
+    match app.cursor().and_then(|r| app.timeline().get(r)).as_deref() {
         Some(Event::Packet(p)) => p.segment.proto == Proto::Udp,
         _ => app.saw_udp() && app.sockets().all().is_empty(),
     }
@@ -217,11 +217,7 @@ pub struct Lit {
 /// The connection the diagram follows: the selected row's, else the one
 /// that changed state last, at or before the moment shown.
 fn connection_at(app: &App, at: RowId) -> Option<ConnId> {
-    let of_row = |r: RowId| match app.timeline().get(r) {
-        Some(Event::Packet(p)) => Some(p.conn),
-        Some(Event::State(s)) => s.conn,
-        _ => None,
-    };
+    let of_row = |r: RowId| app.timeline().conn(r);
     if let Some(c) = app.cursor().and_then(of_row) {
         return Some(c);
     }

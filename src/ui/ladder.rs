@@ -288,7 +288,7 @@ fn rows(buf: &mut Buffer, a: Area, geo: &Geometry, app: &App, pal: &Palette, t: 
         let y = a.y + i;
         put(buf, a.x, y, &rel(app, ev.ts()), TIME_WIDTH - 1, pal.time);
         let cx = Cx { geo, app, pal, t };
-        draw_row(buf, &cx, y, row, ev);
+        draw_row(buf, &cx, y, row, &ev);
         if app.cursor() == Some(row) {
             buf.set_style(Rect::new(a.x, y, a.width, 1), pal.selected);
         }
