@@ -176,7 +176,7 @@ impl std::hash::Hash for Key {
 
 impl Key {
     fn of(seg: &Segment) -> Key {
-        let (lo, hi) = if seg.src <= seg.dst {
+        let (lo, hi) = if lower_first(&seg.src, &seg.dst) {
             (seg.src, seg.dst)
         } else {
             (seg.dst, seg.src)
@@ -186,6 +186,21 @@ impl Key {
             lo,
             hi,
         }
+    }
+}
+
+/// `a <= b` as `SocketAddr` orders them (address, then port), with two
+/// IPv4 ends compared as one word each: the derived comparison was 3% of a
+/// flood's time, and every packet makes a key.
+fn lower_first(a: &SocketAddr, b: &SocketAddr) -> bool {
+    match (a, b) {
+        (SocketAddr::V4(a), SocketAddr::V4(b)) => {
+            let word = |x: &std::net::SocketAddrV4| {
+                u64::from(x.ip().to_bits()) << 16 | u64::from(x.port())
+            };
+            word(a) <= word(b)
+        }
+        _ => a <= b,
     }
 }
 

@@ -767,3 +767,28 @@ fn every_note_has_a_tag_in_both_languages() {
         );
     }
 }
+
+/// The key's order of ends is `SocketAddr`'s own, the fast way or not.
+#[test]
+fn ends_are_ordered_as_socket_addresses_order_them() {
+    let mut rng = crate::test_rng::Rng::new(21);
+    let addr = |rng: &mut crate::test_rng::Rng| -> SocketAddr {
+        // Few values, so that equal addresses and equal ports come up.
+        let ip = [127, 0, 0, rng.below(3) as u8];
+        let port = [0, 1, 80, 65535][rng.below(4)];
+        if rng.one_in(4) {
+            SocketAddr::from((
+                std::net::Ipv6Addr::from([0, 0, 0, 0, 0, 0, 0, 1 + ip[3] as u16]),
+                port,
+            ))
+        } else if rng.one_in(8) {
+            SocketAddr::from(([255, 255, 255, 255], port))
+        } else {
+            SocketAddr::from((ip, port))
+        }
+    };
+    for _ in 0..10_000 {
+        let (a, b) = (addr(&mut rng), addr(&mut rng));
+        assert_eq!(super::lower_first(&a, &b), a <= b, "{a} {b}");
+    }
+}
