@@ -543,7 +543,10 @@ impl App {
             self.focus_rows.push(id);
         }
         // What refers to rows dropped at the front goes too, now and then.
-        if self.timeline.dropped() > 0 && id % 1024 == 0 {
+        // Each pass walks every address the lanes learnt: once an eighth
+        // of the rows has turned over (at least 1,024), so a flood pays
+        // for it a few times a second, not sixty.
+        if self.timeline.dropped() > 0 && id % (self.max_rows as u64 / 8).max(1024) == 0 {
             let first = self.timeline.first();
             let gone = self.focus_rows.partition_point(|&r| r < first);
             self.focus_rows.drain(..gone);

@@ -130,8 +130,10 @@ impl Connections {
     #[must_use]
     pub fn new(max: usize) -> Self {
         Self {
-            entries: Vec::new(),
-            index: Map::default(),
+            // Made full size at once (the pages are the system's until
+            // written): never a doubling past `max`, nor a copy as it grows.
+            entries: Vec::with_capacity(max.clamp(16, 1 << 16)),
+            index: Map::with_capacity_and_hasher(max.clamp(16, 1 << 16), Default::default()),
             max: max.max(16),
             evicted: 0,
         }

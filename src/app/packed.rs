@@ -32,9 +32,11 @@ pub struct Rows {
     scratch: Vec<u8>,
 }
 
+/// 16 bytes in the ring: an event row is boxed (the few that are not
+/// packets or state changes), a packed one is where its bytes are.
 #[derive(Debug)]
 enum Row {
-    Event(Event),
+    Event(Box<Event>),
     /// A packet whose segment its captured bytes give back.
     Packet(Span),
     State(Span),
@@ -43,7 +45,8 @@ enum Row {
 /// Where a packed row's bytes are in the store.
 #[derive(Clone, Copy, Debug)]
 struct Span {
-    chunk: u64,
+    /// Chunk ids wrap (after 256 TB of rows).
+    chunk: u32,
     start: u32,
     len: u32,
 }
@@ -57,7 +60,7 @@ struct Store {
     /// The chunk being written, whose id is `first + full.len()`.
     current: Vec<u8>,
     /// The id of `full[0]`.
-    first: u64,
+    first: u32,
 }
 
 /// Bytes a chunk holds (a few hundred rows; a bigger row has its own).
@@ -73,20 +76,19 @@ impl Store {
         let start = self.current.len();
         self.current.extend_from_slice(bytes);
         Span {
-            chunk: self.first + self.full.len() as u64,
+            chunk: self.first.wrapping_add(self.full.len() as u32),
             start: u32::try_from(start).unwrap_or(u32::MAX),
             len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
         }
     }
 
     fn get(&self, s: Span) -> &[u8] {
-        let chunk = usize::try_from(s.chunk.wrapping_sub(self.first))
-            .ok()
-            .and_then(|i| match i.cmp(&self.full.len()) {
-                std::cmp::Ordering::Less => self.full.get(i),
-                std::cmp::Ordering::Equal => Some(&self.current),
-                std::cmp::Ordering::Greater => None,
-            });
+        let i = s.chunk.wrapping_sub(self.first) as usize;
+        let chunk = match i.cmp(&self.full.len()) {
+            std::cmp::Ordering::Less => self.full.get(i),
+            std::cmp::Ordering::Equal => Some(&self.current),
+            std::cmp::Ordering::Greater => None,
+        };
         let (start, len) = (s.start as usize, s.len as usize);
         chunk
             .and_then(|c| c.get(start..start + len))
@@ -94,14 +96,28 @@ impl Store {
     }
 
     /// No row is left in chunks before `chunk`.
-    fn release_before(&mut self, chunk: u64) {
-        while self.first < chunk && self.full.pop_front().is_some() {
-            self.first += 1;
+    fn release_before(&mut self, chunk: u32) {
+        for _ in 0..chunk.wrapping_sub(self.first) {
+            if self.full.pop_front().is_none() {
+                break;
+            }
+            self.first = self.first.wrapping_add(1);
         }
     }
 }
 
 impl Rows {
+    /// Rows for at most `max` rows: the ring is made that size at once (up
+    /// to a million), so it is never a doubling past what is needed, nor
+    /// copied as it grows; the pages are the system's until written.
+    #[must_use]
+    pub fn with_max(max: usize) -> Self {
+        Self {
+            rows: VecDeque::with_capacity(max.min(1 << 20)),
+            ..Self::default()
+        }
+    }
+
     #[must_use]
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -119,14 +135,14 @@ impl Rows {
                 if pack_packet(&p, &mut self.scratch) {
                     Row::Packet(self.store.put(&self.scratch))
                 } else {
-                    Row::Event(Event::Packet(p))
+                    Row::Event(Box::new(Event::Packet(p)))
                 }
             }
             Event::State(s) => {
                 pack_state(&s, &mut self.scratch);
                 Row::State(self.store.put(&self.scratch))
             }
-            other => Row::Event(other),
+            other => Row::Event(Box::new(other)),
         };
         self.rows.push_back(row);
     }
@@ -196,10 +212,11 @@ impl Rows {
 
     #[must_use]
     pub fn is_packet(&self, i: usize) -> bool {
-        matches!(
-            self.rows.get(i),
-            Some(Row::Packet(_) | Row::Event(Event::Packet(_)))
-        )
+        match self.rows.get(i) {
+            Some(Row::Packet(_)) => true,
+            Some(Row::Event(e)) => matches!(**e, Event::Packet(_)),
+            _ => false,
+        }
     }
 
     /// The first row at or after `ts` (rows are in time order).
@@ -717,6 +734,29 @@ mod tests {
         assert!(bytes <= used + 2 * CHUNK, "{bytes} bytes kept for {used}");
     }
 
+    /// Chunk ids wrap around without losing a row or a chunk.
+    #[test]
+    fn chunk_ids_wrap() {
+        let mut store = Store {
+            first: u32::MAX - 1,
+            ..Store::default()
+        };
+        let big = vec![7u8; CHUNK];
+        let spans: Vec<Span> = (0..5).map(|_| store.put(&big)).collect();
+        assert_eq!(
+            spans.iter().map(|s| s.chunk).collect::<Vec<_>>(),
+            [u32::MAX, 0, 1, 2, 3]
+        );
+        for s in &spans {
+            assert_eq!(store.get(*s), &big[..]);
+        }
+        store.release_before(1);
+        assert_eq!(store.first, 1);
+        assert!(store.get(spans[0]).is_empty());
+        assert_eq!(store.get(spans[3]), &big[..]);
+        assert_eq!(store.get(spans[4]), &big[..]);
+    }
+
     #[test]
     fn rows_are_found_by_time() {
         let mut rows = Rows::default();
@@ -755,8 +795,8 @@ mod tests {
         let mut rows = Rows::default();
         rows.push_back(ev.clone());
         rows.push_back(warning.clone());
-        assert!(matches!(&rows.rows[0], Row::Event(e) if *e == ev));
-        assert!(matches!(&rows.rows[1], Row::Event(e) if *e == warning));
+        assert!(matches!(&rows.rows[0], Row::Event(e) if **e == ev));
+        assert!(matches!(&rows.rows[1], Row::Event(e) if **e == warning));
         assert!(rows.store.current.is_empty());
     }
 
@@ -779,12 +819,8 @@ mod tests {
         let Some(Row::Packet(s)) = rows.rows.back() else {
             panic!("a packet with its bytes packs")
         };
-        // A header of 40 bytes or so, then the frame; 24 in the ring.
+        // A header of 40 bytes or so, then the frame; 16 in the ring.
         assert!(s.len <= 48 + 80, "{}", s.len);
-        assert!(
-            std::mem::size_of::<Row>() <= 32,
-            "{}",
-            std::mem::size_of::<Row>()
-        );
+        assert_eq!(std::mem::size_of::<Row>(), 16);
     }
 }

@@ -29,7 +29,7 @@ impl Timeline {
     #[must_use]
     pub fn new(max: usize) -> Self {
         Self {
-            rows: Rows::default(),
+            rows: Rows::with_max(max.max(1)),
             first: 0,
             max: max.max(1),
         }
