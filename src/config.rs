@@ -66,14 +66,24 @@ pub fn path() -> Option<PathBuf> {
     Some(base.join("synack").join("config.toml"))
 }
 
-/// Reads the defaults file at `path`: `Ok(None)` when there is none.
+/// Reads the defaults file at `path`: `Ok(None)` when there is none, or
+/// when a directory on its way is closed to this user (another user's home:
+/// `HOME` kept across `setpriv` or `sudo -E`), so none of its own.
 ///
 /// # Errors
 /// It exists but cannot be read, or says something synack does not take.
 pub fn load(path: &Path) -> Result<Option<Defaults>, ConfigError> {
+    use std::io::ErrorKind;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e)
+            if e.kind() == ErrorKind::PermissionDenied
+                && std::fs::metadata(path)
+                    .is_err_and(|m| m.kind() == ErrorKind::PermissionDenied) =>
+        {
+            return Ok(None);
+        }
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.display().to_string(),
