@@ -8,6 +8,7 @@
 
 pub mod bpf;
 mod file;
+mod frames;
 mod live;
 pub mod thread;
 
@@ -19,8 +20,9 @@ use crate::time::Timestamp;
 
 pub use bpf::compile_filter;
 pub use file::{FileCapture, PcapWriter};
+pub use frames::Frames;
 pub use live::{LiveCapture, interface_names};
-pub use thread::{CaptureThread, Captured};
+pub use thread::{Batch, CaptureThread, Captured};
 
 /// Bytes kept of each packet: link, IP and TCP headers with options, and a
 /// preview of the payload. Payload lengths come from the IP header, never from

@@ -62,8 +62,10 @@ pub fn frame_input(frame: &capture::Frame<'_>, keep_bytes: bool) -> Option<Input
 /// restart, what the old run still had in flight is dropped.
 #[derive(Debug)]
 pub enum Msg {
-    /// What a source read at once (a ring block's packets, a tracer batch).
+    /// What a source read at once (a tracer batch, a file's packets).
     Inputs { run: u64, inputs: Vec<Input> },
+    /// Packets a capture read at once, to be parsed as the loop takes them.
+    Frames { run: u64, frames: capture::Frames },
     /// The lab thread returned (the script ended, or it was told to stop).
     LabDone { run: u64, error: Option<String> },
     /// A file source read its last frame.
@@ -101,6 +103,14 @@ impl Backlog {
         let n = inputs.len();
         self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         tx.send(Msg::Inputs { run, inputs }).is_ok()
+    }
+
+    /// Sends frames, each counted as the input it becomes; false when the
+    /// loop is gone.
+    pub fn send_frames(&self, tx: &Funnel, run: u64, frames: capture::Frames) -> bool {
+        self.0
+            .fetch_add(frames.len(), std::sync::atomic::Ordering::Relaxed);
+        tx.send(Msg::Frames { run, frames }).is_ok()
     }
 
     /// Whether the loop is that far behind.
@@ -302,6 +312,7 @@ impl Face for Headless<'_> {
             | Msg::Ui(_)
             | Msg::TerminalGone
             | Msg::Inputs { .. }
+            | Msg::Frames { .. }
             | Msg::Events { .. } => None,
         })
     }

@@ -1,16 +1,17 @@
-//! A live capture on its own thread: frames are parsed at the edge and handed
-//! to a callback as [`Captured`] values; pnet's types never leave.
+//! A live capture on its own thread: frames are handed to a callback in
+//! batches of bytes ([`Frames`]), parsed by whoever takes them ([`parse`]);
+//! pnet's types never leave.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{CaptureError, Frame, LiveCapture, PcapWriter};
+use super::{CaptureError, Frame, Frames, LiveCapture, PcapWriter};
 use crate::tcp::parse::parse_frame;
 use crate::tcp::{Malformed, RawFrame, Segment};
 use crate::time::Timestamp;
 
-/// What the capture thread reports.
+/// A frame, parsed.
 #[derive(Clone, Debug)]
 pub enum Captured {
     /// A TCP or UDP packet, with its bytes when they were asked for.
@@ -22,8 +23,28 @@ pub enum Captured {
     },
     /// A frame that could not be read at all.
     Rejected { ts: Timestamp, why: Malformed },
-    /// Kernel drops, a failed write, the capture stopping.
-    Warning { ts: Timestamp, message: String },
+}
+
+/// What the capture thread reports at once.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Frames the kernel handed over together, not parsed yet.
+    pub frames: Frames,
+    /// Kernel drops, a failed write, the capture stopping: when, and what.
+    pub warnings: Vec<(Timestamp, String)>,
+}
+
+impl Batch {
+    fn new(keep_bytes: bool) -> Self {
+        Self {
+            frames: Frames::with_capacity(BATCH, BYTES_EACH, keep_bytes),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.frames.is_empty() && self.warnings.is_empty()
+    }
 }
 
 /// Parses one frame the way every source does: `None` for frames that carry
@@ -60,7 +81,7 @@ impl CaptureThread {
         mut cap: LiveCapture,
         mut writer: Option<PcapWriter>,
         keep_bytes: bool,
-        report: impl FnMut(Vec<Captured>) -> bool + Send + 'static,
+        report: impl FnMut(Batch) -> bool + Send + 'static,
     ) -> Result<Self, CaptureError> {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
@@ -104,32 +125,41 @@ impl Drop for CaptureThread {
 /// ring block, not per packet), at most this many at a time.
 const BATCH: usize = 512;
 
+/// Bytes a batch makes room for per frame: a loopback flood's frames are
+/// 66-80 bytes (headers with timestamps, no payload); bigger ones grow it.
+const BYTES_EACH: usize = 80;
+
 fn capture_loop(
     cap: &mut LiveCapture,
     mut writer: Option<&mut PcapWriter>,
     keep_bytes: bool,
-    mut report: impl FnMut(Vec<Captured>) -> bool,
+    mut report: impl FnMut(Batch) -> bool,
     stop: &AtomicBool,
 ) {
-    let warning = |message: String| Captured::Warning {
-        ts: Timestamp::now(),
-        message,
+    let stats = |cap: &mut LiveCapture, batch: &mut Batch| {
+        let said = match cap.take_stats() {
+            Ok(s) if s.dropped > 0 => format!(
+                "the kernel dropped {} of {} packets (capture too slow or buffer too small)",
+                s.dropped, s.received
+            ),
+            Ok(_) => return,
+            Err(e) => format!("cannot read capture statistics: {e}"),
+        };
+        batch.warnings.push((Timestamp::now(), said));
     };
-    let stats = |cap: &mut LiveCapture| match cap.take_stats() {
-        Ok(s) if s.dropped > 0 => Some(warning(format!(
-            "the kernel dropped {} of {} packets (capture too slow or buffer too small)",
-            s.dropped, s.received
-        ))),
-        Ok(_) => None,
-        Err(e) => Some(warning(format!("cannot read capture statistics: {e}"))),
-    };
-    let mut batch: Vec<Captured> = Vec::with_capacity(BATCH);
+    let mut batch = Batch::new(keep_bytes);
     let mut last_stats = Instant::now();
     let mut wait = false;
+    // A batch is sent full, or when the kernel has nothing more for now.
+    let send = |batch: &mut Batch, report: &mut dyn FnMut(Batch) -> bool| {
+        let mut full = std::mem::replace(batch, Batch::new(keep_bytes));
+        full.frames.trim();
+        report(full)
+    };
     while !stop.load(Ordering::Relaxed) {
         if last_stats.elapsed() >= Duration::from_secs(1) {
             last_stats = Instant::now();
-            batch.extend(stats(cap));
+            stats(cap, &mut batch);
         }
         // Everything the kernel has handed over, then one wait.
         let frame = if wait {
@@ -141,8 +171,10 @@ fn capture_loop(
             Ok(Some(f)) => Some(f),
             Ok(None) => None,
             Err(e) => {
-                batch.push(warning(format!("capture stopped: {e}")));
-                let _ = report(batch);
+                batch
+                    .warnings
+                    .push((Timestamp::now(), format!("capture stopped: {e}")));
+                let _ = send(&mut batch, &mut report);
                 return;
             }
         };
@@ -152,27 +184,33 @@ fn capture_loop(
                 if let Some(w) = writer.as_deref_mut() {
                     if let Err(e) = w.write(&frame) {
                         writer = None;
-                        batch.push(warning(format!("writing the capture file failed: {e}")));
+                        batch.warnings.push((
+                            Timestamp::now(),
+                            format!("writing the capture file failed: {e}"),
+                        ));
                     }
                 }
-                batch.extend(parse(&frame, keep_bytes));
+                batch.frames.push(&frame);
             }
             None => wait = true,
         }
-        if (wait || batch.len() >= BATCH)
+        if (wait || batch.frames.len() >= BATCH)
             && !batch.is_empty()
-            && !report(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+            && !send(&mut batch, &mut report)
         {
             return;
         }
     }
-    batch.extend(stats(cap));
+    stats(cap, &mut batch);
     if let Some(w) = writer {
         if let Err(e) = w.flush() {
-            batch.push(warning(format!("writing the capture file failed: {e}")));
+            batch.warnings.push((
+                Timestamp::now(),
+                format!("writing the capture file failed: {e}"),
+            ));
         }
     }
     if !batch.is_empty() {
-        let _ = report(batch);
+        let _ = send(&mut batch, &mut report);
     }
 }

@@ -117,6 +117,19 @@ impl Feed {
                 }
                 None
             }
+            // A capture's frames are parsed here, as they enter the reorder
+            // window: until then they wait as bytes (`capture::Frames`).
+            Msg::Frames { run, frames } => {
+                self.backlog.taken(frames.len());
+                if run == self.run {
+                    for frame in frames.iter() {
+                        if let Some(input) = super::frame_input(&frame, frames.keep_bytes()) {
+                            self.pipeline.push(input);
+                        }
+                    }
+                }
+                None
+            }
             other => Some(other),
         }
     }

@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 
 use super::drive::{self, Face, Feed};
 use super::record::RecordTo;
-use super::{Backlog, DemoSetup, Ending, Funnel, Msg, Session, WatchSetup, frame_input};
+use super::{Backlog, DemoSetup, Ending, Funnel, Msg, Session, WatchSetup};
 use crate::app::{App, AppEvent, Choice, Effect, RunKind, Update};
-use crate::capture::FileCapture;
+use crate::capture::{self, FileCapture};
 use crate::event::Event;
 use crate::i18n::Lang;
 use crate::lab::{self, LabControl, Script};
@@ -306,7 +306,8 @@ impl Face for OnScreen {
             | Msg::SourceDone { .. }
             | Msg::StepBegan { .. }
             | Msg::Events { .. }
-            | Msg::Inputs { .. } => Ok(None),
+            | Msg::Inputs { .. }
+            | Msg::Frames { .. } => Ok(None),
         }
     }
 
@@ -351,7 +352,7 @@ impl Face for OnScreen {
 /// when the loop is behind (a file can wait; nothing is skipped).
 fn read_thread(run: u64, mut file: FileCapture, tx: Funnel, backlog: Backlog) {
     std::thread::spawn(move || {
-        let mut batch = Vec::with_capacity(256);
+        let mut batch = capture::Frames::with_capacity(256, 128, true);
         let error = loop {
             while backlog.full() {
                 if tx.is_closed() {
@@ -361,9 +362,15 @@ fn read_thread(run: u64, mut file: FileCapture, tx: Funnel, backlog: Backlog) {
             }
             match file.next_frame() {
                 Ok(Some(frame)) => {
-                    batch.extend(frame_input(&frame, true));
-                    if batch.len() >= 256 && !backlog.send(&tx, run, std::mem::take(&mut batch)) {
-                        return;
+                    batch.push(&frame);
+                    if batch.len() >= 256 {
+                        let full = std::mem::replace(
+                            &mut batch,
+                            capture::Frames::with_capacity(256, 128, true),
+                        );
+                        if !backlog.send_frames(&tx, run, full) {
+                            return;
+                        }
                     }
                 }
                 Ok(None) => break None,
@@ -371,7 +378,7 @@ fn read_thread(run: u64, mut file: FileCapture, tx: Funnel, backlog: Backlog) {
             }
         };
         if !batch.is_empty() {
-            backlog.send(&tx, run, batch);
+            backlog.send_frames(&tx, run, batch);
         }
         let _ = tx.send(Msg::SourceDone { run, error });
     });

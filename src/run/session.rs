@@ -38,7 +38,6 @@ pub(super) fn captured_input(c: Captured) -> Input {
     match c {
         Captured::Segment { seg, raw } => Input::Segment { seg, raw },
         Captured::Rejected { ts, why } => Input::Rejected { ts, why },
-        Captured::Warning { ts, message } => Input::Event(Event::Warning { ts, message }),
     }
 }
 
@@ -135,24 +134,21 @@ fn start_capture(
     let mut skipped = 0u64;
     let activity = Arc::clone(activity);
     let thread = CaptureThread::start(cap, writer, keep_bytes, move |batch| {
+        let capture::Batch { frames, warnings } = batch;
         // Packets: the kernel's table is worth reading again soon.
-        if !batch.is_empty() {
+        if !frames.is_empty() {
             activity.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        // What the capture says of itself (kernel drops, a failed write)
+        // always goes.
+        let mut told: Vec<Input> = warnings
+            .into_iter()
+            .map(|(ts, message)| Input::Event(Event::Warning { ts, message }))
+            .collect();
         if cb.full() {
-            // Packets wait no more; what the capture says of itself (kernel
-            // drops, a failed write) still goes. The first skip is told at
-            // once: the run may end before the loop catches up, and the
-            // count with it.
-            let mut told: Vec<Input> = Vec::new();
-            let mut packets = 0u64;
-            for c in batch {
-                match c {
-                    Captured::Warning { .. } => told.push(captured_input(c)),
-                    _ => packets += 1,
-                }
-            }
-            if skipped == 0 && packets > 0 {
+            // Packets wait no more. The first skip is told at once: the run
+            // may end before the loop catches up, and the count with it.
+            if skipped == 0 && !frames.is_empty() {
                 told.push(Input::Event(Event::Warning {
                     ts: Timestamp::now(),
                     message: "synack fell behind and skipped packets from here on (the output \
@@ -160,26 +156,25 @@ fn start_capture(
                         .into(),
                 }));
             }
-            skipped += packets;
+            skipped += frames.len() as u64;
             return if told.is_empty() {
                 !ctx.is_closed()
             } else {
                 cb.send(&ctx, run, told)
             };
         }
-        let mut inputs = Vec::with_capacity(batch.len() + 1);
         if skipped > 0 {
             let message = format!(
                 "synack fell behind and skipped {skipped} packets (the output or the screen was too slow to keep up)"
             );
-            inputs.push(Input::Event(Event::Warning {
+            told.push(Input::Event(Event::Warning {
                 ts: Timestamp::now(),
                 message,
             }));
             skipped = 0;
         }
-        inputs.extend(batch.into_iter().map(captured_input));
-        cb.send(&ctx, run, inputs)
+        (told.is_empty() || cb.send(&ctx, run, told))
+            && (frames.is_empty() || cb.send_frames(&ctx, run, frames))
     });
     Ok(thread?)
 }
