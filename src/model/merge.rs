@@ -159,6 +159,8 @@ pub struct States {
     /// packet came after the kernel's report) is that same change, and is
     /// not held at all.
     kernel_last: crate::hash::Map<(ConnId, Role), (TcpState, Timestamp)>,
+    /// Entries `kernel_last` held after its last sweep.
+    kernel_last_swept: usize,
     /// With the tracepoint, walks wait until its records up to their time
     /// have come (they come up to [`TRACE_LATE`] late): a walk must not show
     /// the end of a path whose steps the tracer is still to tell.
@@ -181,6 +183,21 @@ impl Default for States {
 }
 
 impl States {
+    /// The kernel's changes of connections already forgotten (a TIME-WAIT's
+    /// end, reported a minute after its last packet) would stay in
+    /// `kernel_last` for good: swept whenever it has doubled, each is kept
+    /// while its connection is followed, or as long as its brief is.
+    fn sweep_kernel_last(&mut self) {
+        if self.kernel_last.len() < (2 * self.kernel_last_swept).max(1024) {
+            return;
+        }
+        let now = self.now.0;
+        let conns = &self.conns;
+        self.kernel_last.retain(|(conn, _), (_, ts)| {
+            conns.get(*conn).is_some() || ts.0.saturating_add(retire::RETIRED_FOR) > now
+        });
+        self.kernel_last_swept = self.kernel_last.len();
+    }
     #[must_use]
     pub fn new() -> Self {
         Self {
@@ -204,6 +221,7 @@ impl States {
             queue_changes: Vec::new(),
             socket_queue_changes: Vec::new(),
             kernel_last: crate::hash::Map::default(),
+            kernel_last_swept: 0,
             walks: std::collections::VecDeque::new(),
         }
     }
@@ -1281,6 +1299,7 @@ impl States {
         }));
         if let Some((conn, role, state)) = key {
             self.kernel_last.insert((conn, role), (state, ts));
+            self.sweep_kernel_last();
         }
         let kind = Kind::Kernel {
             reported: c.ts,

@@ -717,3 +717,42 @@ fn retransmissions_the_kernel_confirms_and_those_it_does_not() {
         .witnessed();
     assert!(packets[4].ends_with(" - -"), "{packets:#?}");
 }
+
+/// A minute after its last packet a connection is long forgotten, yet the
+/// kernel still reports its TIME-WAIT's end: what the merge keeps of the
+/// kernel's last word on each socket must not grow with every connection
+/// ever seen.
+#[test]
+fn the_kernels_last_words_on_forgotten_connections_are_swept() {
+    use crate::tcp::track::{ConnId, Role};
+    let mut st = super::States::new();
+    st.now = ms(1_000);
+    for i in 0..5_000u32 {
+        st.kernel_last
+            .insert((ConnId(i), Role::Client), (TimeWait, ms(u64::from(i))));
+        st.sweep_kernel_last();
+    }
+    assert_eq!(
+        st.kernel_last.len(),
+        5_000,
+        "all said within the brief's time"
+    );
+    // 65 s on: the words older than a forgotten connection's brief go.
+    st.now = ms(65_000 + 2_500);
+    st.kernel_last_swept = 0;
+    st.sweep_kernel_last();
+    assert_eq!(st.kernel_last.len(), 5_000 - 2_501);
+    assert!(st.kernel_last.keys().all(|(c, _)| c.0 > 2_500));
+    // Bounded as words keep coming: a sweep whenever the map has doubled.
+    for i in 0..100_000u64 {
+        st.now = ms(70_000 + i * 10);
+        st.kernel_last
+            .insert((ConnId(10_000 + i as u32), Role::Server), (Closed, st.now));
+        st.sweep_kernel_last();
+    }
+    assert!(
+        st.kernel_last.len() <= 2 * 6_500,
+        "{}",
+        st.kernel_last.len()
+    );
+}
