@@ -28,8 +28,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::hash::Map;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+use crate::hash::{Map, SockMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::reports::{SockInfo, TimerKind, Transition};
 use crate::tcp::TcpState;
@@ -173,85 +173,20 @@ impl std::hash::Hash for SockKey {
     }
 }
 
+impl crate::hash::SockKeyed for SockKey {
+    fn ends(&self) -> crate::hash::Ends {
+        (self.local, self.remote)
+    }
+    fn from_ends((local, remote): crate::hash::Ends) -> Self {
+        Self { local, remote }
+    }
+}
+
 impl SockKey {
     /// The kernel reports a listener's remote end as `0.0.0.0:0` / `[::]:0`.
     fn new(local: SocketAddr, remote: SocketAddr) -> Self {
         let remote = (remote.port() != 0 || !remote.ip().is_unspecified()).then_some(remote);
         Self { local, remote }
-    }
-}
-
-/// The sockets the view knows, by key. A busy port's sockets are mostly
-/// IPv4 (a flood leaves tens of thousands in TIME-WAIT), kept under a
-/// 14-byte key instead of [`SockKey`]'s 64: half the memory per socket.
-/// Any other key (IPv6, mixed families) is kept as it is.
-#[derive(Debug, Default)]
-struct Entries {
-    v4: Map<V4Key, Entry>,
-    other: Map<SockKey, Entry>,
-}
-
-/// An IPv4 socket's key: its local end, and its remote end unless a listener.
-type V4Key = (SocketAddrV4, Option<SocketAddrV4>);
-
-fn v4_key(key: &SockKey) -> Option<V4Key> {
-    let SocketAddr::V4(local) = key.local else {
-        return None;
-    };
-    match key.remote {
-        None => Some((local, None)),
-        Some(SocketAddr::V4(remote)) => Some((local, Some(remote))),
-        Some(SocketAddr::V6(_)) => None,
-    }
-}
-
-impl Entries {
-    fn get(&self, key: &SockKey) -> Option<&Entry> {
-        match v4_key(key) {
-            Some(k) => self.v4.get(&k),
-            None => self.other.get(key),
-        }
-    }
-
-    fn get_mut(&mut self, key: &SockKey) -> Option<&mut Entry> {
-        match v4_key(key) {
-            Some(k) => self.v4.get_mut(&k),
-            None => self.other.get_mut(key),
-        }
-    }
-
-    fn insert(&mut self, key: SockKey, entry: Entry) {
-        match v4_key(&key) {
-            Some(k) => self.v4.insert(k, entry),
-            None => self.other.insert(key, entry),
-        };
-    }
-
-    /// The entry of `key`, made with `new` if there is none.
-    fn or_insert(&mut self, key: SockKey, new: Entry) -> &mut Entry {
-        match v4_key(&key) {
-            Some(k) => self.v4.entry(k).or_insert(new),
-            None => self.other.entry(key).or_insert(new),
-        }
-    }
-
-    fn remove(&mut self, key: &SockKey) -> Option<Entry> {
-        match v4_key(key) {
-            Some(k) => self.v4.remove(&k),
-            None => self.other.remove(key),
-        }
-    }
-
-    /// Every entry with its key, in no particular order.
-    fn iter_mut(&mut self) -> impl Iterator<Item = (SockKey, &mut Entry)> {
-        let v4 = self.v4.iter_mut().map(|((local, remote), e)| {
-            let key = SockKey {
-                local: SocketAddr::V4(*local),
-                remote: remote.map(SocketAddr::V4),
-            };
-            (key, e)
-        });
-        v4.chain(self.other.iter_mut().map(|(k, e)| (*k, e)))
     }
 }
 
@@ -313,7 +248,7 @@ pub const TRACE_LATE: u64 = 200_000_000;
 /// de-duplicated state changes.
 #[derive(Debug, Default)]
 pub struct KernelView {
-    entries: Entries,
+    entries: SockMap<SockKey, Entry>,
     /// Port-0 SYN-SENTs by the kernel address of their socket.
     pending_syn: Map<u64, PendingSyn>,
     /// `FIN-WAIT-1/FIN-WAIT-2/CLOSING → CLOSE` at this time: TIME-WAIT or a
@@ -470,18 +405,15 @@ impl KernelView {
         {
             // Linux logs the hand-over to a TIME-WAIT mini-socket as → CLOSE:
             // hold it until a walk shows whether a TIME-WAIT took over.
-            let entry = self.entries.or_insert(
-                key,
-                Entry {
-                    state: t.from,
-                    changed_at: t.ts,
-                    first_snapshot: None,
-                    traced: true,
-                    seen_at: t.ts,
-                    orphan: false,
-                    missing_since: None,
-                },
-            );
+            let entry = self.entries.get_or_insert_with(key, || Entry {
+                state: t.from,
+                changed_at: t.ts,
+                first_snapshot: None,
+                traced: true,
+                seen_at: t.ts,
+                orphan: false,
+                missing_since: None,
+            });
             entry.changed_at = entry.changed_at.max(t.ts);
             entry.seen_at = entry.seen_at.max(t.ts);
             entry.traced = true;
@@ -1168,58 +1100,6 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("test address")
-    }
-
-    #[test]
-    fn entries_keep_every_key_as_given_ipv4_in_the_small_table() {
-        let mut entries = Entries::default();
-        let keys = [
-            SockKey::new(addr(CLIENT), addr(SERVER)),
-            SockKey::new(addr(SERVER), addr("0.0.0.0:0")),
-            SockKey::new(addr("[::1]:7000"), addr("[::1]:40000")),
-            SockKey::new(addr("[::]:7000"), addr("[::]:0")),
-            // Families mixed: kept whole, as given.
-            SockKey::new(addr("127.0.0.1:7000"), addr("[::1]:40000")),
-            SockKey::new(addr("[fe80::1%2]:7000"), addr("[fe80::2%2]:40000")),
-        ];
-        for (i, k) in keys.iter().enumerate() {
-            let e = Entry {
-                state: TcpState::ALL[i],
-                changed_at: ms(i as u64),
-                first_snapshot: (i % 2 == 0).then(|| ms(100 + i as u64)),
-                traced: i % 3 == 0,
-                seen_at: ms(200 + i as u64),
-                orphan: i == 4,
-                missing_since: (i == 1).then(|| ms(300)),
-            };
-            if i % 2 == 0 {
-                entries.insert(*k, e);
-            } else {
-                *entries.or_insert(*k, e) = e;
-            }
-        }
-        assert_eq!(entries.v4.len(), 2, "the IPv4 connection and listener");
-        assert_eq!(entries.other.len(), 4);
-        for (i, k) in keys.iter().enumerate() {
-            let e = entries.get(k).expect("kept");
-            assert_eq!((e.state, e.changed_at), (TcpState::ALL[i], ms(i as u64)));
-        }
-        let mut back: Vec<SockKey> = entries.iter_mut().map(|(k, _)| k).collect();
-        back.sort_unstable();
-        let mut want = keys.to_vec();
-        want.sort_unstable();
-        assert_eq!(back, want, "iteration gives each key back as it was");
-        entries.get_mut(&keys[0]).expect("kept").orphan = true;
-        assert!(entries.get(&keys[0]).is_some_and(|e| e.orphan));
-        assert!(entries.remove(&keys[0]).is_some() && entries.get(&keys[0]).is_none());
-        assert!(entries.remove(&keys[4]).is_some() && entries.remove(&keys[4]).is_none());
-        assert_eq!(entries.v4.len() + entries.other.len(), 4);
-        // The listener's key is the one `new` makes from the kernel's report.
-        assert!(
-            entries
-                .get(&SockKey::new(addr(SERVER), addr("0.0.0.0:0")))
-                .is_some()
-        );
     }
 
     fn tr(

@@ -2,7 +2,7 @@
 //! relative sequence numbers as Wireshark computes them, window scaling and
 //! the per-segment analysis notes (Wireshark's TCP analysis definitions).
 
-use crate::hash::Map;
+use crate::hash::{Ends, SockMap};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -166,15 +166,21 @@ struct Key {
     hi: SocketAddr,
 }
 
-impl std::hash::Hash for Key {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.proto.hash(h);
-        crate::hash::addr(&self.lo, h);
-        crate::hash::addr(&self.hi, h);
-    }
-}
-
 impl Key {
+    /// Where the connection is kept in its protocol's table.
+    fn ends(&self) -> Ends {
+        (self.lo, Some(self.hi))
+    }
+
+    /// The role of the sender `src` in a connection of this key.
+    fn role_of(&self, src: SocketAddr, client_is_lo: bool) -> Role {
+        if (src == self.lo) == client_is_lo {
+            Role::Client
+        } else {
+            Role::Server
+        }
+    }
+
     fn of(seg: &Segment) -> Key {
         let (lo, hi) = if lower_first(&seg.src, &seg.dst) {
             (seg.src, seg.dst)
@@ -240,8 +246,8 @@ struct Flow {
 #[derive(Clone, Copy, Debug)]
 struct Conn {
     id: ConnId,
-    client: SocketAddr,
-    server: SocketAddr,
+    /// The key's lower endpoint is the client (the addresses are the key's).
+    client_is_lo: bool,
     /// Indexed by [`Role`]: 0 client, 1 server.
     flows: [Flow; 2],
     rst: bool,
@@ -253,11 +259,10 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(id: ConnId, client: SocketAddr, server: SocketAddr, now: u64) -> Self {
+    fn new(id: ConnId, client_is_lo: bool, now: u64) -> Self {
         Conn {
             id,
-            client,
-            server,
+            client_is_lo,
             flows: [Flow::default(); 2],
             rst: false,
             syn_ts: None,
@@ -283,6 +288,14 @@ impl Conn {
     }
 }
 
+/// The table of a protocol's connections in [`Tracker::conns`].
+fn table(proto: Proto) -> usize {
+    match proto {
+        Proto::Tcp => 0,
+        Proto::Udp => 1,
+    }
+}
+
 fn idx(role: Role) -> usize {
     match role {
         Role::Client => 0,
@@ -296,7 +309,8 @@ fn idx(role: Role) -> usize {
 /// known connection does not allocate.
 #[derive(Debug)]
 pub struct Tracker {
-    conns: Map<Key, Conn>,
+    /// TCP's connections, then UDP's (see [`table`]).
+    conns: [SockMap<Ends, Conn>; 2],
     next_id: u32,
     packets: u64,
     max_conns: usize,
@@ -324,7 +338,7 @@ impl Tracker {
     #[must_use]
     pub fn with_max_connections(max: usize) -> Self {
         Tracker {
-            conns: Map::default(),
+            conns: Default::default(),
             next_id: 1,
             packets: 0,
             max_conns: max.max(1),
@@ -336,21 +350,25 @@ impl Tracker {
     /// Connections currently remembered.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.conns.len()
+        self.conns.iter().map(SockMap::len).sum()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
+        self.conns.iter().all(SockMap::is_empty)
     }
 
     /// `(client, server)` of a remembered connection.
     #[must_use]
     pub fn endpoints(&self, id: ConnId) -> Option<(SocketAddr, SocketAddr)> {
         self.conns
-            .values()
-            .find(|c| c.id == id)
-            .map(|c| (c.client, c.server))
+            .iter()
+            .flat_map(SockMap::iter)
+            .find(|(_, c)| c.id == id)
+            .and_then(|((lo, hi), c)| {
+                let hi = hi?;
+                Some(if c.client_is_lo { (lo, hi) } else { (hi, lo) })
+            })
     }
 
     fn mark_server_port(&mut self, port: u16) {
@@ -379,9 +397,10 @@ impl Tracker {
             lo: a.min(b),
             hi: a.max(b),
         };
+        let conns = &mut self.conns[table(key.proto)];
         // Not a newer connection on the same addresses.
-        if self.conns.get(&key).is_some_and(|c| c.id == id) {
-            self.conns.remove(&key);
+        if conns.get(&key.ends()).is_some_and(|c| c.id == id) {
+            conns.remove(&key.ends());
         }
     }
 
@@ -410,13 +429,10 @@ impl Tracker {
         }
 
         let mut notes = Notes::default();
-        let reused = match (self.conns.get(&key), seg.tcp) {
+        let (t, ends) = (table(key.proto), key.ends());
+        let reused = match (self.conns[t].get(&ends), seg.tcp) {
             (Some(c), Some(t)) if syn_only => {
-                let from = if seg.src == c.client {
-                    Role::Client
-                } else {
-                    Role::Server
-                };
+                let from = key.role_of(seg.src, c.client_is_lo);
                 // RFC 9293 §3.6.1 allows a new incarnation once the old one is
                 // closed; a different ISN on a live one is one too (Wireshark's rule).
                 c.closed() || c.flows[idx(from)].base.is_some_and(|b| b != SeqNum(t.seq))
@@ -425,18 +441,18 @@ impl Tracker {
         };
         if reused {
             notes.insert(Notes::PORT_REUSED);
-            self.conns.remove(&key);
+            self.conns[t].remove(&ends);
         }
-        if !self.conns.contains_key(&key) {
-            if self.conns.len() >= self.max_conns {
+        if !self.conns[t].contains_key(&ends) {
+            if self.len() >= self.max_conns {
                 self.evict();
             }
             let known = if syn_only { None } else { forgotten(seg) };
-            let conn = self.new_conn(seg, known);
-            self.conns.insert(key, conn);
+            let conn = self.new_conn(seg, &key, known);
+            self.conns[t].insert(ends, conn);
         }
         let packets = self.packets;
-        let Some(conn) = self.conns.get_mut(&key) else {
+        let Some(conn) = self.conns[t].get_mut(&ends) else {
             // Unreachable: inserted above. Answer something harmless.
             return Analysis {
                 conn: ConnId(0),
@@ -449,11 +465,7 @@ impl Tracker {
             };
         };
         conn.last_active = packets;
-        let from = if seg.src == conn.client {
-            Role::Client
-        } else {
-            Role::Server
-        };
+        let from = key.role_of(seg.src, conn.client_is_lo);
         if seg.malformed.is_some() {
             notes.insert(Notes::MALFORMED);
         }
@@ -487,11 +499,10 @@ impl Tracker {
         }
     }
 
-    /// A new connection; `known`: the id and client of a forgotten one.
-    fn new_conn(&mut self, seg: &Segment, known: Option<(ConnId, SocketAddr)>) -> Conn {
+    /// A new connection of `key`; `known`: the id and client of a forgotten one.
+    fn new_conn(&mut self, seg: &Segment, key: &Key, known: Option<(ConnId, SocketAddr)>) -> Conn {
         if let Some((id, client)) = known {
-            let server = if client == seg.src { seg.dst } else { seg.src };
-            return Conn::new(id, client, server, self.packets);
+            return Conn::new(id, client == key.lo, self.packets);
         }
         let client_is_src = match seg.tcp {
             None => true,
@@ -507,31 +518,32 @@ impl Tracker {
                 }
             }
         };
-        let (client, server) = if client_is_src {
-            (seg.src, seg.dst)
-        } else {
-            (seg.dst, seg.src)
-        };
+        let client = if client_is_src { seg.src } else { seg.dst };
         let id = ConnId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        Conn::new(id, client, server, self.packets)
+        Conn::new(id, client == key.lo, self.packets)
     }
 
     /// Forgets about an eighth of the table: closed connections first, then
     /// the least recently active.
     fn evict(&mut self) {
-        let mut order: Vec<(bool, u64, Key)> = self
+        let mut order: Vec<(bool, u64, usize, Ends)> = self
             .conns
             .iter()
-            .map(|(k, c)| (!c.closed(), c.last_active, *k))
+            .enumerate()
+            .flat_map(|(t, conns)| {
+                conns
+                    .iter()
+                    .map(move |(k, c)| (!c.closed(), c.last_active, t, k))
+            })
             .collect();
         let n = (self.max_conns / 8).max(1).min(order.len());
         if n == 0 {
             return;
         }
-        order.select_nth_unstable_by_key(n - 1, |(open, active, _)| (*open, *active));
-        for (_, _, k) in &order[..n] {
-            if let Some(c) = self.conns.remove(k) {
+        order.select_nth_unstable_by_key(n - 1, |(open, active, _, _)| (*open, *active));
+        for (_, _, t, k) in &order[..n] {
+            if let Some(c) = self.conns[*t].remove(k) {
                 self.evicted.push(c.id);
             }
         }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use super::park::Tuple;
 use crate::event::StateSource;
-use crate::hash::Map;
+use crate::hash::{Ends, Map, SockMap};
 use crate::tcp::TcpState;
 use crate::tcp::state::ConnMachine;
 use crate::tcp::track::{ConnId, Role};
@@ -91,7 +91,7 @@ fn finished(m: &ConnMachine, kernel: bool) -> bool {
 pub(super) struct Conns {
     machines: Map<ConnId, Machine>,
     /// (local, remote) → the connection and the role of `local` in it.
-    tuples: Map<Tuple, (ConnId, Role)>,
+    tuples: SockMap<Ends, (ConnId, Role)>,
     /// Inferred TIME-WAIT ends, by time (without a kernel only).
     deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
     /// Finished connections, by when they may be forgotten.
@@ -111,7 +111,7 @@ impl Conns {
     /// The connection and the role of `local` in it, for a socket whose
     /// packets were seen (its connection may have been forgotten since).
     pub fn conn_of(&self, local: SocketAddr, remote: SocketAddr) -> Option<(ConnId, Role)> {
-        if let Some(found) = self.tuples.get(&(local, remote)) {
+        if let Some(found) = self.tuples.get(&(local, Some(remote))) {
             return Some(*found);
         }
         let r = self.retired.get(&fingerprint(local, remote))?;
@@ -125,19 +125,21 @@ impl Conns {
 
     /// Whether this socket's packets were seen (its connection may be forgotten since).
     pub fn knows(&self, local: SocketAddr, remote: SocketAddr) -> bool {
-        self.tuples.contains_key(&(local, remote))
+        self.tuples.contains_key(&(local, Some(remote)))
             || self.retired.contains_key(&fingerprint(local, remote))
     }
 
     /// Whether this connection still holds its 4-tuple (a newer one on the
     /// same addresses takes it over).
     pub fn owns(&self, conn: ConnId, tuple: Tuple) -> bool {
-        self.tuples.get(&tuple).is_some_and(|(id, _)| *id == conn)
+        self.tuples
+            .get(&(tuple.0, Some(tuple.1)))
+            .is_some_and(|(id, _)| *id == conn)
     }
 
     /// Whether the socket's connection is followed now (not forgotten).
     pub fn live(&self, t: &Tuple) -> bool {
-        self.tuples.contains_key(t)
+        self.tuples.contains_key(&(t.0, Some(t.1)))
     }
 
     /// A forgotten connection with these endpoints: its id and its client.
@@ -150,11 +152,11 @@ impl Conns {
     /// The tuples of a packet's connection are (now) this connection's;
     /// false when they already were.
     pub fn learn(&mut self, src: SocketAddr, dst: SocketAddr, conn: ConnId, from: Role) -> bool {
-        if self.tuples.get(&(src, dst)) == Some(&(conn, from)) {
+        if self.tuples.get(&(src, Some(dst))) == Some(&(conn, from)) {
             return false;
         }
-        self.tuples.insert((src, dst), (conn, from));
-        self.tuples.insert((dst, src), (conn, from.peer()));
+        self.tuples.insert((src, Some(dst)), (conn, from));
+        self.tuples.insert((dst, Some(src)), (conn, from.peer()));
         true
     }
 
@@ -315,12 +317,16 @@ impl Conns {
     ) -> Option<Tuple> {
         let m = self.machines.remove(&conn)?;
         let (c, s) = (m.client, m.server);
-        if self.tuples.get(&(c, s)).is_none_or(|(id, _)| *id != conn) {
+        if self
+            .tuples
+            .get(&(c, Some(s)))
+            .is_none_or(|(id, _)| *id != conn)
+        {
             // The 4-tuple is a newer connection's now.
             return None;
         }
-        self.tuples.remove(&(c, s));
-        self.tuples.remove(&(s, c));
+        self.tuples.remove(&(c, Some(s)));
+        self.tuples.remove(&(s, Some(c)));
         let shown = shown?;
         let fp = fingerprint(c, s);
         // Stored by (lower, higher) endpoint.

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::event::StateSource;
-use crate::hash::Map;
+use crate::hash::SockMap;
 use crate::tcp::TcpState;
 use crate::tcp::track::ConnId;
 use crate::time::Timestamp;
@@ -163,7 +163,7 @@ pub const UNSETTLED_FOR: u64 = 3_000_000_000;
 
 #[derive(Default)]
 pub(super) struct Sockets {
-    shown: Map<Sock, Shown>,
+    shown: SockMap<Sock, Shown>,
     /// Sockets whose last shown state is inferred and not settled, in the
     /// order they were shown (stale entries are skipped, and swept out when
     /// the list doubles: see [`Sockets::note_unsettled`]).
