@@ -179,6 +179,33 @@ impl<K: SockKeyed, V> SockMap<K, V> {
     }
 }
 
+/// Two socket addresses in 16 bytes instead of 64: two IPv4 ones as they
+/// are, any other two behind a box.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pair {
+    V4(SocketAddrV4, SocketAddrV4),
+    Other(Box<(SocketAddr, SocketAddr)>),
+}
+
+impl Pair {
+    #[must_use]
+    pub fn new(a: SocketAddr, b: SocketAddr) -> Self {
+        match (a, b) {
+            (SocketAddr::V4(a), SocketAddr::V4(b)) => Pair::V4(a, b),
+            _ => Pair::Other(Box::new((a, b))),
+        }
+    }
+
+    /// The two addresses, in the order given.
+    #[must_use]
+    pub fn get(&self) -> (SocketAddr, SocketAddr) {
+        match self {
+            Pair::V4(a, b) => (SocketAddr::V4(*a), SocketAddr::V4(*b)),
+            Pair::Other(p) => **p,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::hash::{BuildHasher, Hasher};
@@ -266,5 +293,21 @@ mod tests {
         map.retain(|k, _| k.1.is_some());
         assert_eq!(map.len(), keys.len() - 4, "the two listeners went");
         assert!(!map.is_empty());
+    }
+
+    #[test]
+    fn a_pair_gives_back_its_two_addresses_in_order() {
+        for (a, b) in [
+            ("127.0.0.1:40000", "127.0.0.1:7000"),
+            ("127.0.0.1:7000", "127.0.0.1:40000"),
+            ("[::1]:7000", "[::1]:40000"),
+            ("127.0.0.1:7000", "[::1]:40000"),
+            ("[fe80::1%2]:7000", "[fe80::2%2]:40000"),
+        ] {
+            let e = ends(a, Some(b));
+            let (a, b) = (e.0, e.1.expect("given"));
+            assert_eq!(super::Pair::new(a, b).get(), (a, b));
+        }
+        assert_eq!(size_of::<super::Pair>(), 16);
     }
 }

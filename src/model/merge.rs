@@ -497,7 +497,7 @@ impl States {
         let Some(m) = self.conns.get(conn) else {
             return;
         };
-        let (c, s) = (m.client, m.server);
+        let (c, s) = m.ends();
         if !self.conns.owns(conn, (c, s)) {
             // A newer connection took over its 4-tuple: the sockets, what
             // was shown of them and their brief are the newer one's.

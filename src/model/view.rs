@@ -198,7 +198,7 @@ struct Entry {
     /// about this socket is stale.
     changed_at: Timestamp,
     /// When a snapshot first showed it (`None`: only the tracer has).
-    first_snapshot: Option<Timestamp>,
+    first_snapshot: OptTs,
     /// A transition of the tracer applied to it.
     traced: bool,
     /// The last report that showed it in `state` (a walk's start, a traced
@@ -209,7 +209,33 @@ struct Entry {
     /// The first snapshot that did not show it. The table walk is not atomic
     /// (a socket being re-hashed can be skipped), so a socket is gone only
     /// when a second snapshot confirms it; it closed at the first.
-    missing_since: Option<Timestamp>,
+    missing_since: OptTs,
+}
+
+/// A time or none, in 8 bytes (`Option<Timestamp>` takes 16): the view
+/// holds an entry for each of a busy port's sockets, tens of thousands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct OptTs(u64);
+
+impl OptTs {
+    /// None: no capture or clock gives this time (the year 2554).
+    const NONE: OptTs = OptTs(u64::MAX);
+
+    fn some(ts: Timestamp) -> Self {
+        OptTs(ts.0.min(u64::MAX - 1))
+    }
+
+    fn get(self) -> Option<Timestamp> {
+        (self != Self::NONE).then_some(Timestamp(self.0))
+    }
+
+    /// The time, set to `ts` first if there is none.
+    fn get_or_insert(&mut self, ts: Timestamp) -> Timestamp {
+        if *self == Self::NONE {
+            *self = Self::some(ts);
+        }
+        Timestamp(self.0)
+    }
 }
 
 /// connect()'s CLOSED → SYN-SENT, logged before the socket had a port.
@@ -408,17 +434,17 @@ impl KernelView {
             let entry = self.entries.get_or_insert_with(key, || Entry {
                 state: t.from,
                 changed_at: t.ts,
-                first_snapshot: None,
+                first_snapshot: OptTs::NONE,
                 traced: true,
                 seen_at: t.ts,
                 orphan: false,
-                missing_since: None,
+                missing_since: OptTs::NONE,
             });
             entry.changed_at = entry.changed_at.max(t.ts);
             entry.seen_at = entry.seen_at.max(t.ts);
             entry.traced = true;
             entry.orphan = false;
-            if let Some(at) = entry.first_snapshot {
+            if let Some(at) = entry.first_snapshot.get() {
                 self.untraced_seen.remove(&(at, key));
             }
             self.pending_close.insert(
@@ -711,15 +737,15 @@ impl KernelView {
         let mut forget = Vec::new();
         for (key, e) in self.entries.iter_mut() {
             if shown.contains_key(&key) {
-                e.missing_since = None;
+                e.missing_since = OptTs::NONE;
                 continue;
             }
             if self.pending_close.contains_key(&key) || e.changed_at > ts {
                 continue;
             }
             if e.state != TcpState::Closed {
-                match e.missing_since {
-                    None => e.missing_since = Some(ts),
+                match e.missing_since.get() {
+                    None => e.missing_since = OptTs::some(ts),
                     Some(first) => gone.push((key, first)),
                 }
             } else if e.changed_at < ts && !resolved.contains(&key) {
@@ -741,11 +767,15 @@ impl KernelView {
                 out,
             );
             if let Some(e) = self.entries.get_mut(&key) {
-                e.missing_since = None;
+                e.missing_since = OptTs::NONE;
             }
         }
         for key in forget {
-            if let Some(at) = self.entries.remove(&key).and_then(|e| e.first_snapshot) {
+            if let Some(at) = self
+                .entries
+                .remove(&key)
+                .and_then(|e| e.first_snapshot.get())
+            {
                 self.untraced_seen.remove(&(at, key));
             }
         }
@@ -799,7 +829,7 @@ impl KernelView {
             );
             self.seen_by_snapshot(key, ts);
             if let Some(e) = self.entries.get_mut(&key) {
-                e.missing_since = None;
+                e.missing_since = OptTs::NONE;
             }
             self.listener_queue(ts, s, queues);
         }
@@ -822,10 +852,10 @@ impl KernelView {
             if e.state != TcpState::Listen || e.changed_at > ts {
                 continue;
             }
-            match e.missing_since {
-                None => e.missing_since = Some(ts),
+            match e.missing_since.get() {
+                None => e.missing_since = OptTs::some(ts),
                 Some(first) => {
-                    e.missing_since = None;
+                    e.missing_since = OptTs::NONE;
                     self.apply(
                         key,
                         Told {
@@ -954,11 +984,11 @@ impl KernelView {
                     Entry {
                         state: to,
                         changed_at: ts,
-                        first_snapshot: None,
+                        first_snapshot: OptTs::NONE,
                         traced: false,
                         seen_at: ts,
                         orphan: false,
-                        missing_since: None,
+                        missing_since: OptTs::NONE,
                     },
                 );
                 from_if_new.filter(|f| *f != to)
@@ -1000,7 +1030,7 @@ impl KernelView {
     fn mark_traced(&mut self, key: SockKey) {
         if let Some(e) = self.entries.get_mut(&key) {
             e.traced = true;
-            if let Some(at) = e.first_snapshot {
+            if let Some(at) = e.first_snapshot.get() {
                 self.untraced_seen.remove(&(at, key));
             }
         }
@@ -1010,7 +1040,7 @@ impl KernelView {
     fn seen_by_snapshot(&mut self, key: SockKey, ts: Timestamp) {
         if let Some(e) = self.entries.get_mut(&key) {
             e.seen_at = e.seen_at.max(ts);
-            let at = *e.first_snapshot.get_or_insert(ts);
+            let at = e.first_snapshot.get_or_insert(ts);
             if !e.traced {
                 self.untraced_seen.insert((at, key));
             }
@@ -1100,6 +1130,18 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("test address")
+    }
+
+    #[test]
+    fn an_optional_time_in_a_word_gives_back_what_it_was_given() {
+        let mut t = OptTs::NONE;
+        assert_eq!(t.get(), None);
+        assert_eq!(t.get_or_insert(ms(5)), ms(5));
+        assert_eq!(t.get_or_insert(ms(9)), ms(5), "set once");
+        assert_eq!(OptTs::some(ms(7)).get(), Some(ms(7)));
+        assert_eq!(OptTs::some(Timestamp(0)).get(), Some(Timestamp(0)));
+        assert!(OptTs::some(Timestamp(u64::MAX)).get().is_some());
+        assert_eq!(size_of::<Entry>(), 40);
     }
 
     fn tr(

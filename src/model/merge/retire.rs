@@ -4,12 +4,12 @@
 //! kernel's later reports (TIME-WAIT's end) and late packets.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
 use super::park::Tuple;
 use crate::event::StateSource;
-use crate::hash::{Ends, Map, SockMap};
+use crate::hash::{Ends, Map, Pair, SockMap};
 use crate::tcp::TcpState;
 use crate::tcp::state::ConnMachine;
 use crate::tcp::track::{ConnId, Role};
@@ -29,8 +29,8 @@ pub const MAX_RETIRED: usize = 200_000;
 /// One connection's inferred machine and what it takes to forget it.
 pub(super) struct Machine {
     pub machine: ConnMachine,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
+    /// (client, server).
+    ends: Pair,
     /// The time of its first packet, and of its last.
     pub first: Timestamp,
     pub last: Timestamp,
@@ -45,10 +45,16 @@ pub(super) struct Machine {
 impl Machine {
     /// The socket of `role` as (local, remote).
     pub fn socket(&self, role: Role) -> Tuple {
+        let (client, server) = self.ends.get();
         match role {
-            Role::Client => (self.client, self.server),
-            Role::Server => (self.server, self.client),
+            Role::Client => (client, server),
+            Role::Server => (server, client),
         }
+    }
+
+    /// (client, server).
+    pub fn ends(&self) -> Tuple {
+        self.ends.get()
     }
 }
 
@@ -66,6 +72,67 @@ struct Retired {
     /// the time its report spoke of.
     shown: [Option<Brief>; 2],
     at: Timestamp,
+}
+
+/// Forgotten connections kept in brief, by fingerprint. A brief older than
+/// [`RETIRED_FOR`] is gone at once (not found) and swept out with the others
+/// at most once a second of packet time: no list of them by age to keep
+/// (16 bytes each, ~70,000 after a flood's few seconds).
+#[derive(Default)]
+struct Briefs {
+    map: Map<u64, Retired>,
+    /// Briefs from this time or before are gone.
+    limit: Timestamp,
+    /// No brief is older than this (it may be older than the oldest).
+    oldest: Option<Timestamp>,
+    swept_at: Timestamp,
+}
+
+/// How often, in packet time, the briefs gone are swept out.
+const SWEEP_EVERY: u64 = 1_000_000_000;
+
+impl Briefs {
+    fn get(&self, fp: u64) -> Option<&Retired> {
+        self.map.get(&fp).filter(|r| r.at > self.limit)
+    }
+
+    fn get_mut(&mut self, fp: u64) -> Option<&mut Retired> {
+        let limit = self.limit;
+        self.map.get_mut(&fp).filter(|r| r.at > limit)
+    }
+
+    fn remove(&mut self, fp: u64) {
+        self.map.remove(&fp);
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn insert(&mut self, fp: u64, r: Retired) {
+        self.oldest = Some(self.oldest.map_or(r.at, |o| o.min(r.at)));
+        self.map.insert(fp, r);
+        if self.map.len() > MAX_RETIRED {
+            // The oldest go, an eighth at once.
+            let mut ats: Vec<Timestamp> = self.map.values().map(|r| r.at).collect();
+            let (_, cut, _) = ats.select_nth_unstable(MAX_RETIRED / 8);
+            let cut = *cut;
+            self.map.retain(|_, r| r.at > cut);
+            self.oldest = self.map.values().map(|r| r.at).min();
+        }
+    }
+
+    /// Briefs older than [`RETIRED_FOR`] at `now` are gone.
+    fn expire(&mut self, now: Timestamp) {
+        self.limit = self.limit.max(Timestamp(now.0.saturating_sub(RETIRED_FOR)));
+        let limit = self.limit;
+        if self.oldest.is_none_or(|o| o > limit) || now.0 < self.swept_at.0 + SWEEP_EVERY {
+            return;
+        }
+        self.map.retain(|_, r| r.at > limit);
+        self.oldest = self.map.values().map(|r| r.at).min();
+        self.swept_at = now;
+    }
 }
 
 /// The two endpoints, in either order, as one 64-bit number: what a
@@ -96,8 +163,7 @@ pub(super) struct Conns {
     deadlines: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
     /// Finished connections, by when they may be forgotten.
     retire_due: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
-    retired: Map<u64, Retired>,
-    retired_order: VecDeque<(Timestamp, u64)>,
+    retired: Briefs,
     /// Connections forgotten since the caller last asked, as (id, (client, server)).
     retired_now: Vec<(ConnId, Tuple)>,
     /// Without a kernel nothing else holds the events: SYNs not answered
@@ -114,7 +180,7 @@ impl Conns {
         if let Some(found) = self.tuples.get(&(local, Some(remote))) {
             return Some(*found);
         }
-        let r = self.retired.get(&fingerprint(local, remote))?;
+        let r = self.retired.get(fingerprint(local, remote))?;
         let role = if (local < remote) == r.client_is_lo {
             Role::Client
         } else {
@@ -126,7 +192,7 @@ impl Conns {
     /// Whether this socket's packets were seen (its connection may be forgotten since).
     pub fn knows(&self, local: SocketAddr, remote: SocketAddr) -> bool {
         self.tuples.contains_key(&(local, Some(remote)))
-            || self.retired.contains_key(&fingerprint(local, remote))
+            || self.retired.get(fingerprint(local, remote)).is_some()
     }
 
     /// Whether this connection still holds its 4-tuple (a newer one on the
@@ -144,7 +210,7 @@ impl Conns {
 
     /// A forgotten connection with these endpoints: its id and its client.
     pub fn retired_conn(&self, a: SocketAddr, b: SocketAddr) -> Option<(ConnId, SocketAddr)> {
-        let r = self.retired.get(&fingerprint(a, b))?;
+        let r = self.retired.get(fingerprint(a, b))?;
         let client = if r.client_is_lo { a.min(b) } else { a.max(b) };
         Some((r.conn, client))
     }
@@ -173,14 +239,13 @@ impl Conns {
             // Its own brief (a new connection on the same addresses leaves
             // the older one's: what was last shown of those sockets).
             let fp = fingerprint(client, server);
-            let revived = self.retired.get(&fp).is_some_and(|r| r.conn == conn);
+            let revived = self.retired.get(fp).is_some_and(|r| r.conn == conn);
             if revived {
-                self.retired.remove(&fp);
+                self.retired.remove(fp);
             }
             Machine {
                 machine: ConnMachine::new(),
-                client,
-                server,
+                ends: Pair::new(client, server),
                 first: ts,
                 last: ts,
                 retiring: false,
@@ -293,16 +358,7 @@ impl Conns {
             }
             due.push(conn);
         }
-        let limit = now.0.saturating_sub(RETIRED_FOR);
-        while let Some(&(at, fp)) = self.retired_order.front() {
-            if at.0 > limit {
-                break;
-            }
-            self.retired_order.pop_front();
-            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
-                self.retired.remove(&fp);
-            }
-        }
+        self.retired.expire(now);
         due
     }
 
@@ -316,7 +372,7 @@ impl Conns {
         now: Timestamp,
     ) -> Option<Tuple> {
         let m = self.machines.remove(&conn)?;
-        let (c, s) = (m.client, m.server);
+        let (c, s) = m.ends();
         if self
             .tuples
             .get(&(c, Some(s)))
@@ -340,29 +396,20 @@ impl Conns {
                 at: now,
             },
         );
-        self.retired_order.push_back((now, fp));
         self.retired_now.push((conn, (c, s)));
-        while self.retired.len() > MAX_RETIRED {
-            let Some((at, fp)) = self.retired_order.pop_front() else {
-                break;
-            };
-            if self.retired.get(&fp).is_some_and(|r| r.at == at) {
-                self.retired.remove(&fp);
-            }
-        }
         Some((c, s))
     }
 
     /// The last state shown for a socket of a forgotten connection.
     pub fn retired_shown(&self, local: SocketAddr, remote: SocketAddr) -> Option<(ConnId, Brief)> {
-        let r = self.retired.get(&fingerprint(local, remote))?;
+        let r = self.retired.get(fingerprint(local, remote))?;
         Some((r.conn, r.shown[usize::from(local > remote)]?))
     }
 
     /// Records the last state shown for a socket of a forgotten
     /// connection; false when no brief of it is kept.
     pub fn set_retired_shown(&mut self, local: SocketAddr, remote: SocketAddr, v: Brief) -> bool {
-        match self.retired.get_mut(&fingerprint(local, remote)) {
+        match self.retired.get_mut(fingerprint(local, remote)) {
             Some(r) => {
                 r.shown[usize::from(local > remote)] = Some(v);
                 true
@@ -451,6 +498,43 @@ mod tests {
         conns.due(t(100 + retire + kept), true);
         assert_eq!(conns.remembered(), (0, 0));
         assert_eq!(conns.conn_of(a(C), a(S)), None);
+    }
+
+    #[test]
+    fn briefs_are_gone_on_time_swept_in_bulk_and_the_oldest_go_past_the_cap() {
+        let brief = |at: u64| Retired {
+            conn: ConnId(1),
+            client_is_lo: true,
+            shown: [None, None],
+            at: t(at),
+        };
+        let kept = RETIRED_FOR / MS;
+        let mut b = Briefs::default();
+        b.insert(1, brief(0));
+        b.insert(2, brief(500));
+        b.expire(t(kept - 1));
+        assert!(b.get(1).is_some() && b.get(2).is_some());
+        // The first is gone at once; the sweep that follows takes it out.
+        b.expire(t(kept));
+        assert!(b.get(1).is_none() && b.get_mut(1).is_none());
+        assert!(b.get(2).is_some());
+        assert_eq!(b.len(), 1, "swept");
+        // The second, gone within the second after that sweep: not found,
+        // swept out at the next.
+        b.expire(t(kept + 500));
+        assert!(b.get(2).is_none());
+        assert_eq!(b.len(), 1, "no sweep within the second");
+        b.expire(t(kept + 1000));
+        assert_eq!(b.len(), 0);
+        b.insert(3, brief(kept + 1000));
+        assert!(b.get(3).is_some());
+        // Past the cap the oldest go, an eighth at once.
+        let mut b = Briefs::default();
+        for i in 0..=MAX_RETIRED as u64 {
+            b.insert(i, brief(i / 16));
+        }
+        assert!(b.len() <= MAX_RETIRED * 7 / 8 + 16, "{}", b.len());
+        assert!(b.get(0).is_none() && b.get(MAX_RETIRED as u64).is_some());
     }
 
     #[test]
