@@ -9,6 +9,8 @@
 # both writing to files. Prints, for each: packets reported, packets the
 # kernel dropped, CPU seconds, CPU per packet, peak RSS; and how long synack
 # took to stop after SIGINT. Needs root (capture) and tcpdump; GNU time.
+# Waits first until no TIME-WAIT socket of the port is left from an earlier
+# run (benches/quiet.sh; QUIET=0 not to).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-4}
@@ -19,6 +21,8 @@ out=$(mktemp -d /tmp/synack-vs-tcpdump.XXXXXX)
 [[ ${KEEP:-0} == 1 ]] || trap 'rm -rf "$out"' EXIT
 
 cargo build --release --quiet --bin synack --example loadgen
+source benches/quiet.sh
+wait_quiet "$port"
 synack=target/release/synack
 loadgen=target/release/examples/loadgen
 

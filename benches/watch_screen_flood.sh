@@ -10,13 +10,17 @@
 # until the process is gone) and the time from the key to the process's exit
 # (its last thread gone, what `q` controls) and to its reaping by tmux (the
 # pane's parent; tmux takes 1-2 s to reap any process on this VM, `sleep`
-# included). Needs root (capture) and tmux.
+# included). Needs root (capture) and tmux. Waits first until no TIME-WAIT
+# socket of the port is left from an earlier run (benches/quiet.sh; QUIET=0
+# not to).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-during}
 secs=${2:-6}
 port=${3:-19999}
 cargo build --release --quiet --bin synack --example loadgen
+source benches/quiet.sh
+wait_quiet "$port"
 bin=$PWD/target/release/synack
 session=synack-flood-$$
 tmux new-session -d -s "$session" -x 120 -y 40 "$bin watch --port $port"
