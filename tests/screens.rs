@@ -505,6 +505,38 @@ fn watch_table_80x24() {
 }
 
 #[test]
+fn a_listener_gone_reads_closed_in_the_table() {
+    let mut app = watch_app(120, 40);
+    let before = screen(&app, &dark());
+    let row = |s: &str| -> String {
+        s.lines()
+            .find(|l| l.contains(" *  ") && l.contains("127.0.0.1:7000"))
+            .unwrap_or_else(|| panic!("no listener row:\n{s}"))
+            .to_owned()
+    };
+    assert!(row(&before).contains("LISTEN"), "{before}");
+    let ts = Timestamp(app.last_ts().0 + 1_000_000);
+    let _ = app.update(AppEvent::Model(vec![Event::State(Box::new(
+        synack::event::StateEvent {
+            ts,
+            conn: None,
+            endpoint: "listener".into(),
+            local: "127.0.0.1:7000".parse().expect("address"),
+            remote: None,
+            from: Some(synack::tcp::TcpState::Listen),
+            to: synack::tcp::TcpState::Closed,
+            source: synack::event::StateSource::Kernel,
+            timer: None,
+            note: None,
+        },
+    ))]));
+    let after = screen(&app, &dark());
+    let r = row(&after);
+    assert!(r.contains("CLOSED") && !r.contains("LISTEN"), "{after}");
+    assert!(!after.contains("(listening)"), "{after}");
+}
+
+#[test]
 fn watch_table_120x40_and_a_connection_ladder() {
     let mut app = watch_app(120, 40);
     insta::assert_snapshot!("watch_table_120x40", screen(&app, &dark()));

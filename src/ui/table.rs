@@ -126,7 +126,9 @@ fn row_cells(e: &Entry, app: &App, t: &Labels, wide: bool) -> Vec<String> {
             // Any client may come: the listener is the server end.
             cells.push("*".to_owned());
             cells.push(e.local.to_string());
-            cells.push(format!("{} ({})", state_text(e.server_state), t.listening));
+            // LISTEN, or CLOSED once the listener is gone (the `*` says
+            // what the row is).
+            cells.push(state_text(e.server_state));
             cells.push(String::new());
             if wide {
                 cells.extend([String::new(), String::new(), String::new()]);
