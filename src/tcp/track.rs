@@ -429,8 +429,8 @@ impl Tracker {
         }
 
         let mut notes = Notes::default();
-        let (t, ends) = (table(key.proto), key.ends());
-        let reused = match (self.conns[t].get(&ends), seg.tcp) {
+        let (tab, ends) = (table(key.proto), key.ends());
+        let reused = match (self.conns[tab].get(&ends), seg.tcp) {
             (Some(c), Some(t)) if syn_only => {
                 let from = key.role_of(seg.src, c.client_is_lo);
                 // RFC 9293 §3.6.1 allows a new incarnation once the old one is
@@ -441,18 +441,18 @@ impl Tracker {
         };
         if reused {
             notes.insert(Notes::PORT_REUSED);
-            self.conns[t].remove(&ends);
+            self.conns[tab].remove(&ends);
         }
-        if !self.conns[t].contains_key(&ends) {
+        if !self.conns[tab].contains_key(&ends) {
             if self.len() >= self.max_conns {
                 self.evict();
             }
             let known = if syn_only { None } else { forgotten(seg) };
             let conn = self.new_conn(seg, &key, known);
-            self.conns[t].insert(ends, conn);
+            self.conns[tab].insert(ends, conn);
         }
         let packets = self.packets;
-        let Some(conn) = self.conns[t].get_mut(&ends) else {
+        let Some(conn) = self.conns[tab].get_mut(&ends) else {
             // Unreachable: inserted above. Answer something harmless.
             return Analysis {
                 conn: ConnId(0),
