@@ -18,7 +18,7 @@ use std::net::{SocketAddr, SocketAddrV4};
 pub fn addr<H: std::hash::Hasher>(a: &SocketAddr, h: &mut H) {
     match a {
         SocketAddr::V4(v4) => {
-            h.write_u64(u64::from(v4.ip().to_bits()) << 16 | u64::from(v4.port()));
+            h.write_u64(v4_word(v4));
         }
         SocketAddr::V6(v6) => {
             h.write_u128(v6.ip().to_bits());
@@ -50,15 +50,18 @@ impl SockKeyed for Ends {
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct V4Ends(SocketAddrV4, Option<SocketAddrV4>);
 
-fn word(a: SocketAddrV4) -> u64 {
+/// An IPv4 address and port as one 48-bit number, ordered as
+/// `SocketAddrV4` orders them (address, then port).
+#[must_use]
+pub fn v4_word(a: &SocketAddrV4) -> u64 {
     u64::from(a.ip().to_bits()) << 16 | u64::from(a.port())
 }
 
 impl std::hash::Hash for V4Ends {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         // 48 bits each: `u64::MAX` is no address.
-        h.write_u64(word(self.0));
-        h.write_u64(self.1.map_or(u64::MAX, word));
+        h.write_u64(v4_word(&self.0));
+        h.write_u64(self.1.as_ref().map_or(u64::MAX, v4_word));
     }
 }
 

@@ -201,10 +201,7 @@ impl Key {
 fn lower_first(a: &SocketAddr, b: &SocketAddr) -> bool {
     match (a, b) {
         (SocketAddr::V4(a), SocketAddr::V4(b)) => {
-            let word = |x: &std::net::SocketAddrV4| {
-                u64::from(x.ip().to_bits()) << 16 | u64::from(x.port())
-            };
-            word(a) <= word(b)
+            crate::hash::v4_word(a) <= crate::hash::v4_word(b)
         }
         _ => a <= b,
     }
